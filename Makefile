@@ -1,0 +1,47 @@
+# leash: every command installs what it needs from the pinned toolchain (package.json + lock).
+SHELL := /bin/bash
+BIN := $(CURDIR)/node_modules/.bin
+FORGE := $(BIN)/forge
+export FOUNDRY_SOLC := $(CURDIR)/tools/solc
+export FOUNDRY_OFFLINE := true
+
+.PHONY: all toolchain build test test-contracts test-rust gas fmt lint clean
+
+all: test
+
+# Installs anvil, forge, solcjs and the Solidity libraries at the versions the lock pins.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+toolchain: node_modules/.installed
+
+build: toolchain
+	cd contracts && $(FORGE) build
+	cargo build --workspace --all-targets
+
+## Runs every test: forge (unit, fuzz, invariant, through the real EntryPoint v0.7) and cargo.
+test: test-contracts test-rust
+
+test-contracts: toolchain
+	cd contracts && $(FORGE) test
+
+test-rust:
+	cargo test --workspace
+
+## Gas of one UserOperation per handleOps on the real EntryPoint; the last line is a JSON object.
+gas: toolchain
+	cd contracts && $(FORGE) test --match-contract GasBenchmark -vv | tee ../target/gas.log
+	@grep -o '{"owner_native_transfer.*}' target/gas.log | tail -1
+
+fmt: toolchain
+	cd contracts && $(FORGE) fmt
+	cargo fmt --all
+
+lint: toolchain
+	cd contracts && $(FORGE) fmt --check
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf contracts/out contracts/cache target node_modules
