@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.26;
+
+import {IERC7579Execution} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
+import {ERC7579Utils, Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
+import {Action, ArgRule, SessionTypes} from "../SessionTypes.sol";
+
+/// @title CallPolicyLib
+/// @notice Reads a session UserOperation's calls exactly as the account will execute them, and checks one call
+/// against one action: target, selector, native value and argument rules.
+/// @dev Decoding is strict: only `execute(mode, executionCalldata)` with the canonical ABI offset, single or
+/// batch call type, no mode selector or payload, and every call's bytes inside the execution data. Whatever
+/// this library accepts, OpenZeppelin's ERC-7579 account decodes to the same calls (it uses the same decoder).
+library CallPolicyLib {
+    /// @notice The operation calls something other than `execute(bytes32,bytes)`.
+    error UnsupportedCallData(bytes4 selector);
+    /// @notice The execution mode is not single or batch with default or try execution.
+    error UnsupportedExecutionMode(bytes32 mode);
+    /// @notice Sessions may never delegatecall.
+    error DelegateCallForbidden();
+    /// @notice The execution data is not a well-formed encoding.
+    error MalformedExecution();
+    /// @notice The batch holds more calls than a session operation may.
+    error BatchTooLarge(uint256 calls, uint256 max);
+    /// @notice Sessions may never call the account itself (module management, owner, execution) or this module.
+    error ForbiddenTarget(uint256 callIndex, address target);
+    /// @notice The call's target is not the action's.
+    error TargetNotAllowed(uint256 callIndex, address target, address allowed);
+    /// @notice The call's function is not the action's.
+    error SelectorNotAllowed(uint256 callIndex, bytes4 selector, bytes4 allowed);
+    /// @notice The call is a native transfer (or has a truncated selector) and the action does not allow one.
+    error NativeTransferNotAllowed(uint256 callIndex);
+    /// @notice The call carries more native value than the action allows per call.
+    error ValuePerCallExceeded(uint256 callIndex, uint256 value, uint256 max);
+    /// @notice A rule or limit reads past the end of the call's arguments.
+    error ArgumentOutOfBounds(uint256 callIndex, uint256 offset, uint256 argumentsLength);
+    /// @notice An argument rule rejected the call.
+    error ArgumentRuleFailed(uint256 callIndex, uint256 ruleIndex, uint8 op, bytes32 value);
+    /// @notice A rule has an unknown operator or the wrong number of operands.
+    error InvalidRule(uint256 callIndex, uint256 ruleIndex);
+    /// @notice The action holds more rules than allowed.
+    error TooManyRules(uint256 count, uint256 max);
+
+    bytes1 private constant CALLTYPE_SINGLE = 0x00;
+    bytes1 private constant CALLTYPE_BATCH = 0x01;
+    bytes1 private constant CALLTYPE_DELEGATECALL = 0xff;
+    bytes1 private constant EXECTYPE_DEFAULT = 0x00;
+    bytes1 private constant EXECTYPE_TRY = 0x01;
+
+    /// @notice Splits `execute(mode, executionCalldata)` into its call type and execution data.
+    function decodeExecute(bytes calldata callData) internal pure returns (bool isBatch, bytes calldata execution) {
+        require(callData.length >= 4, UnsupportedCallData(bytes4(0)));
+        require(
+            bytes4(callData[0:4]) == IERC7579Execution.execute.selector, UnsupportedCallData(bytes4(callData[0:4]))
+        );
+        require(callData.length >= 100, MalformedExecution());
+        bytes32 mode = bytes32(callData[4:36]);
+        bytes1 callType = mode[0];
+        require(callType != CALLTYPE_DELEGATECALL, DelegateCallForbidden());
+        // Everything after the call and exec types (unused bytes, mode selector, payload) must be zero.
+        require(
+            (callType == CALLTYPE_SINGLE || callType == CALLTYPE_BATCH)
+                && (mode[1] == EXECTYPE_DEFAULT || mode[1] == EXECTYPE_TRY) && uint256(mode) << 16 == 0,
+            UnsupportedExecutionMode(mode)
+        );
+        // The canonical head offset makes the bytes checked here the bytes the account's decoder executes.
+        require(uint256(bytes32(callData[36:68])) == 0x40, MalformedExecution());
+        uint256 length = uint256(bytes32(callData[68:100]));
+        require(length <= callData.length - 100, MalformedExecution());
+        return (callType == CALLTYPE_BATCH, callData[100:100 + length]);
+    }
+
+    /// @notice The calls of a batch, each checked to lie inside `execution`.
+    function decodeBatch(bytes calldata execution) internal pure returns (Execution[] calldata calls) {
+        calls = ERC7579Utils.decodeBatch(execution);
+        require(calls.length <= SessionTypes.MAX_BATCH, BatchTooLarge(calls.length, SessionTypes.MAX_BATCH));
+        uint256 end = _end(execution);
+        for (uint256 i = 0; i < calls.length; ++i) {
+            Execution calldata entry = calls[i];
+            uint256 head;
+            assembly ("memory-safe") {
+                head := entry
+            }
+            // Offsets that point outside the execution data would read the operation's other fields here but
+            // nothing (zeros) when the account executes: refuse them.
+            require(head + 0x60 <= end && _end(entry.callData) <= end, MalformedExecution());
+        }
+    }
+
+    /// @notice The single call of `execution`.
+    function decodeSingle(bytes calldata execution)
+        internal
+        pure
+        returns (address target, uint256 value, bytes calldata data)
+    {
+        require(execution.length >= 52, MalformedExecution());
+        return ERC7579Utils.decodeSingle(execution);
+    }
+
+    /// @notice Reverts when a session calls the account itself or the validator module.
+    function checkNotForbidden(uint256 i, address target, address account) internal view {
+        require(target != account && target != address(this), ForbiddenTarget(i, target));
+    }
+
+    /// @notice Checks target, selector, per-call value and argument rules of one call against `action`.
+    function checkCall(Action calldata action, uint256 i, address target, uint256 value, bytes calldata data)
+        internal
+        pure
+    {
+        uint8 flags = action.flags;
+        if (flags & SessionTypes.ACTION_ANY_TARGET == 0) {
+            require(target == action.target, TargetNotAllowed(i, target, action.target));
+        }
+        if (flags & SessionTypes.ACTION_ANY_SELECTOR == 0) {
+            if (data.length == 0) {
+                require(flags & SessionTypes.ACTION_NATIVE_TRANSFER != 0, NativeTransferNotAllowed(i));
+            } else {
+                require(data.length >= 4, NativeTransferNotAllowed(i));
+                require(bytes4(data[0:4]) == action.selector, SelectorNotAllowed(i, bytes4(data[0:4]), action.selector));
+            }
+        }
+        require(value <= action.maxValuePerCall, ValuePerCallExceeded(i, value, action.maxValuePerCall));
+
+        ArgRule[] calldata rules = action.rules;
+        require(rules.length <= SessionTypes.MAX_RULES, TooManyRules(rules.length, SessionTypes.MAX_RULES));
+        for (uint256 r = 0; r < rules.length; ++r) {
+            ArgRule calldata rule = rules[r];
+            bytes32 word = bytes32(argumentWord(i, data, rule.offset));
+            require(ruleHolds(i, r, rule, word), ArgumentRuleFailed(i, r, rule.op, word));
+        }
+    }
+
+    /// @notice Whether `word` passes `rule` (reverts on a malformed rule).
+    function ruleHolds(uint256 i, uint256 r, ArgRule calldata rule, bytes32 word) internal pure returns (bool) {
+        uint8 op = rule.op;
+        bytes32[] calldata values = rule.values;
+        if (op == SessionTypes.OP_ONE_OF) {
+            require(values.length != 0, InvalidRule(i, r));
+            for (uint256 k = 0; k < values.length; ++k) {
+                if (values[k] == word) return true;
+            }
+            return false;
+        }
+        if (op == SessionTypes.OP_IN_RANGE) {
+            require(values.length == 2, InvalidRule(i, r));
+            return uint256(word) >= uint256(values[0]) && uint256(word) <= uint256(values[1]);
+        }
+        require(values.length == 1 && op <= SessionTypes.OP_LTE, InvalidRule(i, r));
+        uint256 x = uint256(word);
+        uint256 v = uint256(values[0]);
+        if (op == SessionTypes.OP_EQ) return x == v;
+        if (op == SessionTypes.OP_NEQ) return x != v;
+        if (op == SessionTypes.OP_GT) return x > v;
+        if (op == SessionTypes.OP_GTE) return x >= v;
+        if (op == SessionTypes.OP_LT) return x < v;
+        return x <= v;
+    }
+
+    /// @notice The 32-byte word at `offset` in the call's arguments (after the 4-byte selector).
+    function argumentWord(uint256 i, bytes calldata data, uint256 offset) internal pure returns (uint256) {
+        uint256 argumentsLength = data.length < 4 ? 0 : data.length - 4;
+        require(argumentsLength >= 32 && offset <= argumentsLength - 32, ArgumentOutOfBounds(i, offset, argumentsLength));
+        return uint256(bytes32(data[4 + offset:36 + offset]));
+    }
+
+    function _end(bytes calldata data) private pure returns (uint256 end) {
+        assembly ("memory-safe") {
+            end := add(data.offset, data.length)
+        }
+    }
+}
