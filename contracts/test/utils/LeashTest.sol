@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.26;
+
+import {TestBase} from "./TestBase.sol";
+import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
+import {IERC7579Execution} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
+import {ERC7579Utils, Execution, Mode, CallType, ExecType, ModeSelector, ModePayload} from
+    "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
+import {LeashAccount} from "../../src/LeashAccount.sol";
+import {LeashAccountFactory} from "../../src/LeashAccountFactory.sol";
+import {SessionKeyValidator} from "../../src/SessionKeyValidator.sol";
+import {Action, ArgRule, Grant, Period, Session, SessionTypes, SessionUse} from "../../src/SessionTypes.sol";
+import {TestToken} from "../mocks/TestToken.sol";
+import {Target} from "../mocks/Target.sol";
+
+/// @notice The parts of EntryPoint v0.7 the tests use.
+interface IEntryPointV07 {
+    function handleOps(PackedUserOperation[] calldata ops, address payable beneficiary) external;
+    function getNonce(address sender, uint192 key) external view returns (uint256);
+    function getUserOpHash(PackedUserOperation calldata userOp) external view returns (bytes32);
+    function depositTo(address account) external payable;
+    function balanceOf(address account) external view returns (uint256);
+}
+
+/// @notice The EntryPoint v0.7 errors tests expect.
+interface IEntryPointErrors {
+    error FailedOp(uint256 opIndex, string reason);
+    error FailedOpWithRevert(uint256 opIndex, string reason, bytes inner);
+}
+
+/// @notice Shared fixture: the real EntryPoint v0.7 at its canonical address, the factory, the module, a
+/// USDC-like token and an account whose owner key the test holds, plus helpers to build, sign and send ops.
+abstract contract LeashTest is TestBase {
+    IEntryPointV07 internal constant ENTRYPOINT = IEntryPointV07(0x0000000071727De22E5E9d8BAf0edAc6f37da032);
+    address internal constant CREATE2_DEPLOYER = 0x4e59b44847b379578588920cA78FbF26c0B4956C;
+    bytes32 internal constant ENTRYPOINT_SALT = 0x90d8084deab30c2a37c45e8d47f49f2f7965183cb6990a98943ef94940681de3;
+    string internal constant ENTRYPOINT_ARTIFACT = "../node_modules/@account-abstraction/contracts/artifacts/EntryPoint.json";
+
+    LeashAccountFactory internal factory;
+    SessionKeyValidator internal validator;
+    TestToken internal usdc;
+    Target internal target;
+    LeashAccount internal account;
+
+    uint256 internal ownerKey = 0xA11CE;
+    address internal owner;
+    uint256 internal sessionKey = 0x5E5510;
+    address internal sessionSigner;
+    address payable internal beneficiary = payable(address(0xBEEF));
+    address internal merchant = address(0x3E2C4A47);
+
+    uint48 internal constant START = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+    function setUp() public virtual {
+        vm.warp(START);
+        deployEntryPoint();
+        factory = new LeashAccountFactory();
+        validator = new SessionKeyValidator();
+        usdc = new TestToken("USD Coin", "USDC", 6);
+        target = new Target();
+        owner = vm.addr(ownerKey);
+        sessionSigner = vm.addr(sessionKey);
+        account = createAccount(owner, bytes32(0));
+        vm.deal(address(account), 100 ether);
+        usdc.mint(address(account), 1_000_000e6);
+    }
+
+    /// @dev Deploys the npm artifact through the deterministic deployer: it lands on the canonical address.
+    function deployEntryPoint() internal {
+        if (address(ENTRYPOINT).code.length > 0) return;
+        bytes memory initCode = vm.parseJsonBytes(vm.readFile(ENTRYPOINT_ARTIFACT), ".bytecode");
+        (bool ok,) = CREATE2_DEPLOYER.call(abi.encodePacked(ENTRYPOINT_SALT, initCode));
+        require(ok && address(ENTRYPOINT).code.length > 0, "EntryPoint v0.7 did not deploy at its canonical address");
+    }
+
+    function createAccount(address accountOwner, bytes32 salt) internal returns (LeashAccount) {
+        (address[] memory validators, bytes[] memory data) = moduleList();
+        return factory.createAccount(accountOwner, salt, validators, data);
+    }
+
+    function moduleList() internal view returns (address[] memory validators, bytes[] memory data) {
+        validators = new address[](1);
+        validators[0] = address(validator);
+        data = new bytes[](1);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Calls
+    // ---------------------------------------------------------------------------------------------------------
+
+    function singleCall(address to, uint256 value, bytes memory data) internal pure returns (bytes memory) {
+        return abi.encodeCall(IERC7579Execution.execute, (bytes32(0), abi.encodePacked(to, value, data)));
+    }
+
+    function batchCall(Execution[] memory calls) internal pure returns (bytes memory) {
+        bytes32 mode = bytes32(bytes1(0x01));
+        return abi.encodeCall(IERC7579Execution.execute, (mode, abi.encode(calls)));
+    }
+
+    function transferCall(address to, uint256 amount) internal view returns (bytes memory) {
+        return singleCall(address(usdc), 0, abi.encodeCall(usdc.transfer, (to, amount)));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // UserOperations
+    // ---------------------------------------------------------------------------------------------------------
+
+    function baseOp(address sender, uint192 key, bytes memory callData)
+        internal
+        view
+        returns (PackedUserOperation memory op)
+    {
+        op.sender = sender;
+        op.nonce = ENTRYPOINT.getNonce(sender, key);
+        op.callData = callData;
+        op.accountGasLimits = bytes32((uint256(600_000) << 128) | 300_000);
+        op.preVerificationGas = 60_000;
+        op.gasFees = bytes32((uint256(1 gwei) << 128) | 2 gwei);
+    }
+
+    function ownerOp(bytes memory callData) internal view returns (PackedUserOperation memory op) {
+        op = baseOp(address(account), 0, callData);
+        op.signature = ownerSignature(op);
+    }
+
+    function ownerSignature(PackedUserOperation memory op) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(ownerKey, ENTRYPOINT.getUserOpHash(op));
+        return abi.encodePacked(r, s, v);
+    }
+
+    function sessionKeyNonce(uint32 lane) internal view returns (uint192) {
+        return (uint192(uint160(address(validator))) << 32) | lane;
+    }
+
+    /// @dev A session op on lane 0, signed by `sessionKey`, in mode 0 (session already granted).
+    function sessionOp(bytes memory callData, SessionUse memory use) internal view returns (PackedUserOperation memory) {
+        return sessionOpOn(address(account), 0, callData, use, sessionKey);
+    }
+
+    function sessionOpOn(address sender, uint32 lane, bytes memory callData, SessionUse memory use, uint256 key)
+        internal
+        view
+        returns (PackedUserOperation memory op)
+    {
+        op = baseOp(sender, sessionKeyNonce(lane), callData);
+        use.signature = signUse(op, use, key);
+        op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
+    }
+
+    function signUse(PackedUserOperation memory op, SessionUse memory use, uint256 key)
+        internal
+        view
+        returns (bytes memory)
+    {
+        bytes32 digest =
+            validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(use.session), use.time);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev A session op that grants the session in the same operation (mode 1).
+    function grantingOp(bytes memory callData, SessionUse memory use, Grant memory grant)
+        internal
+        view
+        returns (PackedUserOperation memory op)
+    {
+        op = baseOp(address(account), sessionKeyNonce(0), callData);
+        use.signature = signUse(op, use, sessionKey);
+        op.signature = abi.encodePacked(SessionTypes.MODE_GRANT_AND_USE, abi.encode(use, grant));
+    }
+
+    function send(PackedUserOperation memory op) internal {
+        PackedUserOperation[] memory ops = new PackedUserOperation[](1);
+        ops[0] = op;
+        ENTRYPOINT.handleOps(ops, beneficiary);
+    }
+
+    /// @dev Expects the op to be refused in validation with the module's (or account's) custom error `inner`.
+    function expectRejected(PackedUserOperation memory op, bytes memory inner) internal {
+        vm.expectRevert(abi.encodeWithSelector(IEntryPointErrors.FailedOpWithRevert.selector, 0, "AA23 reverted", inner));
+        send(op);
+    }
+
+    /// @dev Expects the EntryPoint's own refusal (e.g. "AA22 expired or not due", "AA24 signature error").
+    function expectFailedOp(PackedUserOperation memory op, string memory reason) internal {
+        vm.expectRevert(abi.encodeWithSelector(IEntryPointErrors.FailedOp.selector, 0, reason));
+        send(op);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Sessions
+    // ---------------------------------------------------------------------------------------------------------
+
+    function lifetime() internal pure returns (Period memory p) {}
+
+    function everySeconds(uint32 length) internal pure returns (Period memory p) {
+        p.kind = SessionTypes.PERIOD_FIXED;
+        p.anchor = START;
+        p.length = length;
+    }
+
+    function monthly() internal pure returns (Period memory p) {
+        p.kind = SessionTypes.PERIOD_MONTHLY;
+    }
+
+    /// @dev `transfer(to, amount)` on the token, amount summed against `cap` per `period`.
+    function transferAction(uint96 cap, Period memory period) internal view returns (Action memory a) {
+        a.target = address(usdc);
+        a.selector = usdc.transfer.selector;
+        a.flags = SessionTypes.ACTION_AMOUNT_CAP;
+        a.amountOffset = 32;
+        a.amountCap = cap;
+        a.period = period;
+    }
+
+    function rule(uint8 op, uint16 offset, bytes32 value) internal pure returns (ArgRule memory r) {
+        r.op = op;
+        r.offset = offset;
+        r.values = new bytes32[](1);
+        r.values[0] = value;
+    }
+
+    function newSession(address signer, Action[] memory actions) internal view returns (Session memory s) {
+        s.signerKind = SessionTypes.SIGNER_ECDSA;
+        s.signer = abi.encodePacked(signer);
+        s.validAfter = START;
+        s.validUntil = START + 365 days;
+        s.actionsHash = actionsHash(actions);
+    }
+
+    function actionsHash(Action[] memory actions) internal view returns (bytes32) {
+        return keccak256(abi.encodePacked(actionHashes(actions)));
+    }
+
+    function actionHashes(Action[] memory actions) internal view returns (bytes32[] memory hashes) {
+        hashes = new bytes32[](actions.length);
+        for (uint256 i = 0; i < actions.length; ++i) {
+            hashes[i] = validator.hashAction(actions[i]);
+        }
+    }
+
+    function one(Action memory a) internal pure returns (Action[] memory list) {
+        list = new Action[](1);
+        list[0] = a;
+    }
+
+    /// @dev A use of `actions[0]` for every call (`calls` calls) at the current block time.
+    function useOf(Session memory s, Action[] memory actions, uint256 calls)
+        internal
+        view
+        returns (SessionUse memory use)
+    {
+        use.session = s;
+        use.actions = actions;
+        use.callActions = new bytes(calls);
+        use.time = uint48(block.timestamp);
+    }
+
+    /// @dev The owner grants `s` by an ordinary owner operation calling the module.
+    function grantByOwner(Session memory s, Action[] memory allActions) internal returns (bytes32 sessionId) {
+        bytes memory call = abi.encodeCall(SessionKeyValidator.grantSession, (s, actionHashes(allActions)));
+        send(ownerOp(singleCall(address(validator), 0, call)));
+        sessionId = validator.hashSession(s);
+    }
+
+    /// @dev The owner's one-chain grant: signs the grant digest as the root of a one-leaf tree.
+    function ownerGrant(address forAccount, Session memory s, Action[] memory allActions)
+        internal
+        view
+        returns (Grant memory grant)
+    {
+        bytes32 leaf = validator.grantDigest(forAccount, validator.hashSession(s), validator.epochOf(forAccount));
+        grant.actionHashes = actionHashes(allActions);
+        grant.ownerSignature = signRoot(leaf);
+    }
+
+    function signRoot(bytes32 root) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(ownerKey, validator.grantRootDigest(root));
+        return abi.encodePacked(r, s, v);
+    }
+
+    function revokeByOwner(bytes32 sessionId) internal {
+        send(ownerOp(singleCall(address(validator), 0, abi.encodeCall(SessionKeyValidator.revokeSession, (sessionId)))));
+    }
+
+    function revokeAllByOwner() internal {
+        send(ownerOp(singleCall(address(validator), 0, abi.encodeCall(SessionKeyValidator.revokeAllSessions, ()))));
+    }
+}
