@@ -11,13 +11,12 @@ contract Target {
         calls++;
         lastData = msg.data;
         lastValue = msg.value;
-        return a + b + uint256(uint160(c));
+        return a ^ b ^ uint256(uint160(c));
     }
 
     /// @dev Sixteen static words, for rules at every offset.
     function wide(uint256[16] calldata words) external {
         calls++;
-        lastData = msg.data;
         words;
     }
 
