@@ -11,7 +11,9 @@ all: test
 
 # Installs anvil, forge, solcjs and the Solidity libraries at the versions the lock pins.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	# `npm ci` refuses this lock: some optional per-platform binaries of anvil/forge are not published, so
+	# the lock cannot list them. Exact versions in package.json keep `npm install` pinned all the same.
+	npm install --no-audit --no-fund
 	touch $@
 
 toolchain: node_modules/.installed
@@ -31,8 +33,9 @@ test-rust:
 
 ## Gas of one UserOperation per handleOps on the real EntryPoint; the last line is a JSON object.
 gas: toolchain
-	cd contracts && $(FORGE) test --match-contract GasBenchmark -vv | tee ../target/gas.log
-	@grep -o '{"owner_native_transfer.*}' target/gas.log | tail -1
+	@mkdir -p target
+	cd contracts && $(FORGE) test --isolate --match-contract GasBenchmark -vv | tee ../target/gas.log
+	@grep -o '^ *{"owner_native_transfer.*}' target/gas.log | tail -1 | tr -d ' '
 
 fmt: toolchain
 	cd contracts && $(FORGE) fmt

@@ -1,0 +1,89 @@
+//! The small numbers of the on-chain encoding, as Rust types.
+
+/// Which kind of key signs for a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum SignerKind {
+    /// secp256k1 ECDSA; the signer is a 20-byte address.
+    Ecdsa = 0,
+    /// secp256r1 (P-256) over the raw digest; the signer is the 64-byte public key.
+    P256 = 1,
+    /// A WebAuthn assertion whose challenge is the digest; the signer is the 64-byte P-256 public key.
+    WebAuthn = 2,
+}
+
+/// How a counter's period is cut out of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PeriodKind {
+    /// Never resets.
+    Lifetime = 0,
+    /// Fixed-length periods from an anchor time.
+    Fixed = 1,
+    /// Calendar months, UTC.
+    Monthly = 2,
+    /// An explicit list of windows.
+    Windows = 3,
+}
+
+/// The comparison an argument rule applies to one 32-byte word (unsigned).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum RuleOp {
+    /// Equal to the operand.
+    Eq = 0,
+    /// Not equal to the operand.
+    Neq = 1,
+    /// Greater than the operand.
+    Gt = 2,
+    /// Greater than or equal to the operand.
+    Gte = 3,
+    /// Less than the operand.
+    Lt = 4,
+    /// Less than or equal to the operand.
+    Lte = 5,
+    /// Between the two operands, both included.
+    InRange = 6,
+    /// Equal to one of the operands.
+    OneOf = 7,
+}
+
+/// The first byte of a session UserOperation's signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum SignatureMode {
+    /// The session is already granted: `abi.encode(SessionUse)` follows.
+    Use = 0,
+    /// Grant and use in one operation: `abi.encode(SessionUse, Grant)` follows.
+    GrantAndUse = 1,
+}
+
+/// Bits of an action's `flags`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ActionFlags;
+
+impl ActionFlags {
+    /// Any target (never the account or the module).
+    pub const ANY_TARGET: u8 = 1;
+    /// Any function, and native transfers.
+    pub const ANY_SELECTOR: u8 = 2;
+    /// A call with empty calldata.
+    pub const NATIVE_TRANSFER: u8 = 4;
+    /// `amountCap` applies.
+    pub const AMOUNT_CAP: u8 = 8;
+    /// `valueCap` applies.
+    pub const VALUE_CAP: u8 = 16;
+}
+
+/// Bits of a session's `flags`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionFlags;
+
+impl SessionFlags {
+    /// Full power over calls (never the account, the module or delegatecall).
+    pub const SUDO: u8 = 1;
+    /// `gasBudget` applies.
+    pub const GAS_BUDGET: u8 = 2;
+    /// The session may sign ERC-1271 messages for the account.
+    pub const ERC1271: u8 = 4;
+}

@@ -1,0 +1,30 @@
+//! The on-chain side of leash as the Rust crates see it.
+//!
+//! The Solidity contracts in `contracts/` are the source of truth: the session-key validator module reads a
+//! session's contents from each UserOperation's signature and checks them against what the owner granted.
+//! This crate holds the numbers those contents are encoded with (signer kinds, period kinds, rule operators,
+//! flags) and the addresses every deployment shares, so the policy model and the SDK encode exactly what the
+//! module decodes. A test reads `contracts/src/SessionTypes.sol` and fails when the two drift apart.
+
+use alloy_primitives::{address, Address, B256};
+
+mod encoding;
+
+pub use encoding::{ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind};
+
+/// ERC-4337 EntryPoint v0.7 at its canonical address.
+pub const ENTRYPOINT_V07: Address = address!("0000000071727De22E5E9d8BAf0edAc6f37da032");
+
+/// The deterministic deployment proxy (present on anvil and most chains) that puts EntryPoint v0.7 at
+/// [`ENTRYPOINT_V07`].
+pub const CREATE2_DEPLOYER: Address = address!("4e59b44847b379578588920cA78FbF26c0B4956C");
+
+/// The CREATE2 salt of the canonical EntryPoint v0.7 deployment.
+pub const ENTRYPOINT_V07_SALT: B256 =
+    alloy_primitives::b256!("90d8084deab30c2a37c45e8d47f49f2f7965183cb6990a98943ef94940681de3");
+
+/// Most argument rules one action may hold.
+pub const MAX_RULES: usize = 32;
+
+/// Most calls one session UserOperation may batch.
+pub const MAX_BATCH: usize = 32;
