@@ -22,12 +22,10 @@ contract LeashAccountFactory {
     /// @param salt Any value; different salts give different accounts for one owner.
     /// @param validators Validator modules to install at deployment (they take part in the address).
     /// @param validatorData Their `onInstall` data.
-    function createAccount(
-        address owner,
-        bytes32 salt,
-        address[] calldata validators,
-        bytes[] calldata validatorData
-    ) external returns (LeashAccount account) {
+    function createAccount(address owner, bytes32 salt, address[] calldata validators, bytes[] calldata validatorData)
+        external
+        returns (LeashAccount account)
+    {
         bytes memory initCode = _initCode(owner, validators, validatorData);
         bytes32 create2Salt = _salt(owner, salt);
         address predicted = Create2.computeAddress(create2Salt, keccak256(initCode));
@@ -36,12 +34,11 @@ contract LeashAccountFactory {
     }
 
     /// @notice The address `createAccount` deploys (or deployed) for these arguments.
-    function getAddress(
-        address owner,
-        bytes32 salt,
-        address[] calldata validators,
-        bytes[] calldata validatorData
-    ) external view returns (address) {
+    function getAddress(address owner, bytes32 salt, address[] calldata validators, bytes[] calldata validatorData)
+        external
+        view
+        returns (address)
+    {
         return Create2.computeAddress(_salt(owner, salt), keccak256(_initCode(owner, validators, validatorData)));
     }
 

@@ -18,7 +18,15 @@ import {WebAuthn} from "@openzeppelin/contracts/utils/cryptography/WebAuthn.sol"
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {
-    Action, ActionRecord, ArgRule, Grant, Period, Session, SessionRecord, SessionTypes, SessionUse
+    Action,
+    ActionRecord,
+    ArgRule,
+    Grant,
+    Period,
+    Session,
+    SessionRecord,
+    SessionTypes,
+    SessionUse
 } from "./SessionTypes.sol";
 import {PeriodLib} from "./libraries/PeriodLib.sol";
 import {CallPolicyLib} from "./libraries/CallPolicyLib.sol";
@@ -43,8 +51,7 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     using CallPolicyLib for Action;
 
     /// @notice EIP-712 type of the per-chain grant the owner approves (one leaf of the multichain root).
-    bytes32 public constant GRANT_TYPEHASH =
-        keccak256("SessionGrant(address account,bytes32 sessionId,uint32 epoch)");
+    bytes32 public constant GRANT_TYPEHASH = keccak256("SessionGrant(address account,bytes32 sessionId,uint32 epoch)");
     /// @notice EIP-712 type of the root the owner signs once for every chain.
     bytes32 public constant GRANT_ROOT_TYPEHASH = keccak256("SessionGrantRoot(bytes32 root)");
     /// @notice EIP-712 type the session key signs for an ERC-1271 message on behalf of the account.
@@ -174,9 +181,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         CallContext memory ctx = _chargeSession(account, sessionId, use, userOp);
         _chargeCalls(ctx, use, userOp.callData);
         require(ctx.validAfter <= ctx.validUntil, EmptyValidityWindow(ctx.validAfter, ctx.validUntil));
-        return ERC4337Utils.packValidationData(
-            signatureOk, ctx.validAfter, ctx.validUntil == NO_END ? 0 : ctx.validUntil
-        );
+        return
+            ERC4337Utils.packValidationData(signatureOk, ctx.validAfter, ctx.validUntil == NO_END ? 0 : ctx.validUntil);
     }
 
     /// @notice ERC-1271 for a session with the signature policy: `data` is `abi.encode(Session, bytes signature)`,
@@ -341,8 +347,7 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         (bool ok, bytes memory result) =
             account.staticcall(abi.encodeCall(IERC1271.isValidSignature, (digest, grant.ownerSignature)));
         require(
-            ok && result.length == 32 && abi.decode(result, (bytes4)) == ERC1271_MAGIC,
-            InvalidGrantSignature(sessionId)
+            ok && result.length == 32 && abi.decode(result, (bytes4)) == ERC1271_MAGIC, InvalidGrantSignature(sessionId)
         );
     }
 
@@ -509,12 +514,17 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         if (action.flags & SessionTypes.ACTION_AMOUNT_CAP != 0) {
             uint256 amount = CallPolicyLib.argumentWord(i, data, action.amountOffset);
             uint256 cap = action.amountCap;
-            require(amount <= cap && record.amountSpent <= cap - amount, AmountLimitExceeded(i, amount + record.amountSpent, cap));
+            require(
+                amount <= cap && record.amountSpent <= cap - amount,
+                AmountLimitExceeded(i, amount + record.amountSpent, cap)
+            );
             record.amountSpent += uint96(amount);
         }
         if (action.flags & SessionTypes.ACTION_VALUE_CAP != 0) {
             uint256 cap = action.valueCap;
-            require(value <= cap && record.valueSpent <= cap - value, ValueLimitExceeded(i, value + record.valueSpent, cap));
+            require(
+                value <= cap && record.valueSpent <= cap - value, ValueLimitExceeded(i, value + record.valueSpent, cap)
+            );
             record.valueSpent += uint96(value);
         }
     }
@@ -533,8 +543,9 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         bytes32 qx = bytes32(session.signer[0:32]);
         bytes32 qy = bytes32(session.signer[32:64]);
         if (kind == SessionTypes.SIGNER_P256) {
-            return signature.length == 64
-                && P256.verify(digest, bytes32(signature[0:32]), bytes32(signature[32:64]), qx, qy);
+            return
+                signature.length == 64
+                    && P256.verify(digest, bytes32(signature[0:32]), bytes32(signature[32:64]), qx, qy);
         }
         if (kind == SessionTypes.SIGNER_WEBAUTHN) {
             (bool decoded, WebAuthn.WebAuthnAuth calldata auth) = WebAuthn.tryDecodeAuth(signature);
@@ -544,8 +555,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     }
 
     function _maxGasCost(PackedUserOperation calldata userOp) private pure returns (uint256) {
-        uint256 gas = userOp.preVerificationGas + ERC4337Utils.verificationGasLimit(userOp)
-            + ERC4337Utils.callGasLimit(userOp);
+        uint256 gas =
+            userOp.preVerificationGas + ERC4337Utils.verificationGasLimit(userOp) + ERC4337Utils.callGasLimit(userOp);
         if (userOp.paymasterAndData.length >= 52) {
             gas += ERC4337Utils.paymasterVerificationGasLimit(userOp) + ERC4337Utils.paymasterPostOpGasLimit(userOp);
         }

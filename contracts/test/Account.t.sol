@@ -51,8 +51,7 @@ contract AccountTest is LeashTest {
 
         PackedUserOperation memory op = baseOp(predicted, 0, transferCall(merchant, 10e6));
         op.initCode = abi.encodePacked(
-            address(factory),
-            abi.encodeCall(factory.createAccount, (newOwner, bytes32(uint256(7)), validators, data))
+            address(factory), abi.encodeCall(factory.createAccount, (newOwner, bytes32(uint256(7)), validators, data))
         );
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, ENTRYPOINT.getUserOpHash(op));
         op.signature = abi.encodePacked(r, s, v);

@@ -45,7 +45,9 @@ contract GasBenchmark is LeashTest {
         Session memory lazy = benchmarkSession(actions, bytes32(uint256(1)));
         measure(
             "session_erc20_transfer_enable",
-            grantingOp(transferCall(merchant, 1e6), useOf(lazy, actions, 1), ownerGrant(address(account), lazy, actions))
+            grantingOp(
+                transferCall(merchant, 1e6), useOf(lazy, actions, 1), ownerGrant(address(account), lazy, actions)
+            )
         );
         assertEq(validator.sessionState(address(account), validator.hashSession(lazy)), 1, "lazy grant landed");
 

@@ -53,9 +53,7 @@ contract SessionLimitsTest is LeashTest {
             send(op_);
             assertEq(target.calls(), 1, "allowed call landed");
         } else {
-            expectRejected(
-                op_, abi.encodeWithSelector(CallPolicyLib.ArgumentRuleFailed.selector, 0, 0, op, bytes32(x))
-            );
+            expectRejected(op_, abi.encodeWithSelector(CallPolicyLib.ArgumentRuleFailed.selector, 0, 0, op, bytes32(x)));
         }
     }
 
@@ -141,7 +139,9 @@ contract SessionLimitsTest is LeashTest {
         words[15] = 7;
         expectRejected(
             sessionOp(singleCall(address(target), 0, abi.encodeCall(target.wide, (words))), use),
-            abi.encodeWithSelector(CallPolicyLib.ArgumentRuleFailed.selector, 0, 15, SessionTypes.OP_EQ, bytes32(words[15]))
+            abi.encodeWithSelector(
+                CallPolicyLib.ArgumentRuleFailed.selector, 0, 15, SessionTypes.OP_EQ, bytes32(words[15])
+            )
         );
     }
 
@@ -152,7 +152,8 @@ contract SessionLimitsTest is LeashTest {
         }
         SessionUse memory use = grantedOne(pingAction(rules));
         expectRejected(
-            sessionOp(pingCall(1, 2, merchant), use), abi.encodeWithSelector(CallPolicyLib.TooManyRules.selector, 33, 32)
+            sessionOp(pingCall(1, 2, merchant), use),
+            abi.encodeWithSelector(CallPolicyLib.TooManyRules.selector, 33, 32)
         );
     }
 
@@ -311,7 +312,8 @@ contract SessionLimitsTest is LeashTest {
         send(sessionOp(transferCall(merchant, 1e6), use));
         use.time = START + 1 days;
         expectRejected(
-            sessionOp(transferCall(merchant, 1e6), use), abi.encodeWithSelector(SessionKeyValidator.PeriodInPast.selector, 3, 2)
+            sessionOp(transferCall(merchant, 1e6), use),
+            abi.encodeWithSelector(SessionKeyValidator.PeriodInPast.selector, 3, 2)
         );
     }
 

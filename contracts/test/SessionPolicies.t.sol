@@ -187,8 +187,7 @@ contract SessionPoliciesTest is LeashTest {
 
     function test_RevertWhen_UnknownExecutionMode() public {
         SessionUse memory use = grantedOne(transferAction(1000e6, lifetime()));
-        bytes32[3] memory modes =
-            [bytes32(bytes1(0x02)), bytes32(bytes2(0x0002)), bytes32(uint256(1) << 200)];
+        bytes32[3] memory modes = [bytes32(bytes1(0x02)), bytes32(bytes2(0x0002)), bytes32(uint256(1) << 200)];
         for (uint256 i = 0; i < modes.length; ++i) {
             bytes memory call = abi.encodeCall(
                 IERC7579Execution.execute,
@@ -345,8 +344,7 @@ contract SessionPoliciesTest is LeashTest {
 
     function test_RevertWhen_SignedByAnotherKey() public {
         SessionUse memory use = grantedOne(transferAction(100e6, lifetime()));
-        PackedUserOperation memory op =
-            sessionOpOn(address(account), 0, transferCall(merchant, 1), use, 0xBAD);
+        PackedUserOperation memory op = sessionOpOn(address(account), 0, transferCall(merchant, 1), use, 0xBAD);
         expectFailedOp(op, "AA24 signature error");
     }
 

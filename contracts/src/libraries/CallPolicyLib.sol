@@ -50,9 +50,7 @@ library CallPolicyLib {
     /// @notice Splits `execute(mode, executionCalldata)` into its call type and execution data.
     function decodeExecute(bytes calldata callData) internal pure returns (bool isBatch, bytes calldata execution) {
         require(callData.length >= 4, UnsupportedCallData(bytes4(0)));
-        require(
-            bytes4(callData[0:4]) == IERC7579Execution.execute.selector, UnsupportedCallData(bytes4(callData[0:4]))
-        );
+        require(bytes4(callData[0:4]) == IERC7579Execution.execute.selector, UnsupportedCallData(bytes4(callData[0:4])));
         require(callData.length >= 100, MalformedExecution());
         bytes32 mode = bytes32(callData[4:36]);
         bytes1 callType = mode[0];
@@ -159,7 +157,9 @@ library CallPolicyLib {
     /// @notice The 32-byte word at `offset` in the call's arguments (after the 4-byte selector).
     function argumentWord(uint256 i, bytes calldata data, uint256 offset) internal pure returns (uint256) {
         uint256 argumentsLength = data.length < 4 ? 0 : data.length - 4;
-        require(argumentsLength >= 32 && offset <= argumentsLength - 32, ArgumentOutOfBounds(i, offset, argumentsLength));
+        require(
+            argumentsLength >= 32 && offset <= argumentsLength - 32, ArgumentOutOfBounds(i, offset, argumentsLength)
+        );
         return uint256(bytes32(data[4 + offset:36 + offset]));
     }
 

@@ -4,8 +4,15 @@ pragma solidity ^0.8.26;
 import {TestBase} from "./TestBase.sol";
 import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {IERC7579Execution} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
-import {ERC7579Utils, Execution, Mode, CallType, ExecType, ModeSelector, ModePayload} from
-    "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
+import {
+    ERC7579Utils,
+    Execution,
+    Mode,
+    CallType,
+    ExecType,
+    ModeSelector,
+    ModePayload
+} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {LeashAccount} from "../../src/LeashAccount.sol";
 import {LeashAccountFactory} from "../../src/LeashAccountFactory.sol";
 import {SessionKeyValidator} from "../../src/SessionKeyValidator.sol";
@@ -34,7 +41,8 @@ abstract contract LeashTest is TestBase {
     IEntryPointV07 internal constant ENTRYPOINT = IEntryPointV07(0x0000000071727De22E5E9d8BAf0edAc6f37da032);
     address internal constant CREATE2_DEPLOYER = 0x4e59b44847b379578588920cA78FbF26c0B4956C;
     bytes32 internal constant ENTRYPOINT_SALT = 0x90d8084deab30c2a37c45e8d47f49f2f7965183cb6990a98943ef94940681de3;
-    string internal constant ENTRYPOINT_ARTIFACT = "../node_modules/@account-abstraction/contracts/artifacts/EntryPoint.json";
+    string internal constant ENTRYPOINT_ARTIFACT =
+        "../node_modules/@account-abstraction/contracts/artifacts/EntryPoint.json";
 
     LeashAccountFactory internal factory;
     SessionKeyValidator internal validator;
@@ -133,7 +141,11 @@ abstract contract LeashTest is TestBase {
     }
 
     /// @dev A session op on lane 0, signed by `sessionKey`, in mode 0 (session already granted).
-    function sessionOp(bytes memory callData, SessionUse memory use) internal view returns (PackedUserOperation memory) {
+    function sessionOp(bytes memory callData, SessionUse memory use)
+        internal
+        view
+        returns (PackedUserOperation memory)
+    {
         return sessionOpOn(address(account), 0, callData, use, sessionKey);
     }
 
@@ -152,8 +164,7 @@ abstract contract LeashTest is TestBase {
         view
         returns (bytes memory)
     {
-        bytes32 digest =
-            validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(use.session), use.time);
+        bytes32 digest = validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(use.session), use.time);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
         return abi.encodePacked(r, s, v);
     }
@@ -177,7 +188,9 @@ abstract contract LeashTest is TestBase {
 
     /// @dev Expects the op to be refused in validation with the module's (or account's) custom error `inner`.
     function expectRejected(PackedUserOperation memory op, bytes memory inner) internal {
-        vm.expectRevert(abi.encodeWithSelector(IEntryPointErrors.FailedOpWithRevert.selector, 0, "AA23 reverted", inner));
+        vm.expectRevert(
+            abi.encodeWithSelector(IEntryPointErrors.FailedOpWithRevert.selector, 0, "AA23 reverted", inner)
+        );
         send(op);
     }
 
