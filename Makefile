@@ -23,7 +23,7 @@ build: toolchain
 	cargo build --workspace --all-targets
 
 ## Runs every test: forge (unit, fuzz, invariant, through the real EntryPoint v0.7) and cargo.
-test: test-contracts test-rust
+test: test-rust test-contracts
 
 test-contracts: toolchain
 	cd contracts && $(FORGE) test

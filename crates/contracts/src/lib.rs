@@ -5,6 +5,16 @@
 //! This crate holds the numbers those contents are encoded with (signer kinds, period kinds, rule operators,
 //! flags) and the addresses every deployment shares, so the policy model and the SDK encode exactly what the
 //! module decodes. A test reads `contracts/src/SessionTypes.sol` and fails when the two drift apart.
+//!
+//! ```
+//! use leash_contracts::{ActionFlags, RuleOp, ENTRYPOINT_V07};
+//!
+//! // "transfer on USDC, amount summed against a cap": the flags byte of such an action.
+//! let flags = ActionFlags::AMOUNT_CAP;
+//! assert_eq!(flags, 8);
+//! assert_eq!(RuleOp::OneOf as u8, 7);
+//! assert_eq!(ENTRYPOINT_V07.to_string(), "0x0000000071727De22E5E9d8BAf0edAc6f37da032");
+//! ```
 
 use alloy_primitives::{address, Address, B256};
 
