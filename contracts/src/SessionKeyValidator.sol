@@ -180,7 +180,10 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         bool signatureOk = _verifySigner(use.session, useDigest(userOpHash, sessionId, use.time), use.signature);
         CallContext memory ctx = _chargeSession(account, sessionId, use, userOp);
         _chargeCalls(ctx, use, userOp.callData);
-        require(ctx.validAfter <= ctx.validUntil, EmptyValidityWindow(ctx.validAfter, ctx.validUntil));
+        // A window whose last second is 0 would read as "no expiry" to the EntryPoint: refuse it as empty.
+        require(
+            ctx.validAfter <= ctx.validUntil && ctx.validUntil != 0, EmptyValidityWindow(ctx.validAfter, ctx.validUntil)
+        );
         return
             ERC4337Utils.packValidationData(signatureOk, ctx.validAfter, ctx.validUntil == NO_END ? 0 : ctx.validUntil);
     }

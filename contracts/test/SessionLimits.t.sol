@@ -326,6 +326,25 @@ contract SessionLimitsTest is LeashTest {
         );
     }
 
+    /// @dev A window ending at second 0 must not reach the EntryPoint as validUntil = 0 ("never expires").
+    function test_RevertWhen_WindowEndsAtSecondZero() public {
+        Period memory p;
+        p.kind = SessionTypes.PERIOD_WINDOWS;
+        p.windows = new uint48[](2);
+        p.windows[1] = 1;
+        Action[] memory actions = one(transferAction(10e6, p));
+        Session memory s = newSession(sessionSigner, actions);
+        s.validAfter = 0;
+        grantByOwner(s, actions);
+        SessionUse memory use = useOf(s, actions, 1);
+        use.time = 0;
+        expectRejected(
+            sessionOp(transferCall(merchant, 10e6), use),
+            abi.encodeWithSelector(SessionKeyValidator.EmptyValidityWindow.selector, 0, 0)
+        );
+        assertEq(usdc.balanceOf(merchant), 0, "nothing moved");
+    }
+
     function test_RevertWhen_PeriodHasNoLength() public {
         Period memory p = everySeconds(0);
         SessionUse memory use = grantedOne(transferAction(10e6, p));

@@ -35,13 +35,13 @@ library PeriodLib {
             uint256 n = (time - period.anchor) / length;
             start = period.anchor + n * length;
             end = start + length;
-            index = _index(n);
+            index = _index(n, kind);
         } else if (kind == SessionTypes.PERIOD_MONTHLY) {
             (uint256 year, uint256 month) = _yearMonth(time);
             uint256 n = (year - 1970) * 12 + month - 1;
             start = _monthStart(year, month);
             end = month == 12 ? _monthStart(year + 1, 1) : _monthStart(year, month + 1);
-            index = _index(n);
+            index = _index(n, kind);
         } else {
             revert InvalidPeriod(kind);
         }
@@ -62,13 +62,13 @@ library PeriodLib {
         for (uint256 i = 0; i < count; ++i) {
             uint48 start = windows[2 * i];
             uint48 end = windows[2 * i + 1];
-            if (time >= start && time < end) return (_index(i), start, end - 1);
+            if (time >= start && time < end) return (_index(i, SessionTypes.PERIOD_WINDOWS), start, end - 1);
         }
         revert OutsidePeriodWindow(time, 0, 0);
     }
 
-    function _index(uint256 n) private pure returns (uint32) {
-        require(n < type(uint32).max, InvalidPeriod(0));
+    function _index(uint256 n, uint8 kind) private pure returns (uint32) {
+        require(n < type(uint32).max, InvalidPeriod(kind));
         return uint32(n + 1);
     }
 

@@ -11,6 +11,12 @@ interface Vm {
         uint64 gasRemaining;
     }
 
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
     function warp(uint256 timestamp) external;
     function chainId(uint256 newChainId) external;
     function deal(address account, uint256 balance) external;
@@ -23,12 +29,16 @@ interface Vm {
     function expectRevert() external;
     function expectRevert(bytes4 selector) external;
     function expectRevert(bytes calldata revertData) external;
+    function expectPartialRevert(bytes4 revertData) external;
     function assume(bool condition) external pure;
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     function toString(uint256 value) external pure returns (string memory);
     function lastCallGas() external view returns (Gas memory);
     function snapshotState() external returns (uint256 snapshotId);
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory logs);
+    function load(address target, bytes32 slot) external view returns (bytes32 data);
     function revertToState(uint256 snapshotId) external returns (bool success);
     function assertEq(uint256 left, uint256 right, string calldata error) external pure;
     function assertEq(bytes32 left, bytes32 right, string calldata error) external pure;
