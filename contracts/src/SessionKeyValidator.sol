@@ -189,7 +189,9 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     }
 
     /// @notice ERC-1271 for a session with the signature policy: `data` is `abi.encode(Session, bytes signature)`,
-    /// the signature being the session key's over {messageDigest}.
+    /// the signature being the session key's over {messageDigest}. A session limited to some EIP-712 types adds a
+    /// third field, `abi.encode(bytes32 domainSeparator, bytes32 typeHash, bytes encodedData)`: the message must be
+    /// `keccak256("\x19\x01" || domainSeparator || keccak256(typeHash || encodedData))` with an allowed `typeHash`.
     /// @dev Never valid when this module itself asks (`sender == this`), so a session can never approve a grant.
     /// Runs in the execution phase (permits, payment authorisations), where reading the time is allowed.
     function isValidSignatureWithSender(address sender, bytes32 hash, bytes calldata data)
@@ -207,6 +209,9 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         }
         if (session.flags & SessionTypes.SESSION_ERC1271 == 0) return bytes4(0xffffffff);
         if (!_verifierAllowed(session.signatureVerifiers, sender)) return bytes4(0xffffffff);
+        if (session.signatureTypes.length != 0 && !_typedDataAllowed(session.signatureTypes, hash, data)) {
+            return bytes4(0xffffffff);
+        }
         uint48 until = session.validUntil == 0 ? NO_END : session.validUntil;
         if (block.timestamp < session.validAfter || block.timestamp > until) return bytes4(0xffffffff);
         bytes32 digest = messageDigest(msg.sender, sessionId, hash);
@@ -611,13 +616,38 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     function _messageAt(bytes calldata data) private pure returns (Session calldata session, bytes calldata signature) {
         require(data.length >= 64, MalformedSignature());
         uint256 sessionAt = uint256(bytes32(data[0:32]));
-        uint256 signatureAt = uint256(bytes32(data[32:64]));
-        require(sessionAt < data.length && signatureAt <= data.length - 32, MalformedSignature());
-        uint256 signatureLength = uint256(bytes32(data[signatureAt:signatureAt + 32]));
-        require(signatureLength <= data.length - signatureAt - 32, MalformedSignature());
-        signature = data[signatureAt + 32:signatureAt + 32 + signatureLength];
+        require(sessionAt < data.length, MalformedSignature());
+        signature = _bytesAt(data, 1);
         assembly ("memory-safe") {
             session := add(data.offset, sessionAt)
         }
+    }
+
+    /// @dev The `bytes` field whose head is word `head` of `data`, checked to lie inside `data`.
+    function _bytesAt(bytes calldata data, uint256 head) private pure returns (bytes calldata field) {
+        require(data.length >= 32 * (head + 1), MalformedSignature());
+        uint256 at = uint256(bytes32(data[32 * head:32 * (head + 1)]));
+        require(at <= data.length - 32, MalformedSignature());
+        uint256 length = uint256(bytes32(data[at:at + 32]));
+        require(length <= data.length - at - 32, MalformedSignature());
+        return data[at + 32:at + 32 + length];
+    }
+
+    /// @dev Whether the message is EIP-712 typed data of an allowed type, proven by the typed data in `data`.
+    function _typedDataAllowed(bytes32[] calldata types, bytes32 hash, bytes calldata data)
+        private
+        pure
+        returns (bool)
+    {
+        bytes calldata typedData = _bytesAt(data, 2);
+        if (typedData.length < 96) return false;
+        (bytes32 domainSeparator, bytes32 typeHash, bytes memory encodedData) =
+            abi.decode(typedData, (bytes32, bytes32, bytes));
+        bytes32 structHash = keccak256(abi.encodePacked(typeHash, encodedData));
+        if (MessageHashUtils.toTypedDataHash(domainSeparator, structHash) != hash) return false;
+        for (uint256 i = 0; i < types.length; ++i) {
+            if (types[i] == typeHash) return true;
+        }
+        return false;
     }
 }

@@ -76,6 +76,9 @@ struct Session {
     uint8 flags;
     /// With `SESSION_ERC1271`: the contracts that may verify the session's ERC-1271 signatures; empty for any.
     address[] signatureVerifiers;
+    /// With `SESSION_ERC1271`: the EIP-712 type hashes (e.g. `Permit(...)`) the session may sign; empty for any.
+    /// When set, each ERC-1271 signature carries its typed data, which must hash to the message it signs.
+    bytes32[] signatureTypes;
     /// `keccak256(abi.encodePacked(actionHash...))` over the session's actions, in order.
     bytes32 actionsHash;
     /// Makes equal envelopes distinct sessions.

@@ -430,6 +430,54 @@ contract SessionLifecycleTest is LeashTest {
         assertEq(account.isValidSignature(hash, signature), bytes4(0xffffffff), "expired session refused");
     }
 
+    bytes32 internal constant PERMIT_TYPEHASH =
+        keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)");
+
+    function test_Erc1271_OnlyAllowedTypedData() public {
+        (Session memory s, Action[] memory actions) = defaultSession();
+        s.flags = SessionTypes.SESSION_ERC1271;
+        s.signatureTypes = new bytes32[](1);
+        s.signatureTypes[0] = PERMIT_TYPEHASH;
+        grantByOwner(s, actions);
+        bytes32 domain = keccak256("USDC domain");
+        bytes memory permit =
+            abi.encode(address(account), merchant, uint256(100e6), uint256(0), uint256(START + 1 days));
+        bytes32 hash =
+            keccak256(abi.encodePacked(hex"1901", domain, keccak256(abi.encodePacked(PERMIT_TYPEHASH, permit))));
+        bytes memory plain = sessionSignature(s, hash);
+        bytes memory withTypedData = abi.encodePacked(
+            address(validator), abi.encode(s, sessionKeySig(s, hash), abi.encode(domain, PERMIT_TYPEHASH, permit))
+        );
+
+        vm.prank(address(usdc));
+        assertEq(account.isValidSignature(hash, withTypedData), IERC1271.isValidSignature.selector, "a permit");
+        vm.prank(address(usdc));
+        assertEq(account.isValidSignature(hash, plain), bytes4(0xffffffff), "typed data is required");
+
+        // Another type, correctly hashed, is refused.
+        bytes32 otherType = keccak256("Transfer(address to,uint256 amount)");
+        bytes32 otherHash =
+            keccak256(abi.encodePacked(hex"1901", domain, keccak256(abi.encodePacked(otherType, permit))));
+        bytes memory other = abi.encodePacked(
+            address(validator), abi.encode(s, sessionKeySig(s, otherHash), abi.encode(domain, otherType, permit))
+        );
+        vm.prank(address(usdc));
+        assertEq(account.isValidSignature(otherHash, other), bytes4(0xffffffff), "type not allowed");
+
+        // Typed data that does not hash to the message is refused.
+        bytes memory lying = abi.encodePacked(
+            address(validator), abi.encode(s, sessionKeySig(s, otherHash), abi.encode(domain, PERMIT_TYPEHASH, permit))
+        );
+        vm.prank(address(usdc));
+        assertEq(account.isValidSignature(otherHash, lying), bytes4(0xffffffff), "typed data must match the hash");
+    }
+
+    function sessionKeySig(Session memory s, bytes32 hash) internal view returns (bytes memory) {
+        bytes32 digest = validator.messageDigest(address(account), validator.hashSession(s), hash);
+        (uint8 v, bytes32 r, bytes32 sig) = vm.sign(sessionKey, digest);
+        return abi.encodePacked(r, sig, v);
+    }
+
     function test_Erc1271_RefusedWithoutThePolicy() public {
         (Session memory s, Action[] memory actions) = defaultSession();
         grantByOwner(s, actions);
