@@ -28,7 +28,7 @@ test: test-rust test-contracts
 test-contracts: toolchain
 	cd contracts && $(FORGE) test
 
-test-rust:
+test-rust: toolchain
 	cargo test --workspace
 
 ## Gas of one UserOperation per handleOps on the real EntryPoint; the last line is a JSON object.
