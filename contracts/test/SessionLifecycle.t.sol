@@ -67,8 +67,7 @@ contract SessionLifecycleTest is LeashTest {
         s.flags = SessionTypes.SESSION_ERC1271;
         grantByOwner(s, actions);
         // A second, wider session the first one tries to grant.
-        Action memory anything;
-        anything.flags = SessionTypes.ACTION_ANY_TARGET | SessionTypes.ACTION_ANY_SELECTOR;
+        Action memory anything = anyCall();
         Session memory wide = newSession(sessionSigner, one(anything));
         bytes32 wideId = validator.hashSession(wide);
         Grant memory grant;
@@ -501,13 +500,18 @@ contract SessionLifecycleTest is LeashTest {
     // Sudo
     // ---------------------------------------------------------------------------------------------------------
 
-    function test_SudoMayCallAnything() public {
+    /// @dev A granted sudo session (no actions) and a use of it.
+    function grantedSudo() internal returns (SessionUse memory use) {
         (Session memory s,) = defaultSession();
         Action[] memory none = new Action[](0);
         s.flags = SessionTypes.SESSION_SUDO;
         s.actionsHash = actionsHash(none);
         grantByOwner(s, none);
-        SessionUse memory use = useOf(s, none, 0);
+        use = useOf(s, none, 0);
+    }
+
+    function test_SudoMayCallAnything() public {
+        SessionUse memory use = grantedSudo();
         send(sessionOp(transferCall(merchant, 500_000e6), use));
         send(sessionOp(singleCall(merchant, 5 ether, ""), use));
         assertEq(usdc.balanceOf(merchant), 500_000e6, "any amount");
@@ -515,14 +519,10 @@ contract SessionLifecycleTest is LeashTest {
     }
 
     function test_RevertWhen_SudoCallsTheAccount() public {
-        (Session memory s,) = defaultSession();
-        Action[] memory none = new Action[](0);
-        s.flags = SessionTypes.SESSION_SUDO;
-        s.actionsHash = actionsHash(none);
-        grantByOwner(s, none);
+        SessionUse memory use = grantedSudo();
         bytes memory uninstall = abi.encodeCall(IERC7579ModuleConfig.uninstallModule, (1, address(validator), ""));
         expectRejected(
-            sessionOp(singleCall(address(account), 0, uninstall), useOf(s, none, 0)),
+            sessionOp(singleCall(address(account), 0, uninstall), use),
             abi.encodeWithSelector(CallPolicyLib.ForbiddenTarget.selector, 0, address(account))
         );
     }

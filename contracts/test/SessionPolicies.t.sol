@@ -133,9 +133,7 @@ contract SessionPoliciesTest is LeashTest {
     }
 
     function test_AnyTargetAnySelector() public {
-        Action memory a;
-        a.flags = SessionTypes.ACTION_ANY_TARGET | SessionTypes.ACTION_ANY_SELECTOR;
-        SessionUse memory use = grantedOne(a);
+        SessionUse memory use = grantedOne(anyCall());
         send(sessionOp(singleCall(address(target), 0, abi.encodeCall(target.ping, (1, 2, merchant))), use));
         send(sessionOp(transferCall(merchant, 5), use));
         assertEq(target.calls(), 1, "target called");
@@ -143,9 +141,7 @@ contract SessionPoliciesTest is LeashTest {
     }
 
     function test_RevertWhen_AnyTargetCallsTheAccount() public {
-        Action memory a;
-        a.flags = SessionTypes.ACTION_ANY_TARGET | SessionTypes.ACTION_ANY_SELECTOR;
-        SessionUse memory use = grantedOne(a);
+        SessionUse memory use = grantedOne(anyCall());
         bytes memory install = abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(0x1234), ""));
         expectRejected(
             sessionOp(singleCall(address(account), 0, install), use),
@@ -154,9 +150,7 @@ contract SessionPoliciesTest is LeashTest {
     }
 
     function test_RevertWhen_AnyTargetCallsTheModule() public {
-        Action memory a;
-        a.flags = SessionTypes.ACTION_ANY_TARGET | SessionTypes.ACTION_ANY_SELECTOR;
-        SessionUse memory use = grantedOne(a);
+        SessionUse memory use = grantedOne(anyCall());
         bytes memory revokeAll = abi.encodeCall(SessionKeyValidator.revokeAllSessions, ());
         expectRejected(
             sessionOp(singleCall(address(validator), 0, revokeAll), use),

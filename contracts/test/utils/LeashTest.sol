@@ -226,6 +226,11 @@ abstract contract LeashTest is TestBase {
         a.period = period;
     }
 
+    /// @dev The broadest action: any target, any function (still never the account or the module).
+    function anyCall() internal pure returns (Action memory a) {
+        a.flags = SessionTypes.ACTION_ANY_TARGET | SessionTypes.ACTION_ANY_SELECTOR;
+    }
+
     function rule(uint8 op, uint16 offset, bytes32 value) internal pure returns (ArgRule memory r) {
         r.op = op;
         r.offset = offset;
