@@ -5,7 +5,7 @@ FORGE := $(BIN)/forge
 export FOUNDRY_SOLC := $(CURDIR)/tools/solc
 export FOUNDRY_OFFLINE := true
 
-.PHONY: all toolchain build test test-contracts test-rust gas fmt lint clean
+.PHONY: all toolchain build artifacts check-artifacts test test-contracts test-rust gas fmt lint clean
 
 all: test
 
@@ -22,13 +22,23 @@ build: toolchain
 	cd contracts && $(FORGE) build
 	cargo build --workspace --all-targets
 
+## Refreshes the contract artifacts the Rust crates embed (commit the result).
+artifacts: toolchain
+	cd contracts && $(FORGE) build
+	node tools/artifacts.js
+
+## Fails when the committed artifacts no longer match contracts/.
+check-artifacts: toolchain
+	cd contracts && $(FORGE) build
+	node tools/artifacts.js --check
+
 ## Runs every test: forge (unit, fuzz, invariant, through the real EntryPoint v0.7) and cargo.
 test: test-rust test-contracts
 
 test-contracts: toolchain
 	cd contracts && $(FORGE) test
 
-test-rust: toolchain
+test-rust: check-artifacts
 	cargo test --workspace
 
 ## Gas of one UserOperation per handleOps on the real EntryPoint; the last line is a JSON object.

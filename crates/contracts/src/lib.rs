@@ -16,8 +16,9 @@
 //! assert_eq!(ENTRYPOINT_V07.to_string(), "0x0000000071727De22E5E9d8BAf0edAc6f37da032");
 //! ```
 
-use alloy_primitives::{address, Address, B256};
+use alloy::primitives::{address, Address, B256};
 
+pub mod bindings;
 mod encoding;
 
 pub use encoding::{ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind};
@@ -31,7 +32,7 @@ pub const CREATE2_DEPLOYER: Address = address!("4e59b44847b379578588920cA78FbF26
 
 /// The CREATE2 salt of the canonical EntryPoint v0.7 deployment.
 pub const ENTRYPOINT_V07_SALT: B256 =
-    alloy_primitives::b256!("90d8084deab30c2a37c45e8d47f49f2f7965183cb6990a98943ef94940681de3");
+    alloy::primitives::b256!("90d8084deab30c2a37c45e8d47f49f2f7965183cb6990a98943ef94940681de3");
 
 /// Most argument rules one action may hold.
 pub const MAX_RULES: usize = 32;

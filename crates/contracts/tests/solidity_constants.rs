@@ -1,7 +1,7 @@
 //! The Rust encoding constants must equal the Solidity ones, and the EntryPoint artifact the project deploys
 //! must land on the canonical address.
 
-use alloy_primitives::keccak256;
+use alloy::{primitives::keccak256, sol_types::SolCall};
 use leash_contracts::{
     ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind, CREATE2_DEPLOYER,
     ENTRYPOINT_V07, ENTRYPOINT_V07_SALT, MAX_BATCH, MAX_RULES,
@@ -71,18 +71,19 @@ fn rust_encoding_matches_solidity() {
 
 #[test]
 fn entrypoint_artifact_deploys_at_the_canonical_address() {
-    let artifact =
-        repo_root().join("node_modules/@account-abstraction/contracts/artifacts/EntryPoint.json");
-    let Ok(text) = std::fs::read_to_string(&artifact) else {
-        panic!("{} is missing: run `make toolchain` (npm install) first", artifact.display());
-    };
-    let marker = "\"bytecode\": \"0x";
-    let start = text.find(marker).expect("artifact has a bytecode field") + marker.len();
-    let end = start + text[start..].find('"').expect("bytecode string ends");
-    let init_code: Vec<u8> = (start..end)
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("bytecode is hex"))
-        .collect();
-    let deployed = CREATE2_DEPLOYER.create2(ENTRYPOINT_V07_SALT, keccak256(&init_code));
-    assert_eq!(deployed, ENTRYPOINT_V07);
+    let code = leash_contracts::bindings::entry_point_creation_code();
+    assert_eq!(CREATE2_DEPLOYER.create2(ENTRYPOINT_V07_SALT, keccak256(&code)), ENTRYPOINT_V07);
+}
+
+#[test]
+fn bindings_carry_the_validator_types_and_bytecode() {
+    use leash_contracts::bindings::{LeashAccountFactory, SessionKeyValidator};
+    // The `sol!` structs encode exactly like the Solidity ones: spot-check a selector and the bytecode.
+    assert_eq!(
+        SessionKeyValidator::grantSessionCall::SIGNATURE,
+        "grantSession((uint8,bytes,uint48,uint48,uint32,(uint8,uint48,uint32,uint32,uint32,uint48[]),uint128,\
+         address,uint8,address[],bytes32[],bytes32,bytes32),bytes32[])"
+    );
+    assert!(SessionKeyValidator::BYTECODE.len() > 1000);
+    assert!(LeashAccountFactory::BYTECODE.len() > 1000);
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// Copies what the Rust side needs from the forge build (and the EntryPoint v0.7 npm artifact) into
+// crates/contracts/artifacts: the ABI, creation bytecode and runtime bytecode of each contract.
+//
+//   node tools/artifacts.js          write the artifacts
+//   node tools/artifacts.js --check  fail when the committed artifacts differ from a fresh build
+const fs = require("fs");
+const path = require("path");
+
+const root = path.resolve(__dirname, "..");
+const out = path.join(root, "contracts", "out");
+const dest = path.join(root, "crates", "contracts", "artifacts");
+
+// name -> forge output file (relative to contracts/out) or npm artifact (relative to node_modules).
+const contracts = {
+  LeashAccount: { forge: "LeashAccount.sol/LeashAccount.json" },
+  LeashAccountFactory: { forge: "LeashAccountFactory.sol/LeashAccountFactory.json" },
+  SessionKeyValidator: { forge: "SessionKeyValidator.sol/SessionKeyValidator.json" },
+  DevToken: { forge: "DevToken.sol/DevToken.json" },
+  GameItems: { forge: "GameItems.sol/GameItems.json" },
+  DexRouter: { forge: "DexRouter.sol/DexRouter.json" },
+  YieldVault: { forge: "YieldVault.sol/YieldVault.json" },
+  EntryPoint: { npm: "@account-abstraction/contracts/artifacts/EntryPoint.json" },
+};
+
+function hex(field) {
+  const value = typeof field === "string" ? field : field.object;
+  return value.startsWith("0x") ? value : "0x" + value;
+}
+
+function extract(spec) {
+  const file = spec.forge ? path.join(out, spec.forge) : path.join(root, "node_modules", spec.npm);
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is missing: run \`make build\` (forge build) first`);
+  }
+  const artifact = JSON.parse(fs.readFileSync(file, "utf8"));
+  const extracted = {
+    abi: artifact.abi,
+    bytecode: hex(artifact.bytecode),
+    deployedBytecode: hex(artifact.deployedBytecode),
+  };
+  return JSON.stringify(extracted, null, 2) + "\n";
+}
+
+const check = process.argv.includes("--check");
+const stale = [];
+if (!check) fs.mkdirSync(dest, { recursive: true });
+for (const [name, spec] of Object.entries(contracts)) {
+  const file = path.join(dest, `${name}.json`);
+  const fresh = extract(spec);
+  if (check) {
+    const committed = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    if (committed !== fresh) stale.push(name);
+  } else {
+    fs.writeFileSync(file, fresh);
+  }
+}
+if (stale.length > 0) {
+  console.error(
+    `crates/contracts/artifacts is out of date with contracts/ for: ${stale.join(", ")}.\n` +
+      "Run `make artifacts` and commit the result.",
+  );
+  process.exit(1);
+}
+if (check) console.log(`artifacts match contracts/ (${Object.keys(contracts).length} contracts)`);
