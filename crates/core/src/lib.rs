@@ -1,1 +1,53 @@
-//! placeholder
+//! The policy model of leash: what a session key may do, as one Rust type tree.
+//!
+//! Everything that describes a session goes through these types:
+//!
+//! - [`SessionPolicy`] and [`Action`] (with [`ArgRule`], [`Period`], [`AmountCap`], ...) are the model. They are
+//!   read from a TOML policy file with human units ([`PolicyFile`]), built in code ([`SessionPolicy::builder`]),
+//!   or both. [`policy_schema`] is the JSON Schema of the file format, generated from the same types.
+//! - [`Session`] pairs a policy with its key. [`Session::encode`] and [`Action::encode`] give the exact structs the
+//!   on-chain module decodes; [`Session::id`] and [`Action::hash`] its hashes; [`SessionUse`] the session part of a
+//!   UserOperation's signature.
+//! - [`grant_digest`], [`MultichainGrant`] and [`use_digest`] are what the owner and the session key sign.
+//! - [`Evaluator`] is the pre-flight: it runs the module's checks on a batch of [`Call`]s against the chain's
+//!   counters ([`ChainState`]) and returns the window the operation may run in, or the [`Rejection`] with the rule
+//!   that refuses it, in words ([`Rejection::explain`]) and in machine form ([`Rejection::to_json`]).
+//!
+//! Data flows one way: policy file or builder → this crate (model, encode, hash, evaluate) → `leash-sdk`
+//! (UserOperations, signing, sending) → chain.
+
+mod abi;
+mod calls;
+mod digest;
+mod encode;
+mod error;
+mod explain;
+mod file;
+mod human;
+mod model;
+mod period;
+mod time;
+mod tokens;
+mod units;
+mod validate;
+
+pub use abi::{argument_offset, parse_function};
+pub use calls::{encode_call, encode_execute};
+pub use digest::{
+    grant_digest, grant_root_digest, message_digest, use_digest, GrantTarget, MultichainGrant,
+};
+pub use encode::{GrantProof, SessionUse};
+pub use error::Error;
+pub use explain::{
+    ActionRecord, Allowed, Call, ChainState, Evaluator, OpGas, Operation, Rejection, SessionRecord,
+    SessionState,
+};
+pub use file::{policy_schema, PolicyFile};
+pub use model::{
+    Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, Period, Selector, Session,
+    SessionKey, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target, UseLimit, Window,
+};
+pub use period::{PeriodError, PeriodSlot};
+pub use time::Timestamp;
+pub use tokens::{Token, TokenTable};
+pub use units::{format_duration, format_units, parse_amount, parse_duration, Amount};

@@ -1,0 +1,600 @@
+//! Pre-flight: evaluates a batch of calls against a session and the chain's counters exactly as the module's
+//! `validateUserOp` would, before anything is signed. A differential test holds it to the chain's verdicts.
+
+use crate::{
+    model::{Action, CallScope, Session, Target},
+    period::PeriodError,
+    PeriodSlot,
+};
+use alloy::primitives::{aliases::U48, Address, Bytes, FixedBytes, B256, U256};
+use leash_contracts::{bindings::SessionKeyValidator as onchain, MAX_BATCH, MAX_RULES};
+use onchain::SessionKeyValidatorErrors as E;
+use std::collections::HashMap;
+
+const NO_END: u64 = (1 << 48) - 1;
+
+/// One call of a batch.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Call {
+    /// The contract (or address) called.
+    pub target: Address,
+    /// Native value sent (wei).
+    #[serde(default)]
+    pub value: U256,
+    /// The calldata (empty for a plain transfer).
+    #[serde(default)]
+    pub data: Bytes,
+}
+
+/// A session's state on chain for one account, as the module's views return it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChainState {
+    /// `sessionRecord(account, id)`.
+    pub session: SessionRecord,
+    /// `epochOf(account)`.
+    pub epoch: u32,
+    /// `actionRecord(account, id, hash)` by action hash (actions with equal contents share one record).
+    pub actions: HashMap<B256, ActionRecord>,
+}
+
+/// Whether a session is granted, as stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SessionState {
+    /// Never granted.
+    #[default]
+    None,
+    /// Granted (live if its epoch is the account's).
+    Enabled,
+    /// Revoked for good.
+    Revoked,
+}
+
+/// The session's stored counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Stored state.
+    pub state: SessionState,
+    /// The epoch it was granted in.
+    pub epoch: u32,
+    /// The period of `uses`.
+    pub uses_period: u32,
+    /// Operations counted in `uses_period`.
+    pub uses: u32,
+    /// Wei of gas committed so far.
+    pub gas_spent: u128,
+}
+
+/// One action's stored counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ActionRecord {
+    /// Granted.
+    pub enabled: bool,
+    /// The period the counters belong to.
+    pub period: u32,
+    /// Calls counted.
+    pub uses: u32,
+    /// Amount summed.
+    pub amount_spent: u128,
+    /// Native value summed.
+    pub value_spent: u128,
+}
+
+/// The gas fields of a UserOperation that the gas budget charges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpGas {
+    /// `preVerificationGas`.
+    pub pre_verification_gas: u128,
+    /// `verificationGasLimit`.
+    pub verification_gas_limit: u128,
+    /// `callGasLimit`.
+    pub call_gas_limit: u128,
+    /// `paymasterVerificationGasLimit` (counted when a paymaster is used).
+    pub paymaster_verification_gas_limit: u128,
+    /// `paymasterPostOpGasLimit` (counted when a paymaster is used).
+    pub paymaster_post_op_gas_limit: u128,
+    /// `maxFeePerGas`.
+    pub max_fee_per_gas: u128,
+}
+
+impl OpGas {
+    /// The most wei the operation may cost: what the session's gas budget is charged.
+    pub fn max_cost(&self, with_paymaster: bool) -> U256 {
+        let mut gas = U256::from(self.pre_verification_gas)
+            + U256::from(self.verification_gas_limit)
+            + U256::from(self.call_gas_limit);
+        if with_paymaster {
+            gas += U256::from(self.paymaster_verification_gas_limit)
+                + U256::from(self.paymaster_post_op_gas_limit);
+        }
+        gas * U256::from(self.max_fee_per_gas)
+    }
+}
+
+/// The operation being checked: where, when and with what gas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// The smart account.
+    pub account: Address,
+    /// The session-key module.
+    pub module: Address,
+    /// The time the operation states (it picks the periods charged).
+    pub time: u64,
+    /// Gas fields.
+    pub gas: OpGas,
+    /// The paymaster, if any.
+    pub paymaster: Option<Address>,
+    /// The operation grants the session itself (lazy grant).
+    pub grants: bool,
+}
+
+/// What the module would do with an allowed operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allowed {
+    /// First second the operation may execute.
+    pub valid_after: u64,
+    /// Last second it may execute.
+    pub valid_until: u64,
+    /// For each call, the index of the session action it uses (`None` under sudo).
+    pub call_actions: Vec<Option<usize>>,
+    /// The state after the operation.
+    pub after: ChainState,
+}
+
+/// Why an operation would be rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The module would revert with this error (the EntryPoint reports it as AA23).
+    Module(E),
+    /// The module would fail on arithmetic overflow (`Panic(0x11)`), e.g. an amount argument near 2^256 after
+    /// earlier spending; the chain refuses the operation all the same.
+    Overflow,
+    /// The module's window does not include the current time (the EntryPoint's AA22).
+    OutOfTime {
+        /// The chain's current time.
+        now: u64,
+        /// The window the module returns.
+        valid_after: u64,
+        /// Its last second.
+        valid_until: u64,
+    },
+}
+
+fn u48(v: u64) -> U48 {
+    U48::from(v.min(NO_END))
+}
+
+fn period_error(e: PeriodError) -> E {
+    match e {
+        PeriodError::Invalid(kind) => E::InvalidPeriod(onchain::InvalidPeriod { kind }),
+        PeriodError::Outside { time, start, end } => {
+            E::OutsidePeriodWindow(onchain::OutsidePeriodWindow {
+                time: u48(time),
+                windowStart: u48(start),
+                windowEnd: u48(end),
+            })
+        }
+    }
+}
+
+/// The session checker: holds the session and its action hashes so that each evaluation only does the work
+/// the module does.
+///
+/// ```
+/// use alloy::primitives::{address, aliases::U96, Address, U256};
+/// use leash_core::{
+///     encode_call, Action, Call, ChainState, Evaluator, Operation, Session, SessionKey, SessionPolicy,
+/// };
+///
+/// let usdc = address!("A0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48");
+/// let policy = SessionPolicy::builder()
+///     .action(Action::call(usdc, "transfer(address to, uint256 amount)")?
+///         .with_amount_cap("amount", U96::from(100_000_000u64))?)
+///     .build()?;
+/// let session = Session { key: SessionKey::ecdsa(Address::repeat_byte(1)), policy };
+/// let evaluator = Evaluator::new(&session);
+/// let op = Operation {
+///     account: Address::repeat_byte(2), module: Address::repeat_byte(3), time: 1_800_000_000,
+///     gas: Default::default(), paymaster: None, grants: true,
+/// };
+/// let pay = |amount: u64| Call {
+///     target: usdc,
+///     value: U256::ZERO,
+///     data: encode_call("transfer(address,uint256)", &[Address::repeat_byte(9).into_word().into(), U256::from(amount)]).unwrap(),
+/// };
+/// assert!(evaluator.evaluate(&[pay(60_000_000)], &op, &ChainState::default()).is_ok());
+/// let rejected = evaluator.evaluate(&[pay(60_000_000), pay(60_000_000)], &op, &ChainState::default()).unwrap_err();
+/// assert_eq!(rejected.rule(), "AmountLimitExceeded");
+/// # Ok::<(), leash_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Evaluator<'a> {
+    session: &'a Session,
+    id: B256,
+    hashes: Vec<B256>,
+    shape_ok: bool,
+}
+
+impl<'a> Evaluator<'a> {
+    /// Prepares `session` for evaluation (hashes it once).
+    pub fn new(session: &'a Session) -> Self {
+        let policy = &session.policy;
+        let key = &session.key;
+        let signer_ok = match key.kind {
+            leash_contracts::SignerKind::Ecdsa => {
+                key.public.len() == 20 && key.public.iter().any(|b| *b != 0)
+            }
+            _ => key.public.len() == 64,
+        };
+        let until = policy.valid_until.map_or(NO_END, |t| t.as_u48());
+        let until = if until == 0 { NO_END } else { until };
+        Self {
+            session,
+            id: session.id(),
+            hashes: policy.action_hashes(),
+            shape_ok: signer_ok && policy.valid_after.as_u48() <= until,
+        }
+    }
+
+    /// The session's id.
+    pub fn session_id(&self) -> B256 {
+        self.id
+    }
+
+    /// The hashes of the session's actions, in order.
+    pub fn action_hashes(&self) -> &[B256] {
+        &self.hashes
+    }
+
+    /// Evaluates `calls` (one call is sent as a single execution, more as a batch), choosing for each call the
+    /// first session action that allows it. Returns the window and charges, or the rule that rejects.
+    pub fn evaluate(
+        &self,
+        calls: &[Call],
+        op: &Operation,
+        state: &ChainState,
+    ) -> Result<Allowed, Rejection> {
+        let mut chosen = Vec::with_capacity(calls.len());
+        for (i, call) in calls.iter().enumerate() {
+            chosen.push(if self.session.policy.sudo { None } else { self.pick_action(i, call) });
+        }
+        self.evaluate_with(calls, &chosen, op, state)
+    }
+
+    /// Evaluates `calls` with the given action for each call (`None` when no action is carried for it).
+    pub fn evaluate_with(
+        &self,
+        calls: &[Call],
+        call_actions: &[Option<usize>],
+        op: &Operation,
+        state: &ChainState,
+    ) -> Result<Allowed, Rejection> {
+        let policy = &self.session.policy;
+        let id = self.id;
+        let mut after = state.clone();
+
+        // _enter: a lazy grant first installs the session.
+        if op.grants {
+            if after.session.state == SessionState::Revoked {
+                return Err(Rejection::Module(E::SessionIsRevoked(onchain::SessionIsRevoked {
+                    sessionId: id,
+                })));
+            }
+            if !(after.session.state == SessionState::Enabled && after.session.epoch == after.epoch)
+            {
+                if !self.shape_ok {
+                    return Err(Rejection::Module(E::InvalidSession(onchain::InvalidSession {
+                        sessionId: id,
+                    })));
+                }
+                after.session.state = SessionState::Enabled;
+                after.session.epoch = after.epoch;
+                for hash in &self.hashes {
+                    after.actions.entry(*hash).or_default().enabled = true;
+                }
+            }
+        }
+
+        // _chargeSession
+        let record = &mut after.session;
+        if record.state == SessionState::Revoked {
+            return Err(Rejection::Module(E::SessionIsRevoked(onchain::SessionIsRevoked {
+                sessionId: id,
+            })));
+        }
+        if !(record.state == SessionState::Enabled && record.epoch == after.epoch) {
+            return Err(Rejection::Module(E::SessionNotGranted(onchain::SessionNotGranted {
+                sessionId: id,
+            })));
+        }
+        let mut valid_after = policy.valid_after.as_u48();
+        let mut valid_until = match policy.valid_until.map(|t| t.as_u48()) {
+            None | Some(0) => NO_END,
+            Some(t) => t,
+        };
+        if let Some(required) = policy.paymaster.filter(|p| !p.is_zero()) {
+            let used = op.paymaster.unwrap_or_default();
+            if used != required {
+                return Err(Rejection::Module(E::PaymasterRequired(onchain::PaymasterRequired {
+                    required,
+                    used,
+                })));
+            }
+        }
+        if let Some(budget) = policy.gas_budget {
+            let cost = op.gas.max_cost(op.paymaster.is_some());
+            let spent = U256::from(record.gas_spent);
+            let budget = U256::from(budget);
+            if cost > budget || spent > budget - cost {
+                return Err(Rejection::Module(E::GasBudgetExceeded(onchain::GasBudgetExceeded {
+                    spent,
+                    cost,
+                    budget,
+                })));
+            }
+            record.gas_spent = (spent + cost).to::<u128>();
+        }
+        if let Some(limit) = policy.max_ops.as_ref().filter(|l| l.count != 0) {
+            let slot =
+                limit.period.resolve(op.time).map_err(|e| Rejection::Module(period_error(e)))?;
+            if slot.index < record.uses_period {
+                return Err(Rejection::Module(E::PeriodInPast(onchain::PeriodInPast {
+                    charged: record.uses_period,
+                    stated: slot.index,
+                })));
+            }
+            let uses = if slot.index == record.uses_period { record.uses } else { 0 };
+            if uses >= limit.count {
+                return Err(Rejection::Module(E::SessionUseLimitExceeded(
+                    onchain::SessionUseLimitExceeded { uses: uses + 1, maxUses: limit.count },
+                )));
+            }
+            record.uses_period = slot.index;
+            record.uses = uses + 1;
+            (valid_after, valid_until) = intersect(valid_after, valid_until, slot);
+        }
+
+        // _chargeCalls
+        if calls.len() > 1 && calls.len() > MAX_BATCH {
+            return Err(Rejection::Module(E::BatchTooLarge(onchain::BatchTooLarge {
+                calls: U256::from(calls.len()),
+                max: U256::from(MAX_BATCH),
+            })));
+        }
+        for (i, call) in calls.iter().enumerate() {
+            let index = U256::from(i);
+            if call.target == op.account || call.target == op.module {
+                return Err(Rejection::Module(E::ForbiddenTarget(onchain::ForbiddenTarget {
+                    callIndex: index,
+                    target: call.target,
+                })));
+            }
+            if policy.sudo {
+                continue;
+            }
+            let Some(a) =
+                call_actions.get(i).copied().flatten().filter(|a| *a < policy.actions.len())
+            else {
+                return Err(Rejection::Module(E::MissingCallAction(onchain::MissingCallAction {
+                    callIndex: index,
+                })));
+            };
+            let action = &policy.actions[a];
+            check_call(i, action, call).map_err(Rejection::Module)?;
+            let hash = self.hashes[a];
+            let record = after.actions.entry(hash).or_default();
+            if !record.enabled {
+                return Err(Rejection::Module(E::ActionNotGranted(onchain::ActionNotGranted {
+                    callIndex: index,
+                    actionHash: hash,
+                })));
+            }
+            let slot =
+                action.period.resolve(op.time).map_err(|e| Rejection::Module(period_error(e)))?;
+            if slot.index < record.period {
+                return Err(Rejection::Module(E::PeriodInPast(onchain::PeriodInPast {
+                    charged: record.period,
+                    stated: slot.index,
+                })));
+            }
+            if slot.index != record.period {
+                *record = ActionRecord { enabled: true, period: slot.index, ..Default::default() };
+            }
+            charge(i, action, call, record).map_err(|e| match e {
+                ChargeError::Module(e) => Rejection::Module(e),
+                ChargeError::Overflow => Rejection::Overflow,
+            })?;
+            (valid_after, valid_until) = intersect(valid_after, valid_until, slot);
+        }
+
+        if valid_after > valid_until || valid_until == 0 {
+            return Err(Rejection::Module(E::EmptyValidityWindow(onchain::EmptyValidityWindow {
+                validAfter: u48(valid_after),
+                validUntil: u48(valid_until),
+            })));
+        }
+        Ok(Allowed { valid_after, valid_until, call_actions: call_actions.to_vec(), after })
+    }
+
+    /// The first action that would take `call` (checks scope, value and rules, not counters); when none does,
+    /// the action whose target and function match, so the rejection names its rule.
+    fn pick_action(&self, i: usize, call: &Call) -> Option<usize> {
+        let actions = &self.session.policy.actions;
+        if let Some(a) = actions.iter().position(|action| check_call(i, action, call).is_ok()) {
+            return Some(a);
+        }
+        actions
+            .iter()
+            .position(|action| {
+                !matches!(
+                    check_call(i, action, call),
+                    Err(E::TargetNotAllowed(_)
+                        | E::SelectorNotAllowed(_)
+                        | E::NativeTransferNotAllowed(_))
+                )
+            })
+            .or_else(|| {
+                actions
+                    .iter()
+                    .position(|a| matches!(a.target, Target::Contract(t) if t == call.target))
+            })
+            .or(if actions.is_empty() { None } else { Some(0) })
+    }
+}
+
+fn intersect(after: u64, until: u64, slot: PeriodSlot) -> (u64, u64) {
+    (after.max(slot.start), until.min(slot.last))
+}
+
+/// The call's argument word at `offset`, as `CallPolicyLib.argumentWord` reads it.
+fn argument_word(i: usize, data: &[u8], offset: u16) -> Result<U256, E> {
+    let arguments = data.len().saturating_sub(4);
+    let offset = offset as usize;
+    if arguments < 32 || offset > arguments - 32 {
+        return Err(E::ArgumentOutOfBounds(onchain::ArgumentOutOfBounds {
+            callIndex: U256::from(i),
+            offset: U256::from(offset),
+            argumentsLength: U256::from(arguments),
+        }));
+    }
+    Ok(U256::from_be_slice(&data[4 + offset..36 + offset]))
+}
+
+/// `CallPolicyLib.checkCall`: target, function, per-call value and argument rules.
+fn check_call(i: usize, action: &Action, call: &Call) -> Result<(), E> {
+    let index = U256::from(i);
+    if let Target::Contract(allowed) = action.target {
+        if call.target != allowed {
+            return Err(E::TargetNotAllowed(onchain::TargetNotAllowed {
+                callIndex: index,
+                target: call.target,
+                allowed,
+            }));
+        }
+    }
+    let (native_ok, selector) = match action.call {
+        CallScope::Any => (true, None),
+        CallScope::Function(s) => (false, Some(s)),
+        CallScope::NativeTransfer => (true, Some(FixedBytes::ZERO)),
+        CallScope::FunctionOrNativeTransfer(s) => (true, Some(s)),
+    };
+    if let Some(allowed) = selector {
+        if call.data.is_empty() {
+            if !native_ok {
+                return Err(E::NativeTransferNotAllowed(onchain::NativeTransferNotAllowed {
+                    callIndex: index,
+                }));
+            }
+        } else if call.data.len() < 4 {
+            return Err(E::NativeTransferNotAllowed(onchain::NativeTransferNotAllowed {
+                callIndex: index,
+            }));
+        } else {
+            let called = FixedBytes::<4>::from_slice(&call.data[..4]);
+            if called != allowed {
+                return Err(E::SelectorNotAllowed(onchain::SelectorNotAllowed {
+                    callIndex: index,
+                    selector: called,
+                    allowed,
+                }));
+            }
+        }
+    }
+    if call.value > U256::from(action.max_value_per_call) {
+        return Err(E::ValuePerCallExceeded(onchain::ValuePerCallExceeded {
+            callIndex: index,
+            value: call.value,
+            max: U256::from(action.max_value_per_call),
+        }));
+    }
+    if action.rules.len() > MAX_RULES {
+        return Err(E::TooManyRules(onchain::TooManyRules {
+            count: U256::from(action.rules.len()),
+            max: U256::from(MAX_RULES),
+        }));
+    }
+    for (r, rule) in action.rules.iter().enumerate() {
+        let word = argument_word(i, &call.data, rule.offset)?;
+        match rule.condition.holds(word) {
+            Some(true) => {}
+            Some(false) => {
+                return Err(E::ArgumentRuleFailed(onchain::ArgumentRuleFailed {
+                    callIndex: index,
+                    ruleIndex: U256::from(r),
+                    op: rule.condition.op() as u8,
+                    value: B256::from(word),
+                }))
+            }
+            None => {
+                return Err(E::InvalidRule(onchain::InvalidRule {
+                    callIndex: index,
+                    ruleIndex: U256::from(r),
+                }))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `_charge`: use count, amount and value against the action's caps for the period.
+/// Why charging failed: a module error, or the module's own arithmetic overflowing.
+enum ChargeError {
+    Module(E),
+    Overflow,
+}
+use ChargeError::Overflow;
+
+impl From<E> for ChargeError {
+    fn from(e: E) -> Self {
+        Self::Module(e)
+    }
+}
+
+fn charge(
+    i: usize,
+    action: &Action,
+    call: &Call,
+    record: &mut ActionRecord,
+) -> Result<(), ChargeError> {
+    let index = U256::from(i);
+    if let Some(max) = action.max_uses.filter(|m| *m != 0) {
+        let uses = u64::from(record.uses) + 1;
+        if uses > u64::from(max) || uses > 0xff_ffff {
+            return Err(ChargeError::Module(E::UseLimitExceeded(onchain::UseLimitExceeded {
+                callIndex: index,
+                uses: U256::from(uses),
+                maxUses: U256::from(max),
+            })));
+        }
+        record.uses = uses as u32;
+    }
+    if let Some(cap) = action.amount_cap {
+        let amount = argument_word(i, &call.data, cap.offset)?;
+        let cap_value = U256::from(cap.cap);
+        let spent = U256::from(record.amount_spent);
+        if amount > cap_value || spent > cap_value - amount {
+            // The module computes `amount + spent` for its error; past 2^256 that is a panic instead.
+            let Some(would_spend) = amount.checked_add(spent) else { return Err(Overflow) };
+            return Err(ChargeError::Module(E::AmountLimitExceeded(
+                onchain::AmountLimitExceeded {
+                    callIndex: index,
+                    wouldSpend: would_spend,
+                    cap: cap_value,
+                },
+            )));
+        }
+        record.amount_spent = (spent + amount).to::<u128>();
+    }
+    if let Some(cap) = action.value_cap {
+        let cap_value = U256::from(cap);
+        let spent = U256::from(record.value_spent);
+        if call.value > cap_value || spent > cap_value - call.value {
+            return Err(ChargeError::Module(E::ValueLimitExceeded(onchain::ValueLimitExceeded {
+                callIndex: index,
+                wouldSpend: call.value.saturating_add(spent),
+                cap: cap_value,
+            })));
+        }
+        record.value_spent = (spent + call.value).to::<u128>();
+    }
+    Ok(())
+}

@@ -1,0 +1,793 @@
+//! The TOML policy file: human units in, the policy model out, errors that name file, line and problem.
+//!
+//! ```toml
+//! version = 1
+//!
+//! [addresses]
+//! merchant = "0x1111111111111111111111111111111111111111"
+//!
+//! [session]
+//! name = "streaming subscription"
+//! valid_from = "2026-01-01T00:00:00Z"
+//! valid_until = "2027-01-01T00:00:00Z"
+//!
+//! [[action]]
+//! name = "monthly payment"
+//! target = "USDC"
+//! function = "transfer(address to, uint256 amount)"
+//! rules = [{ arg = "to", eq = "merchant" }]
+//! spend = { arg = "amount", max = "100 USDC" }
+//! max_uses = 1
+//! period = { monthly = true, active_for = "1 day" }
+//! ```
+
+use crate::{
+    abi,
+    model::{
+        Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, Period, SessionPolicy,
+        SigningPolicy, Target, UseLimit, Window,
+    },
+    parse_amount, parse_duration, Error, Timestamp, TokenTable,
+};
+use alloy::{
+    dyn_abi::DynSolType,
+    json_abi::Function,
+    primitives::{aliases::U96, keccak256, Address, B256, U256},
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::{
+    collections::BTreeMap,
+    ops::Range,
+    path::{Path, PathBuf},
+};
+use toml::Spanned;
+
+/// The file format's version this crate reads.
+const VERSION: u32 = 1;
+
+/// A policy file (see the module docs for an example; [`policy_schema`] for every field).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "leash session policy",
+    description = "A session key's envelope: what it may do, how much, how often, until when."
+)]
+pub struct PolicyFile {
+    /// Format version; must be 1.
+    version: u32,
+    /// Tokens by symbol, usable as targets and units ("100 USDC"); added to the network's token table.
+    #[serde(default)]
+    tokens: BTreeMap<String, TokenEntry>,
+    /// Named addresses, usable wherever an address is expected (targets, rule values, paymaster).
+    #[serde(default)]
+    addresses: BTreeMap<String, String>,
+    /// The session's window and session-wide limits.
+    session: SessionEntry,
+    /// The calls the session may make.
+    #[serde(default, rename = "action")]
+    actions: Vec<ActionEntry>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    /// The token contract.
+    address: String,
+    /// Its decimals.
+    decimals: u8,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SessionEntry {
+    /// A name for people.
+    name: Option<String>,
+    /// First moment the session may act (RFC 3339, e.g. "2026-01-01T00:00:00Z"); default: no start limit.
+    #[schemars(with = "Option<String>")]
+    valid_from: Option<Spanned<String>>,
+    /// Last moment the session may act (RFC 3339); default: no end.
+    #[schemars(with = "Option<String>")]
+    valid_until: Option<Spanned<String>>,
+    /// Operations allowed per period over all actions, e.g. { count = 20, per = "1 hour" }.
+    max_ops: Option<MaxOpsEntry>,
+    /// Most gas the session may commit over its life, in ETH units ("0.05 ETH").
+    #[schemars(with = "Option<String>")]
+    gas_budget: Option<Spanned<String>>,
+    /// A paymaster every operation must use (address or name).
+    #[schemars(with = "Option<String>")]
+    paymaster: Option<Spanned<String>>,
+    /// Full power over calls, for trusted internal systems only.
+    #[serde(default)]
+    sudo: bool,
+    /// ERC-1271 signing for the account (permits, payment authorisations).
+    signing: Option<SigningEntry>,
+    /// Any text or a 0x-prefixed 32-byte hex: makes otherwise equal sessions distinct.
+    salt: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MaxOpsEntry {
+    /// Operations allowed per period.
+    count: u32,
+    /// The period: "lifetime", "monthly", a duration ("1 hour") or a period table.
+    #[schemars(with = "PeriodEntry")]
+    per: Spanned<PeriodEntry>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SigningEntry {
+    /// Contracts that may verify the signatures (addresses or names); empty for any.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    verifiers: Vec<Spanned<String>>,
+    /// EIP-712 types that may be signed, as type strings ("Permit(address owner,...)") or 0x type hashes; empty
+    /// for any.
+    #[serde(default)]
+    types: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ActionEntry {
+    /// A name for people.
+    name: Option<String>,
+    /// The contract: a token symbol, a name from [addresses], an address, or "any".
+    #[schemars(with = "String")]
+    target: Spanned<String>,
+    /// The function: an ABI signature with argument names ("transfer(address to, uint256 amount)"), a 0x
+    /// selector, "native" for plain transfers of native value, or "any".
+    #[schemars(with = "String")]
+    function: Spanned<String>,
+    /// With a function: also allow plain native transfers to the target.
+    #[serde(default)]
+    allow_native: bool,
+    /// Most native value per call ("0.01 ETH"); default 0.
+    #[schemars(with = "Option<String>")]
+    max_value_per_call: Option<Spanned<String>>,
+    /// Rules on arguments, all of which must hold.
+    #[serde(default)]
+    rules: Vec<RuleEntry>,
+    /// The period of max_uses, spend and value_cap: "lifetime" (default), "monthly", a duration ("1 day") or a
+    /// period table.
+    #[schemars(with = "Option<PeriodEntry>")]
+    period: Option<Spanned<PeriodEntry>>,
+    /// Calls allowed per period.
+    max_uses: Option<u32>,
+    /// A cap on the sum of an amount argument per period: { arg = "amount", max = "100 USDC" }.
+    spend: Option<SpendEntry>,
+    /// A cap on native value sent per period ("0.5 ETH").
+    #[schemars(with = "Option<String>")]
+    value_cap: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SpendEntry {
+    /// The argument summed (by name, with a function signature).
+    #[schemars(with = "Option<String>")]
+    arg: Option<Spanned<String>>,
+    /// Or its byte offset after the selector.
+    offset: Option<u16>,
+    /// The cap per period, with its unit ("100 USDC").
+    #[schemars(with = "String")]
+    max: Spanned<String>,
+}
+
+/// One argument rule: which argument, and exactly one comparison.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RuleEntry {
+    /// The argument by name (needs a function signature).
+    #[schemars(with = "Option<String>")]
+    arg: Option<Spanned<String>>,
+    /// Or the byte offset of its 32-byte word after the selector.
+    offset: Option<u16>,
+    #[schemars(with = "Option<Value>")]
+    eq: Option<Spanned<Value>>,
+    #[schemars(with = "Option<Value>")]
+    neq: Option<Spanned<Value>>,
+    #[schemars(with = "Option<Value>")]
+    gt: Option<Spanned<Value>>,
+    #[schemars(with = "Option<Value>")]
+    gte: Option<Spanned<Value>>,
+    #[schemars(with = "Option<Value>")]
+    lt: Option<Spanned<Value>>,
+    #[schemars(with = "Option<Value>")]
+    lte: Option<Spanned<Value>>,
+    /// [min, max], both included.
+    #[schemars(with = "Option<[Value; 2]>")]
+    in_range: Option<Spanned<[Value; 2]>>,
+    /// The allowed values.
+    #[schemars(with = "Option<Vec<Value>>")]
+    one_of: Option<Spanned<Vec<Value>>>,
+}
+
+/// A value in a rule: an address or name, a number, an amount with unit ("50 USDC"), a boolean, or 0x hex.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum Value {
+    Integer(i64),
+    Bool(bool),
+    Text(String),
+}
+
+/// A period: "lifetime", "monthly", a duration ("1 day"), or a table.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum PeriodEntry {
+    Name(String),
+    Table(PeriodTable),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PeriodTable {
+    /// Fixed-length periods ("1 week").
+    every: Option<String>,
+    /// Calendar months (UTC).
+    #[serde(default)]
+    monthly: bool,
+    /// With `every`: when the first period starts (RFC 3339); default 1970-01-01T00:00:00Z, so days start at
+    /// 00:00 UTC.
+    start: Option<String>,
+    /// How long after each period's start use opens ("0 seconds" by default).
+    active_from: Option<String>,
+    /// How long use stays open from then ("1 day"); default: to the end of the period.
+    active_for: Option<String>,
+    /// Explicit windows [[start, end], ...] (RFC 3339, end excluded); each window is its own period.
+    windows: Option<Vec<[String; 2]>>,
+}
+
+/// The JSON Schema of the policy file format, generated from the types that read it.
+pub fn policy_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(PolicyFile)).unwrap_or_default()
+}
+
+/// Resolves names and units against the file's tables and reports errors at their place in the file.
+struct Reader<'a> {
+    path: PathBuf,
+    text: &'a str,
+    tokens: TokenTable,
+    addresses: BTreeMap<String, Address>,
+}
+
+impl PolicyFile {
+    /// Reads the policy file at `path`; `tokens` is the network's token table (the file may add to it).
+    pub fn load(path: impl AsRef<Path>, tokens: &TokenTable) -> Result<SessionPolicy, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Read { path: path.into(), source })?;
+        Self::parse(&text, path, tokens)
+    }
+
+    /// Reads a policy from `text`; `path` names it in errors.
+    pub fn parse(
+        text: &str,
+        path: impl AsRef<Path>,
+        tokens: &TokenTable,
+    ) -> Result<SessionPolicy, Error> {
+        let path = path.as_ref().to_path_buf();
+        let mut reader = Reader { path, text, tokens: tokens.clone(), addresses: BTreeMap::new() };
+        let file: PolicyFile = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim_end().to_string();
+            reader.error(e.span().unwrap_or(0..0), hint(&message))
+        })?;
+        if file.version != VERSION {
+            return Err(reader.error(
+                0..0,
+                format!(
+                    "version {} is not supported; this leash reads version {VERSION}",
+                    file.version
+                ),
+            ));
+        }
+        reader.read(file)
+    }
+}
+
+/// Adds what to do to serde's messages where it can.
+fn hint(message: &str) -> String {
+    if message.starts_with("unknown field") {
+        format!("{message} (see `leash schema` for every field)")
+    } else {
+        message.to_string()
+    }
+}
+
+impl Reader<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> Error {
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        Error::File { path: self.path.clone(), line, column, message: message.into() }
+    }
+
+    fn at<T>(&self, span: Range<usize>, result: Result<T, Error>) -> Result<T, Error> {
+        result.map_err(|e| self.error(span, e.to_string()))
+    }
+
+    fn read(&mut self, file: PolicyFile) -> Result<SessionPolicy, Error> {
+        for (symbol, entry) in &file.tokens {
+            let address = entry.address.parse::<Address>().map_err(|_| {
+                self.error(
+                    0..0,
+                    format!("[tokens] {symbol}: `{}` is not an address", entry.address),
+                )
+            })?;
+            self.tokens.insert(symbol.clone(), address, entry.decimals);
+        }
+        for (name, text) in &file.addresses {
+            let address = text.parse::<Address>().map_err(|_| {
+                self.error(0..0, format!("[addresses] {name}: `{text}` is not an address"))
+            })?;
+            self.addresses.insert(name.clone(), address);
+        }
+        let s = &file.session;
+        let valid_after = match &s.valid_from {
+            Some(t) => self.at(t.span(), Timestamp::parse(t.get_ref()))?,
+            None => Timestamp(0),
+        };
+        let valid_until = match &s.valid_until {
+            Some(t) => {
+                let until = self.at(t.span(), Timestamp::parse(t.get_ref()))?;
+                if until < valid_after {
+                    return Err(self.error(
+                        t.span(),
+                        format!("valid_until {until} is before valid_from {valid_after}; the window would be empty"),
+                    ));
+                }
+                Some(until)
+            }
+            None => None,
+        };
+        let max_ops = match &s.max_ops {
+            Some(limit) => Some(UseLimit { count: limit.count, period: self.period(&limit.per)? }),
+            None => None,
+        };
+        let gas_budget = match &s.gas_budget {
+            Some(text) => {
+                Some(self.native_amount(text, U256::from(u128::MAX), "gas_budget")?.to::<u128>())
+            }
+            None => None,
+        };
+        let paymaster = match &s.paymaster {
+            Some(text) => Some(self.address(text)?),
+            None => None,
+        };
+        let signing = match &s.signing {
+            Some(entry) => Some(SigningPolicy {
+                verifiers: entry
+                    .verifiers
+                    .iter()
+                    .map(|v| self.address(v))
+                    .collect::<Result<_, _>>()?,
+                types: entry.types.iter().map(|t| type_hash(t)).collect(),
+            }),
+            None => None,
+        };
+        let salt = s.salt.as_deref().map(salt_of).unwrap_or_default();
+        let mut actions = Vec::with_capacity(file.actions.len());
+        for entry in &file.actions {
+            actions.push(self.action(entry)?);
+        }
+        let policy = SessionPolicy {
+            name: s.name.clone(),
+            valid_after,
+            valid_until,
+            max_ops,
+            gas_budget,
+            paymaster,
+            sudo: s.sudo,
+            signing,
+            actions,
+            salt,
+        };
+        policy.validate().map_err(|e| self.error(0..0, e.to_string()))?;
+        Ok(policy)
+    }
+
+    fn address(&self, text: &Spanned<String>) -> Result<Address, Error> {
+        self.resolve_address(text.get_ref()).ok_or_else(|| {
+            self.error(
+                text.span(),
+                format!(
+                    "`{}` is not an address, a name from [addresses] or a token symbol",
+                    text.get_ref()
+                ),
+            )
+        })
+    }
+
+    fn resolve_address(&self, name: &str) -> Option<Address> {
+        if let Ok(address) = name.parse::<Address>() {
+            return Some(address);
+        }
+        self.addresses.get(name).copied().or_else(|| self.tokens.get(name).map(|t| t.address))
+    }
+
+    fn native_amount(&self, text: &Spanned<String>, max: U256, field: &str) -> Result<U256, Error> {
+        let amount = self.at(text.span(), parse_amount(text.get_ref(), &self.tokens))?;
+        if let Some(unit) = amount
+            .unit
+            .as_deref()
+            .filter(|u| !["wei", "gwei", "eth", "ether"].contains(&u.to_ascii_lowercase().as_str()))
+        {
+            return Err(self.error(
+                text.span(),
+                format!("{field} is native value; write it in ETH, gwei or wei, not {unit}"),
+            ));
+        }
+        if amount.raw > max {
+            return Err(self.error(
+                text.span(),
+                format!("{field} `{}` is too large (at most {max} wei)", text.get_ref()),
+            ));
+        }
+        Ok(amount.raw)
+    }
+
+    fn action(&self, entry: &ActionEntry) -> Result<Action, Error> {
+        let target_text = entry.target.get_ref();
+        let target = if target_text.eq_ignore_ascii_case("any") {
+            Target::Any
+        } else {
+            Target::Contract(self.address(&entry.target)?)
+        };
+        let function_text = entry.function.get_ref().trim();
+        let mut function = None;
+        let call = match function_text.to_ascii_lowercase().as_str() {
+            "any" => CallScope::Any,
+            "native" => CallScope::NativeTransfer,
+            _ if function_text.starts_with("0x") => {
+                let selector = function_text.parse().map_err(|_| {
+                    self.error(
+                        entry.function.span(),
+                        format!("`{function_text}` is not a 4-byte selector"),
+                    )
+                })?;
+                CallScope::Function(selector)
+            }
+            _ => {
+                let f = self.at(entry.function.span(), abi::parse_function(function_text))?;
+                let selector = f.selector();
+                function = Some(f);
+                CallScope::Function(selector)
+            }
+        };
+        let call = match (call, entry.allow_native) {
+            (CallScope::Function(s), true) => CallScope::FunctionOrNativeTransfer(s),
+            (call, _) => call,
+        };
+        let mut action = Action::new(target, call);
+        action.name = entry.name.clone();
+        action.function = function;
+        if let Some(text) = &entry.max_value_per_call {
+            action.max_value_per_call =
+                self.native_amount(text, U256::from(u128::MAX), "max_value_per_call")?.to();
+        }
+        for rule in &entry.rules {
+            action.rules.push(self.rule(&action, rule)?);
+        }
+        if let Some(period) = &entry.period {
+            action.period = self.period(period)?;
+        }
+        action.max_uses = entry.max_uses;
+        if let Some(spend) = &entry.spend {
+            let (offset, ty) = self.argument(&action, spend.arg.as_ref(), spend.offset, entry)?;
+            if let Some(ty) = &ty {
+                if !matches!(ty, DynSolType::Uint(_)) {
+                    let arg = spend.arg.as_ref().map(|a| a.get_ref().as_str()).unwrap_or_default();
+                    return Err(self.error(
+                        spend.max.span(),
+                        format!("spend sums `{arg}`, a {ty}; it must be an unsigned integer"),
+                    ));
+                }
+            }
+            let amount =
+                self.at(spend.max.span(), parse_amount(spend.max.get_ref(), &self.tokens))?;
+            self.check_unit(&action, amount.unit.as_deref(), &spend.max)?;
+            let cap = U96::checked_from_limbs_slice(amount.raw.as_limbs()).filter(|_| amount.raw <= U256::from(U96::MAX)).ok_or_else(|| {
+                self.error(spend.max.span(), format!("spend max `{}` is too large: the module counts amounts in 96 bits (at most {} raw units)", spend.max.get_ref(), U96::MAX))
+            })?;
+            action.amount_cap = Some(AmountCap { offset, cap });
+        }
+        if let Some(text) = &entry.value_cap {
+            let raw = self.native_amount(text, U256::from(U96::MAX), "value_cap")?;
+            action.value_cap = Some(U96::from(raw));
+        }
+        Ok(action)
+    }
+
+    /// A cap written in one token's units on another token's contract is almost surely a mistake.
+    fn check_unit(
+        &self,
+        action: &Action,
+        unit: Option<&str>,
+        text: &Spanned<String>,
+    ) -> Result<(), Error> {
+        let (Some(unit), Target::Contract(target)) = (unit, action.target) else { return Ok(()) };
+        let Some(token) = self.tokens.get(unit) else { return Ok(()) };
+        if token.address != target && self.tokens.symbol_of(target).is_some() {
+            return Err(self.error(
+                text.span(),
+                format!(
+                    "`{}` is in {unit} but the action's target is {}",
+                    text.get_ref(),
+                    self.tokens.symbol_of(target).unwrap_or_default()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The byte offset and (with an ABI) the type of the argument a rule or cap names.
+    fn argument(
+        &self,
+        action: &Action,
+        arg: Option<&Spanned<String>>,
+        offset: Option<u16>,
+        entry: &ActionEntry,
+    ) -> Result<(u16, Option<DynSolType>), Error> {
+        match (arg, offset) {
+            (Some(name), None) => {
+                let Some(function) = &action.function else {
+                    return Err(self.error(
+                        name.span(),
+                        format!("`arg = \"{}\"` needs a function signature with argument names in `function`", name.get_ref()),
+                    ));
+                };
+                let offset =
+                    self.at(name.span(), abi::argument_offset(function, name.get_ref()))?;
+                Ok((offset, abi::argument_type(function, name.get_ref())))
+            }
+            (None, Some(offset)) => Ok((offset, None)),
+            _ => Err(self.error(
+                entry.target.span(),
+                "each rule and spend names exactly one of `arg` or `offset`",
+            )),
+        }
+    }
+
+    fn rule(&self, action: &Action, entry: &RuleEntry) -> Result<ArgRule, Error> {
+        let mut ops = Vec::new();
+        let single = [
+            ("eq", &entry.eq),
+            ("neq", &entry.neq),
+            ("gt", &entry.gt),
+            ("gte", &entry.gte),
+            ("lt", &entry.lt),
+            ("lte", &entry.lte),
+        ];
+        for (name, value) in single {
+            if let Some(v) = value {
+                ops.push((name, v.span()));
+            }
+        }
+        if let Some(v) = &entry.in_range {
+            ops.push(("in_range", v.span()));
+        }
+        if let Some(v) = &entry.one_of {
+            ops.push(("one_of", v.span()));
+        }
+        let span = entry
+            .arg
+            .as_ref()
+            .map(Spanned::span)
+            .or(ops.first().map(|o| o.1.clone()))
+            .unwrap_or(0..0);
+        if ops.len() != 1 {
+            return Err(self.error(
+                span,
+                "a rule has exactly one of eq, neq, gt, gte, lt, lte, in_range, one_of",
+            ));
+        }
+        let (offset, ty) = match (&entry.arg, entry.offset) {
+            (Some(name), None) => {
+                let Some(function) = &action.function else {
+                    return Err(self.error(
+                        name.span(),
+                        format!(
+                            "`arg = \"{}\"` needs a function signature with argument names",
+                            name.get_ref()
+                        ),
+                    ));
+                };
+                let offset =
+                    self.at(name.span(), abi::argument_offset(function, name.get_ref()))?;
+                (offset, abi::argument_type(function, name.get_ref()))
+            }
+            (None, Some(offset)) => (offset, None),
+            _ => return Err(self.error(span, "a rule names exactly one of `arg` or `offset`")),
+        };
+        if let Some(DynSolType::Int(_)) = ty {
+            if ops[0].0 != "eq" && ops[0].0 != "neq" && ops[0].0 != "one_of" {
+                return Err(self.error(span, "signed arguments are compared as unsigned words on chain; only eq, neq and one_of are safe on them"));
+            }
+        }
+        let word = |v: &Spanned<Value>| {
+            self.word(v.get_ref(), ty.as_ref(), v.span(), action.function.as_ref())
+        };
+        let condition = if let Some(v) = &entry.eq {
+            Condition::Eq(word(v)?)
+        } else if let Some(v) = &entry.neq {
+            Condition::Neq(word(v)?)
+        } else if let Some(v) = &entry.gt {
+            Condition::Gt(word(v)?)
+        } else if let Some(v) = &entry.gte {
+            Condition::Gte(word(v)?)
+        } else if let Some(v) = &entry.lt {
+            Condition::Lt(word(v)?)
+        } else if let Some(v) = &entry.lte {
+            Condition::Lte(word(v)?)
+        } else if let Some(v) = &entry.in_range {
+            let [a, b] = v.get_ref();
+            let (min, max) = (
+                self.word(a, ty.as_ref(), v.span(), None)?,
+                self.word(b, ty.as_ref(), v.span(), None)?,
+            );
+            if min > max {
+                return Err(self.error(
+                    v.span(),
+                    format!("in_range minimum {min} is above its maximum {max}"),
+                ));
+            }
+            Condition::InRange(min, max)
+        } else if let Some(v) = &entry.one_of {
+            if v.get_ref().is_empty() {
+                return Err(self.error(v.span(), "one_of needs at least one value"));
+            }
+            Condition::OneOf(
+                v.get_ref()
+                    .iter()
+                    .map(|x| self.word(x, ty.as_ref(), v.span(), None))
+                    .collect::<Result<_, _>>()?,
+            )
+        } else {
+            unreachable!("exactly one operator was checked above")
+        };
+        Ok(ArgRule { offset, condition })
+    }
+
+    /// A rule operand as the 32-byte word the module compares, typed by the argument's ABI type when known.
+    fn word(
+        &self,
+        value: &Value,
+        ty: Option<&DynSolType>,
+        span: Range<usize>,
+        _f: Option<&Function>,
+    ) -> Result<U256, Error> {
+        let fail = |message: String| self.error(span.clone(), message);
+        match (value, ty) {
+            (Value::Bool(b), None | Some(DynSolType::Bool)) => Ok(U256::from(*b as u8)),
+            (Value::Integer(i), _) if *i < 0 => {
+                Err(fail(format!("{i} is negative; rule values are unsigned")))
+            }
+            (Value::Integer(i), None | Some(DynSolType::Uint(_)) | Some(DynSolType::Int(_))) => {
+                Ok(U256::from(*i as u64))
+            }
+            (Value::Text(text), Some(DynSolType::Address)) => {
+                self.resolve_address(text).map(|a| a.into_word().into()).ok_or_else(|| {
+                    fail(format!(
+                        "`{text}` is not an address, a name from [addresses] or a token symbol"
+                    ))
+                })
+            }
+            (Value::Text(text), Some(DynSolType::Uint(bits))) => {
+                let amount = parse_amount(text, &self.tokens).map_err(|e| fail(e.to_string()))?;
+                if *bits < 256 && amount.raw >= (U256::from(1) << *bits) {
+                    return Err(fail(format!("`{text}` does not fit uint{bits}")));
+                }
+                Ok(amount.raw)
+            }
+            (Value::Text(text), Some(DynSolType::FixedBytes(n))) => {
+                let bytes: alloy::primitives::Bytes =
+                    text.parse().map_err(|_| fail(format!("`{text}` is not 0x hex")))?;
+                if bytes.len() != *n {
+                    return Err(fail(format!(
+                        "`{text}` has {} bytes; the argument is bytes{n}",
+                        bytes.len()
+                    )));
+                }
+                let mut word = [0u8; 32];
+                word[..*n].copy_from_slice(&bytes);
+                Ok(U256::from_be_bytes(word))
+            }
+            (Value::Text(text), None) => {
+                if let Some(address) = self.resolve_address(text) {
+                    return Ok(address.into_word().into());
+                }
+                if let Some(hex) = text.strip_prefix("0x") {
+                    return U256::from_str_radix(hex, 16)
+                        .map_err(|_| fail(format!("`{text}` is not 0x hex of at most 32 bytes")));
+                }
+                parse_amount(text, &self.tokens).map(|a| a.raw).map_err(|e| fail(e.to_string()))
+            }
+            (value, Some(ty)) => {
+                Err(fail(format!("{value:?} is not a value for an argument of type {ty}")))
+            }
+        }
+    }
+
+    fn period(&self, entry: &Spanned<PeriodEntry>) -> Result<Period, Error> {
+        let span = entry.span();
+        let fail = |message: String| self.error(span.clone(), message);
+        let duration = |text: &str| -> Result<u32, Error> {
+            let seconds = parse_duration(text).map_err(|e| fail(e.to_string()))?;
+            u32::try_from(seconds).map_err(|_| {
+                fail(format!("`{text}` is too long for a period (at most ~136 years)"))
+            })
+        };
+        match entry.get_ref() {
+            PeriodEntry::Name(name) => match name.trim().to_ascii_lowercase().as_str() {
+                "lifetime" => Ok(Period::Lifetime),
+                "monthly" => Ok(Period::monthly()),
+                "hourly" => Ok(Period::every(3_600)),
+                "daily" => Ok(Period::every(86_400)),
+                "weekly" => Ok(Period::every(604_800)),
+                _ => Ok(Period::every(duration(name).map_err(|_| {
+                    fail(format!("`{name}` is not a period: use \"lifetime\", \"monthly\", \"daily\", a duration like \"1 day\", or a table"))
+                })?)),
+            },
+            PeriodEntry::Table(table) => {
+                let active = ActivePart {
+                    from: table.active_from.as_deref().map(duration).transpose()?.unwrap_or(0),
+                    duration: table.active_for.as_deref().map(duration).transpose()?.unwrap_or(0),
+                };
+                let kinds = [table.every.is_some(), table.monthly, table.windows.is_some()];
+                if kinds.iter().filter(|k| **k).count() != 1 {
+                    return Err(fail("a period table has exactly one of `every`, `monthly = true` or `windows`".into()));
+                }
+                if let Some(every) = &table.every {
+                    let length = duration(every)?;
+                    if length == 0 {
+                        return Err(fail("a period of zero length".into()));
+                    }
+                    if active.from >= length || active.from as u64 + active.duration as u64 > length as u64 {
+                        return Err(fail(format!("the active part (from {} s for {} s) does not fit a period of {every}", active.from, active.duration)));
+                    }
+                    let start = table.start.as_deref().map(Timestamp::parse).transpose().map_err(|e| fail(e.to_string()))?.unwrap_or_default();
+                    return Ok(Period::Every { start, length, active });
+                }
+                if table.monthly {
+                    if table.start.is_some() {
+                        return Err(fail("monthly periods start on the 1st of each month (UTC); remove `start`".into()));
+                    }
+                    if active.from as u64 + active.duration as u64 > 28 * 86_400 {
+                        return Err(fail("the active part must fit in the shortest month (28 days)".into()));
+                    }
+                    return Ok(Period::Monthly { active });
+                }
+                let windows = table.windows.as_ref().map(Vec::as_slice).unwrap_or_default();
+                if windows.is_empty() {
+                    return Err(fail("`windows` lists no windows".into()));
+                }
+                if active != ActivePart::default() || table.start.is_some() {
+                    return Err(fail("explicit windows take no `start`, `active_from` or `active_for`".into()));
+                }
+                let mut out = Vec::with_capacity(windows.len());
+                for [start, end] in windows {
+                    let (start, end) = (
+                        Timestamp::parse(start).map_err(|e| fail(e.to_string()))?,
+                        Timestamp::parse(end).map_err(|e| fail(e.to_string()))?,
+                    );
+                    if end <= start {
+                        return Err(fail(format!("window end {end} is not after its start {start}")));
+                    }
+                    out.push(Window { start, end });
+                }
+                Ok(Period::Windows(out))
+            }
+        }
+    }
+}
+
+fn type_hash(text: &str) -> B256 {
+    text.parse::<B256>().unwrap_or_else(|_| keccak256(text.trim()))
+}
+
+fn salt_of(text: &str) -> B256 {
+    text.parse::<B256>().unwrap_or_else(|_| keccak256(text))
+}

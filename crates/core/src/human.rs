@@ -1,0 +1,431 @@
+//! Words for people: why a call is rejected, and what a session may do.
+
+use crate::{
+    explain::Rejection,
+    model::{Action, CallScope, Condition, Period, Session, Target},
+    units::{format_duration, format_units},
+    TokenTable,
+};
+use alloy::primitives::{Address, U256};
+use leash_contracts::bindings::SessionKeyValidator::SessionKeyValidatorErrors as E;
+use serde_json::{json, Value};
+
+impl Rejection {
+    /// The rule's name: the module's error name (`AmountLimitExceeded`, `TargetNotAllowed`, ...), `Overflow`,
+    /// or `OutOfTime` for the EntryPoint's time check.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Rejection::Module(e) => error_name(e),
+            Rejection::Overflow => "Overflow",
+            Rejection::OutOfTime { .. } => "OutOfTime",
+        }
+    }
+
+    /// The index of the call the rule rejects, if it is about one call.
+    pub fn call_index(&self) -> Option<usize> {
+        let index = match self {
+            Rejection::Module(e) => match e {
+                E::ForbiddenTarget(x) => x.callIndex,
+                E::TargetNotAllowed(x) => x.callIndex,
+                E::SelectorNotAllowed(x) => x.callIndex,
+                E::NativeTransferNotAllowed(x) => x.callIndex,
+                E::ValuePerCallExceeded(x) => x.callIndex,
+                E::ArgumentOutOfBounds(x) => x.callIndex,
+                E::ArgumentRuleFailed(x) => x.callIndex,
+                E::InvalidRule(x) => x.callIndex,
+                E::MissingCallAction(x) => x.callIndex,
+                E::ActionNotGranted(x) => x.callIndex,
+                E::UseLimitExceeded(x) => x.callIndex,
+                E::AmountLimitExceeded(x) => x.callIndex,
+                E::ValueLimitExceeded(x) => x.callIndex,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(index.saturating_to())
+    }
+
+    /// The rejection in words, using the session's action names and the token table for units.
+    pub fn explain(&self, session: &Session, tokens: &TokenTable) -> String {
+        let call = |i: U256| format!("call {}", i.saturating_to::<usize>() + 1);
+        let e = match self {
+            Rejection::Overflow => {
+                return "an amount argument is so large that the module's running sum overflows; the chain \
+                        refuses it"
+                    .into()
+            }
+            Rejection::OutOfTime { now, valid_after, valid_until } => {
+                return if now < valid_after {
+                    format!("the operation may only run from {} (now {})", ts(*valid_after), ts(*now))
+                } else {
+                    format!("the operation's window ended at {} (now {})", ts(*valid_until), ts(*now))
+                }
+            }
+            Rejection::Module(e) => e,
+        };
+        match e {
+            E::SessionNotGranted(_) => {
+                "the session is not granted on this account (or a \"revoke all\" came after its grant)".into()
+            }
+            E::SessionIsRevoked(_) => "the session was revoked by the owner".into(),
+            E::InvalidSession(_) => "the session is malformed (signer key or time window)".into(),
+            E::PaymasterRequired(x) => {
+                format!("the session requires paymaster {}; the operation uses {}", x.required, name_or_none(x.used))
+            }
+            E::GasBudgetExceeded(x) => format!(
+                "the operation may cost up to {} ETH of gas; the session's budget has {} ETH left of {} ETH",
+                format_units(x.cost, 18),
+                format_units(x.budget.saturating_sub(x.spent), 18),
+                format_units(x.budget, 18)
+            ),
+            E::SessionUseLimitExceeded(x) => {
+                format!("the session allows {} operations per period; this would be number {}", x.maxUses, x.uses)
+            }
+            E::PeriodInPast(x) => format!(
+                "the operation states a time in period {} but period {} was already charged; state the current time",
+                x.stated, x.charged
+            ),
+            E::OutsidePeriodWindow(x) if x.windowEnd.is_zero() => {
+                format!("{} is outside every window the session may act in", ts(x.time.to()))
+            }
+            E::OutsidePeriodWindow(x) => format!(
+                "{} is outside the period's open window ({} to {})",
+                ts(x.time.to()),
+                ts(x.windowStart.to()),
+                ts(x.windowEnd.to())
+            ),
+            E::InvalidPeriod(_) => "the period is malformed (zero length or too far in time)".into(),
+            E::BatchTooLarge(x) => format!("the batch has {} calls; a session may send at most {}", x.calls, x.max),
+            E::ForbiddenTarget(x) => format!(
+                "{}: a session may never call the account itself or the session module ({})",
+                call(x.callIndex),
+                x.target
+            ),
+            E::TargetNotAllowed(x) => format!(
+                "{}: {} is not a contract this session may call",
+                call(x.callIndex),
+                address_name(x.target, tokens)
+            ),
+            E::SelectorNotAllowed(x) => {
+                let allowed: Vec<String> = session
+                    .policy
+                    .actions
+                    .iter()
+                    .filter_map(|a| a.function.as_ref().map(|f| f.signature()))
+                    .collect();
+                format!(
+                    "{}: function {} is not allowed{}",
+                    call(x.callIndex),
+                    x.selector,
+                    if allowed.is_empty() { String::new() } else { format!(" (allowed: {})", allowed.join(", ")) }
+                )
+            }
+            E::NativeTransferNotAllowed(x) => {
+                format!("{}: a plain transfer of native value is not allowed", call(x.callIndex))
+            }
+            E::ValuePerCallExceeded(x) => format!(
+                "{}: sends {} ETH; at most {} ETH per call",
+                call(x.callIndex),
+                format_units(x.value, 18),
+                format_units(x.max, 18)
+            ),
+            E::ArgumentOutOfBounds(x) => format!(
+                "{}: the calldata is too short for the argument at byte {} ({} bytes of arguments)",
+                call(x.callIndex),
+                x.offset,
+                x.argumentsLength
+            ),
+            E::ArgumentRuleFailed(x) => {
+                let rule = session.policy.actions.iter().find_map(|a| {
+                    a.rules.get(x.ruleIndex.saturating_to::<usize>()).map(|r| (a, r))
+                });
+                let (what, condition) = match rule {
+                    Some((action, rule)) => (
+                        action.argument_name(rule.offset).unwrap_or_else(|| format!("the word at byte {}", rule.offset)),
+                        describe_condition(&rule.condition),
+                    ),
+                    None => ("an argument".into(), "its rule".into()),
+                };
+                format!("{}: {what} is {}; the policy requires {what} {condition}", call(x.callIndex), U256::from_be_bytes(x.value.0))
+            }
+            E::InvalidRule(x) => format!("{}: argument rule {} is malformed", call(x.callIndex), x.ruleIndex),
+            E::MissingCallAction(x) => format!("{}: no action of the session covers this call", call(x.callIndex)),
+            E::ActionNotGranted(x) => format!(
+                "{}: the action it uses is not part of the granted session ({})",
+                call(x.callIndex),
+                x.actionHash
+            ),
+            E::UseLimitExceeded(x) => format!(
+                "{}: the action allows {} calls per period; this would be call number {}",
+                call(x.callIndex),
+                x.maxUses,
+                x.uses
+            ),
+            E::AmountLimitExceeded(x) => {
+                let unit = session
+                    .policy
+                    .actions
+                    .iter()
+                    .find(|a| a.amount_cap.is_some_and(|c| U256::from(c.cap) == x.cap))
+                    .and_then(|a| match a.target {
+                        Target::Contract(t) => tokens.symbol_of(t).and_then(|s| tokens.get(s).map(|tk| (s, tk.decimals))),
+                        Target::Any => None,
+                    });
+                let amount = |v: U256| match unit {
+                    Some((symbol, decimals)) => format!("{} {symbol}", format_units(v, decimals)),
+                    None => v.to_string(),
+                };
+                format!(
+                    "{}: would bring the amount spent this period to {}; the cap is {}",
+                    call(x.callIndex),
+                    amount(x.wouldSpend),
+                    amount(x.cap)
+                )
+            }
+            E::ValueLimitExceeded(x) => format!(
+                "{}: would bring native value sent this period to {} ETH; the cap is {} ETH",
+                call(x.callIndex),
+                format_units(x.wouldSpend, 18),
+                format_units(x.cap, 18)
+            ),
+            E::EmptyValidityWindow(x) => format!(
+                "the session's window and the periods charged do not overlap ({} to {})",
+                ts(x.validAfter.to()),
+                ts(x.validUntil.to())
+            ),
+            other => format!("the module refuses the operation: {other:?}"),
+        }
+    }
+
+    /// The rejection in machine form: `{"rule": ..., "call": ..., "message": ..., "error": ...}`.
+    pub fn to_json(&self, session: &Session, tokens: &TokenTable) -> Value {
+        json!({
+            "rule": self.rule(),
+            "call": self.call_index(),
+            "message": self.explain(session, tokens),
+            "error": match self {
+                Rejection::Module(e) => format!("{e:?}"),
+                Rejection::Overflow => "Panic(0x11)".into(),
+                Rejection::OutOfTime { now, valid_after, valid_until } =>
+                    format!("OutOfTime(now {now}, validAfter {valid_after}, validUntil {valid_until})"),
+            },
+        })
+    }
+}
+
+fn ts(seconds: u64) -> String {
+    crate::Timestamp(seconds).to_string()
+}
+
+fn name_or_none(address: Address) -> String {
+    if address.is_zero() {
+        "none".into()
+    } else {
+        address.to_string()
+    }
+}
+
+fn address_name(address: Address, tokens: &TokenTable) -> String {
+    match tokens.symbol_of(address) {
+        Some(symbol) => format!("{symbol} ({address})"),
+        None => address.to_string(),
+    }
+}
+
+fn describe_condition(condition: &Condition) -> String {
+    let v = |x: &U256| word_text(*x);
+    match condition {
+        Condition::Eq(x) => format!("= {}", v(x)),
+        Condition::Neq(x) => format!("≠ {}", v(x)),
+        Condition::Gt(x) => format!("> {}", v(x)),
+        Condition::Gte(x) => format!("≥ {}", v(x)),
+        Condition::Lt(x) => format!("< {}", v(x)),
+        Condition::Lte(x) => format!("≤ {}", v(x)),
+        Condition::InRange(a, b) => format!("between {} and {}", v(a), v(b)),
+        Condition::OneOf(values) => {
+            format!("one of {}", values.iter().map(v).collect::<Vec<_>>().join(", "))
+        }
+    }
+}
+
+/// A word as an address when it looks like one, else as a number.
+fn word_text(word: U256) -> String {
+    let bytes = word.to_be_bytes::<32>();
+    if word > U256::from(u64::MAX) && bytes[..12].iter().all(|b| *b == 0) {
+        Address::from_slice(&bytes[12..]).to_string()
+    } else {
+        word.to_string()
+    }
+}
+
+fn error_name(e: &E) -> &'static str {
+    macro_rules! names {
+        ($($v:ident),* $(,)?) => {
+            match e {
+                $(E::$v(_) => stringify!($v),)*
+                _ => "ModuleError",
+            }
+        };
+    }
+    names!(
+        ActionNotGranted,
+        ActionsMismatch,
+        AmountLimitExceeded,
+        ArgumentOutOfBounds,
+        ArgumentRuleFailed,
+        BatchTooLarge,
+        DelegateCallForbidden,
+        EmptyValidityWindow,
+        ForbiddenTarget,
+        GasBudgetExceeded,
+        InvalidGrantSignature,
+        InvalidPeriod,
+        InvalidRule,
+        InvalidSession,
+        MalformedExecution,
+        MalformedSignature,
+        MissingCallAction,
+        NativeTransferNotAllowed,
+        OutsidePeriodWindow,
+        PaymasterRequired,
+        PeriodInPast,
+        SelectorNotAllowed,
+        SenderMismatch,
+        SessionIsRevoked,
+        SessionNotGranted,
+        SessionUseLimitExceeded,
+        TargetNotAllowed,
+        TooManyRules,
+        UnknownSignatureMode,
+        UnsupportedCallData,
+        UnsupportedExecutionMode,
+        UseLimitExceeded,
+        ValueLimitExceeded,
+        ValuePerCallExceeded,
+    )
+}
+
+impl Session {
+    /// The session's envelope in plain words, one line per fact.
+    pub fn describe(&self, tokens: &TokenTable) -> Vec<String> {
+        let policy = &self.policy;
+        let mut lines = Vec::new();
+        lines.push(match policy.valid_until {
+            Some(until) => format!("valid from {} until {until}", policy.valid_after),
+            None => format!("valid from {} with no end", policy.valid_after),
+        });
+        if policy.sudo {
+            lines.push(
+                "may make any call (sudo), except to the account itself and the session module"
+                    .into(),
+            );
+        }
+        for action in &policy.actions {
+            lines.push(describe_action(action, tokens));
+        }
+        if let Some(limit) = &policy.max_ops {
+            lines.push(format!(
+                "at most {} operations {}",
+                limit.count,
+                describe_period(&limit.period)
+            ));
+        }
+        if let Some(budget) = policy.gas_budget {
+            lines.push(format!(
+                "gas budget {} ETH over the session's life",
+                format_units(U256::from(budget), 18)
+            ));
+        }
+        if let Some(paymaster) = policy.paymaster {
+            lines.push(format!("every operation must use paymaster {paymaster}"));
+        }
+        if let Some(signing) = &policy.signing {
+            lines.push(format!(
+                "may sign ERC-1271 messages{}{}",
+                if signing.verifiers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for {} verifier(s)", signing.verifiers.len())
+                },
+                if signing.types.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of {} EIP-712 type(s)", signing.types.len())
+                }
+            ));
+        }
+        lines
+    }
+}
+
+fn describe_period(period: &Period) -> String {
+    match period {
+        Period::Lifetime => "in total".into(),
+        Period::Monthly { active } if active.from == 0 && active.duration == 0 => {
+            "per calendar month".into()
+        }
+        Period::Monthly { active } => format!(
+            "per calendar month, only {} from {} into the month",
+            format_duration(active.duration.into()),
+            format_duration(active.from.into())
+        ),
+        Period::Every { length, active, .. } if active.from == 0 && active.duration == 0 => {
+            format!("per {}", format_duration((*length).into()))
+        }
+        Period::Every { length, active, .. } => format!(
+            "per {}, only for {} from {} into each",
+            format_duration((*length).into()),
+            format_duration(active.duration.into()),
+            format_duration(active.from.into())
+        ),
+        Period::Windows(windows) => format!("in each of {} windows", windows.len()),
+    }
+}
+
+fn describe_action(action: &Action, tokens: &TokenTable) -> String {
+    let what = match (&action.call, &action.function) {
+        (CallScope::Any, _) => "any function".to_string(),
+        (CallScope::NativeTransfer, _) => "a plain native transfer".to_string(),
+        (_, Some(f)) => f.name.clone(),
+        (CallScope::Function(s) | CallScope::FunctionOrNativeTransfer(s), None) => {
+            format!("function {s}")
+        }
+    };
+    let target = match action.target {
+        Target::Any => "any contract".to_string(),
+        Target::Contract(t) => address_name(t, tokens),
+    };
+    let mut text = format!("may call {what} on {target}");
+    for rule in &action.rules {
+        let name = action
+            .argument_name(rule.offset)
+            .unwrap_or_else(|| format!("word at byte {}", rule.offset));
+        text.push_str(&format!(", {name} {}", describe_condition(&rule.condition)));
+    }
+    let period = describe_period(&action.period);
+    if let Some(cap) = action.amount_cap {
+        let amount = match action.target {
+            Target::Contract(t) => tokens.symbol_of(t).and_then(|s| {
+                tokens
+                    .get(s)
+                    .map(|tk| format!("{} {s}", format_units(U256::from(cap.cap), tk.decimals)))
+            }),
+            Target::Any => None,
+        }
+        .unwrap_or_else(|| cap.cap.to_string());
+        text.push_str(&format!(", at most {amount} {period}"));
+    }
+    if let Some(uses) = action.max_uses {
+        text.push_str(&format!(", {uses} call{} {period}", if uses == 1 { "" } else { "s" }));
+    }
+    if action.max_value_per_call > 0 {
+        text.push_str(&format!(
+            ", up to {} ETH per call",
+            format_units(U256::from(action.max_value_per_call), 18)
+        ));
+    }
+    if let Some(cap) = action.value_cap {
+        text.push_str(&format!(", at most {} ETH {period}", format_units(U256::from(cap), 18)));
+    }
+    text
+}

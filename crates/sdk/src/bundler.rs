@@ -1,0 +1,1016 @@
+//! A typed client for the standard ERC-4337 bundler JSON-RPC API (ERC-7769), for EntryPoint v0.7.
+//!
+//! [`BundlerClient`] speaks `eth_sendUserOperation`, `eth_estimateUserOperationGas`,
+//! `eth_getUserOperationByHash`, `eth_getUserOperationReceipt`, `eth_supportedEntryPoints` and `eth_chainId`
+//! over HTTP (alloy's [`RpcClient`]) and waits for receipts ([`BundlerClient::wait_for_receipt`]).
+//!
+//! Responses are decoded as real bundlers send them, not only as the specification shows them: quantities
+//! as hex strings, decimal strings or JSON numbers; optional fields absent or `null`; a zero address for "no
+//! paymaster"; `entrypoint` for `entryPoint`; `verificationGas` for `verificationGasLimit`.
+//!
+//! Failures come in three kinds a caller can act on ([`BundlerError`]):
+//! - the bundler could not be reached (connection refused, DNS, TLS, time-out): [`BundlerError::Unreachable`],
+//!   or it answered with an HTTP error and no JSON-RPC body: [`BundlerError::Http`];
+//! - the bundler refused: [`BundlerError::Rejected`], with the JSON-RPC code mapped to a [`RejectionKind`]
+//!   (`-32500` rejected by EntryPoint simulation with its `AAxx` reason, `-32507` signature, ...), the message
+//!   and the `data` field;
+//! - the answer could not be read: [`BundlerError::Decode`].
+//!
+//! Bundler URLs often carry an API key in their path or query, so errors show only the scheme, host and port.
+//!
+//! ```no_run
+//! use leash_sdk::{bundler::BundlerClient, userop::UserOperation};
+//! use std::time::Duration;
+//!
+//! # async fn send(mut op: UserOperation) -> Result<(), Box<dyn std::error::Error>> {
+//! let bundler = BundlerClient::new("http://127.0.0.1:4337")?;
+//! let chain_id = bundler.chain_id().await?;
+//!
+//! // Fill the gas limits, sign, send, and wait for the bundle to land.
+//! bundler.estimate_user_operation_gas(&op).await?.apply_to(&mut op);
+//! let hash = op.hash(bundler.entry_point(), chain_id)?;
+//! // op.signature = signer.sign_digest(...).await?;
+//! let sent = bundler.send_user_operation(&op).await?;
+//! assert_eq!(sent, hash);
+//! let receipt = bundler
+//!     .wait_for_receipt_with_progress(sent, Duration::from_secs(1), Duration::from_secs(60), |progress| {
+//!         eprintln!("still waiting after {:?} ({} polls)", progress.elapsed, progress.attempt);
+//!     })
+//!     .await?;
+//! println!("included in {} (success: {})", receipt.receipt.transaction_hash, receipt.success);
+//! # Ok(())
+//! # }
+//! ```
+
+use crate::userop::UserOperation;
+use alloy::{
+    primitives::{Address, Bloom, Bytes, LogData, B256, U256, U64},
+    rpc::{
+        client::RpcClient,
+        json_rpc::{ErrorPayload, RpcError, RpcRecv, RpcSend},
+    },
+    transports::{
+        http::reqwest::{self, Url},
+        TransportErrorKind,
+    },
+};
+use leash_contracts::ENTRYPOINT_V07;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::{
+    error::Error as StdError,
+    fmt,
+    time::{Duration, Instant},
+};
+
+/// How long one HTTP request may take unless told otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------
+
+/// What a JSON-RPC error code means, per ERC-7769 and JSON-RPC 2.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// `-32602`: invalid UserOperation struct or fields.
+    InvalidParams,
+    /// `-32500`: rejected by the EntryPoint's simulation during account creation or validation; the
+    /// message carries the EntryPoint's `AAxx` reason.
+    SimulationRejected,
+    /// `-32501`: rejected by the paymaster's `validatePaymasterUserOp`.
+    PaymasterRejected,
+    /// `-32502`: an ERC-7562 opcode or storage-access rule was violated.
+    OpcodeViolation,
+    /// `-32503`: out of the time range the account or paymaster returned (expired or not yet valid).
+    OutOfTimeRange,
+    /// `-32504`: the paymaster, aggregator or factory is throttled or banned.
+    ThrottledOrBanned,
+    /// `-32505`: the paymaster, aggregator or factory stake or unstake delay is too low.
+    StakeTooLow,
+    /// `-32506`: the account asked for an unsupported signature aggregator.
+    UnsupportedAggregator,
+    /// `-32507`: the account's (or paymaster's) signature check failed.
+    InvalidSignature,
+    /// `-32508`: the paymaster's deposit does not cover its pending operations.
+    PaymasterBalance,
+    /// `-32521`: the operation reverted (or would revert) in its execution phase.
+    ExecutionReverted,
+    /// `-32601`: the endpoint does not implement the method.
+    MethodNotFound,
+    /// `-32603`: the endpoint failed internally.
+    Internal,
+    /// Any other code.
+    Other,
+}
+
+impl RejectionKind {
+    /// The kind of a JSON-RPC error code.
+    pub const fn from_code(code: i64) -> Self {
+        match code {
+            -32602 => Self::InvalidParams,
+            -32500 => Self::SimulationRejected,
+            -32501 => Self::PaymasterRejected,
+            -32502 => Self::OpcodeViolation,
+            -32503 => Self::OutOfTimeRange,
+            -32504 => Self::ThrottledOrBanned,
+            -32505 => Self::StakeTooLow,
+            -32506 => Self::UnsupportedAggregator,
+            -32507 => Self::InvalidSignature,
+            -32508 => Self::PaymasterBalance,
+            -32521 => Self::ExecutionReverted,
+            -32601 => Self::MethodNotFound,
+            -32603 => Self::Internal,
+            _ => Self::Other,
+        }
+    }
+
+    /// What it means, in a few words.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::InvalidParams => "invalid UserOperation fields",
+            Self::SimulationRejected => "rejected by EntryPoint simulation",
+            Self::PaymasterRejected => "rejected by the paymaster",
+            Self::OpcodeViolation => "ERC-7562 opcode or storage rule violated",
+            Self::OutOfTimeRange => "outside its validity time range",
+            Self::ThrottledOrBanned => "entity throttled or banned",
+            Self::StakeTooLow => "entity stake or unstake delay too low",
+            Self::UnsupportedAggregator => "unsupported signature aggregator",
+            Self::InvalidSignature => "signature check failed",
+            Self::PaymasterBalance => "paymaster deposit too low",
+            Self::ExecutionReverted => "execution reverted",
+            Self::MethodNotFound => "method not supported",
+            Self::Internal => "internal error of the endpoint",
+            Self::Other => "error",
+        }
+    }
+}
+
+/// A JSON-RPC error answer: the endpoint understood the request and refused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcRejection {
+    /// What the code means.
+    pub kind: RejectionKind,
+    /// The JSON-RPC error code.
+    pub code: i64,
+    /// The message, for EntryPoint rejections starting with the `AAxx` reason.
+    pub message: String,
+    /// The `data` field, as sent (object, string, ... or `None` when absent or `null`).
+    pub data: Option<serde_json::Value>,
+}
+
+impl RpcRejection {
+    fn from_payload(payload: ErrorPayload) -> Self {
+        let data = payload
+            .data
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+            .filter(|value| !value.is_null());
+        Self {
+            kind: RejectionKind::from_code(payload.code),
+            code: payload.code,
+            message: payload.message.into_owned(),
+            data,
+        }
+    }
+
+    /// The EntryPoint's `AAxx` code (`"AA23"`, `"AA25"`, ...) in the message or in `data.reason`.
+    pub fn aa_code(&self) -> Option<&str> {
+        find_aa_code(&self.message).or_else(|| {
+            let reason = self.data.as_ref()?.get("reason")?.as_str()?;
+            find_aa_code(reason)
+        })
+    }
+
+    /// Revert bytes the bundler attached: `data` itself when it is a hex string, else its `revertData`,
+    /// `revert_data` or `data` member.
+    pub fn revert_data(&self) -> Option<Bytes> {
+        let data = self.data.as_ref()?;
+        let text = match data {
+            serde_json::Value::String(text) => text.as_str(),
+            serde_json::Value::Object(members) => ["revertData", "revert_data", "data"]
+                .iter()
+                .find_map(|name| members.get(*name).and_then(|value| value.as_str()))?,
+            _ => return None,
+        };
+        text.parse().ok()
+    }
+}
+
+impl fmt::Display for RpcRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (JSON-RPC error {}: {})", self.message, self.code, self.kind.description())
+    }
+}
+
+fn find_aa_code(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(3)).find_map(|i| {
+        let at_word_start = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        let at_word_end = bytes.get(i + 4).is_none_or(|b| !b.is_ascii_alphanumeric());
+        (at_word_start
+            && at_word_end
+            && &bytes[i..i + 2] == b"AA"
+            && bytes[i + 2].is_ascii_digit()
+            && bytes[i + 3].is_ascii_digit())
+        .then(|| &text[i..i + 4])
+    })
+}
+
+/// What can go wrong talking to a bundler.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundlerError {
+    /// The bundler URL is not an http(s) URL.
+    #[error("the bundler URL is not valid: {0}")]
+    InvalidUrl(String),
+    /// No answer: connection refused, DNS, TLS, time-out.
+    #[error("bundler at {url} is unreachable: {reason}")]
+    Unreachable {
+        /// The bundler (scheme, host and port only).
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// An HTTP error status without a JSON-RPC answer in its body.
+    #[error("bundler at {url} answered {method} with HTTP {status}: {body}")]
+    Http {
+        /// The bundler (scheme, host and port only).
+        url: String,
+        /// The method called.
+        method: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+    /// The bundler refused the request with a JSON-RPC error.
+    #[error("bundler rejected {method}: {rejection}")]
+    Rejected {
+        /// The method called.
+        method: &'static str,
+        /// The error, its code mapped to a kind.
+        rejection: RpcRejection,
+    },
+    /// The answer is not what the method returns.
+    #[error("bundler at {url} answered {method} with something leash cannot read: {reason}")]
+    Decode {
+        /// The bundler (scheme, host and port only).
+        url: String,
+        /// The method called.
+        method: &'static str,
+        /// What did not decode.
+        reason: String,
+    },
+    /// The request could not be encoded.
+    #[error("could not encode the {method} request: {reason}")]
+    Encode {
+        /// The method.
+        method: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// No receipt arrived in time.
+    #[error(
+        "no receipt for UserOperation {hash} after {waited:?} ({attempts} polls){}",
+        last_error.as_ref().map(|err| format!("; last error: {err}")).unwrap_or_default()
+    )]
+    ReceiptTimeout {
+        /// The UserOperation hash waited for.
+        hash: B256,
+        /// How long it waited.
+        waited: Duration,
+        /// How many times it asked.
+        attempts: u32,
+        /// The last transient failure while polling, if the last poll failed.
+        last_error: Option<String>,
+    },
+}
+
+impl BundlerError {
+    /// The JSON-RPC rejection, when the bundler refused.
+    pub const fn rejection(&self) -> Option<&RpcRejection> {
+        match self {
+            Self::Rejected { rejection, .. } => Some(rejection),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed: the bundler was unreachable or answered an HTTP error.
+    pub const fn is_transient(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::Http { .. })
+    }
+
+    fn from_call(err: CallError, url: &str, method: &'static str) -> Self {
+        let url = url.to_owned();
+        match err {
+            CallError::Unreachable(reason) => Self::Unreachable { url, reason },
+            CallError::Http { status, body } => Self::Http { url, method, status, body },
+            CallError::Rejected(rejection) => Self::Rejected { method, rejection },
+            CallError::Decode(reason) => Self::Decode { url, method, reason },
+            CallError::Encode(reason) => Self::Encode { method, reason },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// JSON-RPC plumbing shared with the paymaster client
+// ---------------------------------------------------------------------------------------------------------
+
+/// Why one JSON-RPC call failed, before the caller names the endpoint.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    Unreachable(String),
+    Http { status: u16, body: String },
+    Rejected(RpcRejection),
+    Decode(String),
+    Encode(String),
+}
+
+/// One JSON-RPC endpoint: the client and the URL as it may be shown.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    client: RpcClient,
+    shown_url: String,
+}
+
+impl Endpoint {
+    /// An HTTP endpoint; the error is a reason without the URL.
+    pub(crate) fn http(url: &str, request_timeout: Duration) -> Result<Self, String> {
+        let parsed = Url::parse(url).map_err(|err| err.to_string())?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!(
+                "it must start with http:// or https://, not {}://",
+                parsed.scheme()
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(request_timeout)
+            .build()
+            .map_err(|err| describe_error(&err.without_url()))?;
+        Ok(Self {
+            shown_url: redact_url(&parsed),
+            client: RpcClient::new_http_with_client(http, parsed),
+        })
+    }
+
+    /// An endpoint over any alloy transport; `label` is how errors name it.
+    pub(crate) fn from_client(client: RpcClient, label: &str) -> Self {
+        Self { client, shown_url: scrub_urls(label) }
+    }
+
+    pub(crate) fn shown_url(&self) -> &str {
+        &self.shown_url
+    }
+
+    pub(crate) async fn call<P: RpcSend, R: RpcRecv>(
+        &self,
+        method: &'static str,
+        params: P,
+    ) -> Result<R, CallError> {
+        self.client.request(method, params).await.map_err(|err| match err {
+            RpcError::ErrorResp(payload) => {
+                CallError::Rejected(RpcRejection::from_payload(payload))
+            }
+            RpcError::NullResp => CallError::Decode("a null result".into()),
+            RpcError::DeserError { err, text } => {
+                CallError::Decode(format!("{err} in {}", truncate(&scrub_urls(&text), 300)))
+            }
+            RpcError::SerError(err) => CallError::Encode(err.to_string()),
+            RpcError::Transport(kind) => match kind {
+                TransportErrorKind::HttpError(http) => CallError::Http {
+                    status: http.status,
+                    body: truncate(&scrub_urls(&http.body), 300),
+                },
+                TransportErrorKind::HttpErrorWithRetryAfter { error, .. } => CallError::Http {
+                    status: error.status,
+                    body: truncate(&scrub_urls(&error.body), 300),
+                },
+                TransportErrorKind::Custom(err) | TransportErrorKind::NonRetryable(err) => {
+                    let reason = match err.downcast::<reqwest::Error>() {
+                        Ok(err) => describe_error(&err.without_url()),
+                        Err(err) => describe_error(err.as_ref()),
+                    };
+                    CallError::Unreachable(reason)
+                }
+                other => CallError::Unreachable(describe_error(&other)),
+            },
+            other => CallError::Unreachable(describe_error(&other)),
+        })
+    }
+}
+
+/// An error and its sources, joined, with any URL reduced to its scheme, host and port.
+fn describe_error(err: &(dyn StdError + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    scrub_urls(&text)
+}
+
+/// A URL as errors may show it: scheme, host and port; path and query (where API keys live) elided.
+fn redact_url(url: &Url) -> String {
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+        shown.push_str("/…");
+    }
+    shown
+}
+
+/// `text` with every http(s) URL in it redacted like [`redact_url`].
+pub(crate) fn scrub_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("http://").into_iter().chain(rest.find("https://")).min() {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ','))
+            .unwrap_or(tail.len());
+        match Url::parse(&tail[..end]) {
+            Ok(url) => out.push_str(&redact_url(&url)),
+            Err(_) => out.push_str("<url>"),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------------------
+
+/// The answer of `eth_estimateUserOperationGas`.
+///
+/// The paymaster limits are `None` when the bundler left them out (or sent `null`), which bundlers do for
+/// operations without a paymaster. Older bundlers name the verification limit `verificationGas`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "WireGasEstimate")]
+pub struct GasEstimate {
+    /// `preVerificationGas`.
+    pub pre_verification_gas: U256,
+    /// `verificationGasLimit`.
+    pub verification_gas_limit: U256,
+    /// `callGasLimit`.
+    pub call_gas_limit: U256,
+    /// `paymasterVerificationGasLimit`, if estimated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paymaster_verification_gas_limit: Option<U256>,
+    /// `paymasterPostOpGasLimit`, if estimated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paymaster_post_op_gas_limit: Option<U256>,
+}
+
+impl GasEstimate {
+    /// Writes the estimate into `op`: the three gas values, and the paymaster limits the bundler estimated
+    /// when `op` has a paymaster (others keep their value).
+    pub fn apply_to(&self, op: &mut UserOperation) {
+        op.pre_verification_gas = self.pre_verification_gas;
+        op.verification_gas_limit = self.verification_gas_limit;
+        op.call_gas_limit = self.call_gas_limit;
+        if let Some(paymaster) = &mut op.paymaster {
+            if let Some(gas) = self.paymaster_verification_gas_limit {
+                paymaster.verification_gas_limit = gas;
+            }
+            if let Some(gas) = self.paymaster_post_op_gas_limit {
+                paymaster.post_op_gas_limit = gas;
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireGasEstimate {
+    pre_verification_gas: U256,
+    #[serde(default)]
+    verification_gas_limit: Option<U256>,
+    #[serde(default)]
+    verification_gas: Option<U256>,
+    call_gas_limit: U256,
+    #[serde(default)]
+    paymaster_verification_gas_limit: Option<U256>,
+    #[serde(default)]
+    paymaster_post_op_gas_limit: Option<U256>,
+}
+
+impl TryFrom<WireGasEstimate> for GasEstimate {
+    type Error = &'static str;
+
+    fn try_from(wire: WireGasEstimate) -> Result<Self, Self::Error> {
+        Ok(Self {
+            pre_verification_gas: wire.pre_verification_gas,
+            verification_gas_limit: wire
+                .verification_gas_limit
+                .or(wire.verification_gas)
+                .ok_or("missing field `verificationGasLimit`")?,
+            call_gas_limit: wire.call_gas_limit,
+            paymaster_verification_gas_limit: wire.paymaster_verification_gas_limit,
+            paymaster_post_op_gas_limit: wire.paymaster_post_op_gas_limit,
+        })
+    }
+}
+
+/// A log in a receipt. Block and transaction fields are optional because not every bundler sends them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptLog {
+    /// The emitting contract.
+    pub address: Address,
+    /// The topics.
+    pub topics: Vec<B256>,
+    /// The data.
+    pub data: Bytes,
+    /// The block.
+    #[serde(
+        default,
+        with = "alloy::serde::quantity::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub block_number: Option<u64>,
+    /// The block hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_hash: Option<B256>,
+    /// The bundle transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_hash: Option<B256>,
+    /// The transaction's index in its block.
+    #[serde(
+        default,
+        with = "alloy::serde::quantity::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transaction_index: Option<u64>,
+    /// The log's index in its block.
+    #[serde(
+        default,
+        with = "alloy::serde::quantity::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub log_index: Option<u64>,
+    /// Removed by a reorganisation.
+    #[serde(default, deserialize_with = "lenient_bool_or_null")]
+    pub removed: bool,
+}
+
+impl ReceiptLog {
+    /// The log as alloy's consensus log, to decode events with `SolEvent::decode_log`.
+    pub fn to_log(&self) -> alloy::primitives::Log {
+        alloy::primitives::Log {
+            address: self.address,
+            data: LogData::new_unchecked(self.topics.clone(), self.data.clone()),
+        }
+    }
+}
+
+/// The receipt of the transaction that carried a bundle (all of its operations, not only one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleReceipt {
+    /// The bundle transaction.
+    pub transaction_hash: B256,
+    /// Its index in the block.
+    #[serde(
+        default,
+        with = "alloy::serde::quantity::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transaction_index: Option<u64>,
+    /// The block hash.
+    pub block_hash: B256,
+    /// The block number.
+    #[serde(with = "alloy::serde::quantity")]
+    pub block_number: u64,
+    /// The bundler's sending address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Address>,
+    /// The EntryPoint, normally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Address>,
+    /// Gas used by the whole bundle transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gas_used: Option<U256>,
+    /// Gas used in the block up to and including this transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cumulative_gas_used: Option<U256>,
+    /// The price per gas the bundler paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_gas_price: Option<U256>,
+    /// Whether the bundle transaction succeeded (`0x1`, `1` or `true`).
+    #[serde(
+        default,
+        deserialize_with = "lenient_opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<bool>,
+    /// All logs of the bundle transaction.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub logs: Vec<ReceiptLog>,
+    /// The logs bloom.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_bloom: Option<Bloom>,
+}
+
+/// The answer of `eth_getUserOperationReceipt` for an included operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserOperationReceipt {
+    /// The operation's hash.
+    pub user_op_hash: B256,
+    /// The EntryPoint (some bundlers leave it out or spell it `entrypoint`).
+    #[serde(default, alias = "entrypoint", skip_serializing_if = "Option::is_none")]
+    pub entry_point: Option<Address>,
+    /// The account.
+    pub sender: Address,
+    /// The operation's nonce.
+    pub nonce: U256,
+    /// The paymaster; `None` when absent, `null` or the zero address.
+    #[serde(
+        default,
+        deserialize_with = "nonzero_address",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub paymaster: Option<Address>,
+    /// What the operation paid, in wei.
+    pub actual_gas_cost: U256,
+    /// The gas it was charged for.
+    pub actual_gas_used: U256,
+    /// Whether its execution succeeded.
+    #[serde(deserialize_with = "lenient_bool")]
+    pub success: bool,
+    /// The revert reason when it failed (often hex revert data); `None` when empty.
+    #[serde(
+        default,
+        deserialize_with = "nonempty_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reason: Option<String>,
+    /// The logs the operation emitted.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub logs: Vec<ReceiptLog>,
+    /// The bundle transaction's receipt.
+    pub receipt: BundleReceipt,
+}
+
+/// The answer of `eth_getUserOperationByHash`: the operation and, once included, where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserOperationByHash {
+    /// The operation.
+    pub user_operation: UserOperation,
+    /// The EntryPoint it was sent to.
+    #[serde(alias = "entrypoint")]
+    pub entry_point: Address,
+    /// The block, once included (`None` while pending: absent, `null`, or zero).
+    #[serde(
+        default,
+        deserialize_with = "nonzero_u64",
+        serialize_with = "alloy::serde::quantity::opt::serialize",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub block_number: Option<u64>,
+    /// The block hash, once included.
+    #[serde(default, deserialize_with = "nonzero_hash", skip_serializing_if = "Option::is_none")]
+    pub block_hash: Option<B256>,
+    /// The bundle transaction, once included.
+    #[serde(default, deserialize_with = "nonzero_hash", skip_serializing_if = "Option::is_none")]
+    pub transaction_hash: Option<B256>,
+}
+
+impl UserOperationByHash {
+    /// Whether the operation is in a block (rather than in the bundler's mempool).
+    pub const fn is_included(&self) -> bool {
+        self.transaction_hash.is_some()
+    }
+}
+
+fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+fn nonzero_address<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Address>, D::Error> {
+    Ok(Option::<Address>::deserialize(deserializer)?.filter(|address| !address.is_zero()))
+}
+
+fn nonzero_hash<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<B256>, D::Error> {
+    Ok(Option::<B256>::deserialize(deserializer)?.filter(|hash| !hash.is_zero()))
+}
+
+fn nonzero_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    Ok(Option::<U64>::deserialize(deserializer)?.map(|n| n.to::<u64>()).filter(|n| *n != 0))
+}
+
+fn nonempty_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.filter(|text| !text.is_empty() && text != "0x"))
+}
+
+/// `true`/`false`, `1`/`0`, `"0x1"`/`"0x0"`, `"true"`/`"false"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LenientBool {
+    Bool(bool),
+    Number(u64),
+    Text(String),
+}
+
+impl LenientBool {
+    fn into_bool<E: serde::de::Error>(self) -> Result<bool, E> {
+        match self {
+            Self::Bool(value) => Ok(value),
+            Self::Number(0) => Ok(false),
+            Self::Number(1) => Ok(true),
+            Self::Text(text) => match text.as_str() {
+                "0x0" | "0x00" | "0" | "false" => Ok(false),
+                "0x1" | "0x01" | "1" | "true" => Ok(true),
+                _ => Err(E::custom(format!("expected a boolean, got {text:?}"))),
+            },
+            Self::Number(other) => Err(E::custom(format!("expected a boolean, got {other}"))),
+        }
+    }
+}
+
+fn lenient_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    LenientBool::deserialize(deserializer)?.into_bool()
+}
+
+fn lenient_opt_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    Option::<LenientBool>::deserialize(deserializer)?.map(LenientBool::into_bool).transpose()
+}
+
+fn lenient_bool_or_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(lenient_opt_bool(deserializer)?.unwrap_or(false))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------------------
+
+/// Progress of [`BundlerClient::wait_for_receipt_with_progress`], reported after every poll without a
+/// receipt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitProgress {
+    /// The UserOperation hash waited for.
+    pub hash: B256,
+    /// Polls so far.
+    pub attempt: u32,
+    /// Time since the wait began.
+    pub elapsed: Duration,
+    /// The transient failure of this poll, if it failed (the wait goes on).
+    pub error: Option<String>,
+}
+
+/// A client for one ERC-4337 bundler and one EntryPoint (v0.7 at its canonical address by default).
+#[derive(Debug, Clone)]
+pub struct BundlerClient {
+    endpoint: Endpoint,
+    entry_point: Address,
+}
+
+/// Builds a [`BundlerClient`]: URL, EntryPoint and request time-out.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct BundlerClientBuilder {
+    url: String,
+    entry_point: Address,
+    request_timeout: Duration,
+}
+
+impl BundlerClientBuilder {
+    /// The EntryPoint the operations are for (default [`ENTRYPOINT_V07`]).
+    pub const fn entry_point(mut self, entry_point: Address) -> Self {
+        self.entry_point = entry_point;
+        self
+    }
+
+    /// How long one HTTP request may take (default [`DEFAULT_REQUEST_TIMEOUT`]).
+    pub const fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The client. Fails only on a malformed URL; nothing is sent yet.
+    pub fn build(self) -> Result<BundlerClient, BundlerError> {
+        let endpoint =
+            Endpoint::http(&self.url, self.request_timeout).map_err(BundlerError::InvalidUrl)?;
+        Ok(BundlerClient { endpoint, entry_point: self.entry_point })
+    }
+}
+
+impl BundlerClient {
+    /// A client for the bundler at `url` (http or https), EntryPoint v0.7, default time-out.
+    pub fn new(url: &str) -> Result<Self, BundlerError> {
+        Self::builder(url).build()
+    }
+
+    /// A builder for a client of the bundler at `url`.
+    pub fn builder(url: &str) -> BundlerClientBuilder {
+        BundlerClientBuilder {
+            url: url.to_owned(),
+            entry_point: ENTRYPOINT_V07,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// A client over any alloy RPC client (another transport, extra layers, an in-process bundler);
+    /// `label` names it in errors.
+    pub fn from_rpc_client(client: RpcClient, label: &str) -> Self {
+        Self { endpoint: Endpoint::from_client(client, label), entry_point: ENTRYPOINT_V07 }
+    }
+
+    /// The same client for another EntryPoint.
+    #[must_use]
+    pub fn with_entry_point(mut self, entry_point: Address) -> Self {
+        self.entry_point = entry_point;
+        self
+    }
+
+    /// The EntryPoint the operations are sent to.
+    pub const fn entry_point(&self) -> Address {
+        self.entry_point
+    }
+
+    /// The bundler's URL as errors show it (scheme, host and port).
+    pub fn url(&self) -> &str {
+        self.endpoint.shown_url()
+    }
+
+    async fn call<P: RpcSend, R: RpcRecv>(
+        &self,
+        method: &'static str,
+        params: P,
+    ) -> Result<R, BundlerError> {
+        self.endpoint
+            .call(method, params)
+            .await
+            .map_err(|err| BundlerError::from_call(err, self.endpoint.shown_url(), method))
+    }
+
+    /// `eth_sendUserOperation`: submits a signed operation; returns its hash.
+    pub async fn send_user_operation(&self, op: &UserOperation) -> Result<B256, BundlerError> {
+        self.call("eth_sendUserOperation", (op.clone(), self.entry_point)).await
+    }
+
+    /// `eth_estimateUserOperationGas`: the gas limits `op` needs. Its signature must have the right
+    /// length and shape (a dummy), since validation runs.
+    pub async fn estimate_user_operation_gas(
+        &self,
+        op: &UserOperation,
+    ) -> Result<GasEstimate, BundlerError> {
+        self.call("eth_estimateUserOperationGas", (op.clone(), self.entry_point)).await
+    }
+
+    /// `eth_getUserOperationByHash`: the operation, and where it was included; `None` when unknown.
+    pub async fn get_user_operation_by_hash(
+        &self,
+        hash: B256,
+    ) -> Result<Option<UserOperationByHash>, BundlerError> {
+        self.call("eth_getUserOperationByHash", (hash,)).await
+    }
+
+    /// `eth_getUserOperationReceipt`: the receipt; `None` while not included (or unknown).
+    pub async fn get_user_operation_receipt(
+        &self,
+        hash: B256,
+    ) -> Result<Option<UserOperationReceipt>, BundlerError> {
+        self.call("eth_getUserOperationReceipt", (hash,)).await
+    }
+
+    /// `eth_supportedEntryPoints`.
+    pub async fn supported_entry_points(&self) -> Result<Vec<Address>, BundlerError> {
+        self.call("eth_supportedEntryPoints", ()).await
+    }
+
+    /// Whether the bundler lists this client's EntryPoint.
+    pub async fn supports_entry_point(&self) -> Result<bool, BundlerError> {
+        Ok(self.supported_entry_points().await?.contains(&self.entry_point))
+    }
+
+    /// `eth_chainId`: the chain the bundler sends to.
+    pub async fn chain_id(&self) -> Result<u64, BundlerError> {
+        let id: U64 = self.call("eth_chainId", ()).await?;
+        Ok(id.to::<u64>())
+    }
+
+    /// Polls `eth_getUserOperationReceipt` every `poll_interval` until the receipt arrives or `timeout`
+    /// passes ([`BundlerError::ReceiptTimeout`]). Unreachable-bundler and HTTP errors while polling do not
+    /// end the wait; rejections do.
+    pub async fn wait_for_receipt(
+        &self,
+        hash: B256,
+        poll_interval: Duration,
+        timeout: Duration,
+    ) -> Result<UserOperationReceipt, BundlerError> {
+        self.wait_for_receipt_with_progress(hash, poll_interval, timeout, |_| {}).await
+    }
+
+    /// [`wait_for_receipt`](Self::wait_for_receipt), calling `progress` after every poll that found no
+    /// receipt (to log, update a display, or record metrics).
+    pub async fn wait_for_receipt_with_progress(
+        &self,
+        hash: B256,
+        poll_interval: Duration,
+        timeout: Duration,
+        mut progress: impl FnMut(&WaitProgress),
+    ) -> Result<UserOperationReceipt, BundlerError> {
+        let start = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt = attempt.saturating_add(1);
+            let remaining = timeout.saturating_sub(start.elapsed());
+            let error = match tokio::time::timeout(remaining, self.get_user_operation_receipt(hash))
+                .await
+            {
+                Ok(Ok(Some(receipt))) => return Ok(receipt),
+                Ok(Ok(None)) => None,
+                Ok(Err(err)) if err.is_transient() => Some(err.to_string()),
+                Ok(Err(err)) => return Err(err),
+                Err(_) => Some("the poll did not finish before the time-out".to_owned()),
+            };
+            let elapsed = start.elapsed();
+            progress(&WaitProgress { hash, attempt, elapsed, error: error.clone() });
+            if elapsed >= timeout {
+                return Err(BundlerError::ReceiptTimeout {
+                    hash,
+                    waited: elapsed,
+                    attempts: attempt,
+                    last_error: error,
+                });
+            }
+            tokio::time::sleep(poll_interval.min(timeout - elapsed)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_aa_codes_as_words() {
+        assert_eq!(find_aa_code("AA23 reverted: 0x1234"), Some("AA23"));
+        assert_eq!(find_aa_code("validation failed: AA25 invalid account nonce"), Some("AA25"));
+        assert_eq!(find_aa_code("AA2"), None);
+        assert_eq!(find_aa_code("XAA23 AA1x"), None);
+        assert_eq!(find_aa_code("(AA94)"), Some("AA94"));
+    }
+
+    #[test]
+    fn urls_lose_path_and_query() {
+        assert_eq!(
+            scrub_urls("error sending request for url (https://api.example.com/v2/secret-key?x=1)"),
+            "error sending request for url (https://api.example.com/…)"
+        );
+        assert_eq!(scrub_urls("see http://127.0.0.1:4337/ now"), "see http://127.0.0.1:4337 now");
+        assert_eq!(scrub_urls("http://u:pw@host/"), "http://host/…");
+        assert_eq!(scrub_urls("no url here"), "no url here");
+    }
+
+    #[test]
+    fn invalid_urls_do_not_echo_the_url() {
+        let err = BundlerClient::new("ftp://host/secret").unwrap_err();
+        assert!(matches!(err, BundlerError::InvalidUrl(_)));
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(BundlerClient::new("not a url").is_err());
+    }
+
+    #[test]
+    fn rejection_kinds_cover_erc_7769() {
+        for (code, kind) in [
+            (-32602, RejectionKind::InvalidParams),
+            (-32500, RejectionKind::SimulationRejected),
+            (-32501, RejectionKind::PaymasterRejected),
+            (-32502, RejectionKind::OpcodeViolation),
+            (-32503, RejectionKind::OutOfTimeRange),
+            (-32504, RejectionKind::ThrottledOrBanned),
+            (-32505, RejectionKind::StakeTooLow),
+            (-32506, RejectionKind::UnsupportedAggregator),
+            (-32507, RejectionKind::InvalidSignature),
+            (-32508, RejectionKind::PaymasterBalance),
+            (-32521, RejectionKind::ExecutionReverted),
+            (-1, RejectionKind::Other),
+        ] {
+            assert_eq!(RejectionKind::from_code(code), kind);
+        }
+    }
+}

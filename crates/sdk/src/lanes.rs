@@ -1,0 +1,422 @@
+//! Nonce lanes: independent nonce sequences so that independent tasks never wait on each other.
+//!
+//! An EntryPoint v0.7 nonce is a 192-bit key and a 64-bit sequence number; every key has its own
+//! sequence. A leash account (through OpenZeppelin's `AccountERC7579`) reads the validator that checks an
+//! operation from the key: the first 20 bytes of the nonce name the module, and when that module is
+//! installed it validates the operation; otherwise the owner's signature does. leash lays the key out as
+//!
+//! ```text
+//! nonce (32 bytes) = validator (20 bytes) || lane (4 bytes) || sequence (8 bytes)
+//! ```
+//!
+//! - [`Lane`] is the 4-byte lane: a number, or derived from a name so that every process that says
+//!   "payroll" means the same lane.
+//! - [`NonceKey::session`] names the session-key validator and a lane; [`NonceKey::owner`] leaves the
+//!   validator bytes zero (the zero address is never an installed module), so the owner validates.
+//! - [`LaneAllocator`] hands out sequence numbers per (account, key), seeded from `EntryPoint.getNonce`:
+//!   tasks on different lanes proceed in parallel; tasks on one lane take turns, each holding a
+//!   [`NonceLease`] until its operation is accepted.
+//!
+//! ```
+//! use alloy::primitives::{address, U256};
+//! use leash_sdk::lanes::{Lane, NonceKey};
+//!
+//! let validator = address!("00000000000000000000000000000000000000aa");
+//! let key = NonceKey::session(validator, Lane::new(7));
+//! let nonce = key.nonce(3);
+//! assert_eq!(nonce, (U256::from(0xaa) << 96 | U256::from(7)) << 64 | U256::from(3));
+//! assert_eq!(key.validator(), Some(validator));
+//! assert_eq!(NonceKey::from_nonce(nonce), key);
+//!
+//! // Named lanes are stable: the first four bytes of keccak256(name).
+//! assert_eq!(Lane::named("payroll"), Lane::named("payroll"));
+//! assert_ne!(Lane::named("payroll"), Lane::named("trading"));
+//! assert_eq!(NonceKey::owner(Lane::DEFAULT).validator(), None);
+//! ```
+
+use alloy::{
+    primitives::{aliases::U192, keccak256, Address, U256},
+    providers::Provider,
+};
+use leash_contracts::bindings::EntryPoint;
+use std::{
+    collections::HashMap,
+    fmt,
+    future::Future,
+    sync::{Arc, Mutex, PoisonError},
+};
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+/// A lane: the 4 bytes of a nonce key after the validator address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Lane(u32);
+
+impl Lane {
+    /// Lane 0.
+    pub const DEFAULT: Self = Self(0);
+
+    /// The lane with this number.
+    pub const fn new(id: u32) -> Self {
+        Self(id)
+    }
+
+    /// The lane for a name: the first four bytes of `keccak256(name)`, big-endian. The same name gives the
+    /// same lane in every process and version, so cooperating processes can agree on lanes by name.
+    pub fn named(name: &str) -> Self {
+        let hash = keccak256(name.as_bytes());
+        Self(u32::from_be_bytes([hash[0], hash[1], hash[2], hash[3]]))
+    }
+
+    /// The lane's number.
+    pub const fn id(self) -> u32 {
+        self.0
+    }
+}
+
+impl From<u32> for Lane {
+    fn from(id: u32) -> Self {
+        Self(id)
+    }
+}
+
+impl fmt::Display for Lane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "lane {}", self.0)
+    }
+}
+
+/// The 192-bit key of an EntryPoint nonce: `validator (20 bytes) || lane (4 bytes)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct NonceKey(U192);
+
+impl NonceKey {
+    /// A key that routes validation to `validator` (the session-key module) on `lane`.
+    pub fn session(validator: Address, lane: Lane) -> Self {
+        let mut bytes = [0u8; 24];
+        bytes[..20].copy_from_slice(validator.as_slice());
+        bytes[20..].copy_from_slice(&lane.0.to_be_bytes());
+        Self(U192::from_be_bytes(bytes))
+    }
+
+    /// A key for the owner's own operations on `lane`: the validator bytes are zero, which never names an
+    /// installed module, so the account checks the owner's signature.
+    pub fn owner(lane: Lane) -> Self {
+        Self(U192::from(lane.0))
+    }
+
+    /// The key as the EntryPoint's `uint192` (for `getNonce`).
+    pub const fn from_raw(key: U192) -> Self {
+        Self(key)
+    }
+
+    /// The key as the EntryPoint's `uint192`.
+    pub const fn raw(self) -> U192 {
+        self.0
+    }
+
+    /// The key of a full nonce (its top 192 bits).
+    pub fn from_nonce(nonce: U256) -> Self {
+        let bytes = nonce.to_be_bytes::<32>();
+        Self(U192::from_be_slice(&bytes[..24]))
+    }
+
+    /// The validator module this key routes to, `None` for the zero address (the owner's keys).
+    pub fn validator(self) -> Option<Address> {
+        let bytes = self.0.to_be_bytes::<24>();
+        let validator = Address::from_slice(&bytes[..20]);
+        (!validator.is_zero()).then_some(validator)
+    }
+
+    /// The lane (the last 4 bytes of the key).
+    pub fn lane(self) -> Lane {
+        let bytes = self.0.to_be_bytes::<24>();
+        Lane(u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]))
+    }
+
+    /// The full nonce for `sequence` within this key: `key << 64 | sequence`.
+    pub fn nonce(self, sequence: u64) -> U256 {
+        let mut bytes = [0u8; 32];
+        bytes[..24].copy_from_slice(&self.0.to_be_bytes::<24>());
+        bytes[24..].copy_from_slice(&sequence.to_be_bytes());
+        U256::from_be_bytes(bytes)
+    }
+}
+
+impl fmt::Display for NonceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.validator() {
+            Some(validator) => write!(f, "validator {validator}, {}", self.lane()),
+            None => write!(f, "owner, {}", self.lane()),
+        }
+    }
+}
+
+/// What can go wrong handing out nonces.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LaneError {
+    /// The current nonce could not be read.
+    #[error("could not read the nonce of {sender} for {key}: {reason}")]
+    Source {
+        /// The account.
+        sender: Address,
+        /// The key asked for.
+        key: NonceKey,
+        /// Why (with no URL or secret in it).
+        reason: String,
+    },
+    /// The nonce source answered with a nonce of another key.
+    #[error("the nonce source answered {nonce:#x} for {key} of {sender}, whose key differs")]
+    KeyMismatch {
+        /// The account.
+        sender: Address,
+        /// The key asked for.
+        key: NonceKey,
+        /// The nonce it answered.
+        nonce: U256,
+    },
+    /// Every sequence number of the key has been used.
+    #[error("{key} of {sender} has no sequence number left")]
+    Exhausted {
+        /// The account.
+        sender: Address,
+        /// The key.
+        key: NonceKey,
+    },
+}
+
+/// Where a [`LaneAllocator`] reads the next nonce of a key from, once per key or after
+/// [`NonceLease::resync`].
+pub trait NonceSource: Send + Sync {
+    /// The next valid full nonce of `sender` for `key`, as `EntryPoint.getNonce(sender, key)` returns it.
+    fn current_nonce(
+        &self,
+        sender: Address,
+        key: NonceKey,
+    ) -> impl Future<Output = Result<U256, LaneError>> + Send;
+}
+
+/// [`NonceSource`] reading `EntryPoint.getNonce` through an alloy provider.
+#[derive(Debug, Clone)]
+pub struct EntryPointNonces<P> {
+    entry_point: Address,
+    provider: P,
+}
+
+impl<P: Provider> EntryPointNonces<P> {
+    /// Reads from the EntryPoint at `entry_point` (usually [`leash_contracts::ENTRYPOINT_V07`]).
+    pub const fn new(entry_point: Address, provider: P) -> Self {
+        Self { entry_point, provider }
+    }
+}
+
+impl<P: Provider> NonceSource for EntryPointNonces<P> {
+    async fn current_nonce(&self, sender: Address, key: NonceKey) -> Result<U256, LaneError> {
+        EntryPoint::new(self.entry_point, &self.provider)
+            .getNonce(sender, key.raw())
+            .call()
+            .await
+            .map_err(|err| LaneError::Source {
+                sender,
+                key,
+                reason: crate::bundler::scrub_urls(&err.to_string()),
+            })
+    }
+}
+
+/// The next sequence number of one (account, key), `None` until read from the source.
+type Slot = Arc<AsyncMutex<Option<u64>>>;
+
+/// Hands out nonces per (account, nonce key) without asking the chain each time.
+///
+/// The first lease of a key reads `EntryPoint.getNonce`; later leases count locally. A [`NonceLease`]
+/// holds its key until it is [`commit`](NonceLease::commit)ted (the operation was accepted: the next lease
+/// gets the next number) or dropped (not sent: the next lease gets the same number again), so leases of
+/// one key are strictly sequential while leases of different keys never wait on each other.
+///
+/// One allocator should be the only writer of the keys it serves; when something else may have used a
+/// key (another process, a rejected operation whose nonce state is unknown) call
+/// [`NonceLease::resync`] or [`forget`](Self::forget) to read it from the chain again.
+///
+/// ```
+/// use alloy::primitives::{address, Address, U256};
+/// use leash_sdk::lanes::{Lane, LaneAllocator, LaneError, NonceKey, NonceSource};
+///
+/// /// A chain where every key has already seen 5 operations.
+/// struct FiveEach;
+/// impl NonceSource for FiveEach {
+///     async fn current_nonce(&self, _: Address, key: NonceKey) -> Result<U256, LaneError> {
+///         Ok(key.nonce(5))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), LaneError> {
+/// let lanes = LaneAllocator::new(FiveEach);
+/// let account = address!("1111111111111111111111111111111111111111");
+/// let key = NonceKey::owner(Lane::named("payroll"));
+///
+/// let lease = lanes.lease(account, key).await?;
+/// assert_eq!(lease.sequence(), 5);
+/// lease.commit(); // the bundler accepted the operation
+///
+/// let lease = lanes.lease(account, key).await?;
+/// assert_eq!(lease.nonce(), key.nonce(6));
+/// drop(lease); // never sent: number 6 is handed out again
+/// assert_eq!(lanes.lease(account, key).await?.sequence(), 6);
+/// # Ok(())
+/// # }
+/// ```
+pub struct LaneAllocator<S> {
+    source: S,
+    slots: Mutex<HashMap<(Address, NonceKey), Slot>>,
+}
+
+impl<S> fmt::Debug for LaneAllocator<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = self.slots.lock().unwrap_or_else(PoisonError::into_inner).len();
+        f.debug_struct("LaneAllocator").field("keys", &keys).finish_non_exhaustive()
+    }
+}
+
+impl<S: NonceSource> LaneAllocator<S> {
+    /// An allocator reading first nonces from `source`.
+    pub fn new(source: S) -> Self {
+        Self { source, slots: Mutex::new(HashMap::new()) }
+    }
+
+    /// The next nonce of `sender` on `key`, held until the lease is committed or dropped. Waits while
+    /// another lease of the same key is held.
+    pub async fn lease(&self, sender: Address, key: NonceKey) -> Result<NonceLease, LaneError> {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((sender, key))
+            .or_default()
+            .clone();
+        let mut next = slot.lock_owned().await;
+        let sequence = match *next {
+            Some(sequence) => sequence,
+            None => {
+                let nonce = self.source.current_nonce(sender, key).await?;
+                if NonceKey::from_nonce(nonce) != key {
+                    return Err(LaneError::KeyMismatch { sender, key, nonce });
+                }
+                let sequence = nonce.as_limbs()[0];
+                *next = Some(sequence);
+                sequence
+            }
+        };
+        if sequence == u64::MAX {
+            return Err(LaneError::Exhausted { sender, key });
+        }
+        Ok(NonceLease { sender, key, sequence, next })
+    }
+
+    /// Drops what the allocator knows of `sender`'s `key`, so its next lease reads the chain again.
+    /// Waits for a held lease of that key to end.
+    pub async fn forget(&self, sender: Address, key: NonceKey) {
+        let slot =
+            self.slots.lock().unwrap_or_else(PoisonError::into_inner).get(&(sender, key)).cloned();
+        if let Some(slot) = slot {
+            *slot.lock().await = None;
+        }
+    }
+}
+
+/// One nonce handed out by a [`LaneAllocator`]; the key stays held until this is committed or dropped.
+#[must_use = "a lease does nothing unless its nonce is used and the lease committed"]
+pub struct NonceLease {
+    sender: Address,
+    key: NonceKey,
+    sequence: u64,
+    next: OwnedMutexGuard<Option<u64>>,
+}
+
+impl fmt::Debug for NonceLease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NonceLease")
+            .field("sender", &self.sender)
+            .field("key", &self.key)
+            .field("sequence", &self.sequence)
+            .finish()
+    }
+}
+
+impl NonceLease {
+    /// The account.
+    pub const fn sender(&self) -> Address {
+        self.sender
+    }
+
+    /// The nonce key.
+    pub const fn key(&self) -> NonceKey {
+        self.key
+    }
+
+    /// The sequence number within the key.
+    pub const fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// The full nonce to put in the UserOperation.
+    pub fn nonce(&self) -> U256 {
+        self.key.nonce(self.sequence)
+    }
+
+    /// The operation with this nonce was accepted: later leases get the following numbers.
+    pub fn commit(mut self) {
+        *self.next = Some(self.sequence + 1);
+    }
+
+    /// The nonce's fate is unknown (for example the bundler reported `AA25 invalid account nonce`): the
+    /// next lease of the key reads the chain again.
+    pub fn resync(mut self) {
+        *self.next = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::address;
+
+    #[test]
+    fn key_layout_matches_the_account_and_the_entry_point() {
+        // AccountERC7579 reads the validator from the first 20 bytes of the nonce; the EntryPoint
+        // takes the top 192 bits as the key (`uint192(nonce >> 64)`).
+        let validator = address!("a0b1c2d3e4f5061728394a5b6c7d8e9fa0b1c2d3");
+        let key = NonceKey::session(validator, Lane::new(0x0102_0304));
+        let nonce = key.nonce(0x0a0b_0c0d_0e0f_1011).to_be_bytes::<32>();
+        assert_eq!(&nonce[..20], validator.as_slice());
+        assert_eq!(&nonce[20..24], &[1, 2, 3, 4]);
+        assert_eq!(&nonce[24..], &[0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11]);
+        assert_eq!(key.raw(), U256::from_be_slice(&nonce).wrapping_shr(64).to::<U192>());
+        // The contracts' tests: `uint192(uint160(validator)) << 32 | lane`.
+        assert_eq!(
+            key.raw(),
+            (U192::from_be_slice(validator.as_slice()) << 32) | U192::from(0x0102_0304u32)
+        );
+    }
+
+    #[test]
+    fn owner_keys_never_name_a_module() {
+        for lane in [Lane::DEFAULT, Lane::new(u32::MAX), Lane::named("x")] {
+            let key = NonceKey::owner(lane);
+            assert_eq!(key.validator(), None);
+            assert_eq!(key.lane(), lane);
+            assert_eq!(&key.nonce(9).to_be_bytes::<32>()[..20], &[0u8; 20]);
+        }
+    }
+
+    #[test]
+    fn named_lanes_are_keccak_prefixes() {
+        let hash = keccak256("payroll");
+        assert_eq!(Lane::named("payroll").id(), u32::from_be_bytes(hash[..4].try_into().unwrap()));
+        assert_eq!(
+            Lane::named("payroll").to_string(),
+            format!("lane {}", Lane::named("payroll").id())
+        );
+    }
+}
