@@ -61,7 +61,8 @@ pub struct PolicyFile {
     tokens: BTreeMap<String, TokenEntry>,
     /// Named addresses, usable wherever an address is expected (targets, rule values, paymaster).
     #[serde(default)]
-    addresses: BTreeMap<String, String>,
+    #[schemars(with = "BTreeMap<String, String>")]
+    addresses: BTreeMap<String, Spanned<String>>,
     /// The session's window and session-wide limits.
     session: SessionEntry,
     /// The calls the session may make.
@@ -73,7 +74,8 @@ pub struct PolicyFile {
 #[serde(deny_unknown_fields)]
 struct TokenEntry {
     /// The token contract.
-    address: String,
+    #[schemars(with = "String")]
+    address: Spanned<String>,
     /// Its decimals.
     decimals: u8,
 }
@@ -246,31 +248,69 @@ pub fn policy_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(PolicyFile)).unwrap_or_default()
 }
 
+/// What a policy file is read against: the network's tokens and named contracts, and the account.
+///
+/// ```
+/// use alloy::primitives::address;
+/// use leash_core::{PolicyContext, PolicyFile};
+///
+/// let mut context = PolicyContext::default();
+/// context.tokens.insert("USDC", address!("A0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"), 6);
+/// context.account = Some(address!("00000000000000000000000000000000000000aa"));
+/// let policy = PolicyFile::parse(r#"
+///     version = 1
+///     [session]
+///     valid_until = "2027-01-01T00:00:00Z"
+///     [[action]]
+///     target = "USDC"
+///     function = "transfer(address to, uint256 amount)"
+///     rules = [{ arg = "amount", lte = "5 USDC" }]
+/// "#, "inline.toml", &context)?;
+/// assert_eq!(policy.actions[0].rules.len(), 1);
+/// # Ok::<(), leash_core::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct PolicyContext {
+    /// Tokens by symbol ("USDC"); the file's `[tokens]` add to them.
+    pub tokens: TokenTable,
+    /// Named contracts ("router"); the file's `[addresses]` add to them.
+    pub addresses: BTreeMap<String, Address>,
+    /// The smart account the session is for: `"self"` names it in the file.
+    pub account: Option<Address>,
+}
+
 /// Resolves names and units against the file's tables and reports errors at their place in the file.
 struct Reader<'a> {
     path: PathBuf,
     text: &'a str,
     tokens: TokenTable,
     addresses: BTreeMap<String, Address>,
+    account: Option<Address>,
 }
 
 impl PolicyFile {
-    /// Reads the policy file at `path`; `tokens` is the network's token table (the file may add to it).
-    pub fn load(path: impl AsRef<Path>, tokens: &TokenTable) -> Result<SessionPolicy, Error> {
+    /// Reads the policy file at `path` against `context`.
+    pub fn load(path: impl AsRef<Path>, context: &PolicyContext) -> Result<SessionPolicy, Error> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)
             .map_err(|source| Error::Read { path: path.into(), source })?;
-        Self::parse(&text, path, tokens)
+        Self::parse(&text, path, context)
     }
 
-    /// Reads a policy from `text`; `path` names it in errors.
+    /// Reads a policy from `text` against `context`; `path` names it in errors.
     pub fn parse(
         text: &str,
         path: impl AsRef<Path>,
-        tokens: &TokenTable,
+        context: &PolicyContext,
     ) -> Result<SessionPolicy, Error> {
         let path = path.as_ref().to_path_buf();
-        let mut reader = Reader { path, text, tokens: tokens.clone(), addresses: BTreeMap::new() };
+        let mut reader = Reader {
+            path,
+            text,
+            tokens: context.tokens.clone(),
+            addresses: context.addresses.clone(),
+            account: context.account,
+        };
         let file: PolicyFile = toml::from_str(text).map_err(|e| {
             let message = e.message().trim_end().to_string();
             reader.error(e.span().unwrap_or(0..0), hint(&message))
@@ -311,17 +351,20 @@ impl Reader<'_> {
 
     fn read(&mut self, file: PolicyFile) -> Result<SessionPolicy, Error> {
         for (symbol, entry) in &file.tokens {
-            let address = entry.address.parse::<Address>().map_err(|_| {
+            let address = entry.address.get_ref().parse::<Address>().map_err(|_| {
                 self.error(
-                    0..0,
-                    format!("[tokens] {symbol}: `{}` is not an address", entry.address),
+                    entry.address.span(),
+                    format!("[tokens] {symbol}: `{}` is not an address", entry.address.get_ref()),
                 )
             })?;
             self.tokens.insert(symbol.clone(), address, entry.decimals);
         }
         for (name, text) in &file.addresses {
-            let address = text.parse::<Address>().map_err(|_| {
-                self.error(0..0, format!("[addresses] {name}: `{text}` is not an address"))
+            let address = text.get_ref().parse::<Address>().map_err(|_| {
+                self.error(
+                    text.span(),
+                    format!("[addresses] {name}: `{}` is not an address", text.get_ref()),
+                )
             })?;
             self.addresses.insert(name.clone(), address);
         }
@@ -394,8 +437,13 @@ impl Reader<'_> {
             self.error(
                 text.span(),
                 format!(
-                    "`{}` is not an address, a name from [addresses] or a token symbol",
-                    text.get_ref()
+                    "`{}` is not an address, a name from [addresses] or a token symbol{}",
+                    text.get_ref(),
+                    if text.get_ref() == "self" {
+                        " (\"self\" needs the account the session is for)"
+                    } else {
+                        ""
+                    }
                 ),
             )
         })
@@ -404,6 +452,9 @@ impl Reader<'_> {
     fn resolve_address(&self, name: &str) -> Option<Address> {
         if let Ok(address) = name.parse::<Address>() {
             return Some(address);
+        }
+        if name == "self" {
+            return self.account;
         }
         self.addresses.get(name).copied().or_else(|| self.tokens.get(name).map(|t| t.address))
     }

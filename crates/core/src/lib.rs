@@ -42,7 +42,7 @@ pub use explain::{
     ActionRecord, Allowed, Call, ChainState, Evaluator, OpGas, Operation, Rejection, SessionRecord,
     SessionState,
 };
-pub use file::{policy_schema, PolicyFile};
+pub use file::{policy_schema, PolicyContext, PolicyFile};
 pub use model::{
     Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, Period, Selector, Session,
     SessionKey, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target, UseLimit, Window,

@@ -137,9 +137,11 @@ pub fn parse_duration(text: &str) -> Result<u64, Error> {
                 "`{text}` has no unit; write e.g. \"{count} seconds\""
             )))
         }
-        other => return Err(Error::Unit(format!(
+        other => {
+            return Err(Error::Unit(format!(
             "unknown time unit `{other}` in `{text}`; use seconds, minutes, hours, days or weeks"
-        ))),
+        )))
+        }
     };
     count.checked_mul(seconds).ok_or_else(|| Error::Unit(format!("`{text}` is too long")))
 }

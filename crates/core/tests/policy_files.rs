@@ -1,0 +1,218 @@
+//! Policy files: every shipped example reads, and each kind of bad input gives an error naming the file, the
+//! line and the problem.
+
+use alloy::primitives::{address, Address, U256};
+use leash_core::{
+    policy_schema, CallScope, Condition, Error, Period, PolicyContext, PolicyFile, Target,
+};
+use std::path::Path;
+
+const ACCOUNT: Address = address!("00000000000000000000000000000000000000aa");
+const USDC: Address = address!("0000000000000000000000000000000000005dc0");
+const WETH: Address = address!("0000000000000000000000000000000000000e78");
+
+fn context() -> PolicyContext {
+    let mut context = PolicyContext::default();
+    context.tokens.insert("USDC", USDC, 6);
+    context.tokens.insert("WETH", WETH, 18);
+    for (name, byte) in [("router", 0x70), ("game", 0x6a), ("vault", 0x7a)] {
+        context.addresses.insert(name.into(), Address::repeat_byte(byte));
+    }
+    context.account = Some(ACCOUNT);
+    context
+}
+
+fn examples() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies")
+}
+
+#[test]
+fn every_example_policy_reads() {
+    let mut read = 0;
+    for entry in std::fs::read_dir(examples()).unwrap() {
+        let path = entry.unwrap().path();
+        let policy = PolicyFile::load(&path, &context())
+            .unwrap_or_else(|e| panic!("{} does not read: {e}", path.display()));
+        assert!(!policy.actions.is_empty(), "{}", path.display());
+        read += 1;
+    }
+    assert!(read >= 7, "only {read} example policies");
+}
+
+#[test]
+fn subscription_reads_as_written() {
+    let policy = PolicyFile::load(examples().join("subscription.toml"), &context()).unwrap();
+    let action = &policy.actions[0];
+    assert_eq!(action.target, Target::Contract(USDC));
+    assert_eq!(action.call, CallScope::Function([0xa9, 0x05, 0x9c, 0xbb].into()));
+    assert_eq!(action.amount_cap.unwrap().offset, 32);
+    assert_eq!(U256::from(action.amount_cap.unwrap().cap), U256::from(100_000_000u64));
+    assert_eq!(action.max_uses, Some(1));
+    let merchant = address!("4d65726368616e74000000000000000000000001");
+    assert_eq!(action.rules[0].offset, 0);
+    assert_eq!(action.rules[0].condition, Condition::Eq(merchant.into_word().into()));
+    assert!(matches!(action.period, Period::Monthly { active } if active.duration == 86_400));
+
+    // Both spellings allow exactly the first day of each month of 2027.
+    let windows =
+        PolicyFile::load(examples().join("subscription-windows.toml"), &context()).unwrap();
+    let compact = &policy.actions[0].period;
+    let explicit = &windows.actions[0].period;
+    for t in (1_798_761_600u64..1_830_297_600).step_by(3_541) {
+        assert_eq!(compact.resolve(t).is_ok(), explicit.resolve(t).is_ok(), "at {t}");
+    }
+}
+
+#[test]
+fn self_and_names_resolve() {
+    let policy = PolicyFile::load(examples().join("trading-bot.toml"), &context()).unwrap();
+    let to = &policy.actions[0].rules[2];
+    assert_eq!(to.offset, 128);
+    assert_eq!(to.condition, Condition::Eq(ACCOUNT.into_word().into()));
+    assert_eq!(policy.gas_budget, Some(50_000_000_000_000_000));
+}
+
+/// Reads `body` as `bad.toml` and returns (line, message).
+fn error_of(body: &str) -> (usize, String) {
+    match PolicyFile::parse(body, "policies/bad.toml", &context()) {
+        Err(Error::File { path, line, message, .. }) => {
+            assert_eq!(path, Path::new("policies/bad.toml"));
+            (line, message)
+        }
+        other => panic!("expected a file error, got {other:?}"),
+    }
+}
+
+const HEAD: &str = "version = 1\n[session]\nvalid_until = \"2027-01-01T00:00:00Z\"\n[[action]]\ntarget = \"USDC\"\n";
+
+#[test]
+fn bad_input_names_file_line_and_problem() {
+    let cases: &[(&str, &str, usize, &str)] = &[
+        ("syntax", "version = 1\n[session\n", 2, "unclosed table"),
+        (
+            "unknown field",
+            &format!("{HEAD}function = \"transfer(address to, uint256 amount)\"\nspending = 3\n"),
+            7,
+            "unknown field `spending`",
+        ),
+        (
+            "wrong unit",
+            &format!("{HEAD}function = \"native\"\nperiod = \"1 dya\"\n"),
+            7,
+            "not a period",
+        ),
+        (
+            "wrong unit in an amount",
+            &format!("{HEAD}function = \"transfer(address to, uint256 amount)\"\nspend = {{ arg = \"amount\", max = \"100 USD\" }}\n"),
+            7,
+            "unknown token `USD`",
+        ),
+        (
+            "amount overflow",
+            &format!("{HEAD}function = \"transfer(address to, uint256 amount)\"\nspend = {{ arg = \"amount\", max = \"100000000000000000000000 USDC\" }}\n"),
+            7,
+            "96 bits",
+        ),
+        (
+            "too many decimals",
+            &format!("{HEAD}function = \"transfer(address to, uint256 amount)\"\nrules = [{{ arg = \"amount\", lte = \"0.0000001 USDC\" }}]\n"),
+            7,
+            "7 decimals",
+        ),
+        (
+            "unknown token as target",
+            "version = 1\n[session]\n[[action]]\ntarget = \"DAI\"\nfunction = \"any\"\n",
+            4,
+            "`DAI` is not an address",
+        ),
+        (
+            "window end before start",
+            "version = 1\n[session]\nvalid_from = \"2027-01-01T00:00:00Z\"\nvalid_until = \"2026-01-01T00:00:00Z\"\n",
+            4,
+            "before valid_from",
+        ),
+        (
+            "period window end before start",
+            &format!("{HEAD}function = \"native\"\nperiod = {{ windows = [[\"2027-02-01T00:00:00Z\", \"2027-01-01T00:00:00Z\"]] }}\n"),
+            7,
+            "not after its start",
+        ),
+        (
+            "argument not in the ABI",
+            &format!("{HEAD}function = \"transfer(address to, uint256 amount)\"\nrules = [{{ arg = \"recipient\", eq = \"self\" }}]\n"),
+            7,
+            "no argument named `recipient` (its arguments: to, amount)",
+        ),
+        (
+            "dynamic argument",
+            &format!("{HEAD}function = \"mint(string name, uint256 amount)\"\nrules = [{{ arg = \"name\", eq = 1 }}]\n"),
+            7,
+            "dynamic type",
+        ),
+        (
+            "bad time",
+            "version = 1\n[session]\nvalid_until = \"next tuesday\"\n",
+            3,
+            "not an RFC 3339 time",
+        ),
+        (
+            "two operators in one rule",
+            &format!("{HEAD}function = \"transfer(address to, uint256 amount)\"\nrules = [{{ arg = \"amount\", lte = 1, gte = 0 }}]\n"),
+            7,
+            "exactly one of eq",
+        ),
+        ("unsupported version", "version = 2\n[session]\n", 1, "version 2 is not supported"),
+        (
+            "value of the wrong type",
+            &format!("{HEAD}function = \"transfer(address to, uint256 amount)\"\nrules = [{{ arg = \"to\", eq = 5 }}]\n"),
+            7,
+            "not a value for an argument of type address",
+        ),
+        (
+            "cap in another token",
+            &format!("{HEAD}function = \"transfer(address to, uint256 amount)\"\nspend = {{ arg = \"amount\", max = \"1 WETH\" }}\n"),
+            7,
+            "is in WETH but the action's target is USDC",
+        ),
+    ];
+    for (name, body, line, expected) in cases {
+        let (got_line, message) = error_of(body);
+        assert!(message.contains(expected), "{name}: message `{message}` lacks `{expected}`");
+        assert_eq!(got_line, *line, "{name}: `{message}`");
+    }
+}
+
+#[test]
+fn error_display_starts_with_file_and_line() {
+    let err = PolicyFile::parse("version = 1\n[session\n", "p.toml", &context()).unwrap_err();
+    assert!(err.to_string().starts_with("p.toml:2:"), "{err}");
+}
+
+#[test]
+fn missing_file_is_reported_with_its_path() {
+    let err = PolicyFile::load("/nonexistent/policy.toml", &context()).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/policy.toml"), "{err}");
+}
+
+#[test]
+fn schema_describes_every_top_level_field() {
+    let schema = policy_schema();
+    let properties = schema["properties"].as_object().expect("object schema");
+    for field in ["version", "tokens", "addresses", "session", "action"] {
+        assert!(properties.contains_key(field), "schema lacks `{field}`");
+    }
+    assert_eq!(schema["additionalProperties"], false);
+    let text = schema.to_string();
+    for field in
+        ["valid_until", "gas_budget", "max_ops", "spend", "one_of", "active_for", "windows"]
+    {
+        assert!(text.contains(field), "schema lacks `{field}`");
+    }
+}
+
+#[test]
+fn bad_named_address_points_at_its_line() {
+    let (line, message) = error_of("version = 1\n[addresses]\nbob = \"0x12\"\n[session]\n");
+    assert_eq!(line, 3);
+    assert!(message.contains("[addresses] bob: `0x12` is not an address"), "{message}");
+}
