@@ -598,3 +598,55 @@ fn charge(
     }
     Ok(())
 }
+
+/// What one action has left in the period containing a time.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionAllowance {
+    /// The action's index in the session.
+    pub action: usize,
+    /// The period's index, or `None` when the time is outside every usable window of the action.
+    pub period: Option<u32>,
+    /// When the current usable window ends (inclusive), if inside one.
+    pub window_ends: Option<u64>,
+    /// Calls left (`None` when uncounted).
+    pub uses_left: Option<u64>,
+    /// Amount left under the cap (`None` without a cap).
+    pub amount_left: Option<U256>,
+    /// Native value left under the cap (`None` without a cap).
+    pub value_left: Option<U256>,
+}
+
+impl Evaluator<'_> {
+    /// What each action has left at `time`, given the chain's counters (as the module's `actionAllowance`).
+    pub fn allowances(&self, state: &ChainState, time: u64) -> Vec<ActionAllowance> {
+        self.session
+            .policy
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, action)| {
+                let slot = action.period.resolve(time).ok();
+                let record = state.actions.get(&self.hashes[i]).copied().unwrap_or_default();
+                let same = slot.is_some_and(|s| s.index == record.period);
+                let (uses, amount, value) = if same {
+                    (record.uses, record.amount_spent, record.value_spent)
+                } else {
+                    (0, 0, 0)
+                };
+                ActionAllowance {
+                    action: i,
+                    period: slot.map(|s| s.index),
+                    window_ends: slot.map(|s| s.last),
+                    uses_left: action.max_uses.map(|m| u64::from(m.saturating_sub(uses))),
+                    amount_left: action
+                        .amount_cap
+                        .map(|c| U256::from(c.cap).saturating_sub(U256::from(amount))),
+                    value_left: action
+                        .value_cap
+                        .map(|c| U256::from(c).saturating_sub(U256::from(value))),
+                }
+            })
+            .collect()
+    }
+}

@@ -18,6 +18,7 @@
 
 mod abi;
 mod calls;
+mod decode;
 mod digest;
 mod encode;
 mod error;
@@ -39,8 +40,8 @@ pub use digest::{
 pub use encode::{GrantProof, SessionUse};
 pub use error::Error;
 pub use explain::{
-    ActionRecord, Allowed, Call, ChainState, Evaluator, OpGas, Operation, Rejection, SessionRecord,
-    SessionState,
+    ActionAllowance, ActionRecord, Allowed, Call, ChainState, Evaluator, OpGas, Operation,
+    Rejection, SessionRecord, SessionState,
 };
 pub use file::{policy_schema, PolicyContext, PolicyFile};
 pub use model::{

@@ -45,17 +45,14 @@
 use crate::userop::UserOperation;
 use alloy::{
     primitives::{Address, Bloom, Bytes, LogData, B256, U256, U64},
-    rpc::{
-        client::RpcClient,
-        json_rpc::{ErrorPayload, RpcError, RpcRecv, RpcSend},
-    },
+    rpc::client::RpcClient,
     transports::{
         http::reqwest::{self, Url},
-        TransportErrorKind,
+        RpcError, TransportErrorKind,
     },
 };
 use leash_contracts::ENTRYPOINT_V07;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize};
 use std::{
     error::Error as StdError,
     fmt,
@@ -160,17 +157,11 @@ pub struct RpcRejection {
 }
 
 impl RpcRejection {
-    fn from_payload(payload: ErrorPayload) -> Self {
-        let data = payload
-            .data
-            .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+    fn new(code: i64, message: String, data: Option<&str>) -> Self {
+        let data = data
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
             .filter(|value| !value.is_null());
-        Self {
-            kind: RejectionKind::from_code(payload.code),
-            code: payload.code,
-            message: payload.message.into_owned(),
-            data,
-        }
+        Self { kind: RejectionKind::from_code(code), code, message, data }
     }
 
     /// The EntryPoint's `AAxx` code (`"AA23"`, `"AA25"`, ...) in the message or in `data.reason`.
@@ -362,39 +353,51 @@ impl Endpoint {
         &self.shown_url
     }
 
-    pub(crate) async fn call<P: RpcSend, R: RpcRecv>(
+    /// Calls `method`. Parameters and result go through [`serde_json::Value`] so that any serde type fits.
+    pub(crate) async fn call<P: Serialize, R: DeserializeOwned>(
         &self,
         method: &'static str,
         params: P,
     ) -> Result<R, CallError> {
-        self.client.request(method, params).await.map_err(|err| match err {
-            RpcError::ErrorResp(payload) => {
-                CallError::Rejected(RpcRejection::from_payload(payload))
-            }
-            RpcError::NullResp => CallError::Decode("a null result".into()),
-            RpcError::DeserError { err, text } => {
-                CallError::Decode(format!("{err} in {}", truncate(&scrub_urls(&text), 300)))
-            }
-            RpcError::SerError(err) => CallError::Encode(err.to_string()),
-            RpcError::Transport(kind) => match kind {
-                TransportErrorKind::HttpError(http) => CallError::Http {
-                    status: http.status,
-                    body: truncate(&scrub_urls(&http.body), 300),
-                },
-                TransportErrorKind::HttpErrorWithRetryAfter { error, .. } => CallError::Http {
-                    status: error.status,
-                    body: truncate(&scrub_urls(&error.body), 300),
-                },
-                TransportErrorKind::Custom(err) | TransportErrorKind::NonRetryable(err) => {
-                    let reason = match err.downcast::<reqwest::Error>() {
-                        Ok(err) => describe_error(&err.without_url()),
-                        Err(err) => describe_error(err.as_ref()),
-                    };
-                    CallError::Unreachable(reason)
+        let params =
+            serde_json::to_value(params).map_err(|err| CallError::Encode(err.to_string()))?;
+        let result: serde_json::Value =
+            self.client.request(method, params).await.map_err(|err| match err {
+                RpcError::ErrorResp(payload) => CallError::Rejected(RpcRejection::new(
+                    payload.code,
+                    payload.message.into_owned(),
+                    payload.data.as_ref().map(|raw| raw.get()),
+                )),
+                RpcError::NullResp => CallError::Decode("a null result".into()),
+                RpcError::DeserError { err, text } => {
+                    CallError::Decode(format!("{err} in {}", truncate(&scrub_urls(&text), 300)))
                 }
+                RpcError::SerError(err) => CallError::Encode(err.to_string()),
+                RpcError::Transport(kind) => match kind {
+                    TransportErrorKind::HttpError(http) => CallError::Http {
+                        status: http.status,
+                        body: truncate(&scrub_urls(&http.body), 300),
+                    },
+                    TransportErrorKind::HttpErrorWithRetryAfter { error, .. } => CallError::Http {
+                        status: error.status,
+                        body: truncate(&scrub_urls(&error.body), 300),
+                    },
+                    TransportErrorKind::Custom(err) | TransportErrorKind::NonRetryable(err) => {
+                        let reason = match err.downcast::<reqwest::Error>() {
+                            Ok(err) => describe_error(&err.without_url()),
+                            Err(err) => describe_error(err.as_ref()),
+                        };
+                        CallError::Unreachable(reason)
+                    }
+                    other => CallError::Unreachable(describe_error(&other)),
+                },
                 other => CallError::Unreachable(describe_error(&other)),
-            },
-            other => CallError::Unreachable(describe_error(&other)),
+            })?;
+        serde_json::from_value(result.clone()).map_err(|err| {
+            CallError::Decode(format!(
+                "{err} in {}",
+                truncate(&scrub_urls(&result.to_string()), 300)
+            ))
         })
     }
 }
@@ -855,7 +858,7 @@ impl BundlerClient {
         self.endpoint.shown_url()
     }
 
-    async fn call<P: RpcSend, R: RpcRecv>(
+    async fn call<P: Serialize, R: DeserializeOwned>(
         &self,
         method: &'static str,
         params: P,
@@ -868,7 +871,7 @@ impl BundlerClient {
 
     /// `eth_sendUserOperation`: submits a signed operation; returns its hash.
     pub async fn send_user_operation(&self, op: &UserOperation) -> Result<B256, BundlerError> {
-        self.call("eth_sendUserOperation", (op.clone(), self.entry_point)).await
+        self.call("eth_sendUserOperation", (op, self.entry_point)).await
     }
 
     /// `eth_estimateUserOperationGas`: the gas limits `op` needs. Its signature must have the right
@@ -877,7 +880,7 @@ impl BundlerClient {
         &self,
         op: &UserOperation,
     ) -> Result<GasEstimate, BundlerError> {
-        self.call("eth_estimateUserOperationGas", (op.clone(), self.entry_point)).await
+        self.call("eth_estimateUserOperationGas", (op, self.entry_point)).await
     }
 
     /// `eth_getUserOperationByHash`: the operation, and where it was included; `None` when unknown.

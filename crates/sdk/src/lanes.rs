@@ -24,7 +24,7 @@
 //! let validator = address!("00000000000000000000000000000000000000aa");
 //! let key = NonceKey::session(validator, Lane::new(7));
 //! let nonce = key.nonce(3);
-//! assert_eq!(nonce, (U256::from(0xaa) << 96 | U256::from(7)) << 64 | U256::from(3));
+//! assert_eq!(nonce, (U256::from(0xaa) << 32 | U256::from(7)) << 64 | U256::from(3));
 //! assert_eq!(key.validator(), Some(validator));
 //! assert_eq!(NonceKey::from_nonce(nonce), key);
 //!

@@ -20,9 +20,23 @@
 //! # }
 //! ```
 
+pub mod account;
+pub mod agent;
 pub mod bundler;
+pub mod chain;
+mod error;
+pub mod gas;
 pub mod keystore;
 pub mod lanes;
+pub mod owner;
 pub mod paymaster;
 pub mod signer;
+pub mod submit;
 pub mod userop;
+
+pub use account::SmartAccount;
+pub use agent::{Explanation, SentOperation, SessionAgent, SessionAgentBuilder, SessionStatus};
+pub use chain::Chain;
+pub use error::{Error, Result};
+pub use owner::{Owner, SignedGrant};
+pub use submit::{OpOutcome, Submitter};

@@ -38,13 +38,10 @@ use crate::{
 };
 use alloy::{
     primitives::{Address, Bytes, U256},
-    rpc::{
-        client::RpcClient,
-        json_rpc::{RpcRecv, RpcSend},
-    },
+    rpc::client::RpcClient,
 };
 use leash_contracts::ENTRYPOINT_V07;
-use serde::{Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::time::Duration;
 
 /// What can go wrong talking to a paymaster service.
@@ -298,22 +295,13 @@ impl PaymasterClient {
         self.endpoint.shown_url()
     }
 
-    async fn call<R: RpcRecv>(
+    async fn call<R: DeserializeOwned>(
         &self,
         method: &'static str,
         op: &UserOperation,
         context: &serde_json::Value,
     ) -> Result<R, PaymasterError> {
-        let params =
-            (op.clone(), self.entry_point, format!("{:#x}", self.chain_id), context.clone());
-        self.request(method, params).await
-    }
-
-    async fn request<P: RpcSend, R: RpcRecv>(
-        &self,
-        method: &'static str,
-        params: P,
-    ) -> Result<R, PaymasterError> {
+        let params = (op, self.entry_point, format!("{:#x}", self.chain_id), context);
         self.endpoint
             .call(method, params)
             .await

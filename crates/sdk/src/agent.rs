@@ -1,0 +1,427 @@
+//! The agent's side: a session key acting for an account. Every operation is explained against the session
+//! and the chain's counters before it is signed; a rejected batch is never signed.
+
+use crate::{
+    account::SmartAccount,
+    bundler::BundlerClient,
+    chain::Chain,
+    gas::GasLimits,
+    lanes::{EntryPointNonces, Lane, LaneAllocator, NonceKey},
+    signer::SessionSigner,
+    submit::{rule_of_bundler_error, OpOutcome, Submitter},
+    userop::UserOperation,
+    Error, Result,
+};
+use alloy::{
+    primitives::{Address, Bytes, B256},
+    providers::DynProvider,
+};
+use leash_core::{
+    encode_execute, use_digest, ActionAllowance, Allowed, Call, ChainState, Evaluator, GrantProof,
+    OpGas, Operation, Rejection, Session, SessionState, SessionUse, TokenTable,
+};
+use std::{sync::Arc, time::Duration};
+
+/// A session key acting for an account on one chain.
+#[derive(Debug)]
+pub struct SessionAgent {
+    chain: Chain,
+    account: Address,
+    deploy: Option<SmartAccount>,
+    session: Session,
+    signer: Arc<dyn SessionSigner>,
+    grant: Option<GrantProof>,
+    submitter: Arc<Submitter>,
+    lanes: LaneAllocator<EntryPointNonces<DynProvider>>,
+    tokens: TokenTable,
+    wait: Duration,
+}
+
+/// The outcome of a pre-flight: the operation's window if allowed, or the rule that rejects it.
+#[derive(Clone, Debug)]
+pub struct Explanation {
+    /// The time the operation would state.
+    pub time: u64,
+    /// The verdict.
+    pub verdict: std::result::Result<Allowed, Rejection>,
+    /// The verdict in words.
+    pub message: String,
+}
+
+/// An operation that was sent and included.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentOperation {
+    /// Its hash.
+    pub user_op_hash: B256,
+    /// Its nonce lane.
+    pub lane: u32,
+    /// Whether it granted the session on the way.
+    pub granted: bool,
+    /// The inclusion.
+    pub outcome: OpOutcome,
+}
+
+/// The session's state on chain, in the model's terms.
+#[derive(Clone, Debug)]
+pub struct SessionStatus {
+    /// Granted, revoked, or not granted (also after a "revoke all").
+    pub state: SessionState,
+    /// The raw counters.
+    pub chain: ChainState,
+    /// What each action has left now.
+    pub allowances: Vec<ActionAllowance>,
+    /// The chain's time the allowances are for.
+    pub now: u64,
+}
+
+/// Builds a [`SessionAgent`].
+#[derive(Debug)]
+pub struct SessionAgentBuilder {
+    chain: Chain,
+    account: Address,
+    session: Session,
+    signer: Arc<dyn SessionSigner>,
+    deploy: Option<SmartAccount>,
+    grant: Option<GrantProof>,
+    submitter: Option<Arc<Submitter>>,
+    tokens: TokenTable,
+}
+
+impl SessionAgentBuilder {
+    /// Deploys the account with the session's first operation if it has no code yet.
+    pub fn deploy(mut self, account: SmartAccount) -> Self {
+        self.deploy = Some(account);
+        self
+    }
+
+    /// The owner's approval: the session grants itself with its first operation (lazy grant).
+    pub fn lazy_grant(mut self, grant: GrantProof) -> Self {
+        self.grant = Some(grant);
+        self
+    }
+
+    /// Sends through this bundler.
+    pub fn bundler(mut self, bundler: BundlerClient) -> Self {
+        self.submitter = Some(Arc::new(Submitter::Bundler(bundler)));
+        self
+    }
+
+    /// Sends through this submitter (shared between agents).
+    pub fn submitter(mut self, submitter: Arc<Submitter>) -> Self {
+        self.submitter = Some(submitter);
+        self
+    }
+
+    /// Token symbols for explanations.
+    pub fn tokens(mut self, tokens: TokenTable) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// The agent; without a bundler or submitter, operations go straight to `handleOps` from `provider`'s
+    /// wallet with `beneficiary` refunded.
+    pub fn build(self) -> Result<SessionAgent> {
+        let submitter = self.submitter.ok_or_else(|| {
+            Error::Grant("no bundler or submitter configured for the agent".into())
+        })?;
+        let lanes = LaneAllocator::new(EntryPointNonces::new(
+            self.chain.entry_point,
+            self.chain.provider.clone(),
+        ));
+        Ok(SessionAgent {
+            chain: self.chain,
+            account: self.account,
+            deploy: self.deploy,
+            session: self.session,
+            signer: self.signer,
+            grant: self.grant,
+            submitter,
+            lanes,
+            tokens: self.tokens,
+            wait: Duration::from_secs(120),
+        })
+    }
+}
+
+impl SessionAgent {
+    /// An agent for `session` on `account`, signing with `signer`.
+    pub fn builder(
+        chain: Chain,
+        account: Address,
+        session: Session,
+        signer: Arc<dyn SessionSigner>,
+    ) -> SessionAgentBuilder {
+        SessionAgentBuilder {
+            chain,
+            account,
+            session,
+            signer,
+            deploy: None,
+            grant: None,
+            submitter: None,
+            tokens: TokenTable::default(),
+        }
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The account.
+    pub fn account(&self) -> Address {
+        self.account
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The session's on-chain state and what each action has left now.
+    pub async fn status(&self) -> Result<SessionStatus> {
+        let chain = self.chain.session_state(self.account, &self.session).await?;
+        let now = self.chain.now().await?;
+        let live =
+            chain.session.state == SessionState::Enabled && chain.session.epoch == chain.epoch;
+        let state = match chain.session.state {
+            SessionState::Revoked => SessionState::Revoked,
+            _ if live => SessionState::Enabled,
+            _ => SessionState::None,
+        };
+        let allowances = Evaluator::new(&self.session).allowances(&chain, now);
+        Ok(SessionStatus { state, chain, allowances, now })
+    }
+
+    /// Explains `calls` as an operation stated at the chain's current time, with default gas limits.
+    pub async fn explain(&self, calls: &[Call]) -> Result<Explanation> {
+        let state = self.chain.session_state(self.account, &self.session).await?;
+        let now = self.chain.now().await?;
+        let grants = self.grants(&state);
+        let deploys = self.deploys().await?;
+        let gas = GasLimits::default_for(
+            calls.len(),
+            deploys,
+            grants.then_some(self.session.policy.actions.len()),
+        );
+        let (max_fee, _) = self.chain.fees().await?;
+        let op = self.operation(now, op_gas(gas, max_fee), grants);
+        Ok(self.verdict(calls, &op, &state, now))
+    }
+
+    fn verdict(&self, calls: &[Call], op: &Operation, state: &ChainState, now: u64) -> Explanation {
+        let verdict =
+            Evaluator::new(&self.session).evaluate(calls, op, state).and_then(|allowed| {
+                if now < allowed.valid_after || now > allowed.valid_until {
+                    Err(Rejection::OutOfTime {
+                        now,
+                        valid_after: allowed.valid_after,
+                        valid_until: allowed.valid_until,
+                    })
+                } else {
+                    Ok(allowed)
+                }
+            });
+        let message = match &verdict {
+            Ok(allowed) => format!(
+                "allowed: {} call(s), may run until {}",
+                calls.len(),
+                leash_core::Timestamp(allowed.valid_until)
+            ),
+            Err(rejection) => rejection.explain(&self.session, &self.tokens),
+        };
+        Explanation { time: op.time, verdict, message }
+    }
+
+    /// Explains, signs and sends `calls` as one operation on `lane`, and waits for it to be included.
+    /// A batch the pre-flight rejects is never signed: the error names the rule.
+    pub async fn send(&self, calls: &[Call], lane: Lane) -> Result<SentOperation> {
+        let state = self.chain.session_state(self.account, &self.session).await?;
+        let now = self.chain.now().await?;
+        let grants = self.grants(&state);
+        let deploys = self.deploys().await?;
+        let lease = self
+            .lanes
+            .lease(self.account, NonceKey::session(self.chain.module, lane))
+            .await
+            .map_err(|e| Error::rpc(&self.chain.label, e))?;
+        let gas = GasLimits::default_for(
+            calls.len(),
+            deploys,
+            grants.then_some(self.session.policy.actions.len()),
+        );
+        let (max_fee, priority) = self.chain.fees().await?;
+        let mut builder = UserOperation::builder(self.account)
+            .nonce(lease.nonce())
+            .call_data(encode_execute(calls))
+            .verification_gas_limit(gas.verification)
+            .call_gas_limit(gas.call)
+            .pre_verification_gas(gas.pre_verification)
+            .fees(max_fee, priority);
+        if deploys {
+            let account = self.deploy.as_ref().expect("deploys() checked the account is known");
+            builder = builder.factory(account.factory, account.factory_data());
+        }
+        let mut op = builder.build()?;
+
+        // With a bundler, its estimate replaces the local limits (it simulates a correctly signed operation).
+        if let Submitter::Bundler(bundler) = self.submitter.as_ref() {
+            let probe = self.evaluator_verdict(calls, &op, &state, now, grants)?;
+            op.signature = self.sign(&op, now, &probe, grants).await?;
+            match bundler.estimate_user_operation_gas(&op).await {
+                Ok(estimate) => estimate.apply_to(&mut op),
+                Err(e) => {
+                    lease.resync();
+                    return Err(bundler_error(e, &self.session, &self.tokens));
+                }
+            }
+        }
+
+        let allowed = self.evaluator_verdict(calls, &op, &state, now, grants)?;
+        op.signature = self.sign(&op, now, &allowed, grants).await?;
+        let hash = match self.submitter.send(&self.chain, &op).await {
+            Ok(hash) => hash,
+            Err(Error::Bundler(e)) => {
+                lease.resync();
+                return Err(bundler_error(e, &self.session, &self.tokens));
+            }
+            Err(e) => {
+                lease.resync();
+                return Err(self.explain_chain_error(e));
+            }
+        };
+        lease.commit();
+        let outcome = self.submitter.wait(hash, self.wait).await?;
+        if !outcome.success {
+            return Err(Error::ExecutionReverted {
+                hash,
+                reason: outcome
+                    .revert_reason
+                    .as_ref()
+                    .map_or("no reason".into(), ToString::to_string),
+            });
+        }
+        Ok(SentOperation { user_op_hash: hash, lane: lane.id(), granted: grants, outcome })
+    }
+
+    fn evaluator_verdict(
+        &self,
+        calls: &[Call],
+        op: &UserOperation,
+        state: &ChainState,
+        now: u64,
+        grants: bool,
+    ) -> Result<Allowed> {
+        let gas = OpGas {
+            pre_verification_gas: op.pre_verification_gas.to(),
+            verification_gas_limit: op.verification_gas_limit.to(),
+            call_gas_limit: op.call_gas_limit.to(),
+            paymaster_verification_gas_limit: op
+                .paymaster
+                .as_ref()
+                .map_or(0, |p| p.verification_gas_limit.to()),
+            paymaster_post_op_gas_limit: op
+                .paymaster
+                .as_ref()
+                .map_or(0, |p| p.post_op_gas_limit.to()),
+            max_fee_per_gas: op.max_fee_per_gas.to(),
+        };
+        let mut operation = self.operation(now, gas, grants);
+        operation.paymaster = op.paymaster.as_ref().map(|p| p.address);
+        let explanation = self.verdict(calls, &operation, state, now);
+        explanation.verdict.map_err(|rejection| Error::PreFlight {
+            rule: rejection.rule().to_string(),
+            message: explanation.message,
+            rejection: Box::new(rejection),
+        })
+    }
+
+    async fn sign(
+        &self,
+        op: &UserOperation,
+        time: u64,
+        allowed: &Allowed,
+        grants: bool,
+    ) -> Result<Bytes> {
+        let hash = op.hash(self.chain.entry_point, self.chain.chain_id)?;
+        let digest = use_digest(hash, self.session.id(), time);
+        let signature = self.signer.sign_digest(digest).await?;
+        let call_actions: Vec<usize> =
+            allowed.call_actions.iter().map(|a| a.unwrap_or(0)).collect();
+        let call_actions = if self.session.policy.sudo { Vec::new() } else { call_actions };
+        Ok(SessionUse {
+            session: &self.session,
+            call_actions: &call_actions,
+            time,
+            signature,
+            grant: if grants { self.grant.clone() } else { None },
+        }
+        .encode())
+    }
+
+    fn operation(&self, time: u64, gas: OpGas, grants: bool) -> Operation {
+        Operation {
+            account: self.account,
+            module: self.chain.module,
+            time,
+            gas,
+            paymaster: None,
+            grants,
+        }
+    }
+
+    /// Whether this operation must grant the session: not live on chain, and an owner approval is at hand.
+    fn grants(&self, state: &ChainState) -> bool {
+        let live =
+            state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
+        !live && state.session.state != SessionState::Revoked && self.grant.is_some()
+    }
+
+    async fn deploys(&self) -> Result<bool> {
+        match &self.deploy {
+            Some(account) => Ok(!account.is_deployed(&self.chain.provider).await?),
+            None => Ok(false),
+        }
+    }
+
+    /// Puts the chain's rejection in the session's words.
+    fn explain_chain_error(&self, error: Error) -> Error {
+        match error {
+            Error::Rejected { code, rule, rejection: Some(rejection), .. } => Error::Rejected {
+                message: rejection.explain(&self.session, &self.tokens),
+                code,
+                rule,
+                rejection: Some(rejection),
+            },
+            other => other,
+        }
+    }
+}
+
+fn op_gas(gas: GasLimits, max_fee: u128) -> OpGas {
+    OpGas {
+        pre_verification_gas: gas.pre_verification,
+        verification_gas_limit: gas.verification,
+        call_gas_limit: gas.call,
+        paymaster_verification_gas_limit: 0,
+        paymaster_post_op_gas_limit: 0,
+        max_fee_per_gas: max_fee,
+    }
+}
+
+fn bundler_error(
+    error: crate::bundler::BundlerError,
+    session: &Session,
+    tokens: &TokenTable,
+) -> Error {
+    match rule_of_bundler_error(&error) {
+        Some(rejection) => Error::Rejected {
+            code: error.to_string(),
+            rule: Some(rejection.rule().to_string()),
+            message: rejection.explain(session, tokens),
+            rejection: Some(Box::new(rejection)),
+        },
+        None => Error::Bundler(error),
+    }
+}

@@ -1,0 +1,94 @@
+//! Errors of the session lifecycle: a rejection by policy (before signing or by the chain), bad input, or the
+//! network.
+
+use crate::{
+    bundler::BundlerError, keystore::KeystoreError, signer::SignerError, userop::UserOpError,
+};
+use alloy::primitives::B256;
+
+/// What went wrong. Policy rejections carry the rule's name and a sentence a person understands.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The pre-flight evaluator refused the calls; nothing was signed.
+    #[error("rejected before signing by rule {rule}: {message}")]
+    PreFlight {
+        /// The rule (the module's error name).
+        rule: String,
+        /// Why, in words.
+        message: String,
+        /// The machine form.
+        rejection: Box<leash_core::Rejection>,
+    },
+    /// The EntryPoint or the module refused the operation on chain (or in the bundler's simulation).
+    #[error("rejected on chain ({code}){}: {message}", rule.as_ref().map(|r| format!(" by rule {r}")).unwrap_or_default())]
+    Rejected {
+        /// The EntryPoint's code, e.g. `AA23 reverted` or `AA24 signature error`.
+        code: String,
+        /// The module's rule, when the inner revert names one.
+        rule: Option<String>,
+        /// Why, in words.
+        message: String,
+        /// The module's rule in machine form, when known.
+        rejection: Option<Box<leash_core::Rejection>>,
+    },
+    /// The operation was included but its calls reverted.
+    #[error("operation {hash} was included but its execution reverted: {reason}")]
+    ExecutionReverted {
+        /// The UserOperation hash.
+        hash: B256,
+        /// The revert reason as far as it can be decoded.
+        reason: String,
+    },
+    /// A contract read or transaction failed at the RPC level.
+    #[error("RPC error at {url}: {message}")]
+    Rpc {
+        /// Which endpoint.
+        url: String,
+        /// What it said.
+        message: String,
+    },
+    /// The bundler failed or refused.
+    #[error(transparent)]
+    Bundler(#[from] BundlerError),
+    /// The session key could not sign.
+    #[error(transparent)]
+    Signer(#[from] SignerError),
+    /// A UserOperation field is out of range.
+    #[error(transparent)]
+    UserOp(#[from] UserOpError),
+    /// A keystore could not be read or written.
+    #[error(transparent)]
+    Keystore(#[from] KeystoreError),
+    /// The policy model refused the input.
+    #[error(transparent)]
+    Policy(#[from] leash_core::Error),
+    /// A grant document is malformed or does not fit this chain.
+    #[error("grant document: {0}")]
+    Grant(String),
+    /// Waiting for an operation timed out.
+    #[error("operation {0} was not included in time")]
+    Timeout(B256),
+}
+
+impl Error {
+    /// The rule that rejected the operation, before signing or on chain.
+    pub fn rule(&self) -> Option<&str> {
+        match self {
+            Error::PreFlight { rule, .. } => Some(rule),
+            Error::Rejected { rule, .. } => rule.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the operation was refused by policy (as opposed to bad input or the network).
+    pub fn is_policy_rejection(&self) -> bool {
+        matches!(self, Error::PreFlight { .. } | Error::Rejected { .. })
+    }
+
+    pub(crate) fn rpc(url: &str, error: impl std::fmt::Display) -> Self {
+        Error::Rpc { url: url.to_string(), message: error.to_string() }
+    }
+}
+
+/// The SDK's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

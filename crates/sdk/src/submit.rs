@@ -1,0 +1,202 @@
+//! Getting a signed UserOperation on chain: through an ERC-4337 bundler, or, for local use, straight to the
+//! EntryPoint's `handleOps` from a funded key.
+
+use crate::{bundler::BundlerClient, chain::Chain, userop::UserOperation, Error, Result};
+use alloy::{
+    primitives::{Address, Bytes, B256, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::TransactionRequest,
+    sol_types::{SolCall, SolError, SolEvent, SolInterface},
+};
+use leash_contracts::bindings::{
+    EntryPoint::{
+        self, FailedOp, FailedOpWithRevert, UserOperationEvent, UserOperationRevertReason,
+    },
+    SessionKeyValidator::SessionKeyValidatorErrors,
+};
+use leash_core::Rejection;
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+
+/// What happened to an included operation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpOutcome {
+    /// The UserOperation hash.
+    pub user_op_hash: B256,
+    /// The transaction that included it.
+    pub transaction_hash: B256,
+    /// Whether its calls succeeded.
+    pub success: bool,
+    /// Wei it paid.
+    pub actual_gas_cost: U256,
+    /// Gas it used.
+    pub actual_gas_used: U256,
+    /// The calls' revert data when they failed.
+    pub revert_reason: Option<Bytes>,
+}
+
+/// Where operations go.
+#[derive(Debug)]
+pub enum Submitter {
+    /// An ERC-4337 bundler.
+    Bundler(BundlerClient),
+    /// `handleOps` sent directly by `provider`'s wallet (local chains; the sender is the beneficiary).
+    Direct {
+        /// A provider with a funded wallet.
+        provider: DynProvider,
+        /// Who receives the gas refund.
+        beneficiary: Address,
+        /// Outcomes of the operations sent, by hash.
+        outcomes: Mutex<HashMap<B256, OpOutcome>>,
+    },
+}
+
+/// The EntryPoint's reason and the module's rule inside a failed simulation or transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainRejection {
+    /// The EntryPoint's code and text, e.g. `AA23 reverted`.
+    pub code: String,
+    /// The module's error, when the account's validation reverted with one.
+    pub rejection: Option<Rejection>,
+}
+
+/// Decodes `FailedOp` / `FailedOpWithRevert` revert data from the EntryPoint.
+pub fn decode_entry_point_revert(data: &[u8]) -> Option<ChainRejection> {
+    if let Ok(failed) = FailedOpWithRevert::abi_decode(data) {
+        return Some(ChainRejection {
+            code: failed.reason,
+            rejection: decode_module_revert(&failed.inner),
+        });
+    }
+    FailedOp::abi_decode(data)
+        .ok()
+        .map(|failed| ChainRejection { code: failed.reason, rejection: None })
+}
+
+/// Decodes the session-key module's revert data into the rule that rejected.
+pub fn decode_module_revert(data: &[u8]) -> Option<Rejection> {
+    if let Ok(error) = SessionKeyValidatorErrors::abi_decode(data) {
+        return Some(Rejection::Module(error));
+    }
+    // Panic(0x11): arithmetic overflow.
+    let panic = [0x4e, 0x48, 0x7b, 0x71];
+    (data.len() == 36 && data[..4] == panic && data[35] == 0x11).then_some(Rejection::Overflow)
+}
+
+impl Submitter {
+    /// Direct submission from `provider`'s wallet, refunds to `beneficiary`.
+    pub fn direct(provider: DynProvider, beneficiary: Address) -> Self {
+        Self::Direct { provider, beneficiary, outcomes: Mutex::new(HashMap::new()) }
+    }
+
+    /// Sends `op` and returns its hash. Direct submission first simulates `handleOps` so that a rejection comes
+    /// back with the EntryPoint's code and the module's rule, then sends it and waits for inclusion.
+    pub async fn send(&self, chain: &Chain, op: &UserOperation) -> Result<B256> {
+        match self {
+            Submitter::Bundler(bundler) => Ok(bundler.send_user_operation(op).await?),
+            Submitter::Direct { provider, beneficiary, outcomes } => {
+                let hash = op.hash(chain.entry_point, chain.chain_id)?;
+                let call =
+                    EntryPoint::handleOpsCall { ops: vec![op.pack()?], beneficiary: *beneficiary };
+                let tx = TransactionRequest::default()
+                    .from(*beneficiary)
+                    .to(chain.entry_point)
+                    .input(Bytes::from(call.abi_encode()).into());
+                if let Err(e) = provider.call(tx.clone()).await {
+                    let data = e.as_error_resp().and_then(|r| r.as_revert_data());
+                    return Err(match data.as_ref().and_then(|d| decode_entry_point_revert(d)) {
+                        Some(rejected) => rejected_error(rejected),
+                        None => Error::rpc(&chain.label, format!("handleOps simulation: {e}")),
+                    });
+                }
+                let receipt = provider
+                    .send_transaction(tx)
+                    .await
+                    .map_err(|e| Error::rpc(&chain.label, format!("handleOps: {e}")))?
+                    .with_timeout(Some(Duration::from_secs(60)))
+                    .get_receipt()
+                    .await
+                    .map_err(|e| Error::rpc(&chain.label, format!("handleOps receipt: {e}")))?;
+                let mut outcome = None;
+                let mut revert_reason = None;
+                for log in receipt.inner.logs() {
+                    if let Ok(event) = UserOperationEvent::decode_log(&log.inner) {
+                        if event.userOpHash == hash {
+                            outcome = Some(OpOutcome {
+                                user_op_hash: hash,
+                                transaction_hash: receipt.transaction_hash,
+                                success: event.success,
+                                actual_gas_cost: event.actualGasCost,
+                                actual_gas_used: event.actualGasUsed,
+                                revert_reason: None,
+                            });
+                        }
+                    } else if let Ok(event) = UserOperationRevertReason::decode_log(&log.inner) {
+                        if event.userOpHash == hash {
+                            revert_reason = Some(event.revertReason.clone());
+                        }
+                    }
+                }
+                let mut outcome = outcome.ok_or_else(|| {
+                    Error::rpc(
+                        &chain.label,
+                        format!(
+                            "handleOps {} emitted no event for {hash}",
+                            receipt.transaction_hash
+                        ),
+                    )
+                })?;
+                outcome.revert_reason = revert_reason;
+                outcomes.lock().expect("outcomes lock").insert(hash, outcome);
+                Ok(hash)
+            }
+        }
+    }
+
+    /// Waits for `hash` to be included, up to `timeout`.
+    pub async fn wait(&self, hash: B256, timeout: Duration) -> Result<OpOutcome> {
+        match self {
+            Submitter::Bundler(bundler) => {
+                let receipt =
+                    bundler.wait_for_receipt(hash, Duration::from_millis(200), timeout).await?;
+                Ok(OpOutcome {
+                    user_op_hash: hash,
+                    transaction_hash: receipt.receipt.transaction_hash,
+                    success: receipt.success,
+                    actual_gas_cost: receipt.actual_gas_cost,
+                    actual_gas_used: receipt.actual_gas_used,
+                    revert_reason: receipt.reason.as_ref().and_then(|r| r.parse().ok()),
+                })
+            }
+            Submitter::Direct { outcomes, .. } => outcomes
+                .lock()
+                .expect("outcomes lock")
+                .get(&hash)
+                .cloned()
+                .ok_or(Error::Timeout(hash)),
+        }
+    }
+}
+
+fn rejected_error(rejected: ChainRejection) -> Error {
+    Error::Rejected {
+        rule: rejected.rejection.as_ref().map(|r| r.rule().to_string()),
+        message: match &rejected.rejection {
+            Some(r) => format!("{} ({})", r.rule(), rejected.code),
+            None => rejected.code.clone(),
+        },
+        code: rejected.code,
+        rejection: rejected.rejection.map(Box::new),
+    }
+}
+
+/// Turns a bundler rejection's revert data into the module's rule where it carries one.
+pub(crate) fn rule_of_bundler_error(error: &crate::bundler::BundlerError) -> Option<Rejection> {
+    let data = match error {
+        crate::bundler::BundlerError::Rejected { rejection, .. } => rejection.revert_data()?,
+        _ => return None,
+    };
+    decode_entry_point_revert(&data)
+        .and_then(|r| r.rejection)
+        .or_else(|| decode_module_revert(&data))
+}
