@@ -253,11 +253,19 @@ impl<'a> Evaluator<'a> {
         op: &Operation,
         state: &ChainState,
     ) -> Result<Allowed, Rejection> {
-        let mut chosen = Vec::with_capacity(calls.len());
-        for (i, call) in calls.iter().enumerate() {
-            chosen.push(if self.session.policy.sudo { None } else { self.pick_action(i, call) });
-        }
-        self.evaluate_with(calls, &chosen, op, state)
+        self.evaluate_with(calls, &self.choose_actions(calls), op, state)
+    }
+
+    /// The action each call would use: the first that allows it, else the one whose rule explains the refusal
+    /// best (`None` under sudo, or when the session has no actions).
+    pub fn choose_actions(&self, calls: &[Call]) -> Vec<Option<usize>> {
+        calls
+            .iter()
+            .enumerate()
+            .map(
+                |(i, call)| if self.session.policy.sudo { None } else { self.pick_action(i, call) },
+            )
+            .collect()
     }
 
     /// Evaluates `calls` with the given action for each call (`None` when no action is carried for it).

@@ -305,6 +305,49 @@ impl SessionAgent {
         Ok(SentOperation { user_op_hash: hash, lane: lane.id(), granted: grants, outcome })
     }
 
+    /// Signs and sends `calls` without the pre-flight, so that the chain itself judges them. For tests that hold
+    /// the pre-flight to the chain's verdicts; agents use [`SessionAgent::send`].
+    #[doc(hidden)]
+    pub async fn send_unchecked(&self, calls: &[Call], lane: Lane) -> Result<SentOperation> {
+        let state = self.chain.session_state(self.account, &self.session).await?;
+        let now = self.chain.now().await?;
+        let grants = self.grants(&state);
+        let lease = self
+            .lanes
+            .lease(self.account, NonceKey::session(self.chain.module, lane))
+            .await
+            .map_err(|e| Error::rpc(&self.chain.label, e))?;
+        let gas = GasLimits::default_for(
+            calls.len(),
+            false,
+            grants.then_some(self.session.policy.actions.len()),
+        );
+        let (max_fee, priority) = self.chain.fees().await?;
+        let mut op = UserOperation::builder(self.account)
+            .nonce(lease.nonce())
+            .call_data(encode_execute(calls))
+            .verification_gas_limit(gas.verification)
+            .call_gas_limit(gas.call)
+            .pre_verification_gas(gas.pre_verification)
+            .fees(max_fee, priority)
+            .build()?;
+        let chosen = Evaluator::new(&self.session).choose_actions(calls);
+        let allowed =
+            Allowed { valid_after: 0, valid_until: 0, call_actions: chosen, after: state };
+        op.signature = self.sign(&op, now, &allowed, grants).await?;
+        match self.submitter.send(&self.chain, &op).await {
+            Ok(hash) => {
+                lease.commit();
+                let outcome = self.submitter.wait(hash, self.wait).await?;
+                Ok(SentOperation { user_op_hash: hash, lane: lane.id(), granted: grants, outcome })
+            }
+            Err(e) => {
+                lease.resync();
+                Err(self.explain_chain_error(e))
+            }
+        }
+    }
+
     fn evaluator_verdict(
         &self,
         calls: &[Call],

@@ -48,6 +48,8 @@ pub enum Submitter {
         beneficiary: Address,
         /// Outcomes of the operations sent, by hash.
         outcomes: Mutex<HashMap<B256, OpOutcome>>,
+        /// One `handleOps` at a time: the wallet's transactions must not race for its account nonce.
+        sending: tokio::sync::Mutex<()>,
     },
 }
 
@@ -86,7 +88,12 @@ pub fn decode_module_revert(data: &[u8]) -> Option<Rejection> {
 impl Submitter {
     /// Direct submission from `provider`'s wallet, refunds to `beneficiary`.
     pub fn direct(provider: DynProvider, beneficiary: Address) -> Self {
-        Self::Direct { provider, beneficiary, outcomes: Mutex::new(HashMap::new()) }
+        Self::Direct {
+            provider,
+            beneficiary,
+            outcomes: Mutex::new(HashMap::new()),
+            sending: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// Sends `op` and returns its hash. Direct submission first simulates `handleOps` so that a rejection comes
@@ -94,7 +101,8 @@ impl Submitter {
     pub async fn send(&self, chain: &Chain, op: &UserOperation) -> Result<B256> {
         match self {
             Submitter::Bundler(bundler) => Ok(bundler.send_user_operation(op).await?),
-            Submitter::Direct { provider, beneficiary, outcomes } => {
+            Submitter::Direct { provider, beneficiary, outcomes, sending } => {
+                let _turn = sending.lock().await;
                 let hash = op.hash(chain.entry_point, chain.chain_id)?;
                 let call =
                     EntryPoint::handleOpsCall { ops: vec![op.pack()?], beneficiary: *beneficiary };

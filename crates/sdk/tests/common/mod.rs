@@ -1,0 +1,143 @@
+//! The local stack every integration test runs on: anvil with EntryPoint v0.7 at its canonical address, the
+//! module, the factory and the devnet assets; one owner with a funded, counterfactual account.
+
+#![allow(dead_code, unreachable_pub)]
+
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::DynProvider,
+    signers::local::PrivateKeySigner,
+};
+use leash_core::{PolicyContext, PolicyFile, Session, SessionKey, SessionPolicy, TokenTable};
+use leash_devnet::{Deployment, Devnet};
+use leash_sdk::{
+    signer::{EcdsaSigner, SessionSigner},
+    Chain, Owner, SessionAgent, SmartAccount, Submitter,
+};
+use std::{path::Path, sync::Arc};
+
+pub struct Stack {
+    pub devnet: Devnet,
+    pub chain: Chain,
+    pub owner: Owner,
+    pub account: SmartAccount,
+    pub submitter: Arc<Submitter>,
+}
+
+pub const ETH: u128 = 1_000_000_000_000_000_000;
+
+impl Stack {
+    /// A devnet with an owner whose account is deployed, funded with 10 ETH and 10,000 USDC.
+    pub async fn start() -> Stack {
+        Self::start_with(Devnet::start().await.expect("devnet starts"), B256::ZERO).await
+    }
+
+    pub async fn start_with(devnet: Devnet, salt: B256) -> Stack {
+        let deployment = devnet.deployment().expect("deployed").clone();
+        let provider: DynProvider = devnet.provider().clone();
+        let chain = Chain::connect(
+            provider.clone(),
+            deployment.session_key_validator,
+            devnet.rpc_url().to_string(),
+        )
+        .await
+        .unwrap();
+        let owner_key = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x42)).unwrap();
+        let account = SmartAccount::counterfactual(
+            &provider,
+            deployment.account_factory,
+            owner_key.address(),
+            salt,
+            vec![deployment.session_key_validator],
+        )
+        .await
+        .unwrap();
+        devnet.fund(account.address, U256::from(10 * ETH)).await.unwrap();
+        devnet.mint_usdc(account.address, U256::from(10_000_000_000u64)).await.unwrap();
+        let submitter = Arc::new(Submitter::direct(provider, devnet.dev_accounts()[0]));
+        let owner = Owner::new(owner_key, account.clone()).unwrap();
+        // Deploy the account with an empty owner batch.
+        owner.execute(&chain, &submitter, &[]).await.expect("account deploys");
+        Stack { devnet, chain, owner, account, submitter }
+    }
+
+    pub fn deployment(&self) -> &Deployment {
+        self.devnet.deployment().unwrap()
+    }
+
+    pub fn usdc(&self) -> Address {
+        self.deployment().usdc
+    }
+
+    pub fn tokens(&self) -> TokenTable {
+        let mut tokens = TokenTable::default();
+        for (symbol, token) in &self.deployment().tokens {
+            tokens.insert(symbol.clone(), token.address, token.decimals);
+        }
+        tokens
+    }
+
+    /// The policy context of this devnet: its tokens, its contracts by name, and the account.
+    pub fn context(&self) -> PolicyContext {
+        let d = self.deployment();
+        let mut context = PolicyContext {
+            tokens: self.tokens(),
+            account: Some(self.account.address),
+            ..Default::default()
+        };
+        for (name, address) in
+            [("router", d.dex_router), ("game", d.game_items), ("vault", d.yield_vault)]
+        {
+            context.addresses.insert(name.into(), address);
+        }
+        context
+    }
+
+    pub fn example(&self, name: &str) -> SessionPolicy {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies").join(name);
+        PolicyFile::load(path, &self.context()).expect("example policy reads")
+    }
+
+    /// An agent for `policy` with a fresh ECDSA key.
+    pub fn agent(&self, policy: SessionPolicy) -> SessionAgent {
+        self.agent_with(policy, Arc::new(EcdsaSigner::random()))
+    }
+
+    pub fn agent_with(
+        &self,
+        policy: SessionPolicy,
+        signer: Arc<dyn SessionSigner>,
+    ) -> SessionAgent {
+        let key = SessionKey { kind: signer.kind(), public: signer.signer_bytes() };
+        let session = Session { key, policy };
+        SessionAgent::builder(self.chain.clone(), self.account.address, session, signer)
+            .submitter(self.submitter.clone())
+            .tokens(self.tokens())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn usdc_balance(&self, who: Address) -> U256 {
+        leash_contracts::bindings::DevToken::new(self.usdc(), self.devnet.provider())
+            .balanceOf(who)
+            .call()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn usdc(amount: u64) -> U256 {
+    U256::from(amount) * U256::from(1_000_000u64)
+}
+
+pub fn transfer(token: Address, to: Address, amount: U256) -> leash_core::Call {
+    leash_core::Call {
+        target: token,
+        value: U256::ZERO,
+        data: leash_core::encode_call(
+            "transfer(address,uint256)",
+            &[to.into_word().into(), amount],
+        )
+        .unwrap(),
+    }
+}

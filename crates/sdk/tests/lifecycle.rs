@@ -1,0 +1,355 @@
+//! The session lifecycle on anvil with the real EntryPoint v0.7 and contracts: grant by transaction, lazy
+//! grant, multichain grant, use, status, batching, lanes, revoke one and all. Allowed calls land; disallowed
+//! ones are refused before signing with the rule named, and the chain agrees when the pre-flight is bypassed.
+
+mod common;
+
+use alloy::{
+    primitives::{address, aliases::U96, Address, Bytes, B256, U256},
+    sol_types::SolValue,
+};
+use common::{transfer, usdc, Stack};
+use leash_contracts::bindings::{EntryPoint, SessionKeyValidator};
+use leash_core::{
+    grant_digest, grant_root_digest, message_digest, use_digest, Action, Condition, GrantTarget,
+    Period, Session, SessionKey, SessionPolicy, SessionState, Timestamp,
+};
+use leash_devnet::Devnet;
+use leash_sdk::{
+    lanes::Lane,
+    signer::{P256Signer, SessionSigner, WebAuthnSigner},
+    userop::UserOperation,
+    Error,
+};
+use std::sync::Arc;
+
+const MERCHANT: Address = address!("4d65726368616e74000000000000000000000001");
+
+fn pay_merchant_policy(stack: &Stack, cap: u64) -> SessionPolicy {
+    SessionPolicy::builder()
+        .name("pay the merchant")
+        .valid_until(Timestamp::parse("2030-01-01T00:00:00Z").unwrap())
+        .action(
+            Action::call(stack.usdc(), "transfer(address to, uint256 amount)")
+                .unwrap()
+                .with_arg_rule("to", Condition::Eq(MERCHANT.into_word().into()))
+                .unwrap()
+                .with_amount_cap("amount", U96::from(cap * 1_000_000))
+                .unwrap()
+                .with_period(Period::monthly()),
+        )
+        .build()
+        .unwrap()
+}
+
+fn rule_of(error: &Error) -> String {
+    error.rule().unwrap_or_else(|| panic!("expected a policy rejection, got {error}")).to_string()
+}
+
+#[tokio::test]
+async fn hashes_and_digests_equal_the_contracts() {
+    let stack = Stack::start().await;
+    let policy = pay_merchant_policy(&stack, 100);
+    let session = Session { key: SessionKey::ecdsa(Address::repeat_byte(7)), policy };
+    let module = SessionKeyValidator::new(stack.chain.module, stack.devnet.provider());
+    assert_eq!(module.hashSession(session.encode()).call().await.unwrap(), session.id());
+    let action = &session.policy.actions[0];
+    assert_eq!(module.hashAction(action.encode()).call().await.unwrap(), action.hash());
+    let account = stack.account.address;
+    let chain_id = stack.chain.chain_id;
+    assert_eq!(
+        module.grantDigest(account, session.id(), 3).call().await.unwrap(),
+        grant_digest(chain_id, stack.chain.module, account, session.id(), 3)
+    );
+    let root = B256::repeat_byte(9);
+    assert_eq!(module.grantRootDigest(root).call().await.unwrap(), grant_root_digest(root));
+    let op_hash = B256::repeat_byte(5);
+    assert_eq!(
+        module
+            .useDigest(op_hash, session.id(), alloy::primitives::aliases::U48::from(1_234_567u64))
+            .call()
+            .await
+            .unwrap(),
+        use_digest(op_hash, session.id(), 1_234_567)
+    );
+    assert_eq!(
+        module.messageDigest(account, session.id(), root).call().await.unwrap(),
+        message_digest(chain_id, stack.chain.module, account, session.id(), root)
+    );
+
+    // The UserOperation hash equals EntryPoint.getUserOpHash, with and without factory and paymaster.
+    let entry_point = EntryPoint::new(stack.chain.entry_point, stack.devnet.provider());
+    let op = UserOperation::builder(account)
+        .nonce(U256::from(77))
+        .call_data(Bytes::from(vec![1, 2, 3]))
+        .factory(Address::repeat_byte(1), Bytes::from(vec![4, 5]))
+        .call_gas_limit(100_000)
+        .verification_gas_limit(200_000)
+        .pre_verification_gas(50_000)
+        .fees(3_000_000_000, 1_000_000_000)
+        .paymaster(Address::repeat_byte(2), 40_000, 10_000, Bytes::from(vec![9]))
+        .signature(Bytes::from(vec![0xaa; 65]))
+        .build()
+        .unwrap();
+    assert_eq!(
+        entry_point.getUserOpHash(op.pack().unwrap()).call().await.unwrap(),
+        op.hash(stack.chain.entry_point, chain_id).unwrap()
+    );
+    let _ = (op.pack().unwrap()).abi_encode();
+}
+
+#[tokio::test]
+async fn grant_by_transaction_then_use_within_limits() {
+    let stack = Stack::start().await;
+    let agent = stack.agent(pay_merchant_policy(&stack, 100));
+    stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
+    assert_eq!(agent.status().await.unwrap().state, SessionState::Enabled);
+
+    let before = stack.usdc_balance(MERCHANT).await;
+    let sent =
+        agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(60))], Lane::from(0)).await.unwrap();
+    assert!(sent.outcome.success);
+    assert_eq!(stack.usdc_balance(MERCHANT).await - before, usdc(60));
+
+    // The counters moved: 40 USDC left this month.
+    let status = agent.status().await.unwrap();
+    assert_eq!(status.allowances[0].amount_left, Some(usdc(40)));
+
+    // Over the cap: refused before signing, naming the rule and the amounts in USDC.
+    let error =
+        agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(41))], Lane::from(0)).await.unwrap_err();
+    assert!(matches!(error, Error::PreFlight { .. }), "{error}");
+    assert_eq!(rule_of(&error), "AmountLimitExceeded");
+    assert!(
+        error.to_string().contains("101 USDC") && error.to_string().contains("100 USDC"),
+        "{error}"
+    );
+
+    // Another recipient: refused before signing; sent anyway, the chain refuses with the same rule.
+    let stranger = Address::repeat_byte(0x99);
+    let error =
+        agent.send(&[transfer(stack.usdc(), stranger, usdc(1))], Lane::from(0)).await.unwrap_err();
+    assert_eq!(rule_of(&error), "ArgumentRuleFailed");
+    let chain_error = agent
+        .send_unchecked(&[transfer(stack.usdc(), stranger, usdc(1))], Lane::from(0))
+        .await
+        .unwrap_err();
+    assert!(matches!(chain_error, Error::Rejected { .. }), "{chain_error}");
+    assert_eq!(rule_of(&chain_error), "ArgumentRuleFailed");
+    assert!(chain_error.to_string().contains("AA23"), "{chain_error}");
+    assert_eq!(stack.usdc_balance(stranger).await, U256::ZERO);
+
+    // Another token: TargetNotAllowed on both sides.
+    let weth = stack.deployment().weth;
+    let error =
+        agent.send(&[transfer(weth, MERCHANT, U256::from(1))], Lane::from(0)).await.unwrap_err();
+    assert_eq!(rule_of(&error), "TargetNotAllowed");
+    let chain_error = agent
+        .send_unchecked(&[transfer(weth, MERCHANT, U256::from(1))], Lane::from(0))
+        .await
+        .unwrap_err();
+    assert_eq!(rule_of(&chain_error), "TargetNotAllowed");
+}
+
+#[tokio::test]
+async fn batches_are_checked_call_by_call_and_charged_together() {
+    let stack = Stack::start().await;
+    let agent = stack.agent(pay_merchant_policy(&stack, 100));
+    stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
+    let batch = vec![transfer(stack.usdc(), MERCHANT, usdc(30)); 3];
+    let before = stack.usdc_balance(MERCHANT).await;
+    agent.send(&batch, Lane::from(0)).await.unwrap();
+    assert_eq!(stack.usdc_balance(MERCHANT).await - before, usdc(90));
+
+    // Two more calls of 5: the second crosses the cap, so the whole batch is refused (call 2).
+    let batch =
+        vec![transfer(stack.usdc(), MERCHANT, usdc(5)), transfer(stack.usdc(), MERCHANT, usdc(6))];
+    let error = agent.send(&batch, Lane::from(0)).await.unwrap_err();
+    assert_eq!(rule_of(&error), "AmountLimitExceeded");
+    assert!(error.to_string().contains("call 2"), "{error}");
+    // A call smuggled into the batch to another recipient is refused as a whole.
+    let batch = vec![
+        transfer(stack.usdc(), MERCHANT, usdc(1)),
+        transfer(stack.usdc(), Address::repeat_byte(3), usdc(1)),
+    ];
+    assert_eq!(
+        rule_of(&agent.send_unchecked(&batch, Lane::from(0)).await.unwrap_err()),
+        "ArgumentRuleFailed"
+    );
+}
+
+#[tokio::test]
+async fn lazy_grant_installs_the_session_with_its_first_operation() {
+    let stack = Stack::start().await;
+    let policy = pay_merchant_policy(&stack, 100);
+    let signer: Arc<dyn SessionSigner> = Arc::new(leash_sdk::signer::EcdsaSigner::random());
+    let session = Session {
+        key: SessionKey { kind: signer.kind(), public: signer.signer_bytes() },
+        policy: policy.clone(),
+    };
+    let epoch = stack.chain.epoch(stack.account.address).await.unwrap();
+    let target = GrantTarget {
+        chain_id: stack.chain.chain_id,
+        module: stack.chain.module,
+        account: stack.account.address,
+        epoch,
+    };
+    let approval = stack.owner.approve(&session, &[target]).await.unwrap();
+
+    let agent = leash_sdk::SessionAgent::builder(
+        stack.chain.clone(),
+        stack.account.address,
+        session,
+        signer,
+    )
+    .submitter(stack.submitter.clone())
+    .lazy_grant(approval.proof_for(stack.chain.chain_id).unwrap())
+    .build()
+    .unwrap();
+    assert_eq!(agent.status().await.unwrap().state, SessionState::None);
+    let sent =
+        agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(10))], Lane::from(0)).await.unwrap();
+    assert!(sent.granted);
+    assert_eq!(agent.status().await.unwrap().state, SessionState::Enabled);
+    // The next operation uses the granted session (no grant data).
+    let sent =
+        agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(10))], Lane::from(0)).await.unwrap();
+    assert!(!sent.granted);
+}
+
+#[tokio::test]
+async fn one_owner_signature_grants_on_two_chains_and_never_crosses_them() {
+    let devnet_a = Devnet::builder().chain_id(31_337).start().await.unwrap();
+    let devnet_b = Devnet::builder().chain_id(31_338).start().await.unwrap();
+    let a = Stack::start_with(devnet_a, B256::ZERO).await;
+    let b = Stack::start_with(devnet_b, B256::ZERO).await;
+    assert_eq!(
+        a.account.address, b.account.address,
+        "same owner and salt give the same account on both chains"
+    );
+
+    let policy = pay_merchant_policy(&a, 100);
+    let signer: Arc<dyn SessionSigner> = Arc::new(leash_sdk::signer::EcdsaSigner::random());
+    let session =
+        Session { key: SessionKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
+    let targets: Vec<GrantTarget> = [&a, &b]
+        .iter()
+        .map(|s| GrantTarget {
+            chain_id: s.chain.chain_id,
+            module: s.chain.module,
+            account: s.account.address,
+            epoch: 0,
+        })
+        .collect();
+    let approval = a.owner.approve(&session, &targets).await.unwrap();
+
+    // Chain B's proof on chain A does not verify: the grant is bound to its chain.
+    let crossed = leash_sdk::SessionAgent::builder(
+        a.chain.clone(),
+        a.account.address,
+        session.clone(),
+        signer.clone(),
+    )
+    .submitter(a.submitter.clone())
+    .lazy_grant(approval.proof_for(b.chain.chain_id).unwrap())
+    .build()
+    .unwrap();
+    let error = crossed
+        .send_unchecked(&[transfer(a.usdc(), MERCHANT, usdc(1))], Lane::from(0))
+        .await
+        .unwrap_err();
+    assert_eq!(rule_of(&error), "InvalidGrantSignature");
+
+    for stack in [&a, &b] {
+        let agent = leash_sdk::SessionAgent::builder(
+            stack.chain.clone(),
+            stack.account.address,
+            session.clone(),
+            signer.clone(),
+        )
+        .submitter(stack.submitter.clone())
+        .lazy_grant(approval.proof_for(stack.chain.chain_id).unwrap())
+        .build()
+        .unwrap();
+        let sent =
+            agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(25))], Lane::from(0)).await.unwrap();
+        assert!(sent.granted && sent.outcome.success);
+        assert_eq!(stack.usdc_balance(MERCHANT).await, usdc(25));
+    }
+}
+
+#[tokio::test]
+async fn revoke_one_and_revoke_all() {
+    let stack = Stack::start().await;
+    let first = stack.agent(pay_merchant_policy(&stack, 100));
+    let second = stack.agent(pay_merchant_policy(&stack, 50));
+    for agent in [&first, &second] {
+        stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
+        agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap();
+    }
+
+    stack.owner.revoke(&stack.chain, &stack.submitter, first.session().id()).await.unwrap();
+    assert_eq!(first.status().await.unwrap().state, SessionState::Revoked);
+    let error =
+        first.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap_err();
+    assert_eq!(rule_of(&error), "SessionIsRevoked");
+    let error = first
+        .send_unchecked(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0))
+        .await
+        .unwrap_err();
+    assert_eq!(rule_of(&error), "SessionIsRevoked");
+    // The other session is untouched.
+    second.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap();
+
+    stack.owner.revoke_all(&stack.chain, &stack.submitter).await.unwrap();
+    assert_eq!(second.status().await.unwrap().state, SessionState::None);
+    let error =
+        second.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap_err();
+    assert_eq!(rule_of(&error), "SessionNotGranted");
+    let error = second
+        .send_unchecked(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0))
+        .await
+        .unwrap_err();
+    assert_eq!(rule_of(&error), "SessionNotGranted");
+}
+
+#[tokio::test]
+async fn independent_lanes_run_in_parallel_without_colliding() {
+    let stack = Stack::start().await;
+    let agent = stack.agent(pay_merchant_policy(&stack, 1_000));
+    stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
+    let sends = (0..8u32).map(|lane| {
+        let agent = &agent;
+        let call = transfer(stack.usdc(), MERCHANT, usdc(1));
+        async move {
+            agent
+                .send(&[call.clone()], Lane::from(lane))
+                .await
+                .map(|_| ())
+                .and(agent.send(&[call], Lane::from(lane)).await)
+        }
+    });
+    let results = futures::future::join_all(sends).await;
+    let mut lanes = std::collections::HashSet::new();
+    for result in results {
+        let sent = result.expect("every lane's operations land");
+        lanes.insert(sent.lane);
+    }
+    assert_eq!(lanes.len(), 8);
+    assert_eq!(stack.usdc_balance(MERCHANT).await, usdc(16));
+}
+
+#[tokio::test]
+async fn p256_and_webauthn_session_keys_are_verified_on_chain() {
+    let stack = Stack::start().await;
+    let signers: [Arc<dyn SessionSigner>; 2] =
+        [Arc::new(P256Signer::random()), Arc::new(WebAuthnSigner::random())];
+    for signer in signers {
+        let agent = stack.agent_with(pay_merchant_policy(&stack, 100), signer.clone());
+        stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
+        let sent =
+            agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(2))], Lane::from(0)).await.unwrap();
+        assert!(sent.outcome.success, "{:?} key", signer.kind());
+    }
+    assert_eq!(stack.usdc_balance(MERCHANT).await, usdc(4));
+}
