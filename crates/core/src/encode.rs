@@ -196,21 +196,26 @@ impl SessionUse<'_> {
     /// Only the actions the calls use travel in the operation (deduplicated), so its size does not grow with
     /// the session's other actions.
     pub fn encode(&self) -> Bytes {
+        let actions = &self.session.policy.actions;
         let mut used: Vec<usize> = Vec::new();
         let mut indices = Vec::with_capacity(self.call_actions.len());
         for &action in self.call_actions {
+            // An index outside the session carries no action: the module refuses that call (MissingCallAction).
+            if action >= actions.len() {
+                indices.push(u8::MAX);
+                continue;
+            }
             let position = used.iter().position(|&u| u == action).unwrap_or_else(|| {
                 used.push(action);
                 used.len() - 1
             });
             indices.push(position as u8);
         }
-        let actions = &self.session.policy.actions;
         // `SessionUse` and `Grant` only travel in calldata, so the ABI has no struct for them: their fields are
         // encoded as tuples, which is the same encoding.
         let body = (
             self.session.encode(),
-            used.iter().filter_map(|&i| actions.get(i)).map(Action::encode).collect::<Vec<_>>(),
+            used.iter().map(|&i| actions[i].encode()).collect::<Vec<_>>(),
             Bytes::from(indices),
             u48(self.time),
             self.signature.clone(),

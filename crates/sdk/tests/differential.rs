@@ -1,0 +1,479 @@
+//! Differential test: random sessions and random call batches judged by the pre-flight evaluator and by the
+//! module on chain. Every verdict must agree: the same window when allowed, the same error (with the same
+//! data) when rejected, and after an allowed operation the same counters.
+//!
+//! `LEASH_DIFF_CASES` sets the number of batches (default 2,000; `make differential` runs 100,000) and
+//! `LEASH_DIFF_SEED` the seed, printed so any disagreement can be replayed.
+
+mod common;
+
+use alloy::{
+    primitives::{aliases::U96, Address, Bytes, FixedBytes, B256, U256},
+    providers::Provider,
+    rpc::types::TransactionRequest,
+    sol_types::SolCall,
+};
+use common::Stack;
+use leash_contracts::bindings::SessionKeyValidator;
+use leash_core::{
+    encode_execute, use_digest, Action, ActivePart, AmountCap, ArgRule, Call, CallScope, Condition,
+    Evaluator, OpGas, Operation, Period, Rejection, Session, SessionKey, SessionPolicy, SessionUse,
+    Target, Timestamp, UseLimit, Window,
+};
+use leash_sdk::{signer::EcdsaSigner, submit::decode_module_revert, userop::UserOperation};
+use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
+use std::collections::BTreeMap;
+
+const NO_END: u64 = (1 << 48) - 1;
+/// 2027-03-01T00:00:00Z: times are drawn around it.
+const BASE: u64 = 1_803_859_200;
+
+struct World {
+    targets: Vec<Address>,
+    selectors: Vec<FixedBytes<4>>,
+    account: Address,
+    module: Address,
+    paymasters: [Address; 2],
+}
+
+fn word(rng: &mut StdRng, world: &World) -> U256 {
+    match rng.gen_range(0..10) {
+        0..=2 => U256::from(rng.gen_range(0u64..8)),
+        3..=4 => U256::from(rng.gen_range(0u64..2_000)),
+        5..=6 => world.targets.choose(rng).unwrap().into_word().into(),
+        7 => U256::MAX - U256::from(rng.gen_range(0u64..3)),
+        8 => U256::from(1) << rng.gen_range(60..200),
+        _ => U256::from(rng.gen::<u64>()),
+    }
+}
+
+fn period(rng: &mut StdRng) -> Period {
+    match rng.gen_range(0..10) {
+        0..=3 => Period::Lifetime,
+        4..=5 => {
+            let length = *[60u32, 3_600, 86_400, 604_800].choose(rng).unwrap();
+            let active = if rng.gen_bool(0.5) {
+                ActivePart::default()
+            } else {
+                let from = rng.gen_range(0..length / 2);
+                ActivePart { from, duration: rng.gen_range(0..length - from) }
+            };
+            let start = Timestamp(
+                BASE - rng.gen_range(0..4 * u64::from(length)) + rng.gen_range(0..3) * 1_000,
+            );
+            Period::Every { start, length, active }
+        }
+        6..=7 => {
+            let active = if rng.gen_bool(0.5) {
+                ActivePart::default()
+            } else {
+                ActivePart {
+                    from: rng.gen_range(0..3) * 86_400,
+                    duration: rng.gen_range(0..3) * 86_400,
+                }
+            };
+            Period::Monthly { active }
+        }
+        _ => {
+            let mut start = BASE - rng.gen_range(0..200_000);
+            let windows = (0..rng.gen_range(1..4))
+                .map(|_| {
+                    let end = start + rng.gen_range(1..300_000);
+                    let window = Window { start: Timestamp(start), end: Timestamp(end) };
+                    start = end + rng.gen_range(0..100_000);
+                    window
+                })
+                .collect();
+            Period::Windows(windows)
+        }
+    }
+}
+
+fn condition(rng: &mut StdRng, world: &World) -> Condition {
+    let mut w = || word(rng, world);
+    let (a, b) = (w(), w());
+    match rng.gen_range(0..8) {
+        0 => Condition::Eq(a),
+        1 => Condition::Neq(a),
+        2 => Condition::Gt(a),
+        3 => Condition::Gte(a),
+        4 => Condition::Lt(a),
+        5 => Condition::Lte(a),
+        6 => Condition::InRange(a.min(b), a.max(b)),
+        _ => Condition::OneOf((0..rng.gen_range(1..4)).map(|_| word(rng, world)).collect()),
+    }
+}
+
+fn action(rng: &mut StdRng, world: &World) -> Action {
+    let target = if rng.gen_bool(0.15) {
+        Target::Any
+    } else {
+        Target::Contract(*world.targets.choose(rng).unwrap())
+    };
+    let selector = *world.selectors.choose(rng).unwrap();
+    let call = match rng.gen_range(0..10) {
+        0 => CallScope::Any,
+        1 => CallScope::NativeTransfer,
+        2 => CallScope::FunctionOrNativeTransfer(selector),
+        _ => CallScope::Function(selector),
+    };
+    let mut action = Action::new(target, call);
+    action.max_value_per_call = *[0u128, 0, 1_000, 1_000_000, u128::MAX].choose(rng).unwrap();
+    action.rules = (0..rng.gen_range(0..4))
+        .map(|_| ArgRule {
+            offset: *[0u16, 32, 32, 64, 96, 1].choose(rng).unwrap(),
+            condition: condition(rng, world),
+        })
+        .collect();
+    action.period = period(rng);
+    action.max_uses = rng.gen_bool(0.4).then(|| rng.gen_range(1..5));
+    action.amount_cap = rng.gen_bool(0.5).then(|| AmountCap {
+        offset: *[32u16, 32, 0, 64].choose(rng).unwrap(),
+        cap: U96::from(rng.gen_range(0u64..5_000)),
+    });
+    action.value_cap = rng.gen_bool(0.3).then(|| U96::from(rng.gen_range(0u64..3_000)));
+    action
+}
+
+fn session(rng: &mut StdRng, world: &World, key: Address) -> Session {
+    let valid_after = Timestamp(BASE - rng.gen_range(0..400_000));
+    let valid_until =
+        rng.gen_bool(0.6).then(|| Timestamp(valid_after.0 + rng.gen_range(1..2_000_000)));
+    let policy = SessionPolicy {
+        name: None,
+        valid_after,
+        valid_until,
+        max_ops: rng
+            .gen_bool(0.3)
+            .then(|| UseLimit { count: rng.gen_range(1..6), period: period(rng) }),
+        gas_budget: rng.gen_bool(0.3).then(|| rng.gen_range(0u128..50_000_000_000_000_000)),
+        paymaster: rng.gen_bool(0.15).then_some(world.paymasters[0]),
+        sudo: rng.gen_bool(0.05),
+        signing: None,
+        actions: (0..rng.gen_range(1..5)).map(|_| action(rng, world)).collect(),
+        salt: B256::from(U256::from(rng.gen::<u64>())),
+    };
+    Session { key: SessionKey::ecdsa(key), policy }
+}
+
+/// A value that passes `condition` (or a near miss when `miss`).
+fn satisfying(condition: &Condition, rng: &mut StdRng) -> U256 {
+    match condition {
+        Condition::Eq(v) | Condition::Gte(v) | Condition::Lte(v) => *v,
+        Condition::Neq(v) => *v ^ U256::from(1),
+        Condition::Gt(v) => v.saturating_add(U256::from(1)),
+        Condition::Lt(v) => v.saturating_sub(U256::from(1)),
+        Condition::InRange(min, max) => {
+            if rng.gen_bool(0.5) {
+                *min
+            } else {
+                *max
+            }
+        }
+        Condition::OneOf(values) => *values.choose(rng).unwrap(),
+    }
+}
+
+/// A call built to fit one of the session's actions (its rules, caps and value), so that limits and counters
+/// get exercised, not only the scope checks.
+fn fitting_call(rng: &mut StdRng, world: &World, session: &Session) -> Call {
+    let action = session.policy.actions.choose(rng).unwrap();
+    let target = match action.target {
+        Target::Contract(t) => t,
+        Target::Any => *world.targets.choose(rng).unwrap(),
+    };
+    let mut words: Vec<U256> = (0..4).map(|_| U256::from(rng.gen_range(0u64..50))).collect();
+    for rule in &action.rules {
+        if rule.offset % 32 == 0 && (rule.offset as usize) < 128 {
+            words[rule.offset as usize / 32] = satisfying(&rule.condition, rng);
+        }
+    }
+    if let Some(cap) = action.amount_cap {
+        if cap.offset % 32 == 0 && rng.gen_bool(0.7) {
+            let most: u64 = U256::from(cap.cap).to();
+            words[cap.offset as usize / 32] = U256::from(rng.gen_range(0..=most / 2 + 1));
+        }
+    }
+    let data = match action.call {
+        CallScope::NativeTransfer => Vec::new(),
+        CallScope::Any if rng.gen_bool(0.3) => Vec::new(),
+        CallScope::Function(s) | CallScope::FunctionOrNativeTransfer(s) => {
+            let mut data = s.to_vec();
+            words.iter().for_each(|w| data.extend_from_slice(&w.to_be_bytes::<32>()));
+            data
+        }
+        CallScope::Any => {
+            let mut data = world.selectors.choose(rng).unwrap().to_vec();
+            words.iter().for_each(|w| data.extend_from_slice(&w.to_be_bytes::<32>()));
+            data
+        }
+    };
+    let max = action.max_value_per_call.min(2_000);
+    let value =
+        if max > 0 && rng.gen_bool(0.5) { U256::from(rng.gen_range(0..=max)) } else { U256::ZERO };
+    Call { target, value, data: data.into() }
+}
+
+fn call(rng: &mut StdRng, world: &World, session: &Session) -> Call {
+    if rng.gen_bool(0.6) {
+        return fitting_call(rng, world, session);
+    }
+    let from_session = session.policy.actions.choose(rng).unwrap();
+    let target = match (rng.gen_range(0..10), from_session.target) {
+        (0..=6, Target::Contract(t)) => t,
+        (7, _) => world.account,
+        (8, _) => world.module,
+        _ => *world.targets.choose(rng).unwrap(),
+    };
+    let mut data = Vec::new();
+    match rng.gen_range(0..12) {
+        0 => {}
+        1 => data.extend_from_slice(&[0xab, 0xcd]),
+        n => {
+            let selector = match (n, from_session.call) {
+                (2..=8, CallScope::Function(s) | CallScope::FunctionOrNativeTransfer(s)) => s,
+                _ => *world.selectors.choose(rng).unwrap(),
+            };
+            data.extend_from_slice(selector.as_slice());
+            for _ in 0..rng.gen_range(0..5) {
+                data.extend_from_slice(&word(rng, world).to_be_bytes::<32>());
+            }
+            if rng.gen_bool(0.1) {
+                data.extend_from_slice(&[7; 5]);
+            }
+        }
+    }
+    let value = match rng.gen_range(0..10) {
+        0..=5 => U256::ZERO,
+        6..=8 => U256::from(rng.gen_range(1u64..2_000)),
+        _ => U256::from(rng.gen::<u128>()),
+    };
+    Call { target, value, data: data.into() }
+}
+
+fn op_gas(rng: &mut StdRng) -> OpGas {
+    OpGas {
+        pre_verification_gas: rng.gen_range(0..100_000),
+        verification_gas_limit: rng.gen_range(0..1_000_000),
+        call_gas_limit: rng.gen_range(0..1_000_000),
+        paymaster_verification_gas_limit: rng.gen_range(0..100_000),
+        paymaster_post_op_gas_limit: rng.gen_range(0..100_000),
+        max_fee_per_gas: if rng.gen_bool(0.7) {
+            rng.gen_range(0..1_000_000_000)
+        } else {
+            rng.gen_range(0..20_000_000_000)
+        },
+    }
+}
+
+/// The module's verdict: `Ok((validAfter, validUntil))` or the rejection it reverts with.
+fn chain_verdict(result: Result<U256, Option<Bytes>>) -> Result<(u64, u64), Option<Rejection>> {
+    match result {
+        Ok(data) => {
+            assert_eq!(data & U256::from(1), U256::ZERO, "the session signature must verify");
+            let until: u64 = ((data >> 160usize) & U256::from(NO_END)).to();
+            let after: u64 = (data >> 208usize).to();
+            Ok((after, if until == 0 { NO_END } else { until }))
+        }
+        Err(data) => Err(data.and_then(|d| decode_module_revert(&d))),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_agrees_with_the_chain() {
+    let cases: usize =
+        std::env::var("LEASH_DIFF_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
+    let seed: u64 =
+        std::env::var("LEASH_DIFF_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x1ea5);
+    let stack = Stack::start().await;
+    let provider = stack.devnet.provider().clone();
+    let d = stack.deployment();
+    let account = stack.account.address;
+    let module = stack.chain.module;
+    let world = World {
+        targets: vec![
+            d.usdc,
+            d.weth,
+            d.game_items,
+            d.dex_router,
+            Address::repeat_byte(0x51),
+            Address::repeat_byte(0x52),
+        ],
+        selectors: ["a9059cbb", "095ea7b3", "3e85d596", "f242432a", "deadbeef"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect(),
+        account,
+        module,
+        paymasters: [Address::repeat_byte(0x71), Address::repeat_byte(0x72)],
+    };
+    // The account sends the module's calls itself (anvil impersonation), exactly as during validation.
+    let _: () = provider.raw_request("anvil_impersonateAccount".into(), (account,)).await.unwrap();
+    let send_as_account = |data: Vec<u8>| {
+        let provider = provider.clone();
+        async move {
+            let tx = TransactionRequest::default()
+                .from(account)
+                .to(module)
+                .input(Bytes::from(data).into())
+                .gas_limit(3_000_000);
+            let hash: B256 =
+                provider.raw_request("eth_sendTransaction".into(), (tx,)).await.unwrap();
+            loop {
+                if let Some(receipt) = provider.get_transaction_receipt(hash).await.unwrap() {
+                    return receipt.status();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        }
+    };
+
+    println!("differential: seed {seed}, {cases} cases");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let key = EcdsaSigner::random();
+    let mut rules: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let (mut done, mut allowed) = (0usize, 0usize);
+    while done < cases {
+        let session = session(&mut rng, &world, key.address());
+        let id = session.id();
+        let grant = SessionKeyValidator::grantSessionCall {
+            session: session.encode(),
+            actionHashes: session.policy.action_hashes(),
+        };
+        assert!(
+            send_as_account(grant.abi_encode()).await,
+            "grantSession succeeds for a valid session"
+        );
+        let evaluator = Evaluator::new(&session);
+        let mut time = BASE - rng.gen_range(0..300_000);
+        for _ in 0..rng.gen_range(1..8) {
+            if done == cases {
+                break;
+            }
+            match rng.gen_range(0..100) {
+                0 => assert!(
+                    send_as_account(
+                        SessionKeyValidator::revokeSessionCall { sessionId: id }.abi_encode()
+                    )
+                    .await
+                ),
+                1 if rng.gen_bool(0.5) => assert!(
+                    send_as_account(SessionKeyValidator::revokeAllSessionsCall {}.abi_encode())
+                        .await
+                ),
+                _ => {}
+            }
+            // Mostly forward in time, sometimes back (an older period than one already charged).
+            time = if rng.gen_bool(0.1) {
+                time.saturating_sub(rng.gen_range(0..200_000))
+            } else {
+                time + rng.gen_range(0..150_000)
+            };
+            let size = match rng.gen_range(0..100) {
+                0 => 33,
+                1..=60 => 1,
+                _ => rng.gen_range(2..5),
+            };
+            let calls: Vec<Call> = (0..size).map(|_| call(&mut rng, &world, &session)).collect();
+            let paymaster = match (rng.gen_range(0..10), session.policy.paymaster) {
+                (0..=7, required) => required,
+                (8, _) => Some(world.paymasters[1]),
+                _ => None,
+            };
+            let gas = op_gas(&mut rng);
+            let operation = Operation { account, module, time, gas, paymaster, grants: false };
+            let mut call_actions = evaluator.choose_actions(&calls);
+            if rng.gen_bool(0.05) && !session.policy.sudo {
+                // A wrong or missing action for some call.
+                let i = rng.gen_range(0..call_actions.len());
+                call_actions[i] = Some(rng.gen_range(0..session.policy.actions.len() + 2));
+            }
+            let state = stack.chain.session_state(account, &session).await.unwrap();
+            let predicted = evaluator.evaluate_with(&calls, &call_actions, &operation, &state);
+
+            let mut builder = UserOperation::builder(account)
+                .nonce(U256::from(rng.gen::<u64>()))
+                .call_data(encode_execute(&calls))
+                .verification_gas_limit(gas.verification_gas_limit)
+                .call_gas_limit(gas.call_gas_limit)
+                .pre_verification_gas(gas.pre_verification_gas)
+                .fees(gas.max_fee_per_gas, 0);
+            if let Some(paymaster) = paymaster {
+                builder = builder.paymaster(
+                    paymaster,
+                    gas.paymaster_verification_gas_limit,
+                    gas.paymaster_post_op_gas_limit,
+                    Bytes::new(),
+                );
+            }
+            let mut op = builder.build().unwrap();
+            let hash = op.hash(stack.chain.entry_point, stack.chain.chain_id).unwrap();
+            let signature = key.sign_digest_sync(use_digest(hash, id, time)).unwrap();
+            let indices: Vec<usize> = if session.policy.sudo {
+                Vec::new()
+            } else {
+                call_actions.iter().map(|a| a.unwrap_or(usize::MAX)).collect()
+            };
+            op.signature = SessionUse {
+                session: &session,
+                call_actions: &indices,
+                time,
+                signature,
+                grant: None,
+            }
+            .encode();
+            let validate = SessionKeyValidator::validateUserOpCall {
+                userOp: convert(op.pack().unwrap()),
+                userOpHash: hash,
+            };
+            let tx = TransactionRequest::default()
+                .from(account)
+                .to(module)
+                .input(Bytes::from(validate.abi_encode()).into());
+            let result = match provider.call(tx).await {
+                Ok(data) => Ok(U256::from_be_slice(&data)),
+                Err(e) => Err(e.as_error_resp().and_then(|r| r.as_revert_data())),
+            };
+            let actual = chain_verdict(result);
+            match (&predicted, &actual) {
+                (Ok(allowed_op), Ok((after, until))) => {
+                    assert_eq!((allowed_op.valid_after, allowed_op.valid_until), (*after, *until), "window differs (seed {seed}, case {done})");
+                    // Charge it for real and compare the counters the evaluator predicted.
+                    assert!(send_as_account(validate.abi_encode()).await);
+                    let after_state = stack.chain.session_state(account, &session).await.unwrap();
+                    assert_eq!(after_state, allowed_op.after, "counters differ after an allowed op (seed {seed}, case {done})");
+                    allowed += 1;
+                    *rules.entry("allowed").or_default() += 1;
+                }
+                (Err(expected), Err(Some(got))) => {
+                    assert_eq!(expected, got, "rejections differ (seed {seed}, case {done}): calls {calls:?}");
+                    *rules.entry(expected.rule()).or_default() += 1;
+                }
+                _ => panic!(
+                    "verdicts differ (seed {seed}, case {done}):\n  pre-flight: {predicted:?}\n  chain:      {actual:?}\n  session: {session:?}\n  calls: {calls:?}\n  time {time}"
+                ),
+            }
+            done += 1;
+        }
+    }
+    println!("differential: {done} cases, 0 disagreements; {allowed} allowed; verdicts by rule: {rules:?}");
+    assert!(allowed > cases / 20, "too few allowed cases to be meaningful: {allowed}");
+    assert!(rules.len() > 12, "too few distinct rules exercised: {rules:?}");
+}
+
+/// The EntryPoint binding's packed operation as the module binding's type (same Solidity struct).
+fn convert(
+    op: leash_contracts::bindings::EntryPoint::PackedUserOperation,
+) -> SessionKeyValidator::PackedUserOperation {
+    SessionKeyValidator::PackedUserOperation {
+        sender: op.sender,
+        nonce: op.nonce,
+        initCode: op.initCode,
+        callData: op.callData,
+        accountGasLimits: op.accountGasLimits,
+        preVerificationGas: op.preVerificationGas,
+        gasFees: op.gasFees,
+        paymasterAndData: op.paymasterAndData,
+        signature: op.signature,
+    }
+}
