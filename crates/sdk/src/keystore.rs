@@ -29,7 +29,7 @@
 
 use std::{
     fmt, fs,
-    io::{self, Read, Write},
+    io::{self, Read},
     path::{Path, PathBuf},
 };
 
@@ -806,47 +806,19 @@ fn random_uuid() -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
-/// Writes `contents` to `path` so that `path` either keeps its old state or holds all of `contents`:
-/// a 0600 temporary file in the same directory, flushed, then renamed into place.
+/// Writes a keystore atomically with mode 0600 (see [`crate::fs::write_atomic`]).
 fn write_atomic(
     dir: &Path,
     path: &Path,
     contents: &[u8],
     overwrite: bool,
 ) -> Result<(), KeystoreError> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".leash-keystore-").suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o600));
-    }
-    // Dropping the temporary file on any error below deletes it: no partial file is left behind.
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|err| KeystoreError::io(dir, "write a keystore into the directory", err))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // The umask may have narrowed the mode at creation; make it exactly 0600.
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(|err| KeystoreError::io(tmp.path(), "set the mode of", err))?;
-    }
-    tmp.write_all(contents).map_err(|err| KeystoreError::io(tmp.path(), "write", err))?;
-    tmp.as_file().sync_all().map_err(|err| KeystoreError::io(tmp.path(), "flush to disk", err))?;
-    let persisted = if overwrite { tmp.persist(path) } else { tmp.persist_noclobber(path) };
-    persisted.map_err(|err| match err.error.kind() {
-        io::ErrorKind::AlreadyExists => KeystoreError::FileExists { path: path.to_path_buf() },
-        _ => KeystoreError::io(path, "move the new keystore to", err.error),
-    })?;
-    // Make the rename itself durable. The file is complete and in place either way, so a directory that
-    // cannot be synced is not an error.
-    #[cfg(unix)]
-    if let Ok(dir) = fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    crate::fs::write_atomic(dir, path, contents, 0o600, overwrite).map_err(|err| match err {
+        crate::fs::WriteError::Exists => KeystoreError::FileExists { path: path.to_path_buf() },
+        crate::fs::WriteError::Io { path: at, action, source } => {
+            KeystoreError::io(&at, action, source)
+        }
+    })
 }
 
 impl fmt::Display for KeyInfo {
