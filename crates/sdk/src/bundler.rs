@@ -359,8 +359,12 @@ impl Endpoint {
         method: &'static str,
         params: P,
     ) -> Result<R, CallError> {
-        let params =
-            serde_json::to_value(params).map_err(|err| CallError::Encode(err.to_string()))?;
+        let params = match serde_json::to_value(params) {
+            // No parameters: an empty array, since some endpoints refuse `null` or a missing `params`.
+            Ok(serde_json::Value::Null) => serde_json::Value::Array(Vec::new()),
+            Ok(params) => params,
+            Err(err) => return Err(CallError::Encode(err.to_string())),
+        };
         let result: serde_json::Value =
             self.client.request(method, params).await.map_err(|err| match err {
                 RpcError::ErrorResp(payload) => CallError::Rejected(RpcRejection::new(
@@ -393,7 +397,7 @@ impl Endpoint {
                 },
                 other => CallError::Unreachable(describe_error(&other)),
             })?;
-        serde_json::from_value(result.clone()).map_err(|err| {
+        R::deserialize(&result).map_err(|err| {
             CallError::Decode(format!(
                 "{err} in {}",
                 truncate(&scrub_urls(&result.to_string()), 300)
@@ -916,8 +920,9 @@ impl BundlerClient {
     }
 
     /// Polls `eth_getUserOperationReceipt` every `poll_interval` until the receipt arrives or `timeout`
-    /// passes ([`BundlerError::ReceiptTimeout`]). Unreachable-bundler and HTTP errors while polling do not
-    /// end the wait; rejections do.
+    /// passes ([`BundlerError::ReceiptTimeout`]; the wait may overrun `timeout` by one `poll_interval`, so
+    /// that a last poll at the deadline can finish). Unreachable-bundler and HTTP errors while polling do
+    /// not end the wait; rejections do.
     pub async fn wait_for_receipt(
         &self,
         hash: B256,
@@ -940,16 +945,17 @@ impl BundlerClient {
         let mut attempt = 0u32;
         loop {
             attempt = attempt.saturating_add(1);
-            let remaining = timeout.saturating_sub(start.elapsed());
-            let error = match tokio::time::timeout(remaining, self.get_user_operation_receipt(hash))
-                .await
-            {
-                Ok(Ok(Some(receipt))) => return Ok(receipt),
-                Ok(Ok(None)) => None,
-                Ok(Err(err)) if err.is_transient() => Some(err.to_string()),
-                Ok(Err(err)) => return Err(err),
-                Err(_) => Some("the poll did not finish before the time-out".to_owned()),
-            };
+            // A poll may run until the deadline, and the last one at least one interval, so the wait
+            // overshoots `timeout` by one interval at most.
+            let limit = timeout.saturating_sub(start.elapsed()).max(poll_interval);
+            let error =
+                match tokio::time::timeout(limit, self.get_user_operation_receipt(hash)).await {
+                    Ok(Ok(Some(receipt))) => return Ok(receipt),
+                    Ok(Ok(None)) => None,
+                    Ok(Err(err)) if err.is_transient() => Some(err.to_string()),
+                    Ok(Err(err)) => return Err(err),
+                    Err(_) => Some("the poll did not finish before the time-out".to_owned()),
+                };
             let elapsed = start.elapsed();
             progress(&WaitProgress { hash, attempt, elapsed, error: error.clone() });
             if elapsed >= timeout {

@@ -419,4 +419,111 @@ mod tests {
             format!("lane {}", Lane::named("payroll").id())
         );
     }
+
+    /// A chain where every key starts at `start`, counting how often it is asked.
+    #[derive(Default)]
+    struct Chain {
+        start: u64,
+        reads: std::sync::atomic::AtomicUsize,
+        wrong_key: bool,
+    }
+
+    impl NonceSource for Chain {
+        async fn current_nonce(&self, _: Address, key: NonceKey) -> Result<U256, LaneError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let key = if self.wrong_key { NonceKey::owner(Lane::new(999)) } else { key };
+            Ok(key.nonce(self.start))
+        }
+    }
+
+    const ACCOUNT: Address = Address::repeat_byte(0x11);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_lanes_never_collide() {
+        let lanes = Arc::new(LaneAllocator::new(Chain { start: 10, ..Chain::default() }));
+        let validator = Address::repeat_byte(0xaa);
+        let tasks: Vec<_> = (0..8u32)
+            .map(|lane| {
+                let lanes = lanes.clone();
+                tokio::spawn(async move {
+                    let key = NonceKey::session(validator, Lane::new(lane));
+                    let mut nonces = Vec::new();
+                    for _ in 0..25 {
+                        let lease = lanes.lease(ACCOUNT, key).await.unwrap();
+                        nonces.push(lease.nonce());
+                        tokio::task::yield_now().await;
+                        lease.commit();
+                    }
+                    (key, nonces)
+                })
+            })
+            .collect();
+        let mut all = std::collections::HashSet::new();
+        for task in tasks {
+            let (key, nonces) = task.await.unwrap();
+            assert_eq!(nonces, (10..35).map(|sequence| key.nonce(sequence)).collect::<Vec<_>>());
+            all.extend(nonces);
+        }
+        assert_eq!(all.len(), 8 * 25, "no nonce handed out twice");
+        assert_eq!(
+            lanes.source.reads.load(std::sync::atomic::Ordering::SeqCst),
+            8,
+            "one read per lane"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_lane_is_sequential() {
+        let lanes = Arc::new(LaneAllocator::new(Chain::default()));
+        let key = NonceKey::owner(Lane::named("payroll"));
+        let first = lanes.lease(ACCOUNT, key).await.unwrap();
+        let waiting = {
+            let lanes = lanes.clone();
+            tokio::spawn(async move { lanes.lease(ACCOUNT, key).await.unwrap().sequence() })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "a second lease of a held lane waits");
+        // Another lane is not held up.
+        let other = lanes.lease(ACCOUNT, NonceKey::owner(Lane::new(2))).await.unwrap();
+        assert_eq!(other.sequence(), 0);
+        first.commit();
+        assert_eq!(waiting.await.unwrap(), 1);
+        // The same key of another account is another sequence.
+        assert_eq!(lanes.lease(Address::repeat_byte(0x22), key).await.unwrap().sequence(), 0);
+    }
+
+    #[tokio::test]
+    async fn dropped_leases_are_reused_and_resync_reads_again() {
+        let lanes = LaneAllocator::new(Chain { start: 4, ..Chain::default() });
+        let key = NonceKey::owner(Lane::DEFAULT);
+        assert_eq!(lanes.lease(ACCOUNT, key).await.unwrap().sequence(), 4);
+        let lease = lanes.lease(ACCOUNT, key).await.unwrap();
+        assert_eq!(lease.sequence(), 4, "a dropped lease gives its number back");
+        lease.commit();
+        lanes.lease(ACCOUNT, key).await.unwrap().resync();
+        assert_eq!(
+            lanes.lease(ACCOUNT, key).await.unwrap().sequence(),
+            4,
+            "read from the chain again"
+        );
+        assert_eq!(lanes.source.reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+        lanes.lease(ACCOUNT, key).await.unwrap().commit();
+        lanes.forget(ACCOUNT, key).await;
+        assert_eq!(lanes.lease(ACCOUNT, key).await.unwrap().sequence(), 4);
+        assert_eq!(lanes.source.reads.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_source_answering_another_key_is_refused() {
+        let lanes = LaneAllocator::new(Chain { wrong_key: true, ..Chain::default() });
+        let err = lanes.lease(ACCOUNT, NonceKey::owner(Lane::DEFAULT)).await.unwrap_err();
+        assert!(matches!(err, LaneError::KeyMismatch { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_last_sequence_number_is_never_handed_out() {
+        let lanes = LaneAllocator::new(Chain { start: u64::MAX, ..Chain::default() });
+        let err = lanes.lease(ACCOUNT, NonceKey::owner(Lane::DEFAULT)).await.unwrap_err();
+        assert!(matches!(err, LaneError::Exhausted { .. }), "{err}");
+    }
 }

@@ -10,7 +10,9 @@
 //!
 //! The `context` is whatever the service defines (a sponsorship policy id, an ERC-20 token to pay in...).
 //! Both results are applied to a [`UserOperation`] with `apply_to`. Services for EntryPoint v0.6 answer a
-//! packed `paymasterAndData`; when a service does that for v0.7 it is split into the v0.7 fields.
+//! packed `paymasterAndData`; when a service does that for v0.7 it is split into the v0.7 fields. The
+//! operation is sent in its v0.7 JSON form as it stands, signature included (a stub or empty signature
+//! before signing; services ignore it).
 //!
 //! ```no_run
 //! use leash_sdk::{bundler::BundlerClient, paymaster::PaymasterClient, userop::UserOperation};

@@ -1,0 +1,444 @@
+//! The contracts every devnet starts with, and how they get there quickly.
+//!
+//! All deployment transactions come from one fixed deployer key (not one of anvil's dev accounts, which stay
+//! untouched: nonce 0 and their full balance), so every devnet has the same addresses. They are signed
+//! locally with explicit nonces, gas limits and fees, sent one after the other without waiting in between
+//! (anvil mines each on arrival), and only then are the receipts checked: no gas estimation and no waiting
+//! per transaction. Each contract address is computed before sending and compared with the receipt.
+
+use std::{
+    collections::BTreeMap,
+    sync::Once,
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    eips::Encodable2718,
+    network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
+    primitives::{keccak256, Address, Bytes, TxHash, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::TransactionRequest,
+    signers::local::PrivateKeySigner,
+    sol_types::{SolCall, SolConstructor},
+};
+use leash_contracts::{
+    bindings::{
+        entry_point_creation_code, DevToken, DexRouter, GameItems, LeashAccountFactory,
+        SessionKeyValidator, YieldVault,
+    },
+    CREATE2_DEPLOYER, ENTRYPOINT_V07, ENTRYPOINT_V07_SALT,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::{DevnetError, Result},
+    rpc::wait_for_receipt,
+};
+
+/// The price the [`DexRouter`] quotes in both directions: 1 WETH = 3,000 USDC.
+pub const WETH_PRICE_IN_USDC: u64 = 3_000;
+
+/// Whole USDC minted to the [`DexRouter`] as reserves at start-up.
+pub const DEX_USDC_RESERVES: u64 = 10_000_000;
+
+/// Whole WETH minted to the [`DexRouter`] as reserves at start-up.
+pub const DEX_WETH_RESERVES: u64 = 10_000;
+
+/// EIP-170: the largest runtime code mainnet accepts.
+pub const EIP170_CODE_SIZE_LIMIT: usize = 0x6000;
+
+/// The runtime code of the deterministic deployment proxy at [`CREATE2_DEPLOYER`]: `salt ‖ initCode` in the
+/// call data, CREATE2 with that salt, the new address (20 bytes) out. anvil 1.x has it in its genesis state;
+/// this is installed with `anvil_setCode` only where it is missing (an older anvil, a fork of a chain
+/// without it).
+const CREATE2_DEPLOYER_CODE: &str = "0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3";
+
+/// Gas limit of each contract creation: enough for any contract within EIP-170, under the EIP-7825 cap
+/// (2^24) and half a default 30M block, so two creations fit one block.
+const CREATE_GAS: u64 = 15_000_000;
+
+/// Gas limit of each set-up call (rates, mints).
+const CALL_GAS: u64 = 200_000;
+
+/// What the deployer holds for gas and for [`crate::Devnet::deposit_to_entry_point`]: 1e9 ETH.
+pub(crate) const DEPLOYER_BALANCE: U256 = U256::from_limbs([0x9fd0803ce8000000, 0x33b2e3c, 0, 0]);
+
+/// An ERC-20 of the devnet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// The token contract.
+    pub address: Address,
+    /// Its ERC-20 name.
+    pub name: String,
+    /// Raw units per whole token are `10^decimals`.
+    pub decimals: u8,
+}
+
+/// Where a devnet's contracts are. Serialises to JSON with camelCase keys:
+///
+/// ```json
+/// { "chainId": 31337, "entryPoint": "0x0000000071727De22E5E9d8BAf0edAc6f37da032", "...": "...",
+///   "tokens": { "USDC": { "address": "0x...", "name": "USD Coin (devnet)", "decimals": 6 } } }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// The chain these addresses are on.
+    pub chain_id: u64,
+    /// The account that deployed the contracts below (a fixed key, not a dev account).
+    pub deployer: Address,
+    /// ERC-4337 EntryPoint v0.7, at its canonical address.
+    pub entry_point: Address,
+    /// The session-key validator module.
+    pub session_key_validator: Address,
+    /// The account factory.
+    pub account_factory: Address,
+    /// The account implementation every account proxy points to (created by the factory).
+    pub account_implementation: Address,
+    /// "USD Coin (devnet)", 6 decimals, open mint.
+    pub usdc: Address,
+    /// "Wrapped Ether (devnet)", 18 decimals, open mint.
+    pub weth: Address,
+    /// The ERC-1155 game collection (GOLD = 1, WOOD = 2, IRON = 3, legendaries from 1,000,000).
+    pub game_items: Address,
+    /// The fixed-rate router, quoting USDC/WETH at [`WETH_PRICE_IN_USDC`] with reserves of both.
+    pub dex_router: Address,
+    /// The ERC-4626 vault over USDC ("yUSDC").
+    pub yield_vault: Address,
+    /// The ERC-20s by symbol: USDC, WETH and the vault's share token yUSDC.
+    pub tokens: BTreeMap<String, Token>,
+}
+
+impl Deployment {
+    /// The ERC-20 with this symbol (`"USDC"`, `"WETH"`, `"yUSDC"`).
+    pub fn token(&self, symbol: &str) -> Option<&Token> {
+        self.tokens.get(symbol)
+    }
+}
+
+/// The key every devnet deploys from: keccak256("leash devnet deployer"). A well-known test key; never fund
+/// it anywhere else.
+pub(crate) fn deployer_key() -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&keccak256("leash devnet deployer"))
+        .expect("a keccak digest is a valid key")
+}
+
+/// The runtime-code size limit anvil must allow for the contracts deployed here, when it is above EIP-170.
+///
+/// The session-key validator's runtime code is larger than EIP-170 allows (see the crate docs); until it
+/// fits, the devnet lifts anvil's limit to exactly what the largest contract needs, and says so once.
+pub(crate) fn required_code_size_limit() -> Option<usize> {
+    let sizes = [
+        ("SessionKeyValidator", SessionKeyValidator::DEPLOYED_BYTECODE.len()),
+        ("LeashAccount", leash_contracts::bindings::LeashAccount::DEPLOYED_BYTECODE.len()),
+        ("LeashAccountFactory", LeashAccountFactory::DEPLOYED_BYTECODE.len()),
+        ("GameItems", GameItems::DEPLOYED_BYTECODE.len()),
+        ("YieldVault", YieldVault::DEPLOYED_BYTECODE.len()),
+    ];
+    let (name, size) = sizes.into_iter().max_by_key(|(_, size)| *size)?;
+    if size <= EIP170_CODE_SIZE_LIMIT {
+        return None;
+    }
+    static WARN: Once = Once::new();
+    WARN.call_once(|| {
+        tracing::warn!(
+            contract = name,
+            size,
+            limit = EIP170_CODE_SIZE_LIMIT,
+            "runtime code exceeds EIP-170; the devnet lifts anvil's code size limit, mainnet would not"
+        );
+    });
+    Some(size)
+}
+
+/// One deployment transaction.
+struct Step {
+    contract: &'static str,
+    /// The address a creation must produce; `None` for calls.
+    creates: Option<Address>,
+    tx: TransactionRequest,
+}
+
+/// Deploys the stack with `deployer` (already funded) and returns where everything is.
+pub(crate) async fn deploy(
+    provider: &DynProvider,
+    deployer: &PrivateKeySigner,
+    chain_id: u64,
+    timeout: Duration,
+) -> Result<Deployment> {
+    let t0 = Instant::now();
+    let from = deployer.address();
+    let (nonce, fees, entry_point_code, create2_code) = tokio::try_join!(
+        async {
+            provider
+                .get_transaction_count(from)
+                .await
+                .map_err(DevnetError::rpc("eth_getTransactionCount"))
+        },
+        async {
+            provider.estimate_eip1559_fees().await.map_err(DevnetError::rpc("eth_feeHistory"))
+        },
+        async {
+            provider.get_code_at(ENTRYPOINT_V07).await.map_err(DevnetError::rpc("eth_getCode"))
+        },
+        async {
+            provider.get_code_at(CREATE2_DEPLOYER).await.map_err(DevnetError::rpc("eth_getCode"))
+        },
+    )?;
+
+    let mut steps = Vec::new();
+    if entry_point_code.is_empty() {
+        if create2_code.is_empty() {
+            let code: Bytes = CREATE2_DEPLOYER_CODE.parse().expect("constant hex");
+            provider
+                .raw_request::<_, ()>("anvil_setCode".into(), (CREATE2_DEPLOYER, code))
+                .await
+                .map_err(DevnetError::rpc("anvil_setCode"))?;
+        }
+        let input = [ENTRYPOINT_V07_SALT.as_slice(), &entry_point_creation_code()].concat();
+        let predicted =
+            CREATE2_DEPLOYER.create2_from_code(ENTRYPOINT_V07_SALT, entry_point_creation_code());
+        if predicted != ENTRYPOINT_V07 {
+            return Err(DevnetError::Deploy {
+                contract: "EntryPoint",
+                reason: format!(
+                    "its creation code would land at {predicted}, not at the canonical {ENTRYPOINT_V07}; the \
+                     EntryPoint artifact in crates/contracts is not the v0.7 release"
+                ),
+            });
+        }
+        steps.push(Step {
+            contract: "EntryPoint",
+            creates: None,
+            tx: TransactionRequest::default()
+                .with_to(CREATE2_DEPLOYER)
+                .with_input(input)
+                .with_gas_limit(CREATE_GAS),
+        });
+    }
+
+    // Creations take the deployer's nonces in order, so every address is known before anything is sent.
+    let first_create = nonce + steps.len() as u64;
+    let at = |i: u64| from.create(first_create + i);
+    let (validator, factory, usdc, weth, game_items, router, vault) =
+        (at(0), at(1), at(2), at(3), at(4), at(5), at(6));
+    let token = |name: &str, symbol: &str, decimals: u8| {
+        let args = DevToken::constructorCall {
+            name_: name.into(),
+            symbol_: symbol.into(),
+            decimals_: decimals,
+        };
+        [&DevToken::BYTECODE[..], &args.abi_encode()].concat()
+    };
+    let vault_args = YieldVault::constructorCall {
+        asset_: usdc,
+        name_: "Yield USDC (devnet)".into(),
+        symbol_: "yUSDC".into(),
+    };
+    let creations: [(&'static str, Address, Vec<u8>); 7] = [
+        ("SessionKeyValidator", validator, SessionKeyValidator::BYTECODE.to_vec()),
+        ("LeashAccountFactory", factory, LeashAccountFactory::BYTECODE.to_vec()),
+        ("DevToken USDC", usdc, token("USD Coin (devnet)", "USDC", 6)),
+        ("DevToken WETH", weth, token("Wrapped Ether (devnet)", "WETH", 18)),
+        ("GameItems", game_items, GameItems::BYTECODE.to_vec()),
+        ("DexRouter", router, DexRouter::BYTECODE.to_vec()),
+        ("YieldVault", vault, [&YieldVault::BYTECODE[..], &vault_args.abi_encode()].concat()),
+    ];
+    for (contract, address, code) in creations {
+        steps.push(Step {
+            contract,
+            creates: Some(address),
+            tx: TransactionRequest::default().with_deploy_code(code).with_gas_limit(CREATE_GAS),
+        });
+    }
+
+    let usdc_unit = U256::from(10u64).pow(U256::from(6));
+    let weth_unit = U256::from(10u64).pow(U256::from(18));
+    let price = U256::from(WETH_PRICE_IN_USDC);
+    // rateWad = raw units out per 1e18 raw units in.
+    let usdc_to_weth = weth_unit * weth_unit / usdc_unit / price;
+    let weth_to_usdc = price * usdc_unit;
+    let calls: [(&'static str, Address, Vec<u8>); 4] = [
+        ("DexRouter (USDC->WETH rate)", router, rate(usdc, weth, usdc_to_weth)),
+        ("DexRouter (WETH->USDC rate)", router, rate(weth, usdc, weth_to_usdc)),
+        (
+            "DevToken USDC (router reserves)",
+            usdc,
+            mint(router, U256::from(DEX_USDC_RESERVES) * usdc_unit),
+        ),
+        (
+            "DevToken WETH (router reserves)",
+            weth,
+            mint(router, U256::from(DEX_WETH_RESERVES) * weth_unit),
+        ),
+    ];
+    for (contract, to, input) in calls {
+        steps.push(Step {
+            contract,
+            creates: None,
+            tx: TransactionRequest::default()
+                .with_to(to)
+                .with_input(input)
+                .with_gas_limit(CALL_GAS),
+        });
+    }
+
+    eprintln!("  prep {:?}", t0.elapsed());
+    let one_block = std::env::var("ONE_BLOCK").is_ok();
+    if one_block {
+        provider
+            .raw_request::<_, ()>("evm_setAutomine".into(), (false,))
+            .await
+            .map_err(DevnetError::rpc("x"))?;
+        provider
+            .raw_request::<_, bool>("evm_setBlockGasLimit".into(), (U256::from(1_000_000_000u64),))
+            .await
+            .map_err(DevnetError::rpc("x"))?;
+    }
+    let wallet = EthereumWallet::new(deployer.clone());
+    let mut sent = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        let tx = step
+            .tx
+            .clone()
+            .with_from(from)
+            .with_chain_id(chain_id)
+            .with_nonce(nonce + i as u64)
+            .with_max_fee_per_gas(fees.max_fee_per_gas)
+            .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+        let signed = tx.build(&wallet).await.map_err(|e| DevnetError::Deploy {
+            contract: step.contract,
+            reason: format!("signing: {e}"),
+        })?;
+        eprintln!("    signed {} {:?}", step.contract, t0.elapsed());
+        let pending = provider.send_raw_transaction(&signed.encoded_2718()).await.map_err(|e| {
+            DevnetError::Deploy {
+                contract: step.contract,
+                reason: format!("anvil refused it: {e}"),
+            }
+        })?;
+        sent.push(*pending.tx_hash());
+    }
+
+    eprintln!("  sent {:?}", t0.elapsed());
+    if one_block {
+        provider
+            .raw_request::<_, serde::de::IgnoredAny>("evm_mine".into(), ())
+            .await
+            .map_err(DevnetError::rpc("x"))?;
+        eprintln!("  mined {:?}", t0.elapsed());
+        provider
+            .raw_request::<_, ()>("evm_setAutomine".into(), (true,))
+            .await
+            .map_err(DevnetError::rpc("x"))?;
+    }
+    let deadline = Instant::now() + timeout;
+    for (step, hash) in steps.iter().zip(sent) {
+        check(provider, step, hash, deadline).await?;
+    }
+    let entry_point_code =
+        provider.get_code_at(ENTRYPOINT_V07).await.map_err(DevnetError::rpc("eth_getCode"))?;
+    if entry_point_code.is_empty() {
+        return Err(DevnetError::Deploy {
+            contract: "EntryPoint",
+            reason: format!("no code at {ENTRYPOINT_V07} after the CREATE2 deployment"),
+        });
+    }
+
+    let tokens = BTreeMap::from([
+        (
+            "USDC".to_string(),
+            Token { address: usdc, name: "USD Coin (devnet)".into(), decimals: 6 },
+        ),
+        (
+            "WETH".to_string(),
+            Token { address: weth, name: "Wrapped Ether (devnet)".into(), decimals: 18 },
+        ),
+        (
+            "yUSDC".to_string(),
+            Token { address: vault, name: "Yield USDC (devnet)".into(), decimals: 6 },
+        ),
+    ]);
+    Ok(Deployment {
+        chain_id,
+        deployer: from,
+        entry_point: ENTRYPOINT_V07,
+        session_key_validator: validator,
+        account_factory: factory,
+        // A contract's nonce starts at 1 (EIP-161): the factory's constructor creates the implementation there.
+        account_implementation: factory.create(1),
+        usdc,
+        weth,
+        game_items,
+        dex_router: router,
+        yield_vault: vault,
+        tokens,
+    })
+}
+
+fn rate(token_in: Address, token_out: Address, rate_wad: U256) -> Vec<u8> {
+    DexRouter::setRateCall { tokenIn: token_in, tokenOut: token_out, rateWad: rate_wad }
+        .abi_encode()
+}
+
+fn mint(to: Address, amount: U256) -> Vec<u8> {
+    DevToken::mintCall { to, amount }.abi_encode()
+}
+
+/// Waits for `hash` to be mined and checks that it did what `step` meant.
+async fn check(provider: &DynProvider, step: &Step, hash: TxHash, deadline: Instant) -> Result<()> {
+    let fail = |reason: String| DevnetError::Deploy { contract: step.contract, reason };
+    let receipt = wait_for_receipt(provider, hash, deadline)
+        .await?
+        .ok_or_else(|| fail(format!("transaction {hash} was not mined in time")))?;
+    eprintln!("    {} gas {} block {:?}", step.contract, receipt.gas_used, receipt.block_number);
+    if !receipt.status() {
+        return Err(fail(format!(
+            "transaction {hash} reverted (gas used {} of {})",
+            receipt.gas_used,
+            step.tx.gas.unwrap_or_default()
+        )));
+    }
+    if let Some(expected) = step.creates {
+        if receipt.contract_address != Some(expected) {
+            return Err(fail(format!(
+                "it was created at {:?}, not at the expected {expected}",
+                receipt.contract_address
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployer_balance_is_a_billion_ether() {
+        assert_eq!(DEPLOYER_BALANCE, U256::from(10u64).pow(U256::from(27)));
+    }
+
+    #[test]
+    fn deployment_json_uses_camel_case() {
+        let deployment = Deployment {
+            chain_id: 31337,
+            deployer: Address::ZERO,
+            entry_point: ENTRYPOINT_V07,
+            session_key_validator: Address::ZERO,
+            account_factory: Address::ZERO,
+            account_implementation: Address::ZERO,
+            usdc: Address::ZERO,
+            weth: Address::ZERO,
+            game_items: Address::ZERO,
+            dex_router: Address::ZERO,
+            yield_vault: Address::ZERO,
+            tokens: BTreeMap::new(),
+        };
+        let json = serde_json::to_value(&deployment).expect("serialises");
+        assert_eq!(json["entryPoint"], "0x0000000071727de22e5e9d8baf0edac6f37da032");
+        assert_eq!(json["chainId"], 31337);
+        let back: Deployment = serde_json::from_value(json).expect("deserialises");
+        assert_eq!(back, deployment);
+    }
+}
