@@ -7,6 +7,8 @@ import {IEntryPoint} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {SignerECDSA} from "@openzeppelin/contracts/utils/cryptography/signers/SignerECDSA.sol";
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+import {ERC721Holder} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Holder.sol";
+import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Holder.sol";
 
 /// @title LeashAccount
 /// @notice ERC-4337 v0.7 + ERC-7579 modular smart account with one ECDSA owner.
@@ -17,7 +19,8 @@ import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 /// in their first 20 bytes and otherwise to the owner.
 ///
 /// Accounts are deployed as ERC-1967 proxies by {LeashAccountFactory}; the implementation is never used directly.
-contract LeashAccount is AccountERC7579, SignerECDSA, Initializable {
+/// They accept ERC-721 and ERC-1155 tokens sent with the safe transfer functions (game items, NFTs).
+contract LeashAccount is AccountERC7579, SignerECDSA, Initializable, ERC721Holder, ERC1155Holder {
     /// @notice ERC-4337 EntryPoint v0.7 at its canonical address.
     IEntryPoint internal constant ENTRYPOINT_V07 = IEntryPoint(0x0000000071727De22E5E9d8BAf0edAc6f37da032);
 

@@ -560,6 +560,16 @@ impl Reader<'_> {
         text: &Spanned<String>,
     ) -> Result<(), Error> {
         let (Some(unit), Target::Contract(target)) = (unit, action.target) else { return Ok(()) };
+        // Only ERC-20 transfers and approvals move the target token itself; a vault's `deposit(assets, ..)`
+        // takes another token's units.
+        let moves_target = matches!(
+            action.call,
+            CallScope::Function(s) | CallScope::FunctionOrNativeTransfer(s)
+                if [[0xa9, 0x05, 0x9c, 0xbb], [0x23, 0xb8, 0x72, 0xdd], [0x09, 0x5e, 0xa7, 0xb3]].contains(&s.0)
+        );
+        if !moves_target {
+            return Ok(());
+        }
         let Some(token) = self.tokens.get(unit) else { return Ok(()) };
         if token.address != target && self.tokens.symbol_of(target).is_some() {
             return Err(self.error(
@@ -811,7 +821,7 @@ impl Reader<'_> {
                     }
                     return Ok(Period::Monthly { active });
                 }
-                let windows = table.windows.as_ref().map(Vec::as_slice).unwrap_or_default();
+                let windows = table.windows.as_deref().unwrap_or_default();
                 if windows.is_empty() {
                     return Err(fail("`windows` lists no windows".into()));
                 }

@@ -151,7 +151,7 @@ pub fn format_duration(seconds: u64) -> String {
     let units =
         [(604_800, "week"), (86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")];
     for (size, name) in units {
-        if seconds >= size && seconds % size == 0 {
+        if seconds >= size && seconds.is_multiple_of(size) {
             let n = seconds / size;
             return format!("{n} {name}{}", if n == 1 { "" } else { "s" });
         }

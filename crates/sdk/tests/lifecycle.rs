@@ -322,11 +322,8 @@ async fn independent_lanes_run_in_parallel_without_colliding() {
         let agent = &agent;
         let call = transfer(stack.usdc(), MERCHANT, usdc(1));
         async move {
-            agent
-                .send(&[call.clone()], Lane::from(lane))
-                .await
-                .map(|_| ())
-                .and(agent.send(&[call], Lane::from(lane)).await)
+            agent.send(std::slice::from_ref(&call), Lane::from(lane)).await?;
+            agent.send(&[call], Lane::from(lane)).await
         }
     });
     let results = futures::future::join_all(sends).await;
