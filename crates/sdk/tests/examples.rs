@@ -6,15 +6,14 @@
 mod common;
 
 use alloy::{
-    primitives::{address, keccak256, Address, Bytes, B256, U256},
+    primitives::{address, Address, Bytes, U256},
     providers::Provider,
-    sol_types::{SolCall, SolValue},
+    sol_types::SolCall,
 };
 use common::{transfer, usdc, Stack, ETH};
 use leash_contracts::bindings::{DevToken, DexRouter, GameItems, YieldVault};
-use leash_core::{encode_call, Call, PolicyFile, SessionPolicy, Timestamp, TokenTable};
+use leash_core::{encode_call, Call, SessionPolicy, Timestamp};
 use leash_sdk::{lanes::Lane, Error, SessionAgent};
-use std::path::Path;
 
 const MERCHANT: Address = address!("4d65726368616e74000000000000000000000001");
 const ALICE: Address = address!("A11cE00000000000000000000000000000000001");
@@ -393,17 +392,14 @@ async fn agent_payment_pays_sub_agents_5_usdc_at_a_time_50_in_all_and_tips_in_et
 /// has neither an ERC-1155 receiver nor a fallback handler for it
 /// (`ERC7579MissingFallbackHandler(0xf23a6e61)`). The balance is written where OpenZeppelin's
 /// `ERC1155._balances[id][account]` lives (slot 0) instead.
+/// Mints game items to the account through the collection's open faucet (the account accepts ERC-1155).
 async fn give_items(stack: &Stack, id: u64, amount: u64) {
-    let game = stack.deployment().game_items;
-    let inner = keccak256((U256::from(id), U256::ZERO).abi_encode());
-    let slot = keccak256((stack.account.address, inner).abi_encode());
-    stack
-        .devnet
-        .provider()
-        .raw_request::<_, bool>(
-            "anvil_setStorageAt".into(),
-            (game, slot, B256::from(U256::from(amount))),
-        )
+    GameItems::new(stack.deployment().game_items, stack.devnet.provider())
+        .mint(stack.account.address, U256::from(id), U256::from(amount))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
         .await
         .unwrap();
     assert_eq!(items(stack, stack.account.address, id).await, U256::from(amount));
@@ -527,15 +523,7 @@ async fn game_assets_trade_gold_and_materials_never_legendaries() {
 /// vault's `deposit` ("is in USDC but the action's target is yUSDC"), though an ERC-4626 deposit's `assets`
 /// are in the underlying token.
 fn keeper_policy(stack: &Stack) -> SessionPolicy {
-    let mut context = stack.context();
-    let mut tokens = TokenTable::default();
-    for symbol in ["USDC", "WETH"] {
-        let token = stack.deployment().token(symbol).unwrap();
-        tokens.insert(symbol, token.address, token.decimals);
-    }
-    context.tokens = tokens;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/keeper.toml");
-    PolicyFile::load(path, &context).expect("keeper.toml reads")
+    stack.example("keeper.toml")
 }
 
 #[tokio::test]

@@ -14,7 +14,6 @@ use leash_core::{
     grant_digest, grant_root_digest, message_digest, use_digest, Action, Condition, GrantTarget,
     Period, Session, SessionKey, SessionPolicy, SessionState, Timestamp,
 };
-use leash_devnet::Devnet;
 use leash_sdk::{
     lanes::Lane,
     signer::{P256Signer, SessionSigner, WebAuthnSigner},
@@ -49,6 +48,11 @@ fn rule_of(error: &Error) -> String {
 #[tokio::test]
 async fn hashes_and_digests_equal_the_contracts() {
     let stack = Stack::start().await;
+    let now = stack.chain.now().await.unwrap();
+    assert!(
+        (common::GENESIS..common::GENESIS + 3_600).contains(&now),
+        "the test clock starts at GENESIS: {now}"
+    );
     let policy = pay_merchant_policy(&stack, 100);
     let session = Session { key: SessionKey::ecdsa(Address::repeat_byte(7)), policy };
     let module = SessionKeyValidator::new(stack.chain.module, stack.devnet.provider());
@@ -219,8 +223,8 @@ async fn lazy_grant_installs_the_session_with_its_first_operation() {
 
 #[tokio::test]
 async fn one_owner_signature_grants_on_two_chains_and_never_crosses_them() {
-    let devnet_a = Devnet::builder().chain_id(31_337).start().await.unwrap();
-    let devnet_b = Devnet::builder().chain_id(31_338).start().await.unwrap();
+    let devnet_a = common::devnet(31_337).await;
+    let devnet_b = common::devnet(31_338).await;
     let a = Stack::start_with(devnet_a, B256::ZERO).await;
     let b = Stack::start_with(devnet_b, B256::ZERO).await;
     assert_eq!(

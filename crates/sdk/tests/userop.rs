@@ -336,3 +336,30 @@ fn build_hash_and_sign_is_fast() {
         assert!(each.as_micros() < 100, "{each:?} per operation");
     }
 }
+
+#[test]
+fn tmp_parts() {
+    let signer = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x42)).unwrap();
+    let full = vector_op("full");
+    let n = 5000u32;
+    let t = Instant::now();
+    for s in 0..n {
+        let op = UserOperation::builder(full.sender)
+            .nonce_key(NonceKey::owner(Lane::new(1)), s as u64)
+            .call_data(full.call_data.clone())
+            .build()
+            .unwrap();
+        std::hint::black_box(op.hash(ENTRYPOINT_V07, 8453).unwrap());
+    }
+    eprintln!("build+hash {:?}", t.elapsed() / n);
+    let t = Instant::now();
+    for s in 0..n {
+        std::hint::black_box(signer.sign_hash_sync(&B256::with_last_byte(s as u8)).unwrap());
+    }
+    eprintln!("sign {:?}", t.elapsed() / n);
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(full.hash(ENTRYPOINT_V07, 8453).unwrap());
+    }
+    eprintln!("hash full {:?}", t.elapsed() / n);
+}

@@ -26,10 +26,25 @@ pub struct Stack {
 
 pub const ETH: u128 = 1_000_000_000_000_000_000;
 
+/// 2026-06-01T00:00:00Z.
+pub const GENESIS: u64 = 1_780_272_000;
+
+/// A devnet on `chain_id` whose clock starts at [`GENESIS`].
+pub async fn devnet(chain_id: u64) -> Devnet {
+    Devnet::builder()
+        .chain_id(chain_id)
+        .arg("--timestamp")
+        .arg(GENESIS.to_string())
+        .start()
+        .await
+        .expect("devnet starts")
+}
+
 impl Stack {
-    /// A devnet with an owner whose account is deployed, funded with 10 ETH and 10,000 USDC.
+    /// A devnet with an owner whose account is deployed, funded with 10 ETH and 10,000 USDC. Its clock starts at
+    /// [`GENESIS`] whatever the date, so the tests' dates (the example policies run in 2026-2027) never expire.
     pub async fn start() -> Stack {
-        Self::start_with(Devnet::start().await.expect("devnet starts"), B256::ZERO).await
+        Self::start_with(devnet(31_337).await, B256::ZERO).await
     }
 
     pub async fn start_with(devnet: Devnet, salt: B256) -> Stack {
