@@ -222,5 +222,8 @@ fn a_vault_deposit_takes_the_underlying_token_units() {
     let mut context = context();
     context.tokens.insert("yUSDC", Address::repeat_byte(0x7a), 6);
     let policy = PolicyFile::load(examples().join("keeper.toml"), &context).unwrap();
-    assert_eq!(U256::from(policy.actions[1].amount_cap.unwrap().cap), U256::from(10_000_000_000u64));
+    assert_eq!(
+        U256::from(policy.actions[1].amount_cap.unwrap().cap),
+        U256::from(10_000_000_000u64)
+    );
 }
