@@ -246,26 +246,74 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Evaluates `calls` (one call is sent as a single execution, more as a batch), choosing for each call the
-    /// first session action that allows it. Returns the window and charges, or the rule that rejects.
+    /// first session action under which it, and the calls before it, would pass (see
+    /// [`Evaluator::choose_actions`]). Returns the window and charges, or the rule that rejects.
     pub fn evaluate(
         &self,
         calls: &[Call],
         op: &Operation,
         state: &ChainState,
     ) -> Result<Allowed, Rejection> {
-        self.evaluate_with(calls, &self.choose_actions(calls), op, state)
+        let (chosen, verdict) = self.choose(calls, op, state);
+        verdict.unwrap_or_else(|| self.evaluate_with(calls, &chosen, op, state))
     }
 
-    /// The action each call would use: the first that allows it, else the one whose rule explains the refusal
-    /// best (`None` under sudo, or when the session has no actions).
-    pub fn choose_actions(&self, calls: &[Call]) -> Vec<Option<usize>> {
-        calls
-            .iter()
-            .enumerate()
-            .map(
-                |(i, call)| if self.session.policy.sudo { None } else { self.pick_action(i, call) },
-            )
-            .collect()
+    /// The action each call would use: the first under which the batch so far passes (counters included, so
+    /// an exhausted action gives way to the next one that fits); when none does, the action whose check got
+    /// furthest, so that the rejection names the rule that matters. `None` under sudo.
+    pub fn choose_actions(
+        &self,
+        calls: &[Call],
+        op: &Operation,
+        state: &ChainState,
+    ) -> Vec<Option<usize>> {
+        self.choose(calls, op, state).0
+    }
+
+    /// The choice, and the full verdict when the last choice already computed it.
+    fn choose(
+        &self,
+        calls: &[Call],
+        op: &Operation,
+        state: &ChainState,
+    ) -> (Vec<Option<usize>>, Option<Result<Allowed, Rejection>>) {
+        let actions = &self.session.policy.actions;
+        if self.session.policy.sudo || actions.is_empty() {
+            return (vec![None; calls.len()], None);
+        }
+        let mut chosen: Vec<Option<usize>> = Vec::with_capacity(calls.len());
+        let mut last = None;
+        for i in 0..calls.len() {
+            let mut best: Option<(u8, usize)> = None;
+            let mut picked = None;
+            for a in 0..actions.len() {
+                chosen.push(Some(a));
+                let verdict = self.evaluate_with(&calls[..=i], &chosen, op, state);
+                chosen.pop();
+                let rank = match &verdict {
+                    Ok(_) => None,
+                    Err(rejection) if rejection.call_index() == Some(i) => Some(reach(rejection)),
+                    // Refused for a reason that is not this call's (the session, an earlier call, the window):
+                    // the action does not change the verdict.
+                    Err(_) => None,
+                };
+                match rank {
+                    None => {
+                        picked = Some(a);
+                        last = Some(verdict);
+                        break;
+                    }
+                    Some(rank) if best.is_none_or(|(r, _)| rank > r) => best = Some((rank, a)),
+                    Some(_) => {}
+                }
+            }
+            if picked.is_none() {
+                last = None;
+            }
+            chosen.push(picked.or(best.map(|(_, a)| a)));
+        }
+        // When the last call picked a fit, its evaluation covered the whole batch with exactly these choices.
+        (chosen, last)
     }
 
     /// Evaluates `calls` with the given action for each call (`None` when no action is carried for it).
@@ -422,30 +470,21 @@ impl<'a> Evaluator<'a> {
         }
         Ok(Allowed { valid_after, valid_until, call_actions: call_actions.to_vec(), after })
     }
+}
 
-    /// The first action that would take `call` (checks scope, value and rules, not counters); when none does,
-    /// the action whose target and function match, so the rejection names its rule.
-    fn pick_action(&self, i: usize, call: &Call) -> Option<usize> {
-        let actions = &self.session.policy.actions;
-        if let Some(a) = actions.iter().position(|action| check_call(i, action, call).is_ok()) {
-            return Some(a);
-        }
-        actions
-            .iter()
-            .position(|action| {
-                !matches!(
-                    check_call(i, action, call),
-                    Err(E::TargetNotAllowed(_)
-                        | E::SelectorNotAllowed(_)
-                        | E::NativeTransferNotAllowed(_))
-                )
-            })
-            .or_else(|| {
-                actions
-                    .iter()
-                    .position(|a| matches!(a.target, Target::Contract(t) if t == call.target))
-            })
-            .or(if actions.is_empty() { None } else { Some(0) })
+/// How far a call got through its action's checks before `rejection` (higher is further).
+fn reach(rejection: &Rejection) -> u8 {
+    match rejection {
+        Rejection::Module(E::TargetNotAllowed(_)) => 0,
+        Rejection::Module(E::SelectorNotAllowed(_) | E::NativeTransferNotAllowed(_)) => 1,
+        Rejection::Module(E::ValuePerCallExceeded(_)) => 2,
+        Rejection::Module(
+            E::TooManyRules(_)
+            | E::ArgumentOutOfBounds(_)
+            | E::InvalidRule(_)
+            | E::ArgumentRuleFailed(_),
+        ) => 3,
+        _ => 4,
     }
 }
 

@@ -331,7 +331,12 @@ impl SessionAgent {
             .pre_verification_gas(gas.pre_verification)
             .fees(max_fee, priority)
             .build()?;
-        let chosen = Evaluator::new(&self.session).choose_actions(calls);
+        let operation = self.operation(
+            now,
+            op_gas(GasLimits::default_for(calls.len(), false, None), max_fee),
+            grants,
+        );
+        let chosen = Evaluator::new(&self.session).choose_actions(calls, &operation, &state);
         let allowed =
             Allowed { valid_after: 0, valid_until: 0, call_actions: chosen, after: state };
         op.signature = self.sign(&op, now, &allowed, grants).await?;

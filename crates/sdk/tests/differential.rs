@@ -382,13 +382,13 @@ async fn preflight_agrees_with_the_chain() {
             };
             let gas = op_gas(&mut rng);
             let operation = Operation { account, module, time, gas, paymaster, grants: false };
-            let mut call_actions = evaluator.choose_actions(&calls);
+            let state = stack.chain.session_state(account, &session).await.unwrap();
+            let mut call_actions = evaluator.choose_actions(&calls, &operation, &state);
             if rng.gen_bool(0.05) && !session.policy.sudo {
                 // A wrong or missing action for some call.
                 let i = rng.gen_range(0..call_actions.len());
                 call_actions[i] = Some(rng.gen_range(0..session.policy.actions.len() + 2));
             }
-            let state = stack.chain.session_state(account, &session).await.unwrap();
             let predicted = evaluator.evaluate_with(&calls, &call_actions, &operation, &state);
 
             let mut builder = UserOperation::builder(account)
