@@ -78,9 +78,11 @@ impl Rejection {
                 format_units(x.budget.saturating_sub(x.spent), 18),
                 format_units(x.budget, 18)
             ),
-            E::SessionUseLimitExceeded(x) => {
-                format!("the session allows {} operations per period; this would be number {}", x.maxUses, x.uses)
-            }
+            E::SessionUseLimitExceeded(x) => format!(
+                "the session allows {} per period; this would be number {}",
+                plural(U256::from(x.maxUses), "operation"),
+                x.uses
+            ),
             E::PeriodInPast(x) => format!(
                 "the operation states a time in period {} but period {} was already charged; state the current time",
                 x.stated, x.charged
@@ -156,9 +158,9 @@ impl Rejection {
                 x.actionHash
             ),
             E::UseLimitExceeded(x) => format!(
-                "{}: the action allows {} calls per period; this would be call number {}",
+                "{}: the action allows {} per period; this would be call number {}",
                 call(x.callIndex),
-                x.maxUses,
+                plural(x.maxUses, "call"),
                 x.uses
             ),
             E::AmountLimitExceeded(x) => {
@@ -211,6 +213,10 @@ impl Rejection {
             },
         })
     }
+}
+
+fn plural(n: U256, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == U256::from(1) { "" } else { "s" })
 }
 
 fn ts(seconds: u64) -> String {
