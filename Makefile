@@ -5,7 +5,7 @@ FORGE := $(BIN)/forge
 export FOUNDRY_SOLC := $(CURDIR)/tools/solc
 export FOUNDRY_OFFLINE := true
 
-.PHONY: all toolchain build artifacts check-artifacts test test-contracts test-rust gas fmt lint clean
+.PHONY: all toolchain build artifacts check-artifacts test test-contracts test-rust differential gas fmt lint clean
 
 all: test
 
@@ -40,6 +40,10 @@ test-contracts: toolchain
 
 test-rust: check-artifacts
 	cargo test --workspace
+
+## The pre-flight against the chain on 100,000 random cases (`make test` runs 2,000); LEASH_DIFF_SEED picks the seed.
+differential: check-artifacts
+	LEASH_DIFF_CASES=$${LEASH_DIFF_CASES:-100000} cargo test --release -p leash-sdk --test differential -- --nocapture
 
 ## Gas of one UserOperation per handleOps on the real EntryPoint; the last line is a JSON object.
 gas: toolchain
