@@ -140,7 +140,31 @@ pub struct Allowed {
     pub after: ChainState,
 }
 
-/// Why an operation would be rejected.
+/// Why an operation would be rejected: the module's error (exactly as the chain would revert with it), in words
+/// with [`Rejection::explain`] and in machine form with [`Rejection::to_json`].
+///
+/// ```
+/// use alloy::primitives::U256;
+/// use leash_contracts::bindings::SessionKeyValidator::{SessionKeyValidatorErrors, UseLimitExceeded};
+/// use leash_core::{Action, CallScope, Rejection, Session, SessionKey, SessionPolicy, Target, TokenTable};
+///
+/// let session = Session {
+///     key: SessionKey::ecdsa(alloy::primitives::Address::repeat_byte(1)),
+///     policy: SessionPolicy::builder().action(Action::new(Target::Any, CallScope::Any)).build()?,
+/// };
+/// let rejection = Rejection::Module(SessionKeyValidatorErrors::UseLimitExceeded(UseLimitExceeded {
+///     callIndex: U256::ZERO,
+///     uses: U256::from(2),
+///     maxUses: U256::from(1),
+/// }));
+/// assert_eq!(rejection.rule(), "UseLimitExceeded");
+/// assert_eq!(
+///     rejection.explain(&session, &TokenTable::default()),
+///     "call 1: the action allows 1 call per period; this would be call number 2"
+/// );
+/// assert_eq!(rejection.to_json(&session, &TokenTable::default())["call"], 0);
+/// # Ok::<(), leash_core::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rejection {
     /// The module would revert with this error (the EntryPoint reports it as AA23).

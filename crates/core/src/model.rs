@@ -250,6 +250,21 @@ impl fmt::Debug for SessionKey {
 }
 
 /// A session: the key that signs and the envelope it acts in. Its id is the hash of its on-chain encoding.
+///
+/// ```
+/// use alloy::primitives::{address, Address};
+/// use leash_core::{Action, CallScope, Session, SessionKey, SessionPolicy, Target};
+///
+/// let policy = SessionPolicy::builder()
+///     .action(Action::new(Target::Any, CallScope::NativeTransfer).with_max_value_per_call(10u128.pow(15)))
+///     .build()?;
+/// let session = Session { key: SessionKey::ecdsa(address!("00000000000000000000000000000000000a6e47")), policy };
+/// // What the module decodes, and the id it stores the session under.
+/// let onchain = session.encode();
+/// assert_eq!(onchain.actionsHash, session.policy.actions_hash());
+/// assert_ne!(session.id(), alloy::primitives::B256::ZERO);
+/// # Ok::<(), leash_core::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
     /// The session's key.
