@@ -227,3 +227,19 @@ fn a_vault_deposit_takes_the_underlying_token_units() {
         U256::from(10_000_000_000u64)
     );
 }
+
+/// The schema committed for editors and validators must be the one the types generate
+/// (`LEASH_UPDATE_SCHEMA=1 cargo test -p leash-core --test policy_files` rewrites it).
+#[test]
+fn committed_schema_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policy.schema.json");
+    let fresh = serde_json::to_string_pretty(&policy_schema()).unwrap() + "\n";
+    if std::env::var_os("LEASH_UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "docs/policy.schema.json is out of date: run `LEASH_UPDATE_SCHEMA=1 cargo test -p leash-core --test policy_files`"
+    );
+}
