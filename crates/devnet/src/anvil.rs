@@ -39,7 +39,13 @@ pub(crate) fn find_anvil(explicit: Option<&Path>) -> Result<PathBuf> {
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os(ANVIL_ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
     if let Some(path) = configured {
-        return if path.is_file() { Ok(path) } else { Err(DevnetError::AnvilMissingAt { path }) };
+        if !path.is_file() {
+            return Err(DevnetError::AnvilMissingAt { path });
+        }
+        // `.../node_modules/.bin/anvil` is the Node launcher: prefer the binary it would start.
+        let modules = path.parent().filter(|dir| dir.ends_with(".bin")).and_then(Path::parent);
+        let native = modules.filter(|dir| dir.ends_with("node_modules")).and_then(in_node_modules);
+        return Ok(native.unwrap_or(path));
     }
 
     let mut searched = Vec::new();
@@ -352,6 +358,21 @@ mod tests {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         read_stdout("error: unexpected argument '--nope'\n".as_bytes(), tx);
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn the_node_launcher_is_replaced_by_the_binary_it_starts() {
+        let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules");
+        let launcher = modules.join(".bin").join(binary_name());
+        let Some(native) = platform_package()
+            .map(|package| {
+                modules.join("@foundry-rs").join(package).join("bin").join(binary_name())
+            })
+            .filter(|native| launcher.is_file() && native.is_file())
+        else {
+            return; // no toolchain installed here (`make toolchain`)
+        };
+        assert_eq!(find_anvil(Some(&launcher)).expect("the launcher exists"), native);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The contracts every devnet starts with, and how they get there quickly.
 //!
-//! All deployment transactions come from one fixed deployer key (not one of anvil's dev accounts, which stay
-//! untouched: nonce 0 and their full balance), so every devnet has the same addresses. They are signed
-//! locally with explicit nonces, gas limits and fees, sent one after the other without waiting in between
-//! (anvil mines each on arrival), and only then are the receipts checked: no gas estimation and no waiting
-//! per transaction. Each contract address is computed before sending and compared with the receipt.
+//! All deployment transactions come from one fixed deployer address (not one of anvil's dev accounts, which
+//! stay untouched: nonce 0 and their full balance), so every devnet has the same addresses. Nobody holds its
+//! key: anvil impersonates it, so nothing is signed on this side (signing 90 KB of creation code is most of
+//! the cost in a debug build). The transactions carry explicit nonces, gas limits and fees and are sent one
+//! after the other without waiting in between (anvil mines each on arrival); only then are the receipts
+//! checked: no gas estimation and no waiting per transaction. Each contract address is computed before
+//! sending and compared with the receipt.
 
 use std::{
     collections::BTreeMap,
@@ -13,12 +15,10 @@ use std::{
 };
 
 use alloy::{
-    eips::Encodable2718,
-    network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
+    network::TransactionBuilder,
     primitives::{keccak256, Address, Bytes, TxHash, U256},
     providers::{DynProvider, Provider},
     rpc::types::TransactionRequest,
-    signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolConstructor},
 };
 use leash_contracts::{
@@ -116,11 +116,10 @@ impl Deployment {
     }
 }
 
-/// The key every devnet deploys from: keccak256("leash devnet deployer"). A well-known test key; never fund
-/// it anywhere else.
-pub(crate) fn deployer_key() -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&keccak256("leash devnet deployer"))
-        .expect("a keccak digest is a valid key")
+/// The address every devnet deploys from: the last 20 bytes of keccak256("leash devnet deployer"), an
+/// address without a known key that anvil impersonates.
+pub(crate) fn deployer() -> Address {
+    Address::from_word(keccak256("leash devnet deployer"))
 }
 
 /// The runtime-code size limit anvil must allow for the contracts deployed here, when it is above EIP-170.
@@ -159,16 +158,27 @@ struct Step {
     tx: TransactionRequest,
 }
 
-/// Deploys the stack with `deployer` (already funded) and returns where everything is.
+/// Deploys the stack from [`deployer`] and returns where everything is. Leaves the deployer impersonated and
+/// funded with [`DEPLOYER_BALANCE`], for the helpers.
 pub(crate) async fn deploy(
     provider: &DynProvider,
-    deployer: &PrivateKeySigner,
     chain_id: u64,
     timeout: Duration,
 ) -> Result<Deployment> {
-    let t0 = Instant::now();
-    let from = deployer.address();
-    let (nonce, fees, entry_point_code, create2_code) = tokio::try_join!(
+    let from = deployer();
+    let ((), (), nonce, fees, entry_point_code, create2_code) = tokio::try_join!(
+        async {
+            provider
+                .raw_request::<_, ()>("anvil_impersonateAccount".into(), (from,))
+                .await
+                .map_err(DevnetError::rpc("anvil_impersonateAccount"))
+        },
+        async {
+            provider
+                .raw_request::<_, ()>("anvil_setBalance".into(), (from, DEPLOYER_BALANCE))
+                .await
+                .map_err(DevnetError::rpc("anvil_setBalance"))
+        },
         async {
             provider
                 .get_transaction_count(from)
@@ -283,19 +293,6 @@ pub(crate) async fn deploy(
         });
     }
 
-    eprintln!("  prep {:?}", t0.elapsed());
-    let one_block = std::env::var("ONE_BLOCK").is_ok();
-    if one_block {
-        provider
-            .raw_request::<_, ()>("evm_setAutomine".into(), (false,))
-            .await
-            .map_err(DevnetError::rpc("x"))?;
-        provider
-            .raw_request::<_, bool>("evm_setBlockGasLimit".into(), (U256::from(1_000_000_000u64),))
-            .await
-            .map_err(DevnetError::rpc("x"))?;
-    }
-    let wallet = EthereumWallet::new(deployer.clone());
     let mut sent = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
         let tx = step
@@ -306,32 +303,16 @@ pub(crate) async fn deploy(
             .with_nonce(nonce + i as u64)
             .with_max_fee_per_gas(fees.max_fee_per_gas)
             .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
-        let signed = tx.build(&wallet).await.map_err(|e| DevnetError::Deploy {
-            contract: step.contract,
-            reason: format!("signing: {e}"),
-        })?;
-        eprintln!("    signed {} {:?}", step.contract, t0.elapsed());
-        let pending = provider.send_raw_transaction(&signed.encoded_2718()).await.map_err(|e| {
-            DevnetError::Deploy {
+        let hash = provider
+            .raw_request::<_, TxHash>("eth_sendTransaction".into(), (tx,))
+            .await
+            .map_err(|e| DevnetError::Deploy {
                 contract: step.contract,
                 reason: format!("anvil refused it: {e}"),
-            }
-        })?;
-        sent.push(*pending.tx_hash());
+            })?;
+        sent.push(hash);
     }
 
-    eprintln!("  sent {:?}", t0.elapsed());
-    if one_block {
-        provider
-            .raw_request::<_, serde::de::IgnoredAny>("evm_mine".into(), ())
-            .await
-            .map_err(DevnetError::rpc("x"))?;
-        eprintln!("  mined {:?}", t0.elapsed());
-        provider
-            .raw_request::<_, ()>("evm_setAutomine".into(), (true,))
-            .await
-            .map_err(DevnetError::rpc("x"))?;
-    }
     let deadline = Instant::now() + timeout;
     for (step, hash) in steps.iter().zip(sent) {
         check(provider, step, hash, deadline).await?;
@@ -391,7 +372,6 @@ async fn check(provider: &DynProvider, step: &Step, hash: TxHash, deadline: Inst
     let receipt = wait_for_receipt(provider, hash, deadline)
         .await?
         .ok_or_else(|| fail(format!("transaction {hash} was not mined in time")))?;
-    eprintln!("    {} gas {} block {:?}", step.contract, receipt.gas_used, receipt.block_number);
     if !receipt.status() {
         return Err(fail(format!(
             "transaction {hash} reverted (gas used {} of {})",

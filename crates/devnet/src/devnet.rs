@@ -1,8 +1,10 @@
 //! [`Devnet`]: a running anvil with the leash stack, and the cheat-code helpers tests use.
 
 use std::{
+    collections::HashMap,
     ffi::OsString,
     fmt,
+    sync::{Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -13,16 +15,16 @@ use alloy::{
     rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
-    transports::http::reqwest::Url,
+    transports::http::reqwest::{self, Url},
 };
 use leash_contracts::bindings::{DevToken, EntryPoint};
 
 use crate::{
     anvil::{find_anvil, AnvilProcess, Banner},
     builder::{DevnetBuilder, Mining},
-    deploy::{self, Deployment, DEPLOYER_BALANCE},
+    deploy::{self, Deployment},
     error::{DevnetError, Result},
-    rpc::{connect, rpc_url, wait_for_receipt, wait_for_rpc},
+    rpc::{client, rpc_url, unsigned, wait_for_receipt, wait_for_rpc, with_wallet},
 };
 
 /// How long a helper waits for its transaction beyond one block interval.
@@ -41,7 +43,7 @@ pub struct Devnet {
     chain_id: u64,
     dev_keys: Vec<PrivateKeySigner>,
     provider: DynProvider,
-    deployer: PrivateKeySigner,
+    /// Sends unsigned transactions, for the deployer that anvil impersonates.
     deployer_provider: DynProvider,
     deployment: Option<Deployment>,
     mining: Mining,
@@ -102,46 +104,27 @@ impl Devnet {
             Ok(Err(_closed)) => return Err(process.exited_error()),
             Ok(Ok(banner)) => banner?,
         };
-        eprintln!("banner {:?}", started.elapsed());
         let Banner { listen, private_keys } = banner;
         let rpc_url = rpc_url(listen)?;
-        let dev_keys = private_keys
-            .iter()
-            .map(|key| {
-                key.parse::<B256>()
-                    .ok()
-                    .and_then(|bytes| PrivateKeySigner::from_bytes(&bytes).ok())
-                    .ok_or_else(|| {
-                        DevnetError::UnexpectedOutput("a dev account's private key".into())
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let dev_keys = private_keys.iter().map(|key| dev_key(key)).collect::<Result<Vec<_>>>()?;
 
-        let mut wallet = EthereumWallet::default();
-        for key in &dev_keys {
+        // The first dev account signs unless a transaction names another `from`.
+        let mut wallet = dev_keys.first().cloned().map(EthereumWallet::new).unwrap_or_default();
+        for key in dev_keys.iter().skip(1) {
             wallet.register_signer(key.clone());
         }
-        let provider = connect(&rpc_url, wallet);
+        let http = reqwest::Client::new();
+        let provider = with_wallet(client(&http, &rpc_url), wallet);
+        let deployer_provider = unsigned(client(&http, &rpc_url));
         let chain_id = wait_for_rpc(&provider, &rpc_url, deadline, config.startup_timeout).await?;
-        eprintln!("rpc {:?}", started.elapsed());
-        let deployer = deploy::deployer_key();
-        let deployer_provider = connect(&rpc_url, EthereumWallet::new(deployer.clone()));
 
         let deployment = if config.bare {
             None
         } else {
-            provider
-                .raw_request::<_, ()>(
-                    "anvil_setBalance".into(),
-                    (deployer.address(), DEPLOYER_BALANCE),
-                )
-                .await
-                .map_err(DevnetError::rpc("anvil_setBalance"))?;
             let left = deadline.saturating_duration_since(Instant::now());
-            Some(deploy::deploy(&provider, &deployer, chain_id, left).await?)
+            Some(deploy::deploy(&deployer_provider, chain_id, left).await?)
         };
 
-        eprintln!("deployed {:?}", started.elapsed());
         match config.mining {
             Mining::Auto => {}
             Mining::Interval(interval) => provider
@@ -153,7 +136,13 @@ impl Devnet {
                 .await
                 .map_err(DevnetError::rpc("evm_setAutomine"))?,
         }
-        tracing::debug!(url = %rpc_url, chain_id, pid = process.pid(), elapsed = ?started.elapsed(), "devnet ready");
+        tracing::debug!(
+            url = %rpc_url,
+            chain_id,
+            pid = process.pid(),
+            elapsed = ?started.elapsed(),
+            "devnet ready"
+        );
 
         // Any `?` above drops `process`, which stops anvil.
         Ok(Self {
@@ -161,7 +150,6 @@ impl Devnet {
             chain_id,
             dev_keys,
             provider,
-            deployer,
             deployer_provider,
             deployment,
             mining: config.mining,
@@ -202,7 +190,10 @@ impl Devnet {
     }
 
     /// A provider for this devnet whose wallet holds every dev key; transactions are sent from the first
-    /// dev account unless they name another `from`.
+    /// dev account unless they name another `from`. It fills gas, fees, chain id and the nonce, which it
+    /// asks anvil for on every transaction, so it stays right after [`Self::revert`] and next to other
+    /// providers; two transactions from one account sent concurrently may get the same nonce, so send those
+    /// one after the other. It polls for receipts every 10 ms.
     pub fn provider(&self) -> &DynProvider {
         &self.provider
     }
@@ -296,7 +287,7 @@ impl Devnet {
     /// [`Mining::Manual`]); a revert is an error.
     async fn send_from_deployer(&self, action: &'static str, tx: TransactionRequest) -> Result<()> {
         let _one_at_a_time = self.deployer_lock.lock().await;
-        let tx = tx.with_from(self.deployer.address());
+        let tx = tx.with_from(deploy::deployer());
         let pending = self
             .deployer_provider
             .send_transaction(tx)
@@ -322,4 +313,23 @@ impl Devnet {
             Err(DevnetError::Reverted { action, tx_hash: hash })
         }
     }
+}
+
+/// The signer for a dev key that anvil printed. Deriving a signer's public key is slow in a debug build
+/// (milliseconds per key), and every devnet has the same ten keys, so signers are kept for the process.
+fn dev_key(hex: &str) -> Result<PrivateKeySigner> {
+    static KNOWN: OnceLock<Mutex<HashMap<B256, PrivateKeySigner>>> = OnceLock::new();
+    let bytes: B256 = hex
+        .parse()
+        .map_err(|_| DevnetError::UnexpectedOutput("a dev account's private key".into()))?;
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(signer) = known.lock().ok().and_then(|known| known.get(&bytes).cloned()) {
+        return Ok(signer);
+    }
+    let signer = PrivateKeySigner::from_bytes(&bytes)
+        .map_err(|_| DevnetError::UnexpectedOutput("a dev account's private key".into()))?;
+    if let Ok(mut known) = known.lock() {
+        known.insert(bytes, signer.clone());
+    }
+    Ok(signer)
 }

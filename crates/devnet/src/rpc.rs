@@ -10,7 +10,10 @@ use alloy::{
     primitives::TxHash,
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::{client::RpcClient, types::TransactionReceipt},
-    transports::http::reqwest::Url,
+    transports::http::{
+        reqwest::{self, Url},
+        Http,
+    },
 };
 
 use crate::error::{DevnetError, Result};
@@ -30,10 +33,38 @@ pub(crate) fn rpc_url(listen: SocketAddr) -> Result<Url> {
     url.parse().map_err(|e| DevnetError::UnexpectedOutput(format!("listen address {listen}: {e}")))
 }
 
-/// A provider with the recommended fillers (nonce, gas, fees, chain id) and `wallet`.
-pub(crate) fn connect(url: &Url, wallet: EthereumWallet) -> DynProvider {
-    let client = RpcClient::new_http(url.clone()).with_poll_interval(POLL_INTERVAL);
-    ProviderBuilder::new().wallet(wallet).connect_client(client).erased()
+/// A JSON-RPC client for `url` over `http` (one HTTP client, and its connection pool, per devnet).
+pub(crate) fn client(http: &reqwest::Client, url: &Url) -> RpcClient {
+    RpcClient::new(Http::with_client(http.clone(), url.clone()), true)
+        .with_poll_interval(POLL_INTERVAL)
+}
+
+/// A provider that fills gas, fees, nonce and chain id, and signs with `wallet`.
+///
+/// Nonces are asked of anvil for every transaction (the pending count) rather than counted locally, as
+/// alloy's default does: a devnet's state jumps back on [`crate::Devnet::revert`], and tests often send from
+/// one account through several providers, either of which would leave a local count wrong.
+pub(crate) fn with_wallet(client: RpcClient, wallet: EthereumWallet) -> DynProvider {
+    ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
+        .wallet(wallet)
+        .connect_client(client)
+        .erased()
+}
+
+/// Like [`with_wallet`], but leaves signing to the node (`eth_sendTransaction`), for accounts anvil holds
+/// or impersonates.
+pub(crate) fn unsigned(client: RpcClient) -> DynProvider {
+    ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
+        .connect_client(client)
+        .erased()
 }
 
 /// Asks for the chain id until anvil answers or `deadline` passes; returns it.
