@@ -234,13 +234,23 @@ fn period_error(e: PeriodError) -> E {
 pub struct Evaluator<'a> {
     session: &'a Session,
     id: B256,
-    hashes: Vec<B256>,
+    hashes: std::borrow::Cow<'a, [B256]>,
     shape_ok: bool,
 }
 
 impl<'a> Evaluator<'a> {
     /// Prepares `session` for evaluation (hashes it once).
     pub fn new(session: &'a Session) -> Self {
+        Self::build(session, session.id(), session.policy.action_hashes().into())
+    }
+
+    /// Prepares `session` with its id and action hashes already computed (an agent keeps them, since hashing
+    /// the session costs more than evaluating it).
+    pub fn prepared(session: &'a Session, id: B256, action_hashes: &'a [B256]) -> Self {
+        Self::build(session, id, action_hashes.into())
+    }
+
+    fn build(session: &'a Session, id: B256, hashes: std::borrow::Cow<'a, [B256]>) -> Self {
         let policy = &session.policy;
         let key = &session.key;
         let signer_ok = match key.kind {
@@ -251,12 +261,7 @@ impl<'a> Evaluator<'a> {
         };
         let until = policy.valid_until.map_or(NO_END, |t| t.as_u48());
         let until = if until == 0 { NO_END } else { until };
-        Self {
-            session,
-            id: session.id(),
-            hashes: policy.action_hashes(),
-            shape_ok: signer_ok && policy.valid_after.as_u48() <= until,
-        }
+        Self { session, id, hashes, shape_ok: signer_ok && policy.valid_after.as_u48() <= until }
     }
 
     /// The session's id.
@@ -368,7 +373,7 @@ impl<'a> Evaluator<'a> {
                 }
                 after.session.state = SessionState::Enabled;
                 after.session.epoch = after.epoch;
-                for hash in &self.hashes {
+                for hash in self.hashes.iter() {
                     after.actions.entry(*hash).or_default().enabled = true;
                 }
             }

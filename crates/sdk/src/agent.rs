@@ -29,6 +29,9 @@ pub struct SessionAgent {
     account: Address,
     deploy: Option<SmartAccount>,
     session: Session,
+    /// The session's id and action hashes, computed once: hashing costs more than evaluating.
+    session_id: B256,
+    action_hashes: Vec<B256>,
     signer: Arc<dyn SessionSigner>,
     grant: Option<GrantProof>,
     submitter: Arc<Submitter>,
@@ -133,6 +136,8 @@ impl SessionAgentBuilder {
             chain: self.chain,
             account: self.account,
             deploy: self.deploy,
+            session_id: self.session.id(),
+            action_hashes: self.session.policy.action_hashes(),
             session: self.session,
             signer: self.signer,
             grant: self.grant,
@@ -164,6 +169,10 @@ impl SessionAgent {
         }
     }
 
+    fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator::prepared(&self.session, self.session_id, &self.action_hashes)
+    }
+
     /// The session.
     pub fn session(&self) -> &Session {
         &self.session
@@ -190,7 +199,7 @@ impl SessionAgent {
             _ if live => SessionState::Enabled,
             _ => SessionState::None,
         };
-        let allowances = Evaluator::new(&self.session).allowances(&chain, now);
+        let allowances = self.evaluator().allowances(&chain, now);
         Ok(SessionStatus { state, chain, allowances, now })
     }
 
@@ -211,18 +220,17 @@ impl SessionAgent {
     }
 
     fn verdict(&self, calls: &[Call], op: &Operation, state: &ChainState, now: u64) -> Explanation {
-        let verdict =
-            Evaluator::new(&self.session).evaluate(calls, op, state).and_then(|allowed| {
-                if now < allowed.valid_after || now > allowed.valid_until {
-                    Err(Rejection::OutOfTime {
-                        now,
-                        valid_after: allowed.valid_after,
-                        valid_until: allowed.valid_until,
-                    })
-                } else {
-                    Ok(allowed)
-                }
-            });
+        let verdict = self.evaluator().evaluate(calls, op, state).and_then(|allowed| {
+            if now < allowed.valid_after || now > allowed.valid_until {
+                Err(Rejection::OutOfTime {
+                    now,
+                    valid_after: allowed.valid_after,
+                    valid_until: allowed.valid_until,
+                })
+            } else {
+                Ok(allowed)
+            }
+        });
         let message = match &verdict {
             Ok(allowed) => format!(
                 "allowed: {} call(s), may run until {}",
@@ -336,7 +344,7 @@ impl SessionAgent {
             op_gas(GasLimits::default_for(calls.len(), false, None), max_fee),
             grants,
         );
-        let chosen = Evaluator::new(&self.session).choose_actions(calls, &operation, &state);
+        let chosen = self.evaluator().choose_actions(calls, &operation, &state);
         let allowed =
             Allowed { valid_after: 0, valid_until: 0, call_actions: chosen, after: state };
         op.signature = self.sign(&op, now, &allowed, grants).await?;
@@ -393,7 +401,7 @@ impl SessionAgent {
         grants: bool,
     ) -> Result<Bytes> {
         let hash = op.hash(self.chain.entry_point, self.chain.chain_id)?;
-        let digest = use_digest(hash, self.session.id(), time);
+        let digest = use_digest(hash, self.session_id, time);
         let signature = self.signer.sign_digest(digest).await?;
         let call_actions: Vec<usize> =
             allowed.call_actions.iter().map(|a| a.unwrap_or(0)).collect();
