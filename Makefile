@@ -5,7 +5,7 @@ FORGE := $(BIN)/forge
 export FOUNDRY_SOLC := $(CURDIR)/tools/solc
 export FOUNDRY_OFFLINE := true
 
-.PHONY: all toolchain build artifacts check-artifacts test test-contracts test-rust differential gas fmt lint clean
+.PHONY: all toolchain build artifacts check-artifacts test test-contracts test-rust differential gas fmt lint clean bench
 
 all: test
 
@@ -29,6 +29,7 @@ artifacts: toolchain
 
 ## Fails when the committed artifacts no longer match contracts/.
 check-artifacts: toolchain
+	cd contracts && $(FORGE) build --sizes --skip test --skip script
 	cd contracts && $(FORGE) build
 	node tools/artifacts.js --check
 
@@ -50,6 +51,11 @@ gas: toolchain
 	@mkdir -p target
 	cd contracts && $(FORGE) test --isolate --match-contract GasBenchmark -vv | tee ../target/gas.log
 	@grep -o '^ *{"owner_native_transfer.*}' target/gas.log | tail -1 | tr -d ' '
+
+## Criterion benchmarks (release, one core): pre-flight, session encoding and policy file; signed UserOperations.
+bench:
+	cargo bench -p leash-core --bench policy
+	cargo bench -p leash-sdk --bench userop
 
 fmt: toolchain
 	cd contracts && $(FORGE) fmt

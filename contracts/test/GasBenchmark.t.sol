@@ -102,8 +102,8 @@ contract GasBenchmark is LeashTest {
 
     function benchmarkSession(Action[] memory actions, bytes32 salt) internal view returns (Session memory s) {
         s = newSession(sessionSigner, actions);
-        s.validAfter = uint48(block.timestamp - 1 days);
-        s.validUntil = uint48(block.timestamp + 365 days);
+        s.validAfter = uint48(vm.getBlockTimestamp() - 1 days);
+        s.validUntil = uint48(vm.getBlockTimestamp() + 365 days);
         s.salt = salt;
     }
 

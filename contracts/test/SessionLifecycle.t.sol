@@ -122,7 +122,7 @@ contract SessionLifecycleTest is LeashTest {
     function test_MultichainGrant_OneSignatureTwoChains() public {
         (Session memory s, Action[] memory actions) = defaultSession();
         bytes32 id = validator.hashSession(s);
-        uint256 chainA = block.chainid;
+        uint256 chainA = vm.getChainId();
         uint256 chainB = 8453;
         bytes32 leafA = validator.grantDigest(address(account), id, 0);
         vm.chainId(chainB);

@@ -228,7 +228,7 @@ contract SessionLimitsTest is LeashTest {
         SessionUse memory use = grantedOne(transferAction(10e6, everySeconds(1 days)));
         for (uint256 d = 0; d < days_; ++d) {
             vm.warp(START + d * 1 days + 3600);
-            use.time = uint48(block.timestamp);
+            use.time = uint48(vm.getBlockTimestamp());
             send(sessionOp(transferCall(merchant, spend), use));
             uint256 over = 10e6 - spend + 1;
             expectRejected(
@@ -253,7 +253,7 @@ contract SessionLimitsTest is LeashTest {
             abi.encodeWithSelector(SessionKeyValidator.ValueLimitExceeded.selector, 0, 1.6 ether, 1.5 ether)
         );
         vm.warp(START + 1 days);
-        use.time = uint48(block.timestamp);
+        use.time = uint48(vm.getBlockTimestamp());
         send(sessionOp(singleCall(merchant, 1 ether, ""), use));
         assertEq(merchant.balance, 2 ether, "one ether each day");
     }
@@ -287,7 +287,7 @@ contract SessionLimitsTest is LeashTest {
             abi.encodeWithSelector(SessionKeyValidator.SessionUseLimitExceeded.selector, 3, 2)
         );
         vm.warp(START + 1 hours);
-        use.time = uint48(block.timestamp);
+        use.time = uint48(vm.getBlockTimestamp());
         send(sessionOp(pingCall(3, 0, merchant), use));
         assertEq(target.calls(), 3, "limit reset in the next hour");
     }
@@ -300,7 +300,7 @@ contract SessionLimitsTest is LeashTest {
     function test_RevertWhen_StatedTimeIsInAFuturePeriod() public {
         SessionUse memory use = grantedOne(transferAction(10e6, everySeconds(1 days)));
         send(sessionOp(transferCall(merchant, 10e6), use));
-        use.time = uint48(block.timestamp + 1 days);
+        use.time = uint48(vm.getBlockTimestamp() + 1 days);
         expectFailedOp(sessionOp(transferCall(merchant, 10e6), use), "AA22 expired or not due");
         assertEq(usdc.balanceOf(merchant), 10e6, "no second spend today");
     }
@@ -308,7 +308,7 @@ contract SessionLimitsTest is LeashTest {
     function test_RevertWhen_StatedTimeIsInAnEarlierPeriod() public {
         SessionUse memory use = grantedOne(transferAction(10e6, everySeconds(1 days)));
         vm.warp(START + 2 days);
-        use.time = uint48(block.timestamp);
+        use.time = uint48(vm.getBlockTimestamp());
         send(sessionOp(transferCall(merchant, 1e6), use));
         use.time = START + 1 days;
         expectRejected(
@@ -404,7 +404,7 @@ contract SessionLimitsTest is LeashTest {
         for (uint256 m = 0; m < 12; ++m) {
             uint48 dayOne = exact.windows[2 * m];
             vm.warp(dayOne + 9 hours);
-            use.time = uint48(block.timestamp);
+            use.time = uint48(vm.getBlockTimestamp());
             send(sessionOp(transferCall(merchant, 100e6), use));
 
             // A second payment the same day.
@@ -425,7 +425,7 @@ contract SessionLimitsTest is LeashTest {
             );
             // Day two of the month: outside the window.
             vm.warp(dayOne + 1 days + 9 hours);
-            use.time = uint48(block.timestamp);
+            use.time = uint48(vm.getBlockTimestamp());
             PackedUserOperation memory late = sessionOp(transferCall(merchant, 100e6), use);
             vm.expectRevert();
             send(late);
@@ -434,7 +434,7 @@ contract SessionLimitsTest is LeashTest {
 
         // Month thirteen: the session has ended.
         vm.warp(1_798_761_600 + 9 hours);
-        use.time = uint48(block.timestamp);
+        use.time = uint48(vm.getBlockTimestamp());
         PackedUserOperation memory afterEnd = sessionOp(transferCall(merchant, 100e6), use);
         vm.expectRevert();
         send(afterEnd);
@@ -466,12 +466,13 @@ contract SessionLimitsTest is LeashTest {
         send(sessionOp(transferCall(merchant, 40e6), use));
         bytes32 id = validator.hashSession(use.session);
         (uint32 period, uint256 usesLeft, uint256 amountLeft, uint256 valueLeft) =
-            validator.actionAllowance(address(account), id, a, uint48(block.timestamp));
+            validator.actionAllowance(address(account), id, a, uint48(vm.getBlockTimestamp()));
         assertEq(period, 1, "first period");
         assertEq(usesLeft, 2, "two uses left");
         assertEq(amountLeft, 60e6, "60 USDC left");
         assertEq(valueLeft, type(uint256).max, "no value cap");
-        (, usesLeft, amountLeft,) = validator.actionAllowance(address(account), id, a, uint48(block.timestamp + 1 days));
+        (, usesLeft, amountLeft,) =
+            validator.actionAllowance(address(account), id, a, uint48(vm.getBlockTimestamp() + 1 days));
         assertEq(usesLeft, 3, "fresh uses tomorrow");
         assertEq(amountLeft, 100e6, "fresh cap tomorrow");
     }

@@ -51,7 +51,7 @@ contract SessionPoliciesTest is LeashTest {
     function test_RevertWhen_AfterValidUntil() public {
         SessionUse memory use = grantedOne(transferAction(1000e6, lifetime()));
         vm.warp(START + 366 days);
-        use.time = uint48(block.timestamp);
+        use.time = uint48(vm.getBlockTimestamp());
         expectFailedOp(sessionOp(transferCall(merchant, 1), use), "AA22 expired or not due");
     }
 

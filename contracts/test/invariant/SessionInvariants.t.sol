@@ -41,7 +41,7 @@ abstract contract SessionHandler is LeashTest {
 
     constructor() {
         LeashTest.setUp();
-        clock = block.timestamp;
+        clock = vm.getBlockTimestamp();
     }
 
     /// @dev The constructor built the fixture; a stray call must not rebuild it.
@@ -341,7 +341,7 @@ contract SpendingHandler is SessionHandler {
         bool succeeded;
         (included, succeeded, refusal) = submit(sessionOp(callData, use));
         if (!included) return refusal;
-        uint256 day = dayOf(block.timestamp);
+        uint256 day = dayOf(vm.getBlockTimestamp());
         noteDay(day);
         chargedOnDay[day] += total;
         if (withPing) notePings(1);
@@ -396,7 +396,7 @@ contract SpendingHandler is SessionHandler {
     }
 
     function notePings(uint256 n) internal {
-        uint256 period = pingPeriodOf(block.timestamp);
+        uint256 period = pingPeriodOf(vm.getBlockTimestamp());
         if (!_pingPeriodKnown[period]) {
             _pingPeriodKnown[period] = true;
             _pingPeriods.push(period);
@@ -480,7 +480,7 @@ contract SpendingLimitsInvariantTest is TestBase {
         uint256 cap = handler.DAILY_CAP();
         // warpSeed 2: no warp; timing 4: stated now.
         handler.spend(2, 0, 0, 1, 4); // a small transfer to the zero address: charged, reverts in execution
-        uint256 day = handler.dayOf(block.timestamp);
+        uint256 day = handler.dayOf(vm.getBlockTimestamp());
         uint256 reverted = handler.chargedOnDay(day);
         assertEq(handler.landedOnDay(day), 0, "the reverted transfer moved nothing");
         handler.spend(2, 1, 0, 0, 4); // exactly what is left today
@@ -499,9 +499,11 @@ contract SpendingLimitsInvariantTest is TestBase {
         }
         assertEq(handler.useProbesRefusedByLimit(), 4, "every use probe refused by the limit");
         assertEq(handler.forgedProbesRefused(), 4, "forged actions refused");
-        assertEq(handler.pingsInPeriod(handler.pingPeriodOf(block.timestamp)), 3, "three pings in the period");
+        assertEq(handler.pingsInPeriod(handler.pingPeriodOf(vm.getBlockTimestamp())), 3, "three pings in the period");
         handler.ping(0, 0, 2, false); // next period: one ping lands again
-        assertEq(handler.pingsInPeriod(handler.pingPeriodOf(block.timestamp)), 1, "limit reset in the next period");
+        assertEq(
+            handler.pingsInPeriod(handler.pingPeriodOf(vm.getBlockTimestamp())), 1, "limit reset in the next period"
+        );
 
         invariant_DailySpendNeverExceedsTheCap();
         invariant_UsesPerPeriodNeverExceedTheLimit();
@@ -1103,7 +1105,7 @@ contract CrossDomainHandler is SessionHandler {
     uint256 public legitSpentByB;
 
     constructor() {
-        home = block.chainid;
+        home = vm.getChainId();
         chains[0] = home;
         other = createAccount(owner, bytes32(uint256(1)));
         vm.deal(address(other), 100 ether);
@@ -1263,7 +1265,7 @@ contract CrossDomainGrantInvariantTest is TestBase {
             handler.legitSpentByB(),
             "B's tokens moved only by B's own grants"
         );
-        assertEq(block.chainid, handler.home(), "chain id restored");
+        assertEq(vm.getChainId(), handler.home(), "chain id restored");
     }
 
     /// @notice Every cross attempt was refused by the grant check itself; every rightful use landed.

@@ -271,7 +271,7 @@ abstract contract LeashTest is TestBase {
         use.session = s;
         use.actions = actions;
         use.callActions = new bytes(calls);
-        use.time = uint48(block.timestamp);
+        use.time = uint48(vm.getBlockTimestamp());
     }
 
     /// @dev The owner grants `s` by an ordinary owner operation calling the module.

@@ -18,6 +18,11 @@ interface Vm {
     }
 
     function warp(uint256 timestamp) external;
+    /// @dev The current block time. Under the IR pipeline `block.timestamp` may be read once per function, so
+    /// tests that warp read the time through this cheatcode.
+    function getBlockTimestamp() external view returns (uint256 timestamp);
+    /// @dev The current chain id (see `getBlockTimestamp` for why tests do not read `block.chainid`).
+    function getChainId() external view returns (uint256 blockChainId);
     function chainId(uint256 newChainId) external;
     function deal(address account, uint256 balance) external;
     function etch(address target, bytes calldata code) external;
