@@ -354,3 +354,50 @@ async fn p256_and_webauthn_session_keys_are_verified_on_chain() {
     }
     assert_eq!(stack.usdc_balance(MERCHANT).await, usdc(4));
 }
+
+#[tokio::test]
+async fn the_first_session_operation_deploys_the_account_and_grants_the_session() {
+    let stack = Stack::start().await;
+    // A second account of the same owner, never deployed: only its address exists.
+    let fresh = leash_sdk::SmartAccount::counterfactual(
+        stack.devnet.provider(),
+        stack.account.factory,
+        stack.account.owner,
+        B256::repeat_byte(1),
+        vec![stack.chain.module],
+    )
+    .await
+    .unwrap();
+    assert!(!fresh.is_deployed(stack.devnet.provider()).await.unwrap());
+    stack.devnet.fund(fresh.address, U256::from(common::ETH)).await.unwrap();
+    stack.devnet.mint_usdc(fresh.address, usdc(100)).await.unwrap();
+
+    let policy = pay_merchant_policy(&stack, 100);
+    let signer: Arc<dyn SessionSigner> = Arc::new(leash_sdk::signer::EcdsaSigner::random());
+    let session =
+        Session { key: SessionKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
+    let target = GrantTarget {
+        chain_id: stack.chain.chain_id,
+        module: stack.chain.module,
+        account: fresh.address,
+        epoch: 0,
+    };
+    let owner = leash_sdk::Owner::new(
+        alloy::signers::local::PrivateKeySigner::from_bytes(&B256::repeat_byte(0x42)).unwrap(),
+        fresh.clone(),
+    )
+    .unwrap();
+    let approval = owner.approve(&session, &[target]).await.unwrap();
+    let agent =
+        leash_sdk::SessionAgent::builder(stack.chain.clone(), fresh.address, session, signer)
+            .deploy(fresh.clone())
+            .lazy_grant(approval.proof_for(stack.chain.chain_id).unwrap())
+            .submitter(stack.submitter.clone())
+            .build()
+            .unwrap();
+    let sent =
+        agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(10))], Lane::from(0)).await.unwrap();
+    assert!(sent.granted && sent.outcome.success);
+    assert!(fresh.is_deployed(stack.devnet.provider()).await.unwrap());
+    assert_eq!(stack.usdc_balance(MERCHANT).await, usdc(10));
+}
