@@ -20,6 +20,7 @@ const contracts = {
   GameItems: { forge: "GameItems.sol/GameItems.json" },
   DexRouter: { forge: "DexRouter.sol/DexRouter.json" },
   YieldVault: { forge: "YieldVault.sol/YieldVault.json" },
+  DevPaymaster: { forge: "DevPaymaster.sol/DevPaymaster.json" },
   EntryPoint: { npm: "@account-abstraction/contracts/artifacts/EntryPoint.json" },
 };
 

@@ -10,7 +10,7 @@ import {SessionKeyValidator} from "../src/SessionKeyValidator.sol";
 import {LeashAccount} from "../src/LeashAccount.sol";
 import {CallPolicyLib} from "../src/libraries/CallPolicyLib.sol";
 import {Action, Grant, Period, Session, SessionRecord, SessionTypes, SessionUse} from "../src/SessionTypes.sol";
-import {TestPaymaster} from "./mocks/TestPaymaster.sol";
+import {DevPaymaster} from "../src/devnet/DevPaymaster.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
 
 /// @notice Grant (by transaction, lazily, multichain), status, revoke one and all, signers, gas budget,
@@ -374,7 +374,7 @@ contract SessionLifecycleTest is LeashTest {
     }
 
     function test_RequiredPaymaster() public {
-        TestPaymaster paymaster = new TestPaymaster(address(ENTRYPOINT));
+        DevPaymaster paymaster = new DevPaymaster(address(ENTRYPOINT));
         ENTRYPOINT.depositTo{value: 10 ether}(address(paymaster));
         (Session memory s, Action[] memory actions) = defaultSession();
         s.paymaster = address(paymaster);

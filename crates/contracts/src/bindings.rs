@@ -57,6 +57,13 @@ sol!(
     "artifacts/YieldVault.json"
 );
 
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    DevPaymaster,
+    "artifacts/DevPaymaster.json"
+);
+
 // The EntryPoint's JSON ABI nests `PackedUserOperation` inside `UserOpsPerAggregator`, which the JSON form of
 // `sol!` cannot resolve; the part of its interface the SDK uses is spelled out instead (signatures as in
 // `@account-abstraction/contracts` 0.7.0). Its creation code is [`entry_point_creation_code`].

@@ -23,8 +23,8 @@ use alloy::{
 };
 use leash_contracts::{
     bindings::{
-        entry_point_creation_code, DevToken, DexRouter, GameItems, LeashAccountFactory,
-        SessionKeyValidator, YieldVault,
+        entry_point_creation_code, DevPaymaster, DevToken, DexRouter, EntryPoint, GameItems,
+        LeashAccountFactory, SessionKeyValidator, YieldVault,
     },
     CREATE2_DEPLOYER, ENTRYPOINT_V07, ENTRYPOINT_V07_SALT,
 };
@@ -105,6 +105,8 @@ pub struct Deployment {
     pub dex_router: Address,
     /// The ERC-4626 vault over USDC ("yUSDC").
     pub yield_vault: Address,
+    /// A paymaster that sponsors every operation from its EntryPoint deposit ([`PAYMASTER_DEPOSIT_ETH`]).
+    pub dev_paymaster: Address,
     /// The ERC-20s by symbol: USDC, WETH and the vault's share token yUSDC.
     pub tokens: BTreeMap<String, Token>,
 }
@@ -122,10 +124,14 @@ pub(crate) fn deployer() -> Address {
     Address::from_word(keccak256("leash devnet deployer"))
 }
 
+/// Ether the [`Deployment::dev_paymaster`] holds in the EntryPoint.
+pub const PAYMASTER_DEPOSIT_ETH: u64 = 1_000;
+
 /// The runtime-code size limit anvil must allow for the contracts deployed here, when it is above EIP-170.
 ///
-/// The session-key validator's runtime code is larger than EIP-170 allows (see the crate docs); until it
-/// fits, the devnet lifts anvil's limit to exactly what the largest contract needs, and says so once.
+/// Every contract fits EIP-170 today (`make check-artifacts` fails otherwise); should one grow past it, the
+/// devnet lifts anvil's limit to exactly what the largest contract needs and says so once, so the local stack
+/// keeps working while the contract is brought back under the limit.
 pub(crate) fn required_code_size_limit() -> Option<usize> {
     let sizes = [
         ("SessionKeyValidator", SessionKeyValidator::DEPLOYED_BYTECODE.len()),
@@ -230,8 +236,8 @@ pub(crate) async fn deploy(
     // Creations take the deployer's nonces in order, so every address is known before anything is sent.
     let first_create = nonce + steps.len() as u64;
     let at = |i: u64| from.create(first_create + i);
-    let (validator, factory, usdc, weth, game_items, router, vault) =
-        (at(0), at(1), at(2), at(3), at(4), at(5), at(6));
+    let (validator, factory, usdc, weth, game_items, router, vault, paymaster) =
+        (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7));
     let token = |name: &str, symbol: &str, decimals: u8| {
         let args = DevToken::constructorCall {
             name_: name.into(),
@@ -245,7 +251,8 @@ pub(crate) async fn deploy(
         name_: "Yield USDC (devnet)".into(),
         symbol_: "yUSDC".into(),
     };
-    let creations: [(&'static str, Address, Vec<u8>); 7] = [
+    let paymaster_args = DevPaymaster::constructorCall { entryPoint_: ENTRYPOINT_V07 };
+    let creations: [(&'static str, Address, Vec<u8>); 8] = [
         ("SessionKeyValidator", validator, SessionKeyValidator::BYTECODE.to_vec()),
         ("LeashAccountFactory", factory, LeashAccountFactory::BYTECODE.to_vec()),
         ("DevToken USDC", usdc, token("USD Coin (devnet)", "USDC", 6)),
@@ -253,6 +260,11 @@ pub(crate) async fn deploy(
         ("GameItems", game_items, GameItems::BYTECODE.to_vec()),
         ("DexRouter", router, DexRouter::BYTECODE.to_vec()),
         ("YieldVault", vault, [&YieldVault::BYTECODE[..], &vault_args.abi_encode()].concat()),
+        (
+            "DevPaymaster",
+            paymaster,
+            [&DevPaymaster::BYTECODE[..], &paymaster_args.abi_encode()].concat(),
+        ),
     ];
     for (contract, address, code) in creations {
         steps.push(Step {
@@ -292,6 +304,17 @@ pub(crate) async fn deploy(
                 .with_gas_limit(CALL_GAS),
         });
     }
+
+    // The paymaster sponsors from its EntryPoint deposit.
+    steps.push(Step {
+        contract: "EntryPoint (paymaster deposit)",
+        creates: None,
+        tx: TransactionRequest::default()
+            .with_to(ENTRYPOINT_V07)
+            .with_input(EntryPoint::depositToCall { account: paymaster }.abi_encode())
+            .with_value(U256::from(PAYMASTER_DEPOSIT_ETH) * U256::from(10u64).pow(U256::from(18)))
+            .with_gas_limit(CALL_GAS),
+    });
 
     let mut sent = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
@@ -353,6 +376,7 @@ pub(crate) async fn deploy(
         game_items,
         dex_router: router,
         yield_vault: vault,
+        dev_paymaster: paymaster,
         tokens,
     })
 }
@@ -413,6 +437,7 @@ mod tests {
             game_items: Address::ZERO,
             dex_router: Address::ZERO,
             yield_vault: Address::ZERO,
+            dev_paymaster: Address::ZERO,
             tokens: BTreeMap::new(),
         };
         let json = serde_json::to_value(&deployment).expect("serialises");

@@ -7,13 +7,14 @@ use crate::{
     chain::Chain,
     gas::GasLimits,
     lanes::{EntryPointNonces, Lane, LaneAllocator, NonceKey},
+    paymaster::PaymasterClient,
     signer::SessionSigner,
     submit::{rule_of_bundler_error, OpOutcome, Submitter},
     userop::UserOperation,
     Error, Result,
 };
 use alloy::{
-    primitives::{Address, Bytes, B256},
+    primitives::{Address, Bytes, B256, U256},
     providers::DynProvider,
 };
 use leash_core::{
@@ -35,6 +36,7 @@ pub struct SessionAgent {
     signer: Arc<dyn SessionSigner>,
     grant: Option<GrantProof>,
     submitter: Arc<Submitter>,
+    paymaster: Option<(PaymasterClient, serde_json::Value)>,
     lanes: LaneAllocator<EntryPointNonces<DynProvider>>,
     tokens: TokenTable,
     wait: Duration,
@@ -88,6 +90,7 @@ pub struct SessionAgentBuilder {
     deploy: Option<SmartAccount>,
     grant: Option<GrantProof>,
     submitter: Option<Arc<Submitter>>,
+    paymaster: Option<(PaymasterClient, serde_json::Value)>,
     tokens: TokenTable,
 }
 
@@ -113,6 +116,13 @@ impl SessionAgentBuilder {
     /// Sends through this submitter (shared between agents).
     pub fn submitter(mut self, submitter: Arc<Submitter>) -> Self {
         self.submitter = Some(submitter);
+        self
+    }
+
+    /// Sponsors every operation through this ERC-7677 paymaster service, with its `context` (for example a
+    /// sponsorship policy id); the paymaster it names is what a session's "must use paymaster" rule checks.
+    pub fn paymaster(mut self, client: PaymasterClient, context: serde_json::Value) -> Self {
+        self.paymaster = Some((client, context));
         self
     }
 
@@ -142,6 +152,7 @@ impl SessionAgentBuilder {
             signer: self.signer,
             grant: self.grant,
             submitter,
+            paymaster: self.paymaster,
             lanes,
             tokens: self.tokens,
             wait: Duration::from_secs(120),
@@ -165,6 +176,7 @@ impl SessionAgent {
             deploy: None,
             grant: None,
             submitter: None,
+            paymaster: None,
             tokens: TokenTable::default(),
         }
     }
@@ -273,6 +285,31 @@ impl SessionAgent {
         }
         let mut op = builder.build()?;
 
+        // ERC-7677: stub data first (so the estimate accounts for the paymaster), final data after it.
+        let mut final_data = false;
+        if let Some((client, context)) = &self.paymaster {
+            match client.get_paymaster_stub_data(&op, context).await {
+                Ok(stub) => {
+                    stub.data.apply_to(&mut op);
+                    if let Some(paymaster) = op.paymaster.as_mut() {
+                        // Services may leave the limits to the bundler's estimate; locally, give them room.
+                        if paymaster.verification_gas_limit.is_zero() {
+                            paymaster.verification_gas_limit =
+                                U256::from(PAYMASTER_VERIFICATION_GAS);
+                        }
+                        if paymaster.post_op_gas_limit.is_zero() {
+                            paymaster.post_op_gas_limit = U256::from(PAYMASTER_POST_OP_GAS);
+                        }
+                    }
+                    final_data = stub.is_final;
+                }
+                Err(e) => {
+                    lease.resync();
+                    return Err(e.into());
+                }
+            }
+        }
+
         // With a bundler, its estimate replaces the local limits (it simulates a correctly signed operation).
         if let Submitter::Bundler(bundler) = self.submitter.as_ref() {
             let probe = self.evaluator_verdict(calls, &op, &state, now, grants)?;
@@ -282,6 +319,16 @@ impl SessionAgent {
                 Err(e) => {
                     lease.resync();
                     return Err(bundler_error(e, &self.session, &self.tokens));
+                }
+            }
+        }
+
+        if let (Some((client, context)), false) = (&self.paymaster, final_data) {
+            match client.get_paymaster_data(&op, context).await {
+                Ok(data) => data.apply_to(&mut op),
+                Err(e) => {
+                    lease.resync();
+                    return Err(e.into());
                 }
             }
         }
@@ -454,6 +501,10 @@ impl SessionAgent {
         }
     }
 }
+
+/// Paymaster gas limits when the service and no bundler set them.
+const PAYMASTER_VERIFICATION_GAS: u64 = 100_000;
+const PAYMASTER_POST_OP_GAS: u64 = 50_000;
 
 fn op_gas(gas: GasLimits, max_fee: u128) -> OpGas {
     OpGas {

@@ -50,6 +50,9 @@ pub enum Error {
     /// The bundler failed or refused.
     #[error(transparent)]
     Bundler(#[from] BundlerError),
+    /// The paymaster service failed or refused.
+    #[error(transparent)]
+    Paymaster(#[from] crate::paymaster::PaymasterError),
     /// The session key could not sign.
     #[error(transparent)]
     Signer(#[from] SignerError),
