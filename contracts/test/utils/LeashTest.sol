@@ -17,7 +17,7 @@ import {LeashAccount} from "../../src/LeashAccount.sol";
 import {LeashAccountFactory} from "../../src/LeashAccountFactory.sol";
 import {SessionKeyValidator} from "../../src/SessionKeyValidator.sol";
 import {Action, ArgRule, Grant, Period, Session, SessionTypes, SessionUse} from "../../src/SessionTypes.sol";
-import {TestToken} from "../mocks/TestToken.sol";
+import {DevToken} from "../../src/devnet/DevToken.sol";
 import {Target} from "../mocks/Target.sol";
 
 /// @notice The parts of EntryPoint v0.7 the tests use.
@@ -46,7 +46,7 @@ abstract contract LeashTest is TestBase {
 
     LeashAccountFactory internal factory;
     SessionKeyValidator internal validator;
-    TestToken internal usdc;
+    DevToken internal usdc;
     Target internal target;
     LeashAccount internal account;
 
@@ -64,7 +64,7 @@ abstract contract LeashTest is TestBase {
         deployEntryPoint();
         factory = new LeashAccountFactory();
         validator = new SessionKeyValidator();
-        usdc = new TestToken("USD Coin", "USDC", 6);
+        usdc = new DevToken("USD Coin", "USDC", 6);
         target = new Target();
         owner = vm.addr(ownerKey);
         sessionSigner = vm.addr(sessionKey);

@@ -331,7 +331,7 @@ impl PolicyFile {
 /// Adds what to do to serde's messages where it can.
 fn hint(message: &str) -> String {
     if message.starts_with("unknown field") {
-        format!("{message} (see `leash schema` for every field)")
+        format!("{message} (docs/policy.schema.json lists every field)")
     } else {
         message.to_string()
     }

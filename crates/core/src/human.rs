@@ -164,17 +164,13 @@ impl Rejection {
                 x.uses
             ),
             E::AmountLimitExceeded(x) => {
-                let unit = session
+                let action = session
                     .policy
                     .actions
                     .iter()
-                    .find(|a| a.amount_cap.is_some_and(|c| U256::from(c.cap) == x.cap))
-                    .and_then(|a| match a.target {
-                        Target::Contract(t) => tokens.symbol_of(t).and_then(|s| tokens.get(s).map(|tk| (s, tk.decimals))),
-                        Target::Any => None,
-                    });
-                let amount = |v: U256| match unit {
-                    Some((symbol, decimals)) => format!("{} {symbol}", format_units(v, decimals)),
+                    .find(|a| a.amount_cap.is_some_and(|c| U256::from(c.cap) == x.cap));
+                let amount = |v: U256| match action {
+                    Some(action) => amount_text(action, v, tokens),
                     None => v.to_string(),
                 };
                 format!(
@@ -364,6 +360,20 @@ impl Session {
     }
 }
 
+/// An amount of the action's capped argument, in the target token's units when the target is a known token.
+fn amount_text(action: &Action, raw: U256, tokens: &TokenTable) -> String {
+    let token = match action.target {
+        Target::Contract(t) => {
+            tokens.symbol_of(t).and_then(|s| tokens.get(s).map(|tk| (s, tk.decimals)))
+        }
+        Target::Any => None,
+    };
+    match token {
+        Some((symbol, decimals)) => format!("{} {symbol}", format_units(raw, decimals)),
+        None => raw.to_string(),
+    }
+}
+
 fn describe_period(period: &Period) -> String {
     match period {
         Period::Lifetime => "in total".into(),
@@ -410,15 +420,7 @@ fn describe_action(action: &Action, tokens: &TokenTable) -> String {
     }
     let period = describe_period(&action.period);
     if let Some(cap) = action.amount_cap {
-        let amount = match action.target {
-            Target::Contract(t) => tokens.symbol_of(t).and_then(|s| {
-                tokens
-                    .get(s)
-                    .map(|tk| format!("{} {s}", format_units(U256::from(cap.cap), tk.decimals)))
-            }),
-            Target::Any => None,
-        }
-        .unwrap_or_else(|| cap.cap.to_string());
+        let amount = amount_text(action, U256::from(cap.cap), tokens);
         text.push_str(&format!(", at most {amount} {period}"));
     }
     if let Some(uses) = action.max_uses {

@@ -73,7 +73,7 @@ impl DevnetBuilder {
         self
     }
 
-    /// A fixed port to listen on (`leash devnet --port 8545`). By default the operating system picks a free
+    /// A fixed port to listen on (e.g. 8545 for wallets that expect it). By default the operating system picks a free
     /// one, which is what parallel tests need: two devnets never race for a port.
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;

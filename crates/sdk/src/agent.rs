@@ -6,7 +6,7 @@ use crate::{
     bundler::BundlerClient,
     chain::Chain,
     gas::GasLimits,
-    lanes::{EntryPointNonces, Lane, LaneAllocator, NonceKey},
+    lanes::{EntryPointNonces, Lane, LaneAllocator, NonceKey, NonceLease},
     paymaster::PaymasterClient,
     signer::SessionSigner,
     submit::{rule_of_bundler_error, OpOutcome, Submitter},
@@ -136,7 +136,7 @@ impl SessionAgentBuilder {
     /// wallet with `beneficiary` refunded.
     pub fn build(self) -> Result<SessionAgent> {
         let submitter = self.submitter.ok_or_else(|| {
-            Error::Grant("no bundler or submitter configured for the agent".into())
+            Error::Setup("no bundler or submitter configured for the agent".into())
         })?;
         let lanes = LaneAllocator::new(EntryPointNonces::new(
             self.chain.entry_point,
@@ -217,6 +217,9 @@ impl SessionAgent {
 
     /// Explains `calls` as an operation stated at the chain's current time, with default gas limits.
     pub async fn explain(&self, calls: &[Call]) -> Result<Explanation> {
+        if calls.is_empty() {
+            return Err(Error::Setup("nothing to explain: give at least one call".into()));
+        }
         let state = self.chain.session_state(self.account, &self.session).await?;
         let now = self.chain.now().await?;
         let grants = self.grants(&state);
@@ -257,33 +260,7 @@ impl SessionAgent {
     /// Explains, signs and sends `calls` as one operation on `lane`, and waits for it to be included.
     /// A batch the pre-flight rejects is never signed: the error names the rule.
     pub async fn send(&self, calls: &[Call], lane: Lane) -> Result<SentOperation> {
-        let state = self.chain.session_state(self.account, &self.session).await?;
-        let now = self.chain.now().await?;
-        let grants = self.grants(&state);
-        let deploys = self.deploys().await?;
-        let lease = self
-            .lanes
-            .lease(self.account, NonceKey::session(self.chain.module, lane))
-            .await
-            .map_err(|e| Error::rpc(&self.chain.label, e))?;
-        let gas = GasLimits::default_for(
-            calls.len(),
-            deploys,
-            grants.then_some(self.session.policy.actions.len()),
-        );
-        let (max_fee, priority) = self.chain.fees().await?;
-        let mut builder = UserOperation::builder(self.account)
-            .nonce(lease.nonce())
-            .call_data(encode_execute(calls))
-            .verification_gas_limit(gas.verification)
-            .call_gas_limit(gas.call)
-            .pre_verification_gas(gas.pre_verification)
-            .fees(max_fee, priority);
-        if deploys {
-            let account = self.deploy.as_ref().expect("deploys() checked the account is known");
-            builder = builder.factory(account.factory, account.factory_data());
-        }
-        let mut op = builder.build()?;
+        let Draft { state, now, grants, lease, mut op } = self.draft(calls, lane).await?;
 
         // ERC-7677: stub data first (so the estimate accounts for the paymaster), final data after it.
         let mut final_data = false;
@@ -364,33 +341,8 @@ impl SessionAgent {
     /// the pre-flight to the chain's verdicts; agents use [`SessionAgent::send`].
     #[doc(hidden)]
     pub async fn send_unchecked(&self, calls: &[Call], lane: Lane) -> Result<SentOperation> {
-        let state = self.chain.session_state(self.account, &self.session).await?;
-        let now = self.chain.now().await?;
-        let grants = self.grants(&state);
-        let lease = self
-            .lanes
-            .lease(self.account, NonceKey::session(self.chain.module, lane))
-            .await
-            .map_err(|e| Error::rpc(&self.chain.label, e))?;
-        let gas = GasLimits::default_for(
-            calls.len(),
-            false,
-            grants.then_some(self.session.policy.actions.len()),
-        );
-        let (max_fee, priority) = self.chain.fees().await?;
-        let mut op = UserOperation::builder(self.account)
-            .nonce(lease.nonce())
-            .call_data(encode_execute(calls))
-            .verification_gas_limit(gas.verification)
-            .call_gas_limit(gas.call)
-            .pre_verification_gas(gas.pre_verification)
-            .fees(max_fee, priority)
-            .build()?;
-        let operation = self.operation(
-            now,
-            op_gas(GasLimits::default_for(calls.len(), false, None), max_fee),
-            grants,
-        );
+        let Draft { state, now, grants, lease, mut op } = self.draft(calls, lane).await?;
+        let operation = self.operation(now, gas_of(&op), grants);
         let chosen = self.evaluator().choose_actions(calls, &operation, &state);
         let allowed =
             Allowed { valid_after: 0, valid_until: 0, call_actions: chosen, after: state };
@@ -408,6 +360,41 @@ impl SessionAgent {
         }
     }
 
+    /// The unsigned operation for `calls` on `lane`, with the chain state it is judged against: the session's
+    /// counters, the time it states, whether it grants the session (and deploys the account), its nonce lease and
+    /// local gas limits.
+    async fn draft(&self, calls: &[Call], lane: Lane) -> Result<Draft> {
+        if calls.is_empty() {
+            return Err(Error::Setup("nothing to send: give at least one call".into()));
+        }
+        let state = self.chain.session_state(self.account, &self.session).await?;
+        let now = self.chain.now().await?;
+        let grants = self.grants(&state);
+        let deploys = self.deploys().await?;
+        let lease = self
+            .lanes
+            .lease(self.account, NonceKey::session(self.chain.module, lane))
+            .await
+            .map_err(|e| Error::rpc(&self.chain.label, e))?;
+        let gas = GasLimits::default_for(
+            calls.len(),
+            deploys,
+            grants.then_some(self.session.policy.actions.len()),
+        );
+        let (max_fee, priority) = self.chain.fees().await?;
+        let mut builder = UserOperation::builder(self.account)
+            .nonce(lease.nonce())
+            .call_data(encode_execute(calls))
+            .verification_gas_limit(gas.verification)
+            .call_gas_limit(gas.call)
+            .pre_verification_gas(gas.pre_verification)
+            .fees(max_fee, priority);
+        if let (true, Some(account)) = (deploys, &self.deploy) {
+            builder = builder.factory(account.factory, account.factory_data());
+        }
+        Ok(Draft { state, now, grants, lease, op: builder.build()? })
+    }
+
     fn evaluator_verdict(
         &self,
         calls: &[Call],
@@ -416,21 +403,7 @@ impl SessionAgent {
         now: u64,
         grants: bool,
     ) -> Result<Allowed> {
-        let gas = OpGas {
-            pre_verification_gas: op.pre_verification_gas.to(),
-            verification_gas_limit: op.verification_gas_limit.to(),
-            call_gas_limit: op.call_gas_limit.to(),
-            paymaster_verification_gas_limit: op
-                .paymaster
-                .as_ref()
-                .map_or(0, |p| p.verification_gas_limit.to()),
-            paymaster_post_op_gas_limit: op
-                .paymaster
-                .as_ref()
-                .map_or(0, |p| p.post_op_gas_limit.to()),
-            max_fee_per_gas: op.max_fee_per_gas.to(),
-        };
-        let mut operation = self.operation(now, gas, grants);
+        let mut operation = self.operation(now, gas_of(op), grants);
         operation.paymaster = op.paymaster.as_ref().map(|p| p.address);
         let explanation = self.verdict(calls, &operation, state, now);
         explanation.verdict.map_err(|rejection| Error::PreFlight {
@@ -505,6 +478,30 @@ impl SessionAgent {
 /// Paymaster gas limits when the service and no bundler set them.
 const PAYMASTER_VERIFICATION_GAS: u64 = 100_000;
 const PAYMASTER_POST_OP_GAS: u64 = 50_000;
+
+/// The gas fields of `op` that the session's gas budget charges.
+fn gas_of(op: &UserOperation) -> OpGas {
+    OpGas {
+        pre_verification_gas: op.pre_verification_gas.to(),
+        verification_gas_limit: op.verification_gas_limit.to(),
+        call_gas_limit: op.call_gas_limit.to(),
+        paymaster_verification_gas_limit: op
+            .paymaster
+            .as_ref()
+            .map_or(0, |p| p.verification_gas_limit.to()),
+        paymaster_post_op_gas_limit: op.paymaster.as_ref().map_or(0, |p| p.post_op_gas_limit.to()),
+        max_fee_per_gas: op.max_fee_per_gas.to(),
+    }
+}
+
+/// An operation being prepared; see [`SessionAgent::draft`].
+struct Draft {
+    state: ChainState,
+    now: u64,
+    grants: bool,
+    lease: NonceLease,
+    op: UserOperation,
+}
 
 fn op_gas(gas: GasLimits, max_fee: u128) -> OpGas {
     OpGas {

@@ -65,6 +65,9 @@ pub enum Error {
     /// The policy model refused the input.
     #[error(transparent)]
     Policy(#[from] leash_core::Error),
+    /// The SDK was set up or called in a way that cannot work (no submitter, no calls, wrong owner key).
+    #[error("{0}")]
+    Setup(String),
     /// A grant document is malformed or does not fit this chain.
     #[error("grant document: {0}")]
     Grant(String),

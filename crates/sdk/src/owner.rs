@@ -47,7 +47,7 @@ impl Owner {
     /// The owner of `account`, signing with `signer` (whose address must be the account's owner).
     pub fn new(signer: PrivateKeySigner, account: SmartAccount) -> Result<Self> {
         if signer.address() != account.owner {
-            return Err(Error::Grant(format!(
+            return Err(Error::Setup(format!(
                 "the key's address {} is not the account's owner {}",
                 signer.address(),
                 account.owner
@@ -96,7 +96,7 @@ impl Owner {
             .signer
             .sign_hash(&hash)
             .await
-            .map_err(|e| Error::Grant(format!("owner signing: {e}")))?;
+            .map_err(|e| Error::Setup(format!("the owner key could not sign: {e}")))?;
         op.signature = signature.as_bytes().to_vec().into();
         let hash = submitter.send(chain, &op).await?;
         let outcome = submitter.wait(hash, Duration::from_secs(60)).await?;
@@ -154,7 +154,7 @@ impl Owner {
             .signer
             .sign_hash(&grant.digest())
             .await
-            .map_err(|e| Error::Grant(format!("owner signing: {e}")))?;
+            .map_err(|e| Error::Setup(format!("the owner key could not sign: {e}")))?;
         Ok(SignedGrant { grant, owner_signature: signature.as_bytes().to_vec().into() })
     }
 }

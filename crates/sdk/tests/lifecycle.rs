@@ -401,3 +401,23 @@ async fn the_first_session_operation_deploys_the_account_and_grants_the_session(
     assert!(fresh.is_deployed(stack.devnet.provider()).await.unwrap());
     assert_eq!(stack.usdc_balance(MERCHANT).await, usdc(10));
 }
+
+#[tokio::test]
+async fn misuse_gets_a_clear_error_and_sends_nothing() {
+    let stack = Stack::start().await;
+    let agent = stack.agent(pay_merchant_policy(&stack, 100));
+    stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
+    let error = agent.send(&[], Lane::from(0)).await.unwrap_err();
+    assert!(
+        matches!(error, Error::Setup(_)) && error.to_string().contains("at least one call"),
+        "{error}"
+    );
+    assert!(agent.explain(&[]).await.is_err());
+    // The lane's nonce was not consumed: the next operation on it lands.
+    agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap();
+
+    // An owner built with a key that is not the account's owner is refused up front.
+    let stranger = alloy::signers::local::PrivateKeySigner::random();
+    let error = leash_sdk::Owner::new(stranger, stack.account.clone()).unwrap_err();
+    assert!(error.to_string().contains("is not the account's owner"), "{error}");
+}

@@ -79,6 +79,26 @@ fn sponsored_policy(stack: &Stack, paymaster: Address) -> SessionPolicy {
         .unwrap()
 }
 
+/// A granted session that requires `paymaster`, whose agent asks the ERC-7677 service at `url`.
+async fn sponsored_agent(
+    stack: &Stack,
+    paymaster: Address,
+    url: &str,
+    context: Value,
+) -> leash_sdk::SessionAgent {
+    let signer = Arc::new(leash_sdk::signer::EcdsaSigner::random());
+    let session = leash_core::Session {
+        key: leash_core::SessionKey::ecdsa(signer.address()),
+        policy: sponsored_policy(stack, paymaster),
+    };
+    stack.owner.grant(&stack.chain, &stack.submitter, &session).await.unwrap();
+    leash_sdk::SessionAgent::builder(stack.chain.clone(), stack.account.address, session, signer)
+        .submitter(stack.submitter.clone())
+        .paymaster(PaymasterClient::new(url, stack.chain.chain_id).unwrap(), context)
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_paymaster_pays_and_the_session_requires_it() {
     let stack = Stack::start().await;
@@ -96,25 +116,7 @@ async fn the_paymaster_pays_and_the_session_requires_it() {
     assert_eq!(error.rule(), Some("PaymasterRequired"));
 
     // With the service, the paymaster sponsors: the account's ether does not move.
-    let signer = Arc::new(leash_sdk::signer::EcdsaSigner::random());
-    let session = leash_core::Session {
-        key: leash_core::SessionKey::ecdsa(signer.address()),
-        policy: sponsored_policy(&stack, paymaster),
-    };
-    stack.owner.grant(&stack.chain, &stack.submitter, &session).await.unwrap();
-    let agent = leash_sdk::SessionAgent::builder(
-        stack.chain.clone(),
-        stack.account.address,
-        session,
-        signer,
-    )
-    .submitter(stack.submitter.clone())
-    .paymaster(
-        PaymasterClient::new(&url, stack.chain.chain_id).unwrap(),
-        json!({ "policy": "devnet" }),
-    )
-    .build()
-    .unwrap();
+    let agent = sponsored_agent(&stack, paymaster, &url, json!({ "policy": "devnet" })).await;
     let balance = stack.devnet.provider().get_balance(stack.account.address).await.unwrap();
     let sent = agent
         .send(&[transfer(stack.usdc(), Address::repeat_byte(5), usdc(20))], Lane::from(0))
@@ -131,22 +133,7 @@ async fn the_paymaster_pays_and_the_session_requires_it() {
 
     // A service that names another paymaster does not get around the rule.
     let (other_url, _) = paymaster_service(Address::repeat_byte(0x66));
-    let signer = Arc::new(leash_sdk::signer::EcdsaSigner::random());
-    let session = leash_core::Session {
-        key: leash_core::SessionKey::ecdsa(signer.address()),
-        policy: sponsored_policy(&stack, paymaster),
-    };
-    stack.owner.grant(&stack.chain, &stack.submitter, &session).await.unwrap();
-    let agent = leash_sdk::SessionAgent::builder(
-        stack.chain.clone(),
-        stack.account.address,
-        session,
-        signer,
-    )
-    .submitter(stack.submitter.clone())
-    .paymaster(PaymasterClient::new(&other_url, stack.chain.chain_id).unwrap(), json!({}))
-    .build()
-    .unwrap();
+    let agent = sponsored_agent(&stack, paymaster, &other_url, json!({})).await;
     let error = agent
         .send(&[transfer(stack.usdc(), Address::repeat_byte(5), usdc(1))], Lane::from(0))
         .await
