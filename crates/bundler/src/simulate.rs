@@ -1,0 +1,361 @@
+//! Simulating one operation: `simulateValidation` under the ERC-7562 tracer before it enters the mempool, and
+//! `simulateHandleOp` plus the execution's gas for `eth_estimateUserOperationGas`.
+
+use crate::{
+    error::{self, RpcError},
+    rules::{self, Entities},
+    trace,
+};
+use alloy::{
+    primitives::{Address, Bytes, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::TransactionRequest,
+    sol_types::{SolCall, SolError},
+};
+use leash_contracts::bindings::{EntryPoint, EntryPointSimulations};
+use leash_sdk::{submit::decode_entry_point_revert, userop::UserOperation};
+use serde_json::json;
+
+/// What counts as staked (ERC-7562 SREP-010).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StakePolicy {
+    /// `MIN_STAKE_VALUE`, in wei.
+    pub min_stake: U256,
+    /// `MIN_UNSTAKE_DELAY`, in seconds.
+    pub min_unstake_delay: u64,
+}
+
+impl StakePolicy {
+    fn staked(&self, info: &EntryPointSimulations::StakeInfo) -> bool {
+        info.stake >= self.min_stake && info.unstakeDelaySec >= U256::from(self.min_unstake_delay)
+    }
+}
+
+/// A validation that passed: the simulation's result and the entities' stake.
+#[derive(Clone, Debug)]
+pub struct Validated {
+    /// Gas used before execution, including `preVerificationGas`.
+    pub pre_op_gas: U256,
+    /// The operation's entities.
+    pub entities: Entities,
+    /// The latest time the operation is valid (`None`: no limit).
+    pub valid_until: Option<u64>,
+}
+
+/// The `validationData` word: signature failure, aggregator, and validity window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidationData {
+    /// The low 160 bits: 0 valid, 1 signature failure, otherwise an aggregator.
+    pub authorizer: Address,
+    /// 0 = no expiry.
+    pub valid_until: u64,
+    /// Not valid before.
+    pub valid_after: u64,
+}
+
+impl ValidationData {
+    /// Splits the packed word.
+    pub fn parse(word: U256) -> Self {
+        let bytes = word.to_be_bytes::<32>();
+        let valid_after =
+            u64::from_be_bytes([0, 0, bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5]]);
+        let valid_until = u64::from_be_bytes([
+            0, 0, bytes[6], bytes[7], bytes[8], bytes[9], bytes[10], bytes[11],
+        ]);
+        Self { authorizer: Address::from_slice(&bytes[12..]), valid_until, valid_after }
+    }
+
+    fn signature_failed(&self) -> bool {
+        self.authorizer == Address::with_last_byte(1)
+    }
+}
+
+/// How long before expiry an operation must still be valid to be accepted, in seconds.
+pub const MIN_VALIDITY: u64 = 10;
+
+pub(crate) fn to_simulation(
+    op: &UserOperation,
+) -> Result<EntryPointSimulations::PackedUserOperation, RpcError> {
+    let EntryPoint::PackedUserOperation {
+        sender,
+        nonce,
+        initCode,
+        callData,
+        accountGasLimits,
+        preVerificationGas,
+        gasFees,
+        paymasterAndData,
+        signature,
+    } = op.pack().map_err(|e| RpcError::invalid_params(format!("invalid UserOperation: {e}")))?;
+    Ok(EntryPointSimulations::PackedUserOperation {
+        sender,
+        nonce,
+        initCode,
+        callData,
+        accountGasLimits,
+        preVerificationGas,
+        gasFees,
+        paymasterAndData,
+        signature,
+    })
+}
+
+/// Turns EntryPoint revert data into the standard error: `AAxx` reason, its code, and the module's rule.
+pub fn rejection(data: &[u8], context: &str) -> RpcError {
+    match decode_entry_point_revert(data) {
+        Some(rejected) => {
+            let mut message = rejected.code.clone();
+            if let Some(rule) = &rejected.rejection {
+                message = format!("{message}: {}", rule.rule());
+            }
+            RpcError::new(error::code_for_reason(&rejected.code), message).with_data(json!({
+                "reason": rejected.code,
+                "rule": rejected.rejection.as_ref().map(|r| r.rule().to_string()),
+                "revertData": Bytes::copy_from_slice(data),
+            }))
+        }
+        None => RpcError::new(error::REJECTED_BY_ACCOUNT, format!("{context} reverted"))
+            .with_data(json!({ "revertData": Bytes::copy_from_slice(data) })),
+    }
+}
+
+/// Validates `op` at the latest block under the tracer: the EntryPoint's checks, the signature, the time range
+/// and the ERC-7562 rules.
+pub async fn validate(
+    provider: &DynProvider,
+    entry_point: Address,
+    op: &UserOperation,
+    stake: StakePolicy,
+    now: u64,
+) -> Result<Validated, RpcError> {
+    let traced = trace::trace_validation(provider, entry_point, to_simulation(op)?)
+        .await
+        .map_err(RpcError::internal)?;
+    if traced.reverted() {
+        return Err(rejection(&traced.output, "simulateValidation"));
+    }
+    let result = EntryPointSimulations::simulateValidationCall::abi_decode_returns(&traced.output)
+        .map_err(|e| RpcError::internal(format!("cannot read simulateValidation's result: {e}")))?;
+
+    let account = ValidationData::parse(result.returnInfo.accountValidationData);
+    let paymaster = ValidationData::parse(result.returnInfo.paymasterValidationData);
+    for (data, who) in [(account, "account"), (paymaster, "paymaster")] {
+        if data.signature_failed() {
+            return Err(RpcError::new(
+                error::INVALID_SIGNATURE,
+                format!("the {who}'s signature is invalid"),
+            ));
+        }
+        if !data.authorizer.is_zero() {
+            return Err(RpcError::new(
+                error::UNSUPPORTED_AGGREGATOR,
+                format!(
+                    "the {who} names the aggregator {}, which this bundler does not support",
+                    data.authorizer
+                ),
+            ));
+        }
+        check_time_range(data, now, who)?;
+    }
+
+    let entities = Entities {
+        sender: op.sender,
+        factory: op.factory.as_ref().map(|f| f.address),
+        paymaster: op.paymaster.as_ref().map(|p| p.address),
+        sender_staked: stake.staked(&result.senderInfo),
+        factory_staked: stake.staked(&result.factoryInfo),
+        paymaster_staked: stake.staked(&result.paymasterInfo),
+    };
+    let violations = rules::check(&traced, &entities, entry_point);
+    if let Some(first) = violations.first() {
+        return Err(RpcError::new(
+            error::BANNED_OPCODE_OR_STORAGE,
+            format!("{} ({}): {}", first.rule, first.entity, first.message),
+        )
+        .with_data(json!({ "violations": violations })));
+    }
+    let valid_until =
+        [account.valid_until, paymaster.valid_until].into_iter().filter(|t| *t != 0).min();
+    Ok(Validated { pre_op_gas: result.returnInfo.preOpGas, entities, valid_until })
+}
+
+fn check_time_range(data: ValidationData, now: u64, who: &str) -> Result<(), RpcError> {
+    if data.valid_after > now {
+        return Err(RpcError::new(
+            error::OUT_OF_TIME_RANGE,
+            format!(
+                "the {who}'s validation is not valid before {} (the chain's time is {now})",
+                data.valid_after
+            ),
+        )
+        .with_data(json!({ "validAfter": data.valid_after, "now": now })));
+    }
+    if data.valid_until != 0 && data.valid_until < now + MIN_VALIDITY {
+        return Err(RpcError::new(
+            error::OUT_OF_TIME_RANGE,
+            format!(
+                "the {who}'s validation expires at {}, less than {MIN_VALIDITY} s after the chain's time {now}",
+                data.valid_until
+            ),
+        )
+        .with_data(json!({ "validUntil": data.valid_until, "now": now })));
+    }
+    Ok(())
+}
+
+/// Gas limits for `op`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Estimate {
+    /// `preVerificationGas`.
+    pub pre_verification_gas: U256,
+    /// `verificationGasLimit`.
+    pub verification_gas_limit: U256,
+    /// `callGasLimit`.
+    pub call_gas_limit: U256,
+}
+
+/// Estimates `op`'s gas: validation from `simulateHandleOp` (a failed signature is tolerated, so a dummy one
+/// works), execution with `eth_estimateGas` from the EntryPoint, and `preVerificationGas` from its calldata.
+pub async fn estimate(
+    provider: &DynProvider,
+    entry_point: Address,
+    op: &UserOperation,
+) -> Result<Estimate, RpcError> {
+    let mut probe = op.clone();
+    // Room to measure; the estimate replaces these.
+    if probe.verification_gas_limit.is_zero() {
+        probe.verification_gas_limit = U256::from(2_000_000);
+    }
+    if probe.call_gas_limit.is_zero() {
+        probe.call_gas_limit = U256::from(5_000_000);
+    }
+    let call = EntryPointSimulations::simulateHandleOpCall {
+        op: to_simulation(&probe)?,
+        target: Address::ZERO,
+        targetCallData: Bytes::new(),
+    };
+    let tx =
+        TransactionRequest::default().to(entry_point).input(Bytes::from(call.abi_encode()).into());
+    let overrides = json!({ entry_point.to_string(): {
+        "code": leash_contracts::bindings::entry_point_simulations_runtime_code()
+    } });
+    let output: Bytes =
+        match provider.raw_request("eth_call".into(), (&tx, "latest", overrides)).await {
+            Ok(output) => output,
+            Err(e) => {
+                let data = e.as_error_resp().and_then(|r| r.as_revert_data());
+                return Err(match data {
+                    Some(data) => rejection(&data, "simulateHandleOp"),
+                    None => RpcError::internal(format!("simulateHandleOp: {e}")),
+                });
+            }
+        };
+    let result = EntryPointSimulations::simulateHandleOpCall::abi_decode_returns(&output)
+        .map_err(|e| RpcError::internal(format!("cannot read simulateHandleOp's result: {e}")))?;
+    let pre_verification_gas = U256::from(pre_verification_gas(op)?);
+    let validation = result.preOpGas.saturating_sub(probe.pre_verification_gas);
+    // A margin for the real signature and for warm/cold differences, as bundlers add.
+    let verification_gas_limit = validation * U256::from(13) / U256::from(10) + U256::from(10_000);
+
+    let deployed = !provider
+        .get_code_at(op.sender)
+        .await
+        .map_err(|e| RpcError::internal(format!("eth_getCode: {e}")))?
+        .is_empty();
+    let call_gas_limit = if deployed && !op.call_data.is_empty() {
+        let execution = TransactionRequest::default()
+            .from(entry_point)
+            .to(op.sender)
+            .input(op.call_data.clone().into());
+        match provider.estimate_gas(execution).await {
+            Ok(gas) => U256::from(gas) * U256::from(11) / U256::from(10),
+            Err(e) => {
+                let data = e.as_error_resp().and_then(|r| r.as_revert_data()).unwrap_or_default();
+                return Err(RpcError::new(
+                    error::EXECUTION_REVERTED,
+                    format!("the operation's execution reverts: {}", describe_revert(&data)),
+                )
+                .with_data(json!({ "revertData": data })));
+            }
+        }
+    } else {
+        // The account does not exist yet, so its execution cannot be measured on its own.
+        op.call_gas_limit.max(U256::from(300_000))
+    };
+    Ok(Estimate { pre_verification_gas, verification_gas_limit, call_gas_limit })
+}
+
+fn describe_revert(data: &[u8]) -> String {
+    if let Ok(message) = alloy::sol_types::Revert::abi_decode(data) {
+        return message.reason;
+    }
+    if data.is_empty() {
+        "no reason".into()
+    } else {
+        Bytes::copy_from_slice(data).to_string()
+    }
+}
+
+/// Gas a bundler spends on an operation outside the EntryPoint's metering: the operation's share of the
+/// bundle's calldata (16 per non-zero byte, 4 per zero byte of its ABI encoding), a fixed per-operation
+/// overhead, and the transaction's base cost (21,000) as if the operation were bundled alone.
+pub fn pre_verification_gas(op: &UserOperation) -> Result<u64, RpcError> {
+    Ok(calldata_gas(op)? + PER_OP_OVERHEAD + 21_000)
+}
+
+/// The least `preVerificationGas` accepted: the calldata and per-operation overhead (the 21,000 base is
+/// shared by a bundle).
+pub fn min_pre_verification_gas(op: &UserOperation) -> Result<u64, RpcError> {
+    Ok(calldata_gas(op)? + PER_OP_OVERHEAD)
+}
+
+/// Per-operation overhead of `handleOps` outside the operation's metered gas.
+const PER_OP_OVERHEAD: u64 = 18_300;
+
+fn calldata_gas(op: &UserOperation) -> Result<u64, RpcError> {
+    use alloy::sol_types::SolValue;
+    let packed =
+        op.pack().map_err(|e| RpcError::invalid_params(format!("invalid UserOperation: {e}")))?;
+    let encoded = packed.abi_encode();
+    Ok(encoded.iter().map(|b| if *b == 0 { 4 } else { 16 }).sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_data_splits_into_authorizer_and_window() {
+        let word = (U256::from(1_700_000_000u64) << 208)
+            | (U256::from(1_800_000_000u64) << 160)
+            | U256::from(1);
+        let data = ValidationData::parse(word);
+        assert_eq!(data.valid_after, 1_700_000_000);
+        assert_eq!(data.valid_until, 1_800_000_000);
+        assert!(data.signature_failed());
+        assert!(!ValidationData::parse(U256::ZERO).signature_failed());
+    }
+
+    #[test]
+    fn time_range_refuses_expired_soon_expiring_and_early_operations() {
+        let data = |after, until| ValidationData {
+            authorizer: Address::ZERO,
+            valid_until: until,
+            valid_after: after,
+        };
+        assert!(check_time_range(data(0, 0), 1_000, "account").is_ok());
+        assert!(check_time_range(data(900, 2_000), 1_000, "account").is_ok());
+        assert_eq!(
+            check_time_range(data(0, 999), 1_000, "account").unwrap_err().code,
+            error::OUT_OF_TIME_RANGE
+        );
+        assert_eq!(
+            check_time_range(data(0, 1_005), 1_000, "account").unwrap_err().code,
+            error::OUT_OF_TIME_RANGE
+        );
+        assert_eq!(
+            check_time_range(data(1_001, 0), 1_000, "account").unwrap_err().code,
+            error::OUT_OF_TIME_RANGE
+        );
+    }
+}

@@ -1,0 +1,140 @@
+// ERC-7562 validation collector, run by the node as a `debug_traceCall` JavaScript tracer.
+//
+// The traced call is an EntryPoint simulation. Every call the EntryPoint itself makes (depth 1) to create the
+// account, to `validateUserOp` or to `validatePaymasterUserOp` opens a validation phase; everything executed
+// under that call belongs to the phase. The tracer records what the rules need, and the bundler judges it:
+// - opcode rules it can decide alone (OP-011, OP-012, OP-013, OP-020, and OP-080 candidates);
+// - storage accesses per contract and slot (SLOAD/SSTORE, and TLOAD/TSTORE per OP-070);
+// - KECCAK256 inputs, to tell which slots are associated with an address;
+// - calls (target, value, selector, whether the target has code), EXTCODE* targets, CREATE/CREATE2.
+// Opcodes the EntryPoint executes (its own frames, including `depositTo`) are trusted and not recorded.
+// `__PHASES__` is replaced by the bundler with the selectors that open a phase.
+{
+  phases: [],
+  phase: null,
+  keccak: [],
+  entryPoint: null,
+  selectors: __PHASES__,
+  blocked: { 0x32: "ORIGIN", 0x3a: "GASPRICE", 0x40: "BLOCKHASH", 0x41: "COINBASE", 0x42: "TIMESTAMP",
+             0x43: "NUMBER", 0x44: "PREVRANDAO", 0x45: "GASLIMIT", 0x48: "BASEFEE", 0x49: "BLOBHASH",
+             0x4a: "BLOBBASEFEE", 0xf0: "CREATE", 0xfe: "INVALID", 0xff: "SELFDESTRUCT" },
+  calls: { 0xf1: "CALL", 0xf2: "CALLCODE", 0xf4: "DELEGATECALL", 0xfa: "STATICCALL" },
+  storage: { 0x54: "r", 0x55: "w", 0x5c: "r", 0x5d: "w" },
+  extcode: { 0x3b: "EXTCODESIZE", 0x3c: "EXTCODECOPY", 0x3f: "EXTCODEHASH" },
+
+  word: function (value) {
+    var hex = value.toString(16);
+    return "0x" + ("0000000000000000000000000000000000000000000000000000000000000000" + hex).slice(-64);
+  },
+  address: function (value) {
+    var hex = value.toString(16);
+    return "0x" + ("0000000000000000000000000000000000000000" + hex).slice(-40);
+  },
+  number: function (value) {
+    return parseInt(value.toString(16), 16);
+  },
+  assigned: function (op) {
+    return (op <= 0x0b) || (op >= 0x10 && op <= 0x1d) || op === 0x20 || (op >= 0x30 && op <= 0x4a) ||
+      (op >= 0x50 && op <= 0xa4) || (op >= 0xf0 && op <= 0xf5) || op === 0xfa || op >= 0xfd;
+  },
+  hasCode: function (address, db) {
+    return db.getCode(toAddress(address)).length > 0;
+  },
+  selectorAt: function (log, offset, length) {
+    if (length < 4) return "0x";
+    return toHex(log.memory.slice(offset, offset + 4));
+  },
+
+  // A step of the EntryPoint's own frame: closes the open phase, and opens one on a phase call.
+  top: function (log) {
+    if (this.phase !== null) {
+      this.phases.push(this.phase);
+      this.phase = null;
+    }
+    if (this.entryPoint === null) this.entryPoint = toHex(log.contract.getAddress());
+    var op = log.op.toNumber();
+    if (op !== 0xf1 && op !== 0xfa) return;
+    var args = op === 0xf1 ? 3 : 2;
+    var selector = this.selectorAt(log, this.number(log.stack.peek(args)), this.number(log.stack.peek(args + 1)));
+    var kind = this.selectors[selector];
+    if (kind === undefined) return;
+    this.phase = {
+      kind: kind, target: this.address(log.stack.peek(1)), selector: selector,
+      violations: [], storage: {}, calls: [], extcode: [], creates: [], oog: false, lastGas: false
+    };
+  },
+
+  step: function (log, db) {
+    if (log.getDepth() === 1) {
+      this.top(log);
+      return;
+    }
+    var phase = this.phase;
+    if (phase === null) return;
+    var here = toHex(log.contract.getAddress());
+    if (here === this.entryPoint) return;
+    var op = log.op.toNumber();
+
+    if (phase.lastGas) {
+      phase.lastGas = false;
+      if (this.calls[op] === undefined) phase.violations.push({ rule: "OP-012", opcode: "GAS", address: here });
+    }
+    if (op === 0x5a) phase.lastGas = true;
+    if (log.getGas() < log.getCost()) phase.oog = true;
+
+    var blocked = this.blocked[op];
+    if (blocked !== undefined) {
+      phase.violations.push({ rule: "OP-011", opcode: blocked, address: here });
+    } else if (op === 0x31 || op === 0x47) {
+      phase.violations.push({ rule: "OP-080", opcode: op === 0x31 ? "BALANCE" : "SELFBALANCE", address: here });
+    } else if (!this.assigned(op)) {
+      phase.violations.push({ rule: "OP-013", opcode: "0x" + op.toString(16), address: here });
+    }
+
+    var access = this.storage[op];
+    if (access !== undefined) {
+      var slots = phase.storage[here];
+      if (slots === undefined) { slots = {}; phase.storage[here] = slots; }
+      var slot = this.word(log.stack.peek(0));
+      if (slots[slot] !== "w") slots[slot] = access;
+      return;
+    }
+    if (op === 0x20) {
+      var length = this.number(log.stack.peek(1));
+      if (length >= 32 && length <= 256 && this.keccak.length < 4096) {
+        var offset = this.number(log.stack.peek(0));
+        this.keccak.push(toHex(log.memory.slice(offset, offset + length)));
+      }
+      return;
+    }
+    var ext = this.extcode[op];
+    if (ext !== undefined) {
+      var target = this.address(log.stack.peek(0));
+      phase.extcode.push({ opcode: ext, from: here, to: target, hasCode: this.hasCode(target, db) });
+      return;
+    }
+    var call = this.calls[op];
+    if (call !== undefined) {
+      var valued = op === 0xf1 || op === 0xf2;
+      var to = this.address(log.stack.peek(1));
+      var argsAt = valued ? 3 : 2;
+      phase.calls.push({
+        opcode: call, from: here, to: to,
+        value: valued ? this.word(log.stack.peek(2)) : "0x0",
+        selector: this.selectorAt(log, this.number(log.stack.peek(argsAt)), this.number(log.stack.peek(argsAt + 1))),
+        hasCode: this.hasCode(to, db)
+      });
+      return;
+    }
+    if (op === 0xf5) phase.creates.push({ opcode: "CREATE2", from: here });
+  },
+
+  fault: function (log, db) {
+    if (this.phase !== null && log.getDepth() > 1 && log.getGas() < log.getCost()) this.phase.oog = true;
+  },
+
+  result: function (ctx, db) {
+    if (this.phase !== null) this.phases.push(this.phase);
+    return { phases: this.phases, keccak: this.keccak, output: toHex(ctx.output), error: ctx.error || null };
+  }
+}
