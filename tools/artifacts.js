@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Copies what the Rust side needs from the forge build (and the EntryPoint v0.7 npm artifact) into
+// Copies what the Rust side needs from the forge build (and the EntryPoint v0.7 npm artifacts) into
 // crates/contracts/artifacts: the ABI, creation bytecode and runtime bytecode of each contract.
 //
 //   node tools/artifacts.js          write the artifacts
@@ -21,7 +21,13 @@ const contracts = {
   DexRouter: { forge: "DexRouter.sol/DexRouter.json" },
   YieldVault: { forge: "YieldVault.sol/YieldVault.json" },
   DevPaymaster: { forge: "DevPaymaster.sol/DevPaymaster.json" },
+  // Test-only validator modules that break (or, CleanValidator, respect) ERC-7562 validation rules.
+  ClockValidator: { forge: "RuleBreakers.sol/ClockValidator.json" },
+  Oracle: { forge: "RuleBreakers.sol/Oracle.json" },
+  OracleValidator: { forge: "RuleBreakers.sol/OracleValidator.json" },
+  CleanValidator: { forge: "RuleBreakers.sol/CleanValidator.json" },
   EntryPoint: { npm: "@account-abstraction/contracts/artifacts/EntryPoint.json" },
+  EntryPointSimulations: { npm: "@account-abstraction/contracts/artifacts/EntryPointSimulations.json" },
 };
 
 function hex(field) {

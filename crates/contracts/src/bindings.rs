@@ -101,15 +101,206 @@ sol! {
     }
 }
 
+// `EntryPointSimulations` (v0.7) is the EntryPoint plus `simulateValidation` / `simulateHandleOp`; bundlers
+// run it in place of the EntryPoint's code (a state override at [`crate::ENTRYPOINT_V07`]) to validate a
+// UserOperation without sending it. Its JSON ABI has the same nested `PackedUserOperation` as the EntryPoint's,
+// so the simulation interface is spelled out here too (signatures as in `IEntryPointSimulations` of
+// `@account-abstraction/contracts` 0.7.0). Its runtime code is [`entry_point_simulations_runtime_code`].
+sol! {
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    interface EntryPointSimulations {
+        struct PackedUserOperation {
+            address sender;
+            uint256 nonce;
+            bytes initCode;
+            bytes callData;
+            bytes32 accountGasLimits;
+            uint256 preVerificationGas;
+            bytes32 gasFees;
+            bytes paymasterAndData;
+            bytes signature;
+        }
+
+        struct ReturnInfo {
+            uint256 preOpGas;
+            uint256 prefund;
+            uint256 accountValidationData;
+            uint256 paymasterValidationData;
+            bytes paymasterContext;
+        }
+
+        struct StakeInfo {
+            uint256 stake;
+            uint256 unstakeDelaySec;
+        }
+
+        struct AggregatorStakeInfo {
+            address aggregator;
+            StakeInfo stakeInfo;
+        }
+
+        struct ValidationResult {
+            ReturnInfo returnInfo;
+            StakeInfo senderInfo;
+            StakeInfo factoryInfo;
+            StakeInfo paymasterInfo;
+            AggregatorStakeInfo aggregatorInfo;
+        }
+
+        struct ExecutionResult {
+            uint256 preOpGas;
+            uint256 paid;
+            uint256 accountValidationData;
+            uint256 paymasterValidationData;
+            bool targetSuccess;
+            bytes targetResult;
+        }
+
+        error FailedOp(uint256 opIndex, string reason);
+        error FailedOpWithRevert(uint256 opIndex, string reason, bytes inner);
+        error PostOpReverted(bytes returnData);
+        error SignatureValidationFailed(address aggregator);
+
+        function simulateValidation(PackedUserOperation calldata userOp) external returns (ValidationResult memory);
+        function simulateHandleOp(PackedUserOperation calldata op, address target, bytes calldata targetCallData)
+            external
+            returns (ExecutionResult memory);
+    }
+}
+
+impl From<EntryPoint::PackedUserOperation> for EntryPointSimulations::PackedUserOperation {
+    fn from(op: EntryPoint::PackedUserOperation) -> Self {
+        Self {
+            sender: op.sender,
+            nonce: op.nonce,
+            initCode: op.initCode,
+            callData: op.callData,
+            accountGasLimits: op.accountGasLimits,
+            preVerificationGas: op.preVerificationGas,
+            gasFees: op.gasFees,
+            paymasterAndData: op.paymasterAndData,
+            signature: op.signature,
+        }
+    }
+}
+
+/// Test-only contracts that break or respect ERC-7562 validation rules, for bundler tests: a bundler must
+/// reject a UserOperation validated by [`ClockValidator`](testing::ClockValidator) (OP-011) or
+/// [`OracleValidator`](testing::OracleValidator) (STO-021) and accept one validated by
+/// [`CleanValidator`](testing::CleanValidator).
+pub mod testing {
+    use alloy::sol;
+
+    sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        ClockValidator,
+        "artifacts/ClockValidator.json"
+    );
+
+    sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        Oracle,
+        "artifacts/Oracle.json"
+    );
+
+    sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        OracleValidator,
+        "artifacts/OracleValidator.json"
+    );
+
+    sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        CleanValidator,
+        "artifacts/CleanValidator.json"
+    );
+}
+
+/// The hex string `field` of a committed artifact (`"bytecode"` or `"deployedBytecode"`).
+fn artifact_code(artifact: &str, field: &str) -> alloy::primitives::Bytes {
+    let key = format!("\"{field}\": \"");
+    let start = artifact.find(&key).expect("artifact has the field") + key.len();
+    let end = start + artifact[start..].find('"').expect("the field is a string");
+    artifact[start..end].parse().expect("the field is hex")
+}
+
 /// The creation code of EntryPoint v0.7 from `@account-abstraction/contracts` 0.7.0; deployed with
 /// [`crate::ENTRYPOINT_V07_SALT`] through [`crate::CREATE2_DEPLOYER`] it lands at [`crate::ENTRYPOINT_V07`].
 pub fn entry_point_creation_code() -> alloy::primitives::Bytes {
     static CODE: std::sync::OnceLock<alloy::primitives::Bytes> = std::sync::OnceLock::new();
+    CODE.get_or_init(|| artifact_code(include_str!("../artifacts/EntryPoint.json"), "bytecode"))
+        .clone()
+}
+
+/// The runtime code of `EntryPointSimulations` v0.7 from `@account-abstraction/contracts` 0.7.0: set as the
+/// code of [`crate::ENTRYPOINT_V07`] in a state override, it answers
+/// [`EntryPointSimulations::simulateValidationCall`] and [`EntryPointSimulations::simulateHandleOpCall`].
+pub fn entry_point_simulations_runtime_code() -> alloy::primitives::Bytes {
+    static CODE: std::sync::OnceLock<alloy::primitives::Bytes> = std::sync::OnceLock::new();
     CODE.get_or_init(|| {
-        let artifact = include_str!("../artifacts/EntryPoint.json");
-        let start = artifact.find("\"bytecode\": \"").expect("artifact has a bytecode field") + 13;
-        let end = start + artifact[start..].find('"').expect("bytecode field is a string");
-        artifact[start..end].parse().expect("bytecode is hex")
+        artifact_code(include_str!("../artifacts/EntryPointSimulations.json"), "deployedBytecode")
     })
     .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{json_abi::JsonAbi, sol_types::SolCall, sol_types::SolError};
+
+    fn abi(artifact: &str) -> JsonAbi {
+        let json: serde_json::Value = serde_json::from_str(artifact).unwrap();
+        serde_json::from_value(json["abi"].clone()).unwrap()
+    }
+
+    #[test]
+    fn simulations_interface_matches_the_artifact() {
+        let abi = abi(include_str!("../artifacts/EntryPointSimulations.json"));
+        let function = |name: &str| abi.function(name).unwrap()[0].clone();
+        let validation = function("simulateValidation");
+        assert_eq!(
+            validation.signature(),
+            EntryPointSimulations::simulateValidationCall::SIGNATURE
+        );
+        assert_eq!(
+            validation.outputs[0].selector_type(),
+            "((uint256,uint256,uint256,uint256,bytes),(uint256,uint256),(uint256,uint256),(uint256,uint256),\
+             (address,(uint256,uint256)))"
+        );
+        let handle_op = function("simulateHandleOp");
+        assert_eq!(handle_op.signature(), EntryPointSimulations::simulateHandleOpCall::SIGNATURE);
+        assert_eq!(
+            handle_op.outputs[0].selector_type(),
+            "(uint256,uint256,uint256,uint256,bool,bytes)"
+        );
+        for (name, signature) in [
+            ("FailedOp", EntryPointSimulations::FailedOp::SIGNATURE),
+            ("FailedOpWithRevert", EntryPointSimulations::FailedOpWithRevert::SIGNATURE),
+            ("PostOpReverted", EntryPointSimulations::PostOpReverted::SIGNATURE),
+            (
+                "SignatureValidationFailed",
+                EntryPointSimulations::SignatureValidationFailed::SIGNATURE,
+            ),
+        ] {
+            assert_eq!(abi.error(name).unwrap()[0].signature(), signature);
+        }
+    }
+
+    #[test]
+    fn simulations_runtime_code_is_the_deployed_bytecode() {
+        let artifact: serde_json::Value =
+            serde_json::from_str(include_str!("../artifacts/EntryPointSimulations.json")).unwrap();
+        let deployed: alloy::primitives::Bytes =
+            artifact["deployedBytecode"].as_str().unwrap().parse().unwrap();
+        assert!(deployed.len() > 1000);
+        assert_eq!(entry_point_simulations_runtime_code(), deployed);
+        let creation: alloy::primitives::Bytes =
+            artifact["bytecode"].as_str().unwrap().parse().unwrap();
+        assert_ne!(creation, deployed);
+    }
 }
