@@ -47,13 +47,13 @@
 
   // A step of the EntryPoint's own frame: closes the open phase, and opens one on a phase call.
   top: function (log) {
+    var op = log.op.toNumber();
     if (this.phase !== null) {
       this.phases.push(this.phase);
       this.phase = null;
     }
-    if (this.entryPoint === null) this.entryPoint = toHex(log.contract.getAddress());
-    var op = log.op.toNumber();
     if (op !== 0xf1 && op !== 0xfa) return;
+    if (this.entryPoint === null) this.entryPoint = toHex(log.contract.getAddress());
     var args = op === 0xf1 ? 3 : 2;
     var selector = this.selectorAt(log, this.number(log.stack.peek(args)), this.number(log.stack.peek(args + 1)));
     var kind = this.selectors[selector];
@@ -64,6 +64,27 @@
     };
   },
 
+  // What each opcode means to the rules, so that most steps cost one table lookup:
+  // 0 nothing, 1 blocked, 2 balance, 3 storage, 4 keccak, 5 extcode, 6 call, 7 create2, 8 gas, 9 unassigned.
+  kinds: null,
+  init: function () {
+    var kinds = [];
+    for (var op = 0; op < 256; op++) {
+      var kind = 0;
+      if (!this.assigned(op)) kind = 9;
+      else if (this.blocked[op] !== undefined) kind = 1;
+      else if (op === 0x31 || op === 0x47) kind = 2;
+      else if (this.storage[op] !== undefined) kind = 3;
+      else if (op === 0x20) kind = 4;
+      else if (this.extcode[op] !== undefined) kind = 5;
+      else if (this.calls[op] !== undefined) kind = 6;
+      else if (op === 0xf5) kind = 7;
+      else if (op === 0x5a) kind = 8;
+      kinds.push(kind);
+    }
+    this.kinds = kinds;
+  },
+
   step: function (log, db) {
     if (log.getDepth() === 1) {
       this.top(log);
@@ -71,66 +92,59 @@
     }
     var phase = this.phase;
     if (phase === null) return;
-    var here = toHex(log.contract.getAddress());
-    if (here === this.entryPoint) return;
+    if (this.kinds === null) this.init();
     var op = log.op.toNumber();
-
+    var kind = this.kinds[op];
     if (phase.lastGas) {
       phase.lastGas = false;
-      if (this.calls[op] === undefined) phase.violations.push({ rule: "OP-012", opcode: "GAS", address: here });
+      if (kind !== 6) phase.violations.push({ rule: "OP-012", opcode: "GAS", address: toHex(log.contract.getAddress()) });
     }
-    if (op === 0x5a) phase.lastGas = true;
-    if (log.getGas() < log.getCost()) phase.oog = true;
+    if (kind === 0) return;
+    var here = toHex(log.contract.getAddress());
+    if (here === this.entryPoint) return;
 
-    var blocked = this.blocked[op];
-    if (blocked !== undefined) {
-      phase.violations.push({ rule: "OP-011", opcode: blocked, address: here });
-    } else if (op === 0x31 || op === 0x47) {
+    if (kind === 8) {
+      phase.lastGas = true;
+    } else if (kind === 1) {
+      phase.violations.push({ rule: "OP-011", opcode: this.blocked[op], address: here });
+    } else if (kind === 2) {
       phase.violations.push({ rule: "OP-080", opcode: op === 0x31 ? "BALANCE" : "SELFBALANCE", address: here });
-    } else if (!this.assigned(op)) {
+    } else if (kind === 9) {
       phase.violations.push({ rule: "OP-013", opcode: "0x" + op.toString(16), address: here });
-    }
-
-    var access = this.storage[op];
-    if (access !== undefined) {
+    } else if (kind === 3) {
       var slots = phase.storage[here];
       if (slots === undefined) { slots = {}; phase.storage[here] = slots; }
       var slot = this.word(log.stack.peek(0));
-      if (slots[slot] !== "w") slots[slot] = access;
-      return;
-    }
-    if (op === 0x20) {
+      if (slots[slot] !== "w") slots[slot] = this.storage[op];
+    } else if (kind === 4) {
       var length = this.number(log.stack.peek(1));
       if (length >= 32 && length <= 256 && this.keccak.length < 4096) {
         var offset = this.number(log.stack.peek(0));
         this.keccak.push(toHex(log.memory.slice(offset, offset + length)));
       }
-      return;
-    }
-    var ext = this.extcode[op];
-    if (ext !== undefined) {
+    } else if (kind === 5) {
       var target = this.address(log.stack.peek(0));
-      phase.extcode.push({ opcode: ext, from: here, to: target, hasCode: this.hasCode(target, db) });
-      return;
-    }
-    var call = this.calls[op];
-    if (call !== undefined) {
+      phase.extcode.push({ opcode: this.extcode[op], from: here, to: target, hasCode: this.hasCode(target, db) });
+    } else if (kind === 6) {
       var valued = op === 0xf1 || op === 0xf2;
       var to = this.address(log.stack.peek(1));
       var argsAt = valued ? 3 : 2;
       phase.calls.push({
-        opcode: call, from: here, to: to,
+        opcode: this.calls[op], from: here, to: to,
         value: valued ? this.word(log.stack.peek(2)) : "0x0",
         selector: this.selectorAt(log, this.number(log.stack.peek(argsAt)), this.number(log.stack.peek(argsAt + 1))),
         hasCode: this.hasCode(to, db)
       });
-      return;
+    } else if (kind === 7) {
+      phase.creates.push({ opcode: "CREATE2", from: here });
     }
-    if (op === 0xf5) phase.creates.push({ opcode: "CREATE2", from: here });
   },
 
+  // Called when an opcode fails; running out of gas during validation is OP-020.
   fault: function (log, db) {
-    if (this.phase !== null && log.getDepth() > 1 && log.getGas() < log.getCost()) this.phase.oog = true;
+    if (this.phase === null || log.getDepth() === 1) return;
+    var error = String(log.getError() || "");
+    if (/gas/i.test(error) || log.getGas() < log.getCost()) this.phase.oog = true;
   },
 
   result: function (ctx, db) {

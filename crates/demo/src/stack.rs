@@ -6,7 +6,8 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use leash_bundler::{BundlerConfig, LocalBundler};
-use leash_core::{PolicyContext, Session, SessionKey, SessionPolicy, TokenTable};
+use alloy::sol_types::SolCall;
+use leash_core::{Call, PolicyContext, Session, SessionKey, SessionPolicy, TokenTable};
 use leash_devnet::{Deployment, Devnet};
 use leash_sdk::{
     bundler::BundlerClient,
@@ -14,6 +15,11 @@ use leash_sdk::{
     Chain, Owner, SessionAgent, SmartAccount, Submitter,
 };
 use std::sync::Arc;
+
+alloy::sol! {
+    /// The EntryPoint's stake manager: locks the caller's stake.
+    function addStake(uint32 unstakeDelaySec) external payable;
+}
 
 /// One ether, in wei.
 pub const ETH: u128 = 1_000_000_000_000_000_000;
@@ -184,6 +190,16 @@ impl LocalStack {
     pub async fn set_clock(&self, time: u64) -> Result<(), StackError> {
         self.devnet.set_next_block_timestamp(time).await?;
         self.devnet.mine().await?;
+        Ok(())
+    }
+
+    /// Stakes the account with the EntryPoint (`wei` locked for a day), by the owner. A staked account may
+    /// have any number of operations waiting in the bundler's mempool (ERC-7562 UREP-011), which parallel
+    /// lanes need; an unstaked one may have 4 (UREP-010).
+    pub async fn stake_account(&self, wei: U256) -> Result<(), StackError> {
+        let data = addStakeCall { unstakeDelaySec: 86_400 }.abi_encode();
+        let call = Call { target: self.chain.entry_point, value: wei, data: data.into() };
+        self.owner.execute(&self.chain, &self.submitter, &[call]).await?;
         Ok(())
     }
 

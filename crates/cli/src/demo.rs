@@ -1,0 +1,109 @@
+//! `leash demo`: the seed scenarios, shown step by step as they run.
+
+use leash_demo::scenarios::{self, Outcome, Progress, Scenario, Step};
+use std::{
+    io::{IsTerminal, Write},
+    sync::Mutex,
+    time::Instant,
+};
+
+/// Options of `leash demo`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Print the report as JSON on standard output (progress still goes to standard error).
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn run(args: Args) -> Result<(), String> {
+    let started = Instant::now();
+    let printer = Printer::new(args.json);
+    let report = scenarios::run_all(&printer).await.map_err(|e| format!("the demo stopped: {e}"))?;
+    printer.clear_waiting();
+    let seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        let out = serde_json::json!({ "scenarios": report, "seconds": seconds });
+        println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
+    } else {
+        summary(&report, seconds);
+    }
+    Ok(())
+}
+
+fn summary(report: &[Scenario], seconds: f64) {
+    let (mut landed, mut rejected) = (0, 0);
+    for step in report.iter().flat_map(|s| &s.steps) {
+        match step.outcome {
+            Outcome::Landed { .. } => landed += 1,
+            Outcome::Rejected { .. } => rejected += 1,
+            Outcome::Done { .. } => {}
+        }
+    }
+    println!();
+    println!(
+        "{} scenarios in {seconds:.1} s: {landed} operations landed, {rejected} refused by policy (each refused before signing, and by the chain when signed anyway).",
+        report.len()
+    );
+}
+
+/// Prints each step as it happens: to standard output for people, to standard error with `--json`.
+struct Printer {
+    json: bool,
+    terminal: bool,
+    waiting: Mutex<bool>,
+}
+
+impl Printer {
+    fn new(json: bool) -> Self {
+        Self { json, terminal: std::io::stderr().is_terminal(), waiting: Mutex::new(false) }
+    }
+
+    fn line(&self, text: &str) {
+        self.clear_waiting();
+        if self.json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+
+    fn clear_waiting(&self) {
+        let mut waiting = self.waiting.lock().expect("printer lock");
+        if *waiting {
+            eprint!("\r\x1b[2K");
+            *waiting = false;
+        }
+    }
+}
+
+impl Progress for Printer {
+    fn started(&self, _scenario: &str, title: &str) {
+        self.line("");
+        self.line(&format!("▸ {title}"));
+    }
+
+    fn step(&self, _scenario: &str, step: &Step) {
+        match &step.outcome {
+            Outcome::Landed { transaction_hash, gas_used, .. } => {
+                self.line(&format!("  ✓ {}  (landed in {transaction_hash:#.8}, {gas_used} gas)", step.attempted))
+            }
+            Outcome::Rejected { rule, preflight, enforced_by } => {
+                let rule = rule.as_deref().unwrap_or("refused");
+                self.line(&format!("  ✗ {}  → {rule}", step.attempted));
+                self.line(&format!("      pre-flight: {preflight}"));
+                self.line(&format!("      on chain:   {enforced_by}"));
+            }
+            Outcome::Done { detail } => self.line(&format!("  · {}  ({detail})", step.attempted)),
+        }
+    }
+
+    fn waiting(&self, what: &str) {
+        if !self.terminal {
+            return;
+        }
+        let mut waiting = self.waiting.lock().expect("printer lock");
+        eprint!("\r\x1b[2K  … {what}");
+        let _ = std::io::stderr().flush();
+        *waiting = true;
+    }
+}

@@ -1,0 +1,83 @@
+//! `leash devnet`: the local stack, kept running.
+
+use alloy::primitives::Address;
+use leash_bundler::{BundlerConfig, LocalBundler};
+use leash_devnet::Devnet;
+use serde_json::json;
+use std::net::{Ipv4Addr, SocketAddr};
+
+/// Options of `leash devnet`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The chain's RPC port (0: any free port).
+    #[arg(long, default_value_t = 8545)]
+    port: u16,
+    /// The bundler's port (0: any free port).
+    #[arg(long, default_value_t = 4337)]
+    bundler_port: u16,
+    /// The chain id.
+    #[arg(long, default_value_t = 31_337)]
+    chain_id: u64,
+    /// Print the addresses and URLs as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn run(args: Args) -> Result<(), String> {
+    let devnet = Devnet::builder()
+        .port(args.port)
+        .chain_id(args.chain_id)
+        .start()
+        .await
+        .map_err(|e| format!("the devnet did not start: {e}"))?;
+    let deployment = devnet.deployment().expect("the devnet deploys the stack").clone();
+    let bundler_key = devnet.dev_keys().last().expect("anvil has development keys").clone();
+    let mut config = BundlerConfig::new(devnet.rpc_url().clone(), bundler_key);
+    config.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.bundler_port));
+    let bundler = LocalBundler::start(config).await.map_err(|e| format!("the bundler did not start: {e}"))?;
+
+    let dev_accounts = devnet.dev_accounts();
+    if args.json {
+        let out = json!({
+            "rpcUrl": devnet.rpc_url().as_str(),
+            "bundlerUrl": bundler.url().as_str(),
+            "chainId": devnet.chain_id(),
+            "deployment": deployment,
+            "devAccounts": dev_accounts,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
+    } else {
+        println!("leash devnet (chain {})", devnet.chain_id());
+        println!("  rpc       {}", devnet.rpc_url());
+        println!("  bundler   {}  (ERC-4337 v0.7, ERC-7562 rules enforced)", bundler.url());
+        println!();
+        let rows: [(&str, Address); 11] = [
+            ("EntryPoint v0.7", deployment.entry_point),
+            ("SessionKeyValidator", deployment.session_key_validator),
+            ("LeashAccountFactory", deployment.account_factory),
+            ("LeashAccount (implementation)", deployment.account_implementation),
+            ("USDC (6 decimals)", deployment.usdc),
+            ("WETH", deployment.weth),
+            ("GameItems", deployment.game_items),
+            ("DexRouter", deployment.dex_router),
+            ("YieldVault (yUSDC)", deployment.yield_vault),
+            ("DevPaymaster", deployment.dev_paymaster),
+            ("deployer", deployment.deployer),
+        ];
+        for (name, address) in rows {
+            println!("  {name:<30} {address}");
+        }
+        println!();
+        println!("  funded development accounts (anvil's well-known test keys; never use them elsewhere):");
+        for account in dev_accounts.iter().take(dev_accounts.len().saturating_sub(1)) {
+            println!("    {account}");
+        }
+        println!("  the last one signs the bundler's transactions.");
+        println!();
+        println!("Ctrl-C stops the chain and the bundler.");
+    }
+    tokio::signal::ctrl_c().await.map_err(|e| format!("waiting for Ctrl-C: {e}"))?;
+    drop(bundler);
+    drop(devnet);
+    Ok(())
+}
