@@ -85,8 +85,18 @@
     this.kinds = kinds;
   },
 
+  // The call depth, kept by enter/exit so that a step needs no call into the node to know it (the top-level
+  // frame has no enter). Steps outside a validation phase then cost a property read.
+  depth: 1,
+  enter: function (frame) {
+    this.depth++;
+  },
+  exit: function (result) {
+    this.depth--;
+  },
+
   step: function (log, db) {
-    if (log.getDepth() === 1) {
+    if (this.depth === 1) {
       this.top(log);
       return;
     }
@@ -142,7 +152,7 @@
 
   // Called when an opcode fails; running out of gas during validation is OP-020.
   fault: function (log, db) {
-    if (this.phase === null || log.getDepth() === 1) return;
+    if (this.phase === null || this.depth === 1) return;
     var error = String(log.getError() || "");
     if (/gas/i.test(error) || log.getGas() < log.getCost()) this.phase.oog = true;
   },
