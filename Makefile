@@ -5,7 +5,7 @@ FORGE := $(BIN)/forge
 export FOUNDRY_SOLC := $(CURDIR)/tools/solc
 export FOUNDRY_OFFLINE := true
 
-.PHONY: all toolchain build artifacts check-artifacts test test-contracts test-rust differential gas fmt lint clean bench
+.PHONY: all toolchain build artifacts check-artifacts demo devnet test test-contracts test-rust differential gas fmt lint clean bench
 
 all: test
 
@@ -21,6 +21,14 @@ toolchain: node_modules/.installed
 build: toolchain
 	cd contracts && $(FORGE) build
 	cargo build --workspace --all-targets
+
+## The demo: agents acting through session keys on a local chain and bundler (`make demo ARGS=--json` for JSON).
+demo: toolchain
+	cargo run -p leash-cli --bin leash -- demo $(ARGS)
+
+## The local chain and bundler, until Ctrl-C.
+devnet: toolchain
+	cargo run -p leash-cli --bin leash -- devnet $(ARGS)
 
 ## Refreshes the contract artifacts the Rust crates embed (commit the result).
 artifacts: toolchain
@@ -54,10 +62,12 @@ gas: toolchain
 	cd contracts && $(FORGE) test --isolate --match-contract GasBenchmark -vv | tee ../target/gas.log
 	@grep -o '^ *{"owner_native_transfer.*}' target/gas.log | tail -1 | tr -d ' '
 
-## Criterion benchmarks (release, one core): pre-flight, session encoding and policy file; signed UserOperations.
-bench:
+## Criterion benchmarks (release): pre-flight, session encoding and policy file; signed UserOperations; then
+## 200 session operations through the local bundler from 8 nonce lanes against one lane.
+bench: toolchain
 	cargo bench -p leash-core --bench policy
 	cargo bench -p leash-sdk --bench userop
+	cargo bench -p leash-demo --bench lanes
 
 fmt: toolchain
 	cd contracts && $(FORGE) fmt

@@ -353,6 +353,10 @@ impl SessionAgent {
                 let outcome = self.submitter.wait(hash, self.wait).await?;
                 Ok(SentOperation { user_op_hash: hash, lane: lane.id(), granted: grants, outcome })
             }
+            Err(Error::Bundler(e)) => {
+                lease.resync();
+                Err(bundler_error(e, &self.session, &self.tokens))
+            }
             Err(e) => {
                 lease.resync();
                 Err(self.explain_chain_error(e))

@@ -1,6 +1,7 @@
-//! Every example policy in `examples/policies` on anvil with the real EntryPoint v0.7 and contracts: the
-//! session is granted by transaction, the calls the example is written for land, and the calls it exists to
-//! stop are refused before signing with the module's rule, and by the chain with the same rule when the
+//! Every example policy in `examples/policies` on anvil with the real EntryPoint v0.7 and contracts, sent
+//! through the local bundler (so every operation also passes the ERC-7562 validation rules): the session is
+//! granted by transaction, the calls the example is written for land, and the calls it exists to stop are
+//! refused before signing with the module's rule, and by the bundler's simulation with the same rule when the
 //! pre-flight is bypassed.
 
 mod common;
@@ -120,7 +121,7 @@ fn weth_for(amount: u64) -> U256 {
 
 /// 100 USDC to the merchant once on day one of each month of 2027; the same checks hold for both spellings.
 async fn pays_the_merchant_once_on_day_one_of_each_month(file: &str) {
-    let stack = Stack::start().await;
+    let stack = Stack::start_bundled().await;
     let agent = granted(&stack, file).await;
     let pay = |to: Address, amount: u64| vec![transfer(stack.usdc(), to, usdc(amount))];
     let account = stack.account.address;
@@ -165,7 +166,7 @@ async fn subscription_windows_pays_once_in_each_window() {
 
 #[tokio::test]
 async fn trading_bot_swaps_usdc_for_weth_in_trading_hours_within_its_caps() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_bundled().await;
     let agent = granted(&stack, "trading-bot.toml").await;
     let d = stack.deployment().clone();
     let account = stack.account.address;
@@ -305,7 +306,7 @@ async fn trading_bot_swaps_usdc_for_weth_in_trading_hours_within_its_caps() {
 
 #[tokio::test]
 async fn payroll_pays_the_team_up_to_5000_usdc_a_day() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_bundled().await;
     let agent = granted(&stack, "payroll.toml").await;
     let pay = |to: Address, amount: u64| transfer(stack.usdc(), to, usdc(amount));
     let account = stack.account.address;
@@ -343,7 +344,7 @@ async fn payroll_pays_the_team_up_to_5000_usdc_a_day() {
 
 #[tokio::test]
 async fn agent_payment_pays_sub_agents_5_usdc_at_a_time_50_in_all_and_tips_in_eth() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_bundled().await;
     let agent = granted(&stack, "agent-payment.toml").await;
     let pay = |amount: u64| transfer(stack.usdc(), STRANGER, usdc(amount));
     let account = stack.account.address;
@@ -431,7 +432,7 @@ fn give(stack: &Stack, from: Address, to: Address, id: u64, amount: u64) -> Call
 
 #[tokio::test]
 async fn game_assets_trade_gold_and_materials_never_legendaries() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_bundled().await;
     let agent = granted(&stack, "game-assets.toml").await;
     let account = stack.account.address;
     let player = STRANGER;
@@ -528,7 +529,7 @@ fn keeper_policy(stack: &Stack) -> SessionPolicy {
 
 #[tokio::test]
 async fn keeper_sweeps_usdc_into_the_vault_three_times_in_the_monday_window() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_bundled().await;
     let agent = stack.agent(keeper_policy(&stack));
     stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
     let d = stack.deployment().clone();

@@ -22,6 +22,8 @@ pub struct Stack {
     pub owner: Owner,
     pub account: SmartAccount,
     pub submitter: Arc<Submitter>,
+    /// The local bundler, when the stack sends through one ([`Stack::start_bundled`]).
+    pub bundler: Option<leash_bundler::LocalBundler>,
 }
 
 pub const ETH: u128 = 1_000_000_000_000_000_000;
@@ -73,7 +75,20 @@ impl Stack {
         let owner = Owner::new(owner_key, account.clone()).unwrap();
         // Deploy the account with an empty owner batch.
         owner.execute(&chain, &submitter, &[]).await.expect("account deploys");
-        Stack { devnet, chain, owner, account, submitter }
+        Stack { devnet, chain, owner, account, submitter, bundler: None }
+    }
+
+    /// Like [`Stack::start`], but every operation after the account's deployment goes through the local bundler,
+    /// which enforces the ERC-7562 validation rules.
+    pub async fn start_bundled() -> Stack {
+        let mut stack = Self::start().await;
+        let key = stack.devnet.dev_keys().last().unwrap().clone();
+        let config = leash_bundler::BundlerConfig::new(stack.devnet.rpc_url().clone(), key);
+        let bundler = leash_bundler::LocalBundler::start(config).await.expect("the bundler starts");
+        let client = leash_sdk::bundler::BundlerClient::new(bundler.url().as_str()).unwrap();
+        stack.submitter = Arc::new(Submitter::Bundler(client));
+        stack.bundler = Some(bundler);
+        stack
     }
 
     pub fn deployment(&self) -> &Deployment {
