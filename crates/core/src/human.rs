@@ -148,7 +148,7 @@ impl Rejection {
                     ),
                     None => ("an argument".into(), "its rule".into()),
                 };
-                format!("{}: {what} is {}; the policy requires {what} {condition}", call(x.callIndex), U256::from_be_bytes(x.value.0))
+                format!("{}: {what} is {}; the policy requires {what} {condition}", call(x.callIndex), word_text(U256::from_be_bytes(x.value.0)))
             }
             E::InvalidRule(x) => format!("{}: argument rule {} is malformed", call(x.callIndex), x.ruleIndex),
             E::MissingCallAction(x) => format!("{}: no action of the session covers this call", call(x.callIndex)),
