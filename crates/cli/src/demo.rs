@@ -18,7 +18,8 @@ pub(crate) struct Args {
 pub(crate) async fn run(args: Args) -> Result<(), String> {
     let started = Instant::now();
     let printer = Printer::new(args.json);
-    let report = scenarios::run_all(&printer).await.map_err(|e| format!("the demo stopped: {e}"))?;
+    let report =
+        scenarios::run_all(&printer).await.map_err(|e| format!("the demo stopped: {e}"))?;
     printer.clear_waiting();
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
@@ -84,14 +85,15 @@ impl Progress for Printer {
 
     fn step(&self, _scenario: &str, step: &Step) {
         match &step.outcome {
-            Outcome::Landed { transaction_hash, gas_used, .. } => {
-                self.line(&format!("  ✓ {}  (landed in {transaction_hash:#.8}, {gas_used} gas)", step.attempted))
-            }
+            Outcome::Landed { transaction_hash, gas_used, .. } => self.line(&format!(
+                "  ✓ {}  (landed in {transaction_hash:#.8}, {gas_used} gas)",
+                step.attempted
+            )),
             Outcome::Rejected { rule, preflight, enforced_by } => {
                 let rule = rule.as_deref().unwrap_or("refused");
                 self.line(&format!("  ✗ {}  → {rule}", step.attempted));
-                self.line(&format!("      pre-flight: {preflight}"));
-                self.line(&format!("      on chain:   {enforced_by}"));
+                self.line(&format!("      pre-flight:    {preflight}"));
+                self.line(&format!("      signed anyway: {enforced_by}"));
             }
             Outcome::Done { detail } => self.line(&format!("  · {}  ({detail})", step.attempted)),
         }

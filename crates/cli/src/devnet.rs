@@ -34,7 +34,8 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
     let bundler_key = devnet.dev_keys().last().expect("anvil has development keys").clone();
     let mut config = BundlerConfig::new(devnet.rpc_url().clone(), bundler_key);
     config.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.bundler_port));
-    let bundler = LocalBundler::start(config).await.map_err(|e| format!("the bundler did not start: {e}"))?;
+    let bundler =
+        LocalBundler::start(config).await.map_err(|e| format!("the bundler did not start: {e}"))?;
 
     let dev_accounts = devnet.dev_accounts();
     if args.json {

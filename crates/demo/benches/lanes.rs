@@ -21,8 +21,11 @@ fn pay(usdc: Address) -> Call {
     Call {
         target: usdc,
         value: U256::ZERO,
-        data: leash_core::encode_call("transfer(address,uint256)", &[MERCHANT.into_word().into(), U256::from(1)])
-            .expect("transfer encodes"),
+        data: leash_core::encode_call(
+            "transfer(address,uint256)",
+            &[MERCHANT.into_word().into(), U256::from(1)],
+        )
+        .expect("transfer encodes"),
     }
 }
 
@@ -57,7 +60,11 @@ spend = { arg = "amount", max = "1 USDC" }
     )
     .expect("the policy reads");
     let agent = stack.agent(policy).expect("the agent builds");
-    stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.expect("the session is granted");
+    stack
+        .owner
+        .grant(&stack.chain, &stack.submitter, agent.session())
+        .await
+        .expect("the session is granted");
     let usdc = stack.deployment().usdc;
 
     let started = Instant::now();
@@ -77,8 +84,16 @@ spend = { arg = "amount", max = "1 USDC" }
     let ratio = sequential.as_secs_f64() / parallel.as_secs_f64();
     let per_second = |d: Duration| ops as f64 / d.as_secs_f64();
     println!("nonce lanes through the local bundler, {ops} session operations (USDC transfers):");
-    println!("  1 lane, each waiting for its receipt: {:>7.2} s  ({:.1} ops/s)", sequential.as_secs_f64(), per_second(sequential));
-    println!("  {lanes} lanes in parallel:                {:>7.2} s  ({:.1} ops/s)", parallel.as_secs_f64(), per_second(parallel));
+    println!(
+        "  1 lane, each waiting for its receipt: {:>7.2} s  ({:.1} ops/s)",
+        sequential.as_secs_f64(),
+        per_second(sequential)
+    );
+    println!(
+        "  {lanes} lanes in parallel:                {:>7.2} s  ({:.1} ops/s)",
+        parallel.as_secs_f64(),
+        per_second(parallel)
+    );
     println!("  ratio: {ratio:.1}x (target: at least 4x)");
     println!(
         "{{\"ops\":{ops},\"lanes\":{lanes},\"sequential_s\":{:.3},\"parallel_s\":{:.3},\"ratio\":{ratio:.2}}}",

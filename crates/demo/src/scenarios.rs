@@ -29,7 +29,7 @@ use serde::Serialize;
 use std::{
     collections::BTreeSet,
     sync::{Arc, Mutex, PoisonError},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 /// One scenario's story: what the agent attempted, step by step, and what happened.
@@ -185,8 +185,6 @@ const SUB_AGENT_KEY: B256 = B256::repeat_byte(0x5a);
 
 const HOUR: u64 = 3_600;
 const DAY: u64 = 86_400;
-/// ERC-7562's minimum unstake delay: a shorter stake does not count as staked.
-const STAKE_DELAY: u64 = DAY;
 
 /// The subscription of `subscription.toml`: 100 USDC to the merchant once on day one of each month of 2027.
 /// Every month's payment lands; in January a second payment, 101 USDC and another merchant are refused.
@@ -303,7 +301,7 @@ async fn hold_base_fee(stack: &LocalStack, run: &Recorder<'_>) -> Result<u128, D
         .await
         .map_err(|e| DemoError::Setup(format!("anvil_setNextBlockBaseFeePerGas: {e}")))?;
     stack.devnet.mine().await?;
-    let (max_fee, _) = stack.chain.fees().await?;
+    let max_fee = settled_max_fee(stack).await?;
     run.done(
         "hold the devnet's base fee at its floor",
         format!(
@@ -312,6 +310,28 @@ async fn hold_base_fee(stack: &LocalStack, run: &Recorder<'_>) -> Result<u128, D
         ),
     );
     Ok(max_fee)
+}
+
+/// How long to wait for the fee estimate to show the held base fee.
+const FEE_SETTLING: Duration = Duration::from_secs(5);
+
+/// The `maxFeePerGas` operations will offer, once the fee estimate shows the held base fee. anvil answers
+/// `eth_feeHistory` from a cache it fills after each block, so under load the estimate can trail the chain
+/// for a moment; a budget sized at a stale fee would allow a different number of operations.
+async fn settled_max_fee(stack: &LocalStack) -> Result<u128, DemoError> {
+    let deadline = Instant::now() + FEE_SETTLING;
+    loop {
+        let (max_fee, priority) = stack.chain.fees().await?;
+        if max_fee.saturating_sub(priority) <= 2 * u128::from(FLOOR_BASE_FEE) {
+            return Ok(max_fee);
+        }
+        if Instant::now() > deadline {
+            return Err(DemoError::Setup(format!(
+                "the fee estimate still offers {max_fee} wei per gas {FEE_SETTLING:?} after the base fee was set to {FLOOR_BASE_FEE} wei"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A router swap of `amount` USDC for at least 99% of the WETH it quotes, proceeds to the account.
@@ -339,15 +359,20 @@ const WOOD: u64 = 2;
 const LEGENDARY_SWORD: u64 = 1_000_001;
 
 /// The game agent of `game-assets.toml`: gold and materials trade, a legendary item never moves.
-pub async fn game_agent(stack: &LocalStack, progress: &dyn Progress) -> Result<Scenario, DemoError> {
+pub async fn game_agent(
+    stack: &LocalStack,
+    progress: &dyn Progress,
+) -> Result<Scenario, DemoError> {
     let run = Recorder::start(
         "game_agent",
         "A game agent trades gold and crafting materials for the player, but never a legendary item",
         progress,
     );
-    for (id, amount, what) in
-        [(GOLD, 1_000, "1,000 gold"), (WOOD, 500, "500 wood"), (LEGENDARY_SWORD, 1, "a legendary sword")]
-    {
+    for (id, amount, what) in [
+        (GOLD, 1_000, "1,000 gold"),
+        (WOOD, 500, "500 wood"),
+        (LEGENDARY_SWORD, 1, "a legendary sword"),
+    ] {
         mint_items(stack, &run, id, amount, what).await?;
     }
     let agent = run.grant(stack, example(stack, "game-assets.toml")?).await?;
@@ -398,7 +423,11 @@ fn give_items(stack: &LocalStack, id: u64, amount: u64) -> Call {
         value: U256::from(amount),
         data: Bytes::new(),
     };
-    Call { target: stack.deployment().game_items, value: U256::ZERO, data: data.abi_encode().into() }
+    Call {
+        target: stack.deployment().game_items,
+        value: U256::ZERO,
+        data: data.abi_encode().into(),
+    }
 }
 
 /// The orchestrator of `agent-payment.toml` pays a sub-agent's own leash account for work, 5 USDC at a time;
@@ -462,7 +491,10 @@ async fn sub_agent_account(stack: &LocalStack, run: &Recorder<'_>) -> Result<Add
 }
 
 /// A session pays a shop; the owner revokes it; its next payment is refused before signing and on chain.
-pub async fn revocation(stack: &LocalStack, progress: &dyn Progress) -> Result<Scenario, DemoError> {
+pub async fn revocation(
+    stack: &LocalStack,
+    progress: &dyn Progress,
+) -> Result<Scenario, DemoError> {
     let run = Recorder::start(
         "revocation",
         "The owner revokes a session: its next operation is refused, before signing and on chain",
@@ -487,7 +519,10 @@ const SECOND_CHAIN_ID: u64 = 31_338;
 
 /// One owner signature approves a session on two chains; on each, the session's first operation grants it
 /// and lands. Starts the second chain itself (same owner, same account address).
-pub async fn multichain(stack: &LocalStack, progress: &dyn Progress) -> Result<Scenario, DemoError> {
+pub async fn multichain(
+    stack: &LocalStack,
+    progress: &dyn Progress,
+) -> Result<Scenario, DemoError> {
     let run = Recorder::start(
         "multichain",
         "One owner signature approves a session on two chains; each chain's first operation grants it",
@@ -515,8 +550,7 @@ pub async fn multichain(stack: &LocalStack, progress: &dyn Progress) -> Result<S
         "approve the session on both chains with one owner signature",
         format!(
             "signed the root {} of the grants for chains {} and {SECOND_CHAIN_ID}",
-            approval.grant.root,
-            stack.chain.chain_id
+            approval.grant.root, stack.chain.chain_id
         ),
     );
     for chain in chains {
@@ -524,12 +558,16 @@ pub async fn multichain(stack: &LocalStack, progress: &dyn Progress) -> Result<S
         let proof = approval.proof_for(chain_id).ok_or_else(|| {
             DemoError::Setup(format!("the approval has no proof for chain {chain_id}"))
         })?;
-        let agent =
-            SessionAgent::builder(chain.chain.clone(), chain.account.address, session.clone(), signer.clone())
-                .submitter(chain.submitter.clone())
-                .tokens(chain.tokens())
-                .lazy_grant(proof)
-                .build()?;
+        let agent = SessionAgent::builder(
+            chain.chain.clone(),
+            chain.account.address,
+            session.clone(),
+            signer.clone(),
+        )
+        .submitter(chain.submitter.clone())
+        .tokens(chain.tokens())
+        .lazy_grant(proof)
+        .build()?;
         let pay = [transfer(chain.deployment().usdc, VENDOR, usdc(25))];
         let attempted =
             format!("pay the vendor 25 USDC on chain {chain_id}, granting the session on the way");
@@ -556,7 +594,10 @@ const PAYMENTS_PER_TASK: u32 = 3;
 /// Eight independent tasks pay eight suppliers three times each, in parallel, each on its own nonce lane;
 /// the bundler carries their operations together. The account stakes first: the bundler lets an unstaked
 /// account have only four operations waiting (ERC-7562 UREP-010).
-pub async fn nonce_lanes(stack: &LocalStack, progress: &dyn Progress) -> Result<Scenario, DemoError> {
+pub async fn nonce_lanes(
+    stack: &LocalStack,
+    progress: &dyn Progress,
+) -> Result<Scenario, DemoError> {
     let run = Recorder::start(
         "nonce_lanes",
         "Eight tasks pay in parallel, each on its own nonce lane, and share bundles",
@@ -583,13 +624,8 @@ pub async fn nonce_lanes(stack: &LocalStack, progress: &dyn Progress) -> Result<
 
 /// The owner stakes the account with the EntryPoint: 1 ETH, locked for a day.
 async fn stake(stack: &LocalStack, run: &Recorder<'_>) -> Result<(), DemoError> {
-    let add_stake = Call {
-        target: stack.chain.entry_point,
-        value: U256::from(ETH),
-        data: encode_call("addStake(uint32)", &[U256::from(STAKE_DELAY)])?,
-    };
     run.waiting("the owner's stake to be included");
-    let outcome = stack.owner.execute(&stack.chain, &stack.submitter, &[add_stake]).await?;
+    let outcome = stack.stake_account(U256::from(ETH)).await?;
     run.done(
         "stake the account with the EntryPoint (1 ETH, unstake delay 1 day)",
         format!("staked in transaction {}", outcome.transaction_hash),
@@ -607,8 +643,9 @@ async fn pay_supplier(
     let lane = Lane::named(&format!("supplier {task}"));
     let pay = [transfer(stack.deployment().usdc, supplier(task), usdc(1))];
     for n in 1..=PAYMENTS_PER_TASK {
-        let attempted =
-            format!("task {task} on {lane}: pay supplier {task} 1 USDC ({n} of {PAYMENTS_PER_TASK})");
+        let attempted = format!(
+            "task {task} on {lane}: pay supplier {task} 1 USDC ({n} of {PAYMENTS_PER_TASK})"
+        );
         run.attempt(agent, attempted, &pay, lane).await?;
     }
     Ok(())
@@ -784,7 +821,9 @@ async fn sent_anyway(
     lane: Lane,
 ) -> Result<String, DemoError> {
     match agent.send_unchecked(calls, lane).await {
-        Err(refused @ (Error::Rejected { .. } | Error::Bundler(_))) => Ok(refused.to_string()),
+        // The bundler's or the chain's own words (the EntryPoint's code and the module's error).
+        Err(Error::Rejected { code, .. }) => Ok(code),
+        Err(refused @ Error::Bundler(_)) => Ok(refused.to_string()),
         Err(other) => Err(other.into()),
         // The envelope did not hold on chain: say so rather than hide it.
         Ok(sent) => Ok(format!(

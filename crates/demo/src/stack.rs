@@ -1,18 +1,18 @@
 //! [`LocalStack`]: the devnet, the local bundler, and an owner with a deployed, funded smart account.
 
+use alloy::sol_types::SolCall;
 use alloy::{
     primitives::{Address, B256, U256},
     providers::DynProvider,
     signers::local::PrivateKeySigner,
 };
 use leash_bundler::{BundlerConfig, LocalBundler};
-use alloy::sol_types::SolCall;
 use leash_core::{Call, PolicyContext, Session, SessionKey, SessionPolicy, TokenTable};
 use leash_devnet::{Deployment, Devnet};
 use leash_sdk::{
     bundler::BundlerClient,
     signer::{EcdsaSigner, SessionSigner},
-    Chain, Owner, SessionAgent, SmartAccount, Submitter,
+    Chain, OpOutcome, Owner, SessionAgent, SmartAccount, Submitter,
 };
 use std::sync::Arc;
 
@@ -196,11 +196,10 @@ impl LocalStack {
     /// Stakes the account with the EntryPoint (`wei` locked for a day), by the owner. A staked account may
     /// have any number of operations waiting in the bundler's mempool (ERC-7562 UREP-011), which parallel
     /// lanes need; an unstaked one may have 4 (UREP-010).
-    pub async fn stake_account(&self, wei: U256) -> Result<(), StackError> {
+    pub async fn stake_account(&self, wei: U256) -> Result<OpOutcome, StackError> {
         let data = addStakeCall { unstakeDelaySec: 86_400 }.abi_encode();
         let call = Call { target: self.chain.entry_point, value: wei, data: data.into() };
-        self.owner.execute(&self.chain, &self.submitter, &[call]).await?;
-        Ok(())
+        Ok(self.owner.execute(&self.chain, &self.submitter, &[call]).await?)
     }
 
     /// The account's balance of `token`.

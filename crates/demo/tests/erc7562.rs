@@ -25,9 +25,15 @@ const VALIDATOR: u64 = 1;
 
 /// Installs `module` as a validator of the stack's account, by the owner.
 async fn install(stack: &LocalStack, module: Address) {
-    let data = installModuleCall { moduleTypeId: U256::from(VALIDATOR), module, initData: Bytes::new() };
-    let call = Call { target: stack.account.address, value: U256::ZERO, data: data.abi_encode().into() };
-    stack.owner.execute(&stack.chain, &stack.submitter, &[call]).await.expect("the owner installs the module");
+    let data =
+        installModuleCall { moduleTypeId: U256::from(VALIDATOR), module, initData: Bytes::new() };
+    let call =
+        Call { target: stack.account.address, value: U256::ZERO, data: data.abi_encode().into() };
+    stack
+        .owner
+        .execute(&stack.chain, &stack.submitter, &[call])
+        .await
+        .expect("the owner installs the module");
 }
 
 /// An empty operation routed to `module` (the nonce key names the validator).
@@ -56,7 +62,8 @@ async fn a_validator_reading_the_clock_is_refused_with_op_011() {
     let module = ClockValidator::deploy(stack.devnet.provider()).await.unwrap();
     install(&stack, *module.address()).await;
     let op = op_for(&stack, *module.address()).await;
-    let (code, message) = refusal(stack.bundler_client().send_user_operation(&op).await.unwrap_err());
+    let (code, message) =
+        refusal(stack.bundler_client().send_user_operation(&op).await.unwrap_err());
     assert_eq!(code, -32502, "{message}");
     assert!(message.starts_with("OP-011 (account)"), "{message}");
     assert!(message.contains("TIMESTAMP"), "{message}");
@@ -72,7 +79,8 @@ async fn a_validator_reading_foreign_storage_is_refused_with_sto_021() {
     let module = OracleValidator::deploy(provider, *oracle.address()).await.unwrap();
     install(&stack, *module.address()).await;
     let op = op_for(&stack, *module.address()).await;
-    let (code, message) = refusal(stack.bundler_client().send_user_operation(&op).await.unwrap_err());
+    let (code, message) =
+        refusal(stack.bundler_client().send_user_operation(&op).await.unwrap_err());
     assert_eq!(code, -32502, "{message}");
     assert!(message.starts_with("STO-021 (account)"), "{message}");
     assert!(message.contains(&oracle.address().to_string()), "{message}");
@@ -86,7 +94,10 @@ async fn a_validator_keeping_to_the_accounts_storage_is_accepted_and_lands() {
     let op = op_for(&stack, *module.address()).await;
     let client = stack.bundler_client();
     let hash = client.send_user_operation(&op).await.expect("the bundler accepts it");
-    let receipt = client.wait_for_receipt(hash, Duration::from_millis(20), Duration::from_secs(30)).await.unwrap();
+    let receipt = client
+        .wait_for_receipt(hash, Duration::from_millis(20), Duration::from_secs(30))
+        .await
+        .unwrap();
     assert!(receipt.success);
     let uses = module.uses(stack.account.address).call().await.unwrap();
     assert_eq!(uses, U256::from(1));
