@@ -214,8 +214,10 @@ pub struct Estimate {
     pub call_gas_limit: U256,
 }
 
-/// Estimates `op`'s gas: validation from `simulateHandleOp` (a failed signature is tolerated, so a dummy one
-/// works), execution with `eth_estimateGas` from the EntryPoint, and `preVerificationGas` from its calldata.
+/// Estimates `op`'s gas with one `simulateHandleOp` under the node's native call tracer: validation from its
+/// result (a failed signature is tolerated, so a dummy one works), the execution from the gas the account's
+/// call used, and `preVerificationGas` from the operation's calldata. The account need not exist yet: the
+/// simulation creates it.
 pub async fn estimate(
     provider: &DynProvider,
     entry_point: Address,
@@ -236,53 +238,73 @@ pub async fn estimate(
     };
     let tx =
         TransactionRequest::default().to(entry_point).input(Bytes::from(call.abi_encode()).into());
-    let overrides = json!({ entry_point.to_string(): {
-        "code": leash_contracts::bindings::entry_point_simulations_runtime_code()
-    } });
-    let output: Bytes =
-        match provider.raw_request("eth_call".into(), (&tx, "latest", overrides)).await {
-            Ok(output) => output,
-            Err(e) => {
-                let data = e.as_error_resp().and_then(|r| r.as_revert_data());
-                return Err(match data {
-                    Some(data) => rejection(&data, "simulateHandleOp"),
-                    None => RpcError::internal(format!("simulateHandleOp: {e}")),
-                });
-            }
-        };
-    let result = EntryPointSimulations::simulateHandleOpCall::abi_decode_returns(&output)
+    let options = json!({
+        "tracer": "callTracer",
+        "stateOverrides": { entry_point.to_string(): {
+            "code": leash_contracts::bindings::entry_point_simulations_runtime_code()
+        } },
+    });
+    let frame: CallFrame = provider
+        .raw_request("debug_traceCall".into(), (&tx, "latest", options))
+        .await
+        .map_err(|e| RpcError::internal(format!("simulateHandleOp: {e}")))?;
+    if frame.error.is_some() {
+        return Err(rejection(&frame.output, "simulateHandleOp"));
+    }
+    let result = EntryPointSimulations::simulateHandleOpCall::abi_decode_returns(&frame.output)
         .map_err(|e| RpcError::internal(format!("cannot read simulateHandleOp's result: {e}")))?;
     let pre_verification_gas = U256::from(pre_verification_gas(op)?);
     let validation = result.preOpGas.saturating_sub(probe.pre_verification_gas);
     // A margin for the real signature and for warm/cold differences, as bundlers add.
     let verification_gas_limit = validation * U256::from(13) / U256::from(10) + U256::from(10_000);
 
-    let deployed = !provider
-        .get_code_at(op.sender)
-        .await
-        .map_err(|e| RpcError::internal(format!("eth_getCode: {e}")))?
-        .is_empty();
-    let call_gas_limit = if deployed && !op.call_data.is_empty() {
-        let execution = TransactionRequest::default()
-            .from(entry_point)
-            .to(op.sender)
-            .input(op.call_data.clone().into());
-        match provider.estimate_gas(execution).await {
-            Ok(gas) => U256::from(gas) * U256::from(11) / U256::from(10),
-            Err(e) => {
-                let data = e.as_error_resp().and_then(|r| r.as_revert_data()).unwrap_or_default();
-                return Err(RpcError::new(
-                    error::EXECUTION_REVERTED,
-                    format!("the operation's execution reverts: {}", describe_revert(&data)),
-                )
-                .with_data(json!({ "revertData": data })));
-            }
-        }
-    } else {
-        // The account does not exist yet, so its execution cannot be measured on its own.
-        op.call_gas_limit.max(U256::from(300_000))
-    };
+    let execution = frame.execution(entry_point, op.sender).ok_or_else(|| {
+        RpcError::internal(
+            "simulateHandleOp's trace has no call from the EntryPoint to the account",
+        )
+    })?;
+    if execution.error.is_some() {
+        return Err(RpcError::new(
+            error::EXECUTION_REVERTED,
+            format!("the operation's execution reverts: {}", describe_revert(&execution.output)),
+        )
+        .with_data(json!({ "revertData": execution.output })));
+    }
+    // The EntryPoint keeps 1/64 of the gas back and needs some for itself around the call.
+    let call_gas_limit = execution.gas_used * U256::from(11) / U256::from(10) + U256::from(10_000);
     Ok(Estimate { pre_verification_gas, verification_gas_limit, call_gas_limit })
+}
+
+/// `innerHandleOp(bytes,UserOpInfo,bytes)`: the EntryPoint calls itself with it to run an operation's execution.
+const INNER_HANDLE_OP: [u8; 4] = [0x00, 0x42, 0xdc, 0x53];
+
+/// A frame of the node's `callTracer`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallFrame {
+    #[serde(default)]
+    to: Option<Address>,
+    #[serde(default)]
+    input: Bytes,
+    #[serde(default)]
+    output: Bytes,
+    #[serde(default)]
+    gas_used: U256,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    calls: Vec<CallFrame>,
+}
+
+impl CallFrame {
+    /// The account's execution: the call to `sender` inside the EntryPoint's `innerHandleOp` self-call.
+    fn execution(&self, entry_point: Address, sender: Address) -> Option<&CallFrame> {
+        let inner = self
+            .calls
+            .iter()
+            .find(|c| c.to == Some(entry_point) && c.input.starts_with(&INNER_HANDLE_OP))?;
+        inner.calls.iter().find(|c| c.to == Some(sender))
+    }
 }
 
 fn describe_revert(data: &[u8]) -> String {
@@ -323,6 +345,16 @@ fn calldata_gas(op: &UserOperation) -> Result<u64, RpcError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inner_handle_op_is_the_entry_points_selector() {
+        let artifact: serde_json::Value =
+            serde_json::from_str(include_str!("../../contracts/artifacts/EntryPoint.json"))
+                .unwrap();
+        let abi: alloy::json_abi::JsonAbi =
+            serde_json::from_value(artifact["abi"].clone()).unwrap();
+        assert_eq!(abi.function("innerHandleOp").unwrap()[0].selector(), INNER_HANDLE_OP);
+    }
 
     #[test]
     fn validation_data_splits_into_authorizer_and_window() {
