@@ -42,7 +42,7 @@ fn summary(report: &[Scenario], seconds: f64) {
     }
     println!();
     println!(
-        "{} scenarios in {seconds:.1} s: {landed} operations landed, {rejected} refused by policy (each refused before signing, and by the chain when signed anyway).",
+        "{} scenarios in {seconds:.1} s: {landed} operations landed, {rejected} refused by policy (each refused before signing, and again by the module in the bundler's simulation when signed anyway).",
         report.len()
     );
 }
