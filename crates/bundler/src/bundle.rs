@@ -74,7 +74,8 @@ async fn bundle(state: &State, mut batch: Vec<Waiting>) {
 }
 
 fn handle_ops(state: &State, batch: &[Waiting]) -> TransactionRequest {
-    let ops = batch.iter().filter_map(|w| w.op.pack().ok()).collect();
+    // Every operation packed when it was admitted; skipping one here would shift the EntryPoint's indices.
+    let ops = batch.iter().map(|w| w.op.pack().expect("an admitted operation packs")).collect();
     let call = EntryPoint::handleOpsCall { ops, beneficiary: state.config.beneficiary() };
     TransactionRequest::default()
         .from(state.config.signer.address())

@@ -76,28 +76,11 @@ pub const MIN_VALIDITY: u64 = 10;
 pub(crate) fn to_simulation(
     op: &UserOperation,
 ) -> Result<EntryPointSimulations::PackedUserOperation, RpcError> {
-    let EntryPoint::PackedUserOperation {
-        sender,
-        nonce,
-        initCode,
-        callData,
-        accountGasLimits,
-        preVerificationGas,
-        gasFees,
-        paymasterAndData,
-        signature,
-    } = op.pack().map_err(|e| RpcError::invalid_params(format!("invalid UserOperation: {e}")))?;
-    Ok(EntryPointSimulations::PackedUserOperation {
-        sender,
-        nonce,
-        initCode,
-        callData,
-        accountGasLimits,
-        preVerificationGas,
-        gasFees,
-        paymasterAndData,
-        signature,
-    })
+    Ok(pack(op)?.into())
+}
+
+fn pack(op: &UserOperation) -> Result<EntryPoint::PackedUserOperation, RpcError> {
+    op.pack().map_err(|e| RpcError::invalid_params(format!("invalid UserOperation: {e}")))
 }
 
 /// Turns EntryPoint revert data into the standard error: `AAxx` reason, its code, and the module's rule.
@@ -258,6 +241,14 @@ pub async fn estimate(
     // A margin for the real signature and for warm/cold differences, as bundlers add.
     let verification_gas_limit = validation * U256::from(13) / U256::from(10) + U256::from(10_000);
 
+    // The EntryPoint makes no call for an operation without call data: it needs no execution gas.
+    if op.call_data.is_empty() {
+        return Ok(Estimate {
+            pre_verification_gas,
+            verification_gas_limit,
+            call_gas_limit: U256::ZERO,
+        });
+    }
     let execution = frame.execution(entry_point, op.sender).ok_or_else(|| {
         RpcError::internal(
             "simulateHandleOp's trace has no call from the EntryPoint to the account",
@@ -336,8 +327,7 @@ const PER_OP_OVERHEAD: u64 = 18_300;
 
 fn calldata_gas(op: &UserOperation) -> Result<u64, RpcError> {
     use alloy::sol_types::SolValue;
-    let packed =
-        op.pack().map_err(|e| RpcError::invalid_params(format!("invalid UserOperation: {e}")))?;
+    let packed = pack(op)?;
     let encoded = packed.abi_encode();
     Ok(encoded.iter().map(|b| if *b == 0 { 4 } else { 16 }).sum())
 }

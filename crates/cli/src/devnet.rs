@@ -1,7 +1,6 @@
 //! `leash devnet`: the local stack, kept running.
 
 use alloy::primitives::Address;
-use leash_bundler::{BundlerConfig, LocalBundler};
 use leash_devnet::Devnet;
 use serde_json::json;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -31,11 +30,10 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("the devnet did not start: {e}"))?;
     let deployment = devnet.deployment().expect("the devnet deploys the stack").clone();
-    let bundler_key = devnet.dev_keys().last().expect("anvil has development keys").clone();
-    let mut config = BundlerConfig::new(devnet.rpc_url().clone(), bundler_key);
-    config.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.bundler_port));
-    let bundler =
-        LocalBundler::start(config).await.map_err(|e| format!("the bundler did not start: {e}"))?;
+    let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.bundler_port));
+    let bundler = leash_demo::start_bundler(&devnet, listen)
+        .await
+        .map_err(|e| format!("the bundler did not start: {e}"))?;
 
     let dev_accounts = devnet.dev_accounts();
     if args.json {

@@ -24,8 +24,12 @@ enum Command {
     Demo(demo::Args),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    restore_sigpipe();
+    tokio::runtime::Runtime::new().expect("a tokio runtime starts").block_on(run())
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Devnet(args) => devnet::run(args).await,
@@ -37,5 +41,15 @@ async fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`leash devnet | head`) would panic; restore the default,
+/// under which the process ends quietly like other command-line tools (anvil goes with it).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default before any other thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -5,4 +5,4 @@ pub mod scenarios;
 pub mod stack;
 
 pub use scenarios::{run_all, DemoError, Outcome, Progress, Scenario, Silent, Step};
-pub use stack::{LocalStack, StackError, StackOptions, ETH, GENESIS};
+pub use stack::{start_bundler, LocalStack, StackError, StackOptions, ETH, GENESIS};

@@ -14,7 +14,10 @@ use leash_sdk::{
     signer::{EcdsaSigner, SessionSigner},
     Chain, OpOutcome, Owner, SessionAgent, SmartAccount, Submitter,
 };
-use std::sync::Arc;
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    sync::Arc,
+};
 
 alloy::sol! {
     /// The EntryPoint's stake manager: locks the caller's stake.
@@ -96,10 +99,7 @@ impl LocalStack {
             .start()
             .await?;
         let deployment = devnet.deployment().expect("the devnet deploys the stack").clone();
-        // The last development key signs bundles; the others stay free for tests and scenarios.
-        let bundler_key = devnet.dev_keys().last().expect("anvil has development keys").clone();
-        let bundler =
-            LocalBundler::start(BundlerConfig::new(devnet.rpc_url().clone(), bundler_key)).await?;
+        let bundler = start_bundler(&devnet, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
         let provider: DynProvider = devnet.provider().clone();
         let chain = Chain::connect(
             provider.clone(),
@@ -210,6 +210,18 @@ impl LocalStack {
             .await
             .map_err(|e| StackError::Setup(format!("balanceOf: {e}")))
     }
+}
+
+/// Starts a bundler for `devnet` on `listen`. The devnet's last development key signs the bundles, so the others
+/// stay free for tests and scenarios.
+pub async fn start_bundler(
+    devnet: &Devnet,
+    listen: SocketAddr,
+) -> Result<LocalBundler, StackError> {
+    let key = devnet.dev_keys().last().expect("anvil has development keys").clone();
+    let mut config = BundlerConfig::new(devnet.rpc_url().clone(), key);
+    config.listen = listen;
+    Ok(LocalBundler::start(config).await?)
 }
 
 fn bundler_client(bundler: &LocalBundler) -> Result<BundlerClient, StackError> {

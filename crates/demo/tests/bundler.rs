@@ -229,3 +229,58 @@ mod bad_input {
         assert_eq!(found.user_operation, op);
     }
 }
+
+mod estimates {
+    use super::*;
+    use leash_core::encode_execute;
+    use leash_sdk::{
+        lanes::{Lane, NonceKey},
+        userop::UserOperation,
+    };
+
+    /// An owner operation with `call_data` and a dummy signature (estimation tolerates it).
+    async fn unsigned(stack: &LocalStack, call_data: alloy::primitives::Bytes) -> UserOperation {
+        let (max_fee, priority) = stack.chain.fees().await.unwrap();
+        UserOperation::builder(stack.account.address)
+            .nonce_key(NonceKey::owner(Lane::from(0)), 1)
+            .call_data(call_data)
+            .verification_gas_limit(300_000)
+            .call_gas_limit(500_000)
+            .pre_verification_gas(60_000)
+            .fees(max_fee, priority)
+            .signature(vec![0x11u8; 65])
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_estimate_covers_the_calls_needs_nothing_without_them_and_names_a_reverting_call() {
+        let stack = LocalStack::start().await.unwrap();
+        let client = stack.bundler_client();
+        let usdc_address = stack.deployment().usdc;
+
+        let paying =
+            unsigned(&stack, encode_execute(&[transfer(usdc_address, MERCHANT, usdc(1))])).await;
+        let estimate = client.estimate_user_operation_gas(&paying).await.unwrap();
+        assert!(estimate.call_gas_limit > U256::from(30_000), "{estimate:?}");
+        assert!(estimate.verification_gas_limit > U256::from(10_000), "{estimate:?}");
+
+        // The EntryPoint makes no call for empty call data.
+        let empty = unsigned(&stack, Default::default()).await;
+        let estimate = client.estimate_user_operation_gas(&empty).await.unwrap();
+        assert_eq!(estimate.call_gas_limit, U256::ZERO);
+
+        // The account holds 10,000 USDC; a transfer of 20,000 reverts in execution.
+        let too_much =
+            unsigned(&stack, encode_execute(&[transfer(usdc_address, MERCHANT, usdc(20_000))]))
+                .await;
+        let error = client.estimate_user_operation_gas(&too_much).await.unwrap_err();
+        let rejection = error.rejection().expect("a JSON-RPC error");
+        assert_eq!(rejection.code, -32521, "{}", rejection.message);
+        assert!(
+            rejection.message.starts_with("the operation's execution reverts"),
+            "{}",
+            rejection.message
+        );
+    }
+}
