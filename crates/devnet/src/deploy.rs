@@ -112,6 +112,45 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// Where a devnet started on a fresh chain puts everything: the deployer's creations are numbered from
+    /// its nonce, so the addresses are the same on every fresh devnet whatever its chain id or port. Tools
+    /// use this to find the contracts of a running `leash devnet` without asking it.
+    pub fn fresh(chain_id: u64) -> Self {
+        // Nonce 0 deploys the EntryPoint through the CREATE2 proxy; the creations start at nonce 1.
+        Self::layout(chain_id, 1)
+    }
+
+    /// The addresses when the deployer's first creation has nonce `first_create`.
+    fn layout(chain_id: u64, first_create: u64) -> Self {
+        let from = deployer();
+        let at = |i: u64| from.create(first_create + i);
+        let (validator, factory, usdc, weth, game_items, router, vault, paymaster) =
+            (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7));
+        let token = |address, name: &str, decimals| Token { address, name: name.into(), decimals };
+        let tokens = BTreeMap::from([
+            ("USDC".to_string(), token(usdc, "USD Coin (devnet)", 6)),
+            ("WETH".to_string(), token(weth, "Wrapped Ether (devnet)", 18)),
+            ("yUSDC".to_string(), token(vault, "Yield USDC (devnet)", 6)),
+        ]);
+        Self {
+            chain_id,
+            deployer: from,
+            entry_point: ENTRYPOINT_V07,
+            session_key_validator: validator,
+            account_factory: factory,
+            // A contract's nonce starts at 1 (EIP-161): the factory's constructor creates the implementation
+            // there.
+            account_implementation: factory.create(1),
+            usdc,
+            weth,
+            game_items,
+            dex_router: router,
+            yield_vault: vault,
+            dev_paymaster: paymaster,
+            tokens,
+        }
+    }
+
     /// The ERC-20 with this symbol (`"USDC"`, `"WETH"`, `"yUSDC"`).
     pub fn token(&self, symbol: &str) -> Option<&Token> {
         self.tokens.get(symbol)
@@ -235,9 +274,18 @@ pub(crate) async fn deploy(
 
     // Creations take the deployer's nonces in order, so every address is known before anything is sent.
     let first_create = nonce + steps.len() as u64;
-    let at = |i: u64| from.create(first_create + i);
-    let (validator, factory, usdc, weth, game_items, router, vault, paymaster) =
-        (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7));
+    let layout = Deployment::layout(chain_id, first_create);
+    let Deployment {
+        session_key_validator: validator,
+        account_factory: factory,
+        usdc,
+        weth,
+        game_items,
+        dex_router: router,
+        yield_vault: vault,
+        dev_paymaster: paymaster,
+        ..
+    } = layout;
     let token = |name: &str, symbol: &str, decimals: u8| {
         let args = DevToken::constructorCall {
             name_: name.into(),
@@ -349,36 +397,7 @@ pub(crate) async fn deploy(
         });
     }
 
-    let tokens = BTreeMap::from([
-        (
-            "USDC".to_string(),
-            Token { address: usdc, name: "USD Coin (devnet)".into(), decimals: 6 },
-        ),
-        (
-            "WETH".to_string(),
-            Token { address: weth, name: "Wrapped Ether (devnet)".into(), decimals: 18 },
-        ),
-        (
-            "yUSDC".to_string(),
-            Token { address: vault, name: "Yield USDC (devnet)".into(), decimals: 6 },
-        ),
-    ]);
-    Ok(Deployment {
-        chain_id,
-        deployer: from,
-        entry_point: ENTRYPOINT_V07,
-        session_key_validator: validator,
-        account_factory: factory,
-        // A contract's nonce starts at 1 (EIP-161): the factory's constructor creates the implementation there.
-        account_implementation: factory.create(1),
-        usdc,
-        weth,
-        game_items,
-        dex_router: router,
-        yield_vault: vault,
-        dev_paymaster: paymaster,
-        tokens,
-    })
+    Ok(layout)
 }
 
 fn rate(token_in: Address, token_out: Address, rate_wad: U256) -> Vec<u8> {

@@ -60,6 +60,15 @@ async fn every_contract_has_code_at_its_address() {
 }
 
 #[tokio::test]
+async fn every_fresh_devnet_has_the_addresses_tools_expect() {
+    let (a, b) = tokio::join!(Devnet::start(), Devnet::builder().chain_id(7).start());
+    let (a, b) = (a.expect("a devnet starts"), b.expect("a devnet starts"));
+    assert_eq!(deployment(&a), &Deployment::fresh(31_337));
+    assert_eq!(deployment(&b), &Deployment::fresh(7));
+    assert_eq!(deployment(&b).session_key_validator, deployment(&a).session_key_validator);
+}
+
+#[tokio::test]
 async fn tokens_have_their_decimals_and_the_router_its_rates_and_reserves() {
     let devnet = Devnet::start().await.expect("the devnet starts");
     let d = deployment(&devnet);
