@@ -7,22 +7,15 @@ use std::{
     time::Instant,
 };
 
-/// Options of `leash demo`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct Args {
-    /// Print the report as JSON on standard output (progress still goes to standard error).
-    #[arg(long)]
-    json: bool,
-}
-
-pub(crate) async fn run(args: Args) -> Result<(), String> {
+/// Runs the demo; with `json`, the report goes to standard output as JSON and progress to standard error.
+pub(crate) async fn run(json: bool) -> Result<(), String> {
     let started = Instant::now();
-    let printer = Printer::new(args.json);
+    let printer = Printer::new(json);
     let report =
         scenarios::run_all(&printer).await.map_err(|e| format!("the demo stopped: {e}"))?;
     printer.clear_waiting();
     let seconds = started.elapsed().as_secs_f64();
-    if args.json {
+    if json {
         let out = serde_json::json!({ "scenarios": report, "seconds": seconds });
         println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
     } else {

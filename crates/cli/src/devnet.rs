@@ -17,12 +17,9 @@ pub(crate) struct Args {
     /// The chain id.
     #[arg(long, default_value_t = 31_337)]
     chain_id: u64,
-    /// Print the addresses and URLs as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
-pub(crate) async fn run(args: Args) -> Result<(), String> {
+pub(crate) async fn run(args: Args, json: bool) -> Result<(), String> {
     let devnet = Devnet::builder()
         .port(args.port)
         .chain_id(args.chain_id)
@@ -36,7 +33,7 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("the bundler did not start: {e}"))?;
 
     let dev_accounts = devnet.dev_accounts();
-    if args.json {
+    if json {
         let out = json!({
             "rpcUrl": devnet.rpc_url().as_str(),
             "bundlerUrl": bundler.url().as_str(),

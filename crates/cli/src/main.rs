@@ -1,47 +1,224 @@
-//! `leash`: the local stack (`leash devnet`) and the demo (`leash demo`).
+//! `leash`: session keys for smart accounts from the command line.
+//!
+//! Keys, accounts and sessions live by name in a data directory ([`home`]); networks come from a config file
+//! with the local devnet built in ([`network`]). Output is for people by default and JSON with `--json`; the
+//! exit code says what kind of failure it was ([`failure::Kind`]).
 
+mod account;
+mod calls;
 mod demo;
 mod devnet;
+mod failure;
+mod home;
+mod keystore;
+mod network;
+mod password;
+mod progress;
+mod session;
 
-use clap::{Parser, Subcommand};
-use std::process::ExitCode;
+use clap::{CommandFactory, Parser, Subcommand};
+use failure::{Failure, Result};
+use home::Home;
+use network::Networks;
+use serde_json::{json, Value};
+use std::{path::PathBuf, process::ExitCode};
 
 /// Session keys for smart accounts, enforced on chain.
+///
+/// Exit codes: 0 done; 1 failed (e.g. an execution reverted); 2 bad input (files, names, passwords, usage);
+/// 3 refused by the session's policy; 4 network failure (node, bundler or paymaster).
 #[derive(Debug, Parser)]
-#[command(name = "leash", version, about)]
+#[command(name = "leash", version, about, long_about)]
 struct Cli {
+    /// Print the result as JSON on standard output (errors too: {"error": {...}}).
+    #[arg(long, global = true)]
+    json: bool,
+    /// The data directory (keystores, accounts, sessions, networks.toml).
+    #[arg(long, global = true, env = "LEASH_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// The network, by name (see `leash network list`); the local devnet when none is configured.
+    #[arg(long, short = 'n', global = true, env = "LEASH_NETWORK", value_name = "NAME")]
+    network: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Keys at rest: create, import, list, show, remove, export.
+    #[command(subcommand)]
+    Keystore(keystore::Command),
+    /// Smart accounts: create (counterfactual address), info, status on chain, deploy.
+    #[command(subcommand)]
+    Account(account::Command),
+    /// Session keys: create under a policy, grant, list, info, status, explain, send, revoke.
+    #[command(subcommand)]
+    Session(session::Command),
+    /// The configured networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Prints the JSON Schema of the policy file format.
+    Schema,
     /// Runs the local stack (anvil with EntryPoint v0.7 and the leash contracts, and a local ERC-4337 bundler)
     /// until Ctrl-C, and prints its addresses and URLs.
     Devnet(devnet::Args),
     /// Runs the seed scenarios: agents acting through session keys on a local chain, allowed actions landing
     /// and out-of-policy ones refused with the reason.
-    Demo(demo::Args),
+    Demo,
+    /// Prints a shell completion script: `leash completions bash > ~/.local/share/bash-completion/completions/leash`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NetworkCommand {
+    /// Lists the networks and which one is chosen.
+    List,
+    /// Shows one network (default: the chosen one).
+    Show {
+        /// The network's name.
+        name: Option<String>,
+    },
+}
+
+/// Where results go: a person reads lines, a program reads one JSON value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Out {
+    json: bool,
+}
+
+impl Out {
+    /// Prints `value` as JSON with `--json`, else runs `human`.
+    pub(crate) fn show(&self, value: Value, human: impl FnOnce()) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialise"));
+        } else {
+            human();
+        }
+    }
+}
+
+/// An address from a JSON value, checksummed for people (JSON carries it in lower case).
+pub(crate) fn shown_address(value: &Value) -> String {
+    value
+        .as_str()
+        .and_then(|text| text.parse::<alloy::primitives::Address>().ok())
+        .map(|address| address.to_string())
+        .unwrap_or_default()
 }
 
 fn main() -> ExitCode {
     restore_sigpipe();
-    tokio::runtime::Runtime::new().expect("a tokio runtime starts").block_on(run())
-}
-
-async fn run() -> ExitCode {
+    init_logging();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Devnet(args) => devnet::run(args).await,
-        Command::Demo(args) => demo::run(args).await,
-    };
-    match result {
+    let out = Out { json: cli.json };
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            if out.json {
+                println!("{}", serde_json::to_string_pretty(&failure.to_json()).expect("JSON"));
+            } else {
+                failure.print();
+            }
+            failure.exit_code()
         }
     }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let out = Out { json: cli.json };
+    let home = || Home::locate(cli.home.clone());
+    let networks = |home: &Home| Networks::load(&home.networks_file(), cli.network.as_deref());
+    match cli.command {
+        Command::Keystore(command) => keystore::run(command, &home()?, &out),
+        Command::Account(command) => {
+            let home = home()?;
+            account::run(command, &home, &networks(&home)?, &out).await
+        }
+        Command::Session(command) => {
+            let home = home()?;
+            session::run(command, &home, &networks(&home)?, &out).await
+        }
+        Command::Network(command) => {
+            let home = home()?;
+            network_command(command, &home, &networks(&home)?, &out)
+        }
+        Command::Schema => {
+            // The schema is JSON either way.
+            println!("{}", serde_json::to_string_pretty(&leash_core::policy_schema()).expect("JSON"));
+            Ok(())
+        }
+        Command::Devnet(args) => devnet::run(args, cli.json).await.map_err(Failure::network),
+        Command::Demo => demo::run(cli.json).await.map_err(Failure::failed),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "leash", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+fn network_command(command: NetworkCommand, home: &Home, networks: &Networks, out: &Out) -> Result<()> {
+    let describe = |network: &network::Network| {
+        let mut value = json!(network);
+        value["rpcUrl"] = json!(network.shown_rpc_url());
+        value["bundlerUrl"] = json!(network.shown_bundler_url());
+        value["paymasterUrl"] = json!(network.shown_paymaster_url());
+        value["selected"] = json!(network.name == networks.selected);
+        value
+    };
+    match command {
+        NetworkCommand::List => {
+            let rows: Vec<Value> =
+                networks.all.keys().map(|name| networks.get(name).map(|n| describe(&n))).collect::<Result<_>>()?;
+            out.show(Value::Array(rows.clone()), || {
+                for row in &rows {
+                    println!(
+                        "{} {:<16} chain {:<10} {}",
+                        if row["selected"] == json!(true) { "*" } else { " " },
+                        row["name"].as_str().unwrap_or_default(),
+                        row["chainId"],
+                        row["rpcUrl"].as_str().unwrap_or_default()
+                    );
+                }
+                println!("(networks.toml: {})", home.networks_file().display());
+            });
+        }
+        NetworkCommand::Show { name } => {
+            let network = match name {
+                Some(name) => networks.get(&name)?,
+                None => networks.selected(),
+            };
+            let value = describe(&network);
+            out.show(value.clone(), || {
+                println!("network `{}` (chain {})", network.name, network.chain_id);
+                println!("  rpc        {}", network.shown_rpc_url());
+                println!("  bundler    {}", network.shown_bundler_url().unwrap_or_else(|| "none".into()));
+                if let Some(url) = network.shown_paymaster_url() {
+                    println!("  paymaster  {url}");
+                }
+                println!("  module     {}", network.module);
+                println!("  factory    {}", network.factory);
+                for symbol in network.tokens.symbols() {
+                    let token = network.tokens.get(symbol).expect("listed");
+                    println!("  token      {symbol:<8} {} ({} decimals)", token.address, token.decimals);
+                }
+                for (name, address) in &network.addresses {
+                    println!("  contract   {name:<8} {address}");
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Logs go to standard error, filtered by `$LEASH_LOG` (e.g. `LEASH_LOG=debug`); off unless asked for.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEASH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
 /// Rust ignores SIGPIPE, so printing into a closed pipe (`leash devnet | head`) would panic; restore the default,

@@ -433,8 +433,16 @@ fn redact_url(url: &Url) -> String {
     shown
 }
 
-/// `text` with every http(s) URL in it redacted like [`redact_url`].
-pub(crate) fn scrub_urls(text: &str) -> String {
+/// `text` with every http(s) URL in it reduced to scheme, host and port, so that API keys in paths and
+/// queries (`https://rpc.example/v2/<key>`) never reach an error message or a log.
+///
+/// ```
+/// assert_eq!(
+///     leash_sdk::bundler::scrub_urls("cannot reach https://rpc.example/v2/secret (refused)"),
+///     "cannot reach https://rpc.example/… (refused)"
+/// );
+/// ```
+pub fn scrub_urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("http://").into_iter().chain(rest.find("https://")).min() {

@@ -74,6 +74,13 @@ impl EcdsaSigner {
     }
 }
 
+/// An owner key kept in a keystore becomes the signer [`crate::Owner`] takes.
+impl From<EcdsaSigner> for PrivateKeySigner {
+    fn from(signer: EcdsaSigner) -> Self {
+        signer.inner
+    }
+}
+
 impl From<PrivateKeySigner> for EcdsaSigner {
     fn from(inner: PrivateKeySigner) -> Self {
         Self { inner }

@@ -258,8 +258,9 @@ impl SessionKey {
         }
     }
 
-    /// The raw 32-byte secret, for the keystore to encrypt. Zeroed when dropped.
-    pub(crate) fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+    /// The raw 32-byte secret (zeroed when dropped): what the keystore encrypts, and what an explicit,
+    /// confirmed export shows. Nothing else should ever see it.
+    pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
         match self {
             Self::Ecdsa(signer) => signer.secret_bytes(),
             Self::P256(signer) => signer.secret_bytes(),

@@ -1,0 +1,275 @@
+//! `leash keystore`: keys at rest, encrypted (Web3 Secret Storage v3, scrypt), one file per key.
+
+use crate::{
+    failure::{Failure, Result},
+    home::{self, Home},
+    password::{self, KeyPassword},
+    Out,
+};
+use alloy::{hex, primitives::B256};
+use leash_sdk::{
+    keystore::{CreateOptions, KeyInfo, Keystore},
+    signer::{EcdsaSigner, KeyIdentity, SessionKey, SignerKind},
+};
+use serde_json::{json, Value};
+use std::{io::IsTerminal, path::PathBuf};
+use zeroize::Zeroizing;
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Creates a new random key, encrypted with a password.
+    Create {
+        /// The key's name.
+        name: String,
+        /// The kind of key: ecdsa (owner keys and most session keys), p256 or webauthn (passkey-style).
+        #[arg(long, value_enum, default_value_t = Kind::Ecdsa)]
+        kind: Kind,
+        /// Replace an existing key of that name (the old key is lost).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        password: KeyPassword,
+    },
+    /// Imports a secp256k1 private key, or another tool's v3 keystore file, under a name.
+    Import {
+        /// The name to keep it under.
+        name: String,
+        /// A file holding the private key in hex; without it (and without --keystore-file) the key is asked for
+        /// on the terminal, hidden.
+        #[arg(long, value_name = "FILE", conflicts_with = "keystore_file")]
+        private_key_file: Option<PathBuf>,
+        /// A Web3 Secret Storage v3 file (from geth, cast, ...); it is opened with the password and re-encrypted
+        /// under the same one.
+        #[arg(long, value_name = "FILE")]
+        keystore_file: Option<PathBuf>,
+        #[command(flatten)]
+        password: KeyPassword,
+    },
+    /// Lists the keys: name, kind and public identity (no password needed).
+    List,
+    /// Shows one key's kind, public identity and file.
+    Info {
+        /// The key's name.
+        name: String,
+    },
+    /// Deletes a key's file, after confirmation.
+    Remove {
+        /// The key's name.
+        name: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Prints a key's private key: only when asked for explicitly and confirmed.
+    Export {
+        /// The key's name.
+        name: String,
+        /// Confirm showing the private key without asking.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        password: KeyPassword,
+    },
+}
+
+/// Key kinds as the command line names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Kind {
+    Ecdsa,
+    P256,
+    Webauthn,
+}
+
+impl From<Kind> for SignerKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Ecdsa => SignerKind::Ecdsa,
+            Kind::P256 => SignerKind::P256,
+            Kind::Webauthn => SignerKind::WebAuthn,
+        }
+    }
+}
+
+pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
+    match command {
+        Command::Create { name, kind, force, password } => {
+            let path = home.keystore(&name)?;
+            refuse_existing(&path, force)?;
+            let password = password::read(password.request(format!("new key `{name}`"), true))?;
+            home.ensure_dir(&home.keystores())?;
+            let key = SessionKey::random(kind.into());
+            let info =
+                Keystore::create_with(&path, &key, password.as_bytes(), CreateOptions::new().overwrite(force))?;
+            out.show(key_json(&name, &info), || {
+                println!("created key `{name}`");
+                print_key(&info);
+            });
+        }
+        Command::Import { name, private_key_file, keystore_file, password } => {
+            let path = home.keystore(&name)?;
+            refuse_existing(&path, false)?;
+            let key = match &keystore_file {
+                Some(file) => {
+                    let password = password::read(password.request(format!("keystore {}", file.display()), false))?;
+                    let key = Keystore::open(file, password.as_bytes())?;
+                    home.ensure_dir(&home.keystores())?;
+                    let info = Keystore::create(&path, &key, password.as_bytes())?;
+                    out.show(key_json(&name, &info), || {
+                        println!("imported {} as `{name}`", file.display());
+                        print_key(&info);
+                    });
+                    return Ok(());
+                }
+                None => SessionKey::Ecdsa(read_private_key(private_key_file)?),
+            };
+            let password = password::read(password.request(format!("new key `{name}`"), true))?;
+            home.ensure_dir(&home.keystores())?;
+            let info = Keystore::create(&path, &key, password.as_bytes())?;
+            out.show(key_json(&name, &info), || {
+                println!("imported key `{name}`");
+                print_key(&info);
+            });
+        }
+        Command::List => {
+            let mut rows = Vec::new();
+            for name in home::names_in(&home.keystores(), false)? {
+                let path = home.keystore(&name)?;
+                rows.push(match Keystore::info(&path) {
+                    Ok(info) => key_json(&name, &info),
+                    Err(e) => json!({ "name": name, "error": e.to_string() }),
+                });
+            }
+            out.show(Value::Array(rows.clone()), || {
+                if rows.is_empty() {
+                    println!("no keys in {}; create one with `leash keystore create NAME`", home.keystores().display());
+                }
+                for row in &rows {
+                    match row.get("error") {
+                        Some(error) => println!("{:<20} damaged: {}", row["name"].as_str().unwrap_or(""), error.as_str().unwrap_or("")),
+                        None => println!(
+                            "{:<20} {:<9} {}",
+                            row["name"].as_str().unwrap_or(""),
+                            row["kind"].as_str().unwrap_or(""),
+                            row["identity"].as_str().unwrap_or("")
+                        ),
+                    }
+                }
+            });
+        }
+        Command::Info { name } => {
+            let info = Keystore::info(existing(home, &name)?)?;
+            out.show(key_json(&name, &info), || {
+                println!("key `{name}`");
+                print_key(&info);
+            });
+        }
+        Command::Remove { name, yes } => {
+            let path = existing(home, &name)?;
+            let info = Keystore::info(&path).ok();
+            let shown = info.as_ref().map(|i| i.identity.to_string()).unwrap_or_else(|| "a damaged file".into());
+            if !yes && !password::confirm(&format!("Delete key `{name}` ({shown})? Without a copy it is gone for good"), "--yes")? {
+                return Err(Failure::bad_input("not confirmed; nothing was deleted"));
+            }
+            std::fs::remove_file(&path)
+                .map_err(|e| Failure::bad_input(format!("cannot delete {}: {e}", path.display())))?;
+            out.show(json!({ "removed": name, "path": path }), || println!("removed key `{name}` ({})", path.display()));
+        }
+        Command::Export { name, yes, password } => {
+            let path = existing(home, &name)?;
+            if !yes && !password::confirm(&format!("Print the private key of `{name}` in clear text?"), "--yes")? {
+                return Err(Failure::bad_input("not confirmed; nothing was shown"));
+            }
+            let password = password::read(password.request(format!("key `{name}`"), false))?;
+            let key = Keystore::open(&path, password.as_bytes())?;
+            let secret = Zeroizing::new(hex::encode_prefixed(key.secret_bytes().as_slice()));
+            out.show(json!({ "name": name, "kind": kind_name(key.identity().kind()), "privateKey": secret.as_str() }), || {
+                println!("{}", secret.as_str());
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The path of the existing keystore `name`.
+pub(crate) fn existing(home: &Home, name: &str) -> Result<PathBuf> {
+    let path = home.keystore(name)?;
+    if !path.exists() {
+        return Err(Failure::bad_input(format!("no key named `{name}` in {}", home.keystores().display()))
+            .with_hint("`leash keystore list` shows the keys"));
+    }
+    Ok(path)
+}
+
+fn refuse_existing(path: &std::path::Path, force: bool) -> Result<()> {
+    if !force && path.exists() {
+        return Err(Failure::bad_input(format!("{} exists already", path.display()))
+            .with_hint("choose another name, or pass --force to replace it"));
+    }
+    Ok(())
+}
+
+fn read_private_key(file: Option<PathBuf>) -> Result<EcdsaSigner> {
+    let text = match file {
+        Some(file) => Zeroizing::new(std::fs::read_to_string(&file).map_err(|e| {
+            Failure::bad_input(format!("cannot read the private key file {}: {e}", file.display()))
+        })?),
+        None if std::io::stdin().is_terminal() => Zeroizing::new(
+            rpassword::prompt_password("Private key (hex): ")
+                .map_err(|e| Failure::bad_input(format!("cannot read the private key: {e}")))?,
+        ),
+        None => {
+            return Err(Failure::bad_input("no private key: there is no terminal to ask it on")
+                .with_hint("pass --private-key-file FILE"))
+        }
+    };
+    // The error never repeats the input: it is a secret.
+    let invalid = || Failure::bad_input("the private key is not 32 bytes of hex (64 hex digits, 0x optional)");
+    let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| invalid())?);
+    if bytes.len() != 32 {
+        return Err(invalid());
+    }
+    EcdsaSigner::from_bytes(&B256::from_slice(&bytes))
+        .map_err(|_| Failure::bad_input("the private key is not a valid secp256k1 key (zero or above the curve order)"))
+}
+
+pub(crate) fn kind_name(kind: SignerKind) -> &'static str {
+    match kind {
+        SignerKind::Ecdsa => "ecdsa",
+        SignerKind::P256 => "p256",
+        SignerKind::WebAuthn => "webauthn",
+    }
+}
+
+/// The identity without the kind prefix: an address, or a P-256 public key.
+pub(crate) fn identity_text(identity: &KeyIdentity) -> String {
+    match identity {
+        KeyIdentity::Ecdsa { address } => address.to_string(),
+        KeyIdentity::P256 { public_key } => public_key.to_string(),
+        KeyIdentity::WebAuthn { public_key, rp_id, origin } => {
+            format!("{public_key} (rp id {rp_id}, origin {origin})")
+        }
+    }
+}
+
+fn key_json(name: &str, info: &KeyInfo) -> Value {
+    let mut value = json!({
+        "name": name,
+        "kind": kind_name(info.identity.kind()),
+        "identity": identity_text(&info.identity),
+        "id": info.id,
+        "path": info.path,
+    });
+    if let KeyIdentity::Ecdsa { address } = &info.identity {
+        value["address"] = json!(address);
+    }
+    value
+}
+
+fn print_key(info: &KeyInfo) {
+    println!("  kind      {}", kind_name(info.identity.kind()));
+    match &info.identity {
+        KeyIdentity::Ecdsa { address } => println!("  address   {address}"),
+        identity => println!("  public    {}", identity_text(identity)),
+    }
+    println!("  file      {}", info.path.display());
+}

@@ -1,0 +1,290 @@
+//! Networks by name: `networks.toml` in the data directory, environment overrides, and the built-in devnet.
+//!
+//! ```toml
+//! default = "base-sepolia"
+//!
+//! [networks.base-sepolia]
+//! chain_id = 84532
+//! rpc_url = "https://sepolia.base.org"
+//! bundler_url = "https://bundler.example/base-sepolia"
+//! paymaster_url = "https://paymaster.example/base-sepolia"   # optional: sponsors every operation
+//! module = "0x…"    # the SessionKeyValidator
+//! factory = "0x…"   # the LeashAccountFactory
+//! tokens = { USDC = { address = "0x036CbD53842c5426634e7929541eC2318f3dCF7e", decimals = 6 } }
+//! addresses = { router = "0x…" }
+//! ```
+//!
+//! `--network` or `$LEASH_NETWORK` picks one; without either, the file's `default`, else `devnet`: the local
+//! stack `leash devnet` runs (chain 31337, RPC on port 8545, bundler on port 4337), whose addresses every
+//! fresh devnet shares. `$LEASH_RPC_URL`, `$LEASH_BUNDLER_URL` and `$LEASH_PAYMASTER_URL` override the chosen
+//! network's URLs.
+
+use crate::failure::{Failure, Kind, Result};
+use alloy::{
+    primitives::Address,
+    providers::{DynProvider, Provider, ProviderBuilder},
+};
+use leash_core::{PolicyContext, TokenTable};
+use leash_devnet::Deployment;
+use leash_sdk::{bundler::BundlerClient, paymaster::PaymasterClient, Chain, Submitter};
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, path::Path};
+
+/// The name of the built-in local network.
+pub(crate) const DEVNET: &str = "devnet";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    default: Option<String>,
+    #[serde(default)]
+    networks: BTreeMap<String, NetworkEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkEntry {
+    chain_id: u64,
+    rpc_url: String,
+    bundler_url: Option<String>,
+    paymaster_url: Option<String>,
+    module: Address,
+    factory: Address,
+    #[serde(default)]
+    tokens: BTreeMap<String, TokenEntry>,
+    #[serde(default)]
+    addresses: BTreeMap<String, Address>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    address: Address,
+    decimals: u8,
+}
+
+/// One network, with the environment's overrides applied.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Network {
+    pub(crate) name: String,
+    pub(crate) chain_id: u64,
+    #[serde(skip)]
+    pub(crate) rpc_url: String,
+    #[serde(skip)]
+    pub(crate) bundler_url: Option<String>,
+    #[serde(skip)]
+    pub(crate) paymaster_url: Option<String>,
+    pub(crate) module: Address,
+    pub(crate) factory: Address,
+    pub(crate) tokens: TokenTable,
+    pub(crate) addresses: BTreeMap<String, Address>,
+}
+
+/// Every configured network and which one is chosen.
+#[derive(Debug)]
+pub(crate) struct Networks {
+    pub(crate) all: BTreeMap<String, Network>,
+    pub(crate) selected: String,
+}
+
+impl Networks {
+    /// Reads `file` (absent: only the devnet) and picks `flag` (from `--network` or `$LEASH_NETWORK`).
+    pub(crate) fn load(file: &Path, flag: Option<&str>) -> Result<Self> {
+        let config = match std::fs::read_to_string(file) {
+            Ok(text) => toml::from_str::<ConfigFile>(&text).map_err(|e| {
+                let place = e
+                    .span()
+                    .map(|span| {
+                        let line = text[..span.start].matches('\n').count() + 1;
+                        format!(":{line}")
+                    })
+                    .unwrap_or_default();
+                Failure::bad_input(format!(
+                    "{}{place}: {}",
+                    file.display(),
+                    e.message().trim_end()
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
+            Err(e) => {
+                return Err(Failure::bad_input(format!("cannot read {}: {e}", file.display())))
+            }
+        };
+        let mut all = BTreeMap::from([(DEVNET.to_owned(), devnet())]);
+        for (name, entry) in config.networks {
+            let mut tokens = TokenTable::default();
+            for (symbol, token) in entry.tokens {
+                tokens.insert(symbol, token.address, token.decimals);
+            }
+            let network = Network {
+                name: name.clone(),
+                chain_id: entry.chain_id,
+                rpc_url: entry.rpc_url,
+                bundler_url: entry.bundler_url,
+                paymaster_url: entry.paymaster_url,
+                module: entry.module,
+                factory: entry.factory,
+                tokens,
+                addresses: entry.addresses,
+            };
+            all.insert(name, network);
+        }
+        let selected = flag.map(str::to_owned).or(config.default).unwrap_or_else(|| DEVNET.into());
+        if !all.contains_key(&selected) {
+            return Err(unknown(&selected, &all, file));
+        }
+        Ok(Self { all, selected })
+    }
+
+    /// The chosen network, with the environment's URL overrides.
+    pub(crate) fn selected(&self) -> Network {
+        self.get(&self.selected).expect("checked when loaded")
+    }
+
+    /// A network by name, with the environment's URL overrides.
+    pub(crate) fn get(&self, name: &str) -> Result<Network> {
+        let mut network = self.all.get(name).cloned().ok_or_else(|| {
+            Failure::bad_input(format!(
+                "unknown network `{name}`; known: {}",
+                self.all.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+        if let Some(url) = env("LEASH_RPC_URL") {
+            network.rpc_url = url;
+        }
+        if let Some(url) = env("LEASH_BUNDLER_URL") {
+            network.bundler_url = Some(url);
+        }
+        if let Some(url) = env("LEASH_PAYMASTER_URL") {
+            network.paymaster_url = Some(url);
+        }
+        Ok(network)
+    }
+
+    /// The network whose chain id is `chain_id`: the chosen one if it matches, else the only configured one.
+    pub(crate) fn for_chain(&self, chain_id: u64) -> Result<Network> {
+        let selected = self.selected();
+        if selected.chain_id == chain_id {
+            return Ok(selected);
+        }
+        let matching: Vec<&String> =
+            self.all.iter().filter(|(_, n)| n.chain_id == chain_id).map(|(name, _)| name).collect();
+        match matching.as_slice() {
+            [name] => self.get(name),
+            [] => Err(Failure::bad_input(format!("no configured network has chain id {chain_id}"))
+                .with_hint("add it to networks.toml")),
+            names => Err(Failure::bad_input(format!(
+                "several networks have chain id {chain_id} ({}); pick one with --network",
+                names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+}
+
+fn unknown(name: &str, all: &BTreeMap<String, Network>, file: &Path) -> Failure {
+    Failure::bad_input(format!(
+        "unknown network `{name}`; known: {}",
+        all.keys().cloned().collect::<Vec<_>>().join(", ")
+    ))
+    .with_hint(format!("networks are configured in {}", file.display()))
+}
+
+/// The local stack `leash devnet` runs with its default ports.
+fn devnet() -> Network {
+    let d = Deployment::fresh(leash_devnet::DEFAULT_CHAIN_ID);
+    let mut tokens = TokenTable::default();
+    for (symbol, token) in &d.tokens {
+        tokens.insert(symbol.clone(), token.address, token.decimals);
+    }
+    Network {
+        name: DEVNET.into(),
+        chain_id: d.chain_id,
+        rpc_url: "http://127.0.0.1:8545".into(),
+        bundler_url: Some("http://127.0.0.1:4337".into()),
+        paymaster_url: None,
+        module: d.session_key_validator,
+        factory: d.account_factory,
+        tokens,
+        addresses: BTreeMap::from([
+            ("router".into(), d.dex_router),
+            ("game".into(), d.game_items),
+            ("vault".into(), d.yield_vault),
+            ("paymaster".into(), d.dev_paymaster),
+        ]),
+    }
+}
+
+impl Network {
+    /// The RPC URL as output shows it (API keys in paths or queries elided).
+    pub(crate) fn shown_rpc_url(&self) -> String {
+        leash_sdk::bundler::scrub_urls(&self.rpc_url)
+    }
+
+    pub(crate) fn shown_bundler_url(&self) -> Option<String> {
+        self.bundler_url.as_deref().map(leash_sdk::bundler::scrub_urls)
+    }
+
+    pub(crate) fn shown_paymaster_url(&self) -> Option<String> {
+        self.paymaster_url.as_deref().map(leash_sdk::bundler::scrub_urls)
+    }
+
+    /// What policy files on this network may name: its tokens and contracts, and the account as `self`.
+    pub(crate) fn policy_context(&self, account: Option<Address>) -> PolicyContext {
+        PolicyContext { tokens: self.tokens.clone(), addresses: self.addresses.clone(), account }
+    }
+
+    /// A provider for the RPC URL; nothing is sent yet.
+    pub(crate) fn provider(&self) -> Result<DynProvider> {
+        let url = self.rpc_url.parse().map_err(|e| {
+            Failure::bad_input(format!("network `{}`: rpc_url is not a URL: {e}", self.name))
+        })?;
+        Ok(ProviderBuilder::new().connect_http(url).erased())
+    }
+
+    /// Connects and checks that the node serves the configured chain.
+    pub(crate) async fn connect(&self) -> Result<Chain> {
+        let chain = Chain::connect(self.provider()?, self.module, self.name.clone())
+            .await
+            .map_err(|e| {
+                Failure::new(Kind::Network, format!(
+                    "cannot reach network `{}` at {}: {}",
+                    self.name,
+                    self.shown_rpc_url(),
+                    leash_sdk::bundler::scrub_urls(&e.to_string())
+                ))
+                .with_hint(if self.name == DEVNET {
+                    "start the local stack with `leash devnet`".to_owned()
+                } else {
+                    "check rpc_url in networks.toml or $LEASH_RPC_URL".to_owned()
+                })
+            })?;
+        if chain.chain_id != self.chain_id {
+            return Err(Failure::bad_input(format!(
+                "network `{}` is configured as chain {} but its RPC serves chain {}",
+                self.name, self.chain_id, chain.chain_id
+            )));
+        }
+        Ok(chain)
+    }
+
+    /// The bundler client operations go through.
+    pub(crate) fn submitter(&self) -> Result<Submitter> {
+        let url = self.bundler_url.as_deref().ok_or_else(|| {
+            Failure::bad_input(format!("network `{}` has no bundler_url", self.name))
+                .with_hint("set bundler_url in networks.toml or $LEASH_BUNDLER_URL")
+        })?;
+        let client = BundlerClient::new(url).map_err(|e| Failure::bad_input(e.to_string()))?;
+        Ok(Submitter::Bundler(client))
+    }
+
+    /// The paymaster service, when the network has one.
+    pub(crate) fn paymaster(&self) -> Result<Option<PaymasterClient>> {
+        self.paymaster_url
+            .as_deref()
+            .map(|url| PaymasterClient::new(url, self.chain_id))
+            .transpose()
+            .map_err(|e| Failure::bad_input(e.to_string()))
+    }
+}

@@ -1,0 +1,606 @@
+//! `leash session`: create a session key under a policy, grant, inspect, explain, send, revoke.
+
+use crate::{
+    account::AccountRecord,
+    calls::{CallArgs, Names},
+    failure::{Failure, Kind, Result},
+    home::{self, Home},
+    keystore::{self, identity_text, kind_name},
+    network::{Network, Networks},
+    password::{self, KeyPassword, OwnerPassword},
+    progress::while_waiting,
+    Out,
+};
+use alloy::primitives::{Bytes, B256, U256};
+use leash_core::{
+    format_units, ActionAllowance, Evaluator, GrantTarget, PolicyFile, Session, SessionState,
+    Target, Timestamp, TokenTable,
+};
+use leash_sdk::{
+    keystore::Keystore,
+    lanes::Lane,
+    signer::{SessionKey, SessionSigner, SignerError, SignerKind},
+    GrantDocument, SessionAgent,
+};
+use serde_json::{json, Value};
+use std::{path::PathBuf, sync::Arc};
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Generates a session key (encrypted), has the owner approve the policy with one signature for every chain
+    /// named, and writes the grant document. The session grants itself with its first operation, or by
+    /// `leash session grant`.
+    Create {
+        /// The session's name.
+        name: String,
+        /// The policy file (TOML; `leash schema` prints its JSON Schema).
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// The account the session acts for.
+        #[arg(long)]
+        account: String,
+        /// The networks the grant is valid on (comma-separated names); default: the chosen network.
+        #[arg(long = "chains", value_name = "NETWORKS", value_delimiter = ',')]
+        chains: Vec<String>,
+        /// The kind of session key.
+        #[arg(long, value_enum, default_value_t = keystore::Kind::Ecdsa)]
+        key_kind: keystore::Kind,
+        #[command(flatten)]
+        password: KeyPassword,
+        #[command(flatten)]
+        owner: OwnerPassword,
+    },
+    /// Installs the session on the chosen network now, by an operation the owner signs.
+    Grant {
+        /// The session's name.
+        name: String,
+        #[command(flatten)]
+        owner: OwnerPassword,
+    },
+    /// Lists the sessions: name, account, chains, key.
+    List,
+    /// Shows the session's envelope in plain words (no network needed).
+    Info {
+        /// The session's name.
+        name: String,
+    },
+    /// Reads the session on chain: state, window, and what each action has left this period.
+    Status {
+        /// The session's name.
+        name: String,
+    },
+    /// Revokes one session for good, or with --all every session and every unused grant of an account.
+    Revoke {
+        /// The session's name.
+        #[arg(required_unless_present = "all")]
+        name: Option<String>,
+        /// Revoke every session of --account (bumps its epoch, voiding every grant signed before).
+        #[arg(long, requires = "account", conflicts_with = "name")]
+        all: bool,
+        /// The account, with --all.
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        owner: OwnerPassword,
+    },
+    /// Runs the pre-flight on a call or a batch without signing or sending: allowed, or the rule that refuses
+    /// it (exit code 3).
+    Explain {
+        /// The session's name.
+        name: String,
+        #[command(flatten)]
+        calls: CallArgs,
+    },
+    /// Sends a call or a batch as one operation signed by the session key, and waits for its receipt.
+    Send {
+        /// The session's name.
+        name: String,
+        #[command(flatten)]
+        calls: CallArgs,
+        /// The nonce lane: operations on different lanes never wait on each other. A name or a number.
+        #[arg(long, default_value = "0")]
+        lane: String,
+        #[command(flatten)]
+        password: KeyPassword,
+    },
+}
+
+/// A session as stored: its grant document (checked) and where its key is.
+struct Stored {
+    name: String,
+    grant: GrantDocument,
+    session: Session,
+    key_path: PathBuf,
+}
+
+impl Stored {
+    fn load(home: &Home, name: &str) -> Result<Self> {
+        let dir = home.session(name)?;
+        if !dir.is_dir() {
+            return Err(Failure::bad_input(format!("no session named `{name}`"))
+                .with_hint("`leash session list` shows the sessions"));
+        }
+        let (grant, session) = GrantDocument::load(dir.join("grant.json"))?;
+        Ok(Self { name: name.to_owned(), grant, session, key_path: dir.join("key.json") })
+    }
+
+    /// The network to act on: the chosen one if the grant covers it, else the grant's only chain.
+    fn network(&self, networks: &Networks) -> Result<Network> {
+        let selected = networks.selected();
+        let granted: Vec<u64> = self.grant.chains.iter().map(|c| c.chain_id).collect();
+        if granted.contains(&selected.chain_id) {
+            return Ok(selected);
+        }
+        match granted.as_slice() {
+            [only] => networks.for_chain(*only),
+            _ => Err(Failure::bad_input(format!(
+                "session `{}` is not granted on `{}` (chain {}); it is granted on chains {granted:?}",
+                self.name, selected.name, selected.chain_id
+            ))
+            .with_hint("pick one of them with --network")),
+        }
+    }
+
+    fn tokens(&self, network: &Network) -> TokenTable {
+        let mut tokens = network.tokens.clone();
+        tokens.extend(&self.grant.tokens);
+        tokens
+    }
+
+    /// An agent for this session; `signer` is the key, or its public half when nothing will be signed.
+    fn agent(
+        &self,
+        home: &Home,
+        network: &Network,
+        chain: leash_sdk::Chain,
+        signer: Arc<dyn SessionSigner>,
+    ) -> Result<SessionAgent> {
+        let mut builder =
+            SessionAgent::builder(chain, self.grant.account, self.session.clone(), signer)
+                .submitter(Arc::new(network.submitter()?))
+                .tokens(self.tokens(network));
+        if let Some(proof) = self.grant.proof_for(network.chain_id) {
+            builder = builder.lazy_grant(proof);
+        }
+        if let Some(record) = AccountRecord::find(home, self.grant.account)? {
+            builder = builder.deploy(record.smart_account());
+        }
+        if let Some(paymaster) = network.paymaster()? {
+            builder = builder.paymaster(paymaster, json!({}));
+        }
+        Ok(builder.build()?)
+    }
+
+    fn account_record(&self, home: &Home) -> Result<AccountRecord> {
+        AccountRecord::find(home, self.grant.account)?.ok_or_else(|| {
+            Failure::bad_input(format!(
+                "no account record for {}; the owner's commands need it",
+                self.grant.account
+            ))
+        })
+    }
+}
+
+/// The public half of a session key: enough for the pre-flight, which never signs.
+#[derive(Debug)]
+struct PublicKeyOnly {
+    kind: SignerKind,
+    public: Bytes,
+}
+
+#[async_trait::async_trait]
+impl SessionSigner for PublicKeyOnly {
+    fn kind(&self) -> SignerKind {
+        self.kind
+    }
+
+    fn signer_bytes(&self) -> Bytes {
+        self.public.clone()
+    }
+
+    async fn sign_digest(&self, _digest: B256) -> Result<Bytes, SignerError> {
+        Err(SignerError::Backend("explaining never signs".into()))
+    }
+}
+
+pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out: &Out) -> Result<()> {
+    match command {
+        Command::Create { name, policy, account, chains, key_kind, password, owner } => {
+            create(home, networks, out, Create { name, policy, account, chains, key_kind, password, owner })
+                .await
+        }
+        Command::Grant { name, owner } => {
+            let stored = Stored::load(home, &name)?;
+            let network = stored.network(networks)?;
+            let chain = network.connect().await?;
+            let state = chain.session_status(stored.grant.account, stored.grant.session_id).await?;
+            if state != SessionState::None {
+                return Err(Failure::bad_input(format!(
+                    "session `{name}` is {} on `{}` already",
+                    state_name(state),
+                    network.name
+                )));
+            }
+            let owner = stored.account_record(home)?.open_owner(home, &owner)?;
+            let submitter = network.submitter()?;
+            let outcome =
+                while_waiting("granting", owner.grant(&chain, &submitter, &stored.session)).await?;
+            out.show(json!({ "session": name, "granted": true, "operation": outcome }), || {
+                println!("granted session `{name}` on {}", network.name);
+                println!("  transaction  {}", outcome.transaction_hash);
+            });
+            Ok(())
+        }
+        Command::List => list(home, out),
+        Command::Info { name } => {
+            let stored = Stored::load(home, &name)?;
+            let key = Keystore::info(&stored.key_path).ok();
+            let tokens = stored.grant.tokens.clone();
+            let lines = stored.session.describe(&tokens);
+            let value = json!({
+                "name": name,
+                "title": stored.session.policy.name,
+                "sessionId": stored.grant.session_id,
+                "account": stored.grant.account,
+                "owner": stored.grant.owner,
+                "key": key.as_ref().map(|k| json!({ "kind": kind_name(k.identity.kind()), "identity": identity_text(&k.identity) })),
+                "chains": stored.grant.chains.iter().map(|c| json!({ "chainId": c.chain_id, "module": c.module, "epoch": c.epoch })).collect::<Vec<_>>(),
+                "envelope": lines,
+            });
+            out.show(value, || {
+                let title = stored.session.policy.name.as_deref().unwrap_or("unnamed");
+                println!("session `{name}` ({title})");
+                println!("  id        {}", stored.grant.session_id);
+                println!("  account   {} (owner {})", stored.grant.account, stored.grant.owner);
+                if let Some(key) = &key {
+                    println!("  key       {} {}", kind_name(key.identity.kind()), identity_text(&key.identity));
+                }
+                let chains: Vec<String> = stored.grant.chains.iter().map(|c| c.chain_id.to_string()).collect();
+                println!("  chains    {}", chains.join(", "));
+                println!("  envelope");
+                for line in &lines {
+                    println!("    {line}");
+                }
+            });
+            Ok(())
+        }
+        Command::Status { name } => status(home, networks, out, &name).await,
+        Command::Revoke { name, all, account, owner } => {
+            revoke(home, networks, out, name, all.then_some(account).flatten(), &owner).await
+        }
+        Command::Explain { name, calls } => {
+            let stored = Stored::load(home, &name)?;
+            let network = stored.network(networks)?;
+            let chain = network.connect().await?;
+            let calls = calls.calls(&names(&stored, &network))?;
+            let public =
+                Arc::new(PublicKeyOnly { kind: stored.session.key.kind, public: stored.session.key.public.clone() });
+            let agent = stored.agent(home, &network, chain, public)?;
+            let explanation = agent.explain(&calls).await?;
+            match &explanation.verdict {
+                Ok(allowed) => {
+                    out.show(
+                        json!({ "allowed": true, "message": explanation.message, "validAfter": allowed.valid_after, "validUntil": allowed.valid_until, "actions": allowed.call_actions }),
+                        || println!("{}", explanation.message),
+                    );
+                    Ok(())
+                }
+                Err(rejection) => {
+                    let mut failure = Failure::new(Kind::Policy, explanation.message.clone());
+                    failure.rule = Some(rejection.rule().to_owned());
+                    failure.detail = Some(rejection.to_json(&stored.session, &stored.tokens(&network)));
+                    Err(failure)
+                }
+            }
+        }
+        Command::Send { name, calls, lane, password } => {
+            let stored = Stored::load(home, &name)?;
+            let network = stored.network(networks)?;
+            let calls = calls.calls(&names(&stored, &network))?;
+            let chain = network.connect().await?;
+            let password = password::read(password.request(format!("session key `{name}`"), false))?;
+            let key = Keystore::open(&stored.key_path, password.as_bytes())?;
+            drop(password);
+            let agent = stored.agent(home, &network, chain, key.into_shared())?;
+            let lane = match lane.parse::<u32>() {
+                Ok(number) => Lane::from(number),
+                Err(_) => Lane::named(&lane),
+            };
+            let tokens = stored.tokens(&network);
+            let sent = while_waiting("pre-flight, signing, sending, waiting for the receipt", agent.send(&calls, lane))
+                .await
+                .map_err(|e| with_rejection(e, &stored.session, &tokens))?;
+            let outcome = &sent.outcome;
+            out.show(
+                json!({ "session": name, "network": network.name, "userOpHash": sent.user_op_hash, "lane": sent.lane, "granted": sent.granted, "operation": outcome }),
+                || {
+                    println!("landed: {} call(s) from session `{name}` on {}", calls.len(), network.name);
+                    println!("  user operation  {}", sent.user_op_hash);
+                    println!("  transaction     {}", outcome.transaction_hash);
+                    println!("  gas             {} (cost {} ETH)", outcome.actual_gas_used, format_units(outcome.actual_gas_cost, 18));
+                    if sent.granted {
+                        println!("  the session granted itself with this operation");
+                    }
+                },
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A policy rejection with the rule's machine form attached.
+fn with_rejection(error: leash_sdk::Error, session: &Session, tokens: &TokenTable) -> Failure {
+    let detail = match &error {
+        leash_sdk::Error::PreFlight { rejection, .. } => Some(rejection.to_json(session, tokens)),
+        leash_sdk::Error::Rejected { rejection: Some(rejection), .. } => {
+            Some(rejection.to_json(session, tokens))
+        }
+        _ => None,
+    };
+    let mut failure = Failure::from(error);
+    failure.detail = detail;
+    failure
+}
+
+fn names<'a>(stored: &'a Stored, network: &'a Network) -> Names<'a> {
+    Names { tokens: &network.tokens, addresses: &network.addresses, account: stored.grant.account }
+}
+
+struct Create {
+    name: String,
+    policy: PathBuf,
+    account: String,
+    chains: Vec<String>,
+    key_kind: keystore::Kind,
+    password: KeyPassword,
+    owner: OwnerPassword,
+}
+
+async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Result<()> {
+    let Create { name, policy, account, chains, key_kind, password, owner } = args;
+    let dir = home.session(&name)?;
+    if dir.exists() {
+        return Err(Failure::bad_input(format!("a session named `{name}` exists already"))
+            .with_hint("choose another name"));
+    }
+    let record = AccountRecord::load(home, &account)?;
+    let targets: Vec<Network> = if chains.is_empty() {
+        vec![networks.selected()]
+    } else {
+        chains.iter().map(|n| networks.get(n)).collect::<Result<_>>()?
+    };
+    // Names and units in the policy resolve against the first network's tables.
+    let first = &targets[0];
+    let policy = PolicyFile::load(&policy, &first.policy_context(Some(record.address)))?;
+
+    let mut grant_targets = Vec::new();
+    for network in &targets {
+        let chain = network.connect().await?;
+        let epoch = chain.epoch(record.address).await?;
+        grant_targets.push(GrantTarget { chain_id: chain.chain_id, module: network.module, account: record.address, epoch });
+    }
+    let owner = record.open_owner(home, &owner)?;
+    let key = SessionKey::random(key_kind.into());
+    let session = Session {
+        key: leash_core::SessionKey { kind: key.identity().kind(), public: key.identity().signer_bytes() },
+        policy,
+    };
+    let signed = owner.approve(&session, &grant_targets).await?;
+    let password = password::read(password.request(format!("new session key `{name}`"), true))?;
+
+    // Key and grant go into a temporary directory that is renamed into place whole: an interrupted or failed
+    // create leaves nothing behind.
+    home.ensure_dir(&home.sessions())?;
+    let staging = tempfile::Builder::new()
+        .prefix(".leash-session-")
+        .tempdir_in(home.sessions())
+        .map_err(|e| Failure::bad_input(format!("cannot write in {}: {e}", home.sessions().display())))?;
+    let info = Keystore::create(staging.path().join("key.json"), &key, password.as_bytes())?;
+    GrantDocument::new(&session, record.owner, &signed, first.tokens.clone())
+        .save(staging.path().join("grant.json"), false)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Failure::bad_input(format!("cannot set the mode of {}: {e}", staging.path().display())))?;
+    }
+    let staged = staging.keep();
+    if let Err(e) = std::fs::rename(&staged, &dir) {
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(Failure::bad_input(format!("cannot move the session into {}: {e}", dir.display())));
+    }
+
+    let lines = session.describe(&first.tokens);
+    let chain_ids: Vec<u64> = grant_targets.iter().map(|t| t.chain_id).collect();
+    out.show(
+        json!({
+            "name": name,
+            "sessionId": session.id(),
+            "account": record.address,
+            "key": { "kind": kind_name(info.identity.kind()), "identity": identity_text(&info.identity) },
+            "chains": chain_ids,
+            "envelope": lines,
+            "path": dir,
+        }),
+        || {
+            println!("created session `{name}` for account `{account}` ({})", record.address);
+            println!("  id        {}", session.id());
+            println!("  key       {} {}", kind_name(info.identity.kind()), identity_text(&info.identity));
+            println!("  chains    {chain_ids:?} (one owner signature for all)");
+            for line in &lines {
+                println!("    {line}");
+            }
+            println!("  the first operation grants it; or grant it now with `leash session grant {name}`");
+        },
+    );
+    Ok(())
+}
+
+fn list(home: &Home, out: &Out) -> Result<()> {
+    let mut rows = Vec::new();
+    for name in home::names_in(&home.sessions(), true)? {
+        rows.push(match Stored::load(home, &name) {
+            Ok(stored) => json!({
+                "name": name,
+                "title": stored.session.policy.name,
+                "account": stored.grant.account,
+                "chains": stored.grant.chains.iter().map(|c| c.chain_id).collect::<Vec<_>>(),
+                "keyKind": kind_name(stored.session.key.kind),
+            }),
+            Err(e) => json!({ "name": name, "error": e.message }),
+        });
+    }
+    out.show(Value::Array(rows.clone()), || {
+        if rows.is_empty() {
+            println!("no sessions; create one with `leash session create NAME --policy FILE --account ACCOUNT`");
+        }
+        for row in &rows {
+            let name = row["name"].as_str().unwrap_or_default();
+            match row.get("error") {
+                Some(error) => println!("{name:<20} damaged: {}", error.as_str().unwrap_or_default()),
+                None => println!(
+                    "{name:<20} {:<9} account {}  chains {}  {}",
+                    row["keyKind"].as_str().unwrap_or_default(),
+                    crate::shown_address(&row["account"]),
+                    row["chains"],
+                    row["title"].as_str().unwrap_or_default()
+                ),
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Result<()> {
+    let stored = Stored::load(home, name)?;
+    let network = stored.network(networks)?;
+    let chain = network.connect().await?;
+    let account = stored.grant.account;
+    let state = chain.session_state(account, &stored.session).await?;
+    let now = chain.now().await?;
+    let live = state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
+    let shown_state = match state.session.state {
+        SessionState::Revoked => "revoked",
+        SessionState::Enabled if live => "enabled",
+        // Enabled under an older epoch: a "revoke all" voided it.
+        SessionState::Enabled => "revoked (all sessions of the account were revoked)",
+        SessionState::None => "not granted yet (its first operation grants it)",
+    };
+    let policy = &stored.session.policy;
+    let tokens = stored.tokens(&network);
+    let allowances = Evaluator::new(&stored.session).allowances(&state, now);
+    let lines: Vec<String> = allowances.iter().map(|a| describe_allowance(&stored.session, a, &tokens)).collect();
+    let window = json!({ "validAfter": policy.valid_after.0, "validUntil": policy.valid_until.map(|t| t.0) });
+    let value = json!({
+        "session": name,
+        "network": network.name,
+        "state": shown_state,
+        "now": now,
+        "window": window,
+        "epoch": state.epoch,
+        "uses": state.session.uses,
+        "gasSpent": state.session.gas_spent.to_string(),
+        "allowances": allowances,
+        "summary": lines,
+    });
+    out.show(value, || {
+        println!("session `{name}` on {} (chain {})", network.name, network.chain_id);
+        println!("  state     {shown_state}");
+        println!("  now       {}", Timestamp(now));
+        match policy.valid_until {
+            Some(until) => println!("  window    {} to {until}", policy.valid_after),
+            None => println!("  window    from {}, no end", policy.valid_after),
+        }
+        if let Some(limit) = &policy.max_ops {
+            println!("  operations {} used this period (at most {})", state.session.uses, limit.count);
+        }
+        if let Some(budget) = policy.gas_budget {
+            println!(
+                "  gas       {} of {} ETH spent",
+                format_units(U256::from(state.session.gas_spent), 18),
+                format_units(U256::from(budget), 18)
+            );
+        }
+        for line in &lines {
+            println!("  {line}");
+        }
+    });
+    Ok(())
+}
+
+/// "monthly payment: 1 use left, 100 USDC left, until 2027-01-02 00:00:00 UTC".
+fn describe_allowance(session: &Session, allowance: &ActionAllowance, tokens: &TokenTable) -> String {
+    let action = &session.policy.actions[allowance.action];
+    let label = action.name.clone().unwrap_or_else(|| format!("action {}", allowance.action + 1));
+    if allowance.period.is_none() {
+        return format!("{label}: outside its usable windows now");
+    }
+    let mut parts = Vec::new();
+    if let Some(uses) = allowance.uses_left {
+        parts.push(format!("{uses} use(s) left"));
+    }
+    if let Some(amount) = allowance.amount_left {
+        let token = match action.target {
+            Target::Contract(address) => tokens.symbol_of(address).and_then(|s| tokens.get(s).map(|t| (s, t.decimals))),
+            _ => None,
+        };
+        parts.push(match token {
+            Some((symbol, decimals)) => format!("{} {symbol} left", format_units(amount, decimals)),
+            None => format!("{amount} (raw units) left"),
+        });
+    }
+    if let Some(value) = allowance.value_left {
+        parts.push(format!("{} ETH of value left", format_units(value, 18)));
+    }
+    if let Some(end) = allowance.window_ends {
+        parts.push(format!("this window ends {}", Timestamp(end)));
+    }
+    if parts.is_empty() {
+        parts.push("no counted limit".into());
+    }
+    format!("{label}: {}", parts.join(", "))
+}
+
+async fn revoke(
+    home: &Home,
+    networks: &Networks,
+    out: &Out,
+    name: Option<String>,
+    all_of: Option<String>,
+    owner: &OwnerPassword,
+) -> Result<()> {
+    let network = networks.selected();
+    if let Some(account) = all_of {
+        let record = AccountRecord::load(home, &account)?;
+        let chain = network.connect().await?;
+        let owner = record.open_owner(home, owner)?;
+        let submitter = network.submitter()?;
+        let outcome = while_waiting("revoking every session", owner.revoke_all(&chain, &submitter)).await?;
+        out.show(json!({ "account": record.address, "revokedAll": true, "operation": outcome }), || {
+            println!("revoked every session of account `{account}` on {}; grants signed before are void", network.name);
+            println!("  transaction  {}", outcome.transaction_hash);
+        });
+        return Ok(());
+    }
+    let name = name.expect("clap requires a name without --all");
+    let stored = Stored::load(home, &name)?;
+    let network = stored.network(networks)?;
+    let chain = network.connect().await?;
+    let owner = stored.account_record(home)?.open_owner(home, owner)?;
+    let submitter = network.submitter()?;
+    let outcome =
+        while_waiting("revoking", owner.revoke(&chain, &submitter, stored.grant.session_id)).await?;
+    out.show(json!({ "session": name, "revoked": true, "operation": outcome }), || {
+        println!("revoked session `{name}` on {}; its key can no longer act there", network.name);
+        println!("  transaction  {}", outcome.transaction_hash);
+    });
+    Ok(())
+}
+
+fn state_name(state: SessionState) -> &'static str {
+    match state {
+        SessionState::None => "not granted",
+        SessionState::Enabled => "granted",
+        SessionState::Revoked => "revoked",
+    }
+}
