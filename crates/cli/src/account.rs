@@ -124,19 +124,31 @@ impl AccountRecord {
         let password = password::read(password.request(format!("owner key `{}`", self.owner_key)))?;
         let key = match Keystore::open(&path, password.as_bytes())? {
             SessionKey::Ecdsa(key) => key,
-            _ => return Err(Failure::bad_input(format!("key `{}` is not an ECDSA key", self.owner_key))),
+            _ => {
+                return Err(Failure::bad_input(format!(
+                    "key `{}` is not an ECDSA key",
+                    self.owner_key
+                )))
+            }
         };
         Ok(Owner::new(PrivateKeySigner::from(key), self.smart_account())?)
     }
 }
 
-pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out: &Out) -> Result<()> {
+pub(crate) async fn run(
+    command: Command,
+    home: &Home,
+    networks: &Networks,
+    out: &Out,
+) -> Result<()> {
     match command {
         Command::Create { name, owner, salt, force } => {
             let path = home.account(&name)?;
             if path.exists() && !force {
-                return Err(Failure::bad_input(format!("an account named `{name}` exists already"))
-                    .with_hint("choose another name, or pass --force to replace the record"));
+                return Err(Failure::bad_input(format!(
+                    "an account named `{name}` exists already"
+                ))
+                .with_hint("choose another name, or pass --force to replace the record"));
             }
             let info = Keystore::info(keystore::existing(home, &owner)?)?;
             let KeyIdentity::Ecdsa { address: owner_address } = info.identity else {
@@ -191,13 +203,24 @@ pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out:
                 }
                 println!("  balances");
                 for balance in status["balances"].as_array().into_iter().flatten() {
-                    println!("    {:<8} {}", balance["symbol"].as_str().unwrap_or(""), balance["amount"].as_str().unwrap_or(""));
+                    println!(
+                        "    {:<8} {}",
+                        balance["symbol"].as_str().unwrap_or(""),
+                        balance["amount"].as_str().unwrap_or("")
+                    );
                 }
-                println!("  EntryPoint deposit {} ETH", status["entryPointDeposit"].as_str().unwrap_or("0"));
+                println!(
+                    "  EntryPoint deposit {} ETH",
+                    status["entryPointDeposit"].as_str().unwrap_or("0")
+                );
                 if deployed {
                     println!("  modules");
                     for module in status["modules"].as_array().into_iter().flatten() {
-                        println!("    {} {}", crate::shown_address(&module["address"]), module["name"].as_str().unwrap_or(""));
+                        println!(
+                            "    {} {}",
+                            crate::shown_address(&module["address"]),
+                            module["name"].as_str().unwrap_or("")
+                        );
                     }
                 }
             });
@@ -207,7 +230,12 @@ pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out:
             let network = networks.selected();
             let funded = fund(&record, &network, &eth, &token).await?;
             out.show(json!({ "account": record.address, "added": funded }), || {
-                println!("funded account `{name}` ({}) on {}: {}", record.address, network.name, funded.join(", "));
+                println!(
+                    "funded account `{name}` ({}) on {}: {}",
+                    record.address,
+                    network.name,
+                    funded.join(", ")
+                );
             });
         }
         Command::Deploy { name, password } => {
@@ -215,19 +243,34 @@ pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out:
             let network = networks.selected();
             let chain = network.connect().await?;
             if record.smart_account().is_deployed(&chain.provider).await? {
-                out.show(json!({ "account": record.address, "deployed": true, "alreadyDeployed": true }), || {
-                    println!("account `{name}` ({}) is deployed already on {}", record.address, network.name)
-                });
+                out.show(
+                    json!({ "account": record.address, "deployed": true, "alreadyDeployed": true }),
+                    || {
+                        println!(
+                            "account `{name}` ({}) is deployed already on {}",
+                            record.address, network.name
+                        )
+                    },
+                );
                 return Ok(());
             }
             let owner = record.open_owner(home, &password)?;
             let submitter = network.submitter()?;
-            let outcome = crate::progress::while_waiting("deploying", owner.execute(&chain, &submitter, &[])).await?;
-            out.show(json!({ "account": record.address, "deployed": true, "operation": outcome }), || {
-                println!("deployed account `{name}` ({}) on {}", record.address, network.name);
-                println!("  transaction  {}", outcome.transaction_hash);
-                println!("  gas          {} (cost {} ETH)", outcome.actual_gas_used, format_units(outcome.actual_gas_cost, 18));
-            });
+            let outcome =
+                crate::progress::while_waiting("deploying", owner.execute(&chain, &submitter, &[]))
+                    .await?;
+            out.show(
+                json!({ "account": record.address, "deployed": true, "operation": outcome }),
+                || {
+                    println!("deployed account `{name}` ({}) on {}", record.address, network.name);
+                    println!("  transaction  {}", outcome.transaction_hash);
+                    println!(
+                        "  gas          {} (cost {} ETH)",
+                        outcome.actual_gas_used,
+                        format_units(outcome.actual_gas_cost, 18)
+                    );
+                },
+            );
         }
     }
     Ok(())
@@ -238,10 +281,9 @@ fn parse_salt(salt: &str) -> Result<B256> {
         return Ok(B256::ZERO);
     }
     if let Some(hex) = salt.strip_prefix("0x") {
-        return hex
-            .parse::<B256>()
-            .or_else(|_| format!("0x{hex}").parse())
-            .map_err(|_| Failure::bad_input(format!("salt `{salt}` starts with 0x but is not 32 bytes of hex")));
+        return hex.parse::<B256>().or_else(|_| format!("0x{hex}").parse()).map_err(|_| {
+            Failure::bad_input(format!("salt `{salt}` starts with 0x but is not 32 bytes of hex"))
+        });
     }
     Ok(keccak256(salt.as_bytes()))
 }
@@ -260,19 +302,31 @@ fn print_record(record: &AccountRecord) {
 async fn status(record: &AccountRecord, network: &Network) -> Result<serde_json::Value> {
     let chain = network.connect().await?;
     let provider = &chain.provider;
-    let rpc = |e: alloy::contract::Error| Failure::network(format!("reading the account on `{}`: {e}", network.name));
+    let rpc = |e: alloy::contract::Error| {
+        Failure::network(format!("reading the account on `{}`: {e}", network.name))
+    };
     let deployed = record.smart_account().is_deployed(provider).await?;
     let native = provider
         .get_balance(record.address)
         .await
         .map_err(|e| Failure::network(format!("eth_getBalance on `{}`: {e}", network.name)))?;
-    let mut balances = vec![json!({ "symbol": "ETH", "raw": native.to_string(), "amount": format_units(native, 18) })];
+    let mut balances = vec![
+        json!({ "symbol": "ETH", "raw": native.to_string(), "amount": format_units(native, 18) }),
+    ];
     for symbol in network.tokens.symbols() {
         let token = network.tokens.get(symbol).expect("listed symbol");
-        let raw: U256 = DevToken::new(token.address, provider).balanceOf(record.address).call().await.map_err(rpc)?;
+        let raw: U256 = DevToken::new(token.address, provider)
+            .balanceOf(record.address)
+            .call()
+            .await
+            .map_err(rpc)?;
         balances.push(json!({ "symbol": symbol, "token": token.address, "raw": raw.to_string(), "amount": format_units(raw, token.decimals) }));
     }
-    let deposit = EntryPoint::new(chain.entry_point, provider).balanceOf(record.address).call().await.map_err(rpc)?;
+    let deposit = EntryPoint::new(chain.entry_point, provider)
+        .balanceOf(record.address)
+        .call()
+        .await
+        .map_err(rpc)?;
     let mut value = json!({
         "account": record.address,
         "network": network.name,
@@ -299,7 +353,10 @@ async fn installed_modules(
     provider: &alloy::providers::DynProvider,
 ) -> Result<Vec<serde_json::Value>> {
     let mut candidates = vec![network.module];
-    let filter = Filter::new().address(account).event_signature(LeashAccount::ModuleInstalled::SIGNATURE_HASH).from_block(0);
+    let filter = Filter::new()
+        .address(account)
+        .event_signature(LeashAccount::ModuleInstalled::SIGNATURE_HASH)
+        .from_block(0);
     if let Ok(logs) = provider.get_logs(&filter).await {
         for log in logs {
             if let Ok(event) = LeashAccount::ModuleInstalled::decode_log_data(log.data()) {
@@ -317,9 +374,15 @@ async fn installed_modules(
             .isModuleInstalled(U256::from(1), module, Default::default())
             .call()
             .await
-            .map_err(|e| Failure::network(format!("isModuleInstalled on `{}`: {e}", network.name)))?;
+            .map_err(|e| {
+                Failure::network(format!("isModuleInstalled on `{}`: {e}", network.name))
+            })?;
         if installed {
-            let name = if module == network.module { "SessionKeyValidator (session keys)" } else { "validator" };
+            let name = if module == network.module {
+                "SessionKeyValidator (session keys)"
+            } else {
+                "validator"
+            };
             modules.push(json!({ "address": module, "type": "validator", "name": name }));
         }
     }
@@ -327,12 +390,19 @@ async fn installed_modules(
 }
 
 /// Local chains only: anvil sets the native balance, and the devnet's tokens mint to anyone who asks.
-async fn fund(record: &AccountRecord, network: &Network, eth: &str, tokens: &[String]) -> Result<Vec<String>> {
+async fn fund(
+    record: &AccountRecord,
+    network: &Network,
+    eth: &str,
+    tokens: &[String],
+) -> Result<Vec<String>> {
     let chain = network.connect().await?;
     let provider = &chain.provider;
     let wei = leash_core::parse_amount(eth, &network.tokens)?;
     if wei.unit.as_deref().is_some_and(|unit| unit != "ETH" && unit != "wei" && unit != "gwei") {
-        return Err(Failure::bad_input(format!("--eth takes a native amount like \"1 ETH\", not `{eth}`")));
+        return Err(Failure::bad_input(format!(
+            "--eth takes a native amount like \"1 ETH\", not `{eth}`"
+        )));
     }
     let before = provider
         .get_balance(record.address)
@@ -342,20 +412,29 @@ async fn fund(record: &AccountRecord, network: &Network, eth: &str, tokens: &[St
         .raw_request::<_, ()>("anvil_setBalance".into(), (record.address, before + wei.raw))
         .await
         .map_err(|e| {
-            Failure::bad_input(format!("network `{}` is not a local anvil chain ({e})", network.name))
-                .with_hint("`leash account fund` works on the devnet; elsewhere, send funds to the address")
+            Failure::bad_input(format!(
+                "network `{}` is not a local anvil chain ({e})",
+                network.name
+            ))
+            .with_hint(
+                "`leash account fund` works on the devnet; elsewhere, send funds to the address",
+            )
         })?;
     let mut added = vec![format!("{} ETH", format_units(wei.raw, 18))];
     let dev_accounts = provider
         .get_accounts()
         .await
         .map_err(|e| Failure::network(format!("eth_accounts on `{}`: {e}", network.name)))?;
-    let from = *dev_accounts.first().ok_or_else(|| Failure::bad_input("the chain has no unlocked account to mint with"))?;
+    let from = *dev_accounts
+        .first()
+        .ok_or_else(|| Failure::bad_input("the chain has no unlocked account to mint with"))?;
     for amount in tokens {
         let parsed = leash_core::parse_amount(amount, &network.tokens)?;
         let symbol = parsed.unit.clone().unwrap_or_default();
         let token = network.tokens.get(&symbol).ok_or_else(|| {
-            Failure::bad_input(format!("--token takes an amount of a known token like \"1000 USDC\", not `{amount}`"))
+            Failure::bad_input(format!(
+                "--token takes an amount of a known token like \"1000 USDC\", not `{amount}`"
+            ))
         })?;
         let contract = DevToken::new(token.address, provider);
         let mint = contract.mint(record.address, parsed.raw).from(from);
@@ -367,7 +446,9 @@ async fn fund(record: &AccountRecord, network: &Network, eth: &str, tokens: &[St
             .await
             .map_err(|e| Failure::network(format!("waiting for the {symbol} mint: {e}")))?;
         if !receipt.status() {
-            return Err(Failure::failed(format!("the {symbol} mint reverted (not an open-mint token?)")));
+            return Err(Failure::failed(format!(
+                "the {symbol} mint reverted (not an open-mint token?)"
+            )));
         }
         added.push(format!("{} {symbol}", format_units(parsed.raw, token.decimals)));
     }

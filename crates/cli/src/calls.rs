@@ -24,7 +24,6 @@ pub(crate) struct CallArgs {
     /// The function, e.g. "transfer(address,uint256)"; omit for a plain value transfer.
     pub(crate) function: Option<String>,
     /// The function's arguments, in order.
-    #[arg(allow_hyphen_values = true)]
     pub(crate) args: Vec<String>,
     /// Native value sent with the call: "0.01 ETH", "5 gwei", or wei.
     #[arg(long)]
@@ -61,7 +60,9 @@ impl Names<'_> {
     fn address(&self, text: &str) -> Result<Address> {
         let text = text.trim();
         if text.starts_with("0x") {
-            return text.parse().map_err(|_| Failure::bad_input(format!("`{text}` is not an address")));
+            return text
+                .parse()
+                .map_err(|_| Failure::bad_input(format!("`{text}` is not an address")));
         }
         if text == "self" {
             return Ok(self.account);
@@ -72,7 +73,8 @@ impl Names<'_> {
         if let Some(address) = self.addresses.get(text) {
             return Ok(*address);
         }
-        let mut known: Vec<&str> = self.tokens.symbols().chain(self.addresses.keys().map(String::as_str)).collect();
+        let mut known: Vec<&str> =
+            self.tokens.symbols().chain(self.addresses.keys().map(String::as_str)).collect();
         known.push("self");
         Err(Failure::bad_input(format!(
             "`{text}` is neither an address nor a known name (known: {})",
@@ -89,25 +91,43 @@ impl CallArgs {
     /// The calls, resolved against `names`.
     pub(crate) fn calls(&self, names: &Names<'_>) -> Result<Vec<Call>> {
         if let Some(path) = &self.batch {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::bad_input(format!("cannot read the batch file {}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::bad_input(format!("cannot read the batch file {}: {e}", path.display()))
+            })?;
             let entries: Vec<CallEntry> = serde_json::from_str(&text).map_err(|e| {
                 Failure::bad_input(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
             })?;
             if entries.is_empty() {
-                return Err(Failure::bad_input(format!("the batch file {} has no calls", path.display())));
+                return Err(Failure::bad_input(format!(
+                    "the batch file {} has no calls",
+                    path.display()
+                )));
             }
             return entries
                 .iter()
                 .enumerate()
                 .map(|(i, e)| {
-                    call(names, &e.to, e.function.as_deref(), &e.args, e.value.as_deref(), e.data.as_deref())
-                        .map_err(|f| f.context(format!("call {} of {}", i + 1, path.display())))
+                    call(
+                        names,
+                        &e.to,
+                        e.function.as_deref(),
+                        &e.args,
+                        e.value.as_deref(),
+                        e.data.as_deref(),
+                    )
+                    .map_err(|f| f.context(format!("call {} of {}", i + 1, path.display())))
                 })
                 .collect();
         }
         let to = self.to.as_deref().expect("clap requires a target without --batch");
-        Ok(vec![call(names, to, self.function.as_deref(), &self.args, self.value.as_deref(), self.data.as_deref())?])
+        Ok(vec![call(
+            names,
+            to,
+            self.function.as_deref(),
+            &self.args,
+            self.value.as_deref(),
+            self.data.as_deref(),
+        )?])
     }
 }
 
@@ -122,7 +142,9 @@ fn call(
     let target = names.address(to)?;
     let value = value.map(|v| names.amount(v)).transpose()?.unwrap_or_default();
     let data: Bytes = match (function, data) {
-        (Some(_), Some(_)) => return Err(Failure::bad_input("give a function with arguments, or --data, not both")),
+        (Some(_), Some(_)) => {
+            return Err(Failure::bad_input("give a function with arguments, or --data, not both"))
+        }
         (None, Some(hex_data)) => hex::decode(hex_data.trim())
             .map_err(|e| Failure::bad_input(format!("--data is not hex: {e}")))?
             .into(),
@@ -161,9 +183,9 @@ fn encode(names: &Names<'_>, signature: &str, args: &[String]) -> Result<Bytes> 
         };
         values.push(value);
     }
-    let data = function
-        .abi_encode_input(&values)
-        .map_err(|e| Failure::bad_input(format!("cannot encode the arguments of {}: {e}", function.signature())))?;
+    let data = function.abi_encode_input(&values).map_err(|e| {
+        Failure::bad_input(format!("cannot encode the arguments of {}: {e}", function.signature()))
+    })?;
     Ok(data.into())
 }
 
@@ -175,7 +197,13 @@ mod tests {
     fn names() -> (TokenTable, BTreeMap<String, Address>) {
         let mut tokens = TokenTable::default();
         tokens.insert("USDC", address!("00000000000000000000000000000000000000c0"), 6);
-        (tokens, BTreeMap::from([("merchant".to_owned(), address!("00000000000000000000000000000000000000aa"))]))
+        (
+            tokens,
+            BTreeMap::from([(
+                "merchant".to_owned(),
+                address!("00000000000000000000000000000000000000aa"),
+            )]),
+        )
     }
 
     fn args(to: &str, function: Option<&str>, args: &[&str]) -> CallArgs {
@@ -194,15 +222,23 @@ mod tests {
         let (tokens, addresses) = names();
         let account = address!("00000000000000000000000000000000000000ff");
         let names = Names { tokens: &tokens, addresses: &addresses, account };
-        let calls = args("USDC", Some("transfer(address to, uint256 amount)"), &["merchant", "100 USDC"])
-            .calls(&names)
-            .unwrap();
+        let calls =
+            args("USDC", Some("transfer(address to, uint256 amount)"), &["merchant", "100 USDC"])
+                .calls(&names)
+                .unwrap();
         let expected = leash_core::encode_call(
             "transfer(address,uint256)",
             &[addresses["merchant"].into_word().into(), U256::from(100_000_000u64)],
         )
         .unwrap();
-        assert_eq!(calls, vec![Call { target: tokens.get("USDC").unwrap().address, value: U256::ZERO, data: expected }]);
+        assert_eq!(
+            calls,
+            vec![Call {
+                target: tokens.get("USDC").unwrap().address,
+                value: U256::ZERO,
+                data: expected
+            }]
+        );
 
         let to_self = args("self", None, &[]).calls(&names).unwrap();
         assert_eq!(to_self[0].target, account);
@@ -214,8 +250,10 @@ mod tests {
         let names = Names { tokens: &tokens, addresses: &addresses, account: Address::ZERO };
         let message = |a: CallArgs| a.calls(&names).unwrap_err().message;
         assert!(message(args("nobody", None, &[])).contains("neither an address nor a known name"));
-        assert!(message(args("USDC", Some("transfer(address,uint256)"), &["merchant"])).contains("takes 2 argument(s), 1 given"));
-        assert!(message(args("USDC", Some("transfer(address,uint256)"), &["merchant", "1 DAI"])).contains("argument `uint256`"));
+        assert!(message(args("USDC", Some("transfer(address,uint256)"), &["merchant"]))
+            .contains("takes 2 argument(s), 1 given"));
+        assert!(message(args("USDC", Some("transfer(address,uint256)"), &["merchant", "1 DAI"]))
+            .contains("argument `uint256`"));
         assert!(message(args("USDC", None, &["merchant"])).contains("without a function signature"));
     }
 }

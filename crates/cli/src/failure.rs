@@ -152,16 +152,25 @@ fn keystore_failure(error: &KeystoreError) -> Failure {
 }
 
 fn bundler_failure(error: &BundlerError) -> Failure {
-    let failure = match error {
+    match error {
         BundlerError::Rejected { .. } => {
             // The bundler refused for a reason other than the session's policy (those come back as
             // `Error::Rejected` with their rule): unfunded account, gas prices, an op already pending.
-            Failure::failed(error.to_string()).with_hint(
-                "AA21 means the account cannot pay for gas: send it ETH or deposit for it in the EntryPoint",
-            )
+            let message = error.to_string();
+            let hint = if message.contains("AA21") {
+                Some("the account cannot pay for gas: send it ETH (`leash account fund` on the devnet) or deposit for it in the EntryPoint")
+            } else if message.contains("STO-022") {
+                Some("a bundler refuses to deploy an account and grant a session in one operation unless the factory is staked: deploy the account first with `leash account deploy`")
+            } else {
+                None
+            };
+            let failure = Failure::failed(message);
+            match hint {
+                Some(hint) => failure.with_hint(hint),
+                None => failure,
+            }
         }
         BundlerError::InvalidUrl(_) => Failure::bad_input(error.to_string()),
         _ => Failure::network(error.to_string()).with_hint(NETWORK_HINT),
-    };
-    failure
+    }
 }

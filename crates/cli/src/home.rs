@@ -153,7 +153,9 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32, overwrite: b
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| fail("write", e))?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| fail("write", e))?;
     }
     #[cfg(not(unix))]
     let _ = mode;

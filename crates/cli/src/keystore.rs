@@ -98,8 +98,12 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
             let password = password::read(password.request(format!("new key `{name}`"), true))?;
             home.ensure_dir(&home.keystores())?;
             let key = SessionKey::random(kind.into());
-            let info =
-                Keystore::create_with(&path, &key, password.as_bytes(), CreateOptions::new().overwrite(force))?;
+            let info = Keystore::create_with(
+                &path,
+                &key,
+                password.as_bytes(),
+                CreateOptions::new().overwrite(force),
+            )?;
             out.show(key_json(&name, &info), || {
                 println!("created key `{name}`");
                 print_key(&info);
@@ -110,7 +114,9 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
             refuse_existing(&path, false)?;
             let key = match &keystore_file {
                 Some(file) => {
-                    let password = password::read(password.request(format!("keystore {}", file.display()), false))?;
+                    let password = password::read(
+                        password.request(format!("keystore {}", file.display()), false),
+                    )?;
                     let key = Keystore::open(file, password.as_bytes())?;
                     home.ensure_dir(&home.keystores())?;
                     let info = Keystore::create(&path, &key, password.as_bytes())?;
@@ -141,11 +147,18 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
             }
             out.show(Value::Array(rows.clone()), || {
                 if rows.is_empty() {
-                    println!("no keys in {}; create one with `leash keystore create NAME`", home.keystores().display());
+                    println!(
+                        "no keys in {}; create one with `leash keystore create NAME`",
+                        home.keystores().display()
+                    );
                 }
                 for row in &rows {
                     match row.get("error") {
-                        Some(error) => println!("{:<20} damaged: {}", row["name"].as_str().unwrap_or(""), error.as_str().unwrap_or("")),
+                        Some(error) => println!(
+                            "{:<20} damaged: {}",
+                            row["name"].as_str().unwrap_or(""),
+                            error.as_str().unwrap_or("")
+                        ),
                         None => println!(
                             "{:<20} {:<9} {}",
                             row["name"].as_str().unwrap_or(""),
@@ -166,17 +179,33 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
         Command::Remove { name, yes } => {
             let path = existing(home, &name)?;
             let info = Keystore::info(&path).ok();
-            let shown = info.as_ref().map(|i| i.identity.to_string()).unwrap_or_else(|| "a damaged file".into());
-            if !yes && !password::confirm(&format!("Delete key `{name}` ({shown})? Without a copy it is gone for good"), "--yes")? {
+            let shown = info
+                .as_ref()
+                .map(|i| i.identity.to_string())
+                .unwrap_or_else(|| "a damaged file".into());
+            if !yes
+                && !password::confirm(
+                    &format!("Delete key `{name}` ({shown})? Without a copy it is gone for good"),
+                    "--yes",
+                )?
+            {
                 return Err(Failure::bad_input("not confirmed; nothing was deleted"));
             }
-            std::fs::remove_file(&path)
-                .map_err(|e| Failure::bad_input(format!("cannot delete {}: {e}", path.display())))?;
-            out.show(json!({ "removed": name, "path": path }), || println!("removed key `{name}` ({})", path.display()));
+            std::fs::remove_file(&path).map_err(|e| {
+                Failure::bad_input(format!("cannot delete {}: {e}", path.display()))
+            })?;
+            out.show(json!({ "removed": name, "path": path }), || {
+                println!("removed key `{name}` ({})", path.display())
+            });
         }
         Command::Export { name, yes, password } => {
             let path = existing(home, &name)?;
-            if !yes && !password::confirm(&format!("Print the private key of `{name}` in clear text?"), "--yes")? {
+            if !yes
+                && !password::confirm(
+                    &format!("Print the private key of `{name}` in clear text?"),
+                    "--yes",
+                )?
+            {
                 return Err(Failure::bad_input("not confirmed; nothing was shown"));
             }
             let password = password::read(password.request(format!("key `{name}`"), false))?;
@@ -194,8 +223,11 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
 pub(crate) fn existing(home: &Home, name: &str) -> Result<PathBuf> {
     let path = home.keystore(name)?;
     if !path.exists() {
-        return Err(Failure::bad_input(format!("no key named `{name}` in {}", home.keystores().display()))
-            .with_hint("`leash keystore list` shows the keys"));
+        return Err(Failure::bad_input(format!(
+            "no key named `{name}` in {}",
+            home.keystores().display()
+        ))
+        .with_hint("`leash keystore list` shows the keys"));
     }
     Ok(path)
 }
@@ -223,13 +255,18 @@ fn read_private_key(file: Option<PathBuf>) -> Result<EcdsaSigner> {
         }
     };
     // The error never repeats the input: it is a secret.
-    let invalid = || Failure::bad_input("the private key is not 32 bytes of hex (64 hex digits, 0x optional)");
+    let invalid = || {
+        Failure::bad_input("the private key is not 32 bytes of hex (64 hex digits, 0x optional)")
+    };
     let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| invalid())?);
     if bytes.len() != 32 {
         return Err(invalid());
     }
-    EcdsaSigner::from_bytes(&B256::from_slice(&bytes))
-        .map_err(|_| Failure::bad_input("the private key is not a valid secp256k1 key (zero or above the curve order)"))
+    EcdsaSigner::from_bytes(&B256::from_slice(&bytes)).map_err(|_| {
+        Failure::bad_input(
+            "the private key is not a valid secp256k1 key (zero or above the curve order)",
+        )
+    })
 }
 
 pub(crate) fn kind_name(kind: SignerKind) -> &'static str {

@@ -148,7 +148,10 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Schema => {
             // The schema is JSON either way.
-            println!("{}", serde_json::to_string_pretty(&leash_core::policy_schema()).expect("JSON"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&leash_core::policy_schema()).expect("JSON")
+            );
             Ok(())
         }
         Command::Devnet(args) => devnet::run(args, cli.json).await.map_err(Failure::network),
@@ -160,7 +163,12 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn network_command(command: NetworkCommand, home: &Home, networks: &Networks, out: &Out) -> Result<()> {
+fn network_command(
+    command: NetworkCommand,
+    home: &Home,
+    networks: &Networks,
+    out: &Out,
+) -> Result<()> {
     let describe = |network: &network::Network| {
         let mut value = json!(network);
         value["rpcUrl"] = json!(network.shown_rpc_url());
@@ -171,8 +179,11 @@ fn network_command(command: NetworkCommand, home: &Home, networks: &Networks, ou
     };
     match command {
         NetworkCommand::List => {
-            let rows: Vec<Value> =
-                networks.all.keys().map(|name| networks.get(name).map(|n| describe(&n))).collect::<Result<_>>()?;
+            let rows: Vec<Value> = networks
+                .all
+                .keys()
+                .map(|name| networks.get(name).map(|n| describe(&n)))
+                .collect::<Result<_>>()?;
             out.show(Value::Array(rows.clone()), || {
                 for row in &rows {
                     println!(
@@ -195,7 +206,10 @@ fn network_command(command: NetworkCommand, home: &Home, networks: &Networks, ou
             out.show(value.clone(), || {
                 println!("network `{}` (chain {})", network.name, network.chain_id);
                 println!("  rpc        {}", network.shown_rpc_url());
-                println!("  bundler    {}", network.shown_bundler_url().unwrap_or_else(|| "none".into()));
+                println!(
+                    "  bundler    {}",
+                    network.shown_bundler_url().unwrap_or_else(|| "none".into())
+                );
                 if let Some(url) = network.shown_paymaster_url() {
                     println!("  paymaster  {url}");
                 }
@@ -203,7 +217,10 @@ fn network_command(command: NetworkCommand, home: &Home, networks: &Networks, ou
                 println!("  factory    {}", network.factory);
                 for symbol in network.tokens.symbols() {
                     let token = network.tokens.get(symbol).expect("listed");
-                    println!("  token      {symbol:<8} {} ({} decimals)", token.address, token.decimals);
+                    println!(
+                        "  token      {symbol:<8} {} ({} decimals)",
+                        token.address, token.decimals
+                    );
                 }
                 for (name, address) in &network.addresses {
                     println!("  contract   {name:<8} {address}");
@@ -215,10 +232,17 @@ fn network_command(command: NetworkCommand, home: &Home, networks: &Networks, ou
 }
 
 /// Logs go to standard error, filtered by `$LEASH_LOG` (e.g. `LEASH_LOG=debug`); off unless asked for.
+/// URLs stay out of them: the transport that would log them is silenced.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEASH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"))
+        // The HTTP transport's spans carry the full RPC URL, where providers put API keys.
+        .add_directive("alloy_transport_http=off".parse().expect("a valid directive"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 /// Rust ignores SIGPIPE, so printing into a closed pipe (`leash devnet | head`) would panic; restore the default,

@@ -100,11 +100,7 @@ impl Networks {
                         format!(":{line}")
                     })
                     .unwrap_or_default();
-                Failure::bad_input(format!(
-                    "{}{place}: {}",
-                    file.display(),
-                    e.message().trim_end()
-                ))
+                Failure::bad_input(format!("{}{place}: {}", file.display(), e.message().trim_end()))
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
             Err(e) => {
@@ -248,12 +244,19 @@ impl Network {
         let chain = Chain::connect(self.provider()?, self.module, self.name.clone())
             .await
             .map_err(|e| {
-                Failure::new(Kind::Network, format!(
-                    "cannot reach network `{}` at {}: {}",
-                    self.name,
-                    self.shown_rpc_url(),
-                    leash_sdk::bundler::scrub_urls(&e.to_string())
-                ))
+                let reason = match e {
+                    leash_sdk::Error::Rpc { message, .. } => message,
+                    other => other.to_string(),
+                };
+                Failure::new(
+                    Kind::Network,
+                    format!(
+                        "cannot reach network `{}` at {}: {}",
+                        self.name,
+                        self.shown_rpc_url(),
+                        leash_sdk::bundler::scrub_urls(&reason)
+                    ),
+                )
                 .with_hint(if self.name == DEVNET {
                     "start the local stack with `leash devnet`".to_owned()
                 } else {

@@ -56,9 +56,11 @@ pub(crate) fn read(request: Request<'_>) -> Result<Zeroizing<String>> {
     let password = if let Some(file) = request.file {
         from_file(file)?
     } else if let Some(value) = std::env::var_os(request.env) {
-        Zeroizing::new(value.into_string().map_err(|_| {
-            Failure::bad_input(format!("${} is not valid UTF-8", request.env))
-        })?)
+        Zeroizing::new(
+            value
+                .into_string()
+                .map_err(|_| Failure::bad_input(format!("${} is not valid UTF-8", request.env)))?,
+        )
     } else if std::io::stdin().is_terminal() {
         prompt(&request)?
     } else {
@@ -102,10 +104,8 @@ fn prompt(request: &Request<'_>) -> Result<Zeroizing<String>> {
 /// Asks a yes/no question on the terminal; without one, the answer is no and `flag` says how to say yes.
 pub(crate) fn confirm(question: &str, flag: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::bad_input(format!(
-            "{question}: there is no terminal to confirm on"
-        ))
-        .with_hint(format!("pass {flag} to confirm")));
+        return Err(Failure::bad_input(format!("{question}: there is no terminal to confirm on"))
+            .with_hint(format!("pass {flag} to confirm")));
     }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();

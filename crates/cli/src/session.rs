@@ -203,11 +203,21 @@ impl SessionSigner for PublicKeyOnly {
     }
 }
 
-pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out: &Out) -> Result<()> {
+pub(crate) async fn run(
+    command: Command,
+    home: &Home,
+    networks: &Networks,
+    out: &Out,
+) -> Result<()> {
     match command {
         Command::Create { name, policy, account, chains, key_kind, password, owner } => {
-            create(home, networks, out, Create { name, policy, account, chains, key_kind, password, owner })
-                .await
+            create(
+                home,
+                networks,
+                out,
+                Create { name, policy, account, chains, key_kind, password, owner },
+            )
+            .await
         }
         Command::Grant { name, owner } => {
             let stored = Stored::load(home, &name)?;
@@ -253,9 +263,14 @@ pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out:
                 println!("  id        {}", stored.grant.session_id);
                 println!("  account   {} (owner {})", stored.grant.account, stored.grant.owner);
                 if let Some(key) = &key {
-                    println!("  key       {} {}", kind_name(key.identity.kind()), identity_text(&key.identity));
+                    println!(
+                        "  key       {} {}",
+                        kind_name(key.identity.kind()),
+                        identity_text(&key.identity)
+                    );
                 }
-                let chains: Vec<String> = stored.grant.chains.iter().map(|c| c.chain_id.to_string()).collect();
+                let chains: Vec<String> =
+                    stored.grant.chains.iter().map(|c| c.chain_id.to_string()).collect();
                 println!("  chains    {}", chains.join(", "));
                 println!("  envelope");
                 for line in &lines {
@@ -273,8 +288,10 @@ pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out:
             let network = stored.network(networks)?;
             let chain = network.connect().await?;
             let calls = calls.calls(&names(&stored, &network))?;
-            let public =
-                Arc::new(PublicKeyOnly { kind: stored.session.key.kind, public: stored.session.key.public.clone() });
+            let public = Arc::new(PublicKeyOnly {
+                kind: stored.session.key.kind,
+                public: stored.session.key.public.clone(),
+            });
             let agent = stored.agent(home, &network, chain, public)?;
             let explanation = agent.explain(&calls).await?;
             match &explanation.verdict {
@@ -288,7 +305,8 @@ pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out:
                 Err(rejection) => {
                     let mut failure = Failure::new(Kind::Policy, explanation.message.clone());
                     failure.rule = Some(rejection.rule().to_owned());
-                    failure.detail = Some(rejection.to_json(&stored.session, &stored.tokens(&network)));
+                    failure.detail =
+                        Some(rejection.to_json(&stored.session, &stored.tokens(&network)));
                     Err(failure)
                 }
             }
@@ -298,7 +316,8 @@ pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out:
             let network = stored.network(networks)?;
             let calls = calls.calls(&names(&stored, &network))?;
             let chain = network.connect().await?;
-            let password = password::read(password.request(format!("session key `{name}`"), false))?;
+            let password =
+                password::read(password.request(format!("session key `{name}`"), false))?;
             let key = Keystore::open(&stored.key_path, password.as_bytes())?;
             drop(password);
             let agent = stored.agent(home, &network, chain, key.into_shared())?;
@@ -307,9 +326,12 @@ pub(crate) async fn run(command: Command, home: &Home, networks: &Networks, out:
                 Err(_) => Lane::named(&lane),
             };
             let tokens = stored.tokens(&network);
-            let sent = while_waiting("pre-flight, signing, sending, waiting for the receipt", agent.send(&calls, lane))
-                .await
-                .map_err(|e| with_rejection(e, &stored.session, &tokens))?;
+            let sent = while_waiting(
+                "pre-flight, signing, sending, waiting for the receipt",
+                agent.send(&calls, lane),
+            )
+            .await
+            .map_err(|e| with_rejection(e, &stored.session, &tokens))?;
             let outcome = &sent.outcome;
             out.show(
                 json!({ "session": name, "network": network.name, "userOpHash": sent.user_op_hash, "lane": sent.lane, "granted": sent.granted, "operation": outcome }),
@@ -377,12 +399,20 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
     for network in &targets {
         let chain = network.connect().await?;
         let epoch = chain.epoch(record.address).await?;
-        grant_targets.push(GrantTarget { chain_id: chain.chain_id, module: network.module, account: record.address, epoch });
+        grant_targets.push(GrantTarget {
+            chain_id: chain.chain_id,
+            module: network.module,
+            account: record.address,
+            epoch,
+        });
     }
     let owner = record.open_owner(home, &owner)?;
     let key = SessionKey::random(key_kind.into());
     let session = Session {
-        key: leash_core::SessionKey { kind: key.identity().kind(), public: key.identity().signer_bytes() },
+        key: leash_core::SessionKey {
+            kind: key.identity().kind(),
+            public: key.identity().signer_bytes(),
+        },
         policy,
     };
     let signed = owner.approve(&session, &grant_targets).await?;
@@ -391,23 +421,32 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
     // Key and grant go into a temporary directory that is renamed into place whole: an interrupted or failed
     // create leaves nothing behind.
     home.ensure_dir(&home.sessions())?;
-    let staging = tempfile::Builder::new()
-        .prefix(".leash-session-")
-        .tempdir_in(home.sessions())
-        .map_err(|e| Failure::bad_input(format!("cannot write in {}: {e}", home.sessions().display())))?;
+    let staging =
+        tempfile::Builder::new().prefix(".leash-session-").tempdir_in(home.sessions()).map_err(
+            |e| Failure::bad_input(format!("cannot write in {}: {e}", home.sessions().display())),
+        )?;
     let info = Keystore::create(staging.path().join("key.json"), &key, password.as_bytes())?;
     GrantDocument::new(&session, record.owner, &signed, first.tokens.clone())
         .save(staging.path().join("grant.json"), false)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| Failure::bad_input(format!("cannot set the mode of {}: {e}", staging.path().display())))?;
+        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700)).map_err(
+            |e| {
+                Failure::bad_input(format!(
+                    "cannot set the mode of {}: {e}",
+                    staging.path().display()
+                ))
+            },
+        )?;
     }
     let staged = staging.keep();
     if let Err(e) = std::fs::rename(&staged, &dir) {
         let _ = std::fs::remove_dir_all(&staged);
-        return Err(Failure::bad_input(format!("cannot move the session into {}: {e}", dir.display())));
+        return Err(Failure::bad_input(format!(
+            "cannot move the session into {}: {e}",
+            dir.display()
+        )));
     }
 
     let lines = session.describe(&first.tokens);
@@ -489,7 +528,8 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
     let policy = &stored.session.policy;
     let tokens = stored.tokens(&network);
     let allowances = Evaluator::new(&stored.session).allowances(&state, now);
-    let lines: Vec<String> = allowances.iter().map(|a| describe_allowance(&stored.session, a, &tokens)).collect();
+    let lines: Vec<String> =
+        allowances.iter().map(|a| describe_allowance(&stored.session, a, &tokens)).collect();
     let window = json!({ "validAfter": policy.valid_after.0, "validUntil": policy.valid_until.map(|t| t.0) });
     let value = json!({
         "session": name,
@@ -512,7 +552,10 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
             None => println!("  window    from {}, no end", policy.valid_after),
         }
         if let Some(limit) = &policy.max_ops {
-            println!("  operations {} used this period (at most {})", state.session.uses, limit.count);
+            println!(
+                "  operations {} used this period (at most {})",
+                state.session.uses, limit.count
+            );
         }
         if let Some(budget) = policy.gas_budget {
             println!(
@@ -529,7 +572,11 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
 }
 
 /// "monthly payment: 1 use left, 100 USDC left, until 2027-01-02 00:00:00 UTC".
-fn describe_allowance(session: &Session, allowance: &ActionAllowance, tokens: &TokenTable) -> String {
+fn describe_allowance(
+    session: &Session,
+    allowance: &ActionAllowance,
+    tokens: &TokenTable,
+) -> String {
     let action = &session.policy.actions[allowance.action];
     let label = action.name.clone().unwrap_or_else(|| format!("action {}", allowance.action + 1));
     if allowance.period.is_none() {
@@ -541,7 +588,9 @@ fn describe_allowance(session: &Session, allowance: &ActionAllowance, tokens: &T
     }
     if let Some(amount) = allowance.amount_left {
         let token = match action.target {
-            Target::Contract(address) => tokens.symbol_of(address).and_then(|s| tokens.get(s).map(|t| (s, t.decimals))),
+            Target::Contract(address) => {
+                tokens.symbol_of(address).and_then(|s| tokens.get(s).map(|t| (s, t.decimals)))
+            }
             _ => None,
         };
         parts.push(match token {
@@ -575,7 +624,8 @@ async fn revoke(
         let chain = network.connect().await?;
         let owner = record.open_owner(home, owner)?;
         let submitter = network.submitter()?;
-        let outcome = while_waiting("revoking every session", owner.revoke_all(&chain, &submitter)).await?;
+        let outcome =
+            while_waiting("revoking every session", owner.revoke_all(&chain, &submitter)).await?;
         out.show(json!({ "account": record.address, "revokedAll": true, "operation": outcome }), || {
             println!("revoked every session of account `{account}` on {}; grants signed before are void", network.name);
             println!("  transaction  {}", outcome.transaction_hash);
@@ -589,7 +639,8 @@ async fn revoke(
     let owner = stored.account_record(home)?.open_owner(home, owner)?;
     let submitter = network.submitter()?;
     let outcome =
-        while_waiting("revoking", owner.revoke(&chain, &submitter, stored.grant.session_id)).await?;
+        while_waiting("revoking", owner.revoke(&chain, &submitter, stored.grant.session_id))
+            .await?;
     out.show(json!({ "session": name, "revoked": true, "operation": outcome }), || {
         println!("revoked session `{name}` on {}; its key can no longer act there", network.name);
         println!("  transaction  {}", outcome.transaction_hash);

@@ -451,6 +451,8 @@ pub fn scrub_urls(text: &str) -> String {
         let end = tail
             .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ','))
             .unwrap_or(tail.len());
+        // Punctuation closing a sentence ("… at http://host:1: refused") is not part of the URL.
+        let end = tail[..end].trim_end_matches([':', '.', ';']).len();
         match Url::parse(&tail[..end]) {
             Ok(url) => out.push_str(&redact_url(&url)),
             Err(_) => out.push_str("<url>"),

@@ -1,0 +1,787 @@
+//! The `leash` binary driven as a person or a script would: a whole session lifecycle against the local stack
+//! (anvil with EntryPoint v0.7 and the leash contracts, and the local bundler), the bad-input table, and the
+//! promise that no output or log shows a key or a password.
+
+use alloy::{
+    primitives::{address, Address, U256},
+    providers::Provider,
+};
+use leash_contracts::bindings::DevToken;
+use leash_devnet::Devnet;
+use serde_json::Value;
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+};
+
+const OWNER_PASSWORD: &str = "owner-correct-horse-7";
+const SESSION_PASSWORD: &str = "session-battery-staple-9";
+const MERCHANT: Address = address!("4d65726368616e74000000000000000000000001");
+
+const POLICY: &str = r#"
+version = 1
+
+[addresses]
+merchant = "0x4d65726368616e74000000000000000000000001"
+
+[session]
+name = "merchant payments"
+valid_until = "2030-01-01T00:00:00Z"
+
+[[action]]
+name = "pay the merchant"
+target = "USDC"
+function = "transfer(address to, uint256 amount)"
+rules = [{ arg = "to", eq = "merchant" }, { arg = "amount", lte = "100 USDC" }]
+spend = { arg = "amount", max = "150 USDC" }
+period = "monthly"
+"#;
+
+/// What one run of the binary did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+
+    fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// A data directory, the local stack, and every output the binary printed (for the secrets check).
+struct Cli {
+    home: tempfile::TempDir,
+    rpc_url: String,
+    bundler_url: String,
+    outputs: std::sync::Mutex<Vec<String>>,
+}
+
+impl Cli {
+    fn new(rpc_url: String, bundler_url: String) -> Self {
+        Self {
+            home: tempfile::tempdir().expect("a temporary directory"),
+            rpc_url,
+            bundler_url,
+            outputs: Default::default(),
+        }
+    }
+
+    fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Runs `leash ARGS` with the passwords in the environment.
+    async fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[]).await
+    }
+
+    /// Runs `leash ARGS` with `env` on top of the defaults (an empty value removes the variable).
+    async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_leash"));
+        command
+            .args(args)
+            .env("LEASH_HOME", self.home())
+            .env("LEASH_RPC_URL", &self.rpc_url)
+            .env("LEASH_BUNDLER_URL", &self.bundler_url)
+            .env("LEASH_PASSWORD", SESSION_PASSWORD)
+            .env("LEASH_OWNER_PASSWORD", OWNER_PASSWORD)
+            .env("LEASH_LOG", "debug")
+            .env_remove("LEASH_NETWORK")
+            .env_remove("LEASH_PAYMASTER_URL")
+            .stdin(std::process::Stdio::null());
+        for (key, value) in env {
+            if value.is_empty() {
+                command.env_remove(key);
+            } else {
+                command.env(key, value);
+            }
+        }
+        let output = command.output().await.expect("the leash binary runs");
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        self.outputs.lock().unwrap().push(run.text());
+        run
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.home().join(name);
+        std::fs::write(&path, contents).expect("a test file is written");
+        path
+    }
+
+    /// Owner key `owner`, account `main` funded with 1 ETH and 1,000 USDC.
+    async fn owner_and_account(&self) -> Value {
+        self.run_with(&["keystore", "create", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)])
+            .await
+            .ok();
+        let account = self
+            .run(&["--json", "account", "create", "main", "--owner", "owner"])
+            .await
+            .ok()
+            .json();
+        self.run(&["account", "fund", "main", "--eth", "1 ETH", "--token", "1000 USDC"]).await.ok();
+        self.run(&["account", "deploy", "main"]).await.ok();
+        account
+    }
+}
+
+struct Stack {
+    devnet: Devnet,
+    /// Kept alive for the test's length (bind it: `..` would drop it).
+    bundler: leash_bundler::LocalBundler,
+    cli: Cli,
+}
+
+async fn stack() -> Stack {
+    let devnet = Devnet::start().await.expect("the devnet starts");
+    let bundler = leash_demo::start_bundler(&devnet, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .expect("the bundler starts");
+    let cli = Cli::new(devnet.rpc_url().to_string(), bundler.url().to_string());
+    Stack { devnet, bundler, cli }
+}
+
+async fn usdc_balance(devnet: &Devnet, owner: Address) -> U256 {
+    let usdc = devnet.deployment().unwrap().usdc;
+    DevToken::new(usdc, devnet.provider()).balanceOf(owner).call().await.expect("balanceOf")
+}
+
+const PAY: &str = "transfer(address,uint256)";
+const MERCHANT_TEXT: &str = "0x4d65726368616e74000000000000000000000001";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_session_lifecycle_through_the_binary() {
+    let Stack { devnet, cli, bundler: _bundler } = stack().await;
+
+    // Keystore and account: the address is known before deployment.
+    cli.run_with(&["keystore", "create", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)])
+        .await
+        .ok();
+    let keys = cli.run(&["--json", "keystore", "list"]).await.ok().json();
+    assert_eq!(keys[0]["name"], "owner");
+    assert_eq!(keys[0]["kind"], "ecdsa");
+    let account =
+        cli.run(&["--json", "account", "create", "main", "--owner", "owner"]).await.ok().json();
+    let address: Address = account["address"].as_str().unwrap().parse().unwrap();
+    let status = cli.run(&["--json", "account", "status", "main"]).await.ok().json();
+    assert_eq!(status["deployed"], false);
+    assert_eq!(status["balances"][0]["amount"], "0");
+    assert!(devnet.provider().get_code_at(address).await.unwrap().is_empty());
+    let unfunded = cli.run(&["account", "deploy", "main"]).await;
+    assert_eq!(unfunded.code, 1, "{}", unfunded.text());
+    assert!(unfunded.stderr.contains("AA21"), "{}", unfunded.stderr);
+    cli.run(&["account", "fund", "main", "--eth", "1 ETH", "--token", "1000 USDC"]).await.ok();
+    let deployed = cli.run(&["--json", "account", "deploy", "main"]).await.ok().json();
+    assert_eq!(deployed["operation"]["success"], true);
+    assert!(!devnet.provider().get_code_at(address).await.unwrap().is_empty());
+    let status = cli.run(&["--json", "account", "status", "main"]).await.ok().json();
+    assert_eq!(status["deployed"], true);
+    assert_eq!(status["balances"][1]["symbol"], "USDC");
+    assert_eq!(status["balances"][1]["amount"], "1000");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(cli.home().join("keystores/owner.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "keystores are readable by their owner only");
+    }
+
+    // A session under a policy file; the owner signs the grant, the key is encrypted.
+    let policy = cli.write("pay.toml", POLICY);
+    let created = cli
+        .run(&[
+            "--json",
+            "session",
+            "create",
+            "shop",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--account",
+            "main",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(created["chains"], serde_json::json!([31337]));
+    let info = cli.run(&["session", "info", "shop"]).await.ok();
+    assert!(info.stdout.contains("may call transfer on USDC"), "{}", info.stdout);
+    assert!(info.stdout.contains("at most 150 USDC per calendar month"), "{}", info.stdout);
+    let listed = cli.run(&["--json", "session", "list"]).await.ok().json();
+    assert_eq!(listed[0]["name"], "shop");
+
+    // Explain, then send an allowed payment: it lands, and grants the session on the way.
+    let allowed =
+        cli.run(&["session", "explain", "shop", "USDC", PAY, MERCHANT_TEXT, "50 USDC"]).await.ok();
+    assert!(allowed.stdout.starts_with("allowed"), "{}", allowed.stdout);
+    let sent = cli
+        .run(&[
+            "--json", "session", "send", "shop", "USDC", PAY, "merchant", "50 USDC", "--lane",
+            "payments",
+        ])
+        .await;
+    // `merchant` is a name of the policy file, not of the network: refused as bad input before anything else.
+    assert_eq!(sent.code, 2, "{}", sent.text());
+    let sent = cli
+        .run(&[
+            "--json",
+            "session",
+            "send",
+            "shop",
+            "USDC",
+            PAY,
+            MERCHANT_TEXT,
+            "50 USDC",
+            "--lane",
+            "payments",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(sent["granted"], true);
+    assert_eq!(sent["operation"]["success"], true);
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(50_000_000u64));
+    assert!(
+        !devnet.provider().get_code_at(address).await.unwrap().is_empty(),
+        "the first operation deployed the account"
+    );
+
+    // Out of policy: explained and refused with the rule, exit code 3, nothing moves.
+    let wrong_merchant = "0x4d65726368616e74000000000000000000000002";
+    let refused = cli
+        .run(&["--json", "session", "explain", "shop", "USDC", PAY, wrong_merchant, "5 USDC"])
+        .await;
+    assert_eq!(refused.code, 3, "{}", refused.text());
+    assert_eq!(refused.json()["error"]["rule"], "ArgumentRuleFailed");
+    assert_eq!(refused.json()["error"]["rejection"]["call"], 0);
+    let refused =
+        cli.run(&["session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "101 USDC"]).await;
+    assert_eq!(refused.code, 3, "{}", refused.text());
+    assert!(refused.stderr.contains("rule: ArgumentRuleFailed"), "{}", refused.stderr);
+    // 60 more lands (110 of 150 spent this month); then 50 is within the per-call rule but over what is left.
+    cli.run(&["session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "60 USDC"]).await.ok();
+    let refused = cli
+        .run(&["--json", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "50 USDC"])
+        .await;
+    assert_eq!(refused.code, 3, "{}", refused.text());
+    assert_eq!(refused.json()["error"]["rule"], "AmountLimitExceeded");
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(110_000_000u64));
+
+    // Status on chain: enabled, 40 USDC left this month.
+    let status = cli.run(&["--json", "session", "status", "shop"]).await.ok().json();
+    assert_eq!(status["state"], "enabled");
+    assert_eq!(status["allowances"][0]["amountLeft"], "0x2625a00", "40 USDC in raw units");
+    assert!(status["summary"][0].as_str().unwrap().contains("40 USDC left"), "{status}");
+    let account = cli.run(&["--json", "account", "status", "main"]).await.ok().json();
+    assert_eq!(account["deployed"], true);
+    assert_eq!(account["modules"][0]["name"], "SessionKeyValidator (session keys)");
+
+    // A batch file: two payments in one operation.
+    let batch = cli.write(
+        "batch.json",
+        &format!(r#"[{{"to": "USDC", "function": "{PAY}", "args": ["{MERCHANT_TEXT}", "10 USDC"]}},
+                      {{"to": "USDC", "function": "{PAY}", "args": ["{MERCHANT_TEXT}", "20 USDC"]}}]"#),
+    );
+    cli.run(&["session", "send", "shop", "--batch", batch.to_str().unwrap()]).await.ok();
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(140_000_000u64));
+
+    // Revoke: the next operation is refused, before signing and for good.
+    cli.run(&["session", "revoke", "shop"]).await.ok();
+    let status = cli.run(&["--json", "session", "status", "shop"]).await.ok().json();
+    assert_eq!(status["state"], "revoked");
+    let refused =
+        cli.run(&["--json", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "1 USDC"]).await;
+    assert_eq!(refused.code, 3, "{}", refused.text());
+    assert_eq!(refused.json()["error"]["rule"], "SessionIsRevoked");
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(140_000_000u64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_all_voids_every_session_and_grant_of_the_account() {
+    let Stack { devnet, cli, bundler: _bundler } = stack().await;
+    cli.owner_and_account().await;
+    let policy = cli.write("pay.toml", POLICY);
+    let policy = policy.to_str().unwrap();
+    cli.run(&["session", "create", "one", "--policy", policy, "--account", "main"]).await.ok();
+    cli.run(&[
+        "session",
+        "create",
+        "two",
+        "--policy",
+        policy,
+        "--account",
+        "main",
+        "--key-kind",
+        "p256",
+    ])
+    .await
+    .ok();
+    // One granted by transaction, the other still a signed, unused grant.
+    cli.run(&["session", "grant", "one"]).await.ok();
+    let again = cli.run(&["session", "grant", "one"]).await;
+    assert_eq!(again.code, 2, "granting twice is refused: {}", again.text());
+    cli.run(&["session", "revoke", "--all", "--account", "main"]).await.ok();
+    for name in ["one", "two"] {
+        let refused = cli
+            .run(&["--json", "session", "send", name, "USDC", PAY, MERCHANT_TEXT, "1 USDC"])
+            .await;
+        assert_eq!(refused.code, 3, "{name}: {}", refused.text());
+    }
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::ZERO);
+}
+
+/// Bad input: a clear message, exit code 2 (4 for the network), and no file half-written or left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_message_the_right_exit_code_and_no_partial_file() {
+    let Stack { cli, devnet: _devnet, bundler: _bundler } = stack().await;
+    cli.owner_and_account().await;
+    let good = cli.write("good.toml", POLICY);
+    cli.run(&["session", "create", "ok", "--policy", &path(&good), "--account", "main"]).await.ok();
+    let missing = path(&cli.home().join("missing.toml"));
+    let malformed = path(&cli.write(
+        "malformed.toml",
+        &POLICY.replace("period = \"monthly\"", "period = \"monthly\"\ncolour = \"red\""),
+    ));
+    let wrong_unit = path(&cli.write("unit.toml", &POLICY.replace("\"150 USDC\"", "\"150 DAI\"")));
+    let bad_batch = path(&cli.write(
+        "batch.json",
+        r#"[{"to": "USDC", "function": "transfer(address,uint256)", "args": [], "gas": 1}]"#,
+    ));
+    std::fs::write(cli.home().join("keystores/broken.json"), "{ \"version\": 3, \"crypto\": ")
+        .unwrap();
+    let key_file = path(&cli.write("key.hex", "0xnot-hex-but-secret-looking"));
+    let good = path(&good);
+
+    struct Case {
+        what: &'static str,
+        args: Vec<String>,
+        env: Vec<(&'static str, &'static str)>,
+        code: i32,
+        says: &'static str,
+        leaves_no: Option<&'static str>,
+    }
+    let case = |what, args: &[&str], code, says, leaves_no| Case {
+        what,
+        args: args.iter().map(|a| a.to_string()).collect(),
+        env: Vec::new(),
+        code,
+        says,
+        leaves_no,
+    };
+    let with_env = |mut case: Case, key, value| {
+        case.env.push((key, value));
+        case
+    };
+    let cases = [
+        case(
+            "missing policy file",
+            &["session", "create", "s1", "--policy", &missing, "--account", "main"],
+            2,
+            "missing.toml",
+            Some("sessions/s1"),
+        ),
+        case(
+            "malformed policy (unknown field)",
+            &["session", "create", "s2", "--policy", &malformed, "--account", "main"],
+            2,
+            "colour",
+            Some("sessions/s2"),
+        ),
+        case(
+            "wrong unit in a policy",
+            &["session", "create", "s3", "--policy", &wrong_unit, "--account", "main"],
+            2,
+            "DAI",
+            Some("sessions/s3"),
+        ),
+        case(
+            "corrupted keystore",
+            &["keystore", "info", "broken"],
+            2,
+            "not a valid Web3 Secret Storage v3 keystore",
+            None,
+        ),
+        case(
+            "corrupted keystore as an owner",
+            &["account", "create", "x", "--owner", "broken"],
+            2,
+            "broken.json",
+            Some("accounts/x.json"),
+        ),
+        case(
+            "unknown network",
+            &["--network", "mars", "account", "status", "main"],
+            2,
+            "unknown network `mars`",
+            None,
+        ),
+        case(
+            "unknown session",
+            &["session", "status", "ghost"],
+            2,
+            "no session named `ghost`",
+            None,
+        ),
+        case(
+            "unknown account",
+            &["session", "create", "s4", "--policy", &good, "--account", "ghost"],
+            2,
+            "no account named `ghost`",
+            Some("sessions/s4"),
+        ),
+        case(
+            "unknown key",
+            &["keystore", "export", "ghost", "--yes"],
+            2,
+            "no key named `ghost`",
+            None,
+        ),
+        case("existing key", &["keystore", "create", "owner"], 2, "exists already", None),
+        case(
+            "existing session",
+            &["session", "create", "ok", "--policy", &good, "--account", "main"],
+            2,
+            "exists already",
+            None,
+        ),
+        case(
+            "invalid name",
+            &["keystore", "create", "../escape"],
+            2,
+            "not a valid keystore name",
+            None,
+        ),
+        case(
+            "malformed private key",
+            &["keystore", "import", "imported", "--private-key-file", &key_file],
+            2,
+            "not 32 bytes of hex",
+            Some("keystores/imported.json"),
+        ),
+        case(
+            "missing batch file",
+            &["session", "explain", "ok", "--batch", &missing],
+            2,
+            "cannot read the batch file",
+            None,
+        ),
+        case(
+            "malformed batch file",
+            &["session", "explain", "ok", "--batch", &bad_batch],
+            2,
+            "unknown field `gas`",
+            None,
+        ),
+        case(
+            "unknown name in a call",
+            &["session", "explain", "ok", "DAI", "transfer(address,uint256)", "self", "1"],
+            2,
+            "neither an address nor a known name",
+            None,
+        ),
+        case("usage error", &["account", "info", "main", "extra"], 2, "unexpected argument", None),
+        with_env(
+            case(
+                "wrong owner password",
+                &["session", "create", "s5", "--policy", &good, "--account", "main"],
+                2,
+                "wrong password",
+                Some("sessions/s5"),
+            ),
+            "LEASH_OWNER_PASSWORD",
+            "not-the-owner-password",
+        ),
+        with_env(
+            case(
+                "wrong session password",
+                &[
+                    "session",
+                    "send",
+                    "ok",
+                    "USDC",
+                    "transfer(address,uint256)",
+                    MERCHANT_TEXT,
+                    "1 USDC",
+                ],
+                2,
+                "wrong password",
+                None,
+            ),
+            "LEASH_PASSWORD",
+            "not-the-session-password",
+        ),
+        with_env(
+            case(
+                "no password and no terminal",
+                &["session", "create", "s6", "--policy", &good, "--account", "main"],
+                2,
+                "LEASH_OWNER_PASSWORD",
+                Some("sessions/s6"),
+            ),
+            "LEASH_OWNER_PASSWORD",
+            "",
+        ),
+        with_env(
+            case(
+                "unreachable RPC",
+                &["account", "status", "main"],
+                4,
+                "cannot reach network `devnet`",
+                None,
+            ),
+            "LEASH_RPC_URL",
+            "http://127.0.0.1:1/v2/secret-api-key",
+        ),
+        with_env(
+            case("unreachable bundler", &["session", "grant", "ok"], 4, "unreachable", None),
+            "LEASH_BUNDLER_URL",
+            "http://127.0.0.1:1/rpc?key=secret-api-key",
+        ),
+    ];
+
+    let owner_key_before = std::fs::read(cli.home().join("keystores/owner.json")).unwrap();
+    for case in &cases {
+        let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+        let run = cli.run_with(&args, &case.env).await;
+        assert_eq!(run.code, case.code, "{}: exit code\n{}", case.what, run.text());
+        assert!(
+            run.stderr.contains(case.says),
+            "{}: expected `{}` in\n{}",
+            case.what,
+            case.says,
+            run.stderr
+        );
+        assert!(
+            run.stdout.is_empty(),
+            "{}: nothing on stdout for people:\n{}",
+            case.what,
+            run.stdout
+        );
+        if let Some(path) = case.leaves_no {
+            assert!(!cli.home().join(path).exists(), "{}: {path} was left behind", case.what);
+        }
+        assert!(!run.stderr.contains("secret-api-key"), "{}: a URL's API key was shown", case.what);
+        assert!(
+            !run.stderr.contains("not-hex-but-secret"),
+            "{}: a private key input was echoed",
+            case.what
+        );
+        // The same failure for programs: one JSON object with the kind and the exit code.
+        let json_args: Vec<&str> = std::iter::once("--json").chain(args.iter().copied()).collect();
+        let run = cli.run_with(&json_args, &case.env).await;
+        if case.what != "usage error" {
+            assert_eq!(run.json()["error"]["exitCode"], case.code, "{}", case.what);
+        }
+    }
+    assert_eq!(
+        std::fs::read(cli.home().join("keystores/owner.json")).unwrap(),
+        owner_key_before,
+        "the existing key is untouched"
+    );
+    assert_no_temporary_files(cli.home());
+}
+
+fn path(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn assert_no_temporary_files(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.starts_with(".leash-"),
+            "a temporary file was left behind: {}",
+            entry.path().display()
+        );
+        if entry.path().is_dir() {
+            assert_no_temporary_files(&entry.path());
+        }
+    }
+}
+
+/// No command prints or logs a private key or a password, except `keystore export` when confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_output_or_log_contains_a_private_key_or_a_password() {
+    let Stack { cli, devnet: _devnet, bundler: _bundler } = stack().await;
+    cli.owner_and_account().await;
+    let policy = cli.write("pay.toml", POLICY);
+    let policy = policy.to_str().unwrap();
+    cli.run(&["session", "create", "shop", "--policy", policy, "--account", "main"]).await.ok();
+    cli.run(&["session", "info", "shop"]).await.ok();
+    cli.run(&["session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "5 USDC"]).await.ok();
+    cli.run(&["--json", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "500 USDC"]).await;
+    cli.run_with(
+        &["session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "5 USDC"],
+        &[("LEASH_PASSWORD", "wrong")],
+    )
+    .await;
+    cli.run(&["session", "status", "shop"]).await.ok();
+    cli.run(&["--json", "keystore", "list"]).await.ok();
+    cli.run(&["keystore", "info", "owner"]).await.ok();
+    cli.run(&["account", "info", "main"]).await.ok();
+    cli.run(&["session", "revoke", "shop"]).await.ok();
+    let password_file = cli.write("pw", &format!("{OWNER_PASSWORD}\n"));
+    cli.run_with(
+        &[
+            "keystore",
+            "import",
+            "copy",
+            "--keystore-file",
+            cli.home().join("keystores/owner.json").to_str().unwrap(),
+            "--password-file",
+            password_file.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await
+    .ok();
+    // Export needs confirmation: without a terminal or --yes it refuses and shows nothing.
+    let refused =
+        cli.run_with(&["keystore", "export", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)]).await;
+    assert_eq!(refused.code, 2);
+
+    let before_export: Vec<String> = cli.outputs.lock().unwrap().clone();
+    let owner_secret = export(&cli, "owner").await;
+    let copy_secret = export(&cli, "copy").await;
+    assert_eq!(owner_secret, copy_secret, "the imported keystore holds the same key");
+    let session_secret = alloy::hex::encode(
+        leash_sdk::keystore::Keystore::open(
+            cli.home().join("sessions/shop/key.json"),
+            SESSION_PASSWORD,
+        )
+        .expect("the session key opens")
+        .secret_bytes()
+        .as_slice(),
+    );
+    assert!(before_export.len() > 10);
+    for output in &before_export {
+        for secret in [&owner_secret, &session_secret] {
+            assert!(
+                !output.to_lowercase().contains(secret.as_str()),
+                "a private key was printed:\n{output}"
+            );
+        }
+        for password in [OWNER_PASSWORD, SESSION_PASSWORD] {
+            assert!(!output.contains(password), "a password was printed:\n{output}");
+        }
+    }
+    // Logs were on (LEASH_LOG=debug) and did show up, so the check above covered them.
+    assert!(before_export.iter().any(|o| o.contains("DEBUG")), "no log lines were captured");
+}
+
+async fn export(cli: &Cli, name: &str) -> String {
+    let run = cli
+        .run_with(
+            &["--json", "keystore", "export", name, "--yes"],
+            &[("LEASH_PASSWORD", OWNER_PASSWORD)],
+        )
+        .await
+        .ok();
+    let key = run.json()["privateKey"].as_str().unwrap().trim_start_matches("0x").to_lowercase();
+    assert_eq!(key.len(), 64);
+    key
+}
+
+/// Networks come from networks.toml by name, with environment overrides; the devnet is built in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn networks_come_from_the_config_file_with_environment_overrides() {
+    let Stack { devnet, cli, bundler: _bundler } = stack().await;
+    let d = devnet.deployment().unwrap();
+    cli.write(
+        "networks.toml",
+        &format!(
+            r#"default = "local"
+[networks.local]
+chain_id = 31337
+rpc_url = "{}"
+bundler_url = "{}"
+module = "{}"
+factory = "{}"
+tokens = {{ CASH = {{ address = "{}", decimals = 6 }} }}
+"#,
+            cli.rpc_url, cli.bundler_url, d.session_key_validator, d.account_factory, d.usdc
+        ),
+    );
+    let listed = cli
+        .run_with(
+            &["--json", "network", "list"],
+            &[("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", "")],
+        )
+        .await
+        .ok()
+        .json();
+    let names: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["devnet", "local"]);
+    assert_eq!(listed[1]["selected"], true);
+    // The configured network works without any override, with its own token table.
+    let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", "")];
+    cli.run_with(&["keystore", "create", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)])
+        .await
+        .ok();
+    cli.run_with(&["account", "create", "main", "--owner", "owner"], &env).await.ok();
+    cli.run_with(&["account", "fund", "main", "--token", "7 CASH"], &env).await.ok();
+    let status = cli.run_with(&["--json", "account", "status", "main"], &env).await.ok().json();
+    assert_eq!(status["network"], "local");
+    assert_eq!(status["balances"][1]["symbol"], "CASH");
+    assert_eq!(status["balances"][1]["amount"], "7");
+    // An override replaces the URL; shown URLs keep scheme, host and port only.
+    let shown = cli
+        .run_with(
+            &["--json", "network", "show"],
+            &[("LEASH_RPC_URL", "https://rpc.example/v2/secret-api-key")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(shown["rpcUrl"], "https://rpc.example/…");
+    // The built-in devnet is still there by name; a malformed file is an error with its line.
+    let devnet_shown =
+        cli.run(&["--json", "--network", "devnet", "network", "show"]).await.ok().json();
+    assert_eq!(
+        devnet_shown["module"].as_str().unwrap().parse::<Address>().unwrap(),
+        d.session_key_validator
+    );
+    cli.write("networks.toml", "default = \"local\"\n[networks.local]\nchain_id = \"x\"\n");
+    let bad = cli.run(&["network", "list"]).await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("networks.toml:3"), "{}", bad.stderr);
+}
+
+#[tokio::test]
+async fn schema_and_completions() {
+    let cli = Cli::new(String::new(), String::new());
+    let schema = cli.run(&["schema"]).await.ok().json();
+    let documented: Value = serde_json::from_str(include_str!("../../../docs/policy.schema.json"))
+        .expect("the documented schema is JSON");
+    assert_eq!(schema, documented, "docs/policy.schema.json is what `leash schema` prints");
+    for shell in ["bash", "zsh", "fish"] {
+        let script = cli.run(&["completions", shell]).await.ok();
+        assert!(script.stdout.contains("keystore") && script.stdout.contains("session"), "{shell}");
+    }
+    let help = cli.run(&["--help"]).await.ok();
+    assert!(help.stdout.contains("3 refused by the session's policy"), "{}", help.stdout);
+}
