@@ -37,16 +37,28 @@ pub(crate) struct CallArgs {
     pub(crate) batch: Option<PathBuf>,
 }
 
-/// One call of a batch file.
-#[derive(Debug, Deserialize)]
+/// One call of a batch, as a batch file or a tool call writes it.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CallEntry {
-    to: String,
-    function: Option<String>,
+pub(crate) struct CallEntry {
+    /// The contract or address called: 0x…, a token symbol ("USDC"), a contract name ("router"), or "self".
+    pub(crate) to: String,
+    /// The function, e.g. "transfer(address to, uint256 amount)"; omit for a plain value transfer.
+    pub(crate) function: Option<String>,
+    /// The arguments, in order, as strings: addresses or names, numbers, or amounts with a unit ("100 USDC").
     #[serde(default)]
-    args: Vec<String>,
-    value: Option<String>,
-    data: Option<String>,
+    pub(crate) args: Vec<String>,
+    /// Native value sent: "0.01 ETH", "5 gwei" or wei.
+    pub(crate) value: Option<String>,
+    /// Raw calldata in hex, instead of function and args.
+    pub(crate) data: Option<String>,
+}
+
+impl CallEntry {
+    /// The call, resolved against `names`.
+    pub(crate) fn resolve(&self, names: &Names<'_>) -> Result<Call> {
+        call(names, &self.to, self.function.as_deref(), &self.args, self.value.as_deref(), self.data.as_deref())
+    }
 }
 
 /// Names the calls may use.
@@ -57,7 +69,7 @@ pub(crate) struct Names<'a> {
 }
 
 impl Names<'_> {
-    fn address(&self, text: &str) -> Result<Address> {
+    pub(crate) fn address(&self, text: &str) -> Result<Address> {
         let text = text.trim();
         if text.starts_with("0x") {
             return text

@@ -11,6 +11,8 @@ mod devnet;
 mod failure;
 mod home;
 mod keystore;
+mod mcp;
+mod mcp_http;
 mod network;
 mod password;
 mod progress;
@@ -57,6 +59,9 @@ enum Command {
     /// The configured networks.
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Serves the Model Context Protocol so AI agents act through session keys by tool calls (stdio, or
+    /// streamable HTTP with a bearer token).
+    Mcp(mcp::Args),
     /// Prints the JSON Schema of the policy file format.
     Schema,
     /// Runs the local stack (anvil with EntryPoint v0.7 and the leash contracts, and a local ERC-4337 bundler)
@@ -145,6 +150,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Network(command) => {
             let home = home()?;
             network_command(command, &home, &networks(&home)?, &out)
+        }
+        Command::Mcp(args) => {
+            let home = home()?;
+            mcp::run(args, &home, &networks(&home)?).await
         }
         Command::Schema => {
             // The schema is JSON either way.

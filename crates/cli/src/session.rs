@@ -106,15 +106,15 @@ pub(crate) enum Command {
 }
 
 /// A session as stored: its grant document (checked) and where its key is.
-struct Stored {
-    name: String,
-    grant: GrantDocument,
-    session: Session,
-    key_path: PathBuf,
+pub(crate) struct Stored {
+    pub(crate) name: String,
+    pub(crate) grant: GrantDocument,
+    pub(crate) session: Session,
+    pub(crate) key_path: PathBuf,
 }
 
 impl Stored {
-    fn load(home: &Home, name: &str) -> Result<Self> {
+    pub(crate) fn load(home: &Home, name: &str) -> Result<Self> {
         let dir = home.session(name)?;
         if !dir.is_dir() {
             return Err(Failure::bad_input(format!("no session named `{name}`"))
@@ -125,7 +125,7 @@ impl Stored {
     }
 
     /// The network to act on: the chosen one if the grant covers it, else the grant's only chain.
-    fn network(&self, networks: &Networks) -> Result<Network> {
+    pub(crate) fn network(&self, networks: &Networks) -> Result<Network> {
         let selected = networks.selected();
         let granted: Vec<u64> = self.grant.chains.iter().map(|c| c.chain_id).collect();
         if granted.contains(&selected.chain_id) {
@@ -141,14 +141,14 @@ impl Stored {
         }
     }
 
-    fn tokens(&self, network: &Network) -> TokenTable {
+    pub(crate) fn tokens(&self, network: &Network) -> TokenTable {
         let mut tokens = network.tokens.clone();
         tokens.extend(&self.grant.tokens);
         tokens
     }
 
     /// An agent for this session; `signer` is the key, or its public half when nothing will be signed.
-    fn agent(
+    pub(crate) fn agent(
         &self,
         home: &Home,
         network: &Network,
@@ -183,7 +183,7 @@ impl Stored {
 
 /// The public half of a session key: enough for the pre-flight, which never signs.
 #[derive(Debug)]
-struct PublicKeyOnly {
+pub(crate) struct PublicKeyOnly {
     kind: SignerKind,
     public: Bytes,
 }
@@ -351,7 +351,7 @@ pub(crate) async fn run(
 }
 
 /// A policy rejection with the rule's machine form attached.
-fn with_rejection(error: leash_sdk::Error, session: &Session, tokens: &TokenTable) -> Failure {
+pub(crate) fn with_rejection(error: leash_sdk::Error, session: &Session, tokens: &TokenTable) -> Failure {
     let detail = match &error {
         leash_sdk::Error::PreFlight { rejection, .. } => Some(rejection.to_json(session, tokens)),
         leash_sdk::Error::Rejected { rejection: Some(rejection), .. } => {
@@ -364,7 +364,7 @@ fn with_rejection(error: leash_sdk::Error, session: &Session, tokens: &TokenTabl
     failure
 }
 
-fn names<'a>(stored: &'a Stored, network: &'a Network) -> Names<'a> {
+pub(crate) fn names<'a>(stored: &'a Stored, network: &'a Network) -> Names<'a> {
     Names { tokens: &network.tokens, addresses: &network.addresses, account: stored.grant.account }
 }
 
@@ -572,7 +572,7 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
 }
 
 /// "monthly payment: 1 use left, 100 USDC left, until 2027-01-02 00:00:00 UTC".
-fn describe_allowance(
+pub(crate) fn describe_allowance(
     session: &Session,
     allowance: &ActionAllowance,
     tokens: &TokenTable,

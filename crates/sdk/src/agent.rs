@@ -67,6 +67,18 @@ pub struct SentOperation {
     pub outcome: OpOutcome,
 }
 
+/// An operation the bundler accepted and has not included yet.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Submitted {
+    /// The UserOperation hash.
+    pub user_op_hash: B256,
+    /// The nonce lane it went on.
+    pub lane: u32,
+    /// Whether it carries the session's lazy grant.
+    pub granted: bool,
+}
+
 /// The session's state on chain, in the model's terms.
 #[derive(Clone, Debug)]
 pub struct SessionStatus {
@@ -260,6 +272,34 @@ impl SessionAgent {
     /// Explains, signs and sends `calls` as one operation on `lane`, and waits for it to be included.
     /// A batch the pre-flight rejects is never signed: the error names the rule.
     pub async fn send(&self, calls: &[Call], lane: Lane) -> Result<SentOperation> {
+        let submitted = self.submit(calls, lane).await?;
+        let outcome = self.wait(submitted.user_op_hash).await?;
+        Ok(SentOperation {
+            user_op_hash: submitted.user_op_hash,
+            lane: submitted.lane,
+            granted: submitted.granted,
+            outcome,
+        })
+    }
+
+    /// Waits for the operation `hash` to be included; an operation whose calls reverted is an error.
+    pub async fn wait(&self, hash: B256) -> Result<OpOutcome> {
+        let outcome = self.submitter.wait(hash, self.wait).await?;
+        if !outcome.success {
+            return Err(Error::ExecutionReverted {
+                hash,
+                reason: outcome
+                    .revert_reason
+                    .as_ref()
+                    .map_or("no reason".into(), ToString::to_string),
+            });
+        }
+        Ok(outcome)
+    }
+
+    /// [`send`](Self::send) without waiting: explains, signs and hands the operation to the bundler, and returns
+    /// its hash once accepted ([`wait`](Self::wait) follows it).
+    pub async fn submit(&self, calls: &[Call], lane: Lane) -> Result<Submitted> {
         let Draft { state, now, grants, lease, mut op } = self.draft(calls, lane).await?;
 
         // ERC-7677: stub data first (so the estimate accounts for the paymaster), final data after it.
@@ -324,17 +364,7 @@ impl SessionAgent {
             }
         };
         lease.commit();
-        let outcome = self.submitter.wait(hash, self.wait).await?;
-        if !outcome.success {
-            return Err(Error::ExecutionReverted {
-                hash,
-                reason: outcome
-                    .revert_reason
-                    .as_ref()
-                    .map_or("no reason".into(), ToString::to_string),
-            });
-        }
-        Ok(SentOperation { user_op_hash: hash, lane: lane.id(), granted: grants, outcome })
+        Ok(Submitted { user_op_hash: hash, lane: lane.id(), granted: grants })
     }
 
     /// Signs and sends `calls` without the pre-flight, so that the chain itself judges them. For tests that hold

@@ -80,7 +80,9 @@ pub mod submit;
 pub mod userop;
 
 pub use account::SmartAccount;
-pub use agent::{Explanation, SentOperation, SessionAgent, SessionAgentBuilder, SessionStatus};
+pub use agent::{
+    Explanation, SentOperation, SessionAgent, SessionAgentBuilder, SessionStatus, Submitted,
+};
 pub use chain::Chain;
 pub use error::{Error, Result};
 pub use grant::GrantDocument;

@@ -1,0 +1,111 @@
+//! `leash mcp --http`: streamable HTTP on a loopback address, every request carrying the bearer token.
+
+use crate::{
+    failure::{Failure, Result},
+    mcp::LeashMcp,
+};
+use axum::{
+    extract::{Request, State},
+    http::{header, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use rand::RngCore;
+use rmcp::transport::streamable_http_server::{
+    session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
+};
+use std::{net::SocketAddr, path::Path, sync::Arc};
+use zeroize::Zeroizing;
+
+/// Serves `server` at `http://LISTEN/mcp` until Ctrl-C.
+pub(crate) async fn serve(server: LeashMcp, listen: SocketAddr, token_file: Option<&Path>) -> Result<()> {
+    let (token, generated) = token(token_file)?;
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    let token = Arc::new(token);
+    let app = axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(token.clone(), require_token));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure::bad_input(format!("cannot listen on {listen}: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Failure::failed(format!("the listening address is unknown: {e}")))?;
+    // Standard error, not a log: a generated token is shown this once, and only here.
+    eprintln!("leash mcp listening on http://{address}/mcp");
+    if generated {
+        eprintln!("bearer token (shown once; clients send `Authorization: Bearer <token>`): {}", token.as_str());
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| Failure::failed(format!("the MCP HTTP server stopped: {e}")))
+}
+
+/// The token from the file, else `$LEASH_MCP_TOKEN`, else a new random one (and whether it was generated).
+fn token(file: Option<&Path>) -> Result<(Zeroizing<String>, bool)> {
+    let token = match file {
+        Some(path) => {
+            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                Failure::bad_input(format!("cannot read the token file {}: {e}", path.display()))
+            })?);
+            Some(Zeroizing::new(text.lines().next().unwrap_or_default().trim().to_owned()))
+        }
+        None => std::env::var("LEASH_MCP_TOKEN").ok().map(Zeroizing::new),
+    };
+    match token {
+        Some(token) if token.len() < 16 => Err(Failure::bad_input(
+            "the bearer token is shorter than 16 characters; use a long random one",
+        )),
+        Some(token) => Ok((token, false)),
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            Ok((Zeroizing::new(alloy::hex::encode(bytes)), true))
+        }
+    }
+}
+
+/// Refuses any request without `Authorization: Bearer <token>` (401, compared in constant time).
+async fn require_token(State(token): State<Arc<Zeroizing<String>>>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match given {
+        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => next.run(request).await,
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required: send `Authorization: Bearer <token>`",
+        )
+            .into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"0123456789abcdef", b"0123456789abcdef"));
+        assert!(!constant_time_eq(b"0123456789abcdef", b"0123456789abcdeF"));
+        assert!(!constant_time_eq(b"0123456789abcdef", b"0123456789abcde"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+}
