@@ -57,7 +57,14 @@ pub(crate) struct CallEntry {
 impl CallEntry {
     /// The call, resolved against `names`.
     pub(crate) fn resolve(&self, names: &Names<'_>) -> Result<Call> {
-        call(names, &self.to, self.function.as_deref(), &self.args, self.value.as_deref(), self.data.as_deref())
+        call(
+            names,
+            &self.to,
+            self.function.as_deref(),
+            &self.args,
+            self.value.as_deref(),
+            self.data.as_deref(),
+        )
     }
 }
 

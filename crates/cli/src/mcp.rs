@@ -22,7 +22,7 @@ use alloy::{
 };
 use leash_contracts::bindings::DevToken;
 use leash_core::{format_units, parse_function, Evaluator, SessionState, TokenTable};
-use leash_sdk::{lanes::Lane, keystore::Keystore, SessionAgent};
+use leash_sdk::{keystore::Keystore, lanes::Lane, SessionAgent};
 use rmcp::{
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
     model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig},
@@ -71,7 +71,9 @@ pub(crate) struct LeashMcp {
 impl std::fmt::Debug for LeashMcp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Names only: the agents hold keys.
-        f.debug_struct("LeashMcp").field("sessions", &self.sessions.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("LeashMcp")
+            .field("sessions", &self.sessions.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -158,7 +160,9 @@ impl LeashMcp {
                     self.names().join(", ")
                 ))
             }),
-            None if self.sessions.len() == 1 => Ok(self.sessions.values().next().expect("one").clone()),
+            None if self.sessions.len() == 1 => {
+                Ok(self.sessions.values().next().expect("one").clone())
+            }
             None => Err(Failure::bad_input(format!(
                 "several sessions are served ({}); name yours in the `session` argument",
                 self.names().join(", ")
@@ -173,9 +177,11 @@ impl LeashMcp {
     /// What each action has left now, in words and in machine form.
     async fn allowances(served: &Served) -> Result<Value> {
         let chain = served.agent.chain();
-        let state = chain.session_state(served.stored.grant.account, &served.stored.session).await?;
+        let state =
+            chain.session_state(served.stored.grant.account, &served.stored.session).await?;
         let now = chain.now().await?;
-        let live = state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
+        let live =
+            state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
         let session_state = match state.session.state {
             SessionState::Revoked => "revoked",
             SessionState::Enabled if live => "enabled",
@@ -183,8 +189,10 @@ impl LeashMcp {
             SessionState::None => "not granted yet (the first operation grants it)",
         };
         let allowances = Evaluator::new(&served.stored.session).allowances(&state, now);
-        let words: Vec<String> =
-            allowances.iter().map(|a| describe_allowance(&served.stored.session, a, &served.tokens)).collect();
+        let words: Vec<String> = allowances
+            .iter()
+            .map(|a| describe_allowance(&served.stored.session, a, &served.tokens))
+            .collect();
         Ok(json!({
             "state": session_state,
             "now": now,
@@ -218,7 +226,9 @@ impl LeashMcp {
         CallToolResult::structured_error(value)
     }
 
-    #[tool(description = "The smart account this session acts for, its chain, and the session in use (name, id, key kind).")]
+    #[tool(
+        description = "The smart account this session acts for, its chain, and the session in use (name, id, key kind)."
+    )]
     async fn get_account(&self, Parameters(input): Parameters<SessionInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
         let grant = &served.stored.grant;
@@ -246,7 +256,9 @@ impl LeashMcp {
         })))
     }
 
-    #[tool(description = "The session's envelope in plain words and in machine form, with what each action has left in the current period (uses, amounts, window).")]
+    #[tool(
+        description = "The session's envelope in plain words and in machine form, with what each action has left in the current period (uses, amounts, window)."
+    )]
     async fn get_permissions(&self, Parameters(input): Parameters<SessionInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
         let session = &served.stored.session;
@@ -277,7 +289,9 @@ impl LeashMcp {
         })))
     }
 
-    #[tool(description = "Balances of the account (or another owner): native ETH and ERC-20 tokens by symbol or address.")]
+    #[tool(
+        description = "Balances of the account (or another owner): native ETH and ERC-20 tokens by symbol or address."
+    )]
     async fn get_balance(&self, Parameters(input): Parameters<BalanceInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
         let names = names(&served.stored, &served.network);
@@ -287,14 +301,25 @@ impl LeashMcp {
         let mut balances = Vec::new();
         let wanted = input.token.as_deref();
         if wanted.is_none() || wanted == Some("ETH") {
-            let wei = provider.get_balance(owner).await.map_err(|e| rpc(format!("eth_getBalance: {e}")))?;
-            balances.push(json!({ "token": "ETH", "raw": wei.to_string(), "amount": format_units(wei, 18) }));
+            let wei = provider
+                .get_balance(owner)
+                .await
+                .map_err(|e| rpc(format!("eth_getBalance: {e}")))?;
+            balances.push(
+                json!({ "token": "ETH", "raw": wei.to_string(), "amount": format_units(wei, 18) }),
+            );
         }
         let tokens: Vec<(String, alloy::primitives::Address, Option<u8>)> = match wanted {
             None => served
                 .tokens
                 .symbols()
-                .map(|s| (s.to_owned(), served.tokens.get(s).expect("listed").address, served.tokens.get(s).map(|t| t.decimals)))
+                .map(|s| {
+                    (
+                        s.to_owned(),
+                        served.tokens.get(s).expect("listed").address,
+                        served.tokens.get(s).map(|t| t.decimals),
+                    )
+                })
                 .collect(),
             Some("ETH") => Vec::new(),
             Some(token) => {
@@ -315,33 +340,44 @@ impl LeashMcp {
         Ok(CallToolResult::structured(json!({ "owner": owner, "balances": balances })))
     }
 
-    #[tool(description = "Calls a view function and decodes its result. `function` is a signature with outputs, e.g. \"balanceOf(address owner) returns (uint256)\".")]
+    #[tool(
+        description = "Calls a view function and decodes its result. `function` is a signature with outputs, e.g. \"balanceOf(address owner) returns (uint256)\"."
+    )]
     async fn read_contract(&self, Parameters(input): Parameters<ReadInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
         let names = names(&served.stored, &served.network);
-        let entry = CallEntry { to: input.to.clone(), function: Some(input.function.clone()), args: input.args.clone(), value: None, data: None };
+        let entry = CallEntry {
+            to: input.to.clone(),
+            function: Some(input.function.clone()),
+            args: input.args.clone(),
+            value: None,
+            data: None,
+        };
         let call = entry.resolve(&names).map_err(tool_error)?;
         let function = parse_function(&input.function).map_err(|e| tool_error(e.into()))?;
         let tx = TransactionRequest::default().to(call.target).input(call.data.into());
-        let output = served
-            .agent
-            .chain()
-            .provider
-            .call(tx)
-            .await
-            .map_err(|e| tool_error(Failure::failed(format!("the call reverted or failed: {e}"))))?;
+        let output = served.agent.chain().provider.call(tx).await.map_err(|e| {
+            tool_error(Failure::failed(format!("the call reverted or failed: {e}")))
+        })?;
         let decoded = if function.outputs.is_empty() {
             json!(hex::encode_prefixed(&output))
         } else {
-            let values = function
-                .abi_decode_output(&output)
-                .map_err(|e| tool_error(Failure::bad_input(format!("the result does not decode as the outputs of {}: {e}", function.signature()))))?;
+            let values = function.abi_decode_output(&output).map_err(|e| {
+                tool_error(Failure::bad_input(format!(
+                    "the result does not decode as the outputs of {}: {e}",
+                    function.signature()
+                )))
+            })?;
             Value::Array(values.iter().map(to_json).collect())
         };
-        Ok(CallToolResult::structured(json!({ "to": call.target, "function": function.full_signature(), "result": decoded })))
+        Ok(CallToolResult::structured(
+            json!({ "to": call.target, "function": function.full_signature(), "result": decoded }),
+        ))
     }
 
-    #[tool(description = "Pre-flights a batch of calls against the session's policy and the chain's counters, without signing: allowed with the window it may run in, or the rule that refuses it and what is left.")]
+    #[tool(
+        description = "Pre-flights a batch of calls against the session's policy and the chain's counters, without signing: allowed with the window it may run in, or the rule that refuses it and what is left."
+    )]
     async fn explain_calls(&self, Parameters(input): Parameters<CallsInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
         let calls = Self::resolve_calls(&served, &input.calls).await.map_err(tool_error)?;
@@ -367,7 +403,9 @@ impl LeashMcp {
         }
     }
 
-    #[tool(description = "Sends a batch of calls as one UserOperation signed by the session key. Runs the pre-flight first and never signs what it refuses (the error names the rule and what is left). Waits for the receipt unless wait is false.")]
+    #[tool(
+        description = "Sends a batch of calls as one UserOperation signed by the session key. Runs the pre-flight first and never signs what it refuses (the error names the rule and what is left). Waits for the receipt unless wait is false."
+    )]
     async fn send_calls(&self, Parameters(input): Parameters<SendInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
         let calls = Self::resolve_calls(&served, &input.calls).await.map_err(tool_error)?;
@@ -375,7 +413,8 @@ impl LeashMcp {
             None => Lane::from(0),
             Some(name) => name.parse::<u32>().map(Lane::from).unwrap_or_else(|_| Lane::named(name)),
         };
-        let refuse = |e: leash_sdk::Error| with_rejection(e, &served.stored.session, &served.tokens);
+        let refuse =
+            |e: leash_sdk::Error| with_rejection(e, &served.stored.session, &served.tokens);
         let submitted = match served.agent.submit(&calls, lane).await {
             Ok(submitted) => submitted,
             Err(e) => return Err(Self::refusal(&served, refuse(e)).await),
@@ -388,7 +427,8 @@ impl LeashMcp {
                 "granted": submitted.granted,
             })));
         }
-        let outcome = served.agent.wait(submitted.user_op_hash).await.map_err(|e| tool_error(refuse(e)))?;
+        let outcome =
+            served.agent.wait(submitted.user_op_hash).await.map_err(|e| tool_error(refuse(e)))?;
         Ok(CallToolResult::structured(json!({
             "status": "included",
             "userOpHash": submitted.user_op_hash,
@@ -401,21 +441,27 @@ impl LeashMcp {
         })))
     }
 
-    #[tool(description = "Status and receipt of an operation sent earlier: pending, included (with its transaction and whether its calls succeeded), or unknown.")]
+    #[tool(
+        description = "Status and receipt of an operation sent earlier: pending, included (with its transaction and whether its calls succeeded), or unknown."
+    )]
     async fn get_operation(&self, Parameters(input): Parameters<OperationInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
-        let hash: B256 = input
-            .user_op_hash
-            .trim()
-            .parse()
-            .map_err(|_| tool_error(Failure::bad_input(format!("`{}` is not a 32-byte hash", input.user_op_hash))))?;
+        let hash: B256 = input.user_op_hash.trim().parse().map_err(|_| {
+            tool_error(Failure::bad_input(format!(
+                "`{}` is not a 32-byte hash",
+                input.user_op_hash
+            )))
+        })?;
         let submitter = served.network.submitter().map_err(tool_error)?;
         let leash_sdk::Submitter::Bundler(bundler) = submitter else {
             return Err(tool_error(Failure::bad_input("the network has no bundler")));
         };
-        let network = |e: leash_sdk::bundler::BundlerError| tool_error(leash_sdk::Error::from(e).into());
+        let network =
+            |e: leash_sdk::bundler::BundlerError| tool_error(leash_sdk::Error::from(e).into());
         if let Some(receipt) = bundler.get_user_operation_receipt(hash).await.map_err(network)? {
-            return Ok(CallToolResult::structured(json!({ "status": "included", "userOpHash": hash, "receipt": receipt })));
+            return Ok(CallToolResult::structured(
+                json!({ "status": "included", "userOpHash": hash, "receipt": receipt }),
+            ));
         }
         let pending = bundler.get_user_operation_by_hash(hash).await.map_err(network)?;
         Ok(CallToolResult::structured(json!({
@@ -461,7 +507,8 @@ pub(crate) async fn run(args: Args, home: &Home, networks: &Networks) -> Result<
         let stored = Stored::load(home, name)?;
         let network = stored.network(networks)?;
         let chain = network.connect().await?;
-        let password = password::read(args.password.request(format!("session key `{name}`"), false))?;
+        let password =
+            password::read(args.password.request(format!("session key `{name}`"), false))?;
         let key = Keystore::open(&stored.key_path, password.as_bytes())?;
         drop(password);
         let agent = stored.agent(home, &network, chain, key.into_shared())?;
@@ -477,7 +524,10 @@ pub(crate) async fn run(args: Args, home: &Home, networks: &Networks) -> Result<
             .serve(rmcp::transport::stdio())
             .await
             .map_err(|e| Failure::failed(format!("the MCP session did not start: {e}")))?;
-        running.waiting().await.map_err(|e| Failure::failed(format!("the MCP session failed: {e}")))?;
+        running
+            .waiting()
+            .await
+            .map_err(|e| Failure::failed(format!("the MCP session failed: {e}")))?;
         Ok(())
     }
 }

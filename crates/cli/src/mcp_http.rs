@@ -18,7 +18,11 @@ use std::{net::SocketAddr, path::Path, sync::Arc};
 use zeroize::Zeroizing;
 
 /// Serves `server` at `http://LISTEN/mcp` until Ctrl-C.
-pub(crate) async fn serve(server: LeashMcp, listen: SocketAddr, token_file: Option<&Path>) -> Result<()> {
+pub(crate) async fn serve(
+    server: LeashMcp,
+    listen: SocketAddr,
+    token_file: Option<&Path>,
+) -> Result<()> {
     let (token, generated) = token(token_file)?;
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
@@ -38,7 +42,10 @@ pub(crate) async fn serve(server: LeashMcp, listen: SocketAddr, token_file: Opti
     // Standard error, not a log: a generated token is shown this once, and only here.
     eprintln!("leash mcp listening on http://{address}/mcp");
     if generated {
-        eprintln!("bearer token (shown once; clients send `Authorization: Bearer <token>`): {}", token.as_str());
+        eprintln!(
+            "bearer token (shown once; clients send `Authorization: Bearer <token>`): {}",
+            token.as_str()
+        );
     }
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -73,14 +80,20 @@ fn token(file: Option<&Path>) -> Result<(Zeroizing<String>, bool)> {
 }
 
 /// Refuses any request without `Authorization: Bearer <token>` (401, compared in constant time).
-async fn require_token(State(token): State<Arc<Zeroizing<String>>>, request: Request, next: Next) -> Response {
+async fn require_token(
+    State(token): State<Arc<Zeroizing<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
     match given {
-        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => next.run(request).await,
+        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => {
+            next.run(request).await
+        }
         _ => (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],

@@ -351,7 +351,11 @@ pub(crate) async fn run(
 }
 
 /// A policy rejection with the rule's machine form attached.
-pub(crate) fn with_rejection(error: leash_sdk::Error, session: &Session, tokens: &TokenTable) -> Failure {
+pub(crate) fn with_rejection(
+    error: leash_sdk::Error,
+    session: &Session,
+    tokens: &TokenTable,
+) -> Failure {
     let detail = match &error {
         leash_sdk::Error::PreFlight { rejection, .. } => Some(rejection.to_json(session, tokens)),
         leash_sdk::Error::Rejected { rejection: Some(rejection), .. } => {

@@ -1,0 +1,176 @@
+//! The harness the command-line tests share: a data directory, the local stack, and the binary run as a
+//! script would run it.
+#![allow(dead_code)]
+
+use alloy::primitives::{address, Address, U256};
+use leash_contracts::bindings::DevToken;
+use leash_devnet::Devnet;
+use serde_json::Value;
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+};
+
+pub(crate) const OWNER_PASSWORD: &str = "owner-correct-horse-7";
+pub(crate) const SESSION_PASSWORD: &str = "session-battery-staple-9";
+pub(crate) const MERCHANT: Address = address!("4d65726368616e74000000000000000000000001");
+
+pub(crate) const POLICY: &str = r#"
+version = 1
+
+[addresses]
+merchant = "0x4d65726368616e74000000000000000000000001"
+
+[session]
+name = "merchant payments"
+valid_until = "2030-01-01T00:00:00Z"
+
+[[action]]
+name = "pay the merchant"
+target = "USDC"
+function = "transfer(address to, uint256 amount)"
+rules = [{ arg = "to", eq = "merchant" }, { arg = "amount", lte = "100 USDC" }]
+spend = { arg = "amount", max = "150 USDC" }
+period = "monthly"
+"#;
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Run {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+
+    pub(crate) fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub(crate) fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// A data directory, the local stack, and every output the binary printed (for the secrets check).
+pub(crate) struct Cli {
+    pub(crate) home: tempfile::TempDir,
+    pub(crate) rpc_url: String,
+    pub(crate) bundler_url: String,
+    pub(crate) outputs: std::sync::Mutex<Vec<String>>,
+}
+
+impl Cli {
+    pub(crate) fn new(rpc_url: String, bundler_url: String) -> Self {
+        Self {
+            home: tempfile::tempdir().expect("a temporary directory"),
+            rpc_url,
+            bundler_url,
+            outputs: Default::default(),
+        }
+    }
+
+    pub(crate) fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Runs `leash ARGS` with the passwords in the environment.
+    pub(crate) async fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[]).await
+    }
+
+    /// `leash ARGS` with the data directory, the stack's URLs and the passwords in its environment.
+    pub(crate) fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_leash"));
+        command
+            .args(args)
+            .env("LEASH_HOME", self.home())
+            .env("LEASH_RPC_URL", &self.rpc_url)
+            .env("LEASH_BUNDLER_URL", &self.bundler_url)
+            .env("LEASH_PASSWORD", SESSION_PASSWORD)
+            .env("LEASH_OWNER_PASSWORD", OWNER_PASSWORD)
+            .env("LEASH_LOG", "debug")
+            .env_remove("LEASH_NETWORK")
+            .env_remove("LEASH_PAYMASTER_URL")
+            .env_remove("LEASH_MCP_TOKEN")
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs `leash ARGS` with `env` on top of the defaults (an empty value removes the variable).
+    pub(crate) async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.command(args);
+        command.stdin(std::process::Stdio::null());
+        for (key, value) in env {
+            if value.is_empty() {
+                command.env_remove(key);
+            } else {
+                command.env(key, value);
+            }
+        }
+        let output = command.output().await.expect("the leash binary runs");
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        self.outputs.lock().unwrap().push(run.text());
+        run
+    }
+
+    pub(crate) fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.home().join(name);
+        std::fs::write(&path, contents).expect("a test file is written");
+        path
+    }
+
+    /// Owner key `owner`, account `main` funded with 1 ETH and 1,000 USDC.
+    pub(crate) async fn owner_and_account(&self) -> Value {
+        self.run_with(&["keystore", "create", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)])
+            .await
+            .ok();
+        let account = self
+            .run(&["--json", "account", "create", "main", "--owner", "owner"])
+            .await
+            .ok()
+            .json();
+        self.run(&["account", "fund", "main", "--eth", "1 ETH", "--token", "1000 USDC"]).await.ok();
+        self.run(&["account", "deploy", "main"]).await.ok();
+        account
+    }
+}
+
+pub(crate) struct Stack {
+    pub(crate) devnet: Devnet,
+    /// Kept alive for the test's length (bind it: `..` would drop it).
+    pub(crate) bundler: leash_bundler::LocalBundler,
+    pub(crate) cli: Cli,
+}
+
+pub(crate) async fn stack() -> Stack {
+    let devnet = Devnet::start().await.expect("the devnet starts");
+    let bundler = leash_demo::start_bundler(&devnet, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .expect("the bundler starts");
+    let cli = Cli::new(devnet.rpc_url().to_string(), bundler.url().to_string());
+    Stack { devnet, bundler, cli }
+}
+
+pub(crate) async fn usdc_balance(devnet: &Devnet, owner: Address) -> U256 {
+    let usdc = devnet.deployment().unwrap().usdc;
+    DevToken::new(usdc, devnet.provider()).balanceOf(owner).call().await.expect("balanceOf")
+}
+
+pub(crate) const PAY: &str = "transfer(address,uint256)";
+pub(crate) const MERCHANT_TEXT: &str = "0x4d65726368616e74000000000000000000000001";

@@ -1,0 +1,260 @@
+//! `leash mcp` driven by rmcp's own client, over stdio (the server as a child process) and over streamable
+//! HTTP, against the local stack: tools listed with their schemas, a permitted send that lands, a refused one
+//! with its rule and what is left, malformed arguments answered while the server keeps serving, and HTTP
+//! without the bearer token refused.
+
+mod common;
+
+use alloy::primitives::U256;
+use common::*;
+use rmcp::{
+    model::{CallToolRequestParams, CallToolResult},
+    service::{RoleClient, RunningService},
+    transport::{
+        streamable_http_client::StreamableHttpClientTransportConfig, StreamableHttpClientTransport,
+        TokioChildProcess,
+    },
+    ServiceExt,
+};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+type Client = RunningService<RoleClient, ()>;
+
+/// Owner, deployed account with USDC, and two sessions under the merchant policy: `shop` and `backup`.
+async fn prepared(cli: &Cli) {
+    cli.owner_and_account().await;
+    let policy = cli.write("pay.toml", POLICY);
+    let policy = policy.to_str().unwrap();
+    for name in ["shop", "backup"] {
+        cli.run(&["session", "create", name, "--policy", policy, "--account", "main"]).await.ok();
+    }
+}
+
+async fn call(client: &Client, tool: &'static str, arguments: Value) -> CallToolResult {
+    let arguments = arguments.as_object().expect("an object").clone();
+    client
+        .call_tool(CallToolRequestParams::new(tool).with_arguments(arguments))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: the call failed at the protocol level: {e}"))
+}
+
+fn structured(result: &CallToolResult) -> &Value {
+    result.structured_content.as_ref().expect("a structured result")
+}
+
+fn pay(amount: &str) -> Value {
+    json!([{ "to": "USDC", "function": PAY, "args": [MERCHANT_TEXT, amount] }])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_acts_through_the_stdio_server() {
+    let Stack { devnet, cli, bundler: _bundler } = stack().await;
+    prepared(&cli).await;
+    let mut server = cli.command(&["mcp", "--session", "shop", "--session", "backup"]);
+    server.env("LEASH_LOG", "off");
+    let client: Client =
+        ().serve(TokioChildProcess::new(server).expect("leash mcp starts"))
+            .await
+            .expect("MCP initialises");
+
+    // Every tool, each with an input schema.
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "explain_calls",
+            "get_account",
+            "get_balance",
+            "get_operation",
+            "get_permissions",
+            "read_contract",
+            "send_calls"
+        ]
+    );
+    let send = tools.iter().find(|t| t.name == "send_calls").unwrap();
+    let schema = serde_json::to_value(&send.input_schema).unwrap();
+    assert!(
+        schema["properties"]["calls"].is_object() && schema["properties"]["lane"].is_object(),
+        "{schema}"
+    );
+
+    // Two sessions are served: each call names its own.
+    let ambiguous = call(&client, "get_account", json!({})).await;
+    assert_eq!(ambiguous.is_error, Some(true));
+    assert!(structured(&ambiguous)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("several sessions"));
+    let account = call(&client, "get_account", json!({ "session": "backup" })).await;
+    assert_eq!(structured(&account)["session"]["name"], "backup");
+    assert_eq!(structured(&account)["deployed"], true);
+
+    // The envelope in words and what is left.
+    let permissions = call(&client, "get_permissions", json!({ "session": "shop" })).await;
+    let permissions = structured(&permissions);
+    assert!(
+        permissions["envelope"].to_string().contains("at most 150 USDC per calendar month"),
+        "{permissions}"
+    );
+    assert!(
+        permissions["now"]["left"][0].as_str().unwrap().contains("150 USDC left"),
+        "{permissions}"
+    );
+
+    // A permitted send lands on chain.
+    let sent = call(
+        &client,
+        "send_calls",
+        json!({ "session": "shop", "calls": pay("50 USDC"), "lane": "payments" }),
+    )
+    .await;
+    assert_ne!(sent.is_error, Some(true), "{sent:?}");
+    assert_eq!(structured(&sent)["status"], "included");
+    assert_eq!(structured(&sent)["success"], true);
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(50_000_000u64));
+
+    // A refused send: the rule, in words, and what is left; nothing moves.
+    let refused =
+        call(&client, "send_calls", json!({ "session": "shop", "calls": pay("101 USDC") })).await;
+    assert_eq!(refused.is_error, Some(true));
+    let error = &structured(&refused)["error"];
+    assert_eq!(error["rule"], "ArgumentRuleFailed");
+    assert_eq!(error["kind"], "policy");
+    assert!(error["whatIsLeft"]["left"][0].as_str().unwrap().contains("100 USDC left"), "{error}");
+    let over =
+        call(&client, "explain_calls", json!({ "session": "shop", "calls": pay("100.5 USDC") }))
+            .await;
+    assert_eq!(structured(&over)["allowed"], false);
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(50_000_000u64));
+
+    // Malformed arguments get a clear error, and the server keeps serving.
+    let malformed = client
+        .call_tool(
+            CallToolRequestParams::new("send_calls")
+                .with_arguments(json!({ "calls": "all of it" }).as_object().unwrap().clone()),
+        )
+        .await;
+    match malformed {
+        Err(e) => assert!(e.to_string().contains("calls"), "{e}"),
+        Ok(result) => assert_eq!(result.is_error, Some(true), "{result:?}"),
+    }
+    let unknown_field = client
+        .call_tool(CallToolRequestParams::new("get_balance").with_arguments(
+            json!({ "session": "shop", "tokne": "USDC" }).as_object().unwrap().clone(),
+        ))
+        .await;
+    assert!(unknown_field.is_err() || unknown_field.unwrap().is_error == Some(true));
+    let bad_name =
+        call(&client, "send_calls", json!({ "session": "shop", "calls": [{ "to": "DAI" }] })).await;
+    assert_eq!(structured(&bad_name)["error"]["kind"], "bad-input");
+
+    // Balances and contract reads.
+    let balance = call(&client, "get_balance", json!({ "session": "shop", "token": "USDC" })).await;
+    assert_eq!(structured(&balance)["balances"][0]["amount"], "950");
+    let read = call(
+        &client,
+        "read_contract",
+        json!({ "session": "shop", "to": "USDC", "function": "balanceOf(address who) returns (uint256)", "args": [MERCHANT_TEXT] }),
+    )
+    .await;
+    assert_eq!(structured(&read)["result"], json!(["50000000"]));
+
+    // Without waiting: the hash now, the receipt from get_operation.
+    let submitted = call(
+        &client,
+        "send_calls",
+        json!({ "session": "backup", "calls": pay("5 USDC"), "wait": false }),
+    )
+    .await;
+    assert_eq!(structured(&submitted)["status"], "submitted", "{submitted:?}");
+    let hash = structured(&submitted)["userOpHash"].as_str().unwrap().to_owned();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        let operation =
+            call(&client, "get_operation", json!({ "session": "backup", "user_op_hash": hash }))
+                .await;
+        status = structured(&operation).clone();
+        if status["status"] == "included" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status["status"], "included", "{status}");
+    assert_eq!(status["receipt"]["success"], true, "{status}");
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(55_000_000u64));
+
+    // Nothing the server said carries key material.
+    let exported = cli
+        .run_with(
+            &["--json", "keystore", "export", "owner", "--yes"],
+            &[("LEASH_PASSWORD", OWNER_PASSWORD)],
+        )
+        .await
+        .ok()
+        .json();
+    let owner_key =
+        exported["privateKey"].as_str().unwrap().trim_start_matches("0x").to_lowercase();
+    for result in [&permissions.to_string(), &structured(&sent).to_string(), &error.to_string()] {
+        assert!(!result.to_lowercase().contains(&owner_key));
+        assert!(!result.contains(SESSION_PASSWORD));
+    }
+    client.cancel().await.expect("the client closes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_server_requires_its_bearer_token() {
+    let Stack { devnet, cli, bundler: _bundler } = stack().await;
+    prepared(&cli).await;
+    let token = "http-test-token-0123456789abcdef";
+    let mut server =
+        cli.command(&["mcp", "--session", "shop", "--http", "--listen", "127.0.0.1:0"]);
+    server
+        .env("LEASH_MCP_TOKEN", token)
+        .env("LEASH_LOG", "off")
+        .stderr(std::process::Stdio::piped());
+    let mut child = server.spawn().expect("leash mcp --http starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next_line().await.unwrap().expect("the server says where it listens");
+        assert!(!line.contains(token), "the given token is never shown: {line}");
+        if let Some(url) = line.strip_prefix("leash mcp listening on ") {
+            break url.to_owned();
+        }
+    };
+
+    let http = reqwest::Client::new();
+    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": { "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "probe", "version": "1" } } });
+    // No header, a wrong token, and the right token without the Bearer scheme: all refused.
+    for authorization in [None, Some("Bearer wrong-token-0123456789abcdef"), Some(token)] {
+        let mut request = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(initialize.to_string());
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.expect("the server answers");
+        assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED, "{authorization:?}");
+    }
+
+    let config = StreamableHttpClientTransportConfig::with_uri(url.clone()).auth_header(token);
+    let client: Client =
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .expect("MCP initialises over HTTP");
+    assert_eq!(client.list_all_tools().await.expect("tools/list").len(), 7);
+    let explained = call(&client, "explain_calls", json!({ "calls": pay("20 USDC") })).await;
+    assert_eq!(structured(&explained)["allowed"], true, "{explained:?}");
+    let sent = call(&client, "send_calls", json!({ "calls": pay("20 USDC") })).await;
+    assert_eq!(structured(&sent)["status"], "included", "{sent:?}");
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(20_000_000u64));
+    let refused = call(&client, "send_calls", json!({ "calls": pay("200 USDC") })).await;
+    assert_eq!(structured(&refused)["error"]["rule"], "ArgumentRuleFailed");
+    client.cancel().await.expect("the client closes");
+    child.kill().await.expect("the server stops");
+}
