@@ -181,8 +181,9 @@ pub(crate) async fn run(
             out.show(json!(record), || {
                 println!("account `{name}`: {}", record.address);
                 println!("  owner     {} (key `{owner}`)", record.owner);
-                println!("  not deployed yet: fund the address, then `leash account deploy {name}`, or let the first");
-                println!("  session operation deploy it");
+                println!(
+                    "  not deployed yet: fund the address, then `leash account deploy {name}`"
+                );
             });
         }
         Command::Info { name } => {

@@ -2,7 +2,8 @@
 //! batch file.
 //!
 //! A target or an `address` argument may be an address, a token symbol (`USDC`), a contract the network names
-//! (`router`), an address the session's policy named, or `self` (the account). A `uint` argument may be an
+//! (`router`), or `self` (the account). Names a policy file defined for itself are not kept in the grant, so
+//! calls spell those addresses out. A `uint` argument may be an
 //! amount with its unit (`"100 USDC"`, `"0.01 ETH"`, `"5 gwei"`): it is converted to raw units.
 
 use crate::failure::{Failure, Result};

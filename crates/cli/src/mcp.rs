@@ -182,12 +182,20 @@ impl LeashMcp {
         let now = chain.now().await?;
         let live =
             state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
-        let session_state = match state.session.state {
-            SessionState::Revoked => "revoked",
-            SessionState::Enabled if live => "enabled",
-            SessionState::Enabled => "revoked",
-            SessionState::None => "not granted yet (the first operation grants it)",
-        };
+        let session_state =
+            match state.session.state {
+                SessionState::Revoked => "revoked",
+                SessionState::Enabled if live => "enabled",
+                SessionState::Enabled => "revoked",
+                SessionState::None
+                    if served.stored.grant.chains.iter().any(|c| {
+                        c.chain_id == served.network.chain_id && c.epoch < state.epoch
+                    }) =>
+                {
+                    "void (every session of the account was revoked after this grant was signed)"
+                }
+                SessionState::None => "not granted yet (the first operation grants it)",
+            };
         let allowances = Evaluator::new(&served.stored.session).allowances(&state, now);
         let words: Vec<String> = allowances
             .iter()

@@ -469,7 +469,10 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
             println!("created session `{name}` for account `{account}` ({})", record.address);
             println!("  id        {}", session.id());
             println!("  key       {} {}", kind_name(info.identity.kind()), identity_text(&info.identity));
-            println!("  chains    {chain_ids:?} (one owner signature for all)");
+            println!(
+                "  chains    {} (one owner signature for all)",
+                chain_ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            );
             for line in &lines {
                 println!("    {line}");
             }
@@ -527,6 +530,16 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
         SessionState::Enabled if live => "enabled",
         // Enabled under an older epoch: a "revoke all" voided it.
         SessionState::Enabled => "revoked (all sessions of the account were revoked)",
+        // The grant names the epoch it was signed in; a "revoke all" since then voided it.
+        SessionState::None
+            if stored
+                .grant
+                .chains
+                .iter()
+                .any(|c| c.chain_id == network.chain_id && c.epoch < state.epoch) =>
+        {
+            "void (every session of the account was revoked after this grant was signed)"
+        }
         SessionState::None => "not granted yet (its first operation grants it)",
     };
     let policy = &stored.session.policy;
@@ -640,6 +653,14 @@ async fn revoke(
     let stored = Stored::load(home, &name)?;
     let network = stored.network(networks)?;
     let chain = network.connect().await?;
+    if chain.session_status(stored.grant.account, stored.grant.session_id).await?
+        == SessionState::Revoked
+    {
+        return Err(Failure::bad_input(format!(
+            "session `{name}` is revoked already on `{}`",
+            network.name
+        )));
+    }
     let owner = stored.account_record(home)?.open_owner(home, owner)?;
     let submitter = network.submitter()?;
     let outcome =

@@ -153,6 +153,8 @@ async fn a_whole_session_lifecycle_through_the_binary() {
     cli.run(&["session", "revoke", "shop"]).await.ok();
     let status = cli.run(&["--json", "session", "status", "shop"]).await.ok().json();
     assert_eq!(status["state"], "revoked");
+    let twice = cli.run(&["session", "revoke", "shop"]).await;
+    assert_eq!(twice.code, 2, "revoking twice sends nothing: {}", twice.text());
     let refused =
         cli.run(&["--json", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "1 USDC"]).await;
     assert_eq!(refused.code, 3, "{}", refused.text());
@@ -185,6 +187,8 @@ async fn revoke_all_voids_every_session_and_grant_of_the_account() {
     let again = cli.run(&["session", "grant", "one"]).await;
     assert_eq!(again.code, 2, "granting twice is refused: {}", again.text());
     cli.run(&["session", "revoke", "--all", "--account", "main"]).await.ok();
+    let status = cli.run(&["--json", "session", "status", "two"]).await.ok().json();
+    assert!(status["state"].as_str().unwrap().starts_with("void"), "{status}");
     for name in ["one", "two"] {
         let refused = cli
             .run(&["--json", "session", "send", name, "USDC", PAY, MERCHANT_TEXT, "1 USDC"])
