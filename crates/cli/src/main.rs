@@ -118,7 +118,9 @@ fn main() -> ExitCode {
     restore_sigpipe();
     init_logging();
     let cli = Cli::parse();
-    let out = Out { json: cli.json };
+    // Over stdio, standard output is the protocol's channel: `leash mcp` reports a failed start on standard
+    // error only.
+    let out = Out { json: cli.json && !matches!(cli.command, Command::Mcp(_)) };
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,

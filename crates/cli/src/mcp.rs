@@ -42,7 +42,8 @@ pub(crate) struct Args {
     /// Serve over streamable HTTP instead of standard input and output.
     #[arg(long)]
     http: bool,
-    /// Where HTTP listens (loopback by default; the bearer token guards it either way).
+    /// Where HTTP listens. Requests must name a loopback host (DNS-rebinding protection), so reach it from
+    /// elsewhere through a tunnel or a reverse proxy; the bearer token guards it either way.
     #[arg(long, default_value = "127.0.0.1:8765", requires = "http")]
     listen: SocketAddr,
     /// A file holding the bearer token HTTP clients must send; else $LEASH_MCP_TOKEN; else a random token is
@@ -196,11 +197,21 @@ impl LeashMcp {
                 }
                 SessionState::None => "not granted yet (the first operation grants it)",
             };
-        let allowances = Evaluator::new(&served.stored.session).allowances(&state, now);
-        let words: Vec<String> = allowances
+        // A revoked or voided session has nothing left, whatever its counters say.
+        let usable = live
+            || (state.session.state == SessionState::None && !session_state.starts_with("void"));
+        let allowances = if usable {
+            Evaluator::new(&served.stored.session).allowances(&state, now)
+        } else {
+            Vec::new()
+        };
+        let mut words: Vec<String> = allowances
             .iter()
             .map(|a| describe_allowance(&served.stored.session, a, &served.tokens))
             .collect();
+        if !usable {
+            words.push(format!("nothing: the session is {session_state}"));
+        }
         Ok(json!({
             "state": session_state,
             "now": now,

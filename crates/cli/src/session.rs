@@ -544,9 +544,16 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
     };
     let policy = &stored.session.policy;
     let tokens = stored.tokens(&network);
-    let allowances = Evaluator::new(&stored.session).allowances(&state, now);
-    let lines: Vec<String> =
+    // A revoked or voided session has nothing left, whatever its counters say.
+    let usable =
+        live || (state.session.state == SessionState::None && !shown_state.starts_with("void"));
+    let allowances =
+        if usable { Evaluator::new(&stored.session).allowances(&state, now) } else { Vec::new() };
+    let mut lines: Vec<String> =
         allowances.iter().map(|a| describe_allowance(&stored.session, a, &tokens)).collect();
+    if !usable {
+        lines.push(format!("nothing left: the session is {shown_state}"));
+    }
     let window = json!({ "validAfter": policy.valid_after.0, "validUntil": policy.valid_until.map(|t| t.0) });
     let value = json!({
         "session": name,

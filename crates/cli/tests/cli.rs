@@ -153,6 +153,7 @@ async fn a_whole_session_lifecycle_through_the_binary() {
     cli.run(&["session", "revoke", "shop"]).await.ok();
     let status = cli.run(&["--json", "session", "status", "shop"]).await.ok().json();
     assert_eq!(status["state"], "revoked");
+    assert_eq!(status["allowances"], serde_json::json!([]), "a revoked session has nothing left");
     let twice = cli.run(&["session", "revoke", "shop"]).await;
     assert_eq!(twice.code, 2, "revoking twice sends nothing: {}", twice.text());
     let refused =
