@@ -14,10 +14,10 @@
 //! place; a session's directory is filled under a temporary name and renamed when complete.
 
 use crate::failure::{Failure, Result};
+use leash_sdk::fs::WriteError;
 use serde::{de::DeserializeOwned, Serialize};
 use std::{
     fs,
-    io::Write,
     path::{Path, PathBuf},
 };
 
@@ -142,35 +142,11 @@ pub(crate) fn write_json(path: &Path, value: &impl Serialize, overwrite: bool) -
 
 pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32, overwrite: bool) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let fail = |doing: &str, e: std::io::Error| {
-        Failure::bad_input(format!("cannot {doing} {}: {e}", path.display()))
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".leash-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| fail("write", e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(|e| fail("write", e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    tmp.write_all(contents).map_err(|e| fail("write", e))?;
-    tmp.as_file().sync_all().map_err(|e| fail("write", e))?;
-    let persisted = if overwrite { tmp.persist(path) } else { tmp.persist_noclobber(path) };
-    persisted.map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            Failure::bad_input(format!("{} exists already", path.display()))
-                .with_hint("choose another name, or pass --force to replace it")
-        } else {
-            fail("write", e.error)
-        }
-    })?;
-    Ok(())
+    leash_sdk::fs::write_atomic(dir, path, contents, mode, overwrite).map_err(|e| match e {
+        WriteError::Exists => Failure::bad_input(format!("{} exists already", path.display()))
+            .with_hint("choose another name, or pass --force to replace it"),
+        e @ WriteError::Io { .. } => Failure::bad_input(e.to_string()),
+    })
 }
 
 /// Reads a JSON record, naming the file in every error.

@@ -10,8 +10,8 @@ use crate::{
     failure::{Failure, Result},
     home::Home,
     network::{Network, Networks},
-    password::{self, KeyPassword},
-    session::{describe_allowance, names, with_rejection, Stored},
+    password::KeyPassword,
+    session::{names, with_rejection, Stored},
 };
 use alloy::{
     dyn_abi::{DynSolValue, FunctionExt},
@@ -21,8 +21,8 @@ use alloy::{
     rpc::types::TransactionRequest,
 };
 use leash_contracts::bindings::DevToken;
-use leash_core::{format_units, parse_function, Evaluator, SessionState, TokenTable};
-use leash_sdk::{keystore::Keystore, lanes::Lane, SessionAgent};
+use leash_core::{format_units, parse_function, TokenTable};
+use leash_sdk::{lanes::Lane, SessionAgent};
 use rmcp::{
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
     model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig},
@@ -177,48 +177,15 @@ impl LeashMcp {
 
     /// What each action has left now, in words and in machine form.
     async fn allowances(served: &Served) -> Result<Value> {
-        let chain = served.agent.chain();
-        let state =
-            chain.session_state(served.stored.grant.account, &served.stored.session).await?;
-        let now = chain.now().await?;
-        let live =
-            state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
-        let session_state =
-            match state.session.state {
-                SessionState::Revoked => "revoked",
-                SessionState::Enabled if live => "enabled",
-                SessionState::Enabled => "revoked",
-                SessionState::None
-                    if served.stored.grant.chains.iter().any(|c| {
-                        c.chain_id == served.network.chain_id && c.epoch < state.epoch
-                    }) =>
-                {
-                    "void (every session of the account was revoked after this grant was signed)"
-                }
-                SessionState::None => "not granted yet (the first operation grants it)",
-            };
-        // A revoked or voided session has nothing left, whatever its counters say.
-        let usable = live
-            || (state.session.state == SessionState::None && !session_state.starts_with("void"));
-        let allowances = if usable {
-            Evaluator::new(&served.stored.session).allowances(&state, now)
-        } else {
-            Vec::new()
-        };
-        let mut words: Vec<String> = allowances
-            .iter()
-            .map(|a| describe_allowance(&served.stored.session, a, &served.tokens))
-            .collect();
-        if !usable {
-            words.push(format!("nothing: the session is {session_state}"));
-        }
+        let standing = served.stored.standing(served.agent.chain(), &served.tokens).await?;
+        let state = &standing.status.chain;
         Ok(json!({
-            "state": session_state,
-            "now": now,
+            "state": standing.label,
+            "now": standing.status.now,
             "operationsThisPeriod": state.session.uses,
             "gasSpentWei": state.session.gas_spent.to_string(),
-            "left": words,
-            "allowances": allowances,
+            "left": standing.left,
+            "allowances": standing.allowances,
         }))
     }
 
@@ -226,7 +193,7 @@ impl LeashMcp {
         if calls.is_empty() {
             return Err(Failure::bad_input("`calls` is empty: give at least one call"));
         }
-        let names = names(&served.stored, &served.network);
+        let names = names(&served.stored, &served.network, &served.tokens);
         calls
             .iter()
             .enumerate()
@@ -313,7 +280,7 @@ impl LeashMcp {
     )]
     async fn get_balance(&self, Parameters(input): Parameters<BalanceInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
-        let names = names(&served.stored, &served.network);
+        let names = names(&served.stored, &served.network, &served.tokens);
         let owner = names.address(input.owner.as_deref().unwrap_or("self")).map_err(tool_error)?;
         let provider = &served.agent.chain().provider;
         let rpc = |e: String| tool_error(Failure::network(e));
@@ -364,7 +331,7 @@ impl LeashMcp {
     )]
     async fn read_contract(&self, Parameters(input): Parameters<ReadInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
-        let names = names(&served.stored, &served.network);
+        let names = names(&served.stored, &served.network, &served.tokens);
         let entry = CallEntry {
             to: input.to.clone(),
             function: Some(input.function.clone()),
@@ -526,11 +493,8 @@ pub(crate) async fn run(args: Args, home: &Home, networks: &Networks) -> Result<
         let stored = Stored::load(home, name)?;
         let network = stored.network(networks)?;
         let chain = network.connect().await?;
-        let password =
-            password::read(args.password.request(format!("session key `{name}`"), false))?;
-        let key = Keystore::open(&stored.key_path, password.as_bytes())?;
-        drop(password);
-        let agent = stored.agent(home, &network, chain, key.into_shared())?;
+        let key = stored.open_key(&args.password)?;
+        let agent = stored.agent(home, &network, chain, Some(key.into_shared()))?;
         let tokens = stored.tokens(&network);
         sessions.insert(name.clone(), Arc::new(Served { stored, network, agent, tokens }));
     }

@@ -28,7 +28,10 @@ use leash_core::{PolicyContext, TokenTable};
 use leash_devnet::Deployment;
 use leash_sdk::{bundler::BundlerClient, paymaster::PaymasterClient, Chain, Submitter};
 use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 /// The name of the built-in local network.
 pub(crate) const DEVNET: &str = "devnet";
@@ -86,6 +89,8 @@ pub(crate) struct Network {
 pub(crate) struct Networks {
     pub(crate) all: BTreeMap<String, Network>,
     pub(crate) selected: String,
+    /// The config file they came from (named in errors).
+    file: PathBuf,
 }
 
 impl Networks {
@@ -130,7 +135,7 @@ impl Networks {
         if !all.contains_key(&selected) {
             return Err(unknown(&selected, &all, file));
         }
-        Ok(Self { all, selected })
+        Ok(Self { all, selected, file: file.to_path_buf() })
     }
 
     /// The chosen network, with the environment's URL overrides.
@@ -140,12 +145,8 @@ impl Networks {
 
     /// A network by name, with the environment's URL overrides.
     pub(crate) fn get(&self, name: &str) -> Result<Network> {
-        let mut network = self.all.get(name).cloned().ok_or_else(|| {
-            Failure::bad_input(format!(
-                "unknown network `{name}`; known: {}",
-                self.all.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))
-        })?;
+        let mut network =
+            self.all.get(name).cloned().ok_or_else(|| unknown(name, &self.all, &self.file))?;
         let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
         if let Some(url) = env("LEASH_RPC_URL") {
             network.rpc_url = url;

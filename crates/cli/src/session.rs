@@ -11,16 +11,16 @@ use crate::{
     progress::while_waiting,
     Out,
 };
-use alloy::primitives::{Bytes, B256, U256};
+use alloy::primitives::{Address, Bytes, B256, U256};
 use leash_core::{
-    format_units, ActionAllowance, Evaluator, GrantTarget, PolicyFile, Session, SessionState,
-    Target, Timestamp, TokenTable,
+    format_units, ActionAllowance, GrantTarget, PolicyFile, Session, SessionState, Target,
+    Timestamp, TokenTable,
 };
 use leash_sdk::{
     keystore::Keystore,
     lanes::Lane,
     signer::{SessionKey, SessionSigner, SignerError, SignerKind},
-    GrantDocument, SessionAgent,
+    Chain, GrantDocument, SessionAgent, SessionStatus, Submitter,
 };
 use serde_json::{json, Value};
 use std::{path::PathBuf, sync::Arc};
@@ -141,23 +141,48 @@ impl Stored {
         }
     }
 
+    /// The tokens known on `network`: its own table, plus the grant document's where the document was written
+    /// for this chain (its first); token addresses differ between chains, so elsewhere only the network's.
     pub(crate) fn tokens(&self, network: &Network) -> TokenTable {
-        let mut tokens = network.tokens.clone();
-        tokens.extend(&self.grant.tokens);
+        let mut tokens = TokenTable::default();
+        if self.grant.chains.first().is_some_and(|c| c.chain_id == network.chain_id) {
+            tokens.extend(&self.grant.tokens);
+        }
+        tokens.extend(&network.tokens);
         tokens
     }
 
+    /// The session key, after its password (which is dropped once the key is open).
+    pub(crate) fn open_key(&self, password: &KeyPassword) -> Result<SessionKey> {
+        let password =
+            password::read(password.request(format!("session key `{}`", self.name), false))?;
+        Ok(Keystore::open(&self.key_path, password.as_bytes())?)
+    }
+
     /// An agent for this session; `signer` is the key, or its public half when nothing will be signed.
+    ///
+    /// Without a key the agent only explains: it signs nothing and sends nothing, so it needs no bundler.
     pub(crate) fn agent(
         &self,
         home: &Home,
         network: &Network,
         chain: leash_sdk::Chain,
-        signer: Arc<dyn SessionSigner>,
+        key: Option<Arc<dyn SessionSigner>>,
     ) -> Result<SessionAgent> {
+        let submitter = match (&key, network.submitter()) {
+            (_, Ok(submitter)) => submitter,
+            (None, Err(_)) => Submitter::direct(chain.provider.clone(), Address::ZERO),
+            (Some(_), Err(missing)) => return Err(missing),
+        };
+        let signer = key.unwrap_or_else(|| {
+            Arc::new(PublicKeyOnly {
+                kind: self.session.key.kind,
+                public: self.session.key.public.clone(),
+            })
+        });
         let mut builder =
             SessionAgent::builder(chain, self.grant.account, self.session.clone(), signer)
-                .submitter(Arc::new(network.submitter()?))
+                .submitter(Arc::new(submitter))
                 .tokens(self.tokens(network));
         if let Some(proof) = self.grant.proof_for(network.chain_id) {
             builder = builder.lazy_grant(proof);
@@ -171,6 +196,35 @@ impl Stored {
         Ok(builder.build()?)
     }
 
+    /// Where the session stands on `chain`, and what it has left (nothing once revoked or voided).
+    pub(crate) async fn standing(&self, chain: &Chain, tokens: &TokenTable) -> Result<Standing> {
+        let status = SessionStatus::read(chain, self.grant.account, &self.session).await?;
+        let grant_epoch =
+            self.grant.chains.iter().find(|c| c.chain_id == chain.chain_id).map(|c| c.epoch);
+        let (label, usable) = match status.state {
+            SessionState::Enabled => ("enabled", true),
+            SessionState::Revoked => ("revoked", false),
+            // Granted under an older epoch: a "revoke all" voided it.
+            SessionState::None if status.chain.session.state == SessionState::Enabled => {
+                ("revoked (all sessions of the account were revoked)", false)
+            }
+            // The grant names the epoch it was signed in; a "revoke all" since then voided it.
+            SessionState::None if grant_epoch.is_some_and(|epoch| epoch < status.chain.epoch) => (
+                "void (every session of the account was revoked after this grant was signed)",
+                false,
+            ),
+            SessionState::None => ("not granted yet (its first operation grants it)", true),
+        };
+        // The counters would still allow something; a session that cannot act has nothing left.
+        let allowances = if usable { status.allowances.clone() } else { Vec::new() };
+        let mut left: Vec<String> =
+            allowances.iter().map(|a| describe_allowance(&self.session, a, tokens)).collect();
+        if !usable {
+            left.push(format!("nothing left: the session is {label}"));
+        }
+        Ok(Standing { label, allowances, left, status })
+    }
+
     fn account_record(&self, home: &Home) -> Result<AccountRecord> {
         AccountRecord::find(home, self.grant.account)?.ok_or_else(|| {
             Failure::bad_input(format!(
@@ -181,9 +235,21 @@ impl Stored {
     }
 }
 
+/// A session's state on one chain, in words, with what it has left.
+pub(crate) struct Standing {
+    /// "enabled", "revoked", "not granted yet (…)", …
+    pub(crate) label: &'static str,
+    /// What each action has left now; empty when the session cannot act.
+    pub(crate) allowances: Vec<ActionAllowance>,
+    /// The same in words.
+    pub(crate) left: Vec<String>,
+    /// The state as read.
+    pub(crate) status: SessionStatus,
+}
+
 /// The public half of a session key: enough for the pre-flight, which never signs.
 #[derive(Debug)]
-pub(crate) struct PublicKeyOnly {
+struct PublicKeyOnly {
     kind: SignerKind,
     public: Bytes,
 }
@@ -273,7 +339,7 @@ pub(crate) async fn run(
                     stored.grant.chains.iter().map(|c| c.chain_id.to_string()).collect();
                 println!("  chains    {}", chains.join(", "));
                 println!("  envelope");
-                for line in &lines {
+                for line in lines {
                     println!("    {line}");
                 }
             });
@@ -287,12 +353,8 @@ pub(crate) async fn run(
             let stored = Stored::load(home, &name)?;
             let network = stored.network(networks)?;
             let chain = network.connect().await?;
-            let calls = calls.calls(&names(&stored, &network))?;
-            let public = Arc::new(PublicKeyOnly {
-                kind: stored.session.key.kind,
-                public: stored.session.key.public.clone(),
-            });
-            let agent = stored.agent(home, &network, chain, public)?;
+            let calls = calls.calls(&names(&stored, &network, &stored.tokens(&network)))?;
+            let agent = stored.agent(home, &network, chain, None)?;
             let explanation = agent.explain(&calls).await?;
             match &explanation.verdict {
                 Ok(allowed) => {
@@ -314,13 +376,10 @@ pub(crate) async fn run(
         Command::Send { name, calls, lane, password } => {
             let stored = Stored::load(home, &name)?;
             let network = stored.network(networks)?;
-            let calls = calls.calls(&names(&stored, &network))?;
+            let calls = calls.calls(&names(&stored, &network, &stored.tokens(&network)))?;
             let chain = network.connect().await?;
-            let password =
-                password::read(password.request(format!("session key `{name}`"), false))?;
-            let key = Keystore::open(&stored.key_path, password.as_bytes())?;
-            drop(password);
-            let agent = stored.agent(home, &network, chain, key.into_shared())?;
+            let key = stored.open_key(&password)?;
+            let agent = stored.agent(home, &network, chain, Some(key.into_shared()))?;
             let lane = match lane.parse::<u32>() {
                 Ok(number) => Lane::from(number),
                 Err(_) => Lane::named(&lane),
@@ -368,8 +427,12 @@ pub(crate) fn with_rejection(
     failure
 }
 
-pub(crate) fn names<'a>(stored: &'a Stored, network: &'a Network) -> Names<'a> {
-    Names { tokens: &network.tokens, addresses: &network.addresses, account: stored.grant.account }
+pub(crate) fn names<'a>(
+    stored: &'a Stored,
+    network: &'a Network,
+    tokens: &'a TokenTable,
+) -> Names<'a> {
+    Names { tokens, addresses: &network.addresses, account: stored.grant.account }
 }
 
 struct Create {
@@ -395,6 +458,14 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
     } else {
         chains.iter().map(|n| networks.get(n)).collect::<Result<_>>()?
     };
+    for (i, network) in targets.iter().enumerate() {
+        if let Some(twin) = targets[..i].iter().find(|t| t.chain_id == network.chain_id) {
+            return Err(Failure::bad_input(format!(
+                "networks `{}` and `{}` are the same chain ({}); a grant names each chain once",
+                twin.name, network.name, network.chain_id
+            )));
+        }
+    }
     // Names and units in the policy resolve against the first network's tables.
     let first = &targets[0];
     let policy = PolicyFile::load(&policy, &first.policy_context(Some(record.address)))?;
@@ -473,7 +544,7 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
                 "  chains    {} (one owner signature for all)",
                 chain_ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
             );
-            for line in &lines {
+            for line in lines {
                 println!("    {line}");
             }
             println!("  the first operation grants it; or grant it now with `leash session grant {name}`");
@@ -521,39 +592,11 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
     let stored = Stored::load(home, name)?;
     let network = stored.network(networks)?;
     let chain = network.connect().await?;
-    let account = stored.grant.account;
-    let state = chain.session_state(account, &stored.session).await?;
-    let now = chain.now().await?;
-    let live = state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
-    let shown_state = match state.session.state {
-        SessionState::Revoked => "revoked",
-        SessionState::Enabled if live => "enabled",
-        // Enabled under an older epoch: a "revoke all" voided it.
-        SessionState::Enabled => "revoked (all sessions of the account were revoked)",
-        // The grant names the epoch it was signed in; a "revoke all" since then voided it.
-        SessionState::None
-            if stored
-                .grant
-                .chains
-                .iter()
-                .any(|c| c.chain_id == network.chain_id && c.epoch < state.epoch) =>
-        {
-            "void (every session of the account was revoked after this grant was signed)"
-        }
-        SessionState::None => "not granted yet (its first operation grants it)",
-    };
-    let policy = &stored.session.policy;
     let tokens = stored.tokens(&network);
-    // A revoked or voided session has nothing left, whatever its counters say.
-    let usable =
-        live || (state.session.state == SessionState::None && !shown_state.starts_with("void"));
-    let allowances =
-        if usable { Evaluator::new(&stored.session).allowances(&state, now) } else { Vec::new() };
-    let mut lines: Vec<String> =
-        allowances.iter().map(|a| describe_allowance(&stored.session, a, &tokens)).collect();
-    if !usable {
-        lines.push(format!("nothing left: the session is {shown_state}"));
-    }
+    let standing = stored.standing(&chain, &tokens).await?;
+    let (shown_state, state, now) = (standing.label, &standing.status.chain, standing.status.now);
+    let (allowances, lines) = (&standing.allowances, &standing.left);
+    let policy = &stored.session.policy;
     let window = json!({ "validAfter": policy.valid_after.0, "validUntil": policy.valid_until.map(|t| t.0) });
     let value = json!({
         "session": name,
@@ -588,7 +631,7 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
                 format_units(U256::from(budget), 18)
             );
         }
-        for line in &lines {
+        for line in lines {
             println!("  {line}");
         }
     });

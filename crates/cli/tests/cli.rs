@@ -202,10 +202,19 @@ async fn revoke_all_voids_every_session_and_grant_of_the_account() {
 /// Bad input: a clear message, exit code 2 (4 for the network), and no file half-written or left behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_message_the_right_exit_code_and_no_partial_file() {
-    let Stack { cli, devnet: _devnet, bundler: _bundler } = stack().await;
+    let Stack { cli, devnet, bundler: _bundler } = stack().await;
     cli.owner_and_account().await;
     let good = cli.write("good.toml", POLICY);
     cli.run(&["session", "create", "ok", "--policy", &path(&good), "--account", "main"]).await.ok();
+    // A network without a bundler: enough to explain, not to send.
+    let d = devnet.deployment().unwrap();
+    cli.write(
+        "networks.toml",
+        &format!(
+            "[networks.nobundler]\nchain_id = 31337\nrpc_url = \"{}\"\nmodule = \"{}\"\nfactory = \"{}\"\n",
+            cli.rpc_url, d.session_key_validator, d.account_factory
+        ),
+    );
     let missing = path(&cli.home().join("missing.toml"));
     let malformed = path(&cli.write(
         "malformed.toml",
@@ -401,6 +410,44 @@ async fn bad_input_gets_a_clear_message_the_right_exit_code_and_no_partial_file(
             "LEASH_RPC_URL",
             "http://127.0.0.1:1/v2/secret-api-key",
         ),
+        case(
+            "the same chain twice",
+            &[
+                "session",
+                "create",
+                "s8",
+                "--policy",
+                &good,
+                "--account",
+                "main",
+                "--chains",
+                "devnet,devnet",
+            ],
+            2,
+            "are the same chain",
+            Some("sessions/s8"),
+        ),
+        with_env(
+            case(
+                "no bundler to send through",
+                &[
+                    "--network",
+                    "nobundler",
+                    "session",
+                    "send",
+                    "ok",
+                    "USDC",
+                    "transfer(address,uint256)",
+                    MERCHANT_TEXT,
+                    "1 USDC",
+                ],
+                2,
+                "has no bundler_url",
+                None,
+            ),
+            "LEASH_BUNDLER_URL",
+            "",
+        ),
         with_env(
             case("unreachable bundler", &["session", "grant", "ok"], 4, "unreachable", None),
             "LEASH_BUNDLER_URL",
@@ -448,6 +495,26 @@ async fn bad_input_gets_a_clear_message_the_right_exit_code_and_no_partial_file(
         "the existing key is untouched"
     );
     assert_no_temporary_files(cli.home());
+
+    // Explaining signs and sends nothing, so it works where sending cannot.
+    let explained = cli
+        .run_with(
+            &[
+                "--network",
+                "nobundler",
+                "session",
+                "explain",
+                "ok",
+                "USDC",
+                PAY,
+                MERCHANT_TEXT,
+                "1 USDC",
+            ],
+            &[("LEASH_BUNDLER_URL", "")],
+        )
+        .await
+        .ok();
+    assert!(explained.stdout.starts_with("allowed"), "{}", explained.stdout);
 }
 
 fn path(path: &Path) -> String {

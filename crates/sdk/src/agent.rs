@@ -92,6 +92,23 @@ pub struct SessionStatus {
     pub now: u64,
 }
 
+impl SessionStatus {
+    /// Reads `session`'s state for `account` on `chain`: no key needed, so tools can show any session's status.
+    pub async fn read(chain: &Chain, account: Address, session: &Session) -> Result<Self> {
+        let state = chain.session_state(account, session).await?;
+        let now = chain.now().await?;
+        let live =
+            state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
+        let standing = match state.session.state {
+            SessionState::Revoked => SessionState::Revoked,
+            _ if live => SessionState::Enabled,
+            _ => SessionState::None,
+        };
+        let allowances = Evaluator::new(session).allowances(&state, now);
+        Ok(Self { state: standing, chain: state, allowances, now })
+    }
+}
+
 /// Builds a [`SessionAgent`].
 #[derive(Debug)]
 pub struct SessionAgentBuilder {
@@ -214,17 +231,7 @@ impl SessionAgent {
 
     /// The session's on-chain state and what each action has left now.
     pub async fn status(&self) -> Result<SessionStatus> {
-        let chain = self.chain.session_state(self.account, &self.session).await?;
-        let now = self.chain.now().await?;
-        let live =
-            chain.session.state == SessionState::Enabled && chain.session.epoch == chain.epoch;
-        let state = match chain.session.state {
-            SessionState::Revoked => SessionState::Revoked,
-            _ if live => SessionState::Enabled,
-            _ => SessionState::None,
-        };
-        let allowances = self.evaluator().allowances(&chain, now);
-        Ok(SessionStatus { state, chain, allowances, now })
+        SessionStatus::read(&self.chain, self.account, &self.session).await
     }
 
     /// Explains `calls` as an operation stated at the chain's current time, with default gas limits.

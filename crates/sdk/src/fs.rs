@@ -1,4 +1,5 @@
-//! Files written so that a crash or an error never leaves half of one behind.
+//! Files written so that a crash or an error never leaves half of one behind: what keystores and grant documents
+//! use, and what tools built on the SDK use for their own records.
 
 use std::{
     fs, io,
@@ -7,11 +8,13 @@ use std::{
 };
 
 /// Why an atomic write failed.
-#[derive(Debug)]
-pub(crate) enum WriteError {
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
     /// The file exists and overwriting was not asked for.
+    #[error("the file exists already")]
     Exists,
     /// An I/O step failed.
+    #[error("cannot {action} {}: {source}", .path.display())]
     Io {
         /// The file the step worked on.
         path: PathBuf,
@@ -24,7 +27,7 @@ pub(crate) enum WriteError {
 
 /// Writes `contents` to `path` so that `path` either keeps its old state or holds all of `contents`: a
 /// temporary file with `mode` in the same directory, flushed, then renamed into place.
-pub(crate) fn write_atomic(
+pub fn write_atomic(
     dir: &Path,
     path: &Path,
     contents: &[u8],

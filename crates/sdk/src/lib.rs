@@ -68,7 +68,7 @@ pub mod agent;
 pub mod bundler;
 pub mod chain;
 mod error;
-mod fs;
+pub mod fs;
 pub mod gas;
 pub mod grant;
 pub mod keystore;
