@@ -668,7 +668,11 @@ pub(crate) fn describe_allowance(
     if let Some(value) = allowance.value_left {
         parts.push(format!("{} ETH of value left", format_units(value, 18)));
     }
-    if let Some(end) = allowance.window_ends {
+    // A lifetime action's window ends with the session, or never (the module's 2^48 - 1): only an earlier end is
+    // news.
+    const NEVER: u64 = (1 << 48) - 1;
+    let session_ends = session.policy.valid_until.map_or(NEVER, |t| t.0.min(NEVER));
+    if let Some(end) = allowance.window_ends.filter(|end| *end < session_ends) {
         parts.push(format!("this window ends {}", Timestamp(end)));
     }
     if parts.is_empty() {
@@ -728,5 +732,39 @@ fn state_name(state: SessionState) -> &'static str {
         SessionState::None => "not granted",
         SessionState::Enabled => "granted",
         SessionState::Revoked => "revoked",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{address, aliases::U96};
+    use leash_core::{Action, SessionPolicy};
+
+    #[test]
+    fn an_allowance_in_words_names_the_token_and_only_a_real_window_end() {
+        let usdc = address!("00000000000000000000000000000000000000c0");
+        let mut tokens = TokenTable::default();
+        tokens.insert("USDC", usdc, 6);
+        let action = Action::call(usdc, "transfer(address to, uint256 amount)")
+            .unwrap()
+            .named("pay")
+            .with_amount_cap("amount", U96::from(50_000_000u64))
+            .unwrap();
+        let policy = SessionPolicy::builder().action(action).build().unwrap();
+        let session = Session { key: leash_core::SessionKey::ecdsa(Address::ZERO), policy };
+        let allowance = |window_ends| ActionAllowance {
+            action: 0,
+            period: Some(0),
+            window_ends,
+            uses_left: None,
+            amount_left: Some(U256::from(45_000_000u64)),
+            value_left: None,
+        };
+        // A lifetime action's window is open-ended: no end is shown, least of all a raw 2^48 - 1.
+        let lifetime = describe_allowance(&session, &allowance(Some((1 << 48) - 1)), &tokens);
+        assert_eq!(lifetime, "pay: 45 USDC left");
+        let monthly = describe_allowance(&session, &allowance(Some(1_796_083_199)), &tokens);
+        assert_eq!(monthly, "pay: 45 USDC left, this window ends 2026-11-30T23:59:59Z");
     }
 }
