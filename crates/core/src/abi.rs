@@ -1,7 +1,10 @@
 //! Function signatures and argument offsets: rules name arguments; the module reads 32-byte words.
 
 use crate::Error;
-use alloy::{dyn_abi::DynSolType, json_abi::Function};
+use alloy::{
+    dyn_abi::DynSolType,
+    json_abi::{Function, Param},
+};
 
 /// Parses `"transfer(address to, uint256 amount)"` (with or without the `function` keyword).
 pub fn parse_function(signature: &str) -> Result<Function, Error> {
@@ -66,13 +69,19 @@ pub fn argument_offset(function: &Function, name: &str) -> Result<u16, Error> {
     )))
 }
 
-/// The name and type of the one-word argument at `offset`, if any.
+/// The name of the argument at `offset`, if the signature names it.
 pub(crate) fn argument_name(function: &Function, offset: u16) -> Option<String> {
+    let (input, _) = input_at(function, offset)?;
+    (!input.name.is_empty()).then(|| input.name.clone())
+}
+
+/// The input whose head word starts at byte `offset` of the arguments, with its type.
+pub(crate) fn input_at(function: &Function, offset: u16) -> Option<(&Param, DynSolType)> {
     let mut words = 0usize;
     for input in &function.inputs {
         let ty = DynSolType::parse(&input.selector_type()).ok()?;
-        if words * 32 == offset as usize && !input.name.is_empty() {
-            return Some(input.name.clone());
+        if words * 32 == offset as usize {
+            return Some((input, ty));
         }
         words += static_words(&ty).unwrap_or(1);
     }

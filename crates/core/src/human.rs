@@ -6,7 +6,10 @@ use crate::{
     units::{format_duration, format_units},
     TokenTable,
 };
-use alloy::primitives::{Address, U256};
+use alloy::{
+    dyn_abi::DynSolType,
+    primitives::{Address, U256},
+};
 use leash_contracts::bindings::SessionKeyValidator::SessionKeyValidatorErrors as E;
 use serde_json::{json, Value};
 
@@ -141,14 +144,16 @@ impl Rejection {
                 let rule = session.policy.actions.iter().find_map(|a| {
                     a.rules.get(x.ruleIndex.saturating_to::<usize>()).map(|r| (a, r))
                 });
-                let (what, condition) = match rule {
+                let value = U256::from_be_bytes(x.value.0);
+                let (what, condition, shown) = match rule {
                     Some((action, rule)) => (
                         action.argument_name(rule.offset).unwrap_or_else(|| format!("the word at byte {}", rule.offset)),
-                        describe_condition(&rule.condition),
+                        describe_condition(&rule.condition, |v| rule_value(action, rule.offset, *v, tokens)),
+                        rule_value(action, rule.offset, value, tokens),
                     ),
-                    None => ("an argument".into(), "its rule".into()),
+                    None => ("an argument".into(), "its rule".into(), word_text(value)),
                 };
-                format!("{}: {what} is {}; the policy requires {what} {condition}", call(x.callIndex), word_text(U256::from_be_bytes(x.value.0)))
+                format!("{}: {what} is {shown}; the policy requires {what} {condition}", call(x.callIndex))
             }
             E::InvalidRule(x) => format!("{}: argument rule {} is malformed", call(x.callIndex), x.ruleIndex),
             E::MissingCallAction(x) => format!("{}: no action of the session covers this call", call(x.callIndex)),
@@ -234,8 +239,7 @@ fn address_name(address: Address, tokens: &TokenTable) -> String {
     }
 }
 
-fn describe_condition(condition: &Condition) -> String {
-    let v = |x: &U256| word_text(*x);
+fn describe_condition(condition: &Condition, v: impl Fn(&U256) -> String) -> String {
     match condition {
         Condition::Eq(x) => format!("= {}", v(x)),
         Condition::Neq(x) => format!("≠ {}", v(x)),
@@ -247,6 +251,23 @@ fn describe_condition(condition: &Condition) -> String {
         Condition::OneOf(values) => {
             format!("one of {}", values.iter().map(v).collect::<Vec<_>>().join(", "))
         }
+    }
+}
+
+/// A rule's value: in the token's units when the rule is on the argument the action's spending cap counts (so
+/// "amount ≤ 100 USDC", not "≤ 100000000"), as an address for an `address` argument, else as [`word_text`]
+/// shows it.
+fn rule_value(action: &Action, offset: u16, word: U256, tokens: &TokenTable) -> String {
+    if action.amount_cap.is_some_and(|cap| cap.offset == offset) {
+        return amount_text(action, word, tokens);
+    }
+    let declared = action.function.as_ref().and_then(|f| crate::abi::input_at(f, offset));
+    match declared {
+        // An address argument reads as an address, however small the number.
+        Some((_, DynSolType::Address)) => {
+            address_name(Address::from_word(word.to_be_bytes::<32>().into()), tokens)
+        }
+        _ => word_text(word),
     }
 }
 
@@ -416,7 +437,9 @@ fn describe_action(action: &Action, tokens: &TokenTable) -> String {
         let name = action
             .argument_name(rule.offset)
             .unwrap_or_else(|| format!("word at byte {}", rule.offset));
-        text.push_str(&format!(", {name} {}", describe_condition(&rule.condition)));
+        let condition =
+            describe_condition(&rule.condition, |x| rule_value(action, rule.offset, *x, tokens));
+        text.push_str(&format!(", {name} {condition}"));
     }
     let period = describe_period(&action.period);
     if let Some(cap) = action.amount_cap {

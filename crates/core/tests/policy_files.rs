@@ -243,3 +243,48 @@ fn committed_schema_is_current() {
         "docs/policy.schema.json is out of date: run `LEASH_UPDATE_SCHEMA=1 cargo test -p leash-core --test policy_files`"
     );
 }
+
+#[test]
+fn rules_on_the_spent_argument_read_in_the_tokens_units() {
+    use leash_contracts::bindings::SessionKeyValidator::{
+        ArgumentRuleFailed, SessionKeyValidatorErrors,
+    };
+    use leash_core::{Rejection, Session, SessionKey};
+
+    let policy = PolicyFile::parse(
+        r#"
+        version = 1
+        [session]
+        [[action]]
+        target = "USDC"
+        function = "transfer(address to, uint256 amount)"
+        rules = [{ arg = "amount", lte = "100 USDC" }, { arg = "to", neq = "0x00000000000000000000000000000000000000aa" }]
+        spend = { arg = "amount", max = "150 USDC" }
+        "#,
+        "inline.toml",
+        &context(),
+    )
+    .unwrap();
+    let session = Session { key: SessionKey::ecdsa(Address::ZERO), policy };
+    let tokens = context().tokens;
+    let words = session.describe(&tokens).join("\n");
+    assert!(words.contains("amount ≤ 100 USDC"), "{words}");
+    assert!(words.contains("at most 150 USDC"), "{words}");
+
+    let refused = |rule: u64, value: U256| {
+        Rejection::Module(SessionKeyValidatorErrors::ArgumentRuleFailed(ArgumentRuleFailed {
+            callIndex: U256::ZERO,
+            ruleIndex: U256::from(rule),
+            op: 5,
+            value: value.into(),
+        }))
+        .explain(&session, &tokens)
+    };
+    assert_eq!(
+        refused(0, U256::from(101_000_000u64)),
+        "call 1: amount is 101 USDC; the policy requires amount ≤ 100 USDC"
+    );
+    // A rule on an argument the cap does not count keeps its own form (here an address).
+    let to = U256::from_be_slice(ACCOUNT.as_slice());
+    assert!(refused(1, to).contains(&format!("to is {ACCOUNT}")), "{}", refused(1, to));
+}
