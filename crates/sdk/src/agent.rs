@@ -291,17 +291,7 @@ impl SessionAgent {
 
     /// Waits for the operation `hash` to be included; an operation whose calls reverted is an error.
     pub async fn wait(&self, hash: B256) -> Result<OpOutcome> {
-        let outcome = self.submitter.wait(hash, self.wait).await?;
-        if !outcome.success {
-            return Err(Error::ExecutionReverted {
-                hash,
-                reason: outcome
-                    .revert_reason
-                    .as_ref()
-                    .map_or("no reason".into(), ToString::to_string),
-            });
-        }
-        Ok(outcome)
+        self.submitter.wait(hash, self.wait).await?.succeeded()
     }
 
     /// [`send`](Self::send) without waiting: explains, signs and hands the operation to the bundler, and returns

@@ -99,17 +99,7 @@ impl Owner {
             .map_err(|e| Error::Setup(format!("the owner key could not sign: {e}")))?;
         op.signature = signature.as_bytes().to_vec().into();
         let hash = submitter.send(chain, &op).await?;
-        let outcome = submitter.wait(hash, Duration::from_secs(60)).await?;
-        if !outcome.success {
-            return Err(Error::ExecutionReverted {
-                hash,
-                reason: outcome
-                    .revert_reason
-                    .as_ref()
-                    .map_or("no reason".into(), ToString::to_string),
-            });
-        }
-        Ok(outcome)
+        submitter.wait(hash, Duration::from_secs(60)).await?.succeeded()
     }
 
     /// Grants `session` on `chain` by an owner operation (`grantSession`).

@@ -35,6 +35,19 @@ pub struct OpOutcome {
     pub revert_reason: Option<Bytes>,
 }
 
+impl OpOutcome {
+    /// The outcome if its calls succeeded, else [`Error::ExecutionReverted`] with the revert data.
+    pub fn succeeded(self) -> Result<Self> {
+        if self.success {
+            return Ok(self);
+        }
+        Err(Error::ExecutionReverted {
+            hash: self.user_op_hash,
+            reason: self.revert_reason.as_ref().map_or("no reason".into(), ToString::to_string),
+        })
+    }
+}
+
 /// Where operations go.
 #[derive(Debug)]
 pub enum Submitter {
