@@ -215,7 +215,9 @@ async fn send(state: &State, op: UserOperation) -> Result<B256, RpcError> {
         &state.provider,
         state.config.entry_point,
         &op,
+        hash,
         state.config.stake,
+        block.header.number,
         block.header.timestamp,
     )
     .await?;

@@ -7,7 +7,8 @@ use crate::{
     trace,
 };
 use alloy::{
-    primitives::{Address, Bytes, U256},
+    eips::BlockId,
+    primitives::{Address, Bytes, B256, U256},
     providers::{DynProvider, Provider},
     rpc::types::TransactionRequest,
     sol_types::{SolCall, SolError},
@@ -102,23 +103,33 @@ pub fn rejection(data: &[u8], context: &str) -> RpcError {
     }
 }
 
-/// Validates `op` at the latest block under the tracer: the EntryPoint's checks, the signature, the time range
-/// and the ERC-7562 rules.
+/// Validates `op` at `block` (whose time is `now`) under the tracer: the EntryPoint's checks, the signature, the
+/// time range and the ERC-7562 rules. `user_op_hash` is the operation's hash.
+///
+/// An operation that neither creates its account nor has a paymaster has one validation phase, the account's; it
+/// is simulated untraced and its `validateUserOp` traced alone, which costs the node a third less than tracing the
+/// whole simulation. Any other operation is traced whole.
 pub async fn validate(
     provider: &DynProvider,
     entry_point: Address,
     op: &UserOperation,
+    user_op_hash: B256,
     stake: StakePolicy,
+    block: u64,
     now: u64,
 ) -> Result<Validated, RpcError> {
-    let traced = trace::trace_validation(provider, entry_point, to_simulation(op)?)
-        .await
-        .map_err(RpcError::internal)?;
-    if traced.reverted() {
-        return Err(rejection(&traced.output, "simulateValidation"));
-    }
-    let result = EntryPointSimulations::simulateValidationCall::abi_decode_returns(&traced.output)
-        .map_err(|e| RpcError::internal(format!("cannot read simulateValidation's result: {e}")))?;
+    let (result, traced) = if op.factory.is_none() && op.paymaster.is_none() {
+        validate_account_alone(provider, entry_point, op, user_op_hash, BlockId::number(block))
+            .await?
+    } else {
+        let traced = trace::trace_validation(provider, entry_point, to_simulation(op)?)
+            .await
+            .map_err(RpcError::internal)?;
+        if traced.reverted() {
+            return Err(rejection(&traced.output, "simulateValidation"));
+        }
+        (validation_result(&traced.output)?, traced)
+    };
 
     let account = ValidationData::parse(result.returnInfo.accountValidationData);
     let paymaster = ValidationData::parse(result.returnInfo.paymasterValidationData);
@@ -160,6 +171,61 @@ pub async fn validate(
     let valid_until =
         [account.valid_until, paymaster.valid_until].into_iter().filter(|t| *t != 0).min();
     Ok(Validated { pre_op_gas: result.returnInfo.preOpGas, entities, valid_until })
+}
+
+async fn validate_account_alone(
+    provider: &DynProvider,
+    entry_point: Address,
+    op: &UserOperation,
+    user_op_hash: B256,
+    block: BlockId,
+) -> Result<(EntryPointSimulations::ValidationResult, trace::Trace), RpcError> {
+    let simulation = EntryPointSimulations::simulateValidationCall { userOp: to_simulation(op)? };
+    let tx = TransactionRequest::default()
+        .to(entry_point)
+        .input(Bytes::from(simulation.abi_encode()).into());
+    let overrides = json!({ entry_point.to_string(): {
+        "code": leash_contracts::bindings::entry_point_simulations_runtime_code()
+    } });
+    let entry_point_contract = EntryPoint::new(entry_point, provider);
+    let deposit = entry_point_contract.balanceOf(op.sender).block(block);
+    let (simulated, deposit) = tokio::join!(
+        provider.raw_request::<_, Bytes>("eth_call".into(), (&tx, block, overrides)),
+        deposit.call()
+    );
+    let output = match simulated {
+        Ok(output) => output,
+        Err(e) => match e.as_error_resp().and_then(|r| r.as_revert_data()) {
+            Some(data) => return Err(rejection(&data, "simulateValidation")),
+            None => return Err(RpcError::internal(format!("simulateValidation: {e}"))),
+        },
+    };
+    let result = validation_result(&output)?;
+    let deposit = deposit.map_err(|e| RpcError::internal(format!("balanceOf: {e}")))?;
+    // What the EntryPoint asks the account to pay when its deposit does not cover the prefund.
+    let missing_funds = result.returnInfo.prefund.saturating_sub(deposit);
+    let traced = trace::trace_account_validation(
+        provider,
+        entry_point,
+        pack(op)?,
+        user_op_hash,
+        missing_funds,
+        block,
+    )
+    .await
+    .map_err(RpcError::internal)?;
+    if traced.reverted() {
+        return Err(RpcError::internal(format!(
+            "the account's validateUserOp reverted when traced alone, though simulateValidation passed: {}",
+            describe_revert(&traced.output)
+        )));
+    }
+    Ok((result, traced))
+}
+
+fn validation_result(output: &[u8]) -> Result<EntryPointSimulations::ValidationResult, RpcError> {
+    EntryPointSimulations::simulateValidationCall::abi_decode_returns(output)
+        .map_err(|e| RpcError::internal(format!("cannot read simulateValidation's result: {e}")))
 }
 
 fn check_time_range(data: ValidationData, now: u64, who: &str) -> Result<(), RpcError> {

@@ -1,12 +1,13 @@
 //! Runs an EntryPoint simulation under the ERC-7562 collector tracer (`tracer.js`) and reads what it saw.
 
 use alloy::{
+    eips::BlockId,
     primitives::{Address, Bytes, B256, U256},
     providers::{DynProvider, Provider},
     rpc::types::TransactionRequest,
-    sol_types::SolCall,
+    sol_types::{SolCall, SolValue},
 };
-use leash_contracts::bindings::EntryPointSimulations;
+use leash_contracts::bindings::{EntryPoint, EntryPointSimulations};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -141,8 +142,23 @@ impl Trace {
     }
 }
 
-/// The tracer's source with the phase-opening selectors filled in.
+/// The tracer's source with the phase-opening selectors filled in, for a whole EntryPoint simulation.
 pub fn tracer_source() -> String {
+    source(Value::Null)
+}
+
+/// The tracer's source for the account's `validateUserOp` traced alone (see [`trace_account_validation`]).
+pub fn account_tracer_source(entry_point: Address, sender: Address) -> String {
+    source(json!({
+        "kind": "account",
+        "target": format!("{sender:#x}"),
+        "selector": Bytes::from(VALIDATE_USER_OP.to_vec()).to_string(),
+        // Lower case, as the tracer writes the addresses it compares this one with.
+        "entryPoint": format!("{entry_point:#x}"),
+    }))
+}
+
+fn source(alone: Value) -> String {
     let selectors = [
         (CREATE_SENDER, "factory"),
         (VALIDATE_USER_OP, "account"),
@@ -152,7 +168,9 @@ pub fn tracer_source() -> String {
     for (selector, kind) in selectors {
         phases.insert(Bytes::from(selector.to_vec()).to_string(), json!(kind));
     }
-    TRACER.replace("__PHASES__", &Value::Object(phases).to_string())
+    TRACER
+        .replace("__PHASES__", &Value::Object(phases).to_string())
+        .replace("__ALONE__", &alone.to_string())
 }
 
 /// `createSender(bytes)`: the EntryPoint's SenderCreator, which calls the factory.
@@ -182,6 +200,42 @@ pub async fn trace_validation(
         .raw_request::<_, Trace>("debug_traceCall".into(), (tx, "latest", options))
         .await
         .map_err(|e| format!("debug_traceCall: {e}"))
+}
+
+/// Traces the account's `validateUserOp(op, user_op_hash, missing_funds)` alone, called from the EntryPoint's
+/// address with the gas the EntryPoint gives it, at `block`: the account phase of `simulateValidation`, without
+/// the EntryPoint's own checks, which the caller runs untraced at the same block. The node calls the tracer for
+/// every opcode at a fixed cost, and the EntryPoint's own opcodes are a third of a simulation's; an operation that
+/// neither creates its account nor has a paymaster has no other phase, so this records all its rules need.
+pub async fn trace_account_validation(
+    provider: &DynProvider,
+    entry_point: Address,
+    op: EntryPoint::PackedUserOperation,
+    user_op_hash: B256,
+    missing_funds: U256,
+    block: BlockId,
+) -> Result<Trace, String> {
+    let sender = op.sender;
+    let gas = U256::from_be_slice(&op.accountGasLimits[..16]).saturating_to::<u64>();
+    let mut input = VALIDATE_USER_OP.to_vec();
+    input.extend((op, user_op_hash, missing_funds).abi_encode_params());
+    let tx = TransactionRequest::default()
+        .from(entry_point)
+        .to(sender)
+        .gas_limit(gas.saturating_add(intrinsic_gas(&input)))
+        .input(Bytes::from(input).into());
+    let options = json!({ "tracer": account_tracer_source(entry_point, sender) });
+    provider
+        .raw_request::<_, Trace>("debug_traceCall".into(), (tx, block, options))
+        .await
+        .map_err(|e| format!("debug_traceCall: {e}"))
+}
+
+/// A transaction's gas before its first opcode (EIP-2028 calldata prices), so that the traced call's frame gets
+/// what remains: the gas limit the EntryPoint would give it.
+fn intrinsic_gas(input: &[u8]) -> u64 {
+    let zeros = input.iter().filter(|b| **b == 0).count() as u64;
+    21_000 + 4 * zeros + 16 * (input.len() as u64 - zeros)
 }
 
 #[cfg(test)]

@@ -9,12 +9,18 @@
 // - calls (target, value, selector, whether the target has code), EXTCODE* targets, CREATE/CREATE2.
 // Opcodes the EntryPoint executes (its own frames, including `depositTo`) are trusted and not recorded.
 // `__PHASES__` is replaced by the bundler with the selectors that open a phase.
+//
+// `__ALONE__` is `null`, or names the phase when the bundler traces the account's `validateUserOp` alone, called
+// from the EntryPoint's address (the EntryPoint's own checks then run untraced): the traced call is that phase
+// from its first step, and the EntryPoint's address is given. The node calls `step` for every opcode, at about
+// the same cost whatever it does, so leaving out the EntryPoint's own third of the opcodes saves that third.
 {
   phases: [],
   phase: null,
   keccak: [],
   entryPoint: null,
   selectors: __PHASES__,
+  alone: __ALONE__,
   blocked: { 0x32: "ORIGIN", 0x3a: "GASPRICE", 0x40: "BLOCKHASH", 0x41: "COINBASE", 0x42: "TIMESTAMP",
              0x43: "NUMBER", 0x44: "PREVRANDAO", 0x45: "GASLIMIT", 0x48: "BASEFEE", 0x49: "BLOBHASH",
              0x4a: "BLOBBASEFEE", 0xf0: "CREATE", 0xfe: "INVALID", 0xff: "SELFDESTRUCT" },
@@ -58,10 +64,19 @@
     var selector = this.selectorAt(log, this.number(log.stack.peek(args)), this.number(log.stack.peek(args + 1)));
     var kind = this.selectors[selector];
     if (kind === undefined) return;
-    this.phase = {
-      kind: kind, target: this.address(log.stack.peek(1)), selector: selector,
+    this.phase = this.open(kind, this.address(log.stack.peek(1)), selector);
+  },
+
+  open: function (kind, target, selector) {
+    return {
+      kind: kind, target: target, selector: selector,
       violations: [], storage: {}, calls: [], extcode: [], creates: [], oog: false, lastGas: false
     };
+  },
+
+  // Whether a step belongs to the EntryPoint's own top frame (never the case when a phase is traced alone).
+  atTop: function () {
+    return this.depth === 1 && this.alone === null;
   },
 
   // What each opcode means to the rules, so that most steps cost one table lookup:
@@ -96,12 +111,16 @@
   },
 
   step: function (log, db) {
-    if (this.depth === 1) {
+    if (this.atTop()) {
       this.top(log);
       return;
     }
     var phase = this.phase;
-    if (phase === null) return;
+    if (phase === null) {
+      if (this.alone === null) return;
+      this.entryPoint = this.alone.entryPoint;
+      phase = this.phase = this.open(this.alone.kind, this.alone.target, this.alone.selector);
+    }
     if (this.kinds === null) this.init();
     var op = log.op.toNumber();
     var kind = this.kinds[op];
@@ -152,7 +171,7 @@
 
   // Called when an opcode fails; running out of gas during validation is OP-020.
   fault: function (log, db) {
-    if (this.phase === null || this.depth === 1) return;
+    if (this.phase === null || this.atTop()) return;
     var error = String(log.getError() || "");
     if (/gas/i.test(error) || log.getGas() < log.getCost()) this.phase.oog = true;
   },
