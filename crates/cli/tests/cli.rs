@@ -1,6 +1,6 @@
 //! The `leash` binary driven as a person or a script would: a whole session lifecycle against the local stack
-//! (anvil with EntryPoint v0.7 and the leash contracts, and the local bundler), the bad-input table, and the
-//! promise that no output or log shows a key or a password.
+//! (anvil with EntryPoint v0.7 and the leash contracts, and the local bundler), one session on two networks, the
+//! bad-input table, and the promise that no output or log shows a key or a password.
 
 mod common;
 
@@ -9,8 +9,12 @@ use alloy::{
     providers::Provider,
 };
 use common::*;
+use leash_devnet::Devnet;
 use serde_json::Value;
-use std::path::Path;
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::Path,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_session_lifecycle_through_the_binary() {
@@ -698,4 +702,122 @@ async fn schema_and_completions() {
     }
     let help = cli.run(&["--help"]).await.ok();
     assert!(help.stdout.contains("3 refused by the session's policy"), "{}", help.stdout);
+}
+
+/// `session create --chains` has the owner sign once for two networks; the session then pays on each, granting
+/// itself there on its first operation, and is revoked on one without the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_owner_signature_grants_a_session_on_two_networks() {
+    let Stack { devnet: alpha, cli, bundler: _alpha_bundler } = stack().await;
+    let beta = Devnet::builder().chain_id(31_338).start().await.expect("the second devnet starts");
+    let beta_bundler =
+        leash_demo::start_bundler(&beta, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await.unwrap();
+    let mut config = String::from("default = \"alpha\"\n");
+    for (name, devnet, bundler_url) in [
+        ("alpha", &alpha, cli.bundler_url.clone()),
+        ("beta", &beta, beta_bundler.url().to_string()),
+    ] {
+        let d = devnet.deployment().unwrap();
+        config.push_str(&format!(
+            r#"[networks.{name}]
+chain_id = {}
+rpc_url = "{}"
+bundler_url = "{bundler_url}"
+module = "{}"
+factory = "{}"
+tokens = {{ USDC = {{ address = "{}", decimals = 6 }} }}
+"#,
+            devnet.chain_id(),
+            devnet.rpc_url(),
+            d.session_key_validator,
+            d.account_factory,
+            d.usdc
+        ));
+    }
+    cli.write("networks.toml", &config);
+    // The networks come from the file alone.
+    let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", "")];
+    cli.run_with(&["keystore", "create", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)])
+        .await
+        .ok();
+    let account =
+        cli.run_with(&["--json", "account", "create", "main", "--owner", "owner"], &env).await.ok();
+    let address: Address = account.json()["address"].as_str().unwrap().parse().unwrap();
+    for network in ["alpha", "beta"] {
+        cli.run_with(
+            &["-n", network, "account", "fund", "main", "--eth", "1 ETH", "--token", "100 USDC"],
+            &env,
+        )
+        .await
+        .ok();
+        cli.run_with(&["-n", network, "account", "deploy", "main"], &env).await.ok();
+    }
+
+    let policy = cli.write("pay.toml", POLICY);
+    let created = cli
+        .run_with(
+            &[
+                "--json",
+                "session",
+                "create",
+                "shop",
+                "--policy",
+                policy.to_str().unwrap(),
+                "--account",
+                "main",
+                "--chains",
+                "alpha,beta",
+            ],
+            &env,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(created["chains"], serde_json::json!([31337, 31338]));
+
+    for (network, devnet, amount) in [("beta", &beta, "20 USDC"), ("alpha", &alpha, "30 USDC")] {
+        let sent = cli
+            .run_with(
+                &[
+                    "--json",
+                    "-n",
+                    network,
+                    "session",
+                    "send",
+                    "shop",
+                    "USDC",
+                    PAY,
+                    MERCHANT_TEXT,
+                    amount,
+                ],
+                &env,
+            )
+            .await
+            .ok()
+            .json();
+        assert_eq!(sent["granted"], true, "the first operation on {network} grants the session");
+        let paid = usdc_balance(devnet, MERCHANT).await;
+        let expected = amount.split(' ').next().unwrap().parse::<u64>().unwrap() * 1_000_000;
+        assert_eq!(paid, U256::from(expected), "{network} paid once");
+        assert_eq!(usdc_balance(devnet, address).await, U256::from(100_000_000 - expected));
+    }
+
+    // Revoked on beta by the owner; alpha's grant stands.
+    cli.run_with(&["-n", "beta", "session", "revoke", "shop"], &env).await.ok();
+    let refused = cli
+        .run_with(
+            &["-n", "beta", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "1 USDC"],
+            &env,
+        )
+        .await;
+    assert_eq!(refused.code, 3, "{}", refused.text());
+    assert!(refused.text().contains("SessionIsRevoked"), "{}", refused.text());
+    cli.run_with(
+        &["-n", "alpha", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "1 USDC"],
+        &env,
+    )
+    .await
+    .ok();
+    assert_eq!(usdc_balance(&alpha, MERCHANT).await, U256::from(31_000_000));
+    assert_eq!(usdc_balance(&beta, MERCHANT).await, U256::from(20_000_000));
 }
