@@ -15,6 +15,7 @@ const dest = path.join(root, "crates", "contracts", "artifacts");
 const contracts = {
   LeashAccount: { forge: "LeashAccount.sol/LeashAccount.json" },
   LeashAccountFactory: { forge: "LeashAccountFactory.sol/LeashAccountFactory.json" },
+  LeashFactoryStaker: { forge: "LeashFactoryStaker.sol/LeashFactoryStaker.json" },
   SessionKeyValidator: { forge: "SessionKeyValidator.sol/SessionKeyValidator.json" },
   DevToken: { forge: "DevToken.sol/DevToken.json" },
   GameItems: { forge: "GameItems.sol/GameItems.json" },

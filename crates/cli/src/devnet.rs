@@ -47,10 +47,11 @@ pub(crate) async fn run(args: Args, json: bool) -> Result<(), String> {
         println!("  rpc       {}", devnet.rpc_url());
         println!("  bundler   {}  (ERC-4337 v0.7, ERC-7562 rules enforced)", bundler.url());
         println!();
-        let rows: [(&str, Address); 11] = [
+        let rows: [(&str, Address); 12] = [
             ("EntryPoint v0.7", deployment.entry_point),
             ("SessionKeyValidator", deployment.session_key_validator),
             ("LeashAccountFactory", deployment.account_factory),
+            ("LeashFactoryStaker (staked)", deployment.factory_staker),
             ("LeashAccount (implementation)", deployment.account_implementation),
             ("USDC (6 decimals)", deployment.usdc),
             ("WETH", deployment.weth),

@@ -202,7 +202,7 @@ fn devnet() -> Network {
         bundler_url: Some("http://127.0.0.1:4337".into()),
         paymaster_url: None,
         module: d.session_key_validator,
-        factory: d.account_factory,
+        factory: d.factory_staker,
         tokens,
         addresses: BTreeMap::from([
             ("router".into(), d.dex_router),

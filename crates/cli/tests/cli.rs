@@ -705,7 +705,9 @@ async fn schema_and_completions() {
 }
 
 /// `session create --chains` has the owner sign once for two networks; the session then pays on each, granting
-/// itself there on its first operation, and is revoked on one without the other.
+/// itself there on its first operation, and is revoked on one without the other. On the second network the
+/// account is not deployed beforehand: the networks name the staked front of the factory, so the session's first
+/// operation deploys the account, grants the session and pays (ERC-7562 STO-022 needs the stake).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_owner_signature_grants_a_session_on_two_networks() {
     let Stack { devnet: alpha, cli, bundler: _alpha_bundler } = stack().await;
@@ -730,7 +732,7 @@ tokens = {{ USDC = {{ address = "{}", decimals = 6 }} }}
             devnet.chain_id(),
             devnet.rpc_url(),
             d.session_key_validator,
-            d.account_factory,
+            d.factory_staker,
             d.usdc
         ));
     }
@@ -750,8 +752,9 @@ tokens = {{ USDC = {{ address = "{}", decimals = 6 }} }}
         )
         .await
         .ok();
-        cli.run_with(&["-n", network, "account", "deploy", "main"], &env).await.ok();
     }
+    cli.run_with(&["-n", "alpha", "account", "deploy", "main"], &env).await.ok();
+    assert!(beta.provider().get_code_at(address).await.unwrap().is_empty());
 
     let policy = cli.write("pay.toml", POLICY);
     let created = cli
@@ -796,6 +799,7 @@ tokens = {{ USDC = {{ address = "{}", decimals = 6 }} }}
             .ok()
             .json();
         assert_eq!(sent["granted"], true, "the first operation on {network} grants the session");
+        assert!(!devnet.provider().get_code_at(address).await.unwrap().is_empty());
         let paid = usdc_balance(devnet, MERCHANT).await;
         let expected = amount.split(' ').next().unwrap().parse::<u64>().unwrap() * 1_000_000;
         assert_eq!(paid, U256::from(expected), "{network} paid once");

@@ -32,6 +32,13 @@ sol!(
 sol!(
     #[sol(rpc)]
     #[derive(Debug, PartialEq, Eq)]
+    LeashFactoryStaker,
+    "artifacts/LeashFactoryStaker.json"
+);
+
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
     DevToken,
     "artifacts/DevToken.json"
 );

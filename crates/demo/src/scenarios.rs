@@ -458,7 +458,7 @@ pub async fn sub_agent(stack: &LocalStack) -> Result<SmartAccount, DemoError> {
     let d = stack.deployment();
     Ok(SmartAccount::counterfactual(
         stack.devnet.provider(),
-        d.account_factory,
+        d.factory_staker,
         sub_agent_owner()?.address(),
         B256::ZERO,
         vec![d.session_key_validator],

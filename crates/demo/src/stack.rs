@@ -113,7 +113,9 @@ impl LocalStack {
             .map_err(|e| StackError::Setup(format!("owner key: {e}")))?;
         let account = SmartAccount::counterfactual(
             &provider,
-            deployment.account_factory,
+            // The staked front of the factory: a new account's first session operation may then grant the
+            // session too (ERC-7562 STO-022).
+            deployment.factory_staker,
             owner_key.address(),
             options.salt,
             vec![deployment.session_key_validator],

@@ -1,12 +1,14 @@
 //! The local bundler enforces ERC-7562 on real validation code: test-only validator modules that read
 //! TIMESTAMP or a foreign contract's storage are refused with the rule's code, one that keeps to the account's
-//! own storage is accepted and lands. An operation with only an account phase has its `validateUserOp` traced
+//! own storage is accepted and lands. A new account's first session operation, which writes the account's records
+//! while it is created, needs the staked factory (STO-022). An operation with only an account phase has its `validateUserOp` traced
 //! alone; what that records is held to what the whole simulation's trace records.
 
 use alloy::{
     eips::BlockId,
-    primitives::{address, Address, Bytes, U256},
+    primitives::{address, Address, Bytes, B256, U256},
     providers::Provider,
+    signers::local::PrivateKeySigner,
     sol,
     sol_types::SolCall,
 };
@@ -18,14 +20,17 @@ use leash_contracts::{
     },
     ENTRYPOINT_V07,
 };
-use leash_core::{encode_execute, Call, PolicyFile};
-use leash_demo::LocalStack;
+use leash_core::{encode_execute, Call, GrantTarget, PolicyFile, Session, SessionKey};
+use leash_demo::{LocalStack, ETH};
 use leash_sdk::{
     bundler::BundlerError,
     lanes::{Lane, NonceKey},
+    signer::{EcdsaSigner, SessionSigner},
     userop::UserOperation,
+    Owner, SessionAgent, SmartAccount,
 };
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 sol! {
@@ -132,6 +137,95 @@ async fn a_validator_reading_the_clock_is_refused_with_op_011_when_the_whole_sim
     assert_eq!(code, -32502, "{message}");
     assert!(message.starts_with("OP-011 (account)"), "{message}");
     assert!(message.contains("TIMESTAMP"), "{message}");
+}
+
+const MERCHANT: Address = address!("4d65726368616e74000000000000000000000001");
+
+const PAY_THE_MERCHANT: &str = r#"
+version = 1
+[session]
+valid_until = "2030-01-01T00:00:00Z"
+[[action]]
+target = "USDC"
+function = "transfer(address to, uint256 amount)"
+rules = [{ arg = "to", eq = "0x4d65726368616e74000000000000000000000001" }]
+spend = { arg = "amount", max = "1 USDC" }
+"#;
+
+fn pay_the_merchant(stack: &LocalStack) -> Call {
+    Call {
+        target: stack.deployment().usdc,
+        value: U256::ZERO,
+        data: leash_core::encode_call(
+            "transfer(address,uint256)",
+            &[MERCHANT.into_word().into(), U256::from(1)],
+        )
+        .unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_new_accounts_first_session_operation_needs_the_staked_factory() {
+    // The operation deploys the account, grants the session (writing the account's records in the module) and
+    // pays. Through the bare factory the bundler refuses it (STO-022); through the devnet's staked front of the
+    // same factory, which gives the same address, it lands.
+    let stack = LocalStack::start().await.unwrap();
+    let d = stack.deployment().clone();
+    let provider = stack.devnet.provider().clone();
+    let owner_key = PrivateKeySigner::random();
+    let signer: Arc<dyn SessionSigner> = Arc::new(EcdsaSigner::random());
+    let policy = PolicyFile::parse(PAY_THE_MERCHANT, "pay.toml", &stack.context()).unwrap();
+    let session =
+        Session { key: SessionKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
+    let mut address = None;
+    for (factory, staked) in [(d.account_factory, false), (d.factory_staker, true)] {
+        let account = SmartAccount::counterfactual(
+            &provider,
+            factory,
+            owner_key.address(),
+            B256::ZERO,
+            vec![d.session_key_validator],
+        )
+        .await
+        .unwrap();
+        assert_eq!(*address.get_or_insert(account.address), account.address, "one address");
+        if !staked {
+            stack.devnet.fund(account.address, U256::from(ETH)).await.unwrap();
+            stack.devnet.mint_usdc(account.address, U256::from(1_000_000)).await.unwrap();
+        }
+        let owner = Owner::new(owner_key.clone(), account.clone()).unwrap();
+        let target = GrantTarget {
+            chain_id: stack.chain.chain_id,
+            module: d.session_key_validator,
+            account: account.address,
+            epoch: stack.chain.epoch(account.address).await.unwrap(),
+        };
+        let approval = owner.approve(&session, &[target]).await.unwrap();
+        let agent = SessionAgent::builder(
+            stack.chain.clone(),
+            account.address,
+            session.clone(),
+            signer.clone(),
+        )
+        .submitter(stack.submitter.clone())
+        .tokens(stack.tokens())
+        .deploy(account.clone())
+        .lazy_grant(approval.proof_for(stack.chain.chain_id).unwrap())
+        .build()
+        .unwrap();
+        let sent = agent.send(&[pay_the_merchant(&stack)], Lane::DEFAULT).await;
+        let code = provider.get_code_at(account.address).await.unwrap();
+        if staked {
+            let sent = sent.expect("the staked factory's operation lands");
+            assert!(sent.granted, "the first operation granted the session");
+            assert!(!code.is_empty(), "the first operation deployed the account");
+            assert_eq!(stack.balance_of(d.usdc, MERCHANT).await.unwrap(), U256::from(1));
+        } else {
+            let refused = sent.expect_err("the bare factory's operation is refused").to_string();
+            assert!(refused.contains("STO-022"), "{refused}");
+            assert!(code.is_empty(), "nothing was deployed");
+        }
+    }
 }
 
 /// Traces `op`'s account validation both ways at the latest block: the whole `simulateValidation`, and

@@ -24,7 +24,7 @@ use alloy::{
 use leash_contracts::{
     bindings::{
         entry_point_creation_code, DevPaymaster, DevToken, DexRouter, EntryPoint, GameItems,
-        LeashAccountFactory, SessionKeyValidator, YieldVault,
+        LeashAccountFactory, LeashFactoryStaker, SessionKeyValidator, YieldVault,
     },
     CREATE2_DEPLOYER, ENTRYPOINT_V07, ENTRYPOINT_V07_SALT,
 };
@@ -91,8 +91,12 @@ pub struct Deployment {
     pub entry_point: Address,
     /// The session-key validator module.
     pub session_key_validator: Address,
-    /// The account factory.
+    /// The account factory (ownerless; accounts' addresses come from it).
     pub account_factory: Address,
+    /// The staked front of the account factory, owned by [`Deployment::deployer`] and staked with
+    /// [`FACTORY_STAKE_ETH`] for a day: the factory operations name, so that a new account's first operation may
+    /// also grant a session (ERC-7562 STO-022).
+    pub factory_staker: Address,
     /// The account implementation every account proxy points to (created by the factory).
     pub account_implementation: Address,
     /// "USD Coin (devnet)", 6 decimals, open mint.
@@ -124,8 +128,8 @@ impl Deployment {
     fn layout(chain_id: u64, first_create: u64) -> Self {
         let from = deployer();
         let at = |i: u64| from.create(first_create + i);
-        let (validator, factory, usdc, weth, game_items, router, vault, paymaster) =
-            (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7));
+        let (validator, factory, usdc, weth, game_items, router, vault, paymaster, staker) =
+            (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8));
         let token = |address, name: &str, decimals| Token { address, name: name.into(), decimals };
         let tokens = BTreeMap::from([
             ("USDC".to_string(), token(usdc, "USD Coin (devnet)", 6)),
@@ -138,6 +142,7 @@ impl Deployment {
             entry_point: ENTRYPOINT_V07,
             session_key_validator: validator,
             account_factory: factory,
+            factory_staker: staker,
             // A contract's nonce starts at 1 (EIP-161): the factory's constructor creates the implementation
             // there.
             account_implementation: factory.create(1),
@@ -165,6 +170,12 @@ pub(crate) fn deployer() -> Address {
 
 /// Ether the [`Deployment::dev_paymaster`] holds in the EntryPoint.
 pub const PAYMASTER_DEPOSIT_ETH: u64 = 1_000;
+
+/// Ether the [`Deployment::factory_staker`] stakes in the EntryPoint (locked for a day).
+pub const FACTORY_STAKE_ETH: u64 = 10;
+
+/// How long the [`Deployment::factory_staker`]'s stake stays locked once unlocked: a day, what bundlers ask.
+const FACTORY_STAKE_DELAY: u32 = 86_400;
 
 /// The runtime-code size limit anvil must allow for the contracts deployed here, when it is above EIP-170.
 ///
@@ -284,6 +295,7 @@ pub(crate) async fn deploy(
         dex_router: router,
         yield_vault: vault,
         dev_paymaster: paymaster,
+        factory_staker: staker,
         ..
     } = layout;
     let token = |name: &str, symbol: &str, decimals: u8| {
@@ -300,7 +312,8 @@ pub(crate) async fn deploy(
         symbol_: "yUSDC".into(),
     };
     let paymaster_args = DevPaymaster::constructorCall { entryPoint_: ENTRYPOINT_V07 };
-    let creations: [(&'static str, Address, Vec<u8>); 8] = [
+    let staker_args = LeashFactoryStaker::constructorCall { initialOwner: from, factory_: factory };
+    let creations: [(&'static str, Address, Vec<u8>); 9] = [
         ("SessionKeyValidator", validator, SessionKeyValidator::BYTECODE.to_vec()),
         ("LeashAccountFactory", factory, LeashAccountFactory::BYTECODE.to_vec()),
         ("DevToken USDC", usdc, token("USD Coin (devnet)", "USDC", 6)),
@@ -312,6 +325,11 @@ pub(crate) async fn deploy(
             "DevPaymaster",
             paymaster,
             [&DevPaymaster::BYTECODE[..], &paymaster_args.abi_encode()].concat(),
+        ),
+        (
+            "LeashFactoryStaker",
+            staker,
+            [&LeashFactoryStaker::BYTECODE[..], &staker_args.abi_encode()].concat(),
         ),
     ];
     for (contract, address, code) in creations {
@@ -361,6 +379,24 @@ pub(crate) async fn deploy(
             .with_to(ENTRYPOINT_V07)
             .with_input(EntryPoint::depositToCall { account: paymaster }.abi_encode())
             .with_value(U256::from(PAYMASTER_DEPOSIT_ETH) * U256::from(10u64).pow(U256::from(18)))
+            .with_gas_limit(CALL_GAS),
+    });
+
+    // The factory's front stakes, as a factory must on a public mempool for a first operation that also writes
+    // the new account's records elsewhere (a session granted on first use).
+    steps.push(Step {
+        contract: "LeashFactoryStaker (stake)",
+        creates: None,
+        tx: TransactionRequest::default()
+            .with_to(staker)
+            .with_input(
+                LeashFactoryStaker::addStakeCall {
+                    entryPoint: ENTRYPOINT_V07,
+                    unstakeDelaySec: FACTORY_STAKE_DELAY,
+                }
+                .abi_encode(),
+            )
+            .with_value(U256::from(FACTORY_STAKE_ETH) * U256::from(10u64).pow(U256::from(18)))
             .with_gas_limit(CALL_GAS),
     });
 
@@ -450,6 +486,7 @@ mod tests {
             entry_point: ENTRYPOINT_V07,
             session_key_validator: Address::ZERO,
             account_factory: Address::ZERO,
+            factory_staker: Address::ZERO,
             account_implementation: Address::ZERO,
             usdc: Address::ZERO,
             weth: Address::ZERO,

@@ -77,7 +77,7 @@ pub use anvil::ANVIL_ENV;
 pub use builder::{DevnetBuilder, Mining, DEFAULT_CHAIN_ID};
 pub use deploy::{
     Deployment, Token, DEX_USDC_RESERVES, DEX_WETH_RESERVES, EIP170_CODE_SIZE_LIMIT,
-    PAYMASTER_DEPOSIT_ETH, WETH_PRICE_IN_USDC,
+    FACTORY_STAKE_ETH, PAYMASTER_DEPOSIT_ETH, WETH_PRICE_IN_USDC,
 };
 pub use devnet::{Devnet, Snapshot};
 pub use error::{DevnetError, Result};
