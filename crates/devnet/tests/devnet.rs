@@ -10,13 +10,30 @@ use alloy::{
     rpc::types::TransactionRequest,
 };
 use leash_contracts::{
-    bindings::{DevToken, DexRouter, EntryPoint, GameItems, LeashAccountFactory, YieldVault},
+    bindings::{
+        DevToken, DexRouter, EntryPoint, GameItems, LeashAccountFactory, LeashFactoryStaker,
+        YieldVault,
+    },
     ENTRYPOINT_V07,
 };
 use leash_devnet::{
     Deployment, Devnet, DevnetError, Mining, DEX_USDC_RESERVES, DEX_WETH_RESERVES,
-    WETH_PRICE_IN_USDC,
+    FACTORY_STAKE_ETH, WETH_PRICE_IN_USDC,
 };
+
+alloy::sol! {
+    #[sol(rpc)]
+    interface EntryPointStakes {
+        struct DepositInfo {
+            uint256 deposit;
+            bool staked;
+            uint112 stake;
+            uint32 unstakeDelaySec;
+            uint48 withdrawTime;
+        }
+        function getDepositInfo(address account) external view returns (DepositInfo memory info);
+    }
+}
 
 fn units(whole: u64, decimals: u8) -> U256 {
     U256::from(whole) * U256::from(10).pow(U256::from(decimals))
@@ -38,6 +55,7 @@ async fn every_contract_has_code_at_its_address() {
         ("EntryPoint", d.entry_point),
         ("SessionKeyValidator", d.session_key_validator),
         ("LeashAccountFactory", d.account_factory),
+        ("LeashFactoryStaker", d.factory_staker),
         ("LeashAccount implementation", d.account_implementation),
         ("USDC", d.usdc),
         ("WETH", d.weth),
@@ -57,6 +75,23 @@ async fn every_contract_has_code_at_its_address() {
     );
     let items = GameItems::new(d.game_items, devnet.provider());
     assert_eq!(items.LEGENDARY_MIN().call().await.expect("LEGENDARY_MIN()"), U256::from(1_000_000));
+}
+
+#[tokio::test]
+async fn the_factory_staker_fronts_the_factory_with_a_days_stake_owned_by_the_deployer() {
+    let devnet = Devnet::start().await.expect("the devnet starts");
+    let d = deployment(&devnet);
+    let staker = LeashFactoryStaker::new(d.factory_staker, devnet.provider());
+    assert_eq!(staker.factory().call().await.unwrap(), d.account_factory);
+    assert_eq!(staker.owner().call().await.unwrap(), d.deployer);
+    let info = EntryPointStakes::new(ENTRYPOINT_V07, devnet.provider())
+        .getDepositInfo(d.factory_staker)
+        .call()
+        .await
+        .unwrap();
+    assert!(info.staked);
+    assert_eq!(U256::from(info.stake), units(FACTORY_STAKE_ETH, 18));
+    assert_eq!(info.unstakeDelaySec, 86_400);
 }
 
 #[tokio::test]
