@@ -49,13 +49,7 @@ contract AccountTest is LeashTest {
         vm.deal(predicted, 1 ether);
         usdc.mint(predicted, 10e6);
 
-        PackedUserOperation memory op = baseOp(predicted, 0, transferCall(merchant, 10e6));
-        op.initCode = abi.encodePacked(
-            address(factory), abi.encodeCall(factory.createAccount, (newOwner, bytes32(uint256(7)), validators, data))
-        );
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, ENTRYPOINT.getUserOpHash(op));
-        op.signature = abi.encodePacked(r, s, v);
-        send(op);
+        send(firstOp(address(factory), predicted, key, bytes32(uint256(7)), transferCall(merchant, 10e6)));
 
         assertTrue(predicted.code.length > 0, "deployed by its first op");
         assertEq(LeashAccount(payable(predicted)).owner(), newOwner, "owner set");

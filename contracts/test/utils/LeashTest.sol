@@ -126,6 +126,21 @@ abstract contract LeashTest is TestBase {
         op.gasFees = bytes32((uint256(1 gwei) << 128) | 2 gwei);
     }
 
+    /// The first op of a new account owned by `key`'s address: deploys it through `deployer` (the factory, or
+    /// a front forwarding its `createAccount`), signed by the owner.
+    function firstOp(address deployer, address sender, uint256 key, bytes32 salt, bytes memory callData)
+        internal
+        view
+        returns (PackedUserOperation memory op)
+    {
+        (address[] memory validators, bytes[] memory data) = moduleList();
+        op = baseOp(sender, 0, callData);
+        op.initCode =
+            abi.encodePacked(deployer, abi.encodeCall(factory.createAccount, (vm.addr(key), salt, validators, data)));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, ENTRYPOINT.getUserOpHash(op));
+        op.signature = abi.encodePacked(r, s, v);
+    }
+
     function ownerOp(bytes memory callData) internal view returns (PackedUserOperation memory op) {
         op = baseOp(address(account), 0, callData);
         op.signature = ownerSignature(op);

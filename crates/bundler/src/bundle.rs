@@ -21,6 +21,11 @@ sol! {
     event BeforeExecution();
 }
 
+/// Gas a bundle needs beyond its operations' limits: the EntryPoint's own work and the calldata, ...
+pub(crate) const BUNDLE_GAS: u64 = 100_000;
+/// ... and per operation.
+pub(crate) const OP_GAS_IN_BUNDLE: u64 = 40_000;
+
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 const RECEIPT_POLL: Duration = Duration::from_millis(10);
 
@@ -111,7 +116,7 @@ async fn send(state: &State, batch: &[Waiting]) -> Result<TransactionReceipt, St
     let limits: U256 =
         batch.iter().map(|w| w.op.max_gas()).fold(U256::ZERO, |a, b| a.saturating_add(b));
     let gas = limits
-        .saturating_add(U256::from(100_000 + 40_000 * batch.len() as u64))
+        .saturating_add(U256::from(BUNDLE_GAS + OP_GAS_IN_BUNDLE * batch.len() as u64))
         .saturating_to::<u64>();
     let tx = handle_ops(state, batch).gas_limit(gas);
     let pending = state.wallet.send_transaction(tx).await.map_err(|e| format!("handleOps: {e}"))?;

@@ -1,6 +1,7 @@
 //! The JSON-RPC endpoint: parsing requests (single or batched), the six ERC-4337 methods, and error answers.
 
 use crate::{
+    bundle,
     error::{self, RpcError},
     mempool::{Known, Waiting},
     simulate, State,
@@ -201,6 +202,19 @@ async fn send(state: &State, op: UserOperation) -> Result<B256, RpcError> {
             "preVerificationGas {} is below the {min_pvg} this operation's calldata needs",
             op.pre_verification_gas
         )));
+    }
+    // An operation that does not fit in a block alone could never be bundled: refuse it now rather than let it
+    // wait for a receipt that never comes.
+    let fits = U256::from(block.header.gas_limit)
+        .saturating_sub(U256::from(bundle::BUNDLE_GAS + bundle::OP_GAS_IN_BUNDLE));
+    if op.max_gas() > fits {
+        return Err(RpcError::invalid_params(format!(
+            "the operation's gas limits add up to {}, more than the {fits} a block of gas limit {} leaves for \
+             one operation; lower verificationGasLimit or callGasLimit",
+            op.max_gas(),
+            block.header.gas_limit
+        ))
+        .with_data(json!({ "blockGasLimit": block.header.gas_limit })));
     }
     if op.verification_gas_limit.is_zero() {
         return Err(RpcError::invalid_params("verificationGasLimit is 0; estimate the gas first"));

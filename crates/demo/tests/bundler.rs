@@ -171,7 +171,8 @@ mod bad_input {
     }
 
     #[tokio::test]
-    async fn a_wrong_entry_point_a_bad_signature_underpriced_gas_and_duplicates_are_refused() {
+    async fn a_wrong_entry_point_a_bad_signature_underpriced_gas_more_gas_than_a_block_and_duplicates_are_refused(
+    ) {
         let stack = LocalStack::start().await.unwrap();
         let owner_key =
             PrivateKeySigner::from_bytes(&alloy::primitives::B256::repeat_byte(0x42)).unwrap();
@@ -204,6 +205,15 @@ mod bad_input {
         let (code, message) = rejection(client.send_user_operation(&thin).await.unwrap_err());
         assert_eq!(code, -32602);
         assert!(message.contains("preVerificationGas"), "{message}");
+
+        let mut heavy = owner_op(&stack, &owner_key, 1).await;
+        heavy.verification_gas_limit = U256::from(100_000_000);
+        let hash = heavy.hash(stack.bundler.entry_point(), stack.chain.chain_id).unwrap();
+        heavy.signature = owner_key.sign_hash_sync(&hash).unwrap().as_bytes().to_vec().into();
+        let (code, message) = rejection(client.send_user_operation(&heavy).await.unwrap_err());
+        assert_eq!(code, -32602);
+        assert!(message.contains("more than the"), "{message}");
+        assert!(message.contains("lower verificationGasLimit"), "{message}");
 
         let stale = owner_op(&stack, &owner_key, 0).await; // sequence 0 was used to deploy the account
         let (code, message) = rejection(client.send_user_operation(&stale).await.unwrap_err());

@@ -277,33 +277,10 @@ async fn the_account_traced_alone_records_what_the_whole_simulation_records() {
     }
 
     // A session operation through the leash module, signed for real.
-    let policy = PolicyFile::parse(
-        r#"
-version = 1
-[session]
-valid_until = "2030-01-01T00:00:00Z"
-[[action]]
-target = "USDC"
-function = "transfer(address to, uint256 amount)"
-rules = [{ arg = "to", eq = "0x4d65726368616e74000000000000000000000001" }]
-spend = { arg = "amount", max = "1 USDC" }
-"#,
-        "session.toml",
-        &stack.context(),
-    )
-    .unwrap();
+    let policy = PolicyFile::parse(PAY_THE_MERCHANT, "pay.toml", &stack.context()).unwrap();
     let agent = stack.agent(policy).unwrap();
     stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
-    let merchant = address!("4d65726368616e74000000000000000000000001");
-    let pay = Call {
-        target: stack.deployment().usdc,
-        value: U256::ZERO,
-        data: leash_core::encode_call(
-            "transfer(address,uint256)",
-            &[merchant.into_word().into(), U256::from(1)],
-        )
-        .unwrap(),
-    };
+    let pay = pay_the_merchant(&stack);
     // The operation is taken back from the bundler after it lands, and judged again at the block before it.
     let before: Value = provider.raw_request("evm_snapshot".into(), ()).await.unwrap();
     let sent = agent.send(&[pay], Lane::named("fidelity")).await.unwrap();
