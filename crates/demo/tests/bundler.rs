@@ -171,8 +171,7 @@ mod bad_input {
     }
 
     #[tokio::test]
-    async fn a_wrong_entry_point_a_bad_signature_underpriced_gas_more_gas_than_a_block_and_duplicates_are_refused(
-    ) {
+    async fn a_wrong_entry_point_a_bad_signature_bad_gas_and_duplicates_are_refused() {
         let stack = LocalStack::start().await.unwrap();
         let owner_key =
             PrivateKeySigner::from_bytes(&alloy::primitives::B256::repeat_byte(0x42)).unwrap();
