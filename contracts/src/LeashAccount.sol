@@ -9,26 +9,51 @@ import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.s
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {ERC721Holder} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Holder.sol";
 import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Holder.sol";
+import {ERC7739} from "@openzeppelin/contracts/utils/cryptography/signers/draft-ERC7739.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {AbstractSigner} from "@openzeppelin/contracts/utils/cryptography/signers/AbstractSigner.sol";
+import {
+    IERC7579Validator,
+    MODULE_TYPE_VALIDATOR
+} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
+import {ILeashAccount} from "./interfaces/ILeashAccount.sol";
 
 /// @title LeashAccount
 /// @notice ERC-4337 v0.7 + ERC-7579 modular smart account with one ECDSA owner.
 /// @dev Built on OpenZeppelin's audited `AccountERC7579`. A UserOperation whose nonce key starts with the
 /// address of an installed validator module (for example the session-key module) is validated by that module;
 /// any other nonce key is validated against the owner's ECDSA signature over the raw `userOpHash` (which the
-/// EntryPoint already binds to the chain, itself and this account). ERC-1271 signatures go to the module named
-/// in their first 20 bytes and otherwise to the owner.
+/// EntryPoint already binds to the chain, itself and this account). ERC-1271 signatures go to the validator
+/// named in their first 20 bytes and otherwise to the owner through ERC-7739 nested typed data, so an owner's
+/// signature is valid for this account only, even when the owner holds several accounts.
+///
+/// It answers {ILeashAccount}: which addresses are its modules (of any type, counted across installs) and
+/// whether its owner, and nothing else, signed a digest; the session-key module uses both.
 ///
 /// Accounts are deployed as ERC-1967 proxies by {LeashAccountFactory}; the implementation is never used directly.
 /// They accept ERC-721 and ERC-1155 tokens sent with the safe transfer functions (game items, NFTs).
-contract LeashAccount is AccountERC7579, SignerECDSA, Initializable, ERC721Holder, ERC1155Holder {
+contract LeashAccount is
+    ILeashAccount,
+    AccountERC7579,
+    SignerECDSA,
+    ERC7739,
+    Initializable,
+    ERC721Holder,
+    ERC1155Holder
+{
     /// @notice ERC-4337 EntryPoint v0.7 at its canonical address.
     IEntryPoint internal constant ENTRYPOINT_V07 = IEntryPoint(0x0000000071727De22E5E9d8BAf0edAc6f37da032);
 
     /// @notice The ERC-1271 "valid signature" magic value.
     bytes4 internal constant ERC1271_MAGIC = IERC1271.isValidSignature.selector;
 
+    /// @dev Live installations per module address, over every module type. Kept by the account so that
+    /// "is this address one of my modules" is one storage read of the account's own storage (ERC-7562 allows
+    /// it during validation), whatever the module's type.
+    mapping(address module => uint256) private _installations;
+
     /// @dev The implementation keeps no owner: it is locked at construction.
-    constructor() SignerECDSA(address(0)) {
+    constructor() SignerECDSA(address(0)) EIP712("LeashAccount", "1") {
         _disableInitializers();
     }
 
@@ -61,19 +86,58 @@ contract LeashAccount is AccountERC7579, SignerECDSA, Initializable, ERC721Holde
         return signer();
     }
 
-    /// @notice ERC-1271: a module-routed signature (module address first) or the owner's ECDSA signature.
-    /// @dev The owner path signs the raw hash: callers must hash a domain that names this account (EIP-712
-    /// permits and leash grants do).
-    function isValidSignature(bytes32 hash, bytes calldata signature) public view override returns (bytes4) {
-        if (AccountERC7579.isValidSignature(hash, signature) == ERC1271_MAGIC) return ERC1271_MAGIC;
-        return _rawSignatureValidation(hash, signature) ? ERC1271_MAGIC : bytes4(0xffffffff);
+    /// @notice ERC-1271: a signature that starts with an installed validator's address is that validator's
+    /// answer alone; any other is the owner's, as ERC-7739 nested typed data (`TypedDataSign` or `PersonalSign`)
+    /// bound to this account's domain. The owner's signature over a raw hash is never accepted here.
+    /// @param hash The digest the caller verifies.
+    /// @param signature A validator's address and its signature data, or the owner's ERC-7739 signature.
+    /// @return magic `0x1626ba7e` when valid (and ERC-7739's `0x77390001` for its detection request).
+    function isValidSignature(bytes32 hash, bytes calldata signature)
+        public
+        view
+        override(AccountERC7579, ERC7739)
+        returns (bytes4 magic)
+    {
+        if (signature.length >= 20) {
+            address module = address(bytes20(signature[0:20]));
+            if (isModuleInstalled(MODULE_TYPE_VALIDATOR, module, signature[0:0])) {
+                try IERC7579Validator(module).isValidSignatureWithSender(msg.sender, hash, signature[20:]) returns (
+                    bytes4 answer
+                ) {
+                    return answer == ERC1271_MAGIC ? ERC1271_MAGIC : bytes4(0xffffffff);
+                } catch {
+                    return bytes4(0xffffffff);
+                }
+            }
+        }
+        return ERC7739.isValidSignature(hash, signature);
+    }
+
+    /// @inheritdoc ILeashAccount
+    function isModule(address module) external view returns (bool) {
+        return _installations[module] != 0;
+    }
+
+    /// @inheritdoc ILeashAccount
+    function isOwnerSignature(bytes32 hash, bytes calldata signature) external view returns (bool) {
+        return SignerECDSA._rawSignatureValidation(hash, signature);
+    }
+
+    function _installModule(uint256 moduleTypeId, address module, bytes memory initData) internal override {
+        ++_installations[module];
+        super._installModule(moduleTypeId, module, initData);
+    }
+
+    function _uninstallModule(uint256 moduleTypeId, address module, bytes memory deInitData) internal override {
+        --_installations[module];
+        super._uninstallModule(moduleTypeId, module, deInitData);
     }
 
     /// @dev The owner's ECDSA signature; `AccountERC7579` alone would refuse every non-module signature.
     function _rawSignatureValidation(bytes32 hash, bytes calldata signature)
         internal
         view
-        override(AccountERC7579, SignerECDSA)
+        override(AbstractSigner, AccountERC7579, SignerECDSA)
         returns (bool)
     {
         return SignerECDSA._rawSignatureValidation(hash, signature);

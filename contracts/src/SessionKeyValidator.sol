@@ -26,8 +26,10 @@ import {
     Session,
     SessionRecord,
     SessionTypes,
-    SessionUse
+    SessionUse,
+    TypedDataScope
 } from "./SessionTypes.sol";
+import {ILeashAccount} from "./interfaces/ILeashAccount.sol";
 import {PeriodLib} from "./libraries/PeriodLib.sol";
 import {CallPolicyLib} from "./libraries/CallPolicyLib.sol";
 
@@ -44,9 +46,14 @@ import {CallPolicyLib} from "./libraries/CallPolicyLib.sol";
 /// Cost does not grow with the size of a session: the session's contents travel in the signature and are
 /// checked against one slot per session and one slot per action used, keyed by hashes (no lists are walked).
 ///
+/// A session may never reach, whatever its policy says (sudo included): the account itself (its address or
+/// `address(0)`, which OpenZeppelin's executor turns into the account), this module, any module installed on
+/// the account, a canonical EntryPoint, delegatecall. Grants are approved by the account's owner only (the
+/// leash account's {ILeashAccount-isOwnerSignature}), never by whatever else its ERC-1271 accepts.
+///
 /// ERC-7562: validation reads no banned opcode (time is stated by the operation and enforced through
 /// `validAfter`/`validUntil`), and every slot it touches is keyed by the account (see each declaration). The
-/// only external call is to the account itself (ERC-1271 check of the owner's grant).
+/// only external calls are views of the account itself (its modules, its owner's grant signature).
 contract SessionKeyValidator is IERC7579Validator, EIP712 {
     using CallPolicyLib for Action;
 
@@ -71,7 +78,13 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
 
     /// @dev Bumped by "revoke all" and on uninstall; a session is live only at the epoch it was granted in.
     /// Keyed by the account (associated storage).
-    mapping(address account => uint32) private _epochs;
+    mapping(address account => AccountState) private _accounts;
+
+    /// @dev Per account: the "revoke all" epoch and whether this module is installed (one slot).
+    struct AccountState {
+        uint32 epoch;
+        bool installed;
+    }
 
     /// @notice A session was granted for `account`.
     event SessionGranted(address indexed account, bytes32 indexed sessionId, uint32 epoch);
@@ -80,8 +93,16 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     /// @notice Every session of `account` was revoked at once.
     event AllSessionsRevoked(address indexed account, uint32 newEpoch);
 
-    /// @notice The session is not granted (or was granted before the last "revoke all").
+    /// @notice The session is not granted.
     error SessionNotGranted(bytes32 sessionId);
+    /// @notice The session was granted, then voided by "revoke all" (or by uninstalling the module).
+    error SessionVoidedByRevokeAll(bytes32 sessionId);
+    /// @notice The owner signed this grant before a "revoke all": it can never be used.
+    error GrantVoidedByRevokeAll(bytes32 sessionId, uint32 grantEpoch, uint32 accountEpoch);
+    /// @notice The session has neither a gas budget nor a required paymaster, so its fees would be unbounded.
+    error GasBudgetRequired(bytes32 sessionId);
+    /// @notice The module is not installed on the calling account, so it keeps no sessions for it.
+    error NotInstalled(address account);
     /// @notice The session was revoked.
     error SessionIsRevoked(bytes32 sessionId);
     /// @notice The session's contents are malformed (signer length, empty window, ...).
@@ -123,12 +144,16 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     // ERC-7579 module
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Nothing to set up: sessions are granted one by one.
-    function onInstall(bytes calldata) external override {}
+    /// @notice Marks the module installed for the calling account; sessions are granted one by one. Nothing can
+    /// be granted before (grants need the module installed), so no grant written earlier goes live now.
+    function onInstall(bytes calldata) external override {
+        _accounts[msg.sender].installed = true;
+    }
 
     /// @notice Uninstalling revokes every session, so a later reinstall revives none of them.
     function onUninstall(bytes calldata) external override {
         _revokeAll(msg.sender);
+        _accounts[msg.sender].installed = false;
     }
 
     /// @notice This module is a validator (type 1).
@@ -154,6 +179,7 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
 
     /// @notice Revokes one session of the calling account, for good.
     function revokeSession(bytes32 sessionId) external {
+        require(_accounts[msg.sender].installed, NotInstalled(msg.sender));
         _sessions[sessionId][msg.sender].state = SessionTypes.STATE_REVOKED;
         emit SessionRevoked(msg.sender, sessionId);
     }
@@ -177,9 +203,10 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         address account = msg.sender;
         require(userOp.sender == account, SenderMismatch(userOp.sender, account));
         (SessionUse calldata use, bytes32 sessionId) = _enter(account, userOp.signature);
-        bool signatureOk = _verifySigner(use.session, useDigest(userOpHash, sessionId, use.time), use.signature);
         CallContext memory ctx = _chargeSession(account, sessionId, use, userOp);
-        _chargeCalls(ctx, use, userOp.callData);
+        bytes32 callsHash = _chargeCalls(ctx, use, userOp.callData);
+        bool signatureOk =
+            _verifySigner(use.session, useDigest(userOpHash, sessionId, use.time, callsHash), use.signature);
         // A window whose last second is 0 would read as "no expiry" to the EntryPoint: refuse it as empty.
         require(
             ctx.validAfter <= ctx.validUntil && ctx.validUntil != 0, EmptyValidityWindow(ctx.validAfter, ctx.validUntil)
@@ -188,32 +215,39 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             ERC4337Utils.packValidationData(signatureOk, ctx.validAfter, ctx.validUntil == NO_END ? 0 : ctx.validUntil);
     }
 
-    /// @notice ERC-1271 for a session with the signature policy: `data` is `abi.encode(Session, bytes signature)`,
-    /// the signature being the session key's over {messageDigest}. A session limited to some EIP-712 types adds a
-    /// third field, `abi.encode(bytes32 domainSeparator, bytes32 typeHash, bytes encodedData)`: the message must be
-    /// `keccak256("\x19\x01" || domainSeparator || keccak256(typeHash || encodedData))` with an allowed `typeHash`.
+    /// @notice ERC-1271 for a session: `data` is `abi.encode(Session, bytes signature, uint256 scope, bytes32
+    /// domainSeparator, bytes fields)`, the signature being the session key's over {messageDigest}. The message
+    /// must be typed data of `session.signing[scope]`: asked by its verifier, equal to
+    /// `keccak256("\x19\x01" || domainSeparator || keccak256(typeHash || fields[0:top]))`, each nested struct's
+    /// hash equal to its field, and every rule holding on the fields. A session with `SESSION_SIGN_ANY` (an
+    /// explicit opt-in) may instead send `abi.encode(Session, bytes signature)` for any message and verifier.
     /// @dev Never valid when this module itself asks (`sender == this`), so a session can never approve a grant.
-    /// Runs in the execution phase (permits, payment authorisations), where reading the time is allowed.
+    /// Reads the time only for a session with a window, so paymasters may check permits of windowless sessions
+    /// during validation (ERC-7562 bans TIMESTAMP there).
+    /// @param sender The contract asking the account (the verifier).
+    /// @param hash The message.
+    /// @param data The session, its key's signature and, for typed data, the scope and the fields.
+    /// @return magic `0x1626ba7e` when valid, `0xffffffff` otherwise.
     function isValidSignatureWithSender(address sender, bytes32 hash, bytes calldata data)
         external
         view
         override
-        returns (bytes4)
+        returns (bytes4 magic)
     {
         if (sender == address(this)) return bytes4(0xffffffff);
         (Session calldata session, bytes calldata signature) = _messageAt(data);
         bytes32 sessionId = hashSession(session);
         SessionRecord memory record = _sessions[sessionId][msg.sender];
-        if (record.state != SessionTypes.STATE_ENABLED || record.epoch != _epochs[msg.sender]) {
+        if (record.state != SessionTypes.STATE_ENABLED || record.epoch != _accounts[msg.sender].epoch) {
             return bytes4(0xffffffff);
         }
-        if (session.flags & SessionTypes.SESSION_ERC1271 == 0) return bytes4(0xffffffff);
-        if (!_verifierAllowed(session.signatureVerifiers, sender)) return bytes4(0xffffffff);
-        if (session.signatureTypes.length != 0 && !_typedDataAllowed(session.signatureTypes, hash, data)) {
+        if (session.flags & SessionTypes.SESSION_SIGN_ANY == 0 && !_typedDataAllowed(session, sender, hash, data)) {
             return bytes4(0xffffffff);
         }
-        uint48 until = session.validUntil == 0 ? NO_END : session.validUntil;
-        if (block.timestamp < session.validAfter || block.timestamp > until) return bytes4(0xffffffff);
+        if (session.validAfter != 0 || session.validUntil != 0) {
+            uint48 until = session.validUntil == 0 ? NO_END : session.validUntil;
+            if (block.timestamp < session.validAfter || block.timestamp > until) return bytes4(0xffffffff);
+        }
         bytes32 digest = messageDigest(msg.sender, sessionId, hash);
         return _verifySigner(session, digest, signature) ? ERC1271_MAGIC : bytes4(0xffffffff);
     }
@@ -244,9 +278,15 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         return MessageHashUtils.toTypedDataHash(domain, keccak256(abi.encode(GRANT_ROOT_TYPEHASH, root)));
     }
 
-    /// @notice What the session key signs for a UserOperation: the op hash bound to the session and stated time.
-    function useDigest(bytes32 userOpHash, bytes32 sessionId, uint48 time) public pure returns (bytes32) {
-        return keccak256(abi.encode(userOpHash, sessionId, time));
+    /// @notice What the session key signs for a UserOperation: the op hash bound to the session, the stated time
+    /// and the actions its calls are charged to, so nobody who relays the operation can charge another action.
+    /// @param callsHash `keccak256(abi.encodePacked(actionHash...))` over the calls, in order (empty under sudo).
+    function useDigest(bytes32 userOpHash, bytes32 sessionId, uint48 time, bytes32 callsHash)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(userOpHash, sessionId, time, callsHash));
     }
 
     /// @notice What the session key signs to approve `hash` for `account` through ERC-1271.
@@ -260,14 +300,19 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
 
     /// @notice The account's current epoch (grants must name it).
     function epochOf(address account) external view returns (uint32) {
-        return _epochs[account];
+        return _accounts[account].epoch;
+    }
+
+    /// @notice Whether the module is installed on `account` (grants and revocations of one session need it).
+    function isInstalled(address account) external view returns (bool) {
+        return _accounts[account].installed;
     }
 
     /// @notice A session's state for `account`: 0 none, 1 granted, 2 revoked. A grant from before the last
     /// "revoke all" reads as none.
     function sessionState(address account, bytes32 sessionId) public view returns (uint8) {
         SessionRecord memory record = _sessions[sessionId][account];
-        if (record.state == SessionTypes.STATE_ENABLED && record.epoch != _epochs[account]) {
+        if (record.state == SessionTypes.STATE_ENABLED && record.epoch != _accounts[account].epoch) {
             return SessionTypes.STATE_NONE;
         }
         return record.state;
@@ -316,9 +361,11 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     function _grant(address account, bytes32 sessionId, Session calldata session, bytes32[] calldata actionHashes)
         private
     {
+        AccountState memory state = _accounts[account];
+        require(state.installed, NotInstalled(account));
         SessionRecord storage record = _sessions[sessionId][account];
         require(record.state != SessionTypes.STATE_REVOKED, SessionIsRevoked(sessionId));
-        uint32 epoch = _epochs[account];
+        uint32 epoch = state.epoch;
         if (record.state == SessionTypes.STATE_ENABLED && record.epoch == epoch) return;
         _checkSessionShape(sessionId, session);
         require(keccak256(abi.encodePacked(actionHashes)) == session.actionsHash, ActionsMismatch(sessionId));
@@ -332,8 +379,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     }
 
     function _revokeAll(address account) private {
-        uint32 epoch = _epochs[account] + 1;
-        _epochs[account] = epoch;
+        uint32 epoch = _accounts[account].epoch + 1;
+        _accounts[account].epoch = epoch;
         emit AllSessionsRevoked(account, epoch);
     }
 
@@ -345,18 +392,25 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             : (kind == SessionTypes.SIGNER_P256 || kind == SessionTypes.SIGNER_WEBAUTHN) && signerLength == 64;
         uint48 until = session.validUntil == 0 ? NO_END : session.validUntil;
         require(signerOk && session.validAfter <= until, InvalidSession(sessionId));
+        // Without either, an agent that bundles its own operations could set any fee and be paid it.
+        require(
+            session.flags & SessionTypes.SESSION_GAS_BUDGET != 0 || session.paymaster != address(0),
+            GasBudgetRequired(sessionId)
+        );
     }
 
     function _checkOwnerGrant(address account, bytes32 sessionId, Grant calldata grant) private view {
-        bytes32 leaf = grantDigest(account, sessionId, _epochs[account]);
+        uint32 epoch = _accounts[account].epoch;
+        require(grant.epoch == epoch, GrantVoidedByRevokeAll(sessionId, grant.epoch, epoch));
+        bytes32 leaf = grantDigest(account, sessionId, epoch);
         bytes32 root = MerkleProof.processProofCalldata(grant.proof, leaf);
         bytes32 digest = grantRootDigest(root);
-        // The account's ERC-1271 decides whether its owner signed; this module refuses to answer for itself there.
+        // The owner and nothing else: the account's ERC-1271 would also accept other validators' signatures (a
+        // session of another module could approve a sudo grant here). Accounts that cannot say what their owner
+        // signed grant by a transaction (`grantSession`).
         (bool ok, bytes memory result) =
-            account.staticcall(abi.encodeCall(IERC1271.isValidSignature, (digest, grant.ownerSignature)));
-        require(
-            ok && result.length == 32 && abi.decode(result, (bytes4)) == ERC1271_MAGIC, InvalidGrantSignature(sessionId)
-        );
+            account.staticcall(abi.encodeCall(ILeashAccount.isOwnerSignature, (digest, grant.ownerSignature)));
+        require(ok && result.length == 32 && abi.decode(result, (bool)), InvalidGrantSignature(sessionId));
     }
 
     /// @dev Decodes the session use, grants the session first in mode 1, and requires it to be live.
@@ -380,9 +434,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     function _liveSession(address account, bytes32 sessionId) private view returns (SessionRecord memory record) {
         record = _sessions[sessionId][account];
         require(record.state != SessionTypes.STATE_REVOKED, SessionIsRevoked(sessionId));
-        require(
-            record.state == SessionTypes.STATE_ENABLED && record.epoch == _epochs[account], SessionNotGranted(sessionId)
-        );
+        require(record.state == SessionTypes.STATE_ENABLED, SessionNotGranted(sessionId));
+        require(record.epoch == _accounts[account].epoch, SessionVoidedByRevokeAll(sessionId));
     }
 
     /// @dev Session-wide checks: live state, paymaster, gas budget, use count. Returns the context for the calls,
@@ -400,7 +453,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             sessionId,
             session.flags & SessionTypes.SESSION_SUDO != 0,
             session.validAfter,
-            session.validUntil == 0 ? NO_END : session.validUntil
+            session.validUntil == 0 ? NO_END : session.validUntil,
+            address(0)
         );
 
         if (session.paymaster != address(0)) {
@@ -433,27 +487,36 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         if (changed) _sessions[sessionId][account] = record;
     }
 
-    /// @dev Where a call is checked: the account, the session, and the window narrowed so far.
+    /// @dev Where a call is checked: the account, the session, the window narrowed so far, and the last target
+    /// found not to be one of the account's modules (a batch to one contract asks the account once).
     struct CallContext {
         address account;
         bytes32 sessionId;
         bool sudo;
         uint48 validAfter;
         uint48 validUntil;
+        address vetted;
     }
 
     /// @dev Checks every call of the operation against its action and charges the action's counters.
-    function _chargeCalls(CallContext memory ctx, SessionUse calldata use, bytes calldata callData) private {
+    /// @return callsHash The hash of the actions charged, in call order, which the session key signs.
+    function _chargeCalls(CallContext memory ctx, SessionUse calldata use, bytes calldata callData)
+        private
+        returns (bytes32 callsHash)
+    {
         (bool isBatch, bytes calldata execution) = CallPolicyLib.decodeExecute(callData);
         if (isBatch) {
             Execution[] calldata calls = CallPolicyLib.decodeBatch(execution);
+            bytes32[] memory charged = new bytes32[](ctx.sudo ? 0 : calls.length);
             for (uint256 i = 0; i < calls.length; ++i) {
-                _chargeCall(ctx, use, i, calls[i].target, calls[i].value, calls[i].callData);
+                bytes32 actionHash = _chargeCall(ctx, use, i, calls[i].target, calls[i].value, calls[i].callData);
+                if (!ctx.sudo) charged[i] = actionHash;
             }
-        } else {
-            (address target, uint256 value, bytes calldata data) = CallPolicyLib.decodeSingle(execution);
-            _chargeCall(ctx, use, 0, target, value, data);
+            return keccak256(abi.encodePacked(charged));
         }
+        (address target, uint256 value, bytes calldata data) = CallPolicyLib.decodeSingle(execution);
+        bytes32 single = _chargeCall(ctx, use, 0, target, value, data);
+        return ctx.sudo ? keccak256("") : keccak256(abi.encode(single));
     }
 
     function _chargeCall(
@@ -463,15 +526,18 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         address target,
         uint256 value,
         bytes calldata data
-    ) private {
-        CallPolicyLib.checkNotForbidden(i, target, ctx.account);
-        if (ctx.sudo) return;
+    ) private returns (bytes32 actionHash) {
+        if (target != ctx.vetted) {
+            CallPolicyLib.checkTarget(i, target, ctx.account);
+            ctx.vetted = target;
+        }
+        if (ctx.sudo) return bytes32(0);
 
         require(i < use.callActions.length && uint8(use.callActions[i]) < use.actions.length, MissingCallAction(i));
         Action calldata action = use.actions[uint8(use.callActions[i])];
         action.checkCall(i, target, value, data);
 
-        _chargeAction(ctx, i, action, value, data, use.time);
+        return _chargeAction(ctx, i, action, value, data, use.time);
     }
 
     /// @dev Loads the action's slot (which proves it belongs to the session), moves it to the stated period,
@@ -483,8 +549,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         uint256 value,
         bytes calldata data,
         uint48 time
-    ) private {
-        bytes32 actionHash = hashAction(action);
+    ) private returns (bytes32 actionHash) {
+        actionHash = hashAction(action);
         ActionRecord storage slot = _actions[_actionKey(ctx.sessionId, actionHash)][ctx.account];
         ActionRecord memory record = slot;
         require(record.enabled, ActionNotGranted(i, actionHash));
@@ -571,14 +637,6 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         return gas * ERC4337Utils.maxFeePerGas(userOp);
     }
 
-    function _verifierAllowed(address[] calldata verifiers, address sender) private pure returns (bool) {
-        if (verifiers.length == 0) return true;
-        for (uint256 i = 0; i < verifiers.length; ++i) {
-            if (verifiers[i] == sender) return true;
-        }
-        return false;
-    }
-
     function _intersect(uint48 after1, uint48 until1, uint48 after2, uint48 until2)
         private
         pure
@@ -633,21 +691,50 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         return data[at + 32:at + 32 + length];
     }
 
-    /// @dev Whether the message is EIP-712 typed data of an allowed type, proven by the typed data in `data`.
-    function _typedDataAllowed(bytes32[] calldata types, bytes32 hash, bytes calldata data)
+    /// @dev Whether the message is typed data of the scope the signature names, asked by that scope's verifier,
+    /// with every nested struct proven and every rule holding on the fields.
+    function _typedDataAllowed(Session calldata session, address sender, bytes32 hash, bytes calldata data)
         private
         pure
         returns (bool)
     {
-        bytes calldata typedData = _bytesAt(data, 2);
-        if (typedData.length < 96) return false;
-        (bytes32 domainSeparator, bytes32 typeHash, bytes memory encodedData) =
-            abi.decode(typedData, (bytes32, bytes32, bytes));
-        bytes32 structHash = keccak256(abi.encodePacked(typeHash, encodedData));
-        if (MessageHashUtils.toTypedDataHash(domainSeparator, structHash) != hash) return false;
-        for (uint256 i = 0; i < types.length; ++i) {
-            if (types[i] == typeHash) return true;
+        if (data.length < 160) return false;
+        uint256 index = uint256(bytes32(data[64:96]));
+        if (index >= session.signing.length) return false;
+        TypedDataScope calldata scope = session.signing[index];
+        if (scope.verifier != sender) return false;
+        bytes32 domainSeparator = bytes32(data[96:128]);
+        bytes calldata fields = _bytesAt(data, 4);
+
+        // The primary type's fields come first, then each nested struct's, in the scope's order.
+        uint256 nestedLength;
+        for (uint256 n = 0; n < scope.nested.length; ++n) {
+            nestedLength += scope.nested[n].length;
         }
-        return false;
+        if (nestedLength > fields.length) return false;
+        uint256 top = fields.length - nestedLength;
+        if (top % 32 != 0) return false;
+        bytes32 structHash = keccak256(abi.encodePacked(scope.typeHash, fields[0:top]));
+        if (MessageHashUtils.toTypedDataHash(domainSeparator, structHash) != hash) return false;
+
+        uint256 start = top;
+        for (uint256 n = 0; n < scope.nested.length; ++n) {
+            uint256 field = scope.nested[n].field;
+            uint256 end = start + scope.nested[n].length;
+            // The parent's word precedes the struct, so every nested hash chains up to the signed message.
+            if (field + 32 > start || scope.nested[n].length % 32 != 0) return false;
+            bytes32 nestedHash = keccak256(abi.encodePacked(scope.nested[n].typeHash, fields[start:end]));
+            if (bytes32(fields[field:field + 32]) != nestedHash) return false;
+            start = end;
+        }
+
+        ArgRule[] calldata rules = scope.rules;
+        if (rules.length > SessionTypes.MAX_RULES) return false;
+        for (uint256 r = 0; r < rules.length; ++r) {
+            uint256 offset = rules[r].offset;
+            if (offset + 32 > fields.length) return false;
+            if (!CallPolicyLib.ruleHolds(0, r, rules[r], bytes32(fields[offset:offset + 32]))) return false;
+        }
+        return true;
     }
 }

@@ -30,6 +30,32 @@ struct ArgRule {
     bytes32[] values;
 }
 
+/// @notice A struct nested in signed typed data, whose hash is a field of its parent: the signature carries its
+/// encoded fields after the parent's, so rules can read them (Permit2's `PermitSingle.details`, say).
+struct NestedStruct {
+    /// Byte offset, in the typed data's fields, of the word holding this struct's hash (it must precede the
+    /// struct's own fields).
+    uint16 field;
+    /// The nested struct's EIP-712 type hash.
+    bytes32 typeHash;
+    /// Byte length of its encoded fields (32 per field).
+    uint16 length;
+}
+
+/// @notice One kind of EIP-712 typed data a session may sign through the account's ERC-1271, with rules on its
+/// fields (an EIP-2612 permit's `spender` and `value`, an EIP-3009 authorisation's `to`, `value`, `validBefore`).
+struct TypedDataScope {
+    /// The contract that asks the account (ERC-1271's sender, whose domain the message is hashed under).
+    address verifier;
+    /// The primary type's EIP-712 type hash.
+    bytes32 typeHash;
+    /// Structs nested in the primary type whose fields the rules read, in the order the signature carries them.
+    NestedStruct[] nested;
+    /// Rules every message must pass (AND); offsets index the encoded fields: the primary type's, then each
+    /// nested struct's in order.
+    ArgRule[] rules;
+}
+
 /// @notice One kind of call a session may make, with its limits.
 struct Action {
     /// The contract called; ignored with `ACTION_ANY_TARGET`.
@@ -74,11 +100,9 @@ struct Session {
     address paymaster;
     /// `SESSION_*` flags in {SessionTypes}.
     uint8 flags;
-    /// With `SESSION_ERC1271`: the contracts that may verify the session's ERC-1271 signatures; empty for any.
-    address[] signatureVerifiers;
-    /// With `SESSION_ERC1271`: the EIP-712 type hashes (e.g. `Permit(...)`) the session may sign; empty for any.
-    /// When set, each ERC-1271 signature carries its typed data, which must hash to the message it signs.
-    bytes32[] signatureTypes;
+    /// The typed data the session may sign for the account through ERC-1271 (none: it signs nothing, unless
+    /// `SESSION_SIGN_ANY` opts in to signing anything).
+    TypedDataScope[] signing;
     /// `keccak256(abi.encodePacked(actionHash...))` over the session's actions, in order.
     bytes32 actionsHash;
     /// Makes equal envelopes distinct sessions.
@@ -94,7 +118,8 @@ struct SessionUse {
     bytes callActions;
     /// The time the operation means to run at; it picks the periods that are charged.
     uint48 time;
-    /// The session signer's signature over {SessionKeyValidator-useDigest}.
+    /// The session signer's signature over {SessionKeyValidator-useDigest}, which binds the action each call
+    /// is charged to.
     bytes signature;
 }
 
@@ -104,7 +129,10 @@ struct Grant {
     bytes32[] actionHashes;
     /// Merkle proof of this chain's grant digest under the root the owner signed (empty for one chain).
     bytes32[] proof;
-    /// The owner's signature over the root, checked through the account's ERC-1271.
+    /// The account's epoch the owner signed for (a grant from before a "revoke all" is void).
+    uint32 epoch;
+    /// The owner's signature over the root: checked against the leash account's owner, never through another
+    /// module.
     bytes ownerSignature;
 }
 
@@ -148,7 +176,7 @@ library SessionTypes {
     uint8 internal constant OP_IN_RANGE = 6;
     uint8 internal constant OP_ONE_OF = 7;
 
-    /// Any target (never the account or the module).
+    /// Any target (never the account, `address(0)`, a module or the EntryPoint).
     uint8 internal constant ACTION_ANY_TARGET = 1;
     /// Any function, and native transfers.
     uint8 internal constant ACTION_ANY_SELECTOR = 2;
@@ -159,12 +187,12 @@ library SessionTypes {
     /// `valueCap` applies.
     uint8 internal constant ACTION_VALUE_CAP = 16;
 
-    /// Full power over calls (still never the account, the module or delegatecall).
+    /// Full power over calls (still never the account, a module, the EntryPoint or delegatecall).
     uint8 internal constant SESSION_SUDO = 1;
-    /// `gasBudget` applies.
+    /// `gasBudget` applies. A session must have a gas budget or a required paymaster.
     uint8 internal constant SESSION_GAS_BUDGET = 2;
-    /// The session may sign ERC-1271 messages for the account.
-    uint8 internal constant SESSION_ERC1271 = 4;
+    /// The session may sign any ERC-1271 message for the account, for any verifier: an explicit opt-in, like sudo.
+    uint8 internal constant SESSION_SIGN_ANY = 4;
 
     uint8 internal constant STATE_NONE = 0;
     uint8 internal constant STATE_ENABLED = 1;

@@ -81,15 +81,83 @@ contract AccountTest is LeashTest {
         account.execute(bytes32(0), abi.encodePacked(merchant, uint256(1), ""));
     }
 
-    function test_OwnerErc1271() public view {
+    /// @dev The account's EIP-712 domain separator (ERC-7739 nests the owner's signatures in it).
+    function accountDomain(LeashAccount which) internal view returns (bytes32) {
+        (, string memory name, string memory version, uint256 chainId, address verifying,,) = which.eip712Domain();
+        return keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256(bytes(name)),
+                keccak256(bytes(version)),
+                chainId,
+                verifying
+            )
+        );
+    }
+
+    /// @dev The owner's ERC-7739 `PersonalSign` signature of `hash` for `which`.
+    function personalSign(LeashAccount which, bytes32 hash) internal view returns (bytes memory) {
+        bytes32 structHash = keccak256(abi.encode(keccak256("PersonalSign(bytes prefixed)"), hash));
+        bytes32 digest = keccak256(abi.encodePacked(hex"1901", accountDomain(which), structHash));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(ownerKey, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
+    function test_OwnerErc1271IsNestedForThisAccount() public {
+        bytes32 hash = keccak256("message");
+        assertEq(
+            account.isValidSignature(hash, personalSign(account, hash)),
+            IERC1271.isValidSignature.selector,
+            "owner's ERC-7739 signature valid"
+        );
+        // The same owner's second account refuses the first account's signature: no replay across accounts.
+        LeashAccount second = createAccount(owner, bytes32(uint256(7)));
+        assertEq(
+            second.isValidSignature(hash, personalSign(account, hash)), bytes4(0xffffffff), "not valid on another account"
+        );
+        assertEq(
+            second.isValidSignature(hash, personalSign(second, hash)),
+            IERC1271.isValidSignature.selector,
+            "valid when nested for that account"
+        );
+    }
+
+    function test_RevertWhen_OwnerSignsARawHash() public view {
         bytes32 hash = keccak256("message");
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(ownerKey, hash);
-        assertEq(
-            account.isValidSignature(hash, abi.encodePacked(r, s, v)),
-            IERC1271.isValidSignature.selector,
-            "owner signature valid"
-        );
+        assertEq(account.isValidSignature(hash, abi.encodePacked(r, s, v)), bytes4(0xffffffff), "raw hash refused");
+        bytes memory other = personalSignBy(sessionKey, hash);
+        assertEq(account.isValidSignature(hash, other), bytes4(0xffffffff), "other key refused");
+    }
+
+    function personalSignBy(uint256 key, bytes32 hash) internal view returns (bytes memory) {
+        bytes32 structHash = keccak256(abi.encode(keccak256("PersonalSign(bytes prefixed)"), hash));
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(key, keccak256(abi.encodePacked(hex"1901", accountDomain(account), structHash)));
+        return abi.encodePacked(r, s, v);
+    }
+
+    function test_Erc7739Detection() public view {
+        bytes32 probe = 0x7739773977397739773977397739773977397739773977397739773977397739;
+        assertEq(account.isValidSignature(probe, ""), bytes4(0x77390001), "ERC-7739 supported");
+    }
+
+    function test_IsOwnerSignatureAnswersForTheOwnerOnly() public view {
+        bytes32 hash = keccak256("grant root");
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(ownerKey, hash);
+        assertTrue(account.isOwnerSignature(hash, abi.encodePacked(r, s, v)), "owner");
         (v, r, s) = vm.sign(sessionKey, hash);
-        assertEq(account.isValidSignature(hash, abi.encodePacked(r, s, v)), bytes4(0xffffffff), "other key invalid");
+        assertTrue(!account.isOwnerSignature(hash, abi.encodePacked(r, s, v)), "not the owner");
+        // A module-routed signature is never the owner's.
+        assertTrue(!account.isOwnerSignature(hash, abi.encodePacked(address(validator), r, s, v)), "module-routed");
+    }
+
+    function test_IsModuleCountsEveryInstall() public {
+        assertTrue(account.isModule(address(validator)), "the session module");
+        assertTrue(!account.isModule(address(usdc)), "a token is no module");
+        bytes memory uninstall =
+            abi.encodeWithSignature("uninstallModule(uint256,address,bytes)", 1, address(validator), "");
+        send(ownerOp(singleCall(address(account), 0, uninstall)));
+        assertTrue(!account.isModule(address(validator)), "uninstalled");
     }
 }

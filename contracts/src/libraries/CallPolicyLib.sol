@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.26;
 
-import {IERC7579Execution} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
+import {
+    IERC7579Execution,
+    IERC7579ModuleConfig,
+    MODULE_TYPE_VALIDATOR,
+    MODULE_TYPE_EXECUTOR
+} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
+import {ILeashAccount} from "../interfaces/ILeashAccount.sol";
 import {ERC7579Utils, Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {Action, ArgRule, SessionTypes} from "../SessionTypes.sol";
 
@@ -22,7 +28,8 @@ library CallPolicyLib {
     error MalformedExecution();
     /// @notice The batch holds more calls than a session operation may.
     error BatchTooLarge(uint256 calls, uint256 max);
-    /// @notice Sessions may never call the account itself (module management, owner, execution) or this module.
+    /// @notice Sessions may never call the account itself (its address or `address(0)`, which the account's
+    /// executor turns into itself), this module, another of the account's modules, or an EntryPoint.
     error ForbiddenTarget(uint256 callIndex, address target);
     /// @notice The call's target is not the action's.
     error TargetNotAllowed(uint256 callIndex, address target, address allowed);
@@ -40,6 +47,12 @@ library CallPolicyLib {
     error InvalidRule(uint256 callIndex, uint256 ruleIndex);
     /// @notice The action holds more rules than allowed.
     error TooManyRules(uint256 count, uint256 max);
+
+    /// @dev The canonical EntryPoints (v0.6, v0.7, v0.8): their deposit, stake and nonce functions act for the
+    /// account that calls them.
+    address internal constant ENTRYPOINT_V06 = 0x5FF137D4b0FDCD49DcA30c7CF57E578a026d2789;
+    address internal constant ENTRYPOINT_V07 = 0x0000000071727De22E5E9d8BAf0edAc6f37da032;
+    address internal constant ENTRYPOINT_V08 = 0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108;
 
     bytes1 private constant CALLTYPE_SINGLE = 0x00;
     bytes1 private constant CALLTYPE_BATCH = 0x01;
@@ -72,6 +85,10 @@ library CallPolicyLib {
     function decodeBatch(bytes calldata execution) internal pure returns (Execution[] calldata calls) {
         calls = ERC7579Utils.decodeBatch(execution);
         require(calls.length <= SessionTypes.MAX_BATCH, BatchTooLarge(calls.length, SessionTypes.MAX_BATCH));
+        uint256 start;
+        assembly ("memory-safe") {
+            start := execution.offset
+        }
         uint256 end = _end(execution);
         for (uint256 i = 0; i < calls.length; ++i) {
             Execution calldata entry = calls[i];
@@ -79,9 +96,17 @@ library CallPolicyLib {
             assembly ("memory-safe") {
                 head := entry
             }
-            // Offsets that point outside the execution data would read the operation's other fields here but
-            // nothing (zeros) when the account executes: refuse them.
-            require(head + 0x60 <= end && _end(entry.callData) <= end, MalformedExecution());
+            bytes calldata data = entry.callData;
+            uint256 dataStart;
+            assembly ("memory-safe") {
+                dataStart := data.offset
+            }
+            // Offsets that point outside the execution data (before it, through a wrapped offset, or past it)
+            // would make this check bytes the account does not execute: refuse them.
+            require(
+                head >= start && head + 0x60 <= end && dataStart >= start + 0x20 && _end(data) <= end,
+                MalformedExecution()
+            );
         }
     }
 
@@ -95,9 +120,29 @@ library CallPolicyLib {
         return ERC7579Utils.decodeSingle(execution);
     }
 
-    /// @notice Reverts when a session calls the account itself or the validator module.
-    function checkNotForbidden(uint256 i, address target, address account) internal view {
-        require(target != account && target != address(this), ForbiddenTarget(i, target));
+    /// @notice Reverts when a call would reach what a session may never touch: the account (its address, or
+    /// `address(0)`, which OpenZeppelin's ERC-7579 executor calls as the account itself), this module, a
+    /// canonical EntryPoint (v0.6, v0.7, v0.8: deposit, stake and nonce functions), or any module installed on
+    /// the account (it would act as the account towards that module: grants, configuration).
+    /// @dev The account is asked which addresses are its modules ({ILeashAccount-isModule}, every module type);
+    /// an account without that view is asked for its validators and executors (ERC-7579 offers no lookup of a
+    /// fallback handler by address). Calls to the account are allowed in validation (ERC-7562: it is the sender).
+    function checkTarget(uint256 i, address target, address account) internal view {
+        require(
+            target != account && target != address(0) && target != address(this)
+                && target != ENTRYPOINT_V07 && target != ENTRYPOINT_V06 && target != ENTRYPOINT_V08
+                && !isModuleOf(account, target),
+            ForbiddenTarget(i, target)
+        );
+    }
+
+    /// @notice Whether `target` is one of `account`'s modules.
+    function isModuleOf(address account, address target) internal view returns (bool) {
+        (bool ok, bytes memory answer) = account.staticcall(abi.encodeCall(ILeashAccount.isModule, (target)));
+        if (ok && answer.length == 32) return abi.decode(answer, (bool));
+        IERC7579ModuleConfig config = IERC7579ModuleConfig(account);
+        return config.isModuleInstalled(MODULE_TYPE_VALIDATOR, target, "")
+            || config.isModuleInstalled(MODULE_TYPE_EXECUTOR, target, "");
     }
 
     /// @notice Checks target, selector, per-call value and argument rules of one call against `action`.

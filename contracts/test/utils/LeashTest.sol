@@ -179,9 +179,22 @@ abstract contract LeashTest is TestBase {
         view
         returns (bytes memory)
     {
-        bytes32 digest = validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(use.session), use.time);
+        bytes32 digest = validator.useDigest(
+            ENTRYPOINT.getUserOpHash(op), validator.hashSession(use.session), use.time, callsHash(use)
+        );
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
         return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev What the session key signs for its calls' actions: their hashes in call order (none under sudo).
+    function callsHash(SessionUse memory use) internal view returns (bytes32) {
+        if (use.session.flags & SessionTypes.SESSION_SUDO != 0) return keccak256("");
+        bytes32[] memory hashes = new bytes32[](use.callActions.length);
+        for (uint256 i = 0; i < hashes.length; ++i) {
+            uint8 a = uint8(use.callActions[i]);
+            if (a < use.actions.length) hashes[i] = validator.hashAction(use.actions[a]);
+        }
+        return keccak256(abi.encodePacked(hashes));
     }
 
     /// @dev A session op that grants the session in the same operation (mode 1).
@@ -258,6 +271,8 @@ abstract contract LeashTest is TestBase {
         s.signer = abi.encodePacked(signer);
         s.validAfter = START;
         s.validUntil = START + 365 days;
+        s.flags = SessionTypes.SESSION_GAS_BUDGET;
+        s.gasBudget = 1000 ether;
         s.actionsHash = actionsHash(actions);
     }
 
@@ -304,12 +319,25 @@ abstract contract LeashTest is TestBase {
     {
         bytes32 leaf = validator.grantDigest(forAccount, validator.hashSession(s), validator.epochOf(forAccount));
         grant.actionHashes = actionHashes(allActions);
+        grant.epoch = validator.epochOf(forAccount);
         grant.ownerSignature = signRoot(leaf);
     }
 
     function signRoot(bytes32 root) internal view returns (bytes memory) {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(ownerKey, validator.grantRootDigest(root));
         return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev The session key's signature over `hash` for `account`'s ERC-1271 (without the routing prefix).
+    function sessionKeySig(Session memory s, bytes32 hash) internal view returns (bytes memory) {
+        bytes32 digest = validator.messageDigest(address(account), validator.hashSession(s), hash);
+        (uint8 v, bytes32 r, bytes32 sig) = vm.sign(sessionKey, digest);
+        return abi.encodePacked(r, sig, v);
+    }
+
+    /// @dev An ERC-1271 signature of a `SESSION_SIGN_ANY` session, routed to the module.
+    function sessionSignature(Session memory s, bytes32 hash) internal view returns (bytes memory) {
+        return abi.encodePacked(address(validator), abi.encode(s, sessionKeySig(s, hash)));
     }
 
     function revokeByOwner(bytes32 sessionId) internal {
