@@ -63,7 +63,7 @@ pub enum SignatureMode {
 pub struct ActionFlags;
 
 impl ActionFlags {
-    /// Any target (never the account or the module).
+    /// Any target (never the account, `address(0)`, a module or an EntryPoint).
     pub const ANY_TARGET: u8 = 1;
     /// Any function, and native transfers.
     pub const ANY_SELECTOR: u8 = 2;
@@ -80,10 +80,11 @@ impl ActionFlags {
 pub struct SessionFlags;
 
 impl SessionFlags {
-    /// Full power over calls (never the account, the module or delegatecall).
+    /// Full power over calls (never the account, a module, an EntryPoint or delegatecall).
     pub const SUDO: u8 = 1;
-    /// `gasBudget` applies.
+    /// `gasBudget` applies. A session must have a gas budget or a required paymaster.
     pub const GAS_BUDGET: u8 = 2;
-    /// The session may sign ERC-1271 messages for the account.
-    pub const ERC1271: u8 = 4;
+    /// The session may sign any ERC-1271 message for the account, for any verifier: an explicit opt-in, like
+    /// sudo. Without it a session signs only typed data matching one of its `signing` scopes.
+    pub const SIGN_ANY: u8 = 4;
 }

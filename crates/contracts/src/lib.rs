@@ -26,6 +26,16 @@ pub use encoding::{ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode,
 /// ERC-4337 EntryPoint v0.7 at its canonical address.
 pub const ENTRYPOINT_V07: Address = address!("0000000071727De22E5E9d8BAf0edAc6f37da032");
 
+/// ERC-4337 EntryPoint v0.6 at its canonical address (a session may never call it).
+pub const ENTRYPOINT_V06: Address = address!("5FF137D4b0FDCD49DcA30c7CF57E578a026d2789");
+
+/// ERC-4337 EntryPoint v0.8 at its canonical address (a session may never call it).
+pub const ENTRYPOINT_V08: Address = address!("4337084D9E255Ff0702461CF8895CE9E3b5Ff108");
+
+/// The canonical EntryPoints (v0.6, v0.7, v0.8): their deposit, stake and nonce functions act for the account
+/// that calls them, so the module refuses every session call to them (`ForbiddenTarget`), sudo included.
+pub const ENTRYPOINTS: [Address; 3] = [ENTRYPOINT_V06, ENTRYPOINT_V07, ENTRYPOINT_V08];
+
 /// The deterministic deployment proxy (present on anvil and most chains) that puts EntryPoint v0.7 at
 /// [`ENTRYPOINT_V07`].
 pub const CREATE2_DEPLOYER: Address = address!("4e59b44847b379578588920cA78FbF26c0B4956C");

@@ -56,7 +56,7 @@ fn rust_encoding_matches_solidity() {
         ("ACTION_VALUE_CAP", ActionFlags::VALUE_CAP as u64),
         ("SESSION_SUDO", SessionFlags::SUDO as u64),
         ("SESSION_GAS_BUDGET", SessionFlags::GAS_BUDGET as u64),
-        ("SESSION_ERC1271", SessionFlags::ERC1271 as u64),
+        ("SESSION_SIGN_ANY", SessionFlags::SIGN_ANY as u64),
         ("MODE_USE", SignatureMode::Use as u64),
         ("MODE_GRANT_AND_USE", SignatureMode::GrantAndUse as u64),
         ("MAX_RULES", MAX_RULES as u64),

@@ -3,7 +3,8 @@
 use crate::{
     model::{
         Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, Period, Session, SessionKey,
-        SessionPolicy, SigningPolicy, Target, UseLimit, Window,
+        NestedStruct, SessionPolicy, SigningPolicy, Target, TypedDataScope, UseLimit, Window,
+        DEFAULT_GAS_BUDGET,
     },
     Error, Timestamp,
 };
@@ -41,6 +42,50 @@ impl Period {
     }
 }
 
+impl ArgRule {
+    /// The model of an on-chain `ArgRule`.
+    pub fn decode(rule: &onchain::ArgRule) -> Result<Self, Error> {
+        let values: Vec<U256> = rule.values.iter().map(|v| U256::from_be_bytes(v.0)).collect();
+        let one = || {
+            values.first().copied().filter(|_| values.len() == 1).ok_or_else(|| {
+                Error::Invalid(format!("rule operator {} takes one operand", rule.op))
+            })
+        };
+        let condition = match rule.op {
+            op if op == RuleOp::Eq as u8 => Condition::Eq(one()?),
+            op if op == RuleOp::Neq as u8 => Condition::Neq(one()?),
+            op if op == RuleOp::Gt as u8 => Condition::Gt(one()?),
+            op if op == RuleOp::Gte as u8 => Condition::Gte(one()?),
+            op if op == RuleOp::Lt as u8 => Condition::Lt(one()?),
+            op if op == RuleOp::Lte as u8 => Condition::Lte(one()?),
+            op if op == RuleOp::InRange as u8 && values.len() == 2 => {
+                Condition::InRange(values[0], values[1])
+            }
+            op if op == RuleOp::OneOf as u8 => Condition::OneOf(values),
+            op => return Err(Error::Invalid(format!("unknown or malformed rule operator {op}"))),
+        };
+        Ok(ArgRule { offset: rule.offset, condition })
+    }
+}
+
+impl TypedDataScope {
+    /// The model of an on-chain `TypedDataScope` (without name or type string, which the chain does not keep).
+    pub fn decode(scope: &onchain::TypedDataScope) -> Result<Self, Error> {
+        Ok(Self {
+            name: None,
+            verifier: scope.verifier,
+            type_hash: scope.typeHash,
+            nested: scope
+                .nested
+                .iter()
+                .map(|n| NestedStruct { field: n.field, type_hash: n.typeHash, length: n.length })
+                .collect(),
+            rules: scope.rules.iter().map(ArgRule::decode).collect::<Result<_, _>>()?,
+            encode_type: None,
+        })
+    }
+}
+
 impl Action {
     /// The model of an on-chain `Action` (without name or ABI, which the chain does not keep).
     pub fn decode(action: &onchain::Action) -> Result<Self, Error> {
@@ -60,31 +105,7 @@ impl Action {
         } else {
             CallScope::Function(action.selector)
         };
-        let mut rules = Vec::with_capacity(action.rules.len());
-        for rule in &action.rules {
-            let values: Vec<U256> = rule.values.iter().map(|v| U256::from_be_bytes(v.0)).collect();
-            let one = || {
-                values.first().copied().filter(|_| values.len() == 1).ok_or_else(|| {
-                    Error::Invalid(format!("rule operator {} takes one operand", rule.op))
-                })
-            };
-            let condition = match rule.op {
-                op if op == RuleOp::Eq as u8 => Condition::Eq(one()?),
-                op if op == RuleOp::Neq as u8 => Condition::Neq(one()?),
-                op if op == RuleOp::Gt as u8 => Condition::Gt(one()?),
-                op if op == RuleOp::Gte as u8 => Condition::Gte(one()?),
-                op if op == RuleOp::Lt as u8 => Condition::Lt(one()?),
-                op if op == RuleOp::Lte as u8 => Condition::Lte(one()?),
-                op if op == RuleOp::InRange as u8 && values.len() == 2 => {
-                    Condition::InRange(values[0], values[1])
-                }
-                op if op == RuleOp::OneOf as u8 => Condition::OneOf(values),
-                op => {
-                    return Err(Error::Invalid(format!("unknown or malformed rule operator {op}")))
-                }
-            };
-            rules.push(ArgRule { offset: rule.offset, condition });
-        }
+        let rules = action.rules.iter().map(ArgRule::decode).collect::<Result<_, _>>()?;
         let mut out = Action::new(target, call);
         out.max_value_per_call = action.maxValuePerCall;
         out.rules = rules;
@@ -119,13 +140,20 @@ impl Session {
                         .map(|period| UseLimit { count: session.maxUses, period })
                 })
                 .transpose()?,
-            gas_budget: (flags & SessionFlags::GAS_BUDGET != 0).then_some(session.gasBudget),
+            // The default budget of a policy that states neither budget nor paymaster reads back as unstated.
+            gas_budget: (flags & SessionFlags::GAS_BUDGET != 0)
+                .then_some(session.gasBudget)
+                .filter(|b| *b != DEFAULT_GAS_BUDGET || !session.paymaster.is_zero()),
             paymaster: (!session.paymaster.is_zero()).then_some(session.paymaster),
             sudo: flags & SessionFlags::SUDO != 0,
-            signing: (flags & SessionFlags::ERC1271 != 0).then(|| SigningPolicy {
-                verifiers: session.signatureVerifiers.clone(),
-                types: session.signatureTypes.clone(),
-            }),
+            signing: SigningPolicy {
+                any: flags & SessionFlags::SIGN_ANY != 0,
+                typed_data: session
+                    .signing
+                    .iter()
+                    .map(TypedDataScope::decode)
+                    .collect::<Result<_, _>>()?,
+            },
             actions: actions.iter().map(Action::decode).collect::<Result<_, _>>()?,
             salt: session.salt,
         };

@@ -57,13 +57,32 @@ pub fn grant_root_digest(root: B256) -> B256 {
     typed(domain, struct_hash)
 }
 
-/// What the session key signs for a UserOperation: `keccak256(abi.encode(userOpHash, sessionId, time))`.
-pub fn use_digest(user_op_hash: B256, session_id: B256, time: u64) -> B256 {
-    let mut buf = [0u8; 96];
+/// What the session key signs for a UserOperation:
+/// `keccak256(abi.encode(userOpHash, sessionId, time, callsHash))`, where `calls_hash` is [`calls_hash`] of the
+/// actions the calls are charged to, so nobody who relays the operation can charge it to other actions.
+pub fn use_digest(user_op_hash: B256, session_id: B256, time: u64, calls_hash: B256) -> B256 {
+    let mut buf = [0u8; 128];
     buf[..32].copy_from_slice(user_op_hash.as_slice());
     buf[32..64].copy_from_slice(session_id.as_slice());
-    buf[88..].copy_from_slice(&time.to_be_bytes());
+    buf[88..96].copy_from_slice(&time.to_be_bytes());
+    buf[96..].copy_from_slice(calls_hash.as_slice());
     keccak256(buf)
+}
+
+/// The hash of the actions an operation's calls are charged to, in call order:
+/// `keccak256(actionHash0 || actionHash1 || ...)`, as the module computes it; under sudo no action is charged
+/// and it is `keccak256("")`.
+///
+/// ```
+/// use alloy::primitives::{keccak256, B256};
+/// use leash_core::calls_hash;
+///
+/// assert_eq!(calls_hash(&[]), keccak256([]));
+/// let one = B256::repeat_byte(1);
+/// assert_eq!(calls_hash(&[one]), keccak256(one));
+/// ```
+pub fn calls_hash(action_hashes: &[B256]) -> B256 {
+    keccak256(action_hashes.iter().flat_map(|h| h.0).collect::<Vec<u8>>())
 }
 
 /// What the session key signs to approve `hash` for `account` through ERC-1271:

@@ -1,7 +1,9 @@
 //! The exact on-chain encoding of sessions and actions, their hashes, and the session part of a UserOperation's
 //! signature.
 
-use crate::model::{Action, CallScope, Period, Session, SessionPolicy, Target};
+use crate::model::{
+    Action, ArgRule, CallScope, Period, Session, SessionPolicy, Target, TypedDataScope,
+};
 use alloy::{
     primitives::{aliases::U48, keccak256, Bytes, B256},
     sol_types::SolValue,
@@ -48,6 +50,37 @@ impl Period {
     }
 }
 
+impl ArgRule {
+    /// The on-chain `ArgRule` struct.
+    pub fn encode(&self) -> onchain::ArgRule {
+        onchain::ArgRule {
+            op: self.condition.op() as u8,
+            offset: self.offset,
+            values: self.condition.operands().into_iter().map(B256::from).collect(),
+        }
+    }
+}
+
+impl TypedDataScope {
+    /// The on-chain `TypedDataScope` struct.
+    pub fn encode(&self) -> onchain::TypedDataScope {
+        onchain::TypedDataScope {
+            verifier: self.verifier,
+            typeHash: self.type_hash,
+            nested: self
+                .nested
+                .iter()
+                .map(|n| onchain::NestedStruct {
+                    field: n.field,
+                    typeHash: n.type_hash,
+                    length: n.length,
+                })
+                .collect(),
+            rules: self.rules.iter().map(ArgRule::encode).collect(),
+        }
+    }
+}
+
 impl Action {
     /// The on-chain `Action` struct.
     pub fn encode(&self) -> onchain::Action {
@@ -87,15 +120,7 @@ impl Action {
             selector,
             flags,
             maxValuePerCall: self.max_value_per_call,
-            rules: self
-                .rules
-                .iter()
-                .map(|rule| onchain::ArgRule {
-                    op: rule.condition.op() as u8,
-                    offset: rule.offset,
-                    values: rule.condition.operands().into_iter().map(B256::from).collect(),
-                })
-                .collect(),
+            rules: self.rules.iter().map(ArgRule::encode).collect(),
             period: self.period.encode(),
             maxUses: self.max_uses.unwrap_or(0),
             amountOffset: self.amount_cap.map_or(0, |c| c.offset),
@@ -131,13 +156,13 @@ impl Session {
         if policy.sudo {
             flags |= SessionFlags::SUDO;
         }
-        if policy.gas_budget.is_some() {
+        let gas_budget = policy.effective_gas_budget();
+        if gas_budget.is_some() {
             flags |= SessionFlags::GAS_BUDGET;
         }
-        if policy.signing.is_some() {
-            flags |= SessionFlags::ERC1271;
+        if policy.signing.any {
+            flags |= SessionFlags::SIGN_ANY;
         }
-        let signing = policy.signing.clone().unwrap_or_default();
         onchain::Session {
             signerKind: self.key.kind as u8,
             signer: self.key.public.clone(),
@@ -149,11 +174,10 @@ impl Session {
                 .as_ref()
                 .map_or(Period::Lifetime, |l| l.period.clone())
                 .encode(),
-            gasBudget: policy.gas_budget.unwrap_or(0),
+            gasBudget: gas_budget.unwrap_or(0),
             paymaster: policy.paymaster.unwrap_or_default(),
             flags,
-            signatureVerifiers: signing.verifiers,
-            signatureTypes: signing.types,
+            signing: policy.signing.typed_data.iter().map(TypedDataScope::encode).collect(),
             actionsHash: policy.actions_hash(),
             salt: policy.salt,
         }
@@ -170,7 +194,11 @@ impl Session {
 pub struct GrantProof {
     /// Merkle proof of this chain's grant digest under the signed root (empty for one chain).
     pub proof: Vec<B256>,
-    /// The owner's signature over the root digest, as the account's ERC-1271 checks it.
+    /// The account's epoch the owner signed for; the module refuses a grant from another epoch
+    /// (`GrantVoidedByRevokeAll`).
+    pub epoch: u32,
+    /// The owner's signature over the root digest, checked against the account's owner alone
+    /// (`isOwnerSignature`), never through ERC-1271.
     pub owner_signature: Bytes,
 }
 
@@ -226,6 +254,7 @@ impl SessionUse<'_> {
                 let grant = (
                     self.session.policy.action_hashes(),
                     grant.proof.clone(),
+                    grant.epoch,
                     grant.owner_signature.clone(),
                 );
                 (SignatureMode::GrantAndUse, (body, grant).abi_encode_params())

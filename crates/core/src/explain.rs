@@ -7,9 +7,11 @@ use crate::{
     PeriodSlot,
 };
 use alloy::primitives::{aliases::U48, Address, Bytes, FixedBytes, B256, U256};
-use leash_contracts::{bindings::SessionKeyValidator as onchain, MAX_BATCH, MAX_RULES};
+use leash_contracts::{
+    bindings::SessionKeyValidator as onchain, ENTRYPOINTS, MAX_BATCH, MAX_RULES,
+};
 use onchain::SessionKeyValidatorErrors as E;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 const NO_END: u64 = (1 << 48) - 1;
 
@@ -26,15 +28,36 @@ pub struct Call {
     pub data: Bytes,
 }
 
-/// A session's state on chain for one account, as the module's views return it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A session's state on chain for one account, as the module's and the account's views return it.
+///
+/// The default is a fresh account with the module installed (as the leash factory creates it): nothing
+/// granted, epoch 0, no other module.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainState {
+    /// `isInstalled(account)`: the module is installed on the account (an undeployed account: it will be at
+    /// creation). Without it the account never consults the module and no grant is possible (`NotInstalled`).
+    pub installed: bool,
     /// `sessionRecord(account, id)`.
     pub session: SessionRecord,
     /// `epochOf(account)`.
     pub epoch: u32,
     /// `actionRecord(account, id, hash)` by action hash (actions with equal contents share one record).
     pub actions: HashMap<B256, ActionRecord>,
+    /// Call targets known to be modules installed on the account (the account's `isModule`): a session may
+    /// never call them. Only the targets of the calls evaluated need to be known.
+    pub modules: HashSet<Address>,
+}
+
+impl Default for ChainState {
+    fn default() -> Self {
+        Self {
+            installed: true,
+            session: SessionRecord::default(),
+            epoch: 0,
+            actions: HashMap::new(),
+            modules: HashSet::new(),
+        }
+    }
 }
 
 /// Whether a session is granted, as stored.
@@ -123,8 +146,9 @@ pub struct Operation {
     pub gas: OpGas,
     /// The paymaster, if any.
     pub paymaster: Option<Address>,
-    /// The operation grants the session itself (lazy grant).
-    pub grants: bool,
+    /// The operation grants the session itself (lazy grant), with the owner's signature for this account
+    /// epoch (the module refuses any other epoch: `GrantVoidedByRevokeAll`).
+    pub grant: Option<u32>,
 }
 
 /// What the module would do with an allowed operation.
@@ -218,7 +242,7 @@ fn period_error(e: PeriodError) -> E {
 /// let evaluator = Evaluator::new(&session);
 /// let op = Operation {
 ///     account: Address::repeat_byte(2), module: Address::repeat_byte(3), time: 1_800_000_000,
-///     gas: Default::default(), paymaster: None, grants: true,
+///     gas: Default::default(), paymaster: None, grant: Some(0),
 /// };
 /// let pay = |amount: u64| Call {
 ///     target: usdc,
@@ -236,6 +260,8 @@ pub struct Evaluator<'a> {
     id: B256,
     hashes: std::borrow::Cow<'a, [B256]>,
     shape_ok: bool,
+    /// The encoded session has a gas budget or a required paymaster (else `GasBudgetRequired` at grant).
+    fees_bounded: bool,
 }
 
 impl<'a> Evaluator<'a> {
@@ -261,7 +287,15 @@ impl<'a> Evaluator<'a> {
         };
         let until = policy.valid_until.map_or(NO_END, |t| t.as_u48());
         let until = if until == 0 { NO_END } else { until };
-        Self { session, id, hashes, shape_ok: signer_ok && policy.valid_after.as_u48() <= until }
+        let fees_bounded = policy.effective_gas_budget().is_some()
+            || policy.paymaster.is_some_and(|p| !p.is_zero());
+        Self {
+            session,
+            id,
+            hashes,
+            shape_ok: signer_ok && policy.valid_after.as_u48() <= until,
+            fees_bounded,
+        }
     }
 
     /// The session's id.
@@ -272,6 +306,19 @@ impl<'a> Evaluator<'a> {
     /// The hashes of the session's actions, in order.
     pub fn action_hashes(&self) -> &[B256] {
         &self.hashes
+    }
+
+    /// The hash of the actions the calls are charged to ([`crate::calls_hash`]), which the session key signs in
+    /// [`crate::use_digest`]: under sudo no action is charged.
+    pub fn calls_hash(&self, call_actions: &[Option<usize>]) -> B256 {
+        if self.session.policy.sudo {
+            return crate::calls_hash(&[]);
+        }
+        let charged: Vec<B256> = call_actions
+            .iter()
+            .map(|a| a.and_then(|a| self.hashes.get(a).copied()).unwrap_or_default())
+            .collect();
+        crate::calls_hash(&charged)
     }
 
     /// Evaluates `calls` (one call is sent as a single execution, more as a batch), choosing for each call the
@@ -357,8 +404,25 @@ impl<'a> Evaluator<'a> {
         let id = self.id;
         let mut after = state.clone();
 
-        // _enter: a lazy grant first installs the session.
-        if op.grants {
+        // The account consults the module only when it is installed (an undeployed account installs it at
+        // creation); a lazy grant would revert with `NotInstalled` all the same.
+        if !after.installed {
+            return Err(Rejection::Module(E::NotInstalled(onchain::NotInstalled {
+                account: op.account,
+            })));
+        }
+
+        // _enter: a lazy grant first checks the owner's grant, then installs the session.
+        if let Some(grant_epoch) = op.grant {
+            if grant_epoch != after.epoch {
+                return Err(Rejection::Module(E::GrantVoidedByRevokeAll(
+                    onchain::GrantVoidedByRevokeAll {
+                        sessionId: id,
+                        grantEpoch: grant_epoch,
+                        accountEpoch: after.epoch,
+                    },
+                )));
+            }
             if after.session.state == SessionState::Revoked {
                 return Err(Rejection::Module(E::SessionIsRevoked(onchain::SessionIsRevoked {
                     sessionId: id,
@@ -371,6 +435,11 @@ impl<'a> Evaluator<'a> {
                         sessionId: id,
                     })));
                 }
+                if !self.fees_bounded {
+                    return Err(Rejection::Module(E::GasBudgetRequired(
+                        onchain::GasBudgetRequired { sessionId: id },
+                    )));
+                }
                 after.session.state = SessionState::Enabled;
                 after.session.epoch = after.epoch;
                 for hash in self.hashes.iter() {
@@ -379,17 +448,22 @@ impl<'a> Evaluator<'a> {
             }
         }
 
-        // _chargeSession
+        // _chargeSession: _liveSession
         let record = &mut after.session;
         if record.state == SessionState::Revoked {
             return Err(Rejection::Module(E::SessionIsRevoked(onchain::SessionIsRevoked {
                 sessionId: id,
             })));
         }
-        if !(record.state == SessionState::Enabled && record.epoch == after.epoch) {
+        if record.state != SessionState::Enabled {
             return Err(Rejection::Module(E::SessionNotGranted(onchain::SessionNotGranted {
                 sessionId: id,
             })));
+        }
+        if record.epoch != after.epoch {
+            return Err(Rejection::Module(E::SessionVoidedByRevokeAll(
+                onchain::SessionVoidedByRevokeAll { sessionId: id },
+            )));
         }
         let mut valid_after = policy.valid_after.as_u48();
         let mut valid_until = match policy.valid_until.map(|t| t.as_u48()) {
@@ -405,7 +479,7 @@ impl<'a> Evaluator<'a> {
                 })));
             }
         }
-        if let Some(budget) = policy.gas_budget {
+        if let Some(budget) = policy.effective_gas_budget() {
             let cost = op.gas.max_cost(op.paymaster.is_some());
             let spent = U256::from(record.gas_spent);
             let budget = U256::from(budget);
@@ -447,7 +521,7 @@ impl<'a> Evaluator<'a> {
         }
         for (i, call) in calls.iter().enumerate() {
             let index = U256::from(i);
-            if call.target == op.account || call.target == op.module {
+            if forbidden(call.target, op, &after) {
                 return Err(Rejection::Module(E::ForbiddenTarget(onchain::ForbiddenTarget {
                     callIndex: index,
                     target: call.target,
@@ -499,6 +573,17 @@ impl<'a> Evaluator<'a> {
         }
         Ok(Allowed { valid_after, valid_until, call_actions: call_actions.to_vec(), after })
     }
+}
+
+/// `CallPolicyLib.checkTarget`: what a session may never call, whatever its policy (sudo included): the
+/// account (its address, or `address(0)`, which OpenZeppelin's executor calls as the account itself), the
+/// module, a canonical EntryPoint, or any module installed on the account.
+fn forbidden(target: Address, op: &Operation, state: &ChainState) -> bool {
+    target == op.account
+        || target.is_zero()
+        || target == op.module
+        || ENTRYPOINTS.contains(&target)
+        || state.modules.contains(&target)
 }
 
 /// How far a call got through its action's checks before `rejection` (higher is further).

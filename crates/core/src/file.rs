@@ -19,14 +19,21 @@
 //! spend = { arg = "amount", max = "100 USDC" }
 //! max_uses = 1
 //! period = { monthly = true, active_for = "1 day" }
+//!
+//! [[signing.typed_data]]
+//! name = "USDC permits for the merchant"
+//! verifier = "USDC"
+//! type = "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+//! rules = [{ field = "spender", eq = "merchant" }, { field = "value", lte = "100 USDC" }]
 //! ```
 
 use crate::{
     abi,
     model::{
         Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, Period, SessionPolicy,
-        SigningPolicy, Target, UseLimit, Window,
+        SigningPolicy, Target, TypedDataScope, UseLimit, Window,
     },
+    typed::TypedDataLayout,
     parse_amount, parse_duration, Error, Timestamp, TokenTable,
 };
 use alloy::{
@@ -68,6 +75,9 @@ pub struct PolicyFile {
     /// The calls the session may make.
     #[serde(default, rename = "action")]
     actions: Vec<ActionEntry>,
+    /// What the session may sign for the account through ERC-1271 (permits, payment authorisations); nothing
+    /// when left out.
+    signing: Option<SigningEntry>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -102,8 +112,6 @@ struct SessionEntry {
     /// Full power over calls, for trusted internal systems only.
     #[serde(default)]
     sudo: bool,
-    /// ERC-1271 signing for the account (permits, payment authorisations).
-    signing: Option<SigningEntry>,
     /// Any text or a 0x-prefixed 32-byte hex: makes otherwise equal sessions distinct.
     salt: Option<String>,
 }
@@ -118,17 +126,131 @@ struct MaxOpsEntry {
     per: Spanned<PeriodEntry>,
 }
 
+/// ERC-1271 signing: typed data of the listed kinds, or (explicit opt-in, like sudo) anything.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SigningEntry {
-    /// Contracts that may verify the signatures (addresses or names); empty for any.
+    /// Unrestricted signing: any message, for any verifier. For trusted internal systems only, like sudo.
+    #[schemars(with = "Option<bool>")]
+    any: Option<Spanned<bool>>,
+    /// The EIP-712 typed data the session may sign, each for one verifier and with rules on its fields.
     #[serde(default)]
-    #[schemars(with = "Vec<String>")]
-    verifiers: Vec<Spanned<String>>,
-    /// EIP-712 types that may be signed, as type strings ("Permit(address owner,...)") or 0x type hashes; empty
-    /// for any.
+    typed_data: Vec<TypedDataEntry>,
+}
+
+/// One kind of typed data the session may sign.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TypedDataEntry {
+    /// A name for people.
+    name: Option<String>,
+    /// The contract that asks the account to verify (its EIP-712 domain): an address, a name or a token.
+    #[schemars(with = "String")]
+    verifier: Spanned<String>,
+    /// The full EIP-712 encodeType string: the primary type, then the structs it uses
+    /// ("PermitSingle(PermitDetails details,address spender,uint256 sigDeadline)PermitDetails(...)").
+    #[serde(rename = "type")]
+    #[schemars(with = "String")]
+    type_: Spanned<String>,
+    /// Rules on the message's fields, all of which must hold.
     #[serde(default)]
-    types: Vec<String>,
+    rules: Vec<FieldRuleEntry>,
+}
+
+/// A rule on one field of signed typed data: which field, and exactly one comparison.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct FieldRuleEntry {
+    /// The field by name; a dotted path reads a nested struct's field ("details.amount").
+    #[schemars(with = "String")]
+    field: Spanned<String>,
+    #[schemars(with = "Option<Value>")]
+    eq: Option<Spanned<Value>>,
+    #[schemars(with = "Option<Value>")]
+    neq: Option<Spanned<Value>>,
+    #[schemars(with = "Option<Value>")]
+    gt: Option<Spanned<Value>>,
+    #[schemars(with = "Option<Value>")]
+    gte: Option<Spanned<Value>>,
+    #[schemars(with = "Option<Value>")]
+    lt: Option<Spanned<Value>>,
+    #[schemars(with = "Option<Value>")]
+    lte: Option<Spanned<Value>>,
+    /// [min, max], both included.
+    #[schemars(with = "Option<[Value; 2]>")]
+    in_range: Option<Spanned<[Value; 2]>>,
+    /// The allowed values.
+    #[schemars(with = "Option<Vec<Value>>")]
+    one_of: Option<Spanned<Vec<Value>>>,
+}
+
+/// The comparison operators of one rule, whichever kind of rule holds them.
+struct Operators<'a> {
+    eq: &'a Option<Spanned<Value>>,
+    neq: &'a Option<Spanned<Value>>,
+    gt: &'a Option<Spanned<Value>>,
+    gte: &'a Option<Spanned<Value>>,
+    lt: &'a Option<Spanned<Value>>,
+    lte: &'a Option<Spanned<Value>>,
+    in_range: &'a Option<Spanned<[Value; 2]>>,
+    one_of: &'a Option<Spanned<Vec<Value>>>,
+}
+
+impl RuleEntry {
+    fn operators(&self) -> Operators<'_> {
+        Operators {
+            eq: &self.eq,
+            neq: &self.neq,
+            gt: &self.gt,
+            gte: &self.gte,
+            lt: &self.lt,
+            lte: &self.lte,
+            in_range: &self.in_range,
+            one_of: &self.one_of,
+        }
+    }
+}
+
+impl FieldRuleEntry {
+    fn operators(&self) -> Operators<'_> {
+        Operators {
+            eq: &self.eq,
+            neq: &self.neq,
+            gt: &self.gt,
+            gte: &self.gte,
+            lt: &self.lt,
+            lte: &self.lte,
+            in_range: &self.in_range,
+            one_of: &self.one_of,
+        }
+    }
+}
+
+impl Operators<'_> {
+    /// The name and place of each operator given.
+    fn given(&self) -> Vec<(&'static str, Range<usize>)> {
+        let mut ops = Vec::new();
+        let single = [
+            ("eq", self.eq),
+            ("neq", self.neq),
+            ("gt", self.gt),
+            ("gte", self.gte),
+            ("lt", self.lt),
+            ("lte", self.lte),
+        ];
+        for (name, value) in single {
+            if let Some(v) = value {
+                ops.push((name, v.span()));
+            }
+        }
+        if let Some(v) = self.in_range {
+            ops.push(("in_range", v.span()));
+        }
+        if let Some(v) = self.one_of {
+            ops.push(("one_of", v.span()));
+        }
+        ops
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -330,7 +452,9 @@ impl PolicyFile {
 
 /// Adds what to do to serde's messages where it can.
 fn hint(message: &str) -> String {
-    if message.starts_with("unknown field") {
+    if message.starts_with("unknown field `signing`") {
+        format!("{message} (signing is a top-level [signing] table: `any = true`, or [[signing.typed_data]] entries)")
+    } else if message.starts_with("unknown field") {
         format!("{message} (docs/policy.schema.json lists every field)")
     } else {
         message.to_string()
@@ -400,16 +524,9 @@ impl Reader<'_> {
             Some(text) => Some(self.address(text)?),
             None => None,
         };
-        let signing = match &s.signing {
-            Some(entry) => Some(SigningPolicy {
-                verifiers: entry
-                    .verifiers
-                    .iter()
-                    .map(|v| self.address(v))
-                    .collect::<Result<_, _>>()?,
-                types: entry.types.iter().map(|t| type_hash(t)).collect(),
-            }),
-            None => None,
+        let signing = match &file.signing {
+            Some(entry) => self.signing(entry)?,
+            None => SigningPolicy::default(),
         };
         let salt = s.salt.as_deref().map(salt_of).unwrap_or_default();
         let mut actions = Vec::with_capacity(file.actions.len());
@@ -430,6 +547,48 @@ impl Reader<'_> {
         };
         policy.validate().map_err(|e| self.error(0..0, e.to_string()))?;
         Ok(policy)
+    }
+
+    fn signing(&self, entry: &SigningEntry) -> Result<SigningPolicy, Error> {
+        let any = entry.any.as_ref().is_some_and(|a| *a.get_ref());
+        if !any && entry.typed_data.is_empty() {
+            let span = entry.any.as_ref().map_or(0..0, Spanned::span);
+            return Err(self.error(
+                span,
+                "[signing] allows nothing: list the typed data the session may sign in                  [[signing.typed_data]] entries, or set `any = true` to let it sign any message (unrestricted,                  like sudo)",
+            ));
+        }
+        if any && !entry.typed_data.is_empty() {
+            return Err(self.error(
+                entry.typed_data[0].verifier.span(),
+                "[signing] sets `any = true`, which already allows every message: remove the                  [[signing.typed_data]] entries, or `any` to keep the session to them",
+            ));
+        }
+        let mut typed_data = Vec::with_capacity(entry.typed_data.len());
+        for scope in &entry.typed_data {
+            typed_data.push(self.typed_data(scope)?);
+        }
+        Ok(SigningPolicy { any, typed_data })
+    }
+
+    fn typed_data(&self, entry: &TypedDataEntry) -> Result<TypedDataScope, Error> {
+        let verifier = self.address(&entry.verifier)?;
+        let mut layout = self.at(entry.type_.span(), TypedDataLayout::parse(entry.type_.get_ref()))?;
+        let mut rules = Vec::with_capacity(entry.rules.len());
+        for rule in &entry.rules {
+            let (offset, ty) = self.at(rule.field.span(), layout.field(rule.field.get_ref()))?;
+            let ty = DynSolType::parse(&ty).map_err(|e| self.error(rule.field.span(), e.to_string()))?;
+            let condition = self.condition(&rule.operators(), Some(&ty), rule.field.span(), None)?;
+            rules.push(ArgRule { offset, condition });
+        }
+        Ok(TypedDataScope {
+            name: entry.name.clone(),
+            verifier,
+            type_hash: layout.type_hash(),
+            nested: layout.nested().to_vec(),
+            rules,
+            encode_type: Some(layout.encode_type()),
+        })
     }
 
     fn address(&self, text: &Spanned<String>) -> Result<Address, Error> {
@@ -613,26 +772,8 @@ impl Reader<'_> {
     }
 
     fn rule(&self, action: &Action, entry: &RuleEntry) -> Result<ArgRule, Error> {
-        let mut ops = Vec::new();
-        let single = [
-            ("eq", &entry.eq),
-            ("neq", &entry.neq),
-            ("gt", &entry.gt),
-            ("gte", &entry.gte),
-            ("lt", &entry.lt),
-            ("lte", &entry.lte),
-        ];
-        for (name, value) in single {
-            if let Some(v) = value {
-                ops.push((name, v.span()));
-            }
-        }
-        if let Some(v) = &entry.in_range {
-            ops.push(("in_range", v.span()));
-        }
-        if let Some(v) = &entry.one_of {
-            ops.push(("one_of", v.span()));
-        }
+        let operators = entry.operators();
+        let ops = operators.given();
         let span = entry
             .arg
             .as_ref()
@@ -663,32 +804,48 @@ impl Reader<'_> {
             (None, Some(offset)) => (offset, None),
             _ => return Err(self.error(span, "a rule names exactly one of `arg` or `offset`")),
         };
+        let condition =
+            self.condition(&operators, ty.as_ref(), span, action.function.as_ref())?;
+        Ok(ArgRule { offset, condition })
+    }
+
+    /// The comparison of a rule on a word of type `ty` (when known); `span` places errors.
+    fn condition(
+        &self,
+        operators: &Operators<'_>,
+        ty: Option<&DynSolType>,
+        span: Range<usize>,
+        function: Option<&Function>,
+    ) -> Result<Condition, Error> {
+        let ops = operators.given();
+        if ops.len() != 1 {
+            return Err(self.error(
+                span,
+                "a rule has exactly one of eq, neq, gt, gte, lt, lte, in_range, one_of",
+            ));
+        }
         if let Some(DynSolType::Int(_)) = ty {
             if ops[0].0 != "eq" && ops[0].0 != "neq" && ops[0].0 != "one_of" {
-                return Err(self.error(span, "signed arguments are compared as unsigned words on chain; only eq, neq and one_of are safe on them"));
+                return Err(self.error(span, "signed values are compared as unsigned words on chain; only eq, neq and one_of are safe on them"));
             }
         }
-        let word = |v: &Spanned<Value>| {
-            self.word(v.get_ref(), ty.as_ref(), v.span(), action.function.as_ref())
-        };
-        let condition = if let Some(v) = &entry.eq {
+        let word = |v: &Spanned<Value>| self.word(v.get_ref(), ty, v.span(), function);
+        Ok(if let Some(v) = operators.eq {
             Condition::Eq(word(v)?)
-        } else if let Some(v) = &entry.neq {
+        } else if let Some(v) = operators.neq {
             Condition::Neq(word(v)?)
-        } else if let Some(v) = &entry.gt {
+        } else if let Some(v) = operators.gt {
             Condition::Gt(word(v)?)
-        } else if let Some(v) = &entry.gte {
+        } else if let Some(v) = operators.gte {
             Condition::Gte(word(v)?)
-        } else if let Some(v) = &entry.lt {
+        } else if let Some(v) = operators.lt {
             Condition::Lt(word(v)?)
-        } else if let Some(v) = &entry.lte {
+        } else if let Some(v) = operators.lte {
             Condition::Lte(word(v)?)
-        } else if let Some(v) = &entry.in_range {
+        } else if let Some(v) = operators.in_range {
             let [a, b] = v.get_ref();
-            let (min, max) = (
-                self.word(a, ty.as_ref(), v.span(), None)?,
-                self.word(b, ty.as_ref(), v.span(), None)?,
-            );
+            let (min, max) =
+                (self.word(a, ty, v.span(), None)?, self.word(b, ty, v.span(), None)?);
             if min > max {
                 return Err(self.error(
                     v.span(),
@@ -696,20 +853,19 @@ impl Reader<'_> {
                 ));
             }
             Condition::InRange(min, max)
-        } else if let Some(v) = &entry.one_of {
+        } else if let Some(v) = operators.one_of {
             if v.get_ref().is_empty() {
                 return Err(self.error(v.span(), "one_of needs at least one value"));
             }
             Condition::OneOf(
                 v.get_ref()
                     .iter()
-                    .map(|x| self.word(x, ty.as_ref(), v.span(), None))
+                    .map(|x| self.word(x, ty, v.span(), None))
                     .collect::<Result<_, _>>()?,
             )
         } else {
             unreachable!("exactly one operator was checked above")
-        };
-        Ok(ArgRule { offset, condition })
+        })
     }
 
     /// A rule operand as the 32-byte word the module compares, typed by the argument's ABI type when known.
@@ -843,10 +999,6 @@ impl Reader<'_> {
             }
         }
     }
-}
-
-fn type_hash(text: &str) -> B256 {
-    text.parse::<B256>().unwrap_or_else(|_| keccak256(text.trim()))
 }
 
 fn salt_of(text: &str) -> B256 {

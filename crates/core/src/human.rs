@@ -2,9 +2,9 @@
 
 use crate::{
     explain::Rejection,
-    model::{Action, CallScope, Condition, Period, Session, Target},
+    model::{Action, CallScope, Condition, Period, Session, Target, TypedDataScope},
     units::{format_duration, format_units},
-    TokenTable,
+    TokenTable, TypedDataLayout,
 };
 use alloy::{
     dyn_abi::DynSolType,
@@ -67,9 +67,27 @@ impl Rejection {
             Rejection::Module(e) => e,
         };
         match e {
-            E::SessionNotGranted(_) => {
-                "the session is not granted on this account (or a \"revoke all\" came after its grant)".into()
+            E::SessionNotGranted(_) => "the session is not granted on this account".into(),
+            E::SessionVoidedByRevokeAll(_) => {
+                "the session was revoked by \"revoke all\" (or by uninstalling the session module); the owner \
+                 must grant it again with a new signature"
+                    .into()
             }
+            E::GrantVoidedByRevokeAll(x) => format!(
+                "the owner signed this grant for epoch {} but the account is at epoch {} since a \"revoke all\"; \
+                 the grant is void: the owner must sign a new grant",
+                x.grantEpoch, x.accountEpoch
+            ),
+            E::GasBudgetRequired(_) => {
+                "the session has neither a gas budget nor a required paymaster, so its fees would be unbounded; \
+                 the module refuses to grant it"
+                    .into()
+            }
+            E::NotInstalled(x) => format!(
+                "the session module is not installed on account {}, so it holds no sessions for it; install it \
+                 first",
+                x.account
+            ),
             E::SessionIsRevoked(_) => "the session was revoked by the owner".into(),
             E::InvalidSession(_) => "the session is malformed (signer key or time window)".into(),
             E::PaymasterRequired(x) => {
@@ -102,8 +120,10 @@ impl Rejection {
             E::InvalidPeriod(_) => "the period is malformed (zero length or too far in time)".into(),
             E::BatchTooLarge(x) => format!("the batch has {} calls; a session may send at most {}", x.calls, x.max),
             E::ForbiddenTarget(x) => format!(
-                "{}: a session may never call the account itself or the session module ({})",
+                "{}: a session may never call {} ({}); whatever its policy (sudo included) it may not reach \
+                 the account itself, address(0), the account's modules or an EntryPoint",
                 call(x.callIndex),
+                forbidden_kind(x.target),
                 x.target
             ),
             E::TargetNotAllowed(x) => format!(
@@ -216,6 +236,17 @@ impl Rejection {
     }
 }
 
+/// What a forbidden target is, as far as the address alone tells.
+fn forbidden_kind(target: Address) -> &'static str {
+    if target.is_zero() {
+        "address(0), which the account executes as a call to itself"
+    } else if leash_contracts::ENTRYPOINTS.contains(&target) {
+        "an ERC-4337 EntryPoint"
+    } else {
+        "the account itself or one of its modules"
+    }
+}
+
 fn plural(n: U256, noun: &str) -> String {
     format!("{n} {noun}{}", if n == U256::from(1) { "" } else { "s" })
 }
@@ -301,6 +332,8 @@ fn error_name(e: &E) -> &'static str {
         EmptyValidityWindow,
         ForbiddenTarget,
         GasBudgetExceeded,
+        GasBudgetRequired,
+        GrantVoidedByRevokeAll,
         InvalidGrantSignature,
         InvalidPeriod,
         InvalidRule,
@@ -309,6 +342,7 @@ fn error_name(e: &E) -> &'static str {
         MalformedSignature,
         MissingCallAction,
         NativeTransferNotAllowed,
+        NotInstalled,
         OutsidePeriodWindow,
         PaymasterRequired,
         PeriodInPast,
@@ -316,6 +350,7 @@ fn error_name(e: &E) -> &'static str {
         SenderMismatch,
         SessionIsRevoked,
         SessionNotGranted,
+        SessionVoidedByRevokeAll,
         SessionUseLimitExceeded,
         TargetNotAllowed,
         TooManyRules,
@@ -339,7 +374,15 @@ impl Session {
         });
         if policy.sudo {
             lines.push(
-                "may make any call (sudo), except to the account itself and the session module"
+                "may make any call (sudo), except to the account itself, address(0), its modules, an \
+                 EntryPoint, or by delegatecall"
+                    .into(),
+            );
+        }
+        if policy.signing.any {
+            lines.push(
+                "may sign any message for the account (unrestricted ERC-1271 signing, like sudo: permits, \
+                 payment authorisations, orders, for any contract)"
                     .into(),
             );
         }
@@ -353,31 +396,51 @@ impl Session {
                 describe_period(&limit.period)
             ));
         }
-        if let Some(budget) = policy.gas_budget {
+        if let Some(budget) = policy.effective_gas_budget() {
             lines.push(format!(
-                "gas budget {} ETH over the session's life",
-                format_units(U256::from(budget), 18)
+                "gas budget {} ETH over the session's life{}",
+                format_units(U256::from(budget), 18),
+                if policy.gas_budget_is_default() { " (default)" } else { "" }
             ));
         }
         if let Some(paymaster) = policy.paymaster {
             lines.push(format!("every operation must use paymaster {paymaster}"));
         }
-        if let Some(signing) = &policy.signing {
-            lines.push(format!(
-                "may sign ERC-1271 messages{}{}",
-                if signing.verifiers.is_empty() {
-                    String::new()
-                } else {
-                    format!(" for {} verifier(s)", signing.verifiers.len())
-                },
-                if signing.types.is_empty() {
-                    String::new()
-                } else {
-                    format!(" of {} EIP-712 type(s)", signing.types.len())
-                }
-            ));
+        for scope in &policy.signing.typed_data {
+            lines.push(describe_scope(scope, tokens));
         }
         lines
+    }
+}
+
+fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable) -> String {
+    let layout = scope.encode_type.as_deref().and_then(|t| TypedDataLayout::parse(t).ok());
+    let what = match (&scope.name, &layout) {
+        (Some(name), Some(layout)) => format!("{name} ({} typed data)", layout.primary()),
+        (Some(name), None) => format!("{name} (typed data {})", scope.type_hash),
+        (None, Some(layout)) => format!("{} typed data", layout.primary()),
+        (None, None) => format!("typed data of type {}", scope.type_hash),
+    };
+    let layout = layout.map(|l| l.with_nested(&scope.nested));
+    let mut text =
+        format!("may sign {what} for {}", address_name(scope.verifier, tokens));
+    for rule in &scope.rules {
+        let (name, ty) = match layout.as_ref().and_then(|l| l.field_at(rule.offset)) {
+            Some((name, ty)) => (name, Some(ty)),
+            None => (format!("word at byte {}", rule.offset), None),
+        };
+        let condition =
+            describe_condition(&rule.condition, |x| field_value(ty.as_deref(), *x, tokens));
+        text.push_str(&format!(", {name} {condition}"));
+    }
+    text
+}
+
+/// A typed-data field's value: an address for an `address` field, else as [`word_text`] shows it.
+fn field_value(ty: Option<&str>, word: U256, tokens: &TokenTable) -> String {
+    match ty {
+        Some("address") => address_name(Address::from_word(word.to_be_bytes::<32>().into()), tokens),
+        _ => word_text(word),
     }
 }
 

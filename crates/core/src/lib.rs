@@ -29,13 +29,15 @@ mod model;
 mod period;
 mod time;
 mod tokens;
+mod typed;
 mod units;
 mod validate;
 
 pub use abi::{argument_offset, parse_function};
 pub use calls::{encode_call, encode_execute};
 pub use digest::{
-    grant_digest, grant_root_digest, message_digest, use_digest, GrantTarget, MultichainGrant,
+    calls_hash, grant_digest, grant_root_digest, message_digest, use_digest, GrantTarget,
+    MultichainGrant,
 };
 pub use encode::{GrantProof, SessionUse};
 pub use error::Error;
@@ -46,9 +48,11 @@ pub use explain::{
 pub use file::{policy_schema, PolicyContext, PolicyFile};
 pub use model::{
     Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, Period, Selector, Session,
-    SessionKey, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target, UseLimit, Window,
+    NestedStruct, SessionKey, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target,
+    TypedDataScope, UseLimit, Window, DEFAULT_GAS_BUDGET,
 };
 pub use period::{PeriodError, PeriodSlot};
 pub use time::Timestamp;
 pub use tokens::{Token, TokenTable};
+pub use typed::TypedDataLayout;
 pub use units::{format_duration, format_units, parse_amount, parse_duration, Amount};

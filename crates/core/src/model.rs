@@ -21,14 +21,17 @@ pub struct SessionPolicy {
     pub valid_until: Option<Timestamp>,
     /// UserOperations allowed per period, over all actions.
     pub max_ops: Option<UseLimit>,
-    /// Most wei of gas the session may commit over its life (limits times `maxFeePerGas`).
+    /// Most wei of gas the session may commit over its life (limits times `maxFeePerGas`). The module refuses
+    /// a session with neither a gas budget nor a required paymaster, so a policy that states neither gets
+    /// [`DEFAULT_GAS_BUDGET`]: see [`SessionPolicy::effective_gas_budget`].
     pub gas_budget: Option<u128>,
     /// A paymaster every operation must use.
     pub paymaster: Option<Address>,
-    /// Full power over calls. Never a default; calls to the account, the module and delegatecall stay refused.
+    /// Full power over calls. Never a default; calls to the account, `address(0)`, a module, an EntryPoint
+    /// and delegatecall stay refused.
     pub sudo: bool,
-    /// Whether and for what the session may sign ERC-1271 messages for the account.
-    pub signing: Option<SigningPolicy>,
+    /// What the session may sign for the account through ERC-1271; the default signs nothing.
+    pub signing: SigningPolicy,
     /// The calls the session may make.
     pub actions: Vec<Action>,
     /// Makes equal envelopes distinct sessions.
@@ -44,13 +47,59 @@ pub struct UseLimit {
     pub period: Period,
 }
 
-/// The ERC-1271 signing a session may do for the account.
+/// The gas budget of a policy that states neither a gas budget nor a paymaster: 0.1 ETH (in wei) over the
+/// session's life. The module refuses such a session (`GasBudgetRequired`), since an agent that bundles its
+/// own operations could otherwise set any fee and be paid it; leash states this default instead, and shows it
+/// as "(default)".
+pub const DEFAULT_GAS_BUDGET: u128 = 100_000_000_000_000_000;
+
+/// The ERC-1271 signing a session may do for the account: nothing by default, typed data of the listed
+/// scopes, or (explicit opt-in, like sudo) anything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SigningPolicy {
-    /// The contracts that may verify the signatures; empty for any.
-    pub verifiers: Vec<Address>,
-    /// The EIP-712 type hashes that may be signed; empty for any message.
-    pub types: Vec<B256>,
+    /// Unrestricted signing (`SESSION_SIGN_ANY`): any message, for any verifier. Never a default.
+    pub any: bool,
+    /// The EIP-712 typed data the session may sign, each with its verifier and rules on its fields.
+    pub typed_data: Vec<TypedDataScope>,
+}
+
+impl SigningPolicy {
+    /// Whether the session may sign anything at all.
+    pub fn is_empty(&self) -> bool {
+        !self.any && self.typed_data.is_empty()
+    }
+}
+
+/// One kind of EIP-712 typed data a session may sign (an EIP-2612 permit, an EIP-3009 authorisation, a Permit2
+/// permit), asked by one verifier, with rules on its fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypedDataScope {
+    /// A name for people (not part of the on-chain encoding).
+    pub name: Option<String>,
+    /// The contract that asks the account (ERC-1271's sender, whose domain the message is hashed under).
+    pub verifier: Address,
+    /// The primary type's EIP-712 type hash.
+    pub type_hash: B256,
+    /// Structs nested in the primary type whose fields the rules read, in the order a signature carries them.
+    pub nested: Vec<NestedStruct>,
+    /// Rules every message must pass (AND); offsets index the encoded fields: the primary type's, then each
+    /// nested struct's in order.
+    pub rules: Vec<ArgRule>,
+    /// The full EIP-712 `encodeType` string, when known (not part of the on-chain encoding): lets
+    /// explanations name fields and lets the SDK encode messages of this type.
+    pub encode_type: Option<String>,
+}
+
+/// A struct nested in signed typed data, whose hash is a field of its parent (Permit2's
+/// `PermitSingle.details`): a signature carries its encoded fields after the parent's so rules can read them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NestedStruct {
+    /// Byte offset, in the encoded fields, of the word holding this struct's hash (it precedes the struct).
+    pub field: u16,
+    /// The nested struct's EIP-712 type hash.
+    pub type_hash: B256,
+    /// Byte length of its encoded fields (32 per field).
+    pub length: u16,
 }
 
 /// One kind of call a session may make, with its limits.
@@ -81,7 +130,7 @@ pub struct Action {
 /// The contract an action may call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
-    /// Any contract (never the account or the module).
+    /// Any contract (never the account, `address(0)`, a module or an EntryPoint).
     Any,
     /// This contract only.
     Contract(Address),
@@ -361,6 +410,22 @@ impl SessionPolicy {
     pub fn builder() -> SessionPolicyBuilder {
         SessionPolicyBuilder::default()
     }
+
+    /// The gas budget the session is encoded with: the stated one, or [`DEFAULT_GAS_BUDGET`] when the policy
+    /// states neither a gas budget nor a paymaster (the module requires one of them). Encoding, the pre-flight
+    /// and descriptions all use this.
+    pub fn effective_gas_budget(&self) -> Option<u128> {
+        match (self.gas_budget, self.paymaster.filter(|p| !p.is_zero())) {
+            (Some(budget), _) => Some(budget),
+            (None, Some(_)) => None,
+            (None, None) => Some(DEFAULT_GAS_BUDGET),
+        }
+    }
+
+    /// Whether the gas budget is [`DEFAULT_GAS_BUDGET`] because the policy states none.
+    pub fn gas_budget_is_default(&self) -> bool {
+        self.gas_budget.is_none() && self.paymaster.is_none_or(|p| p.is_zero())
+    }
 }
 
 /// Builds a [`SessionPolicy`] step by step.
@@ -400,7 +465,7 @@ impl Default for SessionPolicy {
             gas_budget: None,
             paymaster: None,
             sudo: false,
-            signing: None,
+            signing: SigningPolicy::default(),
             actions: Vec::new(),
             salt: B256::ZERO,
         }
@@ -444,7 +509,8 @@ impl SessionPolicyBuilder {
         self
     }
 
-    /// Grants full power over calls (still never the account, the module or delegatecall).
+    /// Grants full power over calls (still never the account, `address(0)`, a module, an EntryPoint or
+    /// delegatecall).
     pub fn sudo(mut self) -> Self {
         self.policy.sudo = true;
         self
@@ -452,7 +518,19 @@ impl SessionPolicyBuilder {
 
     /// Lets the session sign ERC-1271 messages under `signing`.
     pub fn signing(mut self, signing: SigningPolicy) -> Self {
-        self.policy.signing = Some(signing);
+        self.policy.signing = signing;
+        self
+    }
+
+    /// Lets the session sign typed data of `scope` (adds to the scopes already listed).
+    pub fn sign_typed_data(mut self, scope: TypedDataScope) -> Self {
+        self.policy.signing.typed_data.push(scope);
+        self
+    }
+
+    /// Lets the session sign any ERC-1271 message for any verifier: unrestricted, like sudo. Never a default.
+    pub fn sign_any(mut self) -> Self {
+        self.policy.signing.any = true;
         self
     }
 

@@ -2,8 +2,8 @@
 //! silently mean something else on chain, is refused here with a message that says what to fix.
 
 use crate::{
-    model::{Action, Condition, Period, SessionPolicy},
-    Error, Timestamp,
+    model::{Action, ArgRule, Condition, Period, SessionPolicy, TypedDataScope},
+    Error, Timestamp, TypedDataLayout,
 };
 use leash_contracts::MAX_RULES;
 
@@ -32,10 +32,19 @@ impl SessionPolicy {
             }
             check_period(&limit.period, "the session's max_ops")?;
         }
-        if self.actions.is_empty() && !self.sudo && self.signing.is_none() {
+        if self.actions.is_empty() && !self.sudo && self.signing.is_empty() {
             return Err(Error::Invalid(
                 "the session allows nothing: add an [[action]] (or sudo, or signing)".into(),
             ));
+        }
+        for (i, scope) in self.signing.typed_data.iter().enumerate() {
+            check_scope(scope).map_err(|e| {
+                Error::Invalid(format!(
+                    "signing typed_data {} ({}): {e}",
+                    i + 1,
+                    scope.name.as_deref().unwrap_or("unnamed")
+                ))
+            })?;
         }
         for (i, action) in self.actions.iter().enumerate() {
             check_action(action).map_err(|e| {
@@ -53,11 +62,62 @@ fn label(action: &Action) -> String {
     })
 }
 
-fn check_action(action: &Action) -> Result<(), String> {
-    if action.rules.len() > MAX_RULES {
-        return Err(format!("{} rules; at most {MAX_RULES}", action.rules.len()));
+/// What the module's typed-data check would never accept: such a scope could sign nothing.
+fn check_scope(scope: &TypedDataScope) -> Result<(), String> {
+    check_rules(&scope.rules)?;
+    if let Some(encode_type) = &scope.encode_type {
+        let layout = TypedDataLayout::parse(encode_type).map_err(|e| e.to_string())?;
+        if layout.type_hash() != scope.type_hash {
+            return Err(format!("its type hash is not keccak256 of `{encode_type}`"));
+        }
     }
-    for rule in &action.rules {
+    // The nested structs follow the primary type's words, each after the word that holds its hash.
+    let nested_length: usize = scope.nested.iter().map(|n| n.length as usize).sum();
+    // A freshly parsed layout holds the primary type's words only.
+    let top = scope
+        .encode_type
+        .as_deref()
+        .and_then(|t| TypedDataLayout::parse(t).ok())
+        .map(|layout| layout.fields_length());
+    let mut start = top.unwrap_or(0);
+    for (n, nested) in scope.nested.iter().enumerate() {
+        if nested.length % 32 != 0 || nested.length == 0 {
+            return Err(format!("nested struct {} has length {}, not a multiple of 32", n + 1, nested.length));
+        }
+        if top.is_some() && nested.field as usize + 32 > start {
+            return Err(format!(
+                "nested struct {} is read from byte {}, which does not precede its fields",
+                n + 1,
+                nested.field
+            ));
+        }
+        start += nested.length as usize;
+    }
+    if let Some(top) = top {
+        let total = top + nested_length;
+        if let Some(rule) = scope.rules.iter().find(|r| r.offset as usize + 32 > total) {
+            return Err(format!(
+                "a rule reads byte {} of fields {total} bytes long",
+                rule.offset
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_action(action: &Action) -> Result<(), String> {
+    check_rules(&action.rules)?;
+    if action.max_uses == Some(0) {
+        return Err("max_uses is 0; allow at least 1, or leave it out for no limit".into());
+    }
+    check_period(&action.period, "the action's period").map_err(|e| e.to_string())
+}
+
+fn check_rules(rules: &[ArgRule]) -> Result<(), String> {
+    if rules.len() > MAX_RULES {
+        return Err(format!("{} rules; at most {MAX_RULES}", rules.len()));
+    }
+    for rule in rules {
         match &rule.condition {
             Condition::OneOf(values) if values.is_empty() => {
                 return Err("`one_of` needs at least one value".into())
@@ -68,10 +128,7 @@ fn check_action(action: &Action) -> Result<(), String> {
             _ => {}
         }
     }
-    if action.max_uses == Some(0) {
-        return Err("max_uses is 0; allow at least 1, or leave it out for no limit".into());
-    }
-    check_period(&action.period, "the action's period").map_err(|e| e.to_string())
+    Ok(())
 }
 
 fn check_period(period: &Period, what: &str) -> Result<(), Error> {
