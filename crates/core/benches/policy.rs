@@ -67,6 +67,7 @@ fn granted_state(session: &Session, last_payment: u64) -> ChainState {
         session: SessionRecord { state: SessionState::Enabled, ..Default::default() },
         epoch: 0,
         actions: HashMap::from([(action.hash(), record)]),
+        ..Default::default()
     }
 }
 
@@ -83,7 +84,7 @@ fn operation(time: u64) -> Operation {
             ..Default::default()
         },
         paymaster: None,
-        grants: false,
+        grant: None,
     }
 }
 

@@ -2,9 +2,9 @@
 
 use crate::{
     model::{
-        Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, Period, Session, SessionKey,
-        NestedStruct, SessionPolicy, SigningPolicy, Target, TypedDataScope, UseLimit, Window,
-        DEFAULT_GAS_BUDGET,
+        Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period,
+        Session, SessionKey, SessionPolicy, SigningPolicy, Target, TypedDataScope, UseLimit,
+        Window, DEFAULT_GAS_BUDGET,
     },
     Error, Timestamp,
 };

@@ -33,8 +33,9 @@ use crate::{
         Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, Period, SessionPolicy,
         SigningPolicy, Target, TypedDataScope, UseLimit, Window,
     },
+    parse_amount, parse_duration,
     typed::TypedDataLayout,
-    parse_amount, parse_duration, Error, Timestamp, TokenTable,
+    Error, Timestamp, TokenTable,
 };
 use alloy::{
     dyn_abi::DynSolType,
@@ -573,12 +574,15 @@ impl Reader<'_> {
 
     fn typed_data(&self, entry: &TypedDataEntry) -> Result<TypedDataScope, Error> {
         let verifier = self.address(&entry.verifier)?;
-        let mut layout = self.at(entry.type_.span(), TypedDataLayout::parse(entry.type_.get_ref()))?;
+        let mut layout =
+            self.at(entry.type_.span(), TypedDataLayout::parse(entry.type_.get_ref()))?;
         let mut rules = Vec::with_capacity(entry.rules.len());
         for rule in &entry.rules {
             let (offset, ty) = self.at(rule.field.span(), layout.field(rule.field.get_ref()))?;
-            let ty = DynSolType::parse(&ty).map_err(|e| self.error(rule.field.span(), e.to_string()))?;
-            let condition = self.condition(&rule.operators(), Some(&ty), rule.field.span(), None)?;
+            let ty =
+                DynSolType::parse(&ty).map_err(|e| self.error(rule.field.span(), e.to_string()))?;
+            let condition =
+                self.condition(&rule.operators(), Some(&ty), rule.field.span(), None)?;
             rules.push(ArgRule { offset, condition });
         }
         Ok(TypedDataScope {
@@ -804,8 +808,7 @@ impl Reader<'_> {
             (None, Some(offset)) => (offset, None),
             _ => return Err(self.error(span, "a rule names exactly one of `arg` or `offset`")),
         };
-        let condition =
-            self.condition(&operators, ty.as_ref(), span, action.function.as_ref())?;
+        let condition = self.condition(&operators, ty.as_ref(), span, action.function.as_ref())?;
         Ok(ArgRule { offset, condition })
     }
 
@@ -844,8 +847,7 @@ impl Reader<'_> {
             Condition::Lte(word(v)?)
         } else if let Some(v) = operators.in_range {
             let [a, b] = v.get_ref();
-            let (min, max) =
-                (self.word(a, ty, v.span(), None)?, self.word(b, ty, v.span(), None)?);
+            let (min, max) = (self.word(a, ty, v.span(), None)?, self.word(b, ty, v.span(), None)?);
             if min > max {
                 return Err(self.error(
                     v.span(),

@@ -422,8 +422,7 @@ fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable) -> String {
         (None, None) => format!("typed data of type {}", scope.type_hash),
     };
     let layout = layout.map(|l| l.with_nested(&scope.nested));
-    let mut text =
-        format!("may sign {what} for {}", address_name(scope.verifier, tokens));
+    let mut text = format!("may sign {what} for {}", address_name(scope.verifier, tokens));
     for rule in &scope.rules {
         let (name, ty) = match layout.as_ref().and_then(|l| l.field_at(rule.offset)) {
             Some((name, ty)) => (name, Some(ty)),
@@ -439,7 +438,9 @@ fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable) -> String {
 /// A typed-data field's value: an address for an `address` field, else as [`word_text`] shows it.
 fn field_value(ty: Option<&str>, word: U256, tokens: &TokenTable) -> String {
     match ty {
-        Some("address") => address_name(Address::from_word(word.to_be_bytes::<32>().into()), tokens),
+        Some("address") => {
+            address_name(Address::from_word(word.to_be_bytes::<32>().into()), tokens)
+        }
         _ => word_text(word),
     }
 }

@@ -47,8 +47,8 @@ pub use explain::{
 };
 pub use file::{policy_schema, PolicyContext, PolicyFile};
 pub use model::{
-    Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, Period, Selector, Session,
-    NestedStruct, SessionKey, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target,
+    Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period, Selector,
+    Session, SessionKey, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target,
     TypedDataScope, UseLimit, Window, DEFAULT_GAS_BUDGET,
 };
 pub use period::{PeriodError, PeriodSlot};

@@ -46,8 +46,7 @@ fn is_builtin(ty: &str) -> bool {
     let base = ty.split('[').next().unwrap_or(ty);
     matches!(base, "address" | "bool" | "string" | "bytes")
         || base.strip_prefix("uint").or_else(|| base.strip_prefix("int")).is_some_and(|bits| {
-            bits.is_empty()
-                || bits.parse::<u16>().is_ok_and(|b| b > 0 && b <= 256 && b % 8 == 0)
+            bits.is_empty() || bits.parse::<u16>().is_ok_and(|b| b > 0 && b <= 256 && b % 8 == 0)
         })
         || base
             .strip_prefix("bytes")
@@ -63,8 +62,10 @@ impl TypedDataLayout {
         let mut order = Vec::new();
         let mut types = BTreeMap::new();
         while !rest.is_empty() {
-            let open = rest.find('(').ok_or_else(|| fail("expected `Name(` to open a type".into()))?;
-            let close = rest.find(')').ok_or_else(|| fail("a type is not closed with `)`".into()))?;
+            let open =
+                rest.find('(').ok_or_else(|| fail("expected `Name(` to open a type".into()))?;
+            let close =
+                rest.find(')').ok_or_else(|| fail("a type is not closed with `)`".into()))?;
             if close < open {
                 return Err(fail("unbalanced parentheses".into()));
             }
@@ -189,7 +190,8 @@ impl TypedDataLayout {
     /// `"details.amount"`), and its EIP-712 type. A path through a struct adds that struct to
     /// [`TypedDataLayout::nested`] (once), so the module can prove and read its fields.
     pub fn field(&mut self, path: &str) -> Result<(u16, String), Error> {
-        let fail = |why: String| Error::Invalid(format!("field `{path}` of {}: {why}", self.primary));
+        let fail =
+            |why: String| Error::Invalid(format!("field `{path}` of {}: {why}", self.primary));
         let parts: Vec<&str> = path.split('.').map(str::trim).collect();
         let mut struct_name = self.primary.clone();
         let mut region_start = 0usize;

@@ -82,7 +82,11 @@ fn check_scope(scope: &TypedDataScope) -> Result<(), String> {
     let mut start = top.unwrap_or(0);
     for (n, nested) in scope.nested.iter().enumerate() {
         if nested.length % 32 != 0 || nested.length == 0 {
-            return Err(format!("nested struct {} has length {}, not a multiple of 32", n + 1, nested.length));
+            return Err(format!(
+                "nested struct {} has length {}, not a multiple of 32",
+                n + 1,
+                nested.length
+            ));
         }
         if top.is_some() && nested.field as usize + 32 > start {
             return Err(format!(
@@ -96,10 +100,7 @@ fn check_scope(scope: &TypedDataScope) -> Result<(), String> {
     if let Some(top) = top {
         let total = top + nested_length;
         if let Some(rule) = scope.rules.iter().find(|r| r.offset as usize + 32 > total) {
-            return Err(format!(
-                "a rule reads byte {} of fields {total} bytes long",
-                rule.offset
-            ));
+            return Err(format!("a rule reads byte {} of fields {total} bytes long", rule.offset));
         }
     }
     Ok(())

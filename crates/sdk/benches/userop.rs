@@ -7,8 +7,8 @@ use alloy::primitives::{address, Address, Bytes, B256, U256};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use leash_contracts::ENTRYPOINT_V07;
 use leash_core::{
-    encode_call, encode_execute, use_digest, ActionRecord, Call, ChainState, Evaluator, OpGas,
-    Operation, PolicyContext, PolicyFile, Session, SessionKey, SessionRecord, SessionState,
+    calls_hash, encode_call, encode_execute, use_digest, ActionRecord, Call, ChainState, Evaluator,
+    OpGas, Operation, PolicyContext, PolicyFile, Session, SessionKey, SessionRecord, SessionState,
     SessionUse, Timestamp,
 };
 use leash_sdk::{
@@ -90,7 +90,8 @@ impl Fixture {
     ) -> UserOperation {
         let mut op = self.unsigned_op(sequence);
         let hash = op.hash(ENTRYPOINT_V07, CHAIN_ID).expect("gas values fit");
-        let digest = use_digest(hash, self.session_id, self.time);
+        let charged: Vec<B256> = self.call_actions.iter().map(|&a| self.action_hashes[a]).collect();
+        let digest = use_digest(hash, self.session_id, self.time, calls_hash(&charged));
         let signature = sign(digest).expect("the session key signs");
         op.signature = SessionUse {
             session: &self.session,
@@ -118,7 +119,7 @@ impl Fixture {
                 ..Default::default()
             },
             paymaster: None,
-            grants: false,
+            grant: None,
         };
         let allowed = Evaluator::prepared(&self.session, self.session_id, &self.action_hashes)
             .evaluate(&self.calls, &op, state)
@@ -133,6 +134,7 @@ impl Fixture {
             session: SessionRecord { state: SessionState::Enabled, ..Default::default() },
             epoch: 0,
             actions: HashMap::from([(hash, ActionRecord { enabled: true, ..Default::default() })]),
+            ..Default::default()
         }
     }
 }

@@ -239,10 +239,10 @@ impl SessionAgent {
         if calls.is_empty() {
             return Err(Error::Setup("nothing to explain: give at least one call".into()));
         }
-        let state = self.chain.session_state(self.account, &self.session).await?;
+        let deploys = self.deploys().await?;
+        let state = self.call_state(calls, deploys).await?;
         let now = self.chain.now().await?;
         let grants = self.grants(&state);
-        let deploys = self.deploys().await?;
         let gas = GasLimits::default_for(
             calls.len(),
             deploys,
@@ -398,10 +398,10 @@ impl SessionAgent {
         if calls.is_empty() {
             return Err(Error::Setup("nothing to send: give at least one call".into()));
         }
-        let state = self.chain.session_state(self.account, &self.session).await?;
+        let deploys = self.deploys().await?;
+        let state = self.call_state(calls, deploys).await?;
         let now = self.chain.now().await?;
         let grants = self.grants(&state);
-        let deploys = self.deploys().await?;
         let lease = self
             .lanes
             .lease(self.account, NonceKey::session(self.chain.module, lane))
@@ -424,6 +424,30 @@ impl SessionAgent {
             builder = builder.factory(account.factory, account.factory_data());
         }
         Ok(Draft { state, now, grants, lease, op: builder.build()? })
+    }
+
+    /// The chain state the pre-flight judges `calls` against: the session's counters, whether the module is
+    /// installed, and which call targets are the account's modules. An account the operation creates has the
+    /// validators its factory call installs, and no other module.
+    async fn call_state(&self, calls: &[Call], deploys: bool) -> Result<ChainState> {
+        let mut state = self.chain.session_state(self.account, &self.session).await?;
+        match (&self.deploy, deploys) {
+            (Some(account), true) => {
+                state.installed = account.validators.contains(&self.chain.module);
+                state.modules = calls
+                    .iter()
+                    .map(|c| c.target)
+                    .filter(|t| account.validators.contains(t))
+                    .collect();
+            }
+            // Without the module the pre-flight stops at `NotInstalled`: no need to ask about modules.
+            _ if !state.installed => {}
+            _ => {
+                let targets: Vec<Address> = calls.iter().map(|c| c.target).collect();
+                state.modules = self.chain.modules_among(self.account, &targets).await?;
+            }
+        }
+        Ok(state)
     }
 
     fn evaluator_verdict(
@@ -452,11 +476,14 @@ impl SessionAgent {
         grants: bool,
     ) -> Result<Bytes> {
         let hash = op.hash(self.chain.entry_point, self.chain.chain_id)?;
-        let digest = use_digest(hash, self.session_id, time);
-        let signature = self.signer.sign_digest(digest).await?;
         let call_actions: Vec<usize> =
             allowed.call_actions.iter().map(|a| a.unwrap_or(0)).collect();
         let call_actions = if self.session.policy.sudo { Vec::new() } else { call_actions };
+        // The key signs the actions the calls are charged to, exactly as the operation carries them.
+        let charged: Vec<Option<usize>> = call_actions.iter().copied().map(Some).collect();
+        let calls_hash = self.evaluator().calls_hash(&charged);
+        let digest = use_digest(hash, self.session_id, time, calls_hash);
+        let signature = self.signer.sign_digest(digest).await?;
         Ok(SessionUse {
             session: &self.session,
             call_actions: &call_actions,
@@ -474,7 +501,7 @@ impl SessionAgent {
             time,
             gas,
             paymaster: None,
-            grants,
+            grant: self.grant.as_ref().filter(|_| grants).map(|g| g.epoch),
         }
     }
 

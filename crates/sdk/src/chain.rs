@@ -3,11 +3,15 @@
 
 use crate::{Error, Result};
 use alloy::{
-    primitives::{Address, B256},
+    primitives::{Address, Bytes, B256, U256},
     providers::{DynProvider, Provider},
 };
-use leash_contracts::{bindings::SessionKeyValidator, ENTRYPOINT_V07};
+use leash_contracts::{
+    bindings::{LeashAccount, SessionKeyValidator},
+    ENTRYPOINT_V07,
+};
 use leash_core::{ActionRecord, ChainState, Session, SessionRecord, SessionState};
+use std::collections::HashSet;
 
 /// A chain: where to read and what is deployed there.
 #[derive(Clone, Debug)]
@@ -36,7 +40,8 @@ impl Chain {
         Ok(Self { provider, chain_id, entry_point: ENTRYPOINT_V07, module, label })
     }
 
-    /// The session's state for `account` as the module stores it: record, epoch and every action's counters.
+    /// The session's state for `account` as the module stores it: whether the module is installed, record,
+    /// epoch and every action's counters. The account's modules are left empty: see [`Chain::modules_among`].
     pub async fn session_state(&self, account: Address, session: &Session) -> Result<ChainState> {
         let module = SessionKeyValidator::new(self.module, &self.provider);
         let id = session.id();
@@ -46,7 +51,11 @@ impl Chain {
             .await
             .map_err(|e| self.error("sessionRecord", e))?;
         let epoch = module.epochOf(account).call().await.map_err(|e| self.error("epochOf", e))?;
+        let installed =
+            module.isInstalled(account).call().await.map_err(|e| self.error("isInstalled", e))?;
         let mut state = ChainState {
+            installed,
+            modules: HashSet::new(),
             session: SessionRecord {
                 state: match record.state {
                     1 => SessionState::Enabled,
@@ -82,6 +91,45 @@ impl Chain {
             );
         }
         Ok(state)
+    }
+
+    /// Which of `targets` are modules installed on the deployed `account`, as the module judges a call target:
+    /// the leash account's `isModule` (every module type), or on another ERC-7579 account its validators and
+    /// executors (`isModuleInstalled` of types 1 and 2).
+    pub async fn modules_among(
+        &self,
+        account: Address,
+        targets: &[Address],
+    ) -> Result<HashSet<Address>> {
+        let view = LeashAccount::new(account, &self.provider);
+        let mut modules = HashSet::new();
+        let mut asked = HashSet::new();
+        for &target in targets {
+            if !asked.insert(target) {
+                continue;
+            }
+            let is_module = match view.isModule(target).call().await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    let mut found = false;
+                    for kind in [1u64, 2] {
+                        found = view
+                            .isModuleInstalled(U256::from(kind), target, Bytes::new())
+                            .call()
+                            .await
+                            .map_err(|e| self.error_on(account, "isModuleInstalled", e))?;
+                        if found {
+                            break;
+                        }
+                    }
+                    found
+                }
+            };
+            if is_module {
+                modules.insert(target);
+            }
+        }
+        Ok(modules)
     }
 
     /// `epochOf(account)`: grants must name it.
@@ -123,6 +171,10 @@ impl Chain {
             2 => SessionState::Revoked,
             _ => SessionState::None,
         })
+    }
+
+    fn error_on(&self, account: Address, what: &str, e: impl std::fmt::Display) -> Error {
+        Error::rpc(&self.label, format!("{what} on account {account}: {e}"))
     }
 
     fn error(&self, what: &str, e: impl std::fmt::Display) -> Error {

@@ -60,7 +60,8 @@ pub struct GrantChain {
     pub module: Address,
     /// The account there (the same address on every chain for a CREATE2 account).
     pub account: Address,
-    /// The account's epoch the grant names.
+    /// The account's epoch the owner signed the grant for (see `epochOf`): the lazy grant carries it, and the
+    /// module refuses it once a "revoke all" moved the account past it (`GrantVoidedByRevokeAll`).
     pub epoch: u32,
     /// The Merkle proof of this chain's grant digest under `root`.
     pub proof: Vec<B256>,
@@ -236,6 +237,7 @@ impl GrantDocument {
         let chain = self.chains.iter().find(|c| c.chain_id == chain_id)?;
         Some(GrantProof {
             proof: chain.proof.clone(),
+            epoch: chain.epoch,
             owner_signature: self.owner_signature.clone(),
         })
     }

@@ -38,8 +38,12 @@ pub struct SignedGrant {
 impl SignedGrant {
     /// What the session's first operation on `chain_id` carries to grant itself.
     pub fn proof_for(&self, chain_id: u64) -> Option<GrantProof> {
-        let (_, proof) = self.grant.for_chain(chain_id)?;
-        Some(GrantProof { proof: proof.to_vec(), owner_signature: self.owner_signature.clone() })
+        let (target, proof) = self.grant.for_chain(chain_id)?;
+        Some(GrantProof {
+            proof: proof.to_vec(),
+            epoch: target.epoch,
+            owner_signature: self.owner_signature.clone(),
+        })
     }
 }
 

@@ -14,11 +14,14 @@ use alloy::{
     sol_types::SolCall,
 };
 use common::Stack;
-use leash_contracts::bindings::SessionKeyValidator;
+use leash_contracts::{
+    bindings::{LeashAccount, SessionKeyValidator},
+    ENTRYPOINTS,
+};
 use leash_core::{
     encode_execute, use_digest, Action, ActivePart, AmountCap, ArgRule, Call, CallScope, Condition,
-    Evaluator, OpGas, Operation, Period, Rejection, Session, SessionKey, SessionPolicy, SessionUse,
-    Target, Timestamp, UseLimit, Window,
+    Evaluator, NestedStruct, OpGas, Operation, Period, Rejection, Session, SessionKey,
+    SessionPolicy, SessionUse, SigningPolicy, Target, Timestamp, TypedDataScope, UseLimit, Window,
 };
 use leash_sdk::{signer::EcdsaSigner, submit::decode_module_revert, userop::UserOperation};
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
@@ -33,6 +36,8 @@ struct World {
     selectors: Vec<FixedBytes<4>>,
     account: Address,
     module: Address,
+    /// Addresses no session may call: `address(0)`, the canonical EntryPoints, another module of the account.
+    forbidden: Vec<Address>,
     paymasters: [Address; 2],
 }
 
@@ -149,11 +154,37 @@ fn session(rng: &mut StdRng, world: &World, key: Address) -> Session {
         gas_budget: rng.gen_bool(0.3).then(|| rng.gen_range(0u128..50_000_000_000_000_000)),
         paymaster: rng.gen_bool(0.15).then_some(world.paymasters[0]),
         sudo: rng.gen_bool(0.05),
-        signing: None,
+        signing: signing(rng, world),
         actions: (0..rng.gen_range(1..5)).map(|_| action(rng, world)).collect(),
         salt: B256::from(U256::from(rng.gen::<u64>())),
     };
     Session { key: SessionKey::ecdsa(key), policy }
+}
+
+/// Signing scopes travel in every operation's session: the module must decode them whatever they hold.
+fn signing(rng: &mut StdRng, world: &World) -> SigningPolicy {
+    let scopes = if rng.gen_bool(0.15) { rng.gen_range(1..3) } else { 0 };
+    SigningPolicy {
+        any: rng.gen_bool(0.05),
+        typed_data: (0..scopes)
+            .map(|_| TypedDataScope {
+                name: None,
+                verifier: *world.targets.choose(rng).unwrap(),
+                type_hash: B256::from(U256::from(rng.gen::<u64>())),
+                nested: (0..rng.gen_range(0..2))
+                    .map(|_| NestedStruct {
+                        field: 0,
+                        type_hash: B256::repeat_byte(rng.gen()),
+                        length: 128,
+                    })
+                    .collect(),
+                rules: (0..rng.gen_range(0..3))
+                    .map(|_| ArgRule { offset: 32, condition: condition(rng, world) })
+                    .collect(),
+                encode_type: None,
+            })
+            .collect(),
+    }
 }
 
 /// A value that passes `condition` (or a near miss when `miss`).
@@ -219,10 +250,11 @@ fn call(rng: &mut StdRng, world: &World, session: &Session) -> Call {
         return fitting_call(rng, world, session);
     }
     let from_session = session.policy.actions.choose(rng).unwrap();
-    let target = match (rng.gen_range(0..10), from_session.target) {
+    let target = match (rng.gen_range(0..12), from_session.target) {
         (0..=6, Target::Contract(t)) => t,
         (7, _) => world.account,
         (8, _) => world.module,
+        (9, _) => *world.forbidden.choose(rng).unwrap(),
         _ => *world.targets.choose(rng).unwrap(),
     };
     let mut data = Vec::new();
@@ -305,8 +337,10 @@ async fn preflight_agrees_with_the_chain() {
             .collect(),
         account,
         module,
+        forbidden: Vec::new(),
         paymasters: [Address::repeat_byte(0x71), Address::repeat_byte(0x72)],
     };
+    let mut world = world;
     // The account sends the module's calls itself (anvil impersonation), exactly as during validation.
     let _: () = provider.raw_request("anvil_impersonateAccount".into(), (account,)).await.unwrap();
     let send_as_account = |data: Vec<u8>| {
@@ -327,6 +361,33 @@ async fn preflight_agrees_with_the_chain() {
             }
         }
     };
+
+    // Another validator on the account (a second deployment of the module): sessions may never call it.
+    let second_module = SessionKeyValidator::deploy(&provider).await.unwrap();
+    let install = LeashAccount::installModuleCall {
+        moduleTypeId: U256::from(1),
+        module: *second_module.address(),
+        initData: Bytes::new(),
+    };
+    {
+        let tx = TransactionRequest::default()
+            .from(account)
+            .to(account)
+            .input(Bytes::from(install.abi_encode()).into())
+            .gas_limit(1_000_000);
+        let hash: B256 = provider.raw_request("eth_sendTransaction".into(), (tx,)).await.unwrap();
+        loop {
+            if let Some(receipt) = provider.get_transaction_receipt(hash).await.unwrap() {
+                assert!(receipt.status(), "the account installs a second validator");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+    world.forbidden =
+        [Address::ZERO, *second_module.address()].into_iter().chain(ENTRYPOINTS).collect();
+    let modules = stack.chain.modules_among(account, &world.forbidden).await.unwrap();
+    assert_eq!(modules, [*second_module.address()].into(), "the account names its other module");
 
     println!("differential: seed {seed}, {cases} cases");
     let mut rng = StdRng::seed_from_u64(seed);
@@ -381,8 +442,10 @@ async fn preflight_agrees_with_the_chain() {
                 _ => None,
             };
             let gas = op_gas(&mut rng);
-            let operation = Operation { account, module, time, gas, paymaster, grants: false };
-            let state = stack.chain.session_state(account, &session).await.unwrap();
+            let operation = Operation { account, module, time, gas, paymaster, grant: None };
+            let mut state = stack.chain.session_state(account, &session).await.unwrap();
+            let targets: Vec<Address> = calls.iter().map(|c| c.target).collect();
+            state.modules = stack.chain.modules_among(account, &targets).await.unwrap();
             let mut call_actions = evaluator.choose_actions(&calls, &operation, &state);
             if rng.gen_bool(0.05) && !session.policy.sudo {
                 // A wrong or missing action for some call.
@@ -408,7 +471,8 @@ async fn preflight_agrees_with_the_chain() {
             }
             let mut op = builder.build().unwrap();
             let hash = op.hash(stack.chain.entry_point, stack.chain.chain_id).unwrap();
-            let signature = key.sign_digest_sync(use_digest(hash, id, time)).unwrap();
+            let calls_hash = evaluator.calls_hash(&call_actions);
+            let signature = key.sign_digest_sync(use_digest(hash, id, time, calls_hash)).unwrap();
             let indices: Vec<usize> = if session.policy.sudo {
                 Vec::new()
             } else {
@@ -440,7 +504,8 @@ async fn preflight_agrees_with_the_chain() {
                     assert_eq!((allowed_op.valid_after, allowed_op.valid_until), (*after, *until), "window differs (seed {seed}, case {done})");
                     // Charge it for real and compare the counters the evaluator predicted.
                     assert!(send_as_account(validate.abi_encode()).await);
-                    let after_state = stack.chain.session_state(account, &session).await.unwrap();
+                    let mut after_state = stack.chain.session_state(account, &session).await.unwrap();
+                    after_state.modules = state.modules.clone();
                     assert_eq!(after_state, allowed_op.after, "counters differ after an allowed op (seed {seed}, case {done})");
                     allowed += 1;
                     *rules.entry("allowed").or_default() += 1;

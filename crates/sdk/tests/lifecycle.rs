@@ -5,14 +5,14 @@
 mod common;
 
 use alloy::{
-    primitives::{address, aliases::U96, Address, Bytes, B256, U256},
+    primitives::{address, aliases::U96, keccak256, Address, Bytes, B256, U256},
     sol_types::SolValue,
 };
 use common::{transfer, usdc, Stack};
 use leash_contracts::bindings::{EntryPoint, SessionKeyValidator};
 use leash_core::{
-    grant_digest, grant_root_digest, message_digest, use_digest, Action, Condition, GrantTarget,
-    Period, Session, SessionKey, SessionPolicy, SessionState, Timestamp,
+    calls_hash, grant_digest, grant_root_digest, message_digest, use_digest, Action, Condition,
+    GrantTarget, Period, Session, SessionKey, SessionPolicy, SessionState, Timestamp,
 };
 use leash_sdk::{
     lanes::Lane,
@@ -68,14 +68,24 @@ async fn hashes_and_digests_equal_the_contracts() {
     let root = B256::repeat_byte(9);
     assert_eq!(module.grantRootDigest(root).call().await.unwrap(), grant_root_digest(root));
     let op_hash = B256::repeat_byte(5);
-    assert_eq!(
-        module
-            .useDigest(op_hash, session.id(), alloy::primitives::aliases::U48::from(1_234_567u64))
-            .call()
-            .await
-            .unwrap(),
-        use_digest(op_hash, session.id(), 1_234_567)
-    );
+    // The calls hash binds the actions charged, in order; under sudo none is and it hashes empty bytes.
+    let charged = calls_hash(&[action.hash(), B256::repeat_byte(3)]);
+    assert_eq!(charged, keccak256([action.hash().0, [3u8; 32]].concat()));
+    for calls in [charged, calls_hash(&[])] {
+        assert_eq!(
+            module
+                .useDigest(
+                    op_hash,
+                    session.id(),
+                    alloy::primitives::aliases::U48::from(1_234_567u64),
+                    calls
+                )
+                .call()
+                .await
+                .unwrap(),
+            use_digest(op_hash, session.id(), 1_234_567, calls)
+        );
+    }
     assert_eq!(
         module.messageDigest(account, session.id(), root).call().await.unwrap(),
         message_digest(chain_id, stack.chain.module, account, session.id(), root)
