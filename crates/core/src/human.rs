@@ -428,8 +428,16 @@ fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable) -> String {
             Some((name, ty)) => (name, Some(ty)),
             None => (format!("word at byte {}", rule.offset), None),
         };
-        let condition =
-            describe_condition(&rule.condition, |x| field_value(ty.as_deref(), *x, tokens));
+        // An EIP-2612 permit's `value` or an EIP-3009 authorisation's on a token reads in its units.
+        let token = tokens
+            .symbol_of(scope.verifier)
+            .and_then(|s| tokens.get(s).map(|t| (s, t.decimals)))
+            .filter(|_| ty.as_deref().is_some_and(|t| t.starts_with("uint")))
+            .filter(|_| name == "value" || name == "amount");
+        let condition = describe_condition(&rule.condition, |x| match token {
+            Some((symbol, decimals)) => format!("{} {symbol}", format_units(*x, decimals)),
+            None => field_value(ty.as_deref(), *x, tokens),
+        });
         text.push_str(&format!(", {name} {condition}"));
     }
     text

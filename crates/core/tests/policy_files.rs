@@ -288,3 +288,124 @@ fn rules_on_the_spent_argument_read_in_the_tokens_units() {
     let to = U256::from_be_slice(ACCOUNT.as_slice());
     assert!(refused(1, to).contains(&format!("to is {ACCOUNT}")), "{}", refused(1, to));
 }
+
+const POLICY_HEAD: &str = r#"
+version = 1
+[addresses]
+merchant = "0x1111111111111111111111111111111111111111"
+permit2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
+[session]
+valid_until = "2027-01-01T00:00:00Z"
+gas_budget = "0.01 ETH"
+"#;
+
+fn read(body: &str) -> Result<leash_core::SessionPolicy, Error> {
+    PolicyFile::parse(&format!("{POLICY_HEAD}{body}"), "signing.toml", &context())
+}
+
+#[test]
+fn typed_data_signing_reads_types_fields_and_nested_structs() {
+    use alloy::primitives::keccak256;
+    let policy = read(
+        r#"
+        [[signing.typed_data]]
+        name = "USDC permits for the merchant"
+        verifier = "USDC"
+        type = "Permit(address owner, address spender, uint256 value, uint256 nonce, uint256 deadline)"
+        rules = [{ field = "spender", eq = "merchant" }, { field = "value", lte = "100 USDC" }]
+
+        [[signing.typed_data]]
+        verifier = "permit2"
+        type = "PermitSingle(PermitDetails details,address spender,uint256 sigDeadline)PermitDetails(address token,uint160 amount,uint48 expiration,uint48 nonce)"
+        rules = [{ field = "spender", eq = "merchant" }, { field = "details.amount", lte = "100 USDC" }, { field = "details.token", eq = "USDC" }]
+        "#,
+    )
+    .unwrap();
+    assert!(!policy.signing.any);
+    let [permit, single] = &policy.signing.typed_data[..] else { panic!("two scopes") };
+    assert_eq!(permit.verifier, USDC);
+    assert_eq!(
+        permit.type_hash,
+        keccak256(
+            "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+        )
+    );
+    assert!(permit.nested.is_empty());
+    let merchant = address!("1111111111111111111111111111111111111111");
+    assert_eq!(permit.rules[0].offset, 32);
+    assert_eq!(permit.rules[0].condition, Condition::Eq(merchant.into_word().into()));
+    assert_eq!(permit.rules[1].offset, 64);
+    assert_eq!(permit.rules[1].condition, Condition::Lte(U256::from(100_000_000u64)));
+
+    assert_eq!(
+        single.type_hash,
+        keccak256(
+            "PermitSingle(PermitDetails details,address spender,uint256 sigDeadline)\
+             PermitDetails(address token,uint160 amount,uint48 expiration,uint48 nonce)"
+        )
+    );
+    // One nested struct: its hash is the primary type's first word, its 4 fields follow the primary's 3.
+    assert_eq!(single.nested.len(), 1);
+    assert_eq!(single.nested[0].field, 0);
+    assert_eq!(single.nested[0].length, 128);
+    assert_eq!(
+        single.nested[0].type_hash,
+        keccak256("PermitDetails(address token,uint160 amount,uint48 expiration,uint48 nonce)")
+    );
+    let offsets: Vec<u16> = single.rules.iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, [32, 96 + 32, 96]);
+
+    // Described field by field.
+    let session = leash_core::Session {
+        key: leash_core::SessionKey::ecdsa(Address::repeat_byte(1)),
+        policy: policy.clone(),
+    };
+    let lines = session.describe(&context().tokens);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("may sign USDC permits for the merchant (Permit typed data)")
+                && l.contains("value ≤ 100 USDC")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("details.amount ≤")), "{lines:?}");
+}
+
+#[test]
+fn signing_must_say_what_or_opt_in_to_anything() {
+    let empty = read("[signing]\n").unwrap_err().to_string();
+    assert!(empty.contains("typed_data") && empty.contains("any = true"), "{empty}");
+    let off = read("[signing]\nany = false\n").unwrap_err().to_string();
+    assert!(off.contains("any = true"), "{off}");
+
+    let policy = read("[signing]\nany = true\n").unwrap();
+    assert!(policy.signing.any && policy.signing.typed_data.is_empty());
+    let session =
+        leash_core::Session { key: leash_core::SessionKey::ecdsa(Address::repeat_byte(1)), policy };
+    assert_ne!(session.encode().flags & leash_contracts::SessionFlags::SIGN_ANY, 0);
+    let lines = session.describe(&context().tokens);
+    assert!(lines.iter().any(|l| l.contains("may sign any message")), "{lines:?}");
+
+    // Unknown fields, bad types, unknown fields of the type, and the old place of `signing`.
+    let unknown = read("[signing]\nany = true\nverifiers = []\n").unwrap_err().to_string();
+    assert!(unknown.contains("unknown field `verifiers`"), "{unknown}");
+    let bad =
+        read("[[signing.typed_data]]\nverifier = \"USDC\"\ntype = \"Permit(address owner\"\n")
+            .unwrap_err()
+            .to_string();
+    assert!(bad.contains("not closed"), "{bad}");
+    let field = read(
+        "[[signing.typed_data]]\nverifier = \"USDC\"\ntype = \"Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)\"\nrules = [{ field = \"amount\", lte = \"1 USDC\" }]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(field.contains("no field `amount`") && field.contains("spender"), "{field}");
+    let moved = PolicyFile::parse(
+        "version = 1\n[session]\nsigning = { verifiers = [] }\n[[action]]\ntarget = \"USDC\"\nfunction = \"any\"\n",
+        "old.toml",
+        &context(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(moved.contains("top-level [signing]"), "{moved}");
+}
