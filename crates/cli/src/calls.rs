@@ -105,6 +105,21 @@ impl Names<'_> {
     fn amount(&self, text: &str) -> Result<U256> {
         parse_amount(text, self.tokens).map(|a| a.raw).map_err(Failure::from)
     }
+
+    /// A call's native value: ETH, gwei or wei. A token amount there would send that many wei of ETH, so it is
+    /// refused with what to write instead.
+    fn native_value(&self, text: &str) -> Result<U256> {
+        let amount = parse_amount(text, self.tokens).map_err(Failure::from)?;
+        match amount.unit.as_deref() {
+            Some(unit) if !["wei", "gwei", "eth", "ether"].contains(&unit.to_ascii_lowercase().as_str()) => {
+                Err(Failure::bad_input(format!(
+                    "a call's value is native value: write it in ETH, gwei or wei (\"0.01 ETH\"), not `{text}`; \
+                     to move {unit}, call its transfer function (`--function \"transfer(address to, uint256 amount)\"`)"
+                )))
+            }
+            _ => Ok(amount.raw),
+        }
+    }
 }
 
 impl CallArgs {
@@ -160,7 +175,7 @@ fn call(
     data: Option<&str>,
 ) -> Result<Call> {
     let target = names.address(to)?;
-    let value = value.map(|v| names.amount(v)).transpose()?.unwrap_or_default();
+    let value = value.map(|v| names.native_value(v)).transpose()?.unwrap_or_default();
     let data: Bytes = match (function, data) {
         (Some(_), Some(_)) => {
             return Err(Failure::bad_input("give a function with arguments, or --data, not both"))

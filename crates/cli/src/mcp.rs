@@ -269,7 +269,10 @@ impl LeashMcp {
             "validAfter": policy.valid_after.0,
             "validUntil": policy.valid_until.map(|t| t.0),
             "maxOps": policy.max_ops.as_ref().map(|m| m.count),
-            "gasBudgetWei": policy.gas_budget.map(|g| g.to_string()),
+            "gasBudgetWei": policy.effective_gas_budget().map(|g| g.to_string()),
+            "gasBudgetIsDefault": policy.gas_budget_is_default(),
+            "sudo": policy.sudo,
+            "signAny": policy.signing.any,
             "actions": actions,
             "now": now,
         })))

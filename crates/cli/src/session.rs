@@ -297,6 +297,20 @@ pub(crate) async fn run(
                     network.name
                 )));
             }
+            // The owner approved this session for the account's epoch then; a "revoke all" since voided that
+            // approval, and granting by transaction would revive what the owner revoked.
+            let epoch = chain.epoch(stored.grant.account).await?;
+            let signed_for =
+                stored.grant.chains.iter().find(|c| c.chain_id == chain.chain_id).map(|c| c.epoch);
+            if let Some(signed_for) = signed_for.filter(|e| *e != epoch) {
+                return Err(Failure::bad_input(format!(
+                    "session `{name}` was revoked by `session revoke --all` on `{}`: its grant was signed for \
+                     epoch {signed_for} and the account is at epoch {epoch}; a new grant must be signed at the \
+                     current epoch",
+                    network.name
+                ))
+                .with_hint("create the session again with `leash session create` (the owner signs a new grant)"));
+            }
             let owner = stored.account_record(home)?.open_owner(home, &owner)?;
             let submitter = network.submitter()?;
             let outcome =
@@ -607,6 +621,10 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
         "epoch": state.epoch,
         "uses": state.session.uses,
         "gasSpent": state.session.gas_spent.to_string(),
+        "gasBudget": policy.effective_gas_budget().map(|b| b.to_string()),
+        "gasBudgetIsDefault": policy.gas_budget_is_default(),
+        "sudo": policy.sudo,
+        "signAny": policy.signing.any,
         "allowances": allowances,
         "summary": lines,
     });
@@ -624,12 +642,19 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
                 state.session.uses, limit.count
             );
         }
-        if let Some(budget) = policy.gas_budget {
+        if let Some(budget) = policy.effective_gas_budget() {
             println!(
-                "  gas       {} of {} ETH spent",
+                "  gas       {} of {} ETH spent{}",
                 format_units(U256::from(state.session.gas_spent), 18),
-                format_units(U256::from(budget), 18)
+                format_units(U256::from(budget), 18),
+                if policy.gas_budget_is_default() { " (default budget)" } else { "" }
             );
+        }
+        if policy.sudo {
+            println!("  sudo      any call (unrestricted, like an owner for calls)");
+        }
+        if policy.signing.any {
+            println!("  signing   any message (unrestricted ERC-1271 signing)");
         }
         for line in lines {
             println!("  {line}");

@@ -194,13 +194,47 @@ async fn revoke_all_voids_every_session_and_grant_of_the_account() {
     cli.run(&["session", "revoke", "--all", "--account", "main"]).await.ok();
     let status = cli.run(&["--json", "session", "status", "two"]).await.ok().json();
     assert!(status["state"].as_str().unwrap().starts_with("void"), "{status}");
-    for name in ["one", "two"] {
+    let status = cli.run(&["--json", "session", "status", "one"]).await.ok().json();
+    assert!(status["state"].as_str().unwrap().starts_with("revoked"), "{status}");
+
+    // The pre-flight names the revoke-all: the granted session is voided, the unused grant is void.
+    for (name, rule, says) in [
+        ("one", "SessionVoidedByRevokeAll", "revoked by \"revoke all\""),
+        ("two", "GrantVoidedByRevokeAll", "must sign a new grant"),
+    ] {
+        let explained = cli
+            .run(&["--json", "session", "explain", name, "USDC", PAY, MERCHANT_TEXT, "1 USDC"])
+            .await;
+        assert_eq!(explained.code, 3, "{name}: {}", explained.text());
+        let error = &explained.json()["error"];
+        assert_eq!(error["rule"], rule, "{name}: {error}");
+        assert!(error["message"].as_str().unwrap().contains(says), "{name}: {error}");
+        // Sending is refused before anything is signed, with the same rule.
         let refused = cli
             .run(&["--json", "session", "send", name, "USDC", PAY, MERCHANT_TEXT, "1 USDC"])
             .await;
         assert_eq!(refused.code, 3, "{name}: {}", refused.text());
+        let error = &refused.json()["error"];
+        assert_eq!(error["rule"], rule, "{name}: {error}");
+        assert!(error["message"].as_str().unwrap().contains("before signing"), "{name}: {error}");
+        // Granting by transaction would revive what the owner revoked with an approval from before: refused.
+        let regrant = cli.run(&["session", "grant", name]).await;
+        assert_eq!(regrant.code, 2, "{name}: {}", regrant.text());
+        assert!(
+            regrant.stderr.contains("revoked by `session revoke --all`")
+                && regrant.stderr.contains("a new grant must be signed at the current epoch"),
+            "{name}: {}",
+            regrant.stderr
+        );
     }
+    let status = cli.run(&["--json", "session", "status", "one"]).await.ok().json();
+    assert!(status["state"].as_str().unwrap().starts_with("revoked"), "still revoked: {status}");
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::ZERO);
+
+    // A session created after the revoke-all is signed at the current epoch, and works.
+    cli.run(&["session", "create", "three", "--policy", policy, "--account", "main"]).await.ok();
+    cli.run(&["session", "send", "three", "USDC", PAY, MERCHANT_TEXT, "1 USDC"]).await.ok();
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(1_000_000u64));
 }
 
 /// Bad input: a clear message, exit code 2 (4 for the network), and no file half-written or left behind.
@@ -362,6 +396,13 @@ async fn bad_input_gets_a_clear_message_the_right_exit_code_and_no_partial_file(
             None,
         ),
         case("usage error", &["account", "info", "main", "extra"], 2, "unexpected argument", None),
+        case(
+            "token units as a call's native value",
+            &["session", "explain", "ok", "USDC", "--value", "1 USDC"],
+            2,
+            "a call's value is native value: write it in ETH, gwei or wei",
+            None,
+        ),
         with_env(
             case(
                 "wrong owner password",

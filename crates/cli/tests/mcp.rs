@@ -150,6 +150,16 @@ async fn an_agent_acts_through_the_stdio_server() {
     let bad_name =
         call(&client, "send_calls", json!({ "session": "shop", "calls": [{ "to": "DAI" }] })).await;
     assert_eq!(structured(&bad_name)["error"]["kind"], "bad-input");
+    // A token amount as a call's native value is refused, saying what to write instead.
+    let token_value = call(
+        &client,
+        "send_calls",
+        json!({ "session": "shop", "calls": [{ "to": MERCHANT_TEXT, "value": "1 USDC" }] }),
+    )
+    .await;
+    let error = &structured(&token_value)["error"];
+    assert_eq!(error["kind"], "bad-input", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("write it in ETH, gwei or wei"), "{error}");
 
     // Balances and contract reads.
     let balance = call(&client, "get_balance", json!({ "session": "shop", "token": "USDC" })).await;

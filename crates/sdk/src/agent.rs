@@ -505,11 +505,20 @@ impl SessionAgent {
         }
     }
 
-    /// Whether this operation must grant the session: not live on chain, and an owner approval is at hand.
+    /// Whether this operation must grant the session: not live on chain, not revoked, and an owner approval is at
+    /// hand. A session voided by "revoke all" whose approval names an older epoch does not carry it (the module
+    /// would refuse it): the pre-flight then names the session as voided.
     fn grants(&self, state: &ChainState) -> bool {
         let live =
             state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
-        !live && state.session.state != SessionState::Revoked && self.grant.is_some()
+        let voided =
+            state.session.state == SessionState::Enabled && state.session.epoch != state.epoch;
+        match &self.grant {
+            Some(grant) if !live && state.session.state != SessionState::Revoked => {
+                !voided || grant.epoch == state.epoch
+            }
+            _ => false,
+        }
     }
 
     async fn deploys(&self) -> Result<bool> {
