@@ -454,7 +454,7 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             session.flags & SessionTypes.SESSION_SUDO != 0,
             session.validAfter,
             session.validUntil == 0 ? NO_END : session.validUntil,
-            address(0)
+            type(uint256).max
         );
 
         if (session.paymaster != address(0)) {
@@ -495,7 +495,9 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         bool sudo;
         uint48 validAfter;
         uint48 validUntil;
-        address vetted;
+        /// The last target found allowed, as a number: it starts above every address, so the first call (to
+        /// `address(0)` included) is always checked.
+        uint256 vetted;
     }
 
     /// @dev Checks every call of the operation against its action and charges the action's counters.
@@ -527,9 +529,9 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         uint256 value,
         bytes calldata data
     ) private returns (bytes32 actionHash) {
-        if (target != ctx.vetted) {
+        if (uint160(target) != ctx.vetted) {
             CallPolicyLib.checkTarget(i, target, ctx.account);
-            ctx.vetted = target;
+            ctx.vetted = uint160(target);
         }
         if (ctx.sudo) return bytes32(0);
 

@@ -300,7 +300,7 @@ contract SessionPoliciesTest is LeashTest {
         // One element whose offset points far past the execution data.
         bytes memory exec = abi.encodePacked(uint256(0x20), uint256(1), uint256(0x10000));
         bytes memory call = abi.encodeCall(IERC7579Execution.execute, (bytes32(bytes1(0x01)), exec));
-        expectRejected(sessionOp(call, use), "");
+        expectRejected(sessionOp(call, use), abi.encodeWithSelector(CallPolicyLib.MalformedExecution.selector));
     }
 
     // ---------------------------------------------------------------------------------------------------------

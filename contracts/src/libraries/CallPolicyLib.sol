@@ -85,28 +85,32 @@ library CallPolicyLib {
     function decodeBatch(bytes calldata execution) internal pure returns (Execution[] calldata calls) {
         calls = ERC7579Utils.decodeBatch(execution);
         require(calls.length <= SessionTypes.MAX_BATCH, BatchTooLarge(calls.length, SessionTypes.MAX_BATCH));
-        uint256 start;
-        assembly ("memory-safe") {
-            start := execution.offset
-        }
         uint256 end = _end(execution);
+        uint256 base;
+        assembly ("memory-safe") {
+            base := calls.offset
+        }
         for (uint256 i = 0; i < calls.length; ++i) {
-            Execution calldata entry = calls[i];
-            uint256 head;
+            // Every offset is read raw and bounded unsigned, before Solidity follows it: an offset that wraps
+            // around to point before the execution data (or past it) would make this check bytes of the operation
+            // that the account, decoding its own calldata, does not execute.
+            uint256 headOffset;
             assembly ("memory-safe") {
-                head := entry
+                headOffset := calldataload(add(base, mul(i, 0x20)))
             }
-            bytes calldata data = entry.callData;
-            uint256 dataStart;
+            require(end - base >= 0x60 && headOffset <= end - base - 0x60, MalformedExecution());
+            uint256 head = base + headOffset;
+            uint256 dataOffset;
             assembly ("memory-safe") {
-                dataStart := data.offset
+                dataOffset := calldataload(add(head, 0x40))
             }
-            // Offsets that point outside the execution data (before it, through a wrapped offset, or past it)
-            // would make this check bytes the account does not execute: refuse them.
-            require(
-                head >= start && head + 0x60 <= end && dataStart >= start + 0x20 && _end(data) <= end,
-                MalformedExecution()
-            );
+            require(dataOffset >= 0x60 && dataOffset <= end - head - 0x20, MalformedExecution());
+            uint256 lengthAt = head + dataOffset;
+            uint256 length;
+            assembly ("memory-safe") {
+                length := calldataload(lengthAt)
+            }
+            require(length <= end - lengthAt - 0x20, MalformedExecution());
         }
     }
 

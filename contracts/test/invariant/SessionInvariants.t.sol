@@ -18,7 +18,7 @@ import {
     SessionUse
 } from "../../src/SessionTypes.sol";
 import {TestBase, Vm} from "../utils/TestBase.sol";
-import {IEntryPointErrors, LeashTest} from "../utils/LeashTest.sol";
+import {IEntryPointErrors, IEntryPointV07, LeashTest} from "../utils/LeashTest.sol";
 
 // =============================================================================================================
 // Shared handler machinery
@@ -813,10 +813,19 @@ contract Relay {
 /// through a relay that forwards forbidden calls. The owner meanwhile grants and revokes a decoy session.
 contract EscalationHandler is SessionHandler {
     bytes4 public constant ROGUE_SELECTOR = 0xdeadbeef;
+    /// How many kinds of forbidden call {forbiddenCall} makes.
+    uint256 public constant KINDS = 18;
     bytes32 internal constant IMPLEMENTATION_SLOT = 0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc;
 
     RogueModule public rogue;
     Relay public relay;
+    /// A second validator installed on the account: a session acting as the account towards it would grant itself
+    /// sudo there.
+    SessionKeyValidator public secondValidator;
+    /// Where a session would withdraw the account's EntryPoint deposit to.
+    address public constant THIEF = address(0xD1E);
+    /// The nonce key a session would bump to invalidate the owner's signed operations.
+    uint192 public constant OWNER_KEY = 0x777;
     bytes32 public wideId;
     bytes32 public wideHash;
     bytes32 public sudoId;
@@ -834,6 +843,11 @@ contract EscalationHandler is SessionHandler {
     constructor() {
         rogue = new RogueModule();
         relay = new Relay();
+        secondValidator = new SessionKeyValidator();
+        bytes memory install = abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(secondValidator), ""));
+        send(ownerOp(singleCall(address(account), 0, install)));
+        vm.deal(address(this), 1 ether);
+        ENTRYPOINT.depositTo{value: 1 ether}(address(account));
         Action[] memory actions = wideActions();
         wideId = grantByOwner(newSession(sessionSigner, actions), actions);
         wideHash = validator.hashAction(actions[0]);
@@ -960,7 +974,7 @@ contract EscalationHandler is SessionHandler {
     function forbiddenCall(uint256 kind, uint256 arg) internal view returns (address, bytes memory) {
         address a = address(account);
         address v = address(validator);
-        kind %= 13;
+        kind %= KINDS;
         if (kind == 0) return (a, abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(rogue), "")));
         if (kind == 1) return (a, abi.encodeCall(IERC7579ModuleConfig.installModule, (2, address(rogue), "")));
         if (kind == 2) {
@@ -988,6 +1002,21 @@ contract EscalationHandler is SessionHandler {
         if (kind == 9) return (v, abi.encodeCall(SessionKeyValidator.onUninstall, ("")));
         if (kind == 10) return (v, abi.encodeCall(SessionKeyValidator.revokeSession, (decoyId)));
         if (kind == 11) return (a, abi.encodePacked(bytes4(uint32(arg)), arg)); // any function of the account
+        // address(0): the account's executor calls the account itself.
+        if (kind == 13) return (address(0), abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(rogue), "")));
+        if (kind == 14) {
+            return (address(0), abi.encodeCall(SessionKeyValidator.grantSession, (sudoSession(), new bytes32[](0))));
+        }
+        // The EntryPoint: the account's deposit and nonces.
+        if (kind == 15) return (address(ENTRYPOINT), abi.encodeWithSignature("withdrawTo(address,uint256)", THIEF, 1));
+        if (kind == 16) return (address(ENTRYPOINT), abi.encodeWithSignature("incrementNonce(uint192)", OWNER_KEY));
+        // Another installed validator: sudo there.
+        if (kind == 17) {
+            return (
+                address(secondValidator),
+                abi.encodeCall(SessionKeyValidator.grantSession, (sudoSession(), new bytes32[](0)))
+            );
+        }
         return (a, ""); // a plain call (native transfer) to the account
     }
 }
@@ -1047,6 +1076,17 @@ contract PrivilegeEscalationInvariantTest is TestBase {
         );
         assertEq(validator.sessionState(address(account), handler.sudoId()), SessionTypes.STATE_NONE, "no sudo grant");
         assertEq(
+            handler.secondValidator().sessionState(address(account), handler.sudoId()),
+            SessionTypes.STATE_NONE,
+            "no sudo grant on the other installed validator"
+        );
+        assertEq(handler.THIEF().balance, 0, "the EntryPoint deposit was never withdrawn");
+        assertEq(
+            IEntryPointV07(0x0000000071727De22E5E9d8BAf0edAc6f37da032).getNonce(address(account), handler.OWNER_KEY()),
+            uint256(handler.OWNER_KEY()) << 64,
+            "the owner's nonces were never bumped"
+        );
+        assertEq(
             validator.sessionState(address(account), handler.decoyId()),
             handler.expectedDecoyState(),
             "decoy state only as the owner set it"
@@ -1063,11 +1103,11 @@ contract PrivilegeEscalationInvariantTest is TestBase {
     /// relay's indirect attempts land without effect.
     function test_HandlerAttacksEveryShapeAndKind() public {
         for (uint256 shape = 0; shape < 9; ++shape) {
-            for (uint256 kind = 0; kind < 13; ++kind) {
+            for (uint256 kind = 0; kind < handler.KINDS(); ++kind) {
                 handler.attack(kind, shape, kind * 7 + shape);
             }
         }
-        for (uint256 kind = 0; kind < 13; ++kind) {
+        for (uint256 kind = 0; kind < handler.KINDS(); ++kind) {
             handler.allowed(2, kind); // relay forwards each forbidden call
         }
         handler.allowed(0, 1);
@@ -1075,8 +1115,8 @@ contract PrivilegeEscalationInvariantTest is TestBase {
         handler.ownerActsOnDecoy(false);
         handler.ownerActsOnDecoy(true);
         handler.ownerActsOnDecoy(false); // a revoked decoy cannot come back
-        assertEq(handler.attacks(), 9 * 13, "every attack tried");
-        assertEq(handler.allowedLanded(), 15, "allowed calls landed");
+        assertEq(handler.attacks(), 9 * handler.KINDS(), "every attack tried");
+        assertEq(handler.allowedLanded(), handler.KINDS() + 2, "allowed calls landed");
         assertEq(handler.ownerActions(), 2, "the owner granted then revoked the decoy");
         invariant_SessionNeverChangesModulesOwnerOrPermissions();
         afterInvariant();
