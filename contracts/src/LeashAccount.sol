@@ -12,10 +12,7 @@ import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155
 import {ERC7739} from "@openzeppelin/contracts/utils/cryptography/signers/draft-ERC7739.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {AbstractSigner} from "@openzeppelin/contracts/utils/cryptography/signers/AbstractSigner.sol";
-import {
-    IERC7579Validator,
-    MODULE_TYPE_VALIDATOR
-} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
+import {IERC7579Validator, MODULE_TYPE_VALIDATOR} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {ILeashAccount} from "./interfaces/ILeashAccount.sol";
 
 /// @title LeashAccount

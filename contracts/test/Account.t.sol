@@ -113,7 +113,9 @@ contract AccountTest is LeashTest {
         // The same owner's second account refuses the first account's signature: no replay across accounts.
         LeashAccount second = createAccount(owner, bytes32(uint256(7)));
         assertEq(
-            second.isValidSignature(hash, personalSign(account, hash)), bytes4(0xffffffff), "not valid on another account"
+            second.isValidSignature(hash, personalSign(account, hash)),
+            bytes4(0xffffffff),
+            "not valid on another account"
         );
         assertEq(
             second.isValidSignature(hash, personalSign(second, hash)),

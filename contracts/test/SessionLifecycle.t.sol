@@ -298,7 +298,8 @@ contract SessionLifecycleTest is LeashTest {
         grantByOwner(s, actions);
         SessionUse memory use = useOf(s, actions, 1);
         PackedUserOperation memory op = baseOp(address(account), sessionKeyNonce(0), transferCall(merchant, 4e6));
-        bytes32 digest = validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(s), use.time, callsHash(use));
+        bytes32 digest =
+            validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(s), use.time, callsHash(use));
         (bytes32 r, bytes32 low) = signP256(digest);
         use.signature = abi.encodePacked(r, bytes32(P256_N - uint256(low)));
         op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
@@ -322,7 +323,8 @@ contract SessionLifecycleTest is LeashTest {
         grantByOwner(s, actions);
         SessionUse memory use = useOf(s, actions, 1);
         PackedUserOperation memory op = baseOp(address(account), sessionKeyNonce(0), transferCall(merchant, 5e6));
-        bytes32 digest = validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(s), use.time, callsHash(use));
+        bytes32 digest =
+            validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(s), use.time, callsHash(use));
         use.signature = webAuthnSignature(digest);
         op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
         send(op);

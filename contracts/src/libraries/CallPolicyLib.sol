@@ -133,9 +133,8 @@ library CallPolicyLib {
     /// fallback handler by address). Calls to the account are allowed in validation (ERC-7562: it is the sender).
     function checkTarget(uint256 i, address target, address account) internal view {
         require(
-            target != account && target != address(0) && target != address(this)
-                && target != ENTRYPOINT_V07 && target != ENTRYPOINT_V06 && target != ENTRYPOINT_V08
-                && !isModuleOf(account, target),
+            target != account && target != address(0) && target != address(this) && target != ENTRYPOINT_V07
+                && target != ENTRYPOINT_V06 && target != ENTRYPOINT_V08 && !isModuleOf(account, target),
             ForbiddenTarget(i, target)
         );
     }

@@ -1003,7 +1003,9 @@ contract EscalationHandler is SessionHandler {
         if (kind == 10) return (v, abi.encodeCall(SessionKeyValidator.revokeSession, (decoyId)));
         if (kind == 11) return (a, abi.encodePacked(bytes4(uint32(arg)), arg)); // any function of the account
         // address(0): the account's executor calls the account itself.
-        if (kind == 13) return (address(0), abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(rogue), "")));
+        if (kind == 13) {
+            return (address(0), abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(rogue), "")));
+        }
         if (kind == 14) {
             return (address(0), abi.encodeCall(SessionKeyValidator.grantSession, (sudoSession(), new bytes32[](0))));
         }
