@@ -317,14 +317,15 @@ async fn revoke_one_and_revoke_all() {
 
     stack.owner.revoke_all(&stack.chain, &stack.submitter).await.unwrap();
     assert_eq!(second.status().await.unwrap().state, SessionState::None);
+    // Granted, then voided by the revoke-all: the pre-flight and the chain name it so.
     let error =
         second.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap_err();
-    assert_eq!(rule_of(&error), "SessionNotGranted");
+    assert_eq!(rule_of(&error), "SessionVoidedByRevokeAll");
     let error = second
         .send_unchecked(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0))
         .await
         .unwrap_err();
-    assert_eq!(rule_of(&error), "SessionNotGranted");
+    assert_eq!(rule_of(&error), "SessionVoidedByRevokeAll");
 }
 
 #[tokio::test]
