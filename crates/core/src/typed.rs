@@ -257,7 +257,7 @@ impl TypedDataLayout {
     /// knows (the primary type's, or a nested struct's named so far).
     pub fn field_at(&self, offset: u16) -> Option<(String, String)> {
         let offset = offset as usize;
-        if offset % 32 != 0 {
+        if !offset.is_multiple_of(32) {
             return None;
         }
         let (prefix, name, start) = if offset < self.top_length() {
