@@ -6,6 +6,7 @@ import {
     IERC7579Validator,
     IERC7579Module,
     IERC7579Execution,
+    IERC7579ModuleConfig,
     MODULE_TYPE_VALIDATOR
 } from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
@@ -146,7 +147,17 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
 
     /// @notice Marks the module installed for the calling account; sessions are granted one by one. Nothing can
     /// be granted before (grants need the module installed), so no grant written earlier goes live now.
+    /// @dev Only a real installation counts: the account must already list this module as a validator (ERC-7579
+    /// accounts register a module before calling its `onInstall`). Otherwise a session could call `onInstall`
+    /// on a module instance the account has not installed yet, then plant grants in it. An account still being
+    /// constructed (no code yet: the factory's proxy initialises it) cannot be asked, and no session can act
+    /// from it.
     function onInstall(bytes calldata) external override {
+        require(
+            msg.sender.code.length == 0
+                || IERC7579ModuleConfig(msg.sender).isModuleInstalled(MODULE_TYPE_VALIDATOR, address(this), ""),
+            NotInstalled(msg.sender)
+        );
         _accounts[msg.sender].installed = true;
     }
 

@@ -158,6 +158,14 @@ contract SessionSecurityTest is LeashTest {
         Session memory sudo = sudoSession();
         bytes memory plant = abi.encodeCall(SessionKeyValidator.grantSession, (sudo, new bytes32[](0)));
         send(sessionOp(singleCall(address(nextRelease), 0, plant), use));
+        // Calling `onInstall` itself first, as the account, does not make the module installed.
+        Execution[] memory calls = new Execution[](2);
+        calls[0] = Execution(address(nextRelease), 0, abi.encodeCall(SessionKeyValidator.onInstall, ("")));
+        calls[1] = Execution(address(nextRelease), 0, plant);
+        use.callActions = new bytes(2);
+        send(sessionOp(batchCall(calls), use));
+        assertTrue(!nextRelease.isInstalled(address(account)), "not installed by a session");
+        use.callActions = new bytes(1);
         install(address(nextRelease));
         assertEq(nextRelease.sessionState(address(account), nextRelease.hashSession(sudo)), 0, "nothing planted");
         // Once installed it is one of the account's modules: out of reach.
