@@ -50,18 +50,30 @@ function extract(spec) {
   return JSON.stringify(extracted, null, 2) + "\n";
 }
 
+// EIP-170: runtime code past this many bytes cannot be deployed on a real chain (a local anvil may be run
+// without the limit, so the devnet would not notice), so the leash contracts are held to it here.
+const EIP170_LIMIT = 24576;
+const deployable = ["LeashAccount", "LeashAccountFactory", "LeashFactoryStaker", "SessionKeyValidator"];
+
 const check = process.argv.includes("--check");
 const stale = [];
+const oversized = [];
 if (!check) fs.mkdirSync(dest, { recursive: true });
 for (const [name, spec] of Object.entries(contracts)) {
   const file = path.join(dest, `${name}.json`);
   const fresh = extract(spec);
+  const runtime = (JSON.parse(fresh).deployedBytecode.length - 2) / 2;
+  if (deployable.includes(name) && runtime > EIP170_LIMIT) oversized.push(`${name} (${runtime} bytes)`);
   if (check) {
     const committed = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
     if (committed !== fresh) stale.push(name);
   } else {
     fs.writeFileSync(file, fresh);
   }
+}
+if (oversized.length > 0) {
+  console.error(`over the EIP-170 code size limit of ${EIP170_LIMIT} bytes: ${oversized.join(", ")}`);
+  process.exit(1);
 }
 if (stale.length > 0) {
   console.error(
