@@ -9,6 +9,8 @@
 //!   on-chain module decodes; [`Session::id`] and [`Action::hash`] its hashes; [`SessionUse`] the session part of a
 //!   UserOperation's signature.
 //! - [`grant_digest`], [`MultichainGrant`] and [`use_digest`] are what the owner and the session key sign.
+//! - [`SessionPolicy::check_signing`] is the pre-flight of an ERC-1271 signing request ([`TypedDataRequest`]):
+//!   the scope the module would accept it under, or the [`SigningRefusal`] that names the failing rule.
 //! - [`Evaluator`] is the pre-flight: it runs the module's checks on a batch of [`Call`]s against the chain's
 //!   counters ([`ChainState`]) and returns the window the operation may run in, or the [`Rejection`] with the rule
 //!   that refuses it, in words ([`Rejection::explain`]) and in machine form ([`Rejection::to_json`]).
@@ -27,6 +29,7 @@ mod file;
 mod human;
 mod model;
 mod period;
+mod signing;
 mod time;
 mod tokens;
 mod typed;
@@ -52,6 +55,7 @@ pub use model::{
     TypedDataScope, UseLimit, Window, DEFAULT_GAS_BUDGET,
 };
 pub use period::{PeriodError, PeriodSlot};
+pub use signing::{erc1271_signature, SigningRefusal, TypedDataRequest};
 pub use time::Timestamp;
 pub use tokens::{Token, TokenTable};
 pub use typed::TypedDataLayout;

@@ -18,8 +18,9 @@ use alloy::{
     providers::DynProvider,
 };
 use leash_core::{
-    encode_execute, use_digest, ActionAllowance, Allowed, Call, ChainState, Evaluator, GrantProof,
-    OpGas, Operation, Rejection, Session, SessionState, SessionUse, TokenTable,
+    encode_execute, erc1271_signature, message_digest, use_digest, ActionAllowance, Allowed, Call,
+    ChainState, Evaluator, GrantProof, OpGas, Operation, Rejection, Session, SessionState,
+    SessionUse, TokenTable, TypedDataRequest,
 };
 use std::{sync::Arc, time::Duration};
 
@@ -51,6 +52,17 @@ pub struct Explanation {
     pub verdict: std::result::Result<Allowed, Rejection>,
     /// The verdict in words.
     pub message: String,
+}
+
+/// A message the session key signed for the account, ready for the verifier to check through ERC-1271.
+#[derive(Clone, Debug)]
+pub struct SignedMessage {
+    /// The message (`keccak256("\x19\x01" || domainSeparator || structHash)`), as the verifier computes it.
+    pub hash: B256,
+    /// What to pass to the account's `isValidSignature(hash, signature)`.
+    pub signature: Bytes,
+    /// The signing scope it was signed under (`None` under unrestricted signing).
+    pub scope: Option<usize>,
 }
 
 /// An operation that was sent and included.
@@ -274,6 +286,56 @@ impl SessionAgent {
             Err(rejection) => rejection.explain(&self.session, &self.tokens),
         };
         Explanation { time: op.time, verdict, message }
+    }
+
+    /// Signs typed data for the account (a permit, a payment authorisation) through its ERC-1271, only after the
+    /// checks the module makes: the message fits one of the session's signing scopes (its verifier, its type,
+    /// every rule on its fields, nested structs included), the session is granted and live (not revoked, not
+    /// voided by revoke-all), and the chain's time is inside its window. A refused request is never signed:
+    /// the error ([`Error::SigningRefused`]) names the rule.
+    pub async fn sign_typed_data(&self, request: &TypedDataRequest) -> Result<SignedMessage> {
+        let refused =
+            |rule: &str, message: String| Error::SigningRefused { rule: rule.into(), message };
+        let policy = &self.session.policy;
+        let scope = policy.check_signing(request).map_err(|r| refused(r.rule(), r.to_string()))?;
+        let state = self.chain.session_state(self.account, &self.session).await?;
+        let record = &state.session;
+        if record.state != SessionState::Enabled || record.epoch != state.epoch {
+            return Err(refused(
+                "SessionNotLive",
+                "the session is not granted, or was revoked or voided by revoke-all: it signs nothing".into(),
+            ));
+        }
+        let after = policy.valid_after.as_u48();
+        let until = policy.valid_until.map_or(0, |t| t.as_u48());
+        // The module reads the time only for a session with a window.
+        if after != 0 || until != 0 {
+            let now = self.chain.now().await?;
+            if now < after || (until != 0 && now > until) {
+                return Err(refused(
+                    "OutOfTime",
+                    format!("the session's window does not include the chain's time ({now})"),
+                ));
+            }
+        }
+        let primary = match scope {
+            Some(i) => {
+                policy.signing.typed_data[i].primary_length(request.fields.len()).unwrap_or(0)
+            }
+            None => request.fields.len(),
+        };
+        let hash = request.hash(primary);
+        let digest = message_digest(
+            self.chain.chain_id,
+            self.chain.module,
+            self.account,
+            self.session_id,
+            hash,
+        );
+        let key_signature = self.signer.sign_digest(digest).await?;
+        let signature =
+            erc1271_signature(self.chain.module, &self.session, &key_signature, scope, request);
+        Ok(SignedMessage { hash, signature, scope })
     }
 
     /// Explains, signs and sends `calls` as one operation on `lane`, and waits for it to be included.

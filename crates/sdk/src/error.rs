@@ -19,6 +19,15 @@ pub enum Error {
         /// The machine form.
         rejection: Box<leash_core::Rejection>,
     },
+    /// The session may not sign this message for the account (the module would refuse the signature); nothing
+    /// was signed.
+    #[error("signing refused before signing by rule {rule}: {message}")]
+    SigningRefused {
+        /// A short rule name (`SigningRuleFailed`, `SigningScopeMissing`, `SessionNotLive`, ...).
+        rule: String,
+        /// Why, in words.
+        message: String,
+    },
     /// The EntryPoint or the module refused the operation on chain (or in the bundler's simulation).
     #[error("rejected on chain ({code}){}: {message}", rule.as_ref().map(|r| format!(" by rule {r}")).unwrap_or_default())]
     Rejected {
@@ -80,7 +89,7 @@ impl Error {
     /// The rule that rejected the operation, before signing or on chain.
     pub fn rule(&self) -> Option<&str> {
         match self {
-            Error::PreFlight { rule, .. } => Some(rule),
+            Error::PreFlight { rule, .. } | Error::SigningRefused { rule, .. } => Some(rule),
             Error::Rejected { rule, .. } => rule.as_deref(),
             _ => None,
         }
@@ -88,7 +97,10 @@ impl Error {
 
     /// Whether the operation was refused by policy (as opposed to bad input or the network).
     pub fn is_policy_rejection(&self) -> bool {
-        matches!(self, Error::PreFlight { .. } | Error::Rejected { .. })
+        matches!(
+            self,
+            Error::PreFlight { .. } | Error::Rejected { .. } | Error::SigningRefused { .. }
+        )
     }
 
     pub(crate) fn rpc(url: &str, error: impl std::fmt::Display) -> Self {

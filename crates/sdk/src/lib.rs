@@ -81,7 +81,8 @@ pub mod userop;
 
 pub use account::SmartAccount;
 pub use agent::{
-    Explanation, SentOperation, SessionAgent, SessionAgentBuilder, SessionStatus, Submitted,
+    Explanation, SentOperation, SessionAgent, SessionAgentBuilder, SessionStatus, SignedMessage,
+    Submitted,
 };
 pub use chain::Chain;
 pub use error::{Error, Result};

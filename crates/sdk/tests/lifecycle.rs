@@ -9,10 +9,11 @@ use alloy::{
     sol_types::SolValue,
 };
 use common::{transfer, usdc, Stack};
-use leash_contracts::bindings::{EntryPoint, SessionKeyValidator};
+use leash_contracts::bindings::{EntryPoint, LeashAccount, SessionKeyValidator};
 use leash_core::{
-    calls_hash, grant_digest, grant_root_digest, message_digest, use_digest, Action, Condition,
-    GrantTarget, Period, Session, SessionKey, SessionPolicy, SessionState, Timestamp,
+    calls_hash, grant_digest, grant_root_digest, message_digest, use_digest, Action, ArgRule,
+    Condition, GrantTarget, Period, Session, SessionKey, SessionPolicy, SessionState, Timestamp,
+    TypedDataRequest, TypedDataScope,
 };
 use leash_sdk::{
     lanes::Lane,
@@ -431,4 +432,74 @@ async fn misuse_gets_a_clear_error_and_sends_nothing() {
     let stranger = alloy::signers::local::PrivateKeySigner::random();
     let error = leash_sdk::Owner::new(stranger, stack.account.clone()).unwrap_err();
     assert!(error.to_string().contains("is not the account's owner"), "{error}");
+}
+
+/// The account's ERC-1271 answer to `verifier` for `hash` and `signature`.
+async fn erc1271(stack: &Stack, verifier: Address, hash: B256, signature: Bytes) -> [u8; 4] {
+    let account = LeashAccount::new(stack.account.address, &stack.chain.provider);
+    account.isValidSignature(hash, signature).from(verifier).call().await.unwrap().0
+}
+
+#[tokio::test]
+async fn the_session_signs_typed_data_only_within_its_scope_and_the_account_agrees() {
+    let stack = Stack::start().await;
+    let permit =
+        "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)";
+    let policy = SessionPolicy::builder()
+        .valid_until(Timestamp::parse("2030-01-01T00:00:00Z").unwrap())
+        .sign_typed_data(TypedDataScope {
+            name: Some("permit the merchant".into()),
+            verifier: stack.usdc(),
+            type_hash: keccak256(permit),
+            nested: vec![],
+            rules: vec![
+                ArgRule { offset: 32, condition: Condition::Eq(MERCHANT.into_word().into()) },
+                ArgRule { offset: 64, condition: Condition::Lte(usdc(100)) },
+            ],
+            encode_type: Some(permit.into()),
+        })
+        .build()
+        .unwrap();
+    let agent = stack.agent(policy);
+    let request = |spender: Address, value: U256| TypedDataRequest {
+        verifier: stack.usdc(),
+        domain_separator: B256::repeat_byte(0x44),
+        type_hash: keccak256(permit),
+        fields: (stack.account.address, spender, value, U256::ZERO, U256::from(2_000_000_000u64))
+            .abi_encode_params()
+            .into(),
+    };
+
+    // Not granted yet: nothing is signed.
+    let error = agent.sign_typed_data(&request(MERCHANT, usdc(10))).await.unwrap_err();
+    assert_eq!(rule_of(&error), "SessionNotLive");
+
+    stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
+    let signed = agent.sign_typed_data(&request(MERCHANT, usdc(100))).await.unwrap();
+    assert_eq!(signed.scope, Some(0));
+    assert_eq!(
+        erc1271(&stack, stack.usdc(), signed.hash, signed.signature.clone()).await,
+        [0x16, 0x26, 0xba, 0x7e],
+        "the verifier the scope names accepts it"
+    );
+    assert_eq!(
+        erc1271(&stack, Address::repeat_byte(0x77), signed.hash, signed.signature).await,
+        [0xff; 4],
+        "another verifier does not"
+    );
+
+    // Over the cap, or to another spender: refused before signing, naming the rule.
+    let error = agent.sign_typed_data(&request(MERCHANT, usdc(101))).await.unwrap_err();
+    assert!(matches!(error, Error::SigningRefused { .. }), "{error}");
+    assert_eq!(rule_of(&error), "SigningRuleFailed");
+    let error =
+        agent.sign_typed_data(&request(Address::repeat_byte(9), usdc(1))).await.unwrap_err();
+    assert_eq!(rule_of(&error), "SigningRuleFailed");
+
+    // Revoked: nothing more is signed, and what was signed before is no longer valid.
+    let earlier = agent.sign_typed_data(&request(MERCHANT, usdc(1))).await.unwrap();
+    stack.owner.revoke(&stack.chain, &stack.submitter, agent.session().id()).await.unwrap();
+    let error = agent.sign_typed_data(&request(MERCHANT, usdc(1))).await.unwrap_err();
+    assert_eq!(rule_of(&error), "SessionNotLive");
+    assert_eq!(erc1271(&stack, stack.usdc(), earlier.hash, earlier.signature).await, [0xff; 4]);
 }
