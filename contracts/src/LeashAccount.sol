@@ -3,7 +3,7 @@ pragma solidity ^0.8.26;
 
 import {Account} from "@openzeppelin/contracts/account/Account.sol";
 import {AccountERC7579} from "@openzeppelin/contracts/account/extensions/draft-AccountERC7579.sol";
-import {IEntryPoint} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
+import {IEntryPoint, PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {SignerECDSA} from "@openzeppelin/contracts/utils/cryptography/signers/SignerECDSA.sol";
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
@@ -73,6 +73,15 @@ contract LeashAccount is
     /// @notice The zero address was given as owner, or the module lists do not match.
     error InvalidOwner();
 
+    /// @notice A module cannot be installed in a bundle that also carries an operation a module validated: that
+    /// operation's calls were judged before the install (ERC-4337 validates every operation of a bundle before
+    /// executing any), so they could reach the new module as the account. Send the install on its own.
+    error InstallAlongsideModuleOperation(address module);
+
+    /// @dev Transient flag: an operation validated by a module (a session) is in this transaction's bundle.
+    /// ERC-7562 treats transient storage like storage, and this is the account's own.
+    bytes32 private constant MODULE_OPERATION_PENDING = keccak256("leash.account.moduleOperationPending");
+
     /// @inheritdoc Account
     function entryPoint() public pure override returns (IEntryPoint) {
         return ENTRYPOINT_V07;
@@ -120,7 +129,28 @@ contract LeashAccount is
         return SignerECDSA._rawSignatureValidation(hash, signature);
     }
 
+    /// @dev Marks that a module validated an operation of this account in this bundle (see {_installModule}).
+    function _validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash, bytes calldata signature)
+        internal
+        override
+        returns (uint256)
+    {
+        if (isModuleInstalled(MODULE_TYPE_VALIDATOR, _extractUserOpValidator(userOp), signature[0:0])) {
+            bytes32 slot = MODULE_OPERATION_PENDING;
+            assembly ("memory-safe") {
+                tstore(slot, 1)
+            }
+        }
+        return super._validateUserOp(userOp, userOpHash, signature);
+    }
+
     function _installModule(uint256 moduleTypeId, address module, bytes memory initData) internal override {
+        bytes32 slot = MODULE_OPERATION_PENDING;
+        uint256 pending;
+        assembly ("memory-safe") {
+            pending := tload(slot)
+        }
+        require(pending == 0, InstallAlongsideModuleOperation(module));
         ++_installations[module];
         super._installModule(moduleTypeId, module, initData);
     }

@@ -150,6 +150,8 @@ contract SessionSecurityTest is LeashTest {
         assertNothingMoved(before);
     }
 
+    /// forge-config: default.isolate = true
+    /// (isolated: each `handleOps` is its own transaction, as on chain, so the account's transient flag clears)
     /// @dev Pre-planting: a session writes a sudo grant into a module instance that is not installed yet (an
     /// ordinary call, since it is not yet a module); installing it later brings nothing to life.
     function test_RevertWhen_SessionPrePlantsGrantsInAModuleNotYetInstalled() public {
@@ -173,6 +175,29 @@ contract SessionSecurityTest is LeashTest {
             sessionOp(singleCall(address(nextRelease), 0, plant), use),
             abi.encodeWithSelector(CallPolicyLib.ForbiddenTarget.selector, 0, address(nextRelease))
         );
+    }
+
+    /// forge-config: default.isolate = true
+    /// (isolated: each `handleOps` is its own transaction, as on chain, so the account's transient flag clears)
+    /// @dev The attacker bundles the owner's pending "install module M" operation with a session operation that
+    /// calls M: validated before the install, the call would reach M as one of the account's modules. The
+    /// account refuses to install a module in a bundle that carries a module-validated operation.
+    function test_RevertWhen_InstallAndSessionCallShareABundle() public {
+        SessionKeyValidator nextRelease = new SessionKeyValidator();
+        SessionUse memory use = grantedWide();
+        Session memory sudo = sudoSession();
+        bytes memory plant = abi.encodeCall(SessionKeyValidator.grantSession, (sudo, new bytes32[](0)));
+        bytes memory installCall = abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(nextRelease), ""));
+        PackedUserOperation[] memory ops = new PackedUserOperation[](2);
+        ops[0] = ownerOp(singleCall(address(account), 0, installCall));
+        // The session op's nonce is on its own key, so both validate in one bundle.
+        ops[1] = sessionOp(singleCall(address(nextRelease), 0, plant), use);
+        ENTRYPOINT.handleOps(ops, beneficiary);
+        assertTrue(!account.isModuleInstalled(1, address(nextRelease), ""), "the install was refused");
+        assertEq(nextRelease.sessionState(address(account), nextRelease.hashSession(sudo)), 0, "no sudo grant");
+        // Sent on its own, the install goes through.
+        install(address(nextRelease));
+        assertTrue(account.isModuleInstalled(1, address(nextRelease), ""), "installed alone");
     }
 
     /// @dev A session of another installed validator, with unrestricted ERC-1271 signing, approves a sudo grant
