@@ -10,10 +10,10 @@ export FOUNDRY_OFFLINE := true
 all: test
 
 # Installs anvil, forge, solcjs and the Solidity libraries at the versions the lock pins.
+# `npm ci` installs exactly what the lock lists (it lists the per-platform anvil and forge packages, so every
+# platform installs its own binary) and never rewrites the lock, so a fresh clone stays clean.
 node_modules/.installed: package.json package-lock.json
-	# `npm ci` refuses this lock: some optional per-platform binaries of anvil/forge are not published, so
-	# the lock cannot list them. Exact versions in package.json keep `npm install` pinned all the same.
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	touch $@
 
 toolchain: node_modules/.installed
