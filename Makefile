@@ -1,7 +1,7 @@
 # leash: every command installs what it needs from the pinned toolchain (package.json + lock).
 SHELL := /bin/bash
-BIN := $(CURDIR)/node_modules/.bin
-FORGE := $(BIN)/forge
+# forge's own exit status (the npm launcher in node_modules/.bin reports success whatever forge returns).
+FORGE := $(CURDIR)/tools/forge
 export FOUNDRY_SOLC := $(CURDIR)/tools/solc
 export FOUNDRY_OFFLINE := true
 
