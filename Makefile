@@ -49,8 +49,10 @@ test-contracts: toolchain
 
 test-rust: check-artifacts
 	cargo test --workspace -- --skip preflight_agrees_with_the_chain
-	# The differential test prints how many cases it ran and the verdicts by rule.
-	cargo test -p leash-sdk --test differential -- --nocapture
+	# The differential test prints how many cases it ran and the verdicts by rule. It is picked by name from the
+	# same `--workspace` build (every other test binary runs 0 tests): `-p leash-sdk` or `--test differential`
+	# would resolve dependency features differently and compile about a hundred crates again.
+	cargo test --workspace -- preflight_agrees_with_the_chain --nocapture
 
 ## The pre-flight against the chain on 100,000 random cases (`make test` runs 2,000); LEASH_DIFF_SEED picks the seed.
 differential: check-artifacts
