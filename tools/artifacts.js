@@ -27,6 +27,8 @@ const contracts = {
   Oracle: { forge: "RuleBreakers.sol/Oracle.json" },
   OracleValidator: { forge: "RuleBreakers.sol/OracleValidator.json" },
   CleanValidator: { forge: "RuleBreakers.sol/CleanValidator.json" },
+  // The Solidity reference encoder of the packed session format, which the Rust encoder is held to.
+  SessionEncoderHarness: { forge: "SessionEncoderHarness.sol/SessionEncoderHarness.json" },
   EntryPoint: { npm: "@account-abstraction/contracts/artifacts/EntryPoint.json" },
   EntryPointSimulations: { npm: "@account-abstraction/contracts/artifacts/EntryPointSimulations.json" },
 };

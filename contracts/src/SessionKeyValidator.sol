@@ -18,18 +18,7 @@ import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
 import {WebAuthn} from "@openzeppelin/contracts/utils/cryptography/WebAuthn.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
-import {
-    Action,
-    ActionRecord,
-    ArgRule,
-    Grant,
-    Period,
-    Session,
-    SessionRecord,
-    SessionTypes,
-    SessionUse,
-    TypedDataScope
-} from "./SessionTypes.sol";
+import {ActionRecord, SessionRecord, SessionTypes} from "./SessionTypes.sol";
 import {ILeashAccount} from "./interfaces/ILeashAccount.sol";
 import {PeriodLib} from "./libraries/PeriodLib.sol";
 import {CallPolicyLib} from "./libraries/CallPolicyLib.sol";
@@ -41,11 +30,15 @@ import {CallPolicyLib} from "./libraries/CallPolicyLib.sol";
 ///
 /// @dev Layout of a session UserOperation: the nonce key starts with this module's address (the account routes
 /// validation here); `callData` is `execute(mode, executionCalldata)` with a single or batch call; `signature`
-/// is one mode byte followed by `abi.encode(SessionUse)` (mode 0) or `abi.encode(SessionUse, Grant)` (mode 1,
-/// grant and use in one operation).
+/// is the packed session use of docs/encoding.md: format version, mode (0 use, 1 grant and use), stated time,
+/// the session, the actions the calls use with their Merkle proofs, each call's action, the key's signature and,
+/// in mode 1, the owner's grant.
 ///
-/// Cost does not grow with the size of a session: the session's contents travel in the signature and are
-/// checked against one slot per session and one slot per action used, keyed by hashes (no lists are walked).
+/// Nothing is re-encoded to be hashed: a session's id and an action's hash are `keccak256` of their packed bytes
+/// as they sit in calldata, and every length is checked against the end of the bytes before it is followed.
+/// Cost does not grow with the size of a session: the session commits to its actions by a Merkle root, an action
+/// proves its membership on first use, and everything is checked against one slot per session and one slot per
+/// action used, keyed by hashes (no lists are walked, and each slot is written at most once per operation).
 ///
 /// A session may never reach, whatever its policy says (sudo included): the account itself (its address or
 /// `address(0)`, which OpenZeppelin's executor turns into the account), this module, any module installed on
@@ -56,8 +49,6 @@ import {CallPolicyLib} from "./libraries/CallPolicyLib.sol";
 /// `validAfter`/`validUntil`), and every slot it touches is keyed by the account (see each declaration). The
 /// only external calls are views of the account itself (its modules, its owner's grant signature).
 contract SessionKeyValidator is IERC7579Validator, EIP712 {
-    using CallPolicyLib for Action;
-
     /// @notice EIP-712 type of the per-chain grant the owner approves (one leaf of the multichain root).
     bytes32 public constant GRANT_TYPEHASH = keccak256("SessionGrant(address account,bytes32 sessionId,uint32 epoch)");
     /// @notice EIP-712 type of the root the owner signs once for every chain.
@@ -68,14 +59,18 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
 
     bytes32 private constant CHAINLESS_DOMAIN_TYPEHASH = keccak256("EIP712Domain(string name,string version)");
     bytes4 private constant ERC1271_MAGIC = IERC1271.isValidSignature.selector;
+    bytes4 private constant ERC1271_INVALID = 0xffffffff;
     uint48 private constant NO_END = type(uint48).max;
+    /// @dev Where a packed session's signer starts (docs/encoding.md).
+    uint256 private constant SIGNER_AT = 119;
 
-    /// @dev Session state, keyed `sessionId => account`: the slot is keccak(account || keccak(id || slot)), which
-    /// ERC-7562 treats as storage associated with the account.
-    mapping(bytes32 sessionId => mapping(address account => SessionRecord)) private _sessions;
+    /// @dev Session state ({SessionRecord}, packed in one word), keyed `sessionId => account`: the slot is
+    /// keccak(account || keccak(id || slot)), which ERC-7562 treats as storage associated with the account.
+    mapping(bytes32 sessionId => mapping(address account => uint256 record)) private _sessions;
 
-    /// @dev Action state, keyed `keccak256(sessionId, actionHash) => account` (associated with the account).
-    mapping(bytes32 actionKey => mapping(address account => ActionRecord)) private _actions;
+    /// @dev Action state ({ActionRecord}, packed in one word), keyed `keccak256(sessionId, actionHash) => account`
+    /// (associated with the account).
+    mapping(bytes32 actionKey => mapping(address account => uint256 record)) private _actions;
 
     /// @dev Bumped by "revoke all" and on uninstall; a session is live only at the epoch it was granted in.
     /// Keyed by the account (associated storage).
@@ -106,13 +101,13 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     error NotInstalled(address account);
     /// @notice The session was revoked.
     error SessionIsRevoked(bytes32 sessionId);
-    /// @notice The session's contents are malformed (signer length, empty window, ...).
+    /// @notice The session's contents are malformed (format, signer, empty window, lengths, ...).
     error InvalidSession(bytes32 sessionId);
-    /// @notice The action hashes of a grant do not hash to the session's `actionsHash`.
-    error ActionsMismatch(bytes32 sessionId);
     /// @notice The owner's grant signature does not verify for this chain, account, module and epoch.
     error InvalidGrantSignature(bytes32 sessionId);
-    /// @notice The signature's first byte is not a known mode.
+    /// @notice The signature's first byte is not a format version this module reads.
+    error UnsupportedFormat(uint8 version);
+    /// @notice The signature's mode byte is not a known mode.
     error UnknownSignatureMode(uint8 mode);
     /// @notice The operation's `sender` is not the account asking for validation.
     error SenderMismatch(address sender, address account);
@@ -126,7 +121,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     error EmptyValidityWindow(uint48 validAfter, uint48 validUntil);
     /// @notice The operation names a period older than one the action (or session) was already charged in.
     error PeriodInPast(uint32 charged, uint32 stated);
-    /// @notice A call names an action that is not part of the granted session.
+    /// @notice A call names an action that is not part of the granted session (its proof does not lead to the
+    /// session's actions root, and it has no record yet).
     error ActionNotGranted(uint256 callIndex, bytes32 actionHash);
     /// @notice A call's action index points past the actions carried by the operation.
     error MissingCallAction(uint256 callIndex);
@@ -136,8 +132,6 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     error AmountLimitExceeded(uint256 callIndex, uint256 wouldSpend, uint256 cap);
     /// @notice The call would push the summed native value past the action's cap for the period.
     error ValueLimitExceeded(uint256 callIndex, uint256 wouldSpend, uint256 cap);
-    /// @notice The signature's encoding is malformed (offsets past its end).
-    error MalformedSignature();
 
     constructor() EIP712("leash", "1") {}
 
@@ -176,22 +170,19 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     // Lifecycle (called by the account, so only the owner's operations reach them)
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Grants `session` for the calling account. The owner approves by having the account make this call.
-    /// @param session The session's contents.
-    /// @param actionHashes The hashes of all its actions, in order.
+    /// @notice Grants a session for the calling account. The owner approves by having the account make this call.
+    /// @param session The packed session (docs/encoding.md); it commits to its actions by their Merkle root.
     /// @return sessionId The session's id.
-    function grantSession(Session calldata session, bytes32[] calldata actionHashes)
-        external
-        returns (bytes32 sessionId)
-    {
-        sessionId = hashSession(session);
-        _grant(msg.sender, sessionId, session, actionHashes);
+    function grantSession(bytes calldata session) external returns (bytes32 sessionId) {
+        sessionId = keccak256(session);
+        _grant(msg.sender, sessionId, session);
     }
 
     /// @notice Revokes one session of the calling account, for good.
     function revokeSession(bytes32 sessionId) external {
         require(_accounts[msg.sender].installed, NotInstalled(msg.sender));
-        _sessions[sessionId][msg.sender].state = SessionTypes.STATE_REVOKED;
+        uint256 word = _sessions[sessionId][msg.sender];
+        _sessions[sessionId][msg.sender] = (word & ~uint256(0xff)) | SessionTypes.STATE_REVOKED;
         emit SessionRevoked(msg.sender, sessionId);
     }
 
@@ -204,6 +195,35 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     // Validation
     // ---------------------------------------------------------------------------------------------------------
 
+    /// @dev An action carried by the operation: where its packed bytes and proof sit in calldata, its hash, and
+    /// its record once loaded (charged in memory, written once at the end).
+    struct Carried {
+        uint256 offset;
+        uint256 length;
+        bytes32 hash;
+        uint256 proofOffset;
+        uint256 proofCount;
+        bool loaded;
+        bool counted;
+        uint256 stored;
+        ActionRecord record;
+    }
+
+    /// @dev Where a call is checked: the account, the session, the window narrowed so far, and the last target
+    /// found not to be one of the account's modules (a batch to one contract asks the account once).
+    struct CallContext {
+        address account;
+        bytes32 sessionId;
+        bytes32 actionsRoot;
+        bool sudo;
+        uint48 time;
+        uint48 validAfter;
+        uint48 validUntil;
+        /// The last target found allowed, as a number: it starts above every address, so the first call (to
+        /// `address(0)` included) is always checked.
+        uint256 vetted;
+    }
+
     /// @notice Validates a session's UserOperation: grant (mode 1), signer, session limits, every call's action.
     /// @return validationData Signature result and the window (`validAfter`, `validUntil`) the op must run in.
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash)
@@ -213,11 +233,30 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     {
         address account = msg.sender;
         require(userOp.sender == account, SenderMismatch(userOp.sender, account));
-        (SessionUse calldata use, bytes32 sessionId) = _enter(account, userOp.signature);
-        CallContext memory ctx = _chargeSession(account, sessionId, use, userOp);
-        bytes32 callsHash = _chargeCalls(ctx, use, userOp.callData);
-        bool signatureOk =
-            _verifySigner(use.session, useDigest(userOpHash, sessionId, use.time, callsHash), use.signature);
+        bytes calldata signature = userOp.signature;
+        require(signature.length >= 10, CallPolicyLib.MalformedSignature());
+        require(uint8(signature[0]) == SessionTypes.FORMAT_VERSION, UnsupportedFormat(uint8(signature[0])));
+        uint8 mode = uint8(signature[1]);
+        uint48 time = uint48(bytes6(signature[2:8]));
+        (bytes calldata session, uint256 at) = _prefixed(signature, 8);
+        bytes32 sessionId = keccak256(session);
+
+        Carried[] memory carried;
+        bytes calldata callActions;
+        bytes calldata keySignature;
+        (carried, at) = _carried(signature, at);
+        callActions = _slice(signature, at + 1, _uint(signature, at, 1));
+        (keySignature, at) = _prefixed(signature, at + 1 + callActions.length);
+        if (mode == SessionTypes.MODE_GRANT_AND_USE) {
+            at = _lazyGrant(account, sessionId, session, signature, at);
+        } else {
+            require(mode == SessionTypes.MODE_USE, UnknownSignatureMode(mode));
+        }
+        require(at == signature.length, CallPolicyLib.MalformedSignature());
+
+        CallContext memory ctx = _chargeSession(account, sessionId, session, time, userOp);
+        bytes32 callsHash = _chargeCalls(ctx, carried, callActions, userOp.callData);
+        bool signatureOk = _verifySigner(session, useDigest(userOpHash, sessionId, time, callsHash), keySignature);
         // A window whose last second is 0 would read as "no expiry" to the EntryPoint: refuse it as empty.
         require(
             ctx.validAfter <= ctx.validUntil && ctx.validUntil != 0, EmptyValidityWindow(ctx.validAfter, ctx.validUntil)
@@ -226,12 +265,12 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             ERC4337Utils.packValidationData(signatureOk, ctx.validAfter, ctx.validUntil == NO_END ? 0 : ctx.validUntil);
     }
 
-    /// @notice ERC-1271 for a session: `data` is `abi.encode(Session, bytes signature, uint256 scope, bytes32
-    /// domainSeparator, bytes fields)`, the signature being the session key's over {messageDigest}. The message
-    /// must be typed data of `session.signing[scope]`: asked by its verifier, equal to
-    /// `keccak256("\x19\x01" || domainSeparator || keccak256(typeHash || fields[0:top]))`, each nested struct's
-    /// hash equal to its field, and every rule holding on the fields. A session with `SESSION_SIGN_ANY` (an
-    /// explicit opt-in) may instead send `abi.encode(Session, bytes signature)` for any message and verifier.
+    /// @notice ERC-1271 for a session: `data` is packed (docs/encoding.md): format version, the session, the
+    /// session key's signature over {messageDigest}, then the scope index, the domain separator and the typed
+    /// data's fields. The message must be typed data of that scope of the session: asked by its verifier, equal
+    /// to `keccak256("\x19\x01" || domainSeparator || keccak256(typeHash || fields[0:top]))`, each nested
+    /// struct's hash equal to its field, and every rule holding on the fields. A session with `SESSION_SIGN_ANY`
+    /// (an explicit opt-in) may end the data after the key's signature, for any message and verifier.
     /// @dev Never valid when this module itself asks (`sender == this`), so a session can never approve a grant.
     /// Reads the time only for a session with a window, so paymasters may check permits of windowless sessions
     /// during validation (ERC-7562 bans TIMESTAMP there).
@@ -245,36 +284,38 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         override
         returns (bytes4 magic)
     {
-        if (sender == address(this)) return bytes4(0xffffffff);
-        (Session calldata session, bytes calldata signature) = _messageAt(data);
-        bytes32 sessionId = hashSession(session);
-        SessionRecord memory record = _sessions[sessionId][msg.sender];
-        if (record.state != SessionTypes.STATE_ENABLED || record.epoch != _accounts[msg.sender].epoch) {
-            return bytes4(0xffffffff);
+        if (sender == address(this) || data.length < 3 || uint8(data[0]) != SessionTypes.FORMAT_VERSION) {
+            return ERC1271_INVALID;
         }
-        if (session.flags & SessionTypes.SESSION_SIGN_ANY == 0 && !_typedDataAllowed(session, sender, hash, data)) {
-            return bytes4(0xffffffff);
+        (bytes calldata session, uint256 at) = _prefixed(data, 1);
+        bytes32 sessionId = keccak256(session);
+        uint256 record = _sessions[sessionId][msg.sender];
+        if (uint8(record) != SessionTypes.STATE_ENABLED || uint32(record >> 8) != _accounts[msg.sender].epoch) {
+            return ERC1271_INVALID;
         }
-        if (session.validAfter != 0 || session.validUntil != 0) {
-            uint48 until = session.validUntil == 0 ? NO_END : session.validUntil;
-            if (block.timestamp < session.validAfter || block.timestamp > until) return bytes4(0xffffffff);
+        // Granted, so the session's bytes passed {_checkSessionShape}.
+        bytes calldata signature;
+        (signature, at) = _prefixed(data, at);
+        if (uint8(session[2]) & SessionTypes.SESSION_SIGN_ANY == 0) {
+            if (at == data.length || !_typedDataAllowed(session, sender, hash, data[at:])) return ERC1271_INVALID;
+        }
+        uint48 validAfter = uint48(bytes6(session[3:9]));
+        uint48 validUntil = uint48(bytes6(session[9:15]));
+        if (validAfter != 0 || validUntil != 0) {
+            uint48 until = validUntil == 0 ? NO_END : validUntil;
+            if (block.timestamp < validAfter || block.timestamp > until) return ERC1271_INVALID;
         }
         bytes32 digest = messageDigest(msg.sender, sessionId, hash);
-        return _verifySigner(session, digest, signature) ? ERC1271_MAGIC : bytes4(0xffffffff);
+        return _verifySigner(session, digest, signature) ? ERC1271_MAGIC : ERC1271_INVALID;
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // Hashes (the off-chain encoder reproduces these)
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice A session's id: the hash of its contents.
-    function hashSession(Session calldata session) public pure returns (bytes32) {
-        return keccak256(abi.encode(session));
-    }
-
-    /// @notice An action's hash, as listed in a grant.
-    function hashAction(Action calldata action) public pure returns (bytes32) {
-        return keccak256(abi.encode(action));
+    /// @notice A session's id: `keccak256` of its packed bytes.
+    function hashSession(bytes calldata session) external pure returns (bytes32) {
+        return keccak256(session);
     }
 
     /// @notice The per-chain grant digest: binds chain id, this module, the account, the session and the epoch.
@@ -322,7 +363,7 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     /// @notice A session's state for `account`: 0 none, 1 granted, 2 revoked. A grant from before the last
     /// "revoke all" reads as none.
     function sessionState(address account, bytes32 sessionId) public view returns (uint8) {
-        SessionRecord memory record = _sessions[sessionId][account];
+        SessionRecord memory record = sessionRecord(account, sessionId);
         if (record.state == SessionTypes.STATE_ENABLED && record.epoch != _accounts[account].epoch) {
             return SessionTypes.STATE_NONE;
         }
@@ -330,62 +371,59 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     }
 
     /// @notice The raw counters of a session for `account`.
-    function sessionRecord(address account, bytes32 sessionId) external view returns (SessionRecord memory) {
-        return _sessions[sessionId][account];
+    function sessionRecord(address account, bytes32 sessionId) public view returns (SessionRecord memory) {
+        return _unpackSession(_sessions[sessionId][account]);
     }
 
-    /// @notice The raw counters of one action of a session for `account`.
+    /// @notice The raw counters of one action of a session for `account` (`enabled`: its membership was proven
+    /// and its counters written at least once).
     function actionRecord(address account, bytes32 sessionId, bytes32 actionHash)
-        external
+        public
         view
         returns (ActionRecord memory)
     {
-        return _actions[_actionKey(sessionId, actionHash)][account];
+        return _unpackAction(_actions[_actionKey(sessionId, actionHash)][account]);
     }
 
-    /// @notice What an action has left in the period containing `time`.
+    /// @notice What the packed `action` has left in the period containing `time`.
     /// @return periodIndex The period containing `time` (reverts if `time` is outside every usable window).
     /// @return usesLeft Calls left (`type(uint256).max` when uncounted).
     /// @return amountLeft Amount left under `amountCap` (`type(uint256).max` without a cap).
     /// @return valueLeft Native value left under `valueCap` (`type(uint256).max` without a cap).
-    function actionAllowance(address account, bytes32 sessionId, Action calldata action, uint48 time)
+    function actionAllowance(address account, bytes32 sessionId, bytes calldata action, uint48 time)
         external
         view
         returns (uint32 periodIndex, uint256 usesLeft, uint256 amountLeft, uint256 valueLeft)
     {
-        (periodIndex,,) = PeriodLib.resolve(action.period, time);
-        ActionRecord memory record = _actions[_actionKey(sessionId, hashAction(action))][account];
+        (periodIndex,,) = PeriodLib.resolve(CallPolicyLib.periodOf(action), time);
+        ActionRecord memory record = actionRecord(account, sessionId, keccak256(action));
         bool samePeriod = record.period == periodIndex;
-        usesLeft = action.maxUses == 0 ? type(uint256).max : action.maxUses - (samePeriod ? record.uses : 0);
-        amountLeft = action.flags & SessionTypes.ACTION_AMOUNT_CAP == 0
+        uint8 flags = uint8(action[24]);
+        uint256 maxUses = uint32(bytes4(action[41:45]));
+        usesLeft = maxUses == 0 ? type(uint256).max : maxUses - (samePeriod ? record.uses : 0);
+        amountLeft = flags & SessionTypes.ACTION_AMOUNT_CAP == 0
             ? type(uint256).max
-            : action.amountCap - (samePeriod ? record.amountSpent : 0);
-        valueLeft = action.flags & SessionTypes.ACTION_VALUE_CAP == 0
+            : uint96(bytes12(action[47:59])) - (samePeriod ? record.amountSpent : 0);
+        valueLeft = flags & SessionTypes.ACTION_VALUE_CAP == 0
             ? type(uint256).max
-            : action.valueCap - (samePeriod ? record.valueSpent : 0);
+            : uint96(bytes12(action[59:71])) - (samePeriod ? record.valueSpent : 0);
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Internals
+    // Internals: grants
     // ---------------------------------------------------------------------------------------------------------
 
-    function _grant(address account, bytes32 sessionId, Session calldata session, bytes32[] calldata actionHashes)
-        private
-    {
+    function _grant(address account, bytes32 sessionId, bytes calldata session) private {
         AccountState memory state = _accounts[account];
         require(state.installed, NotInstalled(account));
-        SessionRecord storage record = _sessions[sessionId][account];
-        require(record.state != SessionTypes.STATE_REVOKED, SessionIsRevoked(sessionId));
+        uint256 word = _sessions[sessionId][account];
+        require(uint8(word) != SessionTypes.STATE_REVOKED, SessionIsRevoked(sessionId));
         uint32 epoch = state.epoch;
-        if (record.state == SessionTypes.STATE_ENABLED && record.epoch == epoch) return;
+        if (uint8(word) == SessionTypes.STATE_ENABLED && uint32(word >> 8) == epoch) return;
         _checkSessionShape(sessionId, session);
-        require(keccak256(abi.encodePacked(actionHashes)) == session.actionsHash, ActionsMismatch(sessionId));
-
-        record.state = SessionTypes.STATE_ENABLED;
-        record.epoch = epoch;
-        for (uint256 i = 0; i < actionHashes.length; ++i) {
-            _actions[_actionKey(sessionId, actionHashes[i])][account].enabled = true;
-        }
+        // State and epoch change; counters (gas spent, uses) carry over a re-grant.
+        _sessions[sessionId][account] =
+            (word & ~uint256(0xffffffffff)) | (uint256(epoch) << 8) | SessionTypes.STATE_ENABLED;
         emit SessionGranted(account, sessionId, epoch);
     }
 
@@ -395,220 +433,274 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         emit AllSessionsRevoked(account, epoch);
     }
 
-    function _checkSessionShape(bytes32 sessionId, Session calldata session) private pure {
-        uint256 signerLength = session.signer.length;
-        uint8 kind = session.signerKind;
-        bool signerOk = kind == SessionTypes.SIGNER_ECDSA
-            ? signerLength == 20 && bytes20(session.signer) != bytes20(0)
-            : (kind == SessionTypes.SIGNER_P256 || kind == SessionTypes.SIGNER_WEBAUTHN) && signerLength == 64;
-        uint48 until = session.validUntil == 0 ? NO_END : session.validUntil;
-        require(signerOk && session.validAfter <= until, InvalidSession(sessionId));
+    /// @dev The whole packed session, checked once when it is granted: format version, signer, window, fee bound,
+    /// period and signing scopes, with nothing left over. Its id is the hash of these exact bytes, so every later
+    /// use reads a session that passed here.
+    function _checkSessionShape(bytes32 sessionId, bytes calldata s) private pure {
+        require(s.length >= SIGNER_AT && uint8(s[0]) == SessionTypes.FORMAT_VERSION, InvalidSession(sessionId));
+        uint8 kind = uint8(s[1]);
+        uint256 signerLength = kind == SessionTypes.SIGNER_ECDSA ? 20 : 64;
+        require(kind <= SessionTypes.SIGNER_WEBAUTHN && s.length >= SIGNER_AT + signerLength, InvalidSession(sessionId));
+        require(
+            kind != SessionTypes.SIGNER_ECDSA || bytes20(s[SIGNER_AT:SIGNER_AT + 20]) != 0, InvalidSession(sessionId)
+        );
+        uint48 validUntil = uint48(bytes6(s[9:15]));
+        require(uint48(bytes6(s[3:9])) <= (validUntil == 0 ? NO_END : validUntil), InvalidSession(sessionId));
         // Without either, an agent that bundles its own operations could set any fee and be paid it.
         require(
-            session.flags & SessionTypes.SESSION_GAS_BUDGET != 0 || session.paymaster != address(0),
-            GasBudgetRequired(sessionId)
+            uint8(s[2]) & SessionTypes.SESSION_GAS_BUDGET != 0 || bytes20(s[35:55]) != 0, GasBudgetRequired(sessionId)
         );
+
+        uint256 at = SIGNER_AT + signerLength;
+        require(s.length >= at + 20 && uint8(s[at]) <= SessionTypes.PERIOD_WINDOWS, InvalidSession(sessionId));
+        at += PeriodLib.size(s[at:]);
+        require(s.length > at, InvalidSession(sessionId));
+        uint256 scopes = uint8(s[at++]);
+        for (uint256 k = 0; k < scopes; ++k) {
+            at += _scopeLength(s, at);
+        }
+        require(at == s.length, InvalidSession(sessionId));
     }
 
-    function _checkOwnerGrant(address account, bytes32 sessionId, Grant calldata grant) private view {
+    /// @dev The byte length of the packed typed-data scope at `at`: verifier, type hash, nested structs, rules.
+    function _scopeLength(bytes calldata s, uint256 at) private pure returns (uint256) {
+        uint256 end = at + 53;
+        require(s.length > end - 1, CallPolicyLib.MalformedSignature());
+        end += 36 * uint256(uint8(s[at + 52]));
+        require(s.length > end, CallPolicyLib.MalformedSignature());
+        uint256 rules = uint8(s[end++]);
+        require(rules <= SessionTypes.MAX_RULES, CallPolicyLib.TooManyRules(rules, SessionTypes.MAX_RULES));
+        for (uint256 r = 0; r < rules; ++r) {
+            end += CallPolicyLib.ruleAt(s, end).length;
+        }
+        return end - at;
+    }
+
+    /// @dev Mode 1: the owner's grant after the key's signature (epoch, Merkle proof of this chain's grant
+    /// digest, owner signature); grants the session. Returns where the grant ends.
+    function _lazyGrant(
+        address account,
+        bytes32 sessionId,
+        bytes calldata session,
+        bytes calldata signature,
+        uint256 at
+    ) private returns (uint256) {
+        uint32 grantEpoch = uint32(_uint(signature, at, 4));
+        bytes32[] calldata proof = _proof(signature, at + 5, _uint(signature, at + 4, 1));
+        bytes calldata ownerSignature;
+        (ownerSignature, at) = _prefixed(signature, at + 5 + 32 * proof.length);
+
         uint32 epoch = _accounts[account].epoch;
-        require(grant.epoch == epoch, GrantVoidedByRevokeAll(sessionId, grant.epoch, epoch));
-        bytes32 leaf = grantDigest(account, sessionId, epoch);
-        bytes32 root = MerkleProof.processProofCalldata(grant.proof, leaf);
-        bytes32 digest = grantRootDigest(root);
+        require(grantEpoch == epoch, GrantVoidedByRevokeAll(sessionId, grantEpoch, epoch));
+        bytes32 root = MerkleProof.processProofCalldata(proof, grantDigest(account, sessionId, epoch));
         // The owner and nothing else: the account's ERC-1271 would also accept other validators' signatures (a
         // session of another module could approve a sudo grant here). Accounts that cannot say what their owner
         // signed grant by a transaction (`grantSession`).
         (bool ok, bytes memory result) =
-            account.staticcall(abi.encodeCall(ILeashAccount.isOwnerSignature, (digest, grant.ownerSignature)));
+            account.staticcall(abi.encodeCall(ILeashAccount.isOwnerSignature, (grantRootDigest(root), ownerSignature)));
         require(ok && result.length == 32 && abi.decode(result, (bool)), InvalidGrantSignature(sessionId));
+        _grant(account, sessionId, session);
+        return at;
     }
 
-    /// @dev Decodes the session use, grants the session first in mode 1, and requires it to be live.
-    function _enter(address account, bytes calldata signature)
-        private
-        returns (SessionUse calldata use, bytes32 sessionId)
-    {
-        require(signature.length > 0, MalformedSignature());
-        uint8 mode = uint8(signature[0]);
-        use = _useAt(signature);
-        sessionId = hashSession(use.session);
-        if (mode == SessionTypes.MODE_GRANT_AND_USE) {
-            Grant calldata grant = _grantAt(signature);
-            _checkOwnerGrant(account, sessionId, grant);
-            _grant(account, sessionId, use.session, grant.actionHashes);
-        } else {
-            require(mode == SessionTypes.MODE_USE, UnknownSignatureMode(mode));
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals: charging
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev The actions the operation carries, each hashed once: count, then (length, action, proof count,
+    /// proof) for each.
+    function _carried(bytes calldata signature, uint256 at) private pure returns (Carried[] memory carried, uint256) {
+        uint256 count = _uint(signature, at++, 1);
+        require(count <= SessionTypes.MAX_BATCH, CallPolicyLib.MalformedSignature());
+        carried = new Carried[](count);
+        for (uint256 k = 0; k < count; ++k) {
+            bytes calldata action;
+            (action, at) = _prefixed(signature, at);
+            uint256 proofCount = _uint(signature, at, 1);
+            bytes calldata proof = _slice(signature, at + 1, 32 * proofCount);
+            carried[k].offset = _offsetOf(action);
+            carried[k].length = action.length;
+            carried[k].hash = keccak256(action);
+            carried[k].proofOffset = _offsetOf(proof);
+            carried[k].proofCount = proofCount;
+            at += 1 + proof.length;
         }
+        return (carried, at);
     }
 
     function _liveSession(address account, bytes32 sessionId) private view returns (SessionRecord memory record) {
-        record = _sessions[sessionId][account];
+        record = _unpackSession(_sessions[sessionId][account]);
         require(record.state != SessionTypes.STATE_REVOKED, SessionIsRevoked(sessionId));
         require(record.state == SessionTypes.STATE_ENABLED, SessionNotGranted(sessionId));
         require(record.epoch == _accounts[account].epoch, SessionVoidedByRevokeAll(sessionId));
     }
 
-    /// @dev Session-wide checks: live state, paymaster, gas budget, use count. Returns the context for the calls,
-    /// holding the session's window narrowed by its use period.
+    /// @dev Session-wide checks: live state, paymaster, gas budget, use count (one write to the session's slot).
+    /// Returns the context for the calls, holding the session's window narrowed by its use period.
     function _chargeSession(
         address account,
         bytes32 sessionId,
-        SessionUse calldata use,
+        bytes calldata session,
+        uint48 time,
         PackedUserOperation calldata userOp
     ) private returns (CallContext memory ctx) {
-        Session calldata session = use.session;
         SessionRecord memory record = _liveSession(account, sessionId);
+        // Granted, so the session's bytes passed {_checkSessionShape}.
+        uint8 flags = uint8(session[2]);
+        uint48 validUntil = uint48(bytes6(session[9:15]));
         ctx = CallContext(
             account,
             sessionId,
-            session.flags & SessionTypes.SESSION_SUDO != 0,
-            session.validAfter,
-            session.validUntil == 0 ? NO_END : session.validUntil,
+            bytes32(session[55:87]),
+            flags & SessionTypes.SESSION_SUDO != 0,
+            time,
+            uint48(bytes6(session[3:9])),
+            validUntil == 0 ? NO_END : validUntil,
             type(uint256).max
         );
 
-        if (session.paymaster != address(0)) {
+        address paymaster = address(bytes20(session[35:55]));
+        if (paymaster != address(0)) {
             bytes calldata paymasterAndData = userOp.paymasterAndData;
             address used = paymasterAndData.length >= 20 ? address(bytes20(paymasterAndData[0:20])) : address(0);
-            require(used == session.paymaster, PaymasterRequired(session.paymaster, used));
+            require(used == paymaster, PaymasterRequired(paymaster, used));
         }
 
         bool changed;
-        if (session.flags & SessionTypes.SESSION_GAS_BUDGET != 0) {
+        if (flags & SessionTypes.SESSION_GAS_BUDGET != 0) {
             uint256 cost = _maxGasCost(userOp);
-            uint256 budget = session.gasBudget;
+            uint256 budget = uint128(bytes16(session[19:35]));
             uint256 spent = record.gasSpent;
             require(cost <= budget && spent <= budget - cost, GasBudgetExceeded(spent, cost, budget));
             record.gasSpent = uint128(spent + cost);
             changed = true;
         }
 
-        if (session.maxUses != 0) {
-            (uint32 period, uint48 start, uint48 last) = PeriodLib.resolve(session.usesPeriod, use.time);
+        uint32 maxUses = uint32(bytes4(session[15:19]));
+        if (maxUses != 0) {
+            uint256 periodAt = SIGNER_AT + (uint8(session[1]) == SessionTypes.SIGNER_ECDSA ? 20 : 64);
+            (uint32 period, uint48 start, uint48 last) = PeriodLib.resolve(session[periodAt:], time);
             require(period >= record.usesPeriod, PeriodInPast(record.usesPeriod, period));
             uint32 uses = period == record.usesPeriod ? record.uses : 0;
-            require(uses < session.maxUses, SessionUseLimitExceeded(uses + 1, session.maxUses));
+            require(uses < maxUses, SessionUseLimitExceeded(uses + 1, maxUses));
             record.usesPeriod = period;
             record.uses = uses + 1;
             (ctx.validAfter, ctx.validUntil) = _intersect(ctx.validAfter, ctx.validUntil, start, last);
             changed = true;
         }
 
-        if (changed) _sessions[sessionId][account] = record;
+        if (changed) _sessions[sessionId][account] = _packSession(record);
     }
 
-    /// @dev Where a call is checked: the account, the session, the window narrowed so far, and the last target
-    /// found not to be one of the account's modules (a batch to one contract asks the account once).
-    struct CallContext {
-        address account;
-        bytes32 sessionId;
-        bool sudo;
-        uint48 validAfter;
-        uint48 validUntil;
-        /// The last target found allowed, as a number: it starts above every address, so the first call (to
-        /// `address(0)` included) is always checked.
-        uint256 vetted;
-    }
-
-    /// @dev Checks every call of the operation against its action and charges the action's counters.
+    /// @dev Checks every call of the operation against its action, charges the actions' counters in memory and
+    /// writes each action's slot once.
     /// @return callsHash The hash of the actions charged, in call order, which the session key signs.
-    function _chargeCalls(CallContext memory ctx, SessionUse calldata use, bytes calldata callData)
-        private
-        returns (bytes32 callsHash)
-    {
+    function _chargeCalls(
+        CallContext memory ctx,
+        Carried[] memory carried,
+        bytes calldata callActions,
+        bytes calldata callData
+    ) private returns (bytes32 callsHash) {
         (bool isBatch, bytes calldata execution) = CallPolicyLib.decodeExecute(callData);
         if (isBatch) {
             Execution[] calldata calls = CallPolicyLib.decodeBatch(execution);
             bytes32[] memory charged = new bytes32[](ctx.sudo ? 0 : calls.length);
             for (uint256 i = 0; i < calls.length; ++i) {
-                bytes32 actionHash = _chargeCall(ctx, use, i, calls[i].target, calls[i].value, calls[i].callData);
+                bytes32 actionHash =
+                    _chargeCall(ctx, carried, callActions, i, calls[i].target, calls[i].value, calls[i].callData);
                 if (!ctx.sudo) charged[i] = actionHash;
             }
-            return keccak256(abi.encodePacked(charged));
+            callsHash = keccak256(abi.encodePacked(charged));
+        } else {
+            (address target, uint256 value, bytes calldata data) = CallPolicyLib.decodeSingle(execution);
+            bytes32 single = _chargeCall(ctx, carried, callActions, 0, target, value, data);
+            callsHash = ctx.sudo ? keccak256("") : keccak256(abi.encode(single));
         }
-        (address target, uint256 value, bytes calldata data) = CallPolicyLib.decodeSingle(execution);
-        bytes32 single = _chargeCall(ctx, use, 0, target, value, data);
-        return ctx.sudo ? keccak256("") : keccak256(abi.encode(single));
+        for (uint256 k = 0; k < carried.length; ++k) {
+            Carried memory c = carried[k];
+            if (!c.counted) continue;
+            uint256 word = _packAction(c.record);
+            if (word != c.stored) _actions[_actionKey(ctx.sessionId, c.hash)][ctx.account] = word;
+        }
     }
 
     function _chargeCall(
         CallContext memory ctx,
-        SessionUse calldata use,
+        Carried[] memory carried,
+        bytes calldata callActions,
         uint256 i,
         address target,
         uint256 value,
         bytes calldata data
-    ) private returns (bytes32 actionHash) {
+    ) private view returns (bytes32) {
         if (uint160(target) != ctx.vetted) {
             CallPolicyLib.checkTarget(i, target, ctx.account);
             ctx.vetted = uint160(target);
         }
         if (ctx.sudo) return bytes32(0);
 
-        require(i < use.callActions.length && uint8(use.callActions[i]) < use.actions.length, MissingCallAction(i));
-        Action calldata action = use.actions[uint8(use.callActions[i])];
-        action.checkCall(i, target, value, data);
-
-        return _chargeAction(ctx, i, action, value, data, use.time);
+        require(i < callActions.length && uint8(callActions[i]) < carried.length, MissingCallAction(i));
+        Carried memory c = carried[uint8(callActions[i])];
+        bytes calldata action = _at(c.offset, c.length);
+        bytes calldata period = CallPolicyLib.checkCall(action, i, target, value, data);
+        if (!c.loaded) _load(ctx, c, i, action, period);
+        _charge(i, action, value, data, c.record);
+        return c.hash;
     }
 
-    /// @dev Loads the action's slot (which proves it belongs to the session), moves it to the stated period,
-    /// charges the call and narrows the window to the period's usable part.
-    function _chargeAction(
-        CallContext memory ctx,
-        uint256 i,
-        Action calldata action,
-        uint256 value,
-        bytes calldata data,
-        uint48 time
-    ) private returns (bytes32 actionHash) {
-        actionHash = hashAction(action);
-        ActionRecord storage slot = _actions[_actionKey(ctx.sessionId, actionHash)][ctx.account];
-        ActionRecord memory record = slot;
-        require(record.enabled, ActionNotGranted(i, actionHash));
+    /// @dev Loads the action's record once per operation: an action without a record proves that it belongs to
+    /// the session (Merkle proof to the session's actions root); moves it to the stated period and narrows the
+    /// window to the period's usable part.
+    function _load(CallContext memory ctx, Carried memory c, uint256 i, bytes calldata action, bytes calldata period)
+        private
+        view
+    {
+        c.loaded = true;
+        c.stored = _actions[_actionKey(ctx.sessionId, c.hash)][ctx.account];
+        ActionRecord memory record = _unpackAction(c.stored);
+        if (!record.enabled) {
+            bytes32[] calldata proof = _proofAt(c.proofOffset, c.proofCount);
+            require(MerkleProof.processProofCalldata(proof, c.hash) == ctx.actionsRoot, ActionNotGranted(i, c.hash));
+            record.enabled = true;
+        }
+        uint8 flags = uint8(action[24]);
+        c.counted = uint32(bytes4(action[41:45])) != 0
+            || flags & (SessionTypes.ACTION_AMOUNT_CAP | SessionTypes.ACTION_VALUE_CAP) != 0;
 
-        (uint32 period, uint48 start, uint48 last) = PeriodLib.resolve(action.period, time);
-        require(period >= record.period, PeriodInPast(record.period, period));
-        if (period != record.period) {
-            record.period = period;
+        (uint32 index, uint48 start, uint48 last) = PeriodLib.resolve(period, ctx.time);
+        require(index >= record.period, PeriodInPast(record.period, index));
+        if (index != record.period) {
+            record.period = index;
             record.uses = 0;
             record.amountSpent = 0;
             record.valueSpent = 0;
         }
-        _charge(i, action, value, data, record);
-        _write(slot, record);
+        c.record = record;
         (ctx.validAfter, ctx.validUntil) = _intersect(ctx.validAfter, ctx.validUntil, start, last);
     }
 
-    function _write(ActionRecord storage slot, ActionRecord memory record) private {
-        slot.enabled = record.enabled;
-        slot.period = record.period;
-        slot.uses = record.uses;
-        slot.amountSpent = record.amountSpent;
-        slot.valueSpent = record.valueSpent;
-    }
-
-    function _charge(uint256 i, Action calldata action, uint256 value, bytes calldata data, ActionRecord memory record)
+    function _charge(uint256 i, bytes calldata action, uint256 value, bytes calldata data, ActionRecord memory record)
         private
         pure
     {
-        if (action.maxUses != 0) {
+        uint256 maxUses = uint32(bytes4(action[41:45]));
+        if (maxUses != 0) {
             uint256 uses = uint256(record.uses) + 1;
-            require(uses <= action.maxUses && uses <= type(uint24).max, UseLimitExceeded(i, uses, action.maxUses));
+            require(uses <= maxUses && uses <= type(uint24).max, UseLimitExceeded(i, uses, maxUses));
             record.uses = uint24(uses);
         }
-        if (action.flags & SessionTypes.ACTION_AMOUNT_CAP != 0) {
-            uint256 amount = CallPolicyLib.argumentWord(i, data, action.amountOffset);
-            uint256 cap = action.amountCap;
+        uint8 flags = uint8(action[24]);
+        if (flags & SessionTypes.ACTION_AMOUNT_CAP != 0) {
+            uint256 amount = CallPolicyLib.argumentWord(i, data, uint16(bytes2(action[45:47])));
+            uint256 cap = uint96(bytes12(action[47:59]));
             require(
                 amount <= cap && record.amountSpent <= cap - amount,
                 AmountLimitExceeded(i, amount + record.amountSpent, cap)
             );
             record.amountSpent += uint96(amount);
         }
-        if (action.flags & SessionTypes.ACTION_VALUE_CAP != 0) {
-            uint256 cap = action.valueCap;
+        if (flags & SessionTypes.ACTION_VALUE_CAP != 0) {
+            uint256 cap = uint96(bytes12(action[59:71]));
             require(
                 value <= cap && record.valueSpent <= cap - value, ValueLimitExceeded(i, value + record.valueSpent, cap)
             );
@@ -616,30 +708,98 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         }
     }
 
-    function _verifySigner(Session calldata session, bytes32 digest, bytes calldata signature)
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals: signers and typed data
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev Checks the key's signature against the granted session's signer (20-byte ECDSA address, or a 64-byte
+    /// P-256 key for P-256 and WebAuthn).
+    function _verifySigner(bytes calldata session, bytes32 digest, bytes calldata signature)
         private
         view
         returns (bool)
     {
-        uint8 kind = session.signerKind;
+        uint8 kind = uint8(session[1]);
         if (kind == SessionTypes.SIGNER_ECDSA) {
             (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
-            return err == ECDSA.RecoverError.NoError && recovered == address(bytes20(session.signer));
+            return err == ECDSA.RecoverError.NoError && recovered == address(bytes20(session[SIGNER_AT:SIGNER_AT + 20]));
         }
-        if (session.signer.length != 64) return false;
-        bytes32 qx = bytes32(session.signer[0:32]);
-        bytes32 qy = bytes32(session.signer[32:64]);
+        bytes32 qx = bytes32(session[SIGNER_AT:SIGNER_AT + 32]);
+        bytes32 qy = bytes32(session[SIGNER_AT + 32:SIGNER_AT + 64]);
         if (kind == SessionTypes.SIGNER_P256) {
             return
                 signature.length == 64
                     && P256.verify(digest, bytes32(signature[0:32]), bytes32(signature[32:64]), qx, qy);
         }
-        if (kind == SessionTypes.SIGNER_WEBAUTHN) {
-            (bool decoded, WebAuthn.WebAuthnAuth calldata auth) = WebAuthn.tryDecodeAuth(signature);
-            return decoded && WebAuthn.verify(abi.encodePacked(digest), auth, qx, qy);
-        }
-        return false;
+        (bool decoded, WebAuthn.WebAuthnAuth calldata auth) = WebAuthn.tryDecodeAuth(signature);
+        return decoded && WebAuthn.verify(abi.encodePacked(digest), auth, qx, qy);
     }
+
+    /// @dev Whether the message is typed data of the scope `typed` names (scope index, domain separator, fields),
+    /// asked by that scope's verifier, with every nested struct proven and every rule holding on the fields.
+    function _typedDataAllowed(bytes calldata session, address sender, bytes32 hash, bytes calldata typed)
+        private
+        pure
+        returns (bool)
+    {
+        if (typed.length < 33) return false;
+        (bool found, bytes calldata scope) = _scope(session, uint8(typed[0]));
+        if (!found || address(bytes20(scope[0:20])) != sender) return false;
+        bytes32 domainSeparator = bytes32(typed[1:33]);
+        bytes calldata fields = typed[33:];
+
+        // The primary type's fields come first, then each nested struct's, in the scope's order.
+        uint256 nestedCount = uint8(scope[52]);
+        uint256 nestedLength;
+        for (uint256 n = 0; n < nestedCount; ++n) {
+            nestedLength += uint16(bytes2(scope[53 + 36 * n + 34:53 + 36 * n + 36]));
+        }
+        if (nestedLength > fields.length) return false;
+        uint256 top = fields.length - nestedLength;
+        if (top % 32 != 0) return false;
+        bytes32 structHash = keccak256(abi.encodePacked(bytes32(scope[20:52]), fields[0:top]));
+        if (MessageHashUtils.toTypedDataHash(domainSeparator, structHash) != hash) return false;
+
+        uint256 start = top;
+        for (uint256 n = 0; n < nestedCount; ++n) {
+            bytes calldata nested = scope[53 + 36 * n:53 + 36 * (n + 1)];
+            uint256 field = uint16(bytes2(nested[0:2]));
+            uint256 length = uint16(bytes2(nested[34:36]));
+            uint256 end = start + length;
+            // The parent's word precedes the struct, so every nested hash chains up to the signed message.
+            if (field + 32 > start || length % 32 != 0) return false;
+            bytes32 nestedHash = keccak256(abi.encodePacked(bytes32(nested[2:34]), fields[start:end]));
+            if (bytes32(fields[field:field + 32]) != nestedHash) return false;
+            start = end;
+        }
+
+        uint256 at = 53 + 36 * nestedCount;
+        uint256 rules = uint8(scope[at++]);
+        for (uint256 r = 0; r < rules; ++r) {
+            bytes calldata rule = CallPolicyLib.ruleAt(scope, at);
+            uint256 offset = uint16(bytes2(rule[1:3]));
+            if (offset + 32 > fields.length) return false;
+            if (!CallPolicyLib.ruleHolds(0, r, rule, bytes32(fields[offset:offset + 32]))) return false;
+            at += rule.length;
+        }
+        return true;
+    }
+
+    /// @dev The granted session's typed-data scope number `index`, if it has one.
+    function _scope(bytes calldata session, uint256 index) private pure returns (bool found, bytes calldata scope) {
+        uint256 at = SIGNER_AT + (uint8(session[1]) == SessionTypes.SIGNER_ECDSA ? 20 : 64);
+        at += PeriodLib.size(session[at:]);
+        uint256 count = uint8(session[at++]);
+        if (index >= count) return (false, session[0:0]);
+        for (uint256 k = 0; k < index; ++k) {
+            at += _scopeLength(session, at);
+        }
+        return (true, session[at:at + _scopeLength(session, at)]);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals: packing and reading
+    // ---------------------------------------------------------------------------------------------------------
 
     function _maxGasCost(PackedUserOperation calldata userOp) private pure returns (uint256) {
         uint256 gas =
@@ -666,88 +826,69 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         }
     }
 
-    /// @dev The `SessionUse` encoded after the mode byte. Solidity bounds-checks every field read against the
-    /// calldata, so a malformed encoding reverts instead of reading garbage.
-    function _useAt(bytes calldata signature) private pure returns (SessionUse calldata use) {
-        bytes calldata body = signature[1:];
-        require(body.length >= 32 && uint256(bytes32(body[0:32])) < body.length, MalformedSignature());
+    /// @dev {SessionRecord} in one word, in the order Solidity would pack it (state in the lowest byte).
+    function _packSession(SessionRecord memory r) private pure returns (uint256) {
+        return uint256(r.state) | (uint256(r.epoch) << 8) | (uint256(r.usesPeriod) << 40) | (uint256(r.uses) << 72)
+            | (uint256(r.gasSpent) << 104);
+    }
+
+    function _unpackSession(uint256 w) private pure returns (SessionRecord memory) {
+        return SessionRecord(uint8(w), uint32(w >> 8), uint32(w >> 40), uint32(w >> 72), uint128(w >> 104));
+    }
+
+    /// @dev {ActionRecord} in one word, in the order Solidity would pack it (`enabled` in the lowest byte).
+    function _packAction(ActionRecord memory r) private pure returns (uint256) {
+        return (r.enabled ? 1 : 0) | (uint256(r.period) << 8) | (uint256(r.uses) << 40) | (uint256(r.amountSpent) << 64)
+            | (uint256(r.valueSpent) << 160);
+    }
+
+    function _unpackAction(uint256 w) private pure returns (ActionRecord memory) {
+        return ActionRecord(uint8(w) != 0, uint32(w >> 8), uint24(w >> 40), uint96(w >> 64), uint96(w >> 160));
+    }
+
+    /// @dev The unsigned integer of `size` bytes at `at` in `data`.
+    function _uint(bytes calldata data, uint256 at, uint256 size) private pure returns (uint256 value) {
+        require(data.length >= at + size, CallPolicyLib.MalformedSignature());
         assembly ("memory-safe") {
-            use := add(body.offset, calldataload(body.offset))
+            value := shr(sub(256, mul(8, size)), calldataload(add(data.offset, at)))
         }
     }
 
-    function _grantAt(bytes calldata signature) private pure returns (Grant calldata grant) {
-        bytes calldata body = signature[1:];
-        require(body.length >= 64 && uint256(bytes32(body[32:64])) < body.length, MalformedSignature());
+    function _slice(bytes calldata data, uint256 at, uint256 length) private pure returns (bytes calldata) {
+        require(data.length >= at + length, CallPolicyLib.MalformedSignature());
+        return data[at:at + length];
+    }
+
+    /// @dev The bytes at `at` prefixed by their 2-byte length, and where they end.
+    function _prefixed(bytes calldata data, uint256 at) private pure returns (bytes calldata field, uint256 end) {
+        field = _slice(data, at + 2, _uint(data, at, 2));
+        end = at + 2 + field.length;
+    }
+
+    /// @dev `count` proof nodes at `at` in `data`, checked to lie inside it.
+    function _proof(bytes calldata data, uint256 at, uint256 count) private pure returns (bytes32[] calldata) {
+        return _proofAt(_offsetOf(_slice(data, at, 32 * count)), count);
+    }
+
+    function _offsetOf(bytes calldata data) private pure returns (uint256 offset) {
         assembly ("memory-safe") {
-            grant := add(body.offset, calldataload(add(body.offset, 0x20)))
+            offset := data.offset
         }
     }
 
-    function _messageAt(bytes calldata data) private pure returns (Session calldata session, bytes calldata signature) {
-        require(data.length >= 64, MalformedSignature());
-        uint256 sessionAt = uint256(bytes32(data[0:32]));
-        require(sessionAt < data.length, MalformedSignature());
-        signature = _bytesAt(data, 1);
+    /// @dev Calldata bounds-checked by {_carried} when the offset was taken.
+    function _proofAt(uint256 offset, uint256 count) private pure returns (bytes32[] calldata proof) {
         assembly ("memory-safe") {
-            session := add(data.offset, sessionAt)
+            proof.offset := offset
+            proof.length := count
         }
     }
 
-    /// @dev The `bytes` field whose head is word `head` of `data`, checked to lie inside `data`.
-    function _bytesAt(bytes calldata data, uint256 head) private pure returns (bytes calldata field) {
-        require(data.length >= 32 * (head + 1), MalformedSignature());
-        uint256 at = uint256(bytes32(data[32 * head:32 * (head + 1)]));
-        require(at <= data.length - 32, MalformedSignature());
-        uint256 length = uint256(bytes32(data[at:at + 32]));
-        require(length <= data.length - at - 32, MalformedSignature());
-        return data[at + 32:at + 32 + length];
-    }
-
-    /// @dev Whether the message is typed data of the scope the signature names, asked by that scope's verifier,
-    /// with every nested struct proven and every rule holding on the fields.
-    function _typedDataAllowed(Session calldata session, address sender, bytes32 hash, bytes calldata data)
-        private
-        pure
-        returns (bool)
-    {
-        if (data.length < 160) return false;
-        uint256 index = uint256(bytes32(data[64:96]));
-        if (index >= session.signing.length) return false;
-        TypedDataScope calldata scope = session.signing[index];
-        if (scope.verifier != sender) return false;
-        bytes32 domainSeparator = bytes32(data[96:128]);
-        bytes calldata fields = _bytesAt(data, 4);
-
-        // The primary type's fields come first, then each nested struct's, in the scope's order.
-        uint256 nestedLength;
-        for (uint256 n = 0; n < scope.nested.length; ++n) {
-            nestedLength += scope.nested[n].length;
+    /// @dev Calldata bounds-checked by {_carried} when the offset was taken.
+    function _at(uint256 offset, uint256 length) private pure returns (bytes calldata data) {
+        assembly ("memory-safe") {
+            data.offset := offset
+            data.length := length
         }
-        if (nestedLength > fields.length) return false;
-        uint256 top = fields.length - nestedLength;
-        if (top % 32 != 0) return false;
-        bytes32 structHash = keccak256(abi.encodePacked(scope.typeHash, fields[0:top]));
-        if (MessageHashUtils.toTypedDataHash(domainSeparator, structHash) != hash) return false;
-
-        uint256 start = top;
-        for (uint256 n = 0; n < scope.nested.length; ++n) {
-            uint256 field = scope.nested[n].field;
-            uint256 end = start + scope.nested[n].length;
-            // The parent's word precedes the struct, so every nested hash chains up to the signed message.
-            if (field + 32 > start || scope.nested[n].length % 32 != 0) return false;
-            bytes32 nestedHash = keccak256(abi.encodePacked(scope.nested[n].typeHash, fields[start:end]));
-            if (bytes32(fields[field:field + 32]) != nestedHash) return false;
-            start = end;
-        }
-
-        ArgRule[] calldata rules = scope.rules;
-        if (rules.length > SessionTypes.MAX_RULES) return false;
-        for (uint256 r = 0; r < rules.length; ++r) {
-            uint256 offset = rules[r].offset;
-            if (offset + 32 > fields.length) return false;
-            if (!CallPolicyLib.ruleHolds(0, r, rules[r], bytes32(fields[offset:offset + 32]))) return false;
-        }
-        return true;
     }
 }

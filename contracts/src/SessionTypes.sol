@@ -56,7 +56,8 @@ struct TypedDataScope {
     ArgRule[] rules;
 }
 
-/// @notice One kind of call a session may make, with its limits.
+/// @notice One kind of call a session may make, with its limits. It travels packed (docs/encoding.md); its hash is
+/// the `keccak256` of the packed bytes.
 struct Action {
     /// The contract called; ignored with `ACTION_ANY_TARGET`.
     address target;
@@ -80,7 +81,8 @@ struct Action {
     uint96 valueCap;
 }
 
-/// @notice A session: a signer and the envelope it may act in. Its id is the hash of these contents.
+/// @notice A session: a signer and the envelope it may act in. It travels packed (docs/encoding.md); its id is the
+/// `keccak256` of the packed bytes.
 struct Session {
     /// `SIGNER_*` in {SessionTypes}.
     uint8 signerKind;
@@ -103,17 +105,20 @@ struct Session {
     /// The typed data the session may sign for the account through ERC-1271 (none: it signs nothing, unless
     /// `SESSION_SIGN_ANY` opts in to signing anything).
     TypedDataScope[] signing;
-    /// `keccak256(abi.encodePacked(actionHash...))` over the session's actions, in order.
-    bytes32 actionsHash;
+    /// The root of the Merkle tree over the session's action hashes, in order (see docs/encoding.md); zero for a
+    /// session without actions.
+    bytes32 actionsRoot;
     /// Makes equal envelopes distinct sessions.
     bytes32 salt;
 }
 
-/// @notice What a session's UserOperation carries in its signature (after a one-byte mode).
+/// @notice What a session's UserOperation carries in its signature, before packing (the tests' view of it).
 struct SessionUse {
     Session session;
     /// The actions this operation's calls use (each must belong to the session).
     Action[] actions;
+    /// For each of `actions`, its Merkle proof under `session.actionsRoot` (needed until its record exists).
+    bytes32[][] proofs;
     /// For each call of the batch, the index of its action in `actions`.
     bytes callActions;
     /// The time the operation means to run at; it picks the periods that are charged.
@@ -123,10 +128,8 @@ struct SessionUse {
     bytes signature;
 }
 
-/// @notice The owner's approval of a session, carried by a lazy grant or checked by `grantSession`.
+/// @notice The owner's approval of a session, carried by a lazy grant (before packing).
 struct Grant {
-    /// The hashes of all the session's actions, in order (they hash to `Session.actionsHash`).
-    bytes32[] actionHashes;
     /// Merkle proof of this chain's grant digest under the root the owner signed (empty for one chain).
     bytes32[] proof;
     /// The account's epoch the owner signed for (a grant from before a "revoke all" is void).
@@ -198,6 +201,8 @@ library SessionTypes {
     uint8 internal constant STATE_ENABLED = 1;
     uint8 internal constant STATE_REVOKED = 2;
 
+    /// The version of the packed formats (first byte of a session, a UserOperation signature, an ERC-1271 one).
+    uint8 internal constant FORMAT_VERSION = 1;
     uint8 internal constant MODE_USE = 0;
     uint8 internal constant MODE_GRANT_AND_USE = 1;
 

@@ -4,6 +4,7 @@ pragma solidity ^0.8.26;
 import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {SessionKeyValidator} from "../src/SessionKeyValidator.sol";
+import {SessionEncoder} from "../src/SessionEncoder.sol";
 import {Action, ArgRule, Session, SessionTypes, SessionUse} from "../src/SessionTypes.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
 
@@ -12,9 +13,9 @@ import {LeashTest} from "./utils/LeashTest.sol";
 /// `lastCallGas` is the gas of the whole `handleOps` transaction (intrinsic and calldata included), the method
 /// of the public aa-benchmarks tables. Accounts, nonce lanes and action slots are warmed by an earlier op, so
 /// the figures are those of an account in steady use; each account pays gas from an EntryPoint deposit (no
-/// prefund transfer); the recipient already holds tokens and ether. The last
-/// log line is one JSON object with every figure. Without `--isolate` (as in `make test`) it only checks that
-/// every measured op lands.
+/// prefund transfer); the recipient already holds tokens and ether. The last log line is one JSON object with
+/// every figure; `forge snapshot` records the same figures (`snapshots/GasBenchmark.json`), which CI checks.
+/// Without `--isolate` (as in `make test`) it only checks that every measured op lands.
 contract GasBenchmark is LeashTest {
     event log(string);
 
@@ -34,7 +35,7 @@ contract GasBenchmark is LeashTest {
         // Session: time window, target + selector, 2 argument rules, per-period spend cap and use limit.
         Action[] memory actions = one(benchmarkAction());
         Session memory s = benchmarkSession(actions, 0);
-        grant(s, actions);
+        grantByOwner(s, actions);
         SessionUse memory use = useOf(s, actions, 1);
         send(sessionOp(transferCall(merchant, 1e6), use));
         uint256 sessionStart = usdc.balanceOf(merchant);
@@ -45,11 +46,9 @@ contract GasBenchmark is LeashTest {
         Session memory lazy = benchmarkSession(actions, bytes32(uint256(1)));
         measure(
             "session_erc20_transfer_enable",
-            grantingOp(
-                transferCall(merchant, 1e6), useOf(lazy, actions, 1), ownerGrant(address(account), lazy, actions)
-            )
+            grantingOp(transferCall(merchant, 1e6), useOf(lazy, actions, 1), ownerGrant(address(account), lazy))
         );
-        assertEq(validator.sessionState(address(account), validator.hashSession(lazy)), 1, "lazy grant landed");
+        assertEq(validator.sessionState(address(account), sessionIdOf(lazy)), 1, "lazy grant landed");
 
         Execution[] memory calls = new Execution[](3);
         for (uint256 i = 0; i < 3; ++i) {
@@ -60,20 +59,37 @@ contract GasBenchmark is LeashTest {
         measure("session_batch3_erc20_transfer", sessionOp(batchCall(calls), use));
         assertEq(usdc.balanceOf(merchant), batchStart + 3e6, "batch landed");
 
-        // The same op against a session holding 100 actions.
-        Action[] memory many = new Action[](100);
-        for (uint256 i = 0; i < 99; ++i) {
-            many[i] = benchmarkAction();
-            many[i].target = address(uint160(0x10000 + i));
-        }
-        many[99] = benchmarkAction();
+        // Sessions holding 100 actions: the first op grants one lazily and proves the last action; the second
+        // op uses a warm one (its action's record written, so it carries no proof).
+        Action[] memory many = hundredActions();
         Session memory big = benchmarkSession(many, bytes32(uint256(2)));
-        grant(big, many);
-        SessionUse memory bigUse = useOf(big, one(many[99]), 1);
-        send(sessionOp(transferCall(merchant, 1e6), bigUse));
+        measure(
+            "session_lazy_grant_100_actions",
+            grantingOp(transferCall(merchant, 1e6), useOfLast(big, many), ownerGrant(address(account), big))
+        );
+        SessionUse memory bigUse = useOfLast(big, many);
+        bigUse.proofs[0] = new bytes32[](0);
         uint256 bigStart = usdc.balanceOf(merchant);
         measure("session_erc20_transfer_100_actions", sessionOp(transferCall(merchant, 1e6), bigUse));
         assertEq(usdc.balanceOf(merchant), bigStart + 1e6, "100-action session transfer landed");
+
+        // A native transfer: recipient fixed, per-call value and per-period value cap.
+        Action memory pay;
+        pay.target = merchant;
+        pay.flags = SessionTypes.ACTION_NATIVE_TRANSFER | SessionTypes.ACTION_VALUE_CAP;
+        pay.maxValuePerCall = 0.1 ether;
+        pay.valueCap = 1 ether;
+        pay.period = everySeconds(30 days);
+        pay.period.anchor = 0;
+        Session memory native = benchmarkSession(one(pay), bytes32(uint256(3)));
+        grantByOwner(native, one(pay));
+        SessionUse memory nativeUse = useOf(native, one(pay), 1);
+        send(sessionOp(singleCall(merchant, 1 gwei, ""), nativeUse));
+        measure("session_native_transfer", sessionOp(singleCall(merchant, 1 gwei, ""), nativeUse));
+
+        // The benchmark session signed by a P-256 key, raw and through WebAuthn.
+        measureP256("session_p256_erc20_transfer", SessionTypes.SIGNER_P256, actions, 4);
+        measureP256("session_webauthn_erc20_transfer", SessionTypes.SIGNER_WEBAUTHN, actions, 5);
 
         // A new account deployed by its first op, which is an owner ERC-20 transfer.
         (address[] memory validators, bytes[] memory data) = moduleList();
@@ -100,6 +116,23 @@ contract GasBenchmark is LeashTest {
         a.rules[1] = rule(SessionTypes.OP_LTE, 32, bytes32(uint256(1000e6)));
     }
 
+    /// @dev 99 actions on other tokens, then the benchmark action.
+    function hundredActions() internal view returns (Action[] memory many) {
+        many = new Action[](100);
+        for (uint256 i = 0; i < 99; ++i) {
+            many[i] = benchmarkAction();
+            many[i].target = address(uint160(0x10000 + i));
+        }
+        many[99] = benchmarkAction();
+    }
+
+    /// @dev A use of the session's last action alone, with its proof in the session's tree.
+    function useOfLast(Session memory s, Action[] memory all) internal view returns (SessionUse memory use) {
+        use = useOf(s, one(all[all.length - 1]), 1);
+        use.proofs = new bytes32[][](1);
+        use.proofs[0] = SessionEncoder.proof(hashesOf(all), all.length - 1);
+    }
+
     function benchmarkSession(Action[] memory actions, bytes32 salt) internal view returns (Session memory s) {
         s = newSession(sessionSigner, actions);
         s.validAfter = uint48(vm.getBlockTimestamp() - 1 days);
@@ -107,20 +140,36 @@ contract GasBenchmark is LeashTest {
         s.salt = salt;
     }
 
-    /// @dev Grants by an owner op with room for one storage write per action.
-    function grant(Session memory s, Action[] memory actions) internal {
-        bytes memory call = abi.encodeCall(SessionKeyValidator.grantSession, (s, actionHashes(actions)));
-        PackedUserOperation memory op = baseOp(address(account), 0, singleCall(address(validator), 0, call));
-        op.accountGasLimits = bytes32((uint256(600_000) << 128) | (100_000 + 30_000 * actions.length));
-        op.signature = ownerSignature(op);
-        send(op);
-        require(validator.sessionState(address(account), validator.hashSession(s)) == 1, "grant failed");
+    /// @dev Grants the benchmark session to the P-256 key (`kind`), warms it, then measures a transfer.
+    function measureP256(string memory label, uint8 kind, Action[] memory actions, uint256 salt) internal {
+        Session memory s = withP256Signer(benchmarkSession(actions, bytes32(salt)), kind);
+        grantByOwner(s, actions);
+        send(p256Op(s, actions, kind));
+        measure(label, p256Op(s, actions, kind));
+    }
+
+    function p256Op(Session memory s, Action[] memory actions, uint8 kind)
+        internal
+        view
+        returns (PackedUserOperation memory op)
+    {
+        SessionUse memory use = useOf(s, actions, 1);
+        op = baseOp(address(account), sessionKeyNonce(0), transferCall(merchant, 1e6));
+        bytes32 digest = validator.useDigest(ENTRYPOINT.getUserOpHash(op), sessionIdOf(s), use.time, callsHash(use));
+        if (kind == SessionTypes.SIGNER_P256) {
+            (bytes32 r, bytes32 sig) = signP256(digest);
+            use.signature = abi.encodePacked(r, sig);
+        } else {
+            use.signature = webAuthnSignature(digest);
+        }
+        op.signature = packUse(use);
     }
 
     function measure(string memory label, PackedUserOperation memory op) internal {
         send(op);
-        string memory gas = vm.toString(uint256(vm.lastCallGas().gasTotalUsed));
-        emit log(string.concat(label, " ", gas));
-        json = string.concat(json, bytes(json).length == 0 ? "" : ",", '"', label, '":', gas);
+        uint256 gas = vm.lastCallGas().gasTotalUsed;
+        vm.snapshotValue("GasBenchmark", label, gas);
+        emit log(string.concat(label, " ", vm.toString(gas)));
+        json = string.concat(json, bytes(json).length == 0 ? "" : ",", '"', label, '":', vm.toString(gas));
     }
 }

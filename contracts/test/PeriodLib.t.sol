@@ -3,11 +3,20 @@ pragma solidity ^0.8.26;
 
 import {PeriodLib} from "../src/libraries/PeriodLib.sol";
 import {Period, SessionTypes} from "../src/SessionTypes.sol";
+import {SessionEncoder} from "../src/SessionEncoder.sol";
 import {TestBase} from "./utils/TestBase.sol";
 
-/// @notice Exposes {PeriodLib-resolve} (which takes `Period calldata`) as an external call.
+/// @notice Exposes {PeriodLib-resolve} (which reads a packed period from calldata) as an external call.
 contract PeriodHarness {
     function resolve(Period calldata period, uint48 time)
+        external
+        view
+        returns (uint32 index, uint48 windowStart, uint48 windowLast)
+    {
+        return this.resolvePacked(SessionEncoder.encode(period), time);
+    }
+
+    function resolvePacked(bytes calldata period, uint48 time)
         external
         pure
         returns (uint32 index, uint48 windowStart, uint48 windowLast)

@@ -5,20 +5,17 @@ import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.s
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {IERC7579ModuleConfig} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
-import {Base64} from "@openzeppelin/contracts/utils/Base64.sol";
 import {SessionKeyValidator} from "../src/SessionKeyValidator.sol";
 import {LeashAccount} from "../src/LeashAccount.sol";
 import {CallPolicyLib} from "../src/libraries/CallPolicyLib.sol";
 import {Action, Grant, Period, Session, SessionRecord, SessionTypes, SessionUse} from "../src/SessionTypes.sol";
 import {DevPaymaster} from "../src/devnet/DevPaymaster.sol";
+import {SessionEncoder} from "../src/SessionEncoder.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
 
 /// @notice Grant (by transaction, lazily, multichain), status, revoke one and all, signers, gas budget,
 /// paymaster, ERC-1271 and sudo, all through `handleOps`.
 contract SessionLifecycleTest is LeashTest {
-    uint256 internal constant P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551;
-    uint256 internal constant P256_KEY = 0x7E57;
-
     function defaultSession() internal view returns (Session memory s, Action[] memory actions) {
         actions = one(transferAction(1000e6, lifetime()));
         s = newSession(sessionSigner, actions);
@@ -30,7 +27,7 @@ contract SessionLifecycleTest is LeashTest {
 
     function test_GrantByOwnerTransaction() public {
         (Session memory s, Action[] memory actions) = defaultSession();
-        bytes32 id = validator.hashSession(s);
+        bytes32 id = sessionIdOf(s);
         assertEq(validator.sessionState(address(account), id), SessionTypes.STATE_NONE, "not granted yet");
         grantByOwner(s, actions);
         assertEq(validator.sessionState(address(account), id), SessionTypes.STATE_ENABLED, "granted");
@@ -40,9 +37,9 @@ contract SessionLifecycleTest is LeashTest {
 
     function test_LazyGrantInFirstOp() public {
         (Session memory s, Action[] memory actions) = defaultSession();
-        send(grantingOp(transferCall(merchant, 3e6), useOf(s, actions, 1), ownerGrant(address(account), s, actions)));
+        send(grantingOp(transferCall(merchant, 3e6), useOf(s, actions, 1), ownerGrant(address(account), s)));
         assertEq(usdc.balanceOf(merchant), 3e6, "first op landed");
-        bytes32 id = validator.hashSession(s);
+        bytes32 id = sessionIdOf(s);
         assertEq(validator.sessionState(address(account), id), SessionTypes.STATE_ENABLED, "granted by the op");
         // Later ops need no grant.
         send(sessionOp(transferCall(merchant, 3e6), useOf(s, actions, 1)));
@@ -51,13 +48,13 @@ contract SessionLifecycleTest is LeashTest {
 
     function test_RevertWhen_LazyGrantSignedBySessionKey() public {
         (Session memory s, Action[] memory actions) = defaultSession();
-        Grant memory grant = ownerGrant(address(account), s, actions);
-        bytes32 leaf = validator.grantDigest(address(account), validator.hashSession(s), 0);
+        Grant memory grant = ownerGrant(address(account), s);
+        bytes32 leaf = validator.grantDigest(address(account), sessionIdOf(s), 0);
         (uint8 v, bytes32 r, bytes32 sig) = vm.sign(sessionKey, validator.grantRootDigest(leaf));
         grant.ownerSignature = abi.encodePacked(r, sig, v);
         expectRejected(
             grantingOp(transferCall(merchant, 1), useOf(s, actions, 1), grant),
-            abi.encodeWithSelector(SessionKeyValidator.InvalidGrantSignature.selector, validator.hashSession(s))
+            abi.encodeWithSelector(SessionKeyValidator.InvalidGrantSignature.selector, sessionIdOf(s))
         );
     }
 
@@ -69,9 +66,8 @@ contract SessionLifecycleTest is LeashTest {
         // A second, wider session the first one tries to grant.
         Action memory anything = anyCall();
         Session memory wide = newSession(sessionSigner, one(anything));
-        bytes32 wideId = validator.hashSession(wide);
+        bytes32 wideId = sessionIdOf(wide);
         Grant memory grant;
-        grant.actionHashes = actionHashes(one(anything));
         grant.epoch = 0;
         grant.ownerSignature =
             sessionSignature(s, validator.grantRootDigest(validator.grantDigest(address(account), wideId, 0)));
@@ -85,35 +81,57 @@ contract SessionLifecycleTest is LeashTest {
         (Session memory s, Action[] memory actions) = defaultSession();
         LeashAccount other = createAccount(owner, bytes32(uint256(1)));
         vm.deal(address(other), 1 ether);
-        Grant memory grantForOther = ownerGrant(address(other), s, actions);
+        Grant memory grantForOther = ownerGrant(address(other), s);
         expectRejected(
             grantingOp(transferCall(merchant, 1), useOf(s, actions, 1), grantForOther),
-            abi.encodeWithSelector(SessionKeyValidator.InvalidGrantSignature.selector, validator.hashSession(s))
+            abi.encodeWithSelector(SessionKeyValidator.InvalidGrantSignature.selector, sessionIdOf(s))
         );
     }
 
-    function test_RevertWhen_GrantActionListDoesNotMatch() public {
+    /// @dev The operation carries an action that is not in the session's tree, with a proof that pairs it with a
+    /// granted action: the proof leads to another root, so the call is refused and nothing is charged.
+    function test_RevertWhen_CarriedActionIsNotInTheSession() public {
         (Session memory s, Action[] memory actions) = defaultSession();
-        Grant memory grant = ownerGrant(address(account), s, actions);
-        grant.actionHashes = new bytes32[](2);
-        grant.actionHashes[0] = validator.hashAction(actions[0]);
-        grant.actionHashes[1] = keccak256("smuggled action");
+        Action memory smuggled = anyCall();
+        SessionUse memory use = useOf(s, one(smuggled), 1);
+        use.proofs = new bytes32[][](1);
+        use.proofs[0] = new bytes32[](1);
+        use.proofs[0][0] = actionHashOf(actions[0]);
         expectRejected(
-            grantingOp(transferCall(merchant, 1), useOf(s, actions, 1), grant),
-            abi.encodeWithSelector(SessionKeyValidator.ActionsMismatch.selector, validator.hashSession(s))
+            grantingOp(transferCall(merchant, 1), use, ownerGrant(address(account), s)),
+            abi.encodeWithSelector(SessionKeyValidator.ActionNotGranted.selector, 0, actionHashOf(smuggled))
         );
+    }
+
+    /// @dev Once granted, an action without a record must prove itself on every use: leaving out the proof of
+    /// the second action of a two-action session is refused.
+    function test_RevertWhen_UnrecordedActionComesWithoutProof() public {
+        Action[] memory actions = new Action[](2);
+        actions[0] = transferAction(10e6, lifetime());
+        actions[1] = anyCall();
+        Session memory s = newSession(sessionSigner, actions);
+        grantByOwner(s, actions);
+        SessionUse memory use = useOf(s, one(actions[1]), 1);
+        use.proofs = new bytes32[][](1);
+        use.proofs[0] = new bytes32[](0);
+        expectRejected(
+            sessionOp(singleCall(merchant, 0, ""), use),
+            abi.encodeWithSelector(SessionKeyValidator.ActionNotGranted.selector, 0, actionHashOf(actions[1]))
+        );
+        use.proofs[0] = new bytes32[](1);
+        use.proofs[0][0] = actionHashOf(actions[0]);
+        send(sessionOp(singleCall(merchant, 0, ""), use));
     }
 
     function test_RevertWhen_GrantHasInvalidSigner() public {
         (Session memory s, Action[] memory actions) = defaultSession();
         s.signer = hex"1234";
-        bytes memory call = abi.encodeCall(SessionKeyValidator.grantSession, (s, actionHashes(actions)));
+        assertTrue(s.actionsRoot == actionsRoot(actions), "the session commits to its actions");
+        bytes memory call = abi.encodeCall(SessionKeyValidator.grantSession, (SessionEncoder.encode(s)));
         PackedUserOperation memory op = ownerOp(singleCall(address(validator), 0, call));
         // The owner's op is included, but its call reverts inside: nothing is granted.
         send(op);
-        assertEq(
-            validator.sessionState(address(account), validator.hashSession(s)), SessionTypes.STATE_NONE, "not granted"
-        );
+        assertEq(validator.sessionState(address(account), sessionIdOf(s)), SessionTypes.STATE_NONE, "not granted");
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -122,7 +140,7 @@ contract SessionLifecycleTest is LeashTest {
 
     function test_MultichainGrant_OneSignatureTwoChains() public {
         (Session memory s, Action[] memory actions) = defaultSession();
-        bytes32 id = validator.hashSession(s);
+        bytes32 id = sessionIdOf(s);
         uint256 chainA = vm.getChainId();
         uint256 chainB = 8453;
         bytes32 leafA = validator.grantDigest(address(account), id, 0);
@@ -134,7 +152,6 @@ contract SessionLifecycleTest is LeashTest {
         bytes memory ownerSignature = signRoot(root);
 
         Grant memory grant;
-        grant.actionHashes = actionHashes(actions);
         grant.ownerSignature = ownerSignature;
         grant.proof = new bytes32[](1);
 
@@ -177,9 +194,9 @@ contract SessionLifecycleTest is LeashTest {
 
     function test_RevertWhen_RevokedSessionReplaysItsGrant() public {
         (Session memory s, Action[] memory actions) = defaultSession();
-        Grant memory grant = ownerGrant(address(account), s, actions);
+        Grant memory grant = ownerGrant(address(account), s);
         send(grantingOp(transferCall(merchant, 1), useOf(s, actions, 1), grant));
-        bytes32 id = validator.hashSession(s);
+        bytes32 id = sessionIdOf(s);
         revokeByOwner(id);
         expectRejected(
             grantingOp(transferCall(merchant, 1), useOf(s, actions, 1), grant),
@@ -191,29 +208,29 @@ contract SessionLifecycleTest is LeashTest {
         (Session memory s1, Action[] memory actions) = defaultSession();
         Session memory s2 = newSession(sessionSigner, actions);
         s2.salt = bytes32(uint256(2));
-        Grant memory grant2 = ownerGrant(address(account), s2, actions);
+        Grant memory grant2 = ownerGrant(address(account), s2);
         grantByOwner(s1, actions);
         revokeAllByOwner();
         assertEq(validator.epochOf(address(account)), 1, "epoch bumped");
         expectRejected(
             sessionOp(transferCall(merchant, 1), useOf(s1, actions, 1)),
-            abi.encodeWithSelector(SessionKeyValidator.SessionVoidedByRevokeAll.selector, validator.hashSession(s1))
+            abi.encodeWithSelector(SessionKeyValidator.SessionVoidedByRevokeAll.selector, sessionIdOf(s1))
         );
         // A grant signed before "revoke all" and never used is dead too, and says so.
         expectRejected(
             grantingOp(transferCall(merchant, 1), useOf(s2, actions, 1), grant2),
             abi.encodeWithSelector(
-                SessionKeyValidator.GrantVoidedByRevokeAll.selector, validator.hashSession(s2), uint32(0), uint32(1)
+                SessionKeyValidator.GrantVoidedByRevokeAll.selector, sessionIdOf(s2), uint32(0), uint32(1)
             )
         );
         // Restating the new epoch does not help: the owner signed the old one.
         grant2.epoch = 1;
         expectRejected(
             grantingOp(transferCall(merchant, 1), useOf(s2, actions, 1), grant2),
-            abi.encodeWithSelector(SessionKeyValidator.InvalidGrantSignature.selector, validator.hashSession(s2))
+            abi.encodeWithSelector(SessionKeyValidator.InvalidGrantSignature.selector, sessionIdOf(s2))
         );
         // The owner can grant anew in the new epoch.
-        send(grantingOp(transferCall(merchant, 1), useOf(s2, actions, 1), ownerGrant(address(account), s2, actions)));
+        send(grantingOp(transferCall(merchant, 1), useOf(s2, actions, 1), ownerGrant(address(account), s2)));
         assertEq(usdc.balanceOf(merchant), 1, "new grant works");
     }
 
@@ -251,7 +268,7 @@ contract SessionLifecycleTest is LeashTest {
         usdc.mint(address(other), 100e6);
         expectRejected(
             sessionOpOn(address(other), 0, transferCall(merchant, 1), useOf(s, actions, 1), sessionKey),
-            abi.encodeWithSelector(SessionKeyValidator.SessionNotGranted.selector, validator.hashSession(s))
+            abi.encodeWithSelector(SessionKeyValidator.SessionNotGranted.selector, sessionIdOf(s))
         );
     }
 
@@ -261,15 +278,7 @@ contract SessionLifecycleTest is LeashTest {
 
     function p256Session(uint8 kind) internal view returns (Session memory s, Action[] memory actions) {
         actions = one(transferAction(1000e6, lifetime()));
-        s = newSession(sessionSigner, actions);
-        (uint256 x, uint256 y) = vm.publicKeyP256(P256_KEY);
-        s.signerKind = kind;
-        s.signer = abi.encodePacked(x, y);
-    }
-
-    function signP256(bytes32 digest) internal pure returns (bytes32 r, bytes32 s) {
-        (r, s) = vm.signP256(P256_KEY, digest);
-        if (uint256(s) > P256_N / 2) s = bytes32(P256_N - uint256(s));
+        s = withP256Signer(newSession(sessionSigner, actions), kind);
     }
 
     function p256Op(Session memory s, Action[] memory actions, bytes memory callData)
@@ -279,10 +288,10 @@ contract SessionLifecycleTest is LeashTest {
     {
         SessionUse memory use = useOf(s, actions, 1);
         op = baseOp(address(account), sessionKeyNonce(0), callData);
-        digest = validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(s), use.time, callsHash(use));
+        digest = validator.useDigest(ENTRYPOINT.getUserOpHash(op), sessionIdOf(s), use.time, callsHash(use));
         (bytes32 r, bytes32 sig) = signP256(digest);
         use.signature = abi.encodePacked(r, sig);
-        op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
+        op.signature = packUse(use);
     }
 
     function test_P256SessionKey() public {
@@ -298,24 +307,11 @@ contract SessionLifecycleTest is LeashTest {
         grantByOwner(s, actions);
         SessionUse memory use = useOf(s, actions, 1);
         PackedUserOperation memory op = baseOp(address(account), sessionKeyNonce(0), transferCall(merchant, 4e6));
-        bytes32 digest =
-            validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(s), use.time, callsHash(use));
+        bytes32 digest = validator.useDigest(ENTRYPOINT.getUserOpHash(op), sessionIdOf(s), use.time, callsHash(use));
         (bytes32 r, bytes32 low) = signP256(digest);
         use.signature = abi.encodePacked(r, bytes32(P256_N - uint256(low)));
-        op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
+        op.signature = packUse(use);
         expectFailedOp(op, "AA24 signature error");
-    }
-
-    function webAuthnSignature(bytes32 digest) internal pure returns (bytes memory) {
-        string memory clientDataJSON = string.concat(
-            '{"type":"webauthn.get","challenge":"',
-            Base64.encodeURL(abi.encodePacked(digest)),
-            '","origin":"https://leash.local","crossOrigin":false}'
-        );
-        bytes memory authenticatorData = abi.encodePacked(sha256("leash.local"), bytes1(0x05), uint32(1));
-        bytes32 message = sha256(abi.encodePacked(authenticatorData, sha256(bytes(clientDataJSON))));
-        (bytes32 r, bytes32 s) = signP256(message);
-        return abi.encode(r, s, uint256(23), uint256(1), authenticatorData, clientDataJSON);
     }
 
     function test_WebAuthnSessionKey() public {
@@ -323,17 +319,16 @@ contract SessionLifecycleTest is LeashTest {
         grantByOwner(s, actions);
         SessionUse memory use = useOf(s, actions, 1);
         PackedUserOperation memory op = baseOp(address(account), sessionKeyNonce(0), transferCall(merchant, 5e6));
-        bytes32 digest =
-            validator.useDigest(ENTRYPOINT.getUserOpHash(op), validator.hashSession(s), use.time, callsHash(use));
+        bytes32 digest = validator.useDigest(ENTRYPOINT.getUserOpHash(op), sessionIdOf(s), use.time, callsHash(use));
         use.signature = webAuthnSignature(digest);
-        op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
+        op.signature = packUse(use);
         send(op);
         assertEq(usdc.balanceOf(merchant), 5e6, "WebAuthn signed op landed");
 
         // An assertion for another challenge fails.
         op = baseOp(address(account), sessionKeyNonce(0), transferCall(merchant, 5e6));
         use.signature = webAuthnSignature(keccak256("another challenge"));
-        op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
+        op.signature = packUse(use);
         expectFailedOp(op, "AA24 signature error");
     }
 
@@ -354,7 +349,7 @@ contract SessionLifecycleTest is LeashTest {
             sessionOp(transferCall(merchant, 1), use),
             abi.encodeWithSelector(SessionKeyValidator.GasBudgetExceeded.selector, perOp * 2, perOp, perOp * 2)
         );
-        SessionRecord memory record = validator.sessionRecord(address(account), validator.hashSession(s));
+        SessionRecord memory record = validator.sessionRecord(address(account), sessionIdOf(s));
         assertEq(record.gasSpent, perOp * 2, "budget spent");
     }
 
@@ -372,11 +367,11 @@ contract SessionLifecycleTest is LeashTest {
         op.accountGasLimits = bytes32((uint256(vgl) << 128) | cgl);
         op.gasFees = bytes32((uint256(fee) << 128) | fee);
         use.signature = signUse(op, use, sessionKey);
-        op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
+        op.signature = packUse(use);
         uint256 cost = (uint256(pvg) + vgl + cgl) * fee;
         if (cost <= s.gasBudget) {
             send(op);
-            assertEq(validator.sessionRecord(address(account), validator.hashSession(s)).gasSpent, cost, "charged");
+            assertEq(validator.sessionRecord(address(account), sessionIdOf(s)).gasSpent, cost, "charged");
         } else {
             expectRejected(
                 op, abi.encodeWithSelector(SessionKeyValidator.GasBudgetExceeded.selector, 0, cost, s.gasBudget)
@@ -400,7 +395,7 @@ contract SessionLifecycleTest is LeashTest {
         PackedUserOperation memory op = baseOp(address(account), sessionKeyNonce(0), transferCall(merchant, 1));
         op.paymasterAndData = abi.encodePacked(address(paymaster), uint128(100_000), uint128(50_000));
         use.signature = signUse(op, use, sessionKey);
-        op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
+        op.signature = packUse(use);
         uint256 accountBalance = address(account).balance;
         send(op);
         assertEq(usdc.balanceOf(merchant), 1, "sponsored op landed");
@@ -416,7 +411,7 @@ contract SessionLifecycleTest is LeashTest {
         (Session memory s,) = defaultSession();
         Action[] memory none = new Action[](0);
         s.flags |= SessionTypes.SESSION_SUDO;
-        s.actionsHash = actionsHash(none);
+        s.actionsRoot = actionsRoot(none);
         grantByOwner(s, none);
         use = useOf(s, none, 0);
     }

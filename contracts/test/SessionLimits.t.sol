@@ -6,6 +6,7 @@ import {SessionKeyValidator} from "../src/SessionKeyValidator.sol";
 import {CallPolicyLib} from "../src/libraries/CallPolicyLib.sol";
 import {PeriodLib} from "../src/libraries/PeriodLib.sol";
 import {Action, ActionRecord, ArgRule, Period, Session, SessionTypes, SessionUse} from "../src/SessionTypes.sol";
+import {SessionEncoder} from "../src/SessionEncoder.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
 
 /// @notice Argument rules, cumulative limits, use counts, periods and windows through `handleOps`.
@@ -464,15 +465,16 @@ contract SessionLimitsTest is LeashTest {
         a.maxUses = 3;
         SessionUse memory use = grantedOne(a);
         send(sessionOp(transferCall(merchant, 40e6), use));
-        bytes32 id = validator.hashSession(use.session);
+        bytes32 id = sessionIdOf(use.session);
         (uint32 period, uint256 usesLeft, uint256 amountLeft, uint256 valueLeft) =
-            validator.actionAllowance(address(account), id, a, uint48(vm.getBlockTimestamp()));
+            validator.actionAllowance(address(account), id, SessionEncoder.encode(a), uint48(vm.getBlockTimestamp()));
         assertEq(period, 1, "first period");
         assertEq(usesLeft, 2, "two uses left");
         assertEq(amountLeft, 60e6, "60 USDC left");
         assertEq(valueLeft, type(uint256).max, "no value cap");
-        (, usesLeft, amountLeft,) =
-            validator.actionAllowance(address(account), id, a, uint48(vm.getBlockTimestamp() + 1 days));
+        (, usesLeft, amountLeft,) = validator.actionAllowance(
+            address(account), id, SessionEncoder.encode(a), uint48(vm.getBlockTimestamp() + 1 days)
+        );
         assertEq(usesLeft, 3, "fresh uses tomorrow");
         assertEq(amountLeft, 100e6, "fresh cap tomorrow");
     }

@@ -23,7 +23,7 @@ contract SessionPoliciesTest is LeashTest {
     function granted(Action[] memory actions) internal returns (Session memory s, SessionUse memory use) {
         s = newSession(sessionSigner, actions);
         grantByOwner(s, actions);
-        use = useOf(s, one(actions[0]), 1);
+        use = useOf(s, actions, 1);
     }
 
     function grantedOne(Action memory action) internal returns (SessionUse memory use) {
@@ -311,7 +311,7 @@ contract SessionPoliciesTest is LeashTest {
         SessionUse memory use = grantedOne(transferAction(100e6, lifetime()));
         // The session key edits its own action to a bigger cap: the hash no longer matches a granted action.
         use.actions[0].amountCap = 1_000_000e6;
-        bytes32 forged = validator.hashAction(use.actions[0]);
+        bytes32 forged = actionHashOf(use.actions[0]);
         expectRejected(
             sessionOp(transferCall(merchant, 500e6), use),
             abi.encodeWithSelector(SessionKeyValidator.ActionNotGranted.selector, 0, forged)
@@ -323,7 +323,7 @@ contract SessionPoliciesTest is LeashTest {
         Session memory s = newSession(sessionSigner, actions);
         expectRejected(
             sessionOp(transferCall(merchant, 1), useOf(s, actions, 1)),
-            abi.encodeWithSelector(SessionKeyValidator.SessionNotGranted.selector, validator.hashSession(s))
+            abi.encodeWithSelector(SessionKeyValidator.SessionNotGranted.selector, sessionIdOf(s))
         );
     }
 
@@ -332,7 +332,7 @@ contract SessionPoliciesTest is LeashTest {
         use.session.validUntil = s.validUntil + 365 days;
         expectRejected(
             sessionOp(transferCall(merchant, 1), use),
-            abi.encodeWithSelector(SessionKeyValidator.SessionNotGranted.selector, validator.hashSession(use.session))
+            abi.encodeWithSelector(SessionKeyValidator.SessionNotGranted.selector, sessionIdOf(use.session))
         );
     }
 
@@ -345,19 +345,45 @@ contract SessionPoliciesTest is LeashTest {
     function test_RevertWhen_SignatureBodyIsGarbage() public {
         grantedOne(transferAction(100e6, lifetime()));
         PackedUserOperation memory op = baseOp(address(account), sessionKeyNonce(0), transferCall(merchant, 1));
-        op.signature = hex"00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
-        expectRejected(op, abi.encodeWithSelector(SessionKeyValidator.MalformedSignature.selector));
+        // A session length past the end of the signature.
+        op.signature = hex"0100ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+        expectRejected(op, abi.encodeWithSelector(CallPolicyLib.MalformedSignature.selector));
         op.signature = "";
-        expectRejected(op, abi.encodeWithSelector(SessionKeyValidator.MalformedSignature.selector));
-        op.signature = hex"07";
-        expectRejected(op, abi.encodeWithSelector(SessionKeyValidator.MalformedSignature.selector));
+        expectRejected(op, abi.encodeWithSelector(CallPolicyLib.MalformedSignature.selector));
+        op.signature = hex"01";
+        expectRejected(op, abi.encodeWithSelector(CallPolicyLib.MalformedSignature.selector));
+    }
+
+    /// @dev Every length in the packed signature is checked against its end: a use whose last byte is cut off,
+    /// or that carries one byte too many, is refused whatever the byte.
+    function test_RevertWhen_SignatureIsTruncatedOrHasTrailingBytes() public {
+        SessionUse memory use = grantedOne(transferAction(100e6, lifetime()));
+        PackedUserOperation memory op = sessionOp(transferCall(merchant, 1), use);
+        bytes memory full = op.signature;
+        op.signature = abi.encodePacked(full, bytes1(0));
+        expectRejected(op, abi.encodeWithSelector(CallPolicyLib.MalformedSignature.selector));
+        bytes memory cut = new bytes(full.length - 1);
+        for (uint256 i = 0; i < cut.length; ++i) {
+            cut[i] = full[i];
+        }
+        op.signature = cut;
+        expectRejected(op, abi.encodeWithSelector(CallPolicyLib.MalformedSignature.selector));
+        op.signature = full;
+        send(op);
     }
 
     function test_RevertWhen_UnknownMode() public {
         SessionUse memory use = grantedOne(transferAction(100e6, lifetime()));
         PackedUserOperation memory op = sessionOp(transferCall(merchant, 1), use);
-        op.signature[0] = 0x07;
+        op.signature[1] = 0x07;
         expectRejected(op, abi.encodeWithSelector(SessionKeyValidator.UnknownSignatureMode.selector, 7));
+    }
+
+    function test_RevertWhen_UnknownFormatVersion() public {
+        SessionUse memory use = grantedOne(transferAction(100e6, lifetime()));
+        PackedUserOperation memory op = sessionOp(transferCall(merchant, 1), use);
+        op.signature[0] = 0x02;
+        expectRejected(op, abi.encodeWithSelector(SessionKeyValidator.UnsupportedFormat.selector, 2));
     }
 
     function testFuzz_GarbageSignatureNeverValidates(bytes memory garbage) public {

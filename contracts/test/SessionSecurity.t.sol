@@ -7,6 +7,7 @@ import {Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Util
 import {SessionKeyValidator} from "../src/SessionKeyValidator.sol";
 import {CallPolicyLib} from "../src/libraries/CallPolicyLib.sol";
 import {Action, Grant, Session, SessionRecord, SessionTypes, SessionUse} from "../src/SessionTypes.sol";
+import {SessionEncoder} from "../src/SessionEncoder.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
 
 /// @notice What a session key can be made to attempt against its own account, through `handleOps`: every call
@@ -58,7 +59,8 @@ contract SessionSecurityTest is LeashTest {
     function forbidden(uint256 which) internal view returns (address to, bytes memory data) {
         which %= 8;
         bytes memory takeOver = abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(target), ""));
-        bytes memory grantSudo = abi.encodeCall(SessionKeyValidator.grantSession, (sudoSession(), new bytes32[](0)));
+        bytes memory grantSudo =
+            abi.encodeCall(SessionKeyValidator.grantSession, (SessionEncoder.encode(sudoSession())));
         if (which == 0) return (address(0), takeOver);
         if (which == 1) return (address(account), takeOver);
         if (which == 2) return (address(validator), grantSudo);
@@ -99,10 +101,8 @@ contract SessionSecurityTest is LeashTest {
         assertEq(now_.epoch, before.epoch, "epoch unchanged");
         assertEq(THIEF.balance, 0, "nothing withdrawn");
         assertTrue(!account.isModuleInstalled(1, address(target), ""), "no module installed");
-        assertEq(validator.sessionState(address(account), validator.hashSession(sudoSession())), 0, "no sudo here");
-        assertEq(
-            secondValidator.sessionState(address(account), validator.hashSession(sudoSession())), 0, "no sudo there"
-        );
+        assertEq(validator.sessionState(address(account), sessionIdOf(sudoSession())), 0, "no sudo here");
+        assertEq(secondValidator.sessionState(address(account), sessionIdOf(sudoSession())), 0, "no sudo there");
     }
 
     /// @dev The forbidden call at `position` of a batch of `size` allowed pings (size 1: a single call).
@@ -158,7 +158,7 @@ contract SessionSecurityTest is LeashTest {
         SessionKeyValidator nextRelease = new SessionKeyValidator();
         SessionUse memory use = grantedWide();
         Session memory sudo = sudoSession();
-        bytes memory plant = abi.encodeCall(SessionKeyValidator.grantSession, (sudo, new bytes32[](0)));
+        bytes memory plant = abi.encodeCall(SessionKeyValidator.grantSession, (SessionEncoder.encode(sudo)));
         send(sessionOp(singleCall(address(nextRelease), 0, plant), use));
         // Calling `onInstall` itself first, as the account, does not make the module installed.
         Execution[] memory calls = new Execution[](2);
@@ -169,7 +169,7 @@ contract SessionSecurityTest is LeashTest {
         assertTrue(!nextRelease.isInstalled(address(account)), "not installed by a session");
         use.callActions = new bytes(1);
         install(address(nextRelease));
-        assertEq(nextRelease.sessionState(address(account), nextRelease.hashSession(sudo)), 0, "nothing planted");
+        assertEq(nextRelease.sessionState(address(account), sessionIdOf(sudo)), 0, "nothing planted");
         // Once installed it is one of the account's modules: out of reach.
         expectRejected(
             sessionOp(singleCall(address(nextRelease), 0, plant), use),
@@ -186,7 +186,7 @@ contract SessionSecurityTest is LeashTest {
         SessionKeyValidator nextRelease = new SessionKeyValidator();
         SessionUse memory use = grantedWide();
         Session memory sudo = sudoSession();
-        bytes memory plant = abi.encodeCall(SessionKeyValidator.grantSession, (sudo, new bytes32[](0)));
+        bytes memory plant = abi.encodeCall(SessionKeyValidator.grantSession, (SessionEncoder.encode(sudo)));
         bytes memory installCall = abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(nextRelease), ""));
         PackedUserOperation[] memory ops = new PackedUserOperation[](2);
         ops[0] = ownerOp(singleCall(address(account), 0, installCall));
@@ -194,7 +194,7 @@ contract SessionSecurityTest is LeashTest {
         ops[1] = sessionOp(singleCall(address(nextRelease), 0, plant), use);
         ENTRYPOINT.handleOps(ops, beneficiary);
         assertTrue(!account.isModuleInstalled(1, address(nextRelease), ""), "the install was refused");
-        assertEq(nextRelease.sessionState(address(account), nextRelease.hashSession(sudo)), 0, "no sudo grant");
+        assertEq(nextRelease.sessionState(address(account), sessionIdOf(sudo)), 0, "no sudo grant");
         // Sent on its own, the install goes through.
         install(address(nextRelease));
         assertTrue(account.isModuleInstalled(1, address(nextRelease), ""), "installed alone");
@@ -206,17 +206,18 @@ contract SessionSecurityTest is LeashTest {
         Action[] memory actions = one(anyCall());
         Session memory signer = newSession(sessionSigner, actions);
         signer.flags |= SessionTypes.SESSION_SIGN_ANY;
-        bytes memory call = abi.encodeCall(SessionKeyValidator.grantSession, (signer, actionHashes(actions)));
+        bytes memory call = abi.encodeCall(SessionKeyValidator.grantSession, (SessionEncoder.encode(signer)));
         send(ownerOp(singleCall(address(secondValidator), 0, call)));
 
         Session memory sudo = sudoSession();
-        bytes32 sudoId = validator.hashSession(sudo);
+        bytes32 sudoId = sessionIdOf(sudo);
         bytes32 root = validator.grantRootDigest(validator.grantDigest(address(account), sudoId, 0));
-        bytes32 digest = secondValidator.messageDigest(address(account), secondValidator.hashSession(signer), root);
+        bytes32 digest = secondValidator.messageDigest(address(account), sessionIdOf(signer), root);
         (uint8 v, bytes32 r, bytes32 sig) = vm.sign(sessionKey, digest);
         Grant memory grant;
-        grant.ownerSignature =
-            abi.encodePacked(address(secondValidator), abi.encode(signer, abi.encodePacked(r, sig, v)));
+        grant.ownerSignature = abi.encodePacked(
+            address(secondValidator), SessionEncoder.encodeMessage(signer, abi.encodePacked(r, sig, v), "")
+        );
         // The routed signature is valid ERC-1271 for the account...
         vm.prank(address(validator));
         assertEq(account.isValidSignature(root, grant.ownerSignature), bytes4(0x1626ba7e), "ERC-1271 accepts it");
@@ -239,10 +240,10 @@ contract SessionSecurityTest is LeashTest {
         SessionUse memory use = useOf(s, actions, 1);
         PackedUserOperation memory op = sessionOp(transferCall(merchant, 5e6), use);
         use.callActions[0] = bytes1(uint8(1));
-        op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
+        op.signature = packUse(use);
         expectFailedOp(op, "AA24 signature error");
-        bytes32 id = validator.hashSession(s);
-        assertEq(validator.actionRecord(address(account), id, validator.hashAction(actions[1])).uses, 0, "monthly");
+        bytes32 id = sessionIdOf(s);
+        assertEq(validator.actionRecord(address(account), id, actionHashOf(actions[1])).uses, 0, "monthly");
         assertEq(usdc.balanceOf(merchant), 0, "nothing paid");
     }
 
@@ -271,29 +272,27 @@ contract SessionSecurityTest is LeashTest {
         Session memory s = newSession(sessionSigner, actions);
         s.flags = 0;
         s.gasBudget = 0;
-        bytes32 id = validator.hashSession(s);
-        bytes32[] memory hashes = actionHashes(actions);
+        bytes32 id = sessionIdOf(s);
         vm.prank(address(account));
         vm.expectRevert(abi.encodeWithSelector(SessionKeyValidator.GasBudgetRequired.selector, id));
-        validator.grantSession(s, hashes);
+        validator.grantSession(SessionEncoder.encode(s));
         expectRejected(
-            grantingOp(transferCall(merchant, 1), useOf(s, actions, 1), ownerGrant(address(account), s, actions)),
+            grantingOp(transferCall(merchant, 1), useOf(s, actions, 1), ownerGrant(address(account), s)),
             abi.encodeWithSelector(SessionKeyValidator.GasBudgetRequired.selector, id)
         );
         // A required paymaster bounds the account's fees as well (the paymaster pays).
         s.paymaster = address(0xAA);
         vm.prank(address(account));
-        validator.grantSession(s, hashes);
-        assertEq(validator.sessionState(address(account), validator.hashSession(s)), 1, "granted");
+        validator.grantSession(SessionEncoder.encode(s));
+        assertEq(validator.sessionState(address(account), sessionIdOf(s)), 1, "granted");
     }
 
     /// @dev An account the module is not installed on cannot grant or revoke one session through it.
     function test_RevertWhen_GrantingOnAnAccountWithoutTheModule() public {
         Action[] memory actions = one(transferAction(10e6, monthly()));
         Session memory s = newSession(sessionSigner, actions);
-        bytes32[] memory hashes = actionHashes(actions);
         vm.prank(address(0xBEEF));
         vm.expectRevert(abi.encodeWithSelector(SessionKeyValidator.NotInstalled.selector, address(0xBEEF)));
-        validator.grantSession(s, hashes);
+        validator.grantSession(SessionEncoder.encode(s));
     }
 }

@@ -3,6 +3,7 @@ pragma solidity ^0.8.26;
 
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {Action, ArgRule, NestedStruct, Session, SessionTypes, TypedDataScope} from "../src/SessionTypes.sol";
+import {SessionEncoder} from "../src/SessionEncoder.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
 
 /// @notice What a session key may sign for the account through ERC-1271: only typed data of a scope the owner
@@ -52,7 +53,10 @@ contract SessionSigningTest is LeashTest {
         view
         returns (bytes memory)
     {
-        return abi.encodePacked(address(validator), abi.encode(s, sessionKeySig(s, hash), scope, DOMAIN, fields));
+        return abi.encodePacked(
+            address(validator),
+            SessionEncoder.encodeMessage(s, sessionKeySig(s, hash), abi.encodePacked(uint8(scope), DOMAIN, fields))
+        );
     }
 
     function ask(address verifier, bytes32 hash, bytes memory signature) internal returns (bytes4) {

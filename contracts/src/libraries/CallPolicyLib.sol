@@ -9,11 +9,12 @@ import {
 } from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {ILeashAccount} from "../interfaces/ILeashAccount.sol";
 import {ERC7579Utils, Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
-import {Action, ArgRule, SessionTypes} from "../SessionTypes.sol";
+import {SessionTypes} from "../SessionTypes.sol";
+import {PeriodLib} from "./PeriodLib.sol";
 
 /// @title CallPolicyLib
 /// @notice Reads a session UserOperation's calls exactly as the account will execute them, and checks one call
-/// against one action: target, selector, native value and argument rules.
+/// against one packed action (docs/encoding.md): target, selector, native value and argument rules.
 /// @dev Decoding is strict: only `execute(mode, executionCalldata)` with the canonical ABI offset, single or
 /// batch call type, no mode selector or payload, and every call's bytes inside the execution data. Whatever
 /// this library accepts, OpenZeppelin's ERC-7579 account decodes to the same calls (it uses the same decoder).
@@ -47,6 +48,9 @@ library CallPolicyLib {
     error InvalidRule(uint256 callIndex, uint256 ruleIndex);
     /// @notice The action holds more rules than allowed.
     error TooManyRules(uint256 count, uint256 max);
+    /// @notice Packed bytes (the signature, a session, an action, a rule) are malformed: a length past their end,
+    /// or bytes left over.
+    error MalformedSignature();
 
     /// @dev The canonical EntryPoints (v0.6, v0.7, v0.8): their deposit, stake and nonce functions act for the
     /// account that calls them.
@@ -148,52 +152,87 @@ library CallPolicyLib {
             || config.isModuleInstalled(MODULE_TYPE_EXECUTOR, target, "");
     }
 
-    /// @notice Checks target, selector, per-call value and argument rules of one call against `action`.
-    function checkCall(Action calldata action, uint256 i, address target, uint256 value, bytes calldata data)
+    /// @notice Checks target, selector, per-call value and argument rules of one call against the packed `action`.
+    /// @return period The action's packed period (what follows its rules), checked to fill the action exactly.
+    function checkCall(bytes calldata action, uint256 i, address target, uint256 value, bytes calldata data)
         internal
         pure
+        returns (bytes calldata period)
     {
-        uint8 flags = action.flags;
+        require(action.length >= 92, MalformedSignature());
+        uint8 flags = uint8(action[24]);
         if (flags & SessionTypes.ACTION_ANY_TARGET == 0) {
-            require(target == action.target, TargetNotAllowed(i, target, action.target));
+            address allowed = address(bytes20(action[0:20]));
+            require(target == allowed, TargetNotAllowed(i, target, allowed));
         }
         if (flags & SessionTypes.ACTION_ANY_SELECTOR == 0) {
             if (data.length == 0) {
                 require(flags & SessionTypes.ACTION_NATIVE_TRANSFER != 0, NativeTransferNotAllowed(i));
             } else {
                 require(data.length >= 4, NativeTransferNotAllowed(i));
-                require(bytes4(data[0:4]) == action.selector, SelectorNotAllowed(i, bytes4(data[0:4]), action.selector));
+                bytes4 selector = bytes4(action[20:24]);
+                require(bytes4(data[0:4]) == selector, SelectorNotAllowed(i, bytes4(data[0:4]), selector));
             }
         }
-        require(value <= action.maxValuePerCall, ValuePerCallExceeded(i, value, action.maxValuePerCall));
+        uint256 maxValue = uint128(bytes16(action[25:41]));
+        require(value <= maxValue, ValuePerCallExceeded(i, value, maxValue));
 
-        ArgRule[] calldata rules = action.rules;
-        require(rules.length <= SessionTypes.MAX_RULES, TooManyRules(rules.length, SessionTypes.MAX_RULES));
-        for (uint256 r = 0; r < rules.length; ++r) {
-            ArgRule calldata rule = rules[r];
-            bytes32 word = bytes32(argumentWord(i, data, rule.offset));
-            require(ruleHolds(i, r, rule, word), ArgumentRuleFailed(i, r, rule.op, word));
+        uint256 count = uint8(action[71]);
+        require(count <= SessionTypes.MAX_RULES, TooManyRules(count, SessionTypes.MAX_RULES));
+        uint256 at = 72;
+        for (uint256 r = 0; r < count; ++r) {
+            bytes calldata rule = ruleAt(action, at);
+            bytes32 word = bytes32(argumentWord(i, data, uint16(bytes2(rule[1:3]))));
+            require(ruleHolds(i, r, rule, word), ArgumentRuleFailed(i, r, uint8(rule[0]), word));
+            at += rule.length;
         }
+        return _periodFrom(action, at);
     }
 
-    /// @notice Whether `word` passes `rule` (reverts on a malformed rule).
-    function ruleHolds(uint256 i, uint256 r, ArgRule calldata rule, bytes32 word) internal pure returns (bool) {
-        uint8 op = rule.op;
-        bytes32[] calldata values = rule.values;
+    /// @notice The packed period of a packed action (what follows its rules), checked to fill the action exactly.
+    function periodOf(bytes calldata action) internal pure returns (bytes calldata period) {
+        require(action.length >= 92, MalformedSignature());
+        uint256 count = uint8(action[71]);
+        require(count <= SessionTypes.MAX_RULES, TooManyRules(count, SessionTypes.MAX_RULES));
+        uint256 at = 72;
+        for (uint256 r = 0; r < count; ++r) {
+            at += ruleAt(action, at).length;
+        }
+        return _periodFrom(action, at);
+    }
+
+    function _periodFrom(bytes calldata action, uint256 at) private pure returns (bytes calldata period) {
+        require(action.length >= at + 20, MalformedSignature());
+        period = action[at:];
+        require(PeriodLib.size(period) == period.length, MalformedSignature());
+    }
+
+    /// @notice The packed rule starting at byte `at` of `data`: op, offset, operand count, operands.
+    function ruleAt(bytes calldata data, uint256 at) internal pure returns (bytes calldata rule) {
+        require(data.length >= at + 4, MalformedSignature());
+        uint256 length = 4 + 32 * uint256(uint8(data[at + 3]));
+        require(data.length - at >= length, MalformedSignature());
+        return data[at:at + length];
+    }
+
+    /// @notice Whether `word` passes the packed `rule` (reverts on a malformed rule).
+    function ruleHolds(uint256 i, uint256 r, bytes calldata rule, bytes32 word) internal pure returns (bool) {
+        uint8 op = uint8(rule[0]);
+        uint256 count = uint8(rule[3]);
         if (op == SessionTypes.OP_ONE_OF) {
-            require(values.length != 0, InvalidRule(i, r));
-            for (uint256 k = 0; k < values.length; ++k) {
-                if (values[k] == word) return true;
+            require(count != 0, InvalidRule(i, r));
+            for (uint256 k = 0; k < count; ++k) {
+                if (bytes32(rule[4 + 32 * k:36 + 32 * k]) == word) return true;
             }
             return false;
         }
         if (op == SessionTypes.OP_IN_RANGE) {
-            require(values.length == 2, InvalidRule(i, r));
-            return uint256(word) >= uint256(values[0]) && uint256(word) <= uint256(values[1]);
+            require(count == 2, InvalidRule(i, r));
+            return uint256(word) >= uint256(bytes32(rule[4:36])) && uint256(word) <= uint256(bytes32(rule[36:68]));
         }
-        require(values.length == 1 && op <= SessionTypes.OP_LTE, InvalidRule(i, r));
+        require(count == 1 && op <= SessionTypes.OP_LTE, InvalidRule(i, r));
         uint256 x = uint256(word);
-        uint256 v = uint256(values[0]);
+        uint256 v = uint256(bytes32(rule[4:36]));
         if (op == SessionTypes.OP_EQ) return x == v;
         if (op == SessionTypes.OP_NEQ) return x != v;
         if (op == SessionTypes.OP_GT) return x > v;

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.26;
 
-import {Period, SessionTypes} from "../SessionTypes.sol";
+import {SessionTypes} from "../SessionTypes.sol";
 
 /// @title PeriodLib
 /// @notice Finds the period that contains a stated time, and the window inside it in which use is open.
 /// @dev Pure arithmetic on the stated time: nothing here reads TIMESTAMP, so it is safe in validation.
-/// Period indexes start at 1 so that 0 in storage means "never charged".
+/// Period indexes start at 1 so that 0 in storage means "never charged". A period is read packed (see
+/// docs/encoding.md): kind (1 byte), anchor (6), length (4), activeFrom (4), activeFor (4), window count (1), then
+/// each window's start and end (6 + 6); every read is bounds-checked against the bytes given.
 library PeriodLib {
     /// @notice The period has an unknown kind or a zero length.
     error InvalidPeriod(uint8 kind);
@@ -17,23 +19,24 @@ library PeriodLib {
 
     /// @notice The period containing `time`: its index and the inclusive window in which use is open.
     /// @dev Reverts when `time` falls outside every usable window.
-    function resolve(Period calldata period, uint48 time)
+    function resolve(bytes calldata period, uint48 time)
         internal
         pure
         returns (uint32 index, uint48 windowStart, uint48 windowLast)
     {
-        uint8 kind = period.kind;
+        uint8 kind = uint8(period[0]);
         if (kind == SessionTypes.PERIOD_LIFETIME) return (1, 0, NO_END);
-        if (kind == SessionTypes.PERIOD_WINDOWS) return _explicitWindow(period.windows, time);
+        if (kind == SessionTypes.PERIOD_WINDOWS) return _explicitWindow(period, time);
 
         uint256 start;
         uint256 end;
+        uint256 anchor = uint48(bytes6(period[1:7]));
         if (kind == SessionTypes.PERIOD_FIXED) {
-            uint256 length = period.length;
+            uint256 length = uint32(bytes4(period[7:11]));
             require(length != 0, InvalidPeriod(kind));
-            require(time >= period.anchor, OutsidePeriodWindow(time, period.anchor, NO_END));
-            uint256 n = (time - period.anchor) / length;
-            start = period.anchor + n * length;
+            require(time >= anchor, OutsidePeriodWindow(time, uint48(anchor), NO_END));
+            uint256 n = (time - anchor) / length;
+            start = anchor + n * length;
             end = start + length;
             index = _index(n, kind);
         } else if (kind == SessionTypes.PERIOD_MONTHLY) {
@@ -46,22 +49,29 @@ library PeriodLib {
             revert InvalidPeriod(kind);
         }
 
-        uint256 open = start + period.activeFrom;
-        uint256 close = period.activeFor == 0 ? end : _min(end, open + period.activeFor);
+        uint256 activeFor = uint32(bytes4(period[15:19]));
+        uint256 open = start + uint32(bytes4(period[11:15]));
+        uint256 close = activeFor == 0 ? end : _min(end, open + activeFor);
         if (close > NO_END) close = NO_END;
         require(time >= open && time < close, OutsidePeriodWindow(time, uint48(_min(open, NO_END)), uint48(close)));
         return (index, uint48(open), uint48(close - 1));
     }
 
-    function _explicitWindow(uint48[] calldata windows, uint48 time)
+    /// @notice The byte length of the packed period at the start of `data`: 20, plus 12 per window.
+    function size(bytes calldata data) internal pure returns (uint256) {
+        return 20 + 12 * uint256(uint8(data[19]));
+    }
+
+    function _explicitWindow(bytes calldata period, uint48 time)
         private
         pure
         returns (uint32 index, uint48 windowStart, uint48 windowLast)
     {
-        uint256 count = windows.length / 2;
+        uint256 count = uint8(period[19]);
         for (uint256 i = 0; i < count; ++i) {
-            uint48 start = windows[2 * i];
-            uint48 end = windows[2 * i + 1];
+            uint256 at = 20 + 12 * i;
+            uint48 start = uint48(bytes6(period[at:at + 6]));
+            uint48 end = uint48(bytes6(period[at + 6:at + 12]));
             if (time >= start && time < end) return (_index(i, SessionTypes.PERIOD_WINDOWS), start, end - 1);
         }
         revert OutsidePeriodWindow(time, 0, 0);

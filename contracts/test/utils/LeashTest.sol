@@ -17,7 +17,9 @@ import {LeashAccount} from "../../src/LeashAccount.sol";
 import {LeashAccountFactory} from "../../src/LeashAccountFactory.sol";
 import {SessionKeyValidator} from "../../src/SessionKeyValidator.sol";
 import {Action, ArgRule, Grant, Period, Session, SessionTypes, SessionUse} from "../../src/SessionTypes.sol";
+import {SessionEncoder} from "../../src/SessionEncoder.sol";
 import {DevToken} from "../../src/devnet/DevToken.sol";
+import {Base64} from "@openzeppelin/contracts/utils/Base64.sol";
 import {Target} from "../mocks/Target.sol";
 
 /// @notice The parts of EntryPoint v0.7 the tests use.
@@ -58,6 +60,8 @@ abstract contract LeashTest is TestBase {
     address internal merchant = address(0x3E2C4A47);
 
     uint48 internal constant START = 1_767_225_600; // 2026-01-01T00:00:00Z
+    uint256 internal constant P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551;
+    uint256 internal constant P256_KEY = 0x7E57;
 
     function setUp() public virtual {
         vm.warp(START);
@@ -171,7 +175,30 @@ abstract contract LeashTest is TestBase {
     {
         op = baseOp(sender, sessionKeyNonce(lane), callData);
         use.signature = signUse(op, use, key);
-        op.signature = abi.encodePacked(SessionTypes.MODE_USE, abi.encode(use));
+        op.signature = packUse(use);
+    }
+
+    /// @dev The packed signature of `use` (mode 0), with default proofs where none are given.
+    function packUse(SessionUse memory use) internal pure returns (bytes memory) {
+        Grant memory none;
+        return SessionEncoder.encode(withProofs(use), SessionTypes.MODE_USE, none);
+    }
+
+    /// @dev The packed signature of `use` with the lazy `grant` (mode 1).
+    function packGrantingUse(SessionUse memory use, Grant memory grant) internal pure returns (bytes memory) {
+        return SessionEncoder.encode(withProofs(use), SessionTypes.MODE_GRANT_AND_USE, grant);
+    }
+
+    /// @dev `use` with a proof for each carried action: the given ones, or else proofs in the tree of the
+    /// carried actions themselves (right when they are the session's actions, in order).
+    function withProofs(SessionUse memory use) internal pure returns (SessionUse memory) {
+        if (use.proofs.length == use.actions.length) return use;
+        bytes32[] memory leaves = hashesOf(use.actions);
+        use.proofs = new bytes32[][](leaves.length);
+        for (uint256 k = 0; k < leaves.length; ++k) {
+            use.proofs[k] = SessionEncoder.proof(leaves, k);
+        }
+        return use;
     }
 
     function signUse(PackedUserOperation memory op, SessionUse memory use, uint256 key)
@@ -179,20 +206,19 @@ abstract contract LeashTest is TestBase {
         view
         returns (bytes memory)
     {
-        bytes32 digest = validator.useDigest(
-            ENTRYPOINT.getUserOpHash(op), validator.hashSession(use.session), use.time, callsHash(use)
-        );
+        bytes32 digest =
+            validator.useDigest(ENTRYPOINT.getUserOpHash(op), sessionIdOf(use.session), use.time, callsHash(use));
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
         return abi.encodePacked(r, s, v);
     }
 
     /// @dev What the session key signs for its calls' actions: their hashes in call order (none under sudo).
-    function callsHash(SessionUse memory use) internal view returns (bytes32) {
+    function callsHash(SessionUse memory use) internal pure returns (bytes32) {
         if (use.session.flags & SessionTypes.SESSION_SUDO != 0) return keccak256("");
         bytes32[] memory hashes = new bytes32[](use.callActions.length);
         for (uint256 i = 0; i < hashes.length; ++i) {
             uint8 a = uint8(use.callActions[i]);
-            if (a < use.actions.length) hashes[i] = validator.hashAction(use.actions[a]);
+            if (a < use.actions.length) hashes[i] = SessionEncoder.hash(use.actions[a]);
         }
         return keccak256(abi.encodePacked(hashes));
     }
@@ -205,7 +231,7 @@ abstract contract LeashTest is TestBase {
     {
         op = baseOp(address(account), sessionKeyNonce(0), callData);
         use.signature = signUse(op, use, sessionKey);
-        op.signature = abi.encodePacked(SessionTypes.MODE_GRANT_AND_USE, abi.encode(use, grant));
+        op.signature = packGrantingUse(use, grant);
     }
 
     function send(PackedUserOperation memory op) internal {
@@ -266,25 +292,36 @@ abstract contract LeashTest is TestBase {
         r.values[0] = value;
     }
 
-    function newSession(address signer, Action[] memory actions) internal view returns (Session memory s) {
+    function newSession(address signer, Action[] memory actions) internal pure returns (Session memory s) {
         s.signerKind = SessionTypes.SIGNER_ECDSA;
         s.signer = abi.encodePacked(signer);
         s.validAfter = START;
         s.validUntil = START + 365 days;
         s.flags = SessionTypes.SESSION_GAS_BUDGET;
         s.gasBudget = 1000 ether;
-        s.actionsHash = actionsHash(actions);
+        s.actionsRoot = actionsRoot(actions);
     }
 
-    function actionsHash(Action[] memory actions) internal view returns (bytes32) {
-        return keccak256(abi.encodePacked(actionHashes(actions)));
+    /// @dev The root of the session's actions tree over `actions`, in order.
+    function actionsRoot(Action[] memory actions) internal pure returns (bytes32) {
+        return SessionEncoder.root(hashesOf(actions));
     }
 
-    function actionHashes(Action[] memory actions) internal view returns (bytes32[] memory hashes) {
+    function hashesOf(Action[] memory actions) internal pure returns (bytes32[] memory hashes) {
         hashes = new bytes32[](actions.length);
         for (uint256 i = 0; i < actions.length; ++i) {
-            hashes[i] = validator.hashAction(actions[i]);
+            hashes[i] = SessionEncoder.hash(actions[i]);
         }
+    }
+
+    /// @dev A session's id: the hash of its packed bytes.
+    function sessionIdOf(Session memory s) internal pure returns (bytes32) {
+        return SessionEncoder.id(s);
+    }
+
+    /// @dev An action's hash: the hash of its packed bytes.
+    function actionHashOf(Action memory a) internal pure returns (bytes32) {
+        return SessionEncoder.hash(a);
     }
 
     function one(Action memory a) internal pure returns (Action[] memory list) {
@@ -304,21 +341,17 @@ abstract contract LeashTest is TestBase {
         use.time = uint48(vm.getBlockTimestamp());
     }
 
-    /// @dev The owner grants `s` by an ordinary owner operation calling the module.
+    /// @dev The owner grants `s` (whose actions are `allActions`) by an ordinary owner operation calling the module.
     function grantByOwner(Session memory s, Action[] memory allActions) internal returns (bytes32 sessionId) {
-        bytes memory call = abi.encodeCall(SessionKeyValidator.grantSession, (s, actionHashes(allActions)));
+        require(s.actionsRoot == actionsRoot(allActions) || s.flags & SessionTypes.SESSION_SUDO != 0, "other actions");
+        bytes memory call = abi.encodeCall(SessionKeyValidator.grantSession, (SessionEncoder.encode(s)));
         send(ownerOp(singleCall(address(validator), 0, call)));
-        sessionId = validator.hashSession(s);
+        sessionId = sessionIdOf(s);
     }
 
     /// @dev The owner's one-chain grant: signs the grant digest as the root of a one-leaf tree.
-    function ownerGrant(address forAccount, Session memory s, Action[] memory allActions)
-        internal
-        view
-        returns (Grant memory grant)
-    {
-        bytes32 leaf = validator.grantDigest(forAccount, validator.hashSession(s), validator.epochOf(forAccount));
-        grant.actionHashes = actionHashes(allActions);
+    function ownerGrant(address forAccount, Session memory s) internal view returns (Grant memory grant) {
+        bytes32 leaf = validator.grantDigest(forAccount, sessionIdOf(s), validator.epochOf(forAccount));
         grant.epoch = validator.epochOf(forAccount);
         grant.ownerSignature = signRoot(leaf);
     }
@@ -330,14 +363,14 @@ abstract contract LeashTest is TestBase {
 
     /// @dev The session key's signature over `hash` for `account`'s ERC-1271 (without the routing prefix).
     function sessionKeySig(Session memory s, bytes32 hash) internal view returns (bytes memory) {
-        bytes32 digest = validator.messageDigest(address(account), validator.hashSession(s), hash);
+        bytes32 digest = validator.messageDigest(address(account), sessionIdOf(s), hash);
         (uint8 v, bytes32 r, bytes32 sig) = vm.sign(sessionKey, digest);
         return abi.encodePacked(r, sig, v);
     }
 
     /// @dev An ERC-1271 signature of a `SESSION_SIGN_ANY` session, routed to the module.
     function sessionSignature(Session memory s, bytes32 hash) internal view returns (bytes memory) {
-        return abi.encodePacked(address(validator), abi.encode(s, sessionKeySig(s, hash)));
+        return abi.encodePacked(address(validator), SessionEncoder.encodeMessage(s, sessionKeySig(s, hash), ""));
     }
 
     function revokeByOwner(bytes32 sessionId) internal {
@@ -346,5 +379,34 @@ abstract contract LeashTest is TestBase {
 
     function revokeAllByOwner() internal {
         send(ownerOp(singleCall(address(validator), 0, abi.encodeCall(SessionKeyValidator.revokeAllSessions, ()))));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // P-256 and WebAuthn session keys
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev `s` signed by the P-256 test key (`SIGNER_P256` or `SIGNER_WEBAUTHN`).
+    function withP256Signer(Session memory s, uint8 kind) internal pure returns (Session memory) {
+        (uint256 x, uint256 y) = vm.publicKeyP256(P256_KEY);
+        s.signerKind = kind;
+        s.signer = abi.encodePacked(x, y);
+        return s;
+    }
+
+    function signP256(bytes32 digest) internal pure returns (bytes32 r, bytes32 s) {
+        (r, s) = vm.signP256(P256_KEY, digest);
+        if (uint256(s) > P256_N / 2) s = bytes32(P256_N - uint256(s));
+    }
+
+    function webAuthnSignature(bytes32 digest) internal pure returns (bytes memory) {
+        string memory clientDataJSON = string.concat(
+            '{"type":"webauthn.get","challenge":"',
+            Base64.encodeURL(abi.encodePacked(digest)),
+            '","origin":"https://leash.local","crossOrigin":false}'
+        );
+        bytes memory authenticatorData = abi.encodePacked(sha256("leash.local"), bytes1(0x05), uint32(1));
+        bytes32 message = sha256(abi.encodePacked(authenticatorData, sha256(bytes(clientDataJSON))));
+        (bytes32 r, bytes32 s) = signP256(message);
+        return abi.encode(r, s, uint256(23), uint256(1), authenticatorData, clientDataJSON);
     }
 }

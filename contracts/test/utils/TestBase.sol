@@ -40,6 +40,7 @@ interface Vm {
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     function toString(uint256 value) external pure returns (string memory);
     function lastCallGas() external view returns (Gas memory);
+    function snapshotValue(string calldata group, string calldata name, uint256 value) external;
     function snapshotState() external returns (uint256 snapshotId);
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
