@@ -1,8 +1,10 @@
 //! `sol!` bindings generated from the committed artifacts in `crates/contracts/artifacts`.
 //!
-//! Each contract module holds its calls, events, errors and structs (the validator's `Session`, `Action`,
-//! `SessionUse`, ... are `SessionKeyValidator::Session` and so on), an RPC instance type and, for contracts
-//! the local stack deploys, the creation bytecode.
+//! Each contract module holds its calls, events, errors and structs, an RPC instance type and, for contracts
+//! the local stack deploys, the creation bytecode. The module takes sessions and actions as packed bytes
+//! (docs/encoding.md), so its ABI has no session struct: the struct types (`Session`, `Action`, `Period`,
+//! `ArgRule`, `TypedDataScope`, `NestedStruct`) are [`SessionEncoderHarness`]'s, the reference encoder the Rust
+//! packer is held to.
 
 #![allow(missing_docs, clippy::too_many_arguments)]
 
@@ -13,6 +15,13 @@ sol!(
     #[derive(Debug, PartialEq, Eq)]
     SessionKeyValidator,
     "artifacts/SessionKeyValidator.json"
+);
+
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    SessionEncoderHarness,
+    "artifacts/SessionEncoderHarness.json"
 );
 
 sol!(

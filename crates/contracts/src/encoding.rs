@@ -48,13 +48,20 @@ pub enum RuleOp {
     OneOf = 7,
 }
 
-/// The first byte of a session UserOperation's signature.
+/// The version of the packed formats (docs/encoding.md): the first byte of a packed session, of a session
+/// UserOperation's signature and of a session's ERC-1271 signature. The module refuses any other
+/// (`UnsupportedFormat`).
+pub const FORMAT_VERSION: u8 = 1;
+
+/// The second byte of a session UserOperation's signature (after [`FORMAT_VERSION`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum SignatureMode {
-    /// The session is already granted: `abi.encode(SessionUse)` follows.
+    /// The session is already granted: the time, the packed session, the actions the calls use with their
+    /// proofs, the call indexes and the key's signature follow.
     Use = 0,
-    /// Grant and use in one operation: `abi.encode(SessionUse, Grant)` follows.
+    /// Grant and use in one operation: as [`SignatureMode::Use`], then the owner's grant (epoch, proof of this
+    /// chain's grant digest, owner signature).
     GrantAndUse = 1,
 }
 

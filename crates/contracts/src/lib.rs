@@ -21,7 +21,9 @@ use alloy::primitives::{address, Address, B256};
 pub mod bindings;
 mod encoding;
 
-pub use encoding::{ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind};
+pub use encoding::{
+    ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind, FORMAT_VERSION,
+};
 
 /// ERC-4337 EntryPoint v0.7 at its canonical address.
 pub const ENTRYPOINT_V07: Address = address!("0000000071727De22E5E9d8BAf0edAc6f37da032");

@@ -4,7 +4,7 @@
 use alloy::{primitives::keccak256, sol_types::SolCall};
 use leash_contracts::{
     ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind, CREATE2_DEPLOYER,
-    ENTRYPOINT_V07, ENTRYPOINT_V07_SALT, MAX_BATCH, MAX_RULES,
+    ENTRYPOINT_V07, ENTRYPOINT_V07_SALT, FORMAT_VERSION, MAX_BATCH, MAX_RULES,
 };
 use std::{collections::HashMap, path::Path};
 
@@ -57,6 +57,7 @@ fn rust_encoding_matches_solidity() {
         ("SESSION_SUDO", SessionFlags::SUDO as u64),
         ("SESSION_GAS_BUDGET", SessionFlags::GAS_BUDGET as u64),
         ("SESSION_SIGN_ANY", SessionFlags::SIGN_ANY as u64),
+        ("FORMAT_VERSION", u64::from(FORMAT_VERSION)),
         ("MODE_USE", SignatureMode::Use as u64),
         ("MODE_GRANT_AND_USE", SignatureMode::GrantAndUse as u64),
         ("MAX_RULES", MAX_RULES as u64),
@@ -77,14 +78,18 @@ fn entrypoint_artifact_deploys_at_the_canonical_address() {
 
 #[test]
 fn bindings_carry_the_validator_types_and_bytecode() {
-    use leash_contracts::bindings::{LeashAccountFactory, SessionKeyValidator};
-    // The `sol!` structs encode exactly like the Solidity ones: spot-check a selector and the bytecode.
+    use leash_contracts::bindings::{
+        LeashAccountFactory, SessionEncoderHarness, SessionKeyValidator,
+    };
+    // The module takes sessions packed; the struct types come from the reference encoder, whose `sol!` structs
+    // encode exactly like the Solidity ones: spot-check selectors and the bytecode.
+    assert_eq!(SessionKeyValidator::grantSessionCall::SIGNATURE, "grantSession(bytes)");
     assert_eq!(
-        SessionKeyValidator::grantSessionCall::SIGNATURE,
-        "grantSession((uint8,bytes,uint48,uint48,uint32,(uint8,uint48,uint32,uint32,uint32,uint48[]),uint128,\
-         address,uint8,(address,bytes32,(uint16,bytes32,uint16)[],(uint8,uint16,bytes32[])[])[],bytes32,bytes32),\
-         bytes32[])"
+        SessionEncoderHarness::encodeSessionCall::SIGNATURE,
+        "encodeSession((uint8,bytes,uint48,uint48,uint32,(uint8,uint48,uint32,uint32,uint32,uint48[]),uint128,\
+         address,uint8,(address,bytes32,(uint16,bytes32,uint16)[],(uint8,uint16,bytes32[])[])[],bytes32,bytes32))"
     );
     assert!(SessionKeyValidator::BYTECODE.len() > 1000);
+    assert!(SessionEncoderHarness::BYTECODE.len() > 1000);
     assert!(LeashAccountFactory::BYTECODE.len() > 1000);
 }
