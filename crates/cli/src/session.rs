@@ -515,7 +515,7 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
             |e| Failure::bad_input(format!("cannot write in {}: {e}", home.sessions().display())),
         )?;
     let info = Keystore::create(staging.path().join("key.json"), &key, password.as_bytes())?;
-    GrantDocument::new(&session, record.owner, &signed, first.tokens.clone())
+    GrantDocument::new(&session, record.owner, &signed, first.tokens.clone())?
         .save(staging.path().join("grant.json"), false)?;
     #[cfg(unix)]
     {
@@ -539,11 +539,12 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
     }
 
     let lines = session.describe(&first.tokens);
+    let session_id = session.id()?;
     let chain_ids: Vec<u64> = grant_targets.iter().map(|t| t.chain_id).collect();
     out.show(
         json!({
             "name": name,
-            "sessionId": session.id(),
+            "sessionId": session_id,
             "account": record.address,
             "key": { "kind": kind_name(info.identity.kind()), "identity": identity_text(&info.identity) },
             "chains": chain_ids,
@@ -552,7 +553,7 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
         }),
         || {
             println!("created session `{name}` for account `{account}` ({})", record.address);
-            println!("  id        {}", session.id());
+            println!("  id        {session_id}");
             println!("  key       {} {}", kind_name(info.identity.kind()), identity_text(&info.identity));
             println!(
                 "  chains    {} (one owner signature for all)",

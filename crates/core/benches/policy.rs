@@ -66,7 +66,7 @@ fn granted_state(session: &Session, last_payment: u64) -> ChainState {
     ChainState {
         session: SessionRecord { state: SessionState::Enabled, ..Default::default() },
         epoch: 0,
-        actions: HashMap::from([(action.hash(), record)]),
+        actions: HashMap::from([(action.hash().expect("the action packs"), record)]),
         ..Default::default()
     }
 }
@@ -90,7 +90,7 @@ fn operation(time: u64) -> Operation {
 
 fn preflight(c: &mut Criterion) {
     let session = subscription();
-    let evaluator = Evaluator::new(&session);
+    let evaluator = Evaluator::new(&session).expect("the session packs");
     let state = granted_state(&session, time("2027-02-01T09:00:00Z"));
     let op = operation(time("2027-03-01T09:00:00Z"));
     let calls = [payment()];
@@ -104,7 +104,7 @@ fn preflight(c: &mut Criterion) {
     });
     // What `SessionAgent` does per verdict: a fresh evaluator, which hashes the session and its actions.
     group.bench_function("new_evaluator_and_evaluate", |b| {
-        b.iter(|| Evaluator::new(black_box(&session)).evaluate(&calls, &op, &state))
+        b.iter(|| Evaluator::new(black_box(&session)).map(|e| e.evaluate(&calls, &op, &state)))
     });
     group.finish();
 }

@@ -1,6 +1,7 @@
 //! What gets signed: the owner's grant (one chain or many, under one Merkle root) and the session key's use
 //! and message digests. Each reproduces the module's own function of the same name.
 
+use crate::MerkleTree;
 use alloy::{
     primitives::{keccak256, Address, B256, U256},
     sol_types::{Eip712Domain, SolValue},
@@ -113,7 +114,7 @@ pub struct GrantTarget {
 }
 
 /// A grant for one or several chains: the per-chain leaves, the root the owner signs once, and each chain's
-/// proof. Leaves are hashed in pairs in sorted order, as OpenZeppelin's `MerkleProof` verifies them.
+/// proof, in a [`MerkleTree`] (the same tree as a session's actions).
 ///
 /// ```
 /// use alloy::primitives::{address, B256};
@@ -141,14 +142,6 @@ pub struct MultichainGrant {
     pub proofs: Vec<Vec<B256>>,
 }
 
-fn hash_pair(a: B256, b: B256) -> B256 {
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut buf = [0u8; 64];
-    buf[..32].copy_from_slice(lo.as_slice());
-    buf[32..].copy_from_slice(hi.as_slice());
-    keccak256(buf)
-}
-
 impl MultichainGrant {
     /// Builds the tree over the grant digest of `session_id` on every target (at least one).
     pub fn new(session_id: B256, targets: &[GrantTarget]) -> Self {
@@ -156,26 +149,15 @@ impl MultichainGrant {
             .iter()
             .map(|t| grant_digest(t.chain_id, t.module, t.account, session_id, t.epoch))
             .collect();
-        let mut proofs = vec![Vec::new(); leaves.len()];
-        // positions[i] = index of leaf i's node in the current level.
-        let mut positions: Vec<usize> = (0..leaves.len()).collect();
-        let mut level = leaves.clone();
-        while level.len() > 1 {
-            let mut next = Vec::with_capacity(level.len().div_ceil(2));
-            for pair in level.chunks(2) {
-                next.push(if pair.len() == 2 { hash_pair(pair[0], pair[1]) } else { pair[0] });
-            }
-            for (leaf, position) in positions.iter_mut().enumerate() {
-                let sibling = *position ^ 1;
-                if sibling < level.len() {
-                    proofs[leaf].push(level[sibling]);
-                }
-                *position /= 2;
-            }
-            level = next;
+        let tree = MerkleTree::new(leaves);
+        let proofs = (0..targets.len()).filter_map(|i| tree.proof(i)).collect();
+        Self {
+            session_id,
+            targets: targets.to_vec(),
+            leaves: tree.leaves().to_vec(),
+            root: tree.root(),
+            proofs,
         }
-        let root = level.first().copied().unwrap_or_default();
-        Self { session_id, targets: targets.to_vec(), leaves, root, proofs }
     }
 
     /// What the owner signs once: [`grant_root_digest`] of the root.
@@ -188,7 +170,7 @@ impl MultichainGrant {
         let (Some(leaf), Some(proof)) = (self.leaves.get(index), self.proofs.get(index)) else {
             return false;
         };
-        proof.iter().fold(*leaf, |node, sibling| hash_pair(node, *sibling)) == self.root
+        MerkleTree::verify(self.root, *leaf, proof)
     }
 
     /// The target and proof for `chain_id`.

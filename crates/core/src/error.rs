@@ -20,6 +20,14 @@ pub enum Error {
     /// The policy is inconsistent (window end before start, zero uses, too many rules...).
     #[error("{0}")]
     Invalid(String),
+    /// A session, an action or a signature does not fit the packed wire format (docs/encoding.md): a count
+    /// past 255, more than 32 rules, a session or action past 65,535 bytes, a key of the wrong length.
+    #[error("{0}")]
+    Encoding(String),
+    /// Bytes are not a well-formed packed session or action: truncated, followed by trailing bytes, of another
+    /// format version, or with a count or length that does not match what follows.
+    #[error("{0}")]
+    Malformed(String),
     /// A policy file is malformed; names the file, line and column.
     #[error("{path}:{line}:{column}: {message}")]
     File {

@@ -41,7 +41,8 @@ pub struct ChainState {
     pub session: SessionRecord,
     /// `epochOf(account)`.
     pub epoch: u32,
-    /// `actionRecord(account, id, hash)` by action hash (actions with equal contents share one record).
+    /// `actionRecord(account, id, hash)` by action hash (actions with equal contents share one record). An
+    /// action's record exists (`enabled`) once it was used with counters; one without counters never has one.
     pub actions: HashMap<B256, ActionRecord>,
     /// Call targets known to be modules installed on the account (the account's `isModule`): a session may
     /// never call them. Only the targets of the calls evaluated need to be known.
@@ -90,7 +91,8 @@ pub struct SessionRecord {
 /// One action's stored counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ActionRecord {
-    /// Granted.
+    /// The record exists: the action proved it belongs to the session (its first use), so later operations
+    /// may carry it without its proof.
     pub enabled: bool,
     /// The period the counters belong to.
     pub period: u32,
@@ -239,7 +241,7 @@ fn period_error(e: PeriodError) -> E {
 ///         .with_amount_cap("amount", U96::from(100_000_000u64))?)
 ///     .build()?;
 /// let session = Session { key: SessionKey::ecdsa(Address::repeat_byte(1)), policy };
-/// let evaluator = Evaluator::new(&session);
+/// let evaluator = Evaluator::new(&session)?;
 /// let op = Operation {
 ///     account: Address::repeat_byte(2), module: Address::repeat_byte(3), time: 1_800_000_000,
 ///     gas: Default::default(), paymaster: None, grant: Some(0),
@@ -265,9 +267,10 @@ pub struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    /// Prepares `session` for evaluation (hashes it once).
-    pub fn new(session: &'a Session) -> Self {
-        Self::build(session, session.id(), session.policy.action_hashes().into())
+    /// Prepares `session` for evaluation (hashes it once); fails if the session does not pack
+    /// ([`crate::Error::Encoding`]).
+    pub fn new(session: &'a Session) -> Result<Self, crate::Error> {
+        Ok(Self::build(session, session.id()?, session.policy.action_hashes()?.into()))
     }
 
     /// Prepares `session` with its id and action hashes already computed (an agent keeps them, since hashing
@@ -306,6 +309,14 @@ impl<'a> Evaluator<'a> {
     /// The hashes of the session's actions, in order.
     pub fn action_hashes(&self) -> &[B256] {
         &self.hashes
+    }
+
+    /// The session's actions (by index) whose record exists in `state`: an operation carries them without
+    /// their Merkle proof ([`crate::SessionUse::recorded`]).
+    pub fn recorded(&self, state: &ChainState) -> Vec<usize> {
+        (0..self.hashes.len())
+            .filter(|&a| state.actions.get(&self.hashes[a]).is_some_and(|r| r.enabled))
+            .collect()
     }
 
     /// The hash of the actions the calls are charged to ([`crate::calls_hash`]), which the session key signs in
@@ -392,11 +403,26 @@ impl<'a> Evaluator<'a> {
         (chosen, last)
     }
 
-    /// Evaluates `calls` with the given action for each call (`None` when no action is carried for it).
+    /// Evaluates `calls` with the given action for each call (`None` when no action is carried for it), each
+    /// action carried with its Merkle proof when its record does not exist yet (as the SDK sends it).
     pub fn evaluate_with(
         &self,
         calls: &[Call],
         call_actions: &[Option<usize>],
+        op: &Operation,
+        state: &ChainState,
+    ) -> Result<Allowed, Rejection> {
+        self.evaluate_unproven(calls, call_actions, &[], op, state)
+    }
+
+    /// [`Evaluator::evaluate_with`] for an operation that carries the session actions listed in `unproven`
+    /// without their Merkle proof (what [`crate::SessionUse`] does for its `recorded` actions): the module
+    /// refuses a call to such an action unless its record exists (`ActionNotGranted`).
+    pub fn evaluate_unproven(
+        &self,
+        calls: &[Call],
+        call_actions: &[Option<usize>],
+        unproven: &[usize],
         op: &Operation,
         state: &ChainState,
     ) -> Result<Allowed, Rejection> {
@@ -442,9 +468,6 @@ impl<'a> Evaluator<'a> {
                 }
                 after.session.state = SessionState::Enabled;
                 after.session.epoch = after.epoch;
-                for hash in self.hashes.iter() {
-                    after.actions.entry(*hash).or_default().enabled = true;
-                }
             }
         }
 
@@ -539,14 +562,18 @@ impl<'a> Evaluator<'a> {
             };
             let action = &policy.actions[a];
             check_call(i, action, call).map_err(Rejection::Module)?;
+            // _load: an action without a record proves it belongs to the session (its Merkle proof, which the
+            // operation carries unless told otherwise). The only action of a session is the root itself: its
+            // proof is empty, so it needs none.
             let hash = self.hashes[a];
-            let record = after.actions.entry(hash).or_default();
-            if !record.enabled {
+            let mut record = after.actions.get(&hash).copied().unwrap_or_default();
+            if !record.enabled && unproven.contains(&a) && self.hashes.len() != 1 {
                 return Err(Rejection::Module(E::ActionNotGranted(onchain::ActionNotGranted {
                     callIndex: index,
                     actionHash: hash,
                 })));
             }
+            record.enabled = true;
             let slot =
                 action.period.resolve(op.time).map_err(|e| Rejection::Module(period_error(e)))?;
             if slot.index < record.period {
@@ -556,12 +583,16 @@ impl<'a> Evaluator<'a> {
                 })));
             }
             if slot.index != record.period {
-                *record = ActionRecord { enabled: true, period: slot.index, ..Default::default() };
+                record = ActionRecord { enabled: true, period: slot.index, ..Default::default() };
             }
-            charge(i, action, call, record).map_err(|e| match e {
+            charge(i, action, call, &mut record).map_err(|e| match e {
                 ChargeError::Module(e) => Rejection::Module(e),
                 ChargeError::Overflow => Rejection::Overflow,
             })?;
+            // Only an action with counters is written; one without stays unrecorded (and proves itself again).
+            if action.has_counters() {
+                after.actions.insert(hash, record);
+            }
             (valid_after, valid_until) = intersect(valid_after, valid_until, slot);
         }
 

@@ -89,7 +89,17 @@ impl Rejection {
                 x.account
             ),
             E::SessionIsRevoked(_) => "the session was revoked by the owner".into(),
-            E::InvalidSession(_) => "the session is malformed (signer key or time window)".into(),
+            E::InvalidSession(_) => {
+                "the session is malformed (format version, signer key, time window or packing)".into()
+            }
+            E::MalformedSignature(_) => "the operation's session signature is not well-formed packed data (a \
+                                         length or count runs past its end, or bytes are left over)"
+                .into(),
+            E::UnsupportedFormat(x) => format!(
+                "the operation's session signature has format version {}; the module reads version {}",
+                x.version,
+                leash_contracts::FORMAT_VERSION
+            ),
             E::PaymasterRequired(x) => {
                 format!("the session requires paymaster {}; the operation uses {}", x.required, name_or_none(x.used))
             }
@@ -178,7 +188,8 @@ impl Rejection {
             E::InvalidRule(x) => format!("{}: argument rule {} is malformed", call(x.callIndex), x.ruleIndex),
             E::MissingCallAction(x) => format!("{}: no action of the session covers this call", call(x.callIndex)),
             E::ActionNotGranted(x) => format!(
-                "{}: the action it uses is not part of the granted session ({})",
+                "{}: the action it uses ({}) has no record yet and its Merkle proof does not lead to the \
+                 session's actionsRoot: it is not one of the session's actions, or its proof is missing",
                 call(x.callIndex),
                 x.actionHash
             ),
@@ -323,7 +334,6 @@ fn error_name(e: &E) -> &'static str {
     }
     names!(
         ActionNotGranted,
-        ActionsMismatch,
         AmountLimitExceeded,
         ArgumentOutOfBounds,
         ArgumentRuleFailed,
@@ -355,6 +365,7 @@ fn error_name(e: &E) -> &'static str {
         TargetNotAllowed,
         TooManyRules,
         UnknownSignatureMode,
+        UnsupportedFormat,
         UnsupportedCallData,
         UnsupportedExecutionMode,
         UseLimitExceeded,

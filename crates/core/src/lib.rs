@@ -5,9 +5,12 @@
 //! - [`SessionPolicy`] and [`Action`] (with [`ArgRule`], [`Period`], [`AmountCap`], ...) are the model. They are
 //!   read from a TOML policy file with human units ([`PolicyFile`]), built in code ([`SessionPolicy::builder`]),
 //!   or both. [`policy_schema`] is the JSON Schema of the file format, generated from the same types.
-//! - [`Session`] pairs a policy with its key. [`Session::encode`] and [`Action::encode`] give the exact structs the
-//!   on-chain module decodes; [`Session::id`] and [`Action::hash`] its hashes; [`SessionUse`] the session part of a
-//!   UserOperation's signature.
+//! - [`Session`] pairs a policy with its key. [`Session::encode`] and [`Action::encode`] pack them into the wire
+//!   format the on-chain module reads (docs/encoding.md; [`Session::decode`] and [`Action::decode`] read it back
+//!   strictly); [`Session::id`] and [`Action::hash`] are `keccak256` of those bytes. A session commits to its
+//!   actions by the root of a [`MerkleTree`] over their hashes ([`SessionPolicy::actions_tree`]), so an operation
+//!   carries only the actions its calls use, each with its proof until its record exists on chain.
+//!   [`SessionUse`] is the session part of a UserOperation's signature.
 //! - [`grant_digest`], [`MultichainGrant`] and [`use_digest`] are what the owner and the session key sign.
 //! - [`SessionPolicy::check_signing`] is the pre-flight of an ERC-1271 signing request ([`TypedDataRequest`]):
 //!   the scope the module would accept it under, or the [`SigningRefusal`] that names the failing rule.
@@ -27,6 +30,7 @@ mod error;
 mod explain;
 mod file;
 mod human;
+mod merkle;
 mod model;
 mod period;
 mod signing;
@@ -38,17 +42,19 @@ mod validate;
 
 pub use abi::{argument_offset, parse_function};
 pub use calls::{encode_call, encode_execute};
+pub use decode::{unpack_action, unpack_session};
 pub use digest::{
     calls_hash, grant_digest, grant_root_digest, message_digest, use_digest, GrantTarget,
     MultichainGrant,
 };
-pub use encode::{GrantProof, SessionUse};
+pub use encode::{pack_action, pack_session, GrantProof, SessionUse};
 pub use error::Error;
 pub use explain::{
     ActionAllowance, ActionRecord, Allowed, Call, ChainState, Evaluator, OpGas, Operation,
     Rejection, SessionRecord, SessionState,
 };
 pub use file::{policy_schema, PolicyContext, PolicyFile};
+pub use merkle::MerkleTree;
 pub use model::{
     Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period, Selector,
     Session, SessionKey, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target,

@@ -298,20 +298,22 @@ impl fmt::Debug for SessionKey {
     }
 }
 
-/// A session: the key that signs and the envelope it acts in. Its id is the hash of its on-chain encoding.
+/// A session: the key that signs and the envelope it acts in. Its id is the hash of its packed encoding.
 ///
 /// ```
-/// use alloy::primitives::{address, Address};
+/// use alloy::primitives::{address, keccak256, Address};
 /// use leash_core::{Action, CallScope, Session, SessionKey, SessionPolicy, Target};
 ///
 /// let policy = SessionPolicy::builder()
 ///     .action(Action::new(Target::Any, CallScope::NativeTransfer).with_max_value_per_call(10u128.pow(15)))
 ///     .build()?;
 /// let session = Session { key: SessionKey::ecdsa(address!("00000000000000000000000000000000000a6e47")), policy };
-/// // What the module decodes, and the id it stores the session under.
-/// let onchain = session.encode();
-/// assert_eq!(onchain.actionsHash, session.policy.actions_hash());
-/// assert_ne!(session.id(), alloy::primitives::B256::ZERO);
+/// // What the module reads, and the id it stores the session under.
+/// let packed = session.encode()?;
+/// assert_eq!(session.id()?, keccak256(&packed));
+/// // The session commits to its actions by their Merkle root (one action: its hash).
+/// assert_eq!(session.to_onchain()?.actionsRoot, session.policy.actions[0].hash()?);
+/// assert_eq!(Session::decode(&packed, &[session.policy.actions[0].encode()?])?, session);
 /// # Ok::<(), leash_core::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -35,7 +35,7 @@ pub struct PeriodSlot {
 impl Period {
     /// The period containing `time` (a `uint48`), or why there is none.
     pub fn resolve(&self, time: u64) -> Result<PeriodSlot, PeriodError> {
-        let kind = self.encode().kind;
+        let kind = self.kind() as u8;
         let (n, start, end, active) = match self {
             Period::Lifetime => return Ok(PeriodSlot { index: 1, start: 0, last: NO_END }),
             Period::Windows(windows) => {

@@ -8,10 +8,7 @@ use crate::{
     model::{SessionPolicy, TypedDataScope},
     ArgRule,
 };
-use alloy::{
-    primitives::{keccak256, Address, Bytes, B256, U256},
-    sol_types::SolValue,
-};
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use leash_contracts::MAX_RULES;
 use std::fmt;
 
@@ -196,29 +193,20 @@ fn check_scope(
     Ok(())
 }
 
-/// The session's ERC-1271 signature as the account's `isValidSignature` takes it: the module's address, then
-/// `abi.encode(Session, bytes keySignature, uint256 scope, bytes32 domainSeparator, bytes fields)`, or for
-/// unrestricted signing (`scope` `None`) `abi.encode(Session, bytes keySignature)`.
+/// The session's ERC-1271 signature as the account's `isValidSignature` takes it: the module's address, then the
+/// packed data of docs/encoding.md (format version, the packed session, the key's signature, and for a message
+/// signed under `scope` its index, the verifier's domain separator and the request's fields). Unrestricted
+/// signing (`scope` `None`) ends after the key's signature.
 pub fn erc1271_signature(
     module: Address,
     session: &crate::Session,
     key_signature: &Bytes,
     scope: Option<usize>,
     request: &TypedDataRequest,
-) -> Bytes {
-    let encoded = session.encode();
-    let body = match scope {
-        None => (encoded, key_signature.clone()).abi_encode_params(),
-        Some(index) => (
-            encoded,
-            key_signature.clone(),
-            U256::from(index),
-            request.domain_separator,
-            request.fields.clone(),
-        )
-            .abi_encode_params(),
-    };
-    [module.as_slice(), &body].concat().into()
+) -> Result<Bytes, crate::Error> {
+    let scope = scope.map(|index| (index, request.domain_separator, request.fields.as_ref()));
+    let body = crate::encode::pack_message_signature(session, key_signature, scope)?;
+    Ok([module.as_slice(), &body].concat().into())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Consistency checks a policy must pass before it is encoded: what the module would refuse, or what would
-//! silently mean something else on chain, is refused here with a message that says what to fix.
+//! Consistency checks a policy must pass before it is encoded: what the module would refuse, what would
+//! silently mean something else on chain, or what the packed format cannot carry, is refused here with a
+//! message that says what to fix.
 
 use crate::{
     model::{Action, ArgRule, Condition, Period, SessionPolicy, TypedDataScope},
@@ -51,7 +52,13 @@ impl SessionPolicy {
                 Error::Invalid(format!("action {} ({}): {e}", i + 1, label(action)))
             })?;
         }
-        Ok(())
+        // What the packed format cannot carry (a count past 255, a session or action past 65,535 bytes).
+        for (i, action) in self.actions.iter().enumerate() {
+            action.encode().map_err(|e| {
+                Error::Invalid(format!("action {} ({}): {e}", i + 1, label(action)))
+            })?;
+        }
+        self.check_packs().map_err(|e| Error::Invalid(format!("the session: {e}")))
     }
 }
 

@@ -382,7 +382,7 @@ fn signing_must_say_what_or_opt_in_to_anything() {
     assert!(policy.signing.any && policy.signing.typed_data.is_empty());
     let session =
         leash_core::Session { key: leash_core::SessionKey::ecdsa(Address::repeat_byte(1)), policy };
-    assert_ne!(session.encode().flags & leash_contracts::SessionFlags::SIGN_ANY, 0);
+    assert_ne!(session.to_onchain().unwrap().flags & leash_contracts::SessionFlags::SIGN_ANY, 0);
     let lines = session.describe(&context().tokens);
     assert!(lines.iter().any(|l| l.contains("may sign any message")), "{lines:?}");
 

@@ -52,6 +52,7 @@ fn granted(session: &Session) -> ChainState {
         actions: session
             .policy
             .action_hashes()
+            .unwrap()
             .into_iter()
             .map(|h| (h, ActionRecord { enabled: true, ..Default::default() }))
             .collect::<HashMap<_, _>>(),
@@ -88,7 +89,7 @@ fn no_session_reaches_the_account_address_zero_an_entrypoint_or_a_module() {
     for policy in [any_call(), sudo()] {
         let session = session(policy);
         let state = granted(&session);
-        let evaluator = Evaluator::new(&session);
+        let evaluator = Evaluator::new(&session).unwrap();
         // Allowed to an ordinary contract, single and batched.
         assert!(evaluator.evaluate(&[ping(SHOP)], &op(), &state).is_ok());
         assert!(evaluator.evaluate(&[ping(SHOP), ping(SHOP)], &op(), &state).is_ok());
@@ -106,7 +107,10 @@ fn no_session_reaches_the_account_address_zero_an_entrypoint_or_a_module() {
     let session = session(any_call());
     let mut state = granted(&session);
     state.modules.clear();
-    assert!(Evaluator::new(&session).evaluate(&[ping(OTHER_MODULE)], &op(), &state).is_ok());
+    assert!(Evaluator::new(&session)
+        .unwrap()
+        .evaluate(&[ping(OTHER_MODULE)], &op(), &state)
+        .is_ok());
     // The explanation says what the target is.
     let words = forbidden(0, Address::ZERO).explain(&session, &TokenTable::default());
     assert!(words.contains("address(0)"), "{words}");
@@ -119,7 +123,7 @@ fn a_session_voided_by_revoke_all_is_named_and_its_old_grant_too() {
     let session = session(any_call());
     let mut state = granted(&session);
     state.epoch = 1; // "revoke all" since the grant
-    let evaluator = Evaluator::new(&session);
+    let evaluator = Evaluator::new(&session).unwrap();
     let rejection = evaluator.evaluate(&[ping(SHOP)], &op(), &state).unwrap_err();
     assert_eq!(rejection.rule(), "SessionVoidedByRevokeAll");
     let words = rejection.explain(&session, &TokenTable::default());
@@ -148,7 +152,7 @@ fn a_session_voided_by_revoke_all_is_named_and_its_old_grant_too() {
 fn without_the_module_installed_nothing_is_granted_or_used() {
     let session = session(any_call());
     let state = ChainState { installed: false, ..granted(&session) };
-    let evaluator = Evaluator::new(&session);
+    let evaluator = Evaluator::new(&session).unwrap();
     for grant in [None, Some(0)] {
         let rejection =
             evaluator.evaluate(&[ping(SHOP)], &Operation { grant, ..op() }, &state).unwrap_err();
@@ -165,17 +169,15 @@ fn a_policy_without_budget_or_paymaster_gets_the_default_gas_budget() {
         assert_eq!(policy.gas_budget, None);
         assert_eq!(policy.effective_gas_budget(), Some(DEFAULT_GAS_BUDGET));
         let session = session(policy);
-        let encoded = session.encode();
-        assert_ne!(encoded.flags & SessionFlags::GAS_BUDGET, 0);
-        assert_eq!(encoded.gasBudget, DEFAULT_GAS_BUDGET);
+        let onchain = session.to_onchain().unwrap();
+        assert_ne!(onchain.flags & SessionFlags::GAS_BUDGET, 0);
+        assert_eq!(onchain.gasBudget, DEFAULT_GAS_BUDGET);
         // It reads back as unstated, so the session keeps its id.
-        let decoded = Session::decode(
-            &encoded,
-            &session.policy.actions.iter().map(Action::encode).collect::<Vec<_>>(),
-        )
-        .unwrap();
+        let actions: Vec<Bytes> =
+            session.policy.actions.iter().map(|a| a.encode().unwrap()).collect();
+        let decoded = Session::decode(&session.encode().unwrap(), &actions).unwrap();
         assert_eq!(decoded.policy.gas_budget, None);
-        assert_eq!(decoded.id(), session.id());
+        assert_eq!(decoded.id().unwrap(), session.id().unwrap());
         let lines = session.describe(&TokenTable::default());
         assert!(
             lines.iter().any(|l| l == "gas budget 0.1 ETH over the session's life (default)"),
@@ -190,6 +192,7 @@ fn a_policy_without_budget_or_paymaster_gets_the_default_gas_budget() {
             ..Default::default()
         };
         let rejection = Evaluator::new(&session)
+            .unwrap()
             .evaluate(&[ping(SHOP)], &Operation { gas, ..op() }, &state)
             .unwrap_err();
         assert_eq!(rejection.rule(), "GasBudgetExceeded");
@@ -197,9 +200,9 @@ fn a_policy_without_budget_or_paymaster_gets_the_default_gas_budget() {
     // A stated budget or a required paymaster replaces the default.
     let paid = SessionPolicy { paymaster: Some(Address::repeat_byte(0x77)), ..any_call() };
     assert_eq!(paid.effective_gas_budget(), None);
-    assert_eq!(session(paid).encode().flags & SessionFlags::GAS_BUDGET, 0);
+    assert_eq!(session(paid).to_onchain().unwrap().flags & SessionFlags::GAS_BUDGET, 0);
     let stated = SessionPolicy { gas_budget: Some(5), ..any_call() };
-    assert_eq!(session(stated.clone()).encode().gasBudget, 5);
+    assert_eq!(session(stated.clone()).to_onchain().unwrap().gasBudget, 5);
     assert!(!session(stated)
         .describe(&TokenTable::default())
         .iter()
@@ -214,8 +217,8 @@ fn the_key_signs_the_actions_each_call_is_charged_to() {
         .build()
         .unwrap();
     let session = session(policy);
-    let hashes = session.policy.action_hashes();
-    let evaluator = Evaluator::new(&session);
+    let hashes = session.policy.action_hashes().unwrap();
+    let evaluator = Evaluator::new(&session).unwrap();
     let allowed = evaluator
         .evaluate(&[ping(SHOP), ping(Address::repeat_byte(9))], &op(), &granted(&session))
         .unwrap();
@@ -228,10 +231,10 @@ fn the_key_signs_the_actions_each_call_is_charged_to() {
     // One call: the hash of its action's hash. Sudo: nothing is charged.
     assert_eq!(evaluator.calls_hash(&[Some(0)]), keccak256(hashes[0]));
     let sudo = session_of_sudo();
-    assert_eq!(Evaluator::new(&sudo).calls_hash(&[None, None]), keccak256([]));
+    assert_eq!(Evaluator::new(&sudo).unwrap().calls_hash(&[None, None]), keccak256([]));
 
     // useDigest = keccak256(abi.encode(userOpHash, sessionId, uint48 time, callsHash)).
-    let (op_hash, id) = (B256::repeat_byte(5), session.id());
+    let (op_hash, id) = (B256::repeat_byte(5), session.id().unwrap());
     let mut encoded = Vec::new();
     encoded.extend_from_slice(op_hash.as_slice());
     encoded.extend_from_slice(id.as_slice());

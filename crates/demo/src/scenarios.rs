@@ -504,7 +504,7 @@ pub async fn revocation(
     let pay = [transfer(stack.deployment().usdc, SHOP, usdc(10))];
     run.attempt(&agent, "pay the shop 10 USDC", &pay, Lane::DEFAULT).await?;
     run.waiting("the owner's revocation to be included");
-    let id = agent.session().id();
+    let id = agent.session_id();
     let outcome = stack.owner.revoke(&stack.chain, &stack.submitter, id).await?;
     run.done(
         "revoke the session by owner transaction",
@@ -757,7 +757,7 @@ impl<'a> Recorder<'a> {
             format!("grant the session \"{name}\" by owner transaction"),
             format!(
                 "session {} granted in transaction {}",
-                agent.session().id(),
+                agent.session_id(),
                 outcome.transaction_hash
             ),
         );

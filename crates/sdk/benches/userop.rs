@@ -59,8 +59,8 @@ impl Fixture {
         };
         let session = Session { key, policy };
         Self {
-            session_id: session.id(),
-            action_hashes: session.policy.action_hashes(),
+            session_id: session.id().expect("the session packs"),
+            action_hashes: session.policy.action_hashes().expect("the actions pack"),
             session,
             calls: [payment],
             call_actions: [0],
@@ -70,7 +70,7 @@ impl Fixture {
 
     /// The operation with nonce `sequence` on lane 0, before it is signed.
     fn unsigned_op(&self, sequence: u64) -> UserOperation {
-        let gas = GasLimits::default_for(self.calls.len(), false, None);
+        let gas = GasLimits::default_for(self.calls.len(), false, false);
         UserOperation::builder(ACCOUNT)
             .nonce(NonceKey::session(MODULE, Lane::DEFAULT).nonce(sequence))
             .call_data(encode_execute(&self.calls))
@@ -96,17 +96,19 @@ impl Fixture {
         op.signature = SessionUse {
             session: &self.session,
             call_actions: &self.call_actions,
+            recorded: &[],
             time: self.time,
             signature,
             grant: None,
         }
-        .encode();
+        .encode()
+        .expect("the session use packs");
         op
     }
 
     /// The pre-flight `SessionAgent::send` runs before signing (an evaluator over the agent's cached hashes).
     fn preflight(&self, state: &ChainState) {
-        let gas = GasLimits::default_for(self.calls.len(), false, None);
+        let gas = GasLimits::default_for(self.calls.len(), false, false);
         let op = Operation {
             account: ACCOUNT,
             module: MODULE,
@@ -129,7 +131,7 @@ impl Fixture {
 
     /// The session granted and not yet used this month.
     fn granted_state(&self) -> ChainState {
-        let hash = self.session.policy.actions[0].hash();
+        let hash = self.action_hashes[0];
         ChainState {
             session: SessionRecord { state: SessionState::Enabled, ..Default::default() },
             epoch: 0,
@@ -195,6 +197,7 @@ fn userop(c: &mut Criterion) {
             SessionUse {
                 session: black_box(&with_ecdsa.session),
                 call_actions: &with_ecdsa.call_actions,
+                recorded: &[],
                 time: with_ecdsa.time,
                 signature: signature.clone(),
                 grant: None,

@@ -116,7 +116,7 @@ impl SessionStatus {
             _ if live => SessionState::Enabled,
             _ => SessionState::None,
         };
-        let allowances = Evaluator::new(session).allowances(&state, now);
+        let allowances = Evaluator::new(session)?.allowances(&state, now);
         Ok(Self { state: standing, chain: state, allowances, now })
     }
 }
@@ -187,8 +187,8 @@ impl SessionAgentBuilder {
             chain: self.chain,
             account: self.account,
             deploy: self.deploy,
-            session_id: self.session.id(),
-            action_hashes: self.session.policy.action_hashes(),
+            session_id: self.session.id()?,
+            action_hashes: self.session.policy.action_hashes()?,
             session: self.session,
             signer: self.signer,
             grant: self.grant,
@@ -231,6 +231,11 @@ impl SessionAgent {
         &self.session
     }
 
+    /// The session's id (the hash of the packed session).
+    pub fn session_id(&self) -> B256 {
+        self.session_id
+    }
+
     /// The account.
     pub fn account(&self) -> Address {
         self.account
@@ -255,11 +260,7 @@ impl SessionAgent {
         let state = self.call_state(calls, deploys).await?;
         let now = self.chain.now().await?;
         let grants = self.grants(&state);
-        let gas = GasLimits::default_for(
-            calls.len(),
-            deploys,
-            grants.then_some(self.session.policy.actions.len()),
-        );
+        let gas = GasLimits::default_for(calls.len(), deploys, grants);
         let (max_fee, _) = self.chain.fees().await?;
         let op = self.operation(now, op_gas(gas, max_fee), grants);
         Ok(self.verdict(calls, &op, &state, now))
@@ -334,7 +335,7 @@ impl SessionAgent {
         );
         let key_signature = self.signer.sign_digest(digest).await?;
         let signature =
-            erc1271_signature(self.chain.module, &self.session, &key_signature, scope, request);
+            erc1271_signature(self.chain.module, &self.session, &key_signature, scope, request)?;
         Ok(SignedMessage { hash, signature, scope })
     }
 
@@ -389,7 +390,7 @@ impl SessionAgent {
         // With a bundler, its estimate replaces the local limits (it simulates a correctly signed operation).
         if let Submitter::Bundler(bundler) = self.submitter.as_ref() {
             let probe = self.evaluator_verdict(calls, &op, &state, now, grants)?;
-            op.signature = self.sign(&op, now, &probe, grants).await?;
+            op.signature = self.sign(&op, now, &probe, &state, grants).await?;
             match bundler.estimate_user_operation_gas(&op).await {
                 Ok(estimate) => estimate.apply_to(&mut op),
                 Err(e) => {
@@ -410,7 +411,7 @@ impl SessionAgent {
         }
 
         let allowed = self.evaluator_verdict(calls, &op, &state, now, grants)?;
-        op.signature = self.sign(&op, now, &allowed, grants).await?;
+        op.signature = self.sign(&op, now, &allowed, &state, grants).await?;
         let hash = match self.submitter.send(&self.chain, &op).await {
             Ok(hash) => hash,
             Err(Error::Bundler(e)) => {
@@ -434,8 +435,8 @@ impl SessionAgent {
         let operation = self.operation(now, gas_of(&op), grants);
         let chosen = self.evaluator().choose_actions(calls, &operation, &state);
         let allowed =
-            Allowed { valid_after: 0, valid_until: 0, call_actions: chosen, after: state };
-        op.signature = self.sign(&op, now, &allowed, grants).await?;
+            Allowed { valid_after: 0, valid_until: 0, call_actions: chosen, after: state.clone() };
+        op.signature = self.sign(&op, now, &allowed, &state, grants).await?;
         match self.submitter.send(&self.chain, &op).await {
             Ok(hash) => {
                 lease.commit();
@@ -469,11 +470,7 @@ impl SessionAgent {
             .lease(self.account, NonceKey::session(self.chain.module, lane))
             .await
             .map_err(|e| Error::rpc(&self.chain.label, e))?;
-        let gas = GasLimits::default_for(
-            calls.len(),
-            deploys,
-            grants.then_some(self.session.policy.actions.len()),
-        );
+        let gas = GasLimits::default_for(calls.len(), deploys, grants);
         let (max_fee, priority) = self.chain.fees().await?;
         let mut builder = UserOperation::builder(self.account)
             .nonce(lease.nonce())
@@ -530,11 +527,14 @@ impl SessionAgent {
         })
     }
 
+    /// The operation's session signature: the key signs the use digest, and the actions the calls use travel
+    /// with their proofs, except those whose record exists in `state` (the module no longer checks them).
     async fn sign(
         &self,
         op: &UserOperation,
         time: u64,
         allowed: &Allowed,
+        state: &ChainState,
         grants: bool,
     ) -> Result<Bytes> {
         let hash = op.hash(self.chain.entry_point, self.chain.chain_id)?;
@@ -543,17 +543,19 @@ impl SessionAgent {
         let call_actions = if self.session.policy.sudo { Vec::new() } else { call_actions };
         // The key signs the actions the calls are charged to, exactly as the operation carries them.
         let charged: Vec<Option<usize>> = call_actions.iter().copied().map(Some).collect();
-        let calls_hash = self.evaluator().calls_hash(&charged);
+        let evaluator = self.evaluator();
+        let calls_hash = evaluator.calls_hash(&charged);
         let digest = use_digest(hash, self.session_id, time, calls_hash);
         let signature = self.signer.sign_digest(digest).await?;
         Ok(SessionUse {
             session: &self.session,
             call_actions: &call_actions,
+            recorded: &evaluator.recorded(state),
             time,
             signature,
             grant: if grants { self.grant.clone() } else { None },
         }
-        .encode())
+        .encode()?)
     }
 
     fn operation(&self, time: u64, gas: OpGas, grants: bool) -> Operation {

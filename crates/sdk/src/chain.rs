@@ -41,10 +41,11 @@ impl Chain {
     }
 
     /// The session's state for `account` as the module stores it: whether the module is installed, record,
-    /// epoch and every action's counters. The account's modules are left empty: see [`Chain::modules_among`].
+    /// epoch and every action's counters (whose `enabled` says the record exists, so the action's proof can stay
+    /// out of the next operation). The account's modules are left empty: see [`Chain::modules_among`].
     pub async fn session_state(&self, account: Address, session: &Session) -> Result<ChainState> {
         let module = SessionKeyValidator::new(self.module, &self.provider);
-        let id = session.id();
+        let id = session.id()?;
         let record = module
             .sessionRecord(account, id)
             .call()
@@ -70,7 +71,7 @@ impl Chain {
             epoch,
             actions: Default::default(),
         };
-        for hash in session.policy.action_hashes() {
+        for hash in session.policy.action_hashes()? {
             if state.actions.contains_key(&hash) {
                 continue;
             }

@@ -15,15 +15,16 @@ pub struct GasLimits {
 }
 
 impl GasLimits {
-    /// Limits for an operation with `calls` calls; `deploys` when it creates the account, `grants` with the
-    /// number of actions it enables when it grants the session lazily.
-    pub fn default_for(calls: usize, deploys: bool, grants: Option<usize>) -> Self {
+    /// Limits for an operation with `calls` calls; `deploys` when it creates the account, `grants` when it grants
+    /// the session lazily (which writes the session's record only: its actions prove themselves on first use,
+    /// within each call's share).
+    pub fn default_for(calls: usize, deploys: bool, grants: bool) -> Self {
         let mut verification = 250_000 + 40_000 * calls as u128;
         if deploys {
             verification += 450_000;
         }
-        if let Some(actions) = grants {
-            verification += 80_000 + 25_000 * actions as u128;
+        if grants {
+            verification += 80_000;
         }
         Self { verification, call: 100_000 + 120_000 * calls as u128, pre_verification: 60_000 }
     }

@@ -2,12 +2,12 @@
 //!
 //! ```json
 //! {
-//!   "version": 1,
+//!   "version": 2,
 //!   "kind": "leash-session-grant",
 //!   "name": "streaming subscription",
 //!   "account": "0x…", "owner": "0x…",
 //!   "sessionId": "0x…",
-//!   "session": "0x<abi.encode(Session)>",
+//!   "session": "0x<packed session>",
 //!   "actions": [{ "name": "monthly payment", "function": "transfer(address to,uint256 amount)", "encoded": "0x…" }],
 //!   "root": "0x…", "ownerSignature": "0x…",
 //!   "chains": [{ "chainId": 1, "entryPoint": "0x…", "module": "0x…", "epoch": 0, "proof": ["0x…"] }],
@@ -15,23 +15,24 @@
 //! }
 //! ```
 //!
-//! The session travels in its exact on-chain encoding, so what the agent uses is what the owner signed; loading
-//! checks the id, every chain's proof against the root, and the owner's signature over the root.
+//! The session and its actions travel packed, exactly as the module reads them (docs/encoding.md), so what the
+//! agent uses is what the owner signed; loading decodes them strictly and checks the id, the actions against the
+//! session's `actionsRoot`, every chain's proof against the root, and the owner's signature over the root.
+//!
+//! Version 1 documents held sessions ABI-encoded for an earlier module, under other session ids: they are
+//! refused with a message that says to grant the session again.
 
 use crate::{owner::SignedGrant, Error, Result};
-use alloy::{
-    primitives::{Address, Bytes, Signature, B256},
-    sol_types::SolValue,
-};
-use leash_contracts::{bindings::SessionKeyValidator as onchain, ENTRYPOINT_V07};
+use alloy::primitives::{Address, Bytes, Signature, B256};
+use leash_contracts::ENTRYPOINT_V07;
 use leash_core::{
     grant_root_digest, GrantProof, GrantTarget, MultichainGrant, Session, TokenTable,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The document format's version.
-pub const GRANT_VERSION: u32 = 1;
+/// The document format's version: 2 since sessions and actions are packed (docs/encoding.md).
+pub const GRANT_VERSION: u32 = 2;
 const KIND: &str = "leash-session-grant";
 
 /// One action as the document keeps it: its encoding, and for people its name and function signature.
@@ -44,7 +45,7 @@ pub struct GrantAction {
     /// The function signature with argument names, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
-    /// `abi.encode(Action)`.
+    /// The packed action (its hash is a leaf of the session's actions tree).
     pub encoded: Bytes,
 }
 
@@ -84,7 +85,7 @@ pub struct GrantDocument {
     pub owner: Address,
     /// The session's id.
     pub session_id: B256,
-    /// `abi.encode(Session)`.
+    /// The packed session (its hash is the session id).
     pub session: Bytes,
     /// The session's actions, in order.
     pub actions: Vec<GrantAction>,
@@ -100,32 +101,35 @@ pub struct GrantDocument {
 }
 
 impl GrantDocument {
-    /// The document for `session`, approved by `owner` with `signed`.
+    /// The document for `session`, approved by `owner` with `signed`; fails if the session does not pack.
     pub fn new(
         session: &Session,
         owner: Address,
         signed: &SignedGrant,
         tokens: TokenTable,
-    ) -> Self {
+    ) -> Result<Self> {
         let grant = &signed.grant;
-        Self {
+        let actions = session
+            .policy
+            .actions
+            .iter()
+            .map(|a| {
+                Ok(GrantAction {
+                    name: a.name.clone(),
+                    function: a.function.as_ref().map(|f| f.full_signature()),
+                    encoded: a.encode()?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
             version: GRANT_VERSION,
             kind: KIND.into(),
             name: session.policy.name.clone(),
             account: grant.targets.first().map(|t| t.account).unwrap_or_default(),
             owner,
-            session_id: session.id(),
-            session: session.encode().abi_encode().into(),
-            actions: session
-                .policy
-                .actions
-                .iter()
-                .map(|a| GrantAction {
-                    name: a.name.clone(),
-                    function: a.function.as_ref().map(|f| f.full_signature()),
-                    encoded: a.encode().abi_encode().into(),
-                })
-                .collect(),
+            session_id: session.id()?,
+            session: session.encode()?,
+            actions,
             root: grant.root,
             owner_signature: signed.owner_signature.clone(),
             chains: grant
@@ -142,22 +146,14 @@ impl GrantDocument {
                 })
                 .collect(),
             tokens,
-        }
+        })
     }
 
     /// The session, decoded and checked against its id.
     pub fn session(&self) -> Result<Session> {
-        let encoded = onchain::Session::abi_decode(&self.session).map_err(|e| {
-            Error::Grant(format!("the session field is not an encoded session: {e}"))
-        })?;
-        let mut actions = Vec::with_capacity(self.actions.len());
-        for (i, action) in self.actions.iter().enumerate() {
-            actions.push(onchain::Action::abi_decode(&action.encoded).map_err(|e| {
-                Error::Grant(format!("action {} is not an encoded action: {e}", i + 1))
-            })?);
-        }
-        let mut session =
-            Session::decode(&encoded, &actions).map_err(|e| Error::Grant(e.to_string()))?;
+        let actions: Vec<&[u8]> = self.actions.iter().map(|a| a.encoded.as_ref()).collect();
+        let mut session = Session::decode(&self.session, &actions)
+            .map_err(|e| Error::Grant(format!("the session does not decode: {e}")))?;
         session.policy.name = self.name.clone();
         for (action, entry) in session.policy.actions.iter_mut().zip(&self.actions) {
             action.name = entry.name.clone();
@@ -167,10 +163,10 @@ impl GrantDocument {
                 action.function = Some(function);
             }
         }
-        if session.id() != self.session_id {
+        let id = session.id()?;
+        if id != self.session_id {
             return Err(Error::Grant(format!(
-                "the session hashes to {}, not the sessionId {}: the document was altered",
-                session.id(),
+                "the session hashes to {id}, not the sessionId {}: the document was altered",
                 self.session_id
             )));
         }
@@ -181,6 +177,14 @@ impl GrantDocument {
     pub fn verify(&self) -> Result<Session> {
         if self.kind != KIND {
             return Err(Error::Grant(format!("kind is `{}`, not `{KIND}`", self.kind)));
+        }
+        if self.version == 1 {
+            return Err(Error::Grant(format!(
+                "version 1 is not supported; this leash reads version {GRANT_VERSION}: version 1 holds the \
+                 session in the encoding of an earlier session-key module, and session ids changed with the \
+                 new one. Have the owner grant the session again (`leash session create`, or \
+                 `Owner::approve` and `GrantDocument::new`) and give the agent the new document"
+            )));
         }
         if self.version != GRANT_VERSION {
             return Err(Error::Grant(format!(

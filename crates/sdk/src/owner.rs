@@ -82,7 +82,7 @@ impl Owner {
             .await
             .map_err(|e| Error::rpc(&chain.label, format!("getNonce: {e}")))?;
         let (max_fee, priority) = chain.fees().await?;
-        let gas = GasLimits::default_for(calls.len(), !deployed, None);
+        let gas = GasLimits::default_for(calls.len(), !deployed, false);
         let mut builder = UserOperation::builder(sender)
             .nonce(nonce)
             .call_data(encode_execute(calls))
@@ -113,10 +113,7 @@ impl Owner {
         submitter: &Submitter,
         session: &Session,
     ) -> Result<OpOutcome> {
-        let call = SessionKeyValidator::grantSessionCall {
-            session: session.encode(),
-            actionHashes: session.policy.action_hashes(),
-        };
+        let call = SessionKeyValidator::grantSessionCall { session: session.encode()? };
         self.execute(chain, submitter, &[module_call(chain, call.abi_encode())]).await
     }
 
@@ -143,7 +140,7 @@ impl Owner {
         if targets.is_empty() {
             return Err(Error::Grant("a grant needs at least one chain".into()));
         }
-        let grant = MultichainGrant::new(session.id(), targets);
+        let grant = MultichainGrant::new(session.id()?, targets);
         let signature = self
             .signer
             .sign_hash(&grant.digest())

@@ -1,6 +1,9 @@
 //! Differential test: random sessions and random call batches judged by the pre-flight evaluator and by the
 //! module on chain. Every verdict must agree: the same window when allowed, the same error (with the same
-//! data) when rejected, and after an allowed operation the same counters.
+//! data) when rejected, and after an allowed operation the same counters. Sessions and signatures are packed
+//! by the Rust encoder, so every case also holds it to the module's decoder; some cases leave out every
+//! action's proof, and some send packed bytes the module must refuse (truncated, a byte left over, another
+//! format version).
 //!
 //! `LEASH_DIFF_CASES` sets the number of batches (default 2,000; `make differential` runs 100,000) and
 //! `LEASH_DIFF_SEED` the seed, printed so any disagreement can be replayed.
@@ -15,7 +18,9 @@ use alloy::{
 };
 use common::Stack;
 use leash_contracts::{
-    bindings::{LeashAccount, SessionKeyValidator},
+    bindings::{
+        LeashAccount, SessionKeyValidator, SessionKeyValidator::SessionKeyValidatorErrors as E,
+    },
     ENTRYPOINTS,
 };
 use leash_core::{
@@ -396,16 +401,13 @@ async fn preflight_agrees_with_the_chain() {
     let (mut done, mut allowed) = (0usize, 0usize);
     while done < cases {
         let session = session(&mut rng, &world, key.address());
-        let id = session.id();
-        let grant = SessionKeyValidator::grantSessionCall {
-            session: session.encode(),
-            actionHashes: session.policy.action_hashes(),
-        };
+        let id = session.id().unwrap();
+        let grant = SessionKeyValidator::grantSessionCall { session: session.encode().unwrap() };
         assert!(
             send_as_account(grant.abi_encode()).await,
             "grantSession succeeds for a valid session"
         );
-        let evaluator = Evaluator::new(&session);
+        let evaluator = Evaluator::new(&session).unwrap();
         let mut time = BASE - rng.gen_range(0..300_000);
         for _ in 0..rng.gen_range(1..8) {
             if done == cases {
@@ -452,7 +454,16 @@ async fn preflight_agrees_with_the_chain() {
                 let i = rng.gen_range(0..call_actions.len());
                 call_actions[i] = Some(rng.gen_range(0..session.policy.actions.len() + 2));
             }
-            let predicted = evaluator.evaluate_with(&calls, &call_actions, &operation, &state);
+            // The actions whose record exists travel without their proof, as the SDK sends them; sometimes every
+            // action does (a caller wrongly claiming them recorded), which the module refuses for an action
+            // still without a record (`ActionNotGranted`), unless its proof is empty anyway (one action).
+            let recorded = if rng.gen_bool(0.05) {
+                (0..session.policy.actions.len()).collect()
+            } else {
+                evaluator.recorded(&state)
+            };
+            let predicted =
+                evaluator.evaluate_unproven(&calls, &call_actions, &recorded, &operation, &state);
 
             let mut builder = UserOperation::builder(account)
                 .nonce(U256::from(rng.gen::<u64>()))
@@ -481,11 +492,60 @@ async fn preflight_agrees_with_the_chain() {
             op.signature = SessionUse {
                 session: &session,
                 call_actions: &indices,
+                recorded: &recorded,
                 time,
                 signature,
                 grant: None,
             }
-            .encode();
+            .encode()
+            .unwrap();
+            // Packed bytes the module must refuse whatever they carry: cut short, with a byte left over, or of
+            // another format version. Judged by a call only: nothing is charged.
+            if rng.gen_bool(0.03) {
+                let packed = op.signature.to_vec();
+                let (mangled, expected) = match rng.gen_range(0..3) {
+                    0 => (
+                        packed[..rng.gen_range(0..packed.len())].to_vec(),
+                        E::MalformedSignature(SessionKeyValidator::MalformedSignature {}),
+                    ),
+                    1 => (
+                        [packed.as_slice(), &[rng.gen()]].concat(),
+                        E::MalformedSignature(SessionKeyValidator::MalformedSignature {}),
+                    ),
+                    _ => {
+                        let mut other = packed;
+                        other[0] = rng.gen_range(2..=u8::MAX);
+                        let version = other[0];
+                        (
+                            other,
+                            E::UnsupportedFormat(SessionKeyValidator::UnsupportedFormat {
+                                version,
+                            }),
+                        )
+                    }
+                };
+                let mut mangled_op = op.clone();
+                mangled_op.signature = mangled.into();
+                let call = SessionKeyValidator::validateUserOpCall {
+                    userOp: convert(mangled_op.pack().unwrap()),
+                    userOpHash: hash,
+                };
+                let tx = TransactionRequest::default()
+                    .from(account)
+                    .to(module)
+                    .input(Bytes::from(call.abi_encode()).into());
+                let verdict = match provider.call(tx).await {
+                    Ok(data) => Ok(U256::from_be_slice(&data)),
+                    Err(e) => Err(e.as_error_resp().and_then(|r| r.as_revert_data())),
+                };
+                let expected = Rejection::Module(expected);
+                assert_eq!(
+                    chain_verdict(verdict),
+                    Err(Some(expected.clone())),
+                    "malformed signature (seed {seed}, case {done})"
+                );
+                *rules.entry(expected.rule()).or_default() += 1;
+            }
             let validate = SessionKeyValidator::validateUserOpCall {
                 userOp: convert(op.pack().unwrap()),
                 userOpHash: hash,

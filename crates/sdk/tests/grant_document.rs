@@ -51,7 +51,7 @@ async fn document() -> (GrantDocument, Session) {
         epoch: 0,
     });
     let signed = owner.approve(&session, &targets).await.unwrap();
-    (GrantDocument::new(&session, account.owner, &signed, TokenTable::default()), session)
+    (GrantDocument::new(&session, account.owner, &signed, TokenTable::default()).unwrap(), session)
 }
 
 #[tokio::test]
@@ -62,7 +62,10 @@ async fn round_trips_through_a_file_with_names_and_abi() {
     document.save(&path, false).unwrap();
     let (loaded, decoded) = GrantDocument::load(&path).unwrap();
     assert_eq!(loaded, document);
-    assert_eq!(decoded.id(), session.id());
+    assert_eq!(decoded.id().unwrap(), session.id().unwrap());
+    // The document holds the session and its actions packed, as the module reads them.
+    assert_eq!(loaded.session, session.encode().unwrap());
+    assert_eq!(loaded.actions[0].encoded, session.policy.actions[0].encode().unwrap());
     assert_eq!(decoded.policy.actions[0].name.as_deref(), Some("pay anyone"));
     assert_eq!(decoded.policy.actions[0].argument_name(32).as_deref(), Some("amount"));
     assert_eq!(loaded.proof_for(10).unwrap().proof.len(), 2);
@@ -88,13 +91,21 @@ async fn altered_documents_are_refused() {
     let (document, _) = document().await;
     let cases: Vec<(&str, GrantDocument)> = vec![
         ("altered", {
-            // A bigger cap than the owner signed.
-            use alloy::sol_types::SolValue;
-            use leash_contracts::bindings::SessionKeyValidator::Action as Encoded;
+            // A bigger cap than the owner signed (amountCap sits at bytes 47..59 of a packed action).
             let mut d = document.clone();
-            let mut action = Encoded::abi_decode(&d.actions[0].encoded).unwrap();
-            action.amountCap = U96::from(1_000_000_000u64);
-            d.actions[0].encoded = action.abi_encode().into();
+            let mut action = d.actions[0].encoded.to_vec();
+            action[50] = 0xff;
+            d.actions[0].encoded = action.into();
+            d
+        }),
+        ("truncated", {
+            let mut d = document.clone();
+            d.session = d.session.slice(..d.session.len() - 1);
+            d
+        }),
+        ("after its end", {
+            let mut d = document.clone();
+            d.actions[0].encoded = [d.actions[0].encoded.as_ref(), &[0]].concat().into();
             d
         }),
         ("altered", {
@@ -114,7 +125,13 @@ async fn altered_documents_are_refused() {
         }),
         ("not supported", {
             let mut d = document.clone();
-            d.version = 2;
+            d.version = 3;
+            d
+        }),
+        ("grant the session again", {
+            // A version 1 document (ABI-encoded for the earlier module) names what to do.
+            let mut d = document.clone();
+            d.version = 1;
             d
         }),
     ];
@@ -164,6 +181,7 @@ async fn an_agent_runs_from_its_keystore_and_grant_document() {
     };
     let signed = stack.owner.approve(&session, &[target]).await.unwrap();
     GrantDocument::new(&session, stack.account.owner, &signed, stack.tokens())
+        .unwrap()
         .save(dir.path().join("grant.json"), false)
         .unwrap();
 

@@ -57,39 +57,50 @@ async fn hashes_and_digests_equal_the_contracts() {
     let policy = pay_merchant_policy(&stack, 100);
     let session = Session { key: SessionKey::ecdsa(Address::repeat_byte(7)), policy };
     let module = SessionKeyValidator::new(stack.chain.module, stack.devnet.provider());
-    assert_eq!(module.hashSession(session.encode()).call().await.unwrap(), session.id());
+    let id = session.id().unwrap();
+    assert_eq!(module.hashSession(session.encode().unwrap()).call().await.unwrap(), id);
     let action = &session.policy.actions[0];
-    assert_eq!(module.hashAction(action.encode()).call().await.unwrap(), action.hash());
     let account = stack.account.address;
     let chain_id = stack.chain.chain_id;
+    // The module reads the packed action where the Rust side put its fields: the whole monthly cap is left.
+    let allowance = module
+        .actionAllowance(
+            account,
+            id,
+            action.encode().unwrap(),
+            alloy::primitives::aliases::U48::from(now),
+        )
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(allowance.periodIndex, action.period.resolve(now).unwrap().index);
+    assert_eq!(allowance.usesLeft, U256::MAX);
+    assert_eq!(allowance.amountLeft, U256::from(100_000_000u64));
+    assert_eq!(allowance.valueLeft, U256::MAX);
     assert_eq!(
-        module.grantDigest(account, session.id(), 3).call().await.unwrap(),
-        grant_digest(chain_id, stack.chain.module, account, session.id(), 3)
+        module.grantDigest(account, id, 3).call().await.unwrap(),
+        grant_digest(chain_id, stack.chain.module, account, id, 3)
     );
     let root = B256::repeat_byte(9);
     assert_eq!(module.grantRootDigest(root).call().await.unwrap(), grant_root_digest(root));
     let op_hash = B256::repeat_byte(5);
     // The calls hash binds the actions charged, in order; under sudo none is and it hashes empty bytes.
-    let charged = calls_hash(&[action.hash(), B256::repeat_byte(3)]);
-    assert_eq!(charged, keccak256([action.hash().0, [3u8; 32]].concat()));
+    let action_hash = action.hash().unwrap();
+    let charged = calls_hash(&[action_hash, B256::repeat_byte(3)]);
+    assert_eq!(charged, keccak256([action_hash.0, [3u8; 32]].concat()));
     for calls in [charged, calls_hash(&[])] {
         assert_eq!(
             module
-                .useDigest(
-                    op_hash,
-                    session.id(),
-                    alloy::primitives::aliases::U48::from(1_234_567u64),
-                    calls
-                )
+                .useDigest(op_hash, id, alloy::primitives::aliases::U48::from(1_234_567u64), calls)
                 .call()
                 .await
                 .unwrap(),
-            use_digest(op_hash, session.id(), 1_234_567, calls)
+            use_digest(op_hash, id, 1_234_567, calls)
         );
     }
     assert_eq!(
-        module.messageDigest(account, session.id(), root).call().await.unwrap(),
-        message_digest(chain_id, stack.chain.module, account, session.id(), root)
+        module.messageDigest(account, id, root).call().await.unwrap(),
+        message_digest(chain_id, stack.chain.module, account, id, root)
     );
 
     // The UserOperation hash equals EntryPoint.getUserOpHash, with and without factory and paymaster.
@@ -303,7 +314,7 @@ async fn revoke_one_and_revoke_all() {
         agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap();
     }
 
-    stack.owner.revoke(&stack.chain, &stack.submitter, first.session().id()).await.unwrap();
+    stack.owner.revoke(&stack.chain, &stack.submitter, first.session_id()).await.unwrap();
     assert_eq!(first.status().await.unwrap().state, SessionState::Revoked);
     let error =
         first.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap_err();
@@ -498,7 +509,7 @@ async fn the_session_signs_typed_data_only_within_its_scope_and_the_account_agre
 
     // Revoked: nothing more is signed, and what was signed before is no longer valid.
     let earlier = agent.sign_typed_data(&request(MERCHANT, usdc(1))).await.unwrap();
-    stack.owner.revoke(&stack.chain, &stack.submitter, agent.session().id()).await.unwrap();
+    stack.owner.revoke(&stack.chain, &stack.submitter, agent.session_id()).await.unwrap();
     let error = agent.sign_typed_data(&request(MERCHANT, usdc(1))).await.unwrap_err();
     assert_eq!(rule_of(&error), "SessionNotLive");
     assert_eq!(erc1271(&stack, stack.usdc(), earlier.hash, earlier.signature).await, [0xff; 4]);
