@@ -5,7 +5,7 @@ FORGE := $(CURDIR)/tools/forge
 export FOUNDRY_SOLC := $(CURDIR)/tools/solc
 export FOUNDRY_OFFLINE := true
 
-.PHONY: all toolchain build artifacts check-artifacts demo devnet test test-contracts test-rust differential gas fmt lint clean bench
+.PHONY: all toolchain build artifacts check-artifacts demo devnet test test-contracts test-rust differential gas gas-check fmt lint clean bench
 
 all: test
 
@@ -59,10 +59,20 @@ differential: check-artifacts
 	LEASH_DIFF_CASES=$${LEASH_DIFF_CASES:-100000} cargo test --release -p leash-sdk --test differential -- --nocapture
 
 ## Gas of one UserOperation per handleOps on the real EntryPoint; the last line is a JSON object.
+## Also rewrites the committed figures (contracts/snapshots/GasBenchmark.json, contracts/.gas-snapshot).
 gas: toolchain
 	@mkdir -p target
-	cd contracts && $(FORGE) test --isolate --match-contract GasBenchmark -vv | tee ../target/gas.log
+	set -o pipefail; cd contracts && FOUNDRY_GAS_SNAPSHOT_EMIT=true $(FORGE) test --isolate --match-contract GasBenchmark -vv | tee ../target/gas.log
+	cd contracts && $(FORGE) snapshot --isolate --match-contract GasBenchmark
 	@grep -o '^ *{"owner_native_transfer.*}' target/gas.log | tail -1 | tr -d ' '
+
+## Fails when the gas of a scenario (or of the whole benchmark, `forge snapshot --check`) moved by more than 1%
+## from the committed figures; run by CI. To accept a change, run `make gas` and commit what it rewrites.
+gas-check: toolchain
+	@mkdir -p target
+	set -o pipefail; cd contracts && $(FORGE) test --isolate --match-contract GasBenchmark -vv | tee ../target/gas.log
+	node tools/gas-check.js 1
+	cd contracts && $(FORGE) snapshot --isolate --match-contract GasBenchmark --check --tolerance 1
 
 ## Criterion benchmarks (release): pre-flight, session encoding and policy file; signed UserOperations; then
 ## 200 session operations through the local bundler from 8 nonce lanes against one lane.

@@ -235,9 +235,10 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         require(userOp.sender == account, SenderMismatch(userOp.sender, account));
         bytes calldata signature = userOp.signature;
         require(signature.length >= 10, CallPolicyLib.MalformedSignature());
-        require(uint8(signature[0]) == SessionTypes.FORMAT_VERSION, UnsupportedFormat(uint8(signature[0])));
-        uint8 mode = uint8(signature[1]);
-        uint48 time = uint48(bytes6(signature[2:8]));
+        uint256 head = _word(signature, 0);
+        require(uint8(head >> 248) == SessionTypes.FORMAT_VERSION, UnsupportedFormat(uint8(head >> 248)));
+        uint8 mode = uint8(head >> 240);
+        uint48 time = uint48(head >> 192);
         (bytes calldata session, uint256 at) = _prefixed(signature, 8);
         bytes32 sessionId = keccak256(session);
 
@@ -546,20 +547,21 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     ) private returns (CallContext memory ctx) {
         SessionRecord memory record = _liveSession(account, sessionId);
         // Granted, so the session's bytes passed {_checkSessionShape}.
-        uint8 flags = uint8(session[2]);
-        uint48 validUntil = uint48(bytes6(session[9:15]));
+        uint256 head = _word(session, 0);
+        uint8 flags = uint8(head >> 232);
+        uint48 validUntil = uint48(head >> 136);
         ctx = CallContext(
             account,
             sessionId,
-            bytes32(session[55:87]),
+            bytes32(_word(session, 55)),
             flags & SessionTypes.SESSION_SUDO != 0,
             time,
-            uint48(bytes6(session[3:9])),
+            uint48(head >> 184),
             validUntil == 0 ? NO_END : validUntil,
             type(uint256).max
         );
 
-        address paymaster = address(bytes20(session[35:55]));
+        address paymaster = address(uint160(_word(session, 35) >> 96));
         if (paymaster != address(0)) {
             bytes calldata paymasterAndData = userOp.paymasterAndData;
             address used = paymasterAndData.length >= 20 ? address(bytes20(paymasterAndData[0:20])) : address(0);
@@ -569,16 +571,16 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         bool changed;
         if (flags & SessionTypes.SESSION_GAS_BUDGET != 0) {
             uint256 cost = _maxGasCost(userOp);
-            uint256 budget = uint128(bytes16(session[19:35]));
+            uint256 budget = uint128(_word(session, 19) >> 128);
             uint256 spent = record.gasSpent;
             require(cost <= budget && spent <= budget - cost, GasBudgetExceeded(spent, cost, budget));
             record.gasSpent = uint128(spent + cost);
             changed = true;
         }
 
-        uint32 maxUses = uint32(bytes4(session[15:19]));
+        uint32 maxUses = uint32(head >> 104);
         if (maxUses != 0) {
-            uint256 periodAt = SIGNER_AT + (uint8(session[1]) == SessionTypes.SIGNER_ECDSA ? 20 : 64);
+            uint256 periodAt = SIGNER_AT + (uint8(head >> 240) == SessionTypes.SIGNER_ECDSA ? 20 : 64);
             (uint32 period, uint48 start, uint48 last) = PeriodLib.resolve(session[periodAt:], time);
             require(period >= record.usesPeriod, PeriodInPast(record.usesPeriod, period));
             uint32 uses = period == record.usesPeriod ? record.uses : 0;
@@ -663,8 +665,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             require(MerkleProof.processProofCalldata(proof, c.hash) == ctx.actionsRoot, ActionNotGranted(i, c.hash));
             record.enabled = true;
         }
-        uint8 flags = uint8(action[24]);
-        c.counted = uint32(bytes4(action[41:45])) != 0
+        uint256 flags = _word(action, 24) >> 248;
+        c.counted = uint32(_word(action, 41) >> 224) != 0
             || flags & (SessionTypes.ACTION_AMOUNT_CAP | SessionTypes.ACTION_VALUE_CAP) != 0;
 
         (uint32 index, uint48 start, uint48 last) = PeriodLib.resolve(period, ctx.time);
@@ -683,16 +685,17 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         private
         pure
     {
-        uint256 maxUses = uint32(bytes4(action[41:45]));
+        // The fixed fields were checked present by {CallPolicyLib-checkCall}.
+        uint256 maxUses = _word(action, 41) >> 224;
         if (maxUses != 0) {
             uint256 uses = uint256(record.uses) + 1;
             require(uses <= maxUses && uses <= type(uint24).max, UseLimitExceeded(i, uses, maxUses));
             record.uses = uint24(uses);
         }
-        uint8 flags = uint8(action[24]);
+        uint256 flags = _word(action, 24) >> 248;
         if (flags & SessionTypes.ACTION_AMOUNT_CAP != 0) {
-            uint256 amount = CallPolicyLib.argumentWord(i, data, uint16(bytes2(action[45:47])));
-            uint256 cap = uint96(bytes12(action[47:59]));
+            uint256 amount = CallPolicyLib.argumentWord(i, data, _word(action, 45) >> 240);
+            uint256 cap = _word(action, 47) >> 160;
             require(
                 amount <= cap && record.amountSpent <= cap - amount,
                 AmountLimitExceeded(i, amount + record.amountSpent, cap)
@@ -700,7 +703,7 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             record.amountSpent += uint96(amount);
         }
         if (flags & SessionTypes.ACTION_VALUE_CAP != 0) {
-            uint256 cap = uint96(bytes12(action[59:71]));
+            uint256 cap = _word(action, 59) >> 160;
             require(
                 value <= cap && record.valueSpent <= cap - value, ValueLimitExceeded(i, value + record.valueSpent, cap)
             );
@@ -719,13 +722,14 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         view
         returns (bool)
     {
-        uint8 kind = uint8(session[1]);
+        // Granted, so the signer's bytes are there ({_checkSessionShape}).
+        uint8 kind = uint8(_word(session, 0) >> 240);
         if (kind == SessionTypes.SIGNER_ECDSA) {
             (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
-            return err == ECDSA.RecoverError.NoError && recovered == address(bytes20(session[SIGNER_AT:SIGNER_AT + 20]));
+            return err == ECDSA.RecoverError.NoError && recovered == address(uint160(_word(session, SIGNER_AT) >> 96));
         }
-        bytes32 qx = bytes32(session[SIGNER_AT:SIGNER_AT + 32]);
-        bytes32 qy = bytes32(session[SIGNER_AT + 32:SIGNER_AT + 64]);
+        bytes32 qx = bytes32(_word(session, SIGNER_AT));
+        bytes32 qy = bytes32(_word(session, SIGNER_AT + 32));
         if (kind == SessionTypes.SIGNER_P256) {
             return
                 signature.length == 64
@@ -854,9 +858,18 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         }
     }
 
-    function _slice(bytes calldata data, uint256 at, uint256 length) private pure returns (bytes calldata) {
+    function _slice(bytes calldata data, uint256 at, uint256 length) private pure returns (bytes calldata field) {
         require(data.length >= at + length, CallPolicyLib.MalformedSignature());
-        return data[at:at + length];
+        assembly ("memory-safe") {
+            field.offset := add(data.offset, at)
+            field.length := length
+        }
+    }
+
+    /// @dev The word at byte `at` of `data`, unchecked: the caller has bounded `at`, or reads a granted session,
+    /// whose bytes passed {_checkSessionShape}.
+    function _word(bytes calldata data, uint256 at) private pure returns (uint256) {
+        return CallPolicyLib.wordAt(data, at);
     }
 
     /// @dev The bytes at `at` prefixed by their 2-byte length, and where they end.

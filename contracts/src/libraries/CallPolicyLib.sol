@@ -153,6 +153,8 @@ library CallPolicyLib {
     }
 
     /// @notice Checks target, selector, per-call value and argument rules of one call against the packed `action`.
+    /// @dev The fixed fields lie in the first 92 bytes, checked present first, then read as raw words (a packed
+    /// layout has no padding to decode); each rule is bounds-checked by {ruleAt} before it is read.
     /// @return period The action's packed period (what follows its rules), checked to fill the action exactly.
     function checkCall(bytes calldata action, uint256 i, address target, uint256 value, bytes calldata data)
         internal
@@ -160,9 +162,9 @@ library CallPolicyLib {
         returns (bytes calldata period)
     {
         require(action.length >= 92, MalformedSignature());
-        uint8 flags = uint8(action[24]);
+        uint256 flags = wordAt(action, 24) >> 248;
         if (flags & SessionTypes.ACTION_ANY_TARGET == 0) {
-            address allowed = address(bytes20(action[0:20]));
+            address allowed = address(uint160(wordAt(action, 0) >> 96));
             require(target == allowed, TargetNotAllowed(i, target, allowed));
         }
         if (flags & SessionTypes.ACTION_ANY_SELECTOR == 0) {
@@ -170,23 +172,34 @@ library CallPolicyLib {
                 require(flags & SessionTypes.ACTION_NATIVE_TRANSFER != 0, NativeTransferNotAllowed(i));
             } else {
                 require(data.length >= 4, NativeTransferNotAllowed(i));
-                bytes4 selector = bytes4(action[20:24]);
-                require(bytes4(data[0:4]) == selector, SelectorNotAllowed(i, bytes4(data[0:4]), selector));
+                bytes4 selector = bytes4(bytes32(wordAt(action, 20)));
+                bytes4 called = bytes4(bytes32(wordAt(data, 0)));
+                require(called == selector, SelectorNotAllowed(i, called, selector));
             }
         }
-        uint256 maxValue = uint128(bytes16(action[25:41]));
+        uint256 maxValue = wordAt(action, 25) >> 128;
         require(value <= maxValue, ValuePerCallExceeded(i, value, maxValue));
 
-        uint256 count = uint8(action[71]);
+        uint256 count = wordAt(action, 71) >> 248;
         require(count <= SessionTypes.MAX_RULES, TooManyRules(count, SessionTypes.MAX_RULES));
         uint256 at = 72;
         for (uint256 r = 0; r < count; ++r) {
             bytes calldata rule = ruleAt(action, at);
-            bytes32 word = bytes32(argumentWord(i, data, uint16(bytes2(rule[1:3]))));
-            require(ruleHolds(i, r, rule, word), ArgumentRuleFailed(i, r, uint8(rule[0]), word));
-            at += rule.length;
+            bytes32 word = bytes32(argumentWord(i, data, wordAt(rule, 1) >> 240));
+            require(ruleHolds(i, r, rule, word), ArgumentRuleFailed(i, r, uint8(wordAt(rule, 0) >> 248), word));
+            unchecked {
+                at += rule.length;
+            }
         }
         return _periodFrom(action, at);
+    }
+
+    /// @notice The word at byte `at` of `data`, unchecked: the caller has bounded `at` (calldata past its end
+    /// reads as zeros, and a packed field shorter than a word is shifted out of the rest).
+    function wordAt(bytes calldata data, uint256 at) internal pure returns (uint256 word) {
+        assembly ("memory-safe") {
+            word := calldataload(add(data.offset, at))
+        }
     }
 
     /// @notice The packed period of a packed action (what follows its rules), checked to fill the action exactly.
@@ -203,36 +216,44 @@ library CallPolicyLib {
 
     function _periodFrom(bytes calldata action, uint256 at) private pure returns (bytes calldata period) {
         require(action.length >= at + 20, MalformedSignature());
-        period = action[at:];
+        assembly ("memory-safe") {
+            period.offset := add(action.offset, at)
+            period.length := sub(action.length, at)
+        }
         require(PeriodLib.size(period) == period.length, MalformedSignature());
     }
 
     /// @notice The packed rule starting at byte `at` of `data`: op, offset, operand count, operands.
     function ruleAt(bytes calldata data, uint256 at) internal pure returns (bytes calldata rule) {
         require(data.length >= at + 4, MalformedSignature());
-        uint256 length = 4 + 32 * uint256(uint8(data[at + 3]));
+        uint256 length = 4 + 32 * (wordAt(data, at + 3) >> 248);
         require(data.length - at >= length, MalformedSignature());
-        return data[at:at + length];
+        assembly ("memory-safe") {
+            rule.offset := add(data.offset, at)
+            rule.length := length
+        }
     }
 
-    /// @notice Whether `word` passes the packed `rule` (reverts on a malformed rule).
+    /// @notice Whether `word` passes the packed `rule` (reverts on a malformed rule). The rule's length was
+    /// checked by {ruleAt} to hold its operands.
     function ruleHolds(uint256 i, uint256 r, bytes calldata rule, bytes32 word) internal pure returns (bool) {
-        uint8 op = uint8(rule[0]);
-        uint256 count = uint8(rule[3]);
+        uint256 head = wordAt(rule, 0);
+        uint256 op = head >> 248;
+        uint256 count = (head >> 224) & 0xff;
+        uint256 x = uint256(word);
         if (op == SessionTypes.OP_ONE_OF) {
             require(count != 0, InvalidRule(i, r));
             for (uint256 k = 0; k < count; ++k) {
-                if (bytes32(rule[4 + 32 * k:36 + 32 * k]) == word) return true;
+                if (wordAt(rule, 4 + 32 * k) == x) return true;
             }
             return false;
         }
         if (op == SessionTypes.OP_IN_RANGE) {
             require(count == 2, InvalidRule(i, r));
-            return uint256(word) >= uint256(bytes32(rule[4:36])) && uint256(word) <= uint256(bytes32(rule[36:68]));
+            return x >= wordAt(rule, 4) && x <= wordAt(rule, 36);
         }
         require(count == 1 && op <= SessionTypes.OP_LTE, InvalidRule(i, r));
-        uint256 x = uint256(word);
-        uint256 v = uint256(bytes32(rule[4:36]));
+        uint256 v = wordAt(rule, 4);
         if (op == SessionTypes.OP_EQ) return x == v;
         if (op == SessionTypes.OP_NEQ) return x != v;
         if (op == SessionTypes.OP_GT) return x > v;
@@ -247,7 +268,7 @@ library CallPolicyLib {
         require(
             argumentsLength >= 32 && offset <= argumentsLength - 32, ArgumentOutOfBounds(i, offset, argumentsLength)
         );
-        return uint256(bytes32(data[4 + offset:36 + offset]));
+        return wordAt(data, 4 + offset);
     }
 
     function _end(bytes calldata data) private pure returns (uint256 end) {

@@ -24,15 +24,17 @@ library PeriodLib {
         pure
         returns (uint32 index, uint48 windowStart, uint48 windowLast)
     {
-        uint8 kind = uint8(period[0]);
+        require(period.length >= 20, InvalidPeriod(0));
+        uint256 head = _word(period, 0);
+        uint8 kind = uint8(head >> 248);
         if (kind == SessionTypes.PERIOD_LIFETIME) return (1, 0, NO_END);
         if (kind == SessionTypes.PERIOD_WINDOWS) return _explicitWindow(period, time);
 
         uint256 start;
         uint256 end;
-        uint256 anchor = uint48(bytes6(period[1:7]));
+        uint256 anchor = uint48(head >> 200);
         if (kind == SessionTypes.PERIOD_FIXED) {
-            uint256 length = uint32(bytes4(period[7:11]));
+            uint256 length = uint32(head >> 168);
             require(length != 0, InvalidPeriod(kind));
             require(time >= anchor, OutsidePeriodWindow(time, uint48(anchor), NO_END));
             uint256 n = (time - anchor) / length;
@@ -49,8 +51,8 @@ library PeriodLib {
             revert InvalidPeriod(kind);
         }
 
-        uint256 activeFor = uint32(bytes4(period[15:19]));
-        uint256 open = start + uint32(bytes4(period[11:15]));
+        uint256 activeFor = uint32(head >> 104);
+        uint256 open = start + uint32(head >> 136);
         uint256 close = activeFor == 0 ? end : _min(end, open + activeFor);
         if (close > NO_END) close = NO_END;
         require(time >= open && time < close, OutsidePeriodWindow(time, uint48(_min(open, NO_END)), uint48(close)));
@@ -62,16 +64,24 @@ library PeriodLib {
         return 20 + 12 * uint256(uint8(data[19]));
     }
 
+    /// @dev The word at byte `at`, unchecked: callers bound it first.
+    function _word(bytes calldata data, uint256 at) private pure returns (uint256 word) {
+        assembly ("memory-safe") {
+            word := calldataload(add(data.offset, at))
+        }
+    }
+
     function _explicitWindow(bytes calldata period, uint48 time)
         private
         pure
         returns (uint32 index, uint48 windowStart, uint48 windowLast)
     {
         uint256 count = uint8(period[19]);
+        require(period.length >= 20 + 12 * count, InvalidPeriod(SessionTypes.PERIOD_WINDOWS));
         for (uint256 i = 0; i < count; ++i) {
-            uint256 at = 20 + 12 * i;
-            uint48 start = uint48(bytes6(period[at:at + 6]));
-            uint48 end = uint48(bytes6(period[at + 6:at + 12]));
+            uint256 pair = _word(period, 20 + 12 * i);
+            uint48 start = uint48(pair >> 208);
+            uint48 end = uint48(pair >> 160);
             if (time >= start && time < end) return (_index(i, SessionTypes.PERIOD_WINDOWS), start, end - 1);
         }
         revert OutsidePeriodWindow(time, 0, 0);
