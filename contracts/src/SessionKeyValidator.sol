@@ -521,7 +521,13 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             bytes calldata proof = _slice(signature, at + 1, 32 * proofCount);
             carried[k].offset = _offsetOf(action);
             carried[k].length = action.length;
-            carried[k].hash = keccak256(action);
+            bytes32 actionHash = keccak256(action);
+            // One record per action: two copies would each load, charge and write the same slot, and the last
+            // write would undo the other's charge.
+            for (uint256 j = 0; j < k; ++j) {
+                require(carried[j].hash != actionHash, CallPolicyLib.MalformedSignature());
+            }
+            carried[k].hash = actionHash;
             carried[k].proofOffset = _offsetOf(proof);
             carried[k].proofCount = proofCount;
             at += 1 + proof.length;

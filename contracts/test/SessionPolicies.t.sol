@@ -372,6 +372,50 @@ contract SessionPoliciesTest is LeashTest {
         send(op);
     }
 
+    /// @dev Any byte of a valid packed signature changed: the operation is refused, or (a proof byte of an
+    /// action whose record already exists, which is not read again) it does exactly what was signed, no more.
+    function testFuzz_ChangedSignatureByteNeverChargesMore(uint256 where, uint8 delta) public {
+        SessionUse memory use = grantedOne(transferAction(100e6, lifetime()));
+        send(sessionOp(transferCall(merchant, 1e6), use));
+        bytes32 id = sessionIdOf(use.session);
+        bytes32 actionHash = actionHashOf(use.actions[0]);
+        PackedUserOperation memory op = sessionOp(transferCall(merchant, 2e6), use);
+        where = bound(where, 0, op.signature.length - 1);
+        op.signature[where] = bytes1(uint8(op.signature[where]) ^ uint8(bound(delta, 1, 255)));
+        uint256 before = usdc.balanceOf(merchant);
+        PackedUserOperation[] memory ops = new PackedUserOperation[](1);
+        ops[0] = op;
+        (bool landed,) = address(ENTRYPOINT).call(abi.encodeCall(ENTRYPOINT.handleOps, (ops, beneficiary)));
+        uint256 spent = validator.actionRecord(address(account), id, actionHash).amountSpent;
+        if (landed) {
+            assertEq(usdc.balanceOf(merchant), before + 2e6, "only what was signed");
+            assertEq(spent, 3e6, "charged once");
+        } else {
+            assertEq(usdc.balanceOf(merchant), before, "nothing moved");
+            assertEq(spent, 1e6, "nothing charged");
+        }
+    }
+
+    /// @dev The same action carried twice, each call charged to its own copy: both copies would load the same
+    /// record and the last write would undo the first charge (two 10 USDC transfers under a 10 USDC cap).
+    function test_RevertWhen_OneActionIsCarriedTwice() public {
+        Action memory a = transferAction(10e6, lifetime());
+        a.maxUses = 1;
+        SessionUse memory use = grantedOne(a);
+        use.actions = new Action[](2);
+        use.actions[0] = a;
+        use.actions[1] = a;
+        use.proofs = new bytes32[][](2);
+        use.callActions = hex"0001";
+        Execution[] memory calls = new Execution[](2);
+        calls[0] = Execution(address(usdc), 0, abi.encodeCall(usdc.transfer, (merchant, 10e6)));
+        calls[1] = calls[0];
+        expectRejected(
+            sessionOp(batchCall(calls), use), abi.encodeWithSelector(CallPolicyLib.MalformedSignature.selector)
+        );
+        assertEq(usdc.balanceOf(merchant), 0, "nothing paid");
+    }
+
     function test_RevertWhen_UnknownMode() public {
         SessionUse memory use = grantedOne(transferAction(100e6, lifetime()));
         PackedUserOperation memory op = sessionOp(transferCall(merchant, 1), use);
