@@ -4,7 +4,7 @@
 use crate::{
     account::SmartAccount,
     bundler::BundlerClient,
-    chain::Chain,
+    chain::{Chain, Reads},
     gas::GasLimits,
     lanes::{EntryPointNonces, Lane, LaneAllocator, NonceKey, NonceLease},
     paymaster::PaymasterClient,
@@ -107,8 +107,16 @@ pub struct SessionStatus {
 impl SessionStatus {
     /// Reads `session`'s state for `account` on `chain`: no key needed, so tools can show any session's status.
     pub async fn read(chain: &Chain, account: Address, session: &Session) -> Result<Self> {
-        let state = chain.session_state(account, session).await?;
-        let now = chain.now().await?;
+        let action_hashes = session.policy.action_hashes()?;
+        let reads = Reads {
+            account,
+            session_id: session.id()?,
+            action_hashes: &action_hashes,
+            code: false,
+            targets: &[],
+        };
+        let snapshot = chain.snapshot(reads).await?;
+        let (state, now) = (snapshot.state, snapshot.now);
         let live =
             state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
         let standing = match state.session.state {
@@ -256,9 +264,7 @@ impl SessionAgent {
         if calls.is_empty() {
             return Err(Error::Setup("nothing to explain: give at least one call".into()));
         }
-        let deploys = self.deploys().await?;
-        let state = self.call_state(calls, deploys).await?;
-        let now = self.chain.now().await?;
+        let (state, now, deploys) = self.call_state(calls).await?;
         let grants = self.grants(&state);
         let gas = GasLimits::default_for(calls.len(), deploys, grants);
         let (max_fee, _) = self.chain.fees().await?;
@@ -299,7 +305,8 @@ impl SessionAgent {
             |rule: &str, message: String| Error::SigningRefused { rule: rule.into(), message };
         let policy = &self.session.policy;
         let scope = policy.check_signing(request).map_err(|r| refused(r.rule(), r.to_string()))?;
-        let state = self.chain.session_state(self.account, &self.session).await?;
+        let snapshot = self.chain.snapshot(self.reads(false, &[])).await?;
+        let (state, now) = (snapshot.state, snapshot.now);
         let record = &state.session;
         if record.state != SessionState::Enabled || record.epoch != state.epoch {
             return Err(refused(
@@ -309,15 +316,12 @@ impl SessionAgent {
         }
         let after = policy.valid_after.as_u48();
         let until = policy.valid_until.map_or(0, |t| t.as_u48());
-        // The module reads the time only for a session with a window.
-        if after != 0 || until != 0 {
-            let now = self.chain.now().await?;
-            if now < after || (until != 0 && now > until) {
-                return Err(refused(
-                    "OutOfTime",
-                    format!("the session's window does not include the chain's time ({now})"),
-                ));
-            }
+        // A session without a window (both bounds 0) passes whatever the time, as in the module.
+        if now < after || (until != 0 && now > until) {
+            return Err(refused(
+                "OutOfTime",
+                format!("the session's window does not include the chain's time ({now})"),
+            ));
         }
         let primary = match scope {
             Some(i) => {
@@ -387,10 +391,11 @@ impl SessionAgent {
             }
         }
 
-        // With a bundler, its estimate replaces the local limits (it simulates a correctly signed operation).
+        // With a bundler, its estimate replaces the local limits. The operation carries a stub key signature of
+        // the real one's shape (the estimate tolerates a failed signature check): the key signs once, below.
         if let Submitter::Bundler(bundler) = self.submitter.as_ref() {
             let probe = self.evaluator_verdict(calls, &op, &state, now, grants)?;
-            op.signature = self.sign(&op, now, &probe, &state, grants).await?;
+            op.signature = self.sign(&op, now, &probe, &state, grants, KeySignature::Stub).await?;
             match bundler.estimate_user_operation_gas(&op).await {
                 Ok(estimate) => estimate.apply_to(&mut op),
                 Err(e) => {
@@ -411,7 +416,7 @@ impl SessionAgent {
         }
 
         let allowed = self.evaluator_verdict(calls, &op, &state, now, grants)?;
-        op.signature = self.sign(&op, now, &allowed, &state, grants).await?;
+        op.signature = self.sign(&op, now, &allowed, &state, grants, KeySignature::Real).await?;
         let hash = match self.submitter.send(&self.chain, &op).await {
             Ok(hash) => hash,
             Err(Error::Bundler(e)) => {
@@ -436,7 +441,7 @@ impl SessionAgent {
         let chosen = self.evaluator().choose_actions(calls, &operation, &state);
         let allowed =
             Allowed { valid_after: 0, valid_until: 0, call_actions: chosen, after: state.clone() };
-        op.signature = self.sign(&op, now, &allowed, &state, grants).await?;
+        op.signature = self.sign(&op, now, &allowed, &state, grants, KeySignature::Real).await?;
         match self.submitter.send(&self.chain, &op).await {
             Ok(hash) => {
                 lease.commit();
@@ -461,9 +466,7 @@ impl SessionAgent {
         if calls.is_empty() {
             return Err(Error::Setup("nothing to send: give at least one call".into()));
         }
-        let deploys = self.deploys().await?;
-        let state = self.call_state(calls, deploys).await?;
-        let now = self.chain.now().await?;
+        let (state, now, deploys) = self.call_state(calls).await?;
         let grants = self.grants(&state);
         let lease = self
             .lanes
@@ -485,11 +488,15 @@ impl SessionAgent {
         Ok(Draft { state, now, grants, lease, op: builder.build()? })
     }
 
-    /// The chain state the pre-flight judges `calls` against: the session's counters, whether the module is
-    /// installed, and which call targets are the account's modules. An account the operation creates has the
-    /// validators its factory call installs, and no other module.
-    async fn call_state(&self, calls: &[Call], deploys: bool) -> Result<ChainState> {
-        let mut state = self.chain.session_state(self.account, &self.session).await?;
+    /// The chain state the pre-flight judges `calls` against, the chain's time and whether the operation creates
+    /// the account, read in one round trip whatever the number of actions and calls ([`Chain::snapshot`]): the
+    /// session's counters, whether the module is installed, and which call targets are the account's modules. An
+    /// account the operation creates has the validators its factory call installs, and no other module.
+    async fn call_state(&self, calls: &[Call]) -> Result<(ChainState, u64, bool)> {
+        let targets: Vec<Address> = calls.iter().map(|c| c.target).collect();
+        let snapshot = self.chain.snapshot(self.reads(self.deploy.is_some(), &targets)).await?;
+        let deploys = snapshot.deployed == Some(false);
+        let mut state = snapshot.state;
         match (&self.deploy, deploys) {
             (Some(account), true) => {
                 state.installed = account.validators.contains(&self.chain.module);
@@ -499,14 +506,22 @@ impl SessionAgent {
                     .filter(|t| account.validators.contains(t))
                     .collect();
             }
-            // Without the module the pre-flight stops at `NotInstalled`: no need to ask about modules.
+            // Without the module the pre-flight stops at `NotInstalled`: the modules do not matter.
             _ if !state.installed => {}
-            _ => {
-                let targets: Vec<Address> = calls.iter().map(|c| c.target).collect();
-                state.modules = self.chain.modules_among(self.account, &targets).await?;
-            }
+            // Accounts other than leash's answer `isModuleInstalled` instead, one more round trip.
+            _ => state.modules = self.chain.modules_of(self.account, snapshot.is_module).await?,
         }
-        Ok(state)
+        Ok((state, snapshot.now, deploys))
+    }
+
+    fn reads<'a>(&'a self, code: bool, targets: &'a [Address]) -> Reads<'a> {
+        Reads {
+            account: self.account,
+            session_id: self.session_id,
+            action_hashes: &self.action_hashes,
+            code,
+            targets,
+        }
     }
 
     fn evaluator_verdict(
@@ -527,8 +542,9 @@ impl SessionAgent {
         })
     }
 
-    /// The operation's session signature: the key signs the use digest, and the actions the calls use travel
-    /// with their proofs, except those whose record exists in `state` (the module no longer checks them).
+    /// The operation's session signature: the key signs the use digest (or a stub stands in for it), and the
+    /// actions the calls use travel with their proofs, except those whose record exists in `state` (the module no
+    /// longer checks them).
     async fn sign(
         &self,
         op: &UserOperation,
@@ -536,6 +552,7 @@ impl SessionAgent {
         allowed: &Allowed,
         state: &ChainState,
         grants: bool,
+        key: KeySignature,
     ) -> Result<Bytes> {
         let hash = op.hash(self.chain.entry_point, self.chain.chain_id)?;
         let call_actions: Vec<usize> =
@@ -546,7 +563,10 @@ impl SessionAgent {
         let evaluator = self.evaluator();
         let calls_hash = evaluator.calls_hash(&charged);
         let digest = use_digest(hash, self.session_id, time, calls_hash);
-        let signature = self.signer.sign_digest(digest).await?;
+        let signature = match key {
+            KeySignature::Real => self.signer.sign_digest(digest).await?,
+            KeySignature::Stub => self.signer.stub_signature(digest),
+        };
         Ok(SessionUse {
             session: &self.session,
             call_actions: &call_actions,
@@ -585,13 +605,6 @@ impl SessionAgent {
         }
     }
 
-    async fn deploys(&self) -> Result<bool> {
-        match &self.deploy {
-            Some(account) => Ok(!account.is_deployed(&self.chain.provider).await?),
-            None => Ok(false),
-        }
-    }
-
     /// Puts the chain's rejection in the session's words.
     fn explain_chain_error(&self, error: Error) -> Error {
         match error {
@@ -623,6 +636,14 @@ fn gas_of(op: &UserOperation) -> OpGas {
         paymaster_post_op_gas_limit: op.paymaster.as_ref().map_or(0, |p| p.post_op_gas_limit.to()),
         max_fee_per_gas: op.max_fee_per_gas.to(),
     }
+}
+
+/// Whether an operation's session signature carries the key's signature or a stub of its shape (for the gas
+/// estimate, before the gas fields are final).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeySignature {
+    Real,
+    Stub,
 }
 
 /// An operation being prepared; see [`SessionAgent::draft`].

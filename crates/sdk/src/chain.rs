@@ -3,8 +3,15 @@
 
 use crate::{Error, Result};
 use alloy::{
+    eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, Bytes, B256, U256},
     providers::{DynProvider, Provider},
+    rpc::{
+        client::{BatchRequest, Waiter},
+        types::{Block, TransactionRequest},
+    },
+    sol_types::SolCall,
+    transports::{TransportError, TransportResult},
 };
 use leash_contracts::{
     bindings::{LeashAccount, SessionKeyValidator},
@@ -42,18 +49,81 @@ impl Chain {
 
     /// The session's state for `account` as the module stores it: whether the module is installed, record,
     /// epoch and every action's counters (whose `enabled` says the record exists, so the action's proof can stay
-    /// out of the next operation). The account's modules are left empty: see [`Chain::modules_among`].
+    /// out of the next operation), read in one round trip. The account's modules are left empty: see
+    /// [`Chain::modules_among`].
     pub async fn session_state(&self, account: Address, session: &Session) -> Result<ChainState> {
-        let module = SessionKeyValidator::new(self.module, &self.provider);
-        let id = session.id()?;
-        let record = module
-            .sessionRecord(account, id)
-            .call()
+        let reads = Reads {
+            account,
+            session_id: session.id()?,
+            action_hashes: &session.policy.action_hashes()?,
+            code: false,
+            targets: &[],
+        };
+        Ok(self.snapshot(reads).await?.state)
+    }
+
+    /// Everything `reads` names, in one JSON-RPC batch (one round trip whatever the number of actions and
+    /// targets): the session's state as [`Chain::session_state`] reads it, the latest block's time, and if asked
+    /// whether the account has code and the leash account's `isModule` of each target. A read that fails is
+    /// named in the error, with its cause as the source.
+    pub(crate) async fn snapshot(&self, reads: Reads<'_>) -> Result<Snapshot> {
+        let Reads { account, session_id: id, action_hashes, code, targets } = reads;
+        let client = self.provider.client();
+        let mut batch = BatchRequest::new(client);
+        let queue = |e| self.read_error("the batch of reads", e);
+        let record = eth_call(
+            &mut batch,
+            self.module,
+            &SessionKeyValidator::sessionRecordCall::new((account, id)),
+        )
+        .map_err(queue)?;
+        let epoch =
+            eth_call(&mut batch, self.module, &SessionKeyValidator::epochOfCall::new((account,)))
+                .map_err(queue)?;
+        let installed = eth_call(
+            &mut batch,
+            self.module,
+            &SessionKeyValidator::isInstalledCall::new((account,)),
+        )
+        .map_err(queue)?;
+        let mut asked = HashSet::new();
+        let mut actions = Vec::with_capacity(action_hashes.len());
+        for &hash in action_hashes {
+            if asked.insert(hash) {
+                let call = SessionKeyValidator::actionRecordCall::new((account, id, hash));
+                actions.push((hash, eth_call(&mut batch, self.module, &call).map_err(queue)?));
+            }
+        }
+        let block: Waiter<Option<Block>> = batch
+            .add_call("eth_getBlockByNumber", &(BlockNumberOrTag::Latest, false))
+            .map_err(|e| self.read_error("the latest block", e))?;
+        let code: Option<Waiter<Bytes>> = match code {
+            true => Some(
+                batch
+                    .add_call("eth_getCode", &(account, BlockId::latest()))
+                    .map_err(|e| self.read_error("eth_getCode", e))?,
+            ),
+            false => None,
+        };
+        let mut asked = HashSet::new();
+        let mut modules = Vec::with_capacity(targets.len());
+        for &target in targets {
+            if asked.insert(target) {
+                let call = LeashAccount::isModuleCall::new((target,));
+                modules.push((target, eth_call(&mut batch, account, &call).map_err(queue)?));
+            }
+        }
+        batch.send().await.map_err(|e| self.read_error("the batch of reads", e))?;
+
+        let record = answer::<SessionKeyValidator::sessionRecordCall>(record)
             .await
             .map_err(|e| self.error("sessionRecord", e))?;
-        let epoch = module.epochOf(account).call().await.map_err(|e| self.error("epochOf", e))?;
-        let installed =
-            module.isInstalled(account).call().await.map_err(|e| self.error("isInstalled", e))?;
+        let epoch = answer::<SessionKeyValidator::epochOfCall>(epoch)
+            .await
+            .map_err(|e| self.error("epochOf", e))?;
+        let installed = answer::<SessionKeyValidator::isInstalledCall>(installed)
+            .await
+            .map_err(|e| self.error("isInstalled", e))?;
         let mut state = ChainState {
             installed,
             modules: HashSet::new(),
@@ -71,13 +141,8 @@ impl Chain {
             epoch,
             actions: Default::default(),
         };
-        for hash in session.policy.action_hashes()? {
-            if state.actions.contains_key(&hash) {
-                continue;
-            }
-            let a = module
-                .actionRecord(account, id, hash)
-                .call()
+        for (hash, waiter) in actions {
+            let a = answer::<SessionKeyValidator::actionRecordCall>(waiter)
                 .await
                 .map_err(|e| self.error("actionRecord", e))?;
             state.actions.insert(
@@ -91,7 +156,28 @@ impl Chain {
                 },
             );
         }
-        Ok(state)
+        let now = block
+            .await
+            .map_err(|e| self.read_error("the latest block", e))?
+            .ok_or_else(|| Error::rpc(&self.label, "no latest block"))?
+            .header
+            .timestamp;
+        let deployed = match code {
+            Some(code) => Some(
+                !code
+                    .await
+                    .map_err(|e| {
+                        Error::read(&self.label, format!("eth_getCode {account}: {e}"), e)
+                    })?
+                    .is_empty(),
+            ),
+            None => None,
+        };
+        let mut is_module = Vec::with_capacity(modules.len());
+        for (target, waiter) in modules {
+            is_module.push((target, answer::<LeashAccount::isModuleCall>(waiter).await.ok()));
+        }
+        Ok(Snapshot { state, now, deployed, is_module })
     }
 
     /// Which of `targets` are modules installed on the deployed `account`, as the module judges a call target:
@@ -103,15 +189,29 @@ impl Chain {
         targets: &[Address],
     ) -> Result<HashSet<Address>> {
         let view = LeashAccount::new(account, &self.provider);
-        let mut modules = HashSet::new();
+        let mut answers = Vec::new();
         let mut asked = HashSet::new();
         for &target in targets {
-            if !asked.insert(target) {
-                continue;
+            if asked.insert(target) {
+                answers.push((target, view.isModule(target).call().await.ok()));
             }
-            let is_module = match view.isModule(target).call().await {
-                Ok(answer) => answer,
-                Err(_) => {
+        }
+        self.modules_of(account, answers).await
+    }
+
+    /// The modules among targets given with their `isModule` answers (`None` where the account has no
+    /// `isModule`: it is then asked `isModuleInstalled`).
+    pub(crate) async fn modules_of(
+        &self,
+        account: Address,
+        answers: Vec<(Address, Option<bool>)>,
+    ) -> Result<HashSet<Address>> {
+        let view = LeashAccount::new(account, &self.provider);
+        let mut modules = HashSet::new();
+        for (target, answer) in answers {
+            let is_module = match answer {
+                Some(answer) => answer,
+                None => {
                     let mut found = false;
                     for kind in [1u64, 2] {
                         found = view
@@ -174,11 +274,63 @@ impl Chain {
         })
     }
 
-    fn error_on(&self, account: Address, what: &str, e: impl std::fmt::Display) -> Error {
-        Error::rpc(&self.label, format!("{what} on account {account}: {e}"))
+    fn error_on(&self, account: Address, what: &str, e: alloy::contract::Error) -> Error {
+        Error::read(&self.label, format!("{what} on account {account}: {e}"), e)
     }
 
-    fn error(&self, what: &str, e: impl std::fmt::Display) -> Error {
-        Error::rpc(&self.label, format!("{what} on module {}: {e}", self.module))
+    fn error(&self, what: &str, e: alloy::contract::Error) -> Error {
+        Error::read(&self.label, format!("{what} on module {}: {e}", self.module), e)
     }
+
+    fn read_error(&self, what: &str, e: TransportError) -> Error {
+        Error::read(&self.label, format!("{what}: {e}"), e)
+    }
+}
+
+/// What [`Chain::snapshot`] reads besides the session's state.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reads<'a> {
+    /// The account.
+    pub(crate) account: Address,
+    /// The session's id.
+    pub(crate) session_id: B256,
+    /// The session's action hashes.
+    pub(crate) action_hashes: &'a [B256],
+    /// Whether to read if the account has code.
+    pub(crate) code: bool,
+    /// Call targets to ask the account's `isModule` about.
+    pub(crate) targets: &'a [Address],
+}
+
+/// The chain as one batch of reads saw it; see [`Chain::snapshot`].
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// The session's state, without the account's modules.
+    pub(crate) state: ChainState,
+    /// The latest block's timestamp.
+    pub(crate) now: u64,
+    /// Whether the account has code, if asked.
+    pub(crate) deployed: Option<bool>,
+    /// `isModule` of each asked target (`None` where the call failed: an account that is not a leash account, or
+    /// has no code).
+    pub(crate) is_module: Vec<(Address, Option<bool>)>,
+}
+
+/// Queues `call` to `to` at the latest block.
+fn eth_call<C: SolCall>(
+    batch: &mut BatchRequest<'_>,
+    to: Address,
+    call: &C,
+) -> TransportResult<Waiter<Bytes>> {
+    let tx = TransactionRequest::default().to(to).input(Bytes::from(call.abi_encode()).into());
+    batch.add_call("eth_call", &(tx, BlockId::latest()))
+}
+
+/// The decoded answer to a queued [`eth_call`], with the errors a contract binding's `call()` gives.
+async fn answer<C: SolCall>(waiter: Waiter<Bytes>) -> Result<C::Return, alloy::contract::Error> {
+    let data = waiter.await?;
+    C::abi_decode_returns(&data).map_err(|e| match data.is_empty() {
+        true => alloy::contract::Error::ZeroData(C::SIGNATURE.into(), e.into()),
+        false => e.into(),
+    })
 }

@@ -53,8 +53,11 @@ pub enum Error {
     Rpc {
         /// Which endpoint.
         url: String,
-        /// What it said.
+        /// What was asked and what it said.
         message: String,
+        /// The transport's or the contract binding's error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// The bundler failed or refused.
     #[error(transparent)]
@@ -104,7 +107,16 @@ impl Error {
     }
 
     pub(crate) fn rpc(url: &str, error: impl std::fmt::Display) -> Self {
-        Error::Rpc { url: url.to_string(), message: error.to_string() }
+        Error::Rpc { url: url.to_string(), message: error.to_string(), source: None }
+    }
+
+    /// A failed read: `message` names it (and says what went wrong), `source` is the cause.
+    pub(crate) fn read(
+        url: &str,
+        message: String,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Rpc { url: url.to_string(), message, source: Some(Box::new(source)) }
     }
 }
 

@@ -105,7 +105,45 @@ pub trait SessionSigner: fmt::Debug + Send + Sync {
     /// Signs a 32-byte digest computed by the validator module and returns the signature bytes the
     /// module verifies for [`kind`](Self::kind).
     async fn sign_digest(&self, digest: B256) -> Result<Bytes, SignerError>;
+
+    /// A signature of the length and shape [`sign_digest`](Self::sign_digest) gives for `digest`, made by no
+    /// key: what an operation carries while the bundler estimates its gas, so the key signs once, after the
+    /// gas fields are final. The module's check runs the same path on it as on a real signature and fails only
+    /// at the last comparison (the bundler's estimate tolerates a failed signature); see [`stub_signature`].
+    fn stub_signature(&self, digest: B256) -> Bytes {
+        stub_signature(self.kind(), digest)
+    }
 }
+
+/// The stub signature for a signer of `kind` (see [`SessionSigner::stub_signature`]):
+///
+/// - ECDSA: 65 bytes `r ‖ s ‖ v` with `r` the x of secp256k1's generator, `s = 1` and `v = 27`, which
+///   recovers some address (never the zero address), so `ecrecover` runs as for a real signature;
+/// - P-256: 64 bytes with `r` the x of P-256's generator and `s = 1`, in range and low, so the verification
+///   runs in full;
+/// - WebAuthn: an assertion for [`DEFAULT_RP_ID`] from [`DEFAULT_ORIGIN`] whose challenge is `digest` (so the
+///   type, challenge and flag checks pass) with the P-256 stub as its signature. [`WebAuthnSigner`] uses its
+///   own relying party, so the length is exact.
+pub fn stub_signature(kind: SignerKind, digest: B256) -> Bytes {
+    match kind {
+        SignerKind::Ecdsa => {
+            let mut signature = [0u8; 65];
+            signature[..32].copy_from_slice(SECP256K1_GX.as_slice());
+            signature[63] = 1;
+            signature[64] = 27;
+            Bytes::copy_from_slice(&signature)
+        }
+        SignerKind::P256 => {
+            let (r, s) = webauthn::P256_STUB;
+            [r.as_slice(), s.as_slice()].concat().into()
+        }
+        SignerKind::WebAuthn => webauthn::stub_assertion(DEFAULT_RP_ID, DEFAULT_ORIGIN, digest),
+    }
+}
+
+/// The x coordinate of secp256k1's generator: a valid `r` whatever the digest.
+const SECP256K1_GX: B256 =
+    alloy::primitives::b256!("0x79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
 
 #[async_trait]
 impl<T: SessionSigner + ?Sized> SessionSigner for Arc<T> {
@@ -119,6 +157,10 @@ impl<T: SessionSigner + ?Sized> SessionSigner for Arc<T> {
 
     async fn sign_digest(&self, digest: B256) -> Result<Bytes, SignerError> {
         (**self).sign_digest(digest).await
+    }
+
+    fn stub_signature(&self, digest: B256) -> Bytes {
+        (**self).stub_signature(digest)
     }
 }
 
@@ -134,6 +176,10 @@ impl<T: SessionSigner + ?Sized> SessionSigner for Box<T> {
 
     async fn sign_digest(&self, digest: B256) -> Result<Bytes, SignerError> {
         (**self).sign_digest(digest).await
+    }
+
+    fn stub_signature(&self, digest: B256) -> Bytes {
+        (**self).stub_signature(digest)
     }
 }
 

@@ -184,32 +184,7 @@ impl WebAuthnSigner {
             Some(counter) => counter.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
             None => 0,
         };
-        let mut authenticator_data = Vec::with_capacity(37);
-        authenticator_data.extend_from_slice(self.rp_id_hash.as_slice());
-        authenticator_data.push(FLAG_UP | FLAG_UV);
-        authenticator_data.extend_from_slice(&sign_count.to_be_bytes());
-
-        // The fields in the order and form of the WebAuthn client data serialisation; the origin was
-        // checked to need no escaping.
-        let mut client_data = String::with_capacity(160);
-        client_data.push('{');
-        let type_index = client_data.len();
-        client_data.push_str(r#""type":"webauthn.get","#);
-        let challenge_index = client_data.len();
-        client_data.push_str(r#""challenge":""#);
-        client_data.push_str(&URL_SAFE_NO_PAD.encode(digest));
-        client_data.push_str(r#"","origin":""#);
-        client_data.push_str(&self.origin);
-        client_data.push_str(r#"","crossOrigin":false}"#);
-
-        let mut auth = WebAuthnAuth {
-            r: B256::ZERO,
-            s: B256::ZERO,
-            challengeIndex: U256::from(challenge_index),
-            typeIndex: U256::from(type_index),
-            authenticatorData: authenticator_data.into(),
-            clientDataJSON: client_data,
-        };
+        let mut auth = unsigned_assertion(self.rp_id_hash, &self.origin, sign_count, digest);
         (auth.r, auth.s) = self.key.sign_prehash(&auth.signed_hash())?;
         Ok(auth)
     }
@@ -243,6 +218,62 @@ impl SessionSigner for WebAuthnSigner {
 
     async fn sign_digest(&self, digest: B256) -> Result<Bytes, SignerError> {
         self.sign_digest_sync(digest)
+    }
+
+    fn stub_signature(&self, digest: B256) -> Bytes {
+        let mut auth = unsigned_assertion(self.rp_id_hash, &self.origin, 0, digest);
+        (auth.r, auth.s) = P256_STUB;
+        auth.encode_signature()
+    }
+}
+
+/// A P-256 signature no key made, in range and with a low `s` so a verifier runs in full before refusing it:
+/// `r` is the x of P-256's generator, `s` is 1.
+pub(super) const P256_STUB: (B256, B256) = (
+    alloy::primitives::b256!("0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"),
+    B256::with_last_byte(1),
+);
+
+/// The stub WebAuthn signature for relying party `rp_id` and `origin`: a real assertion's bytes for `digest` but
+/// with [`P256_STUB`] as its signature.
+pub(super) fn stub_assertion(rp_id: &str, origin: &str, digest: B256) -> Bytes {
+    let mut auth = unsigned_assertion(sha256(rp_id.as_bytes()), origin, 0, digest);
+    (auth.r, auth.s) = P256_STUB;
+    auth.encode_signature()
+}
+
+/// An assertion whose challenge is `digest`, without its signature: the authenticator data (user present and
+/// verified) and the client data in the order and form of the WebAuthn serialisation.
+fn unsigned_assertion(
+    rp_id_hash: B256,
+    origin: &str,
+    sign_count: u32,
+    digest: B256,
+) -> WebAuthnAuth {
+    let mut authenticator_data = Vec::with_capacity(37);
+    authenticator_data.extend_from_slice(rp_id_hash.as_slice());
+    authenticator_data.push(FLAG_UP | FLAG_UV);
+    authenticator_data.extend_from_slice(&sign_count.to_be_bytes());
+
+    // The origin was checked to need no escaping.
+    let mut client_data = String::with_capacity(160);
+    client_data.push('{');
+    let type_index = client_data.len();
+    client_data.push_str(r#""type":"webauthn.get","#);
+    let challenge_index = client_data.len();
+    client_data.push_str(r#""challenge":""#);
+    client_data.push_str(&URL_SAFE_NO_PAD.encode(digest));
+    client_data.push_str(r#"","origin":""#);
+    client_data.push_str(origin);
+    client_data.push_str(r#"","crossOrigin":false}"#);
+
+    WebAuthnAuth {
+        r: B256::ZERO,
+        s: B256::ZERO,
+        challengeIndex: U256::from(challenge_index),
+        typeIndex: U256::from(type_index),
+        authenticatorData: authenticator_data.into(),
+        clientDataJSON: client_data,
     }
 }
 
