@@ -610,8 +610,10 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         bytes calldata callData
     ) private returns (bytes32 callsHash) {
         (bool isBatch, bytes calldata execution) = CallPolicyLib.decodeExecute(callData);
+        uint256 callCount = 1;
         if (isBatch) {
             Execution[] calldata calls = CallPolicyLib.decodeBatch(execution);
+            callCount = calls.length;
             bytes32[] memory charged = new bytes32[](ctx.sudo ? 0 : calls.length);
             for (uint256 i = 0; i < calls.length; ++i) {
                 bytes32 actionHash =
@@ -624,8 +626,15 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             bytes32 single = _chargeCall(ctx, carried, callActions, 0, target, value, data);
             callsHash = ctx.sudo ? keccak256("") : keccak256(abi.encode(single));
         }
+        // Nothing the calls do not use may ride along: one action and one index per call (none under sudo), so
+        // the signature has one encoding.
+        require(
+            callActions.length == (ctx.sudo ? 0 : callCount) && (!ctx.sudo || carried.length == 0),
+            CallPolicyLib.MalformedSignature()
+        );
         for (uint256 k = 0; k < carried.length; ++k) {
             Carried memory c = carried[k];
+            require(c.loaded, CallPolicyLib.MalformedSignature());
             if (!c.counted) continue;
             uint256 word = _packAction(c.record);
             if (word != c.stored) _actions[_actionKey(ctx.sessionId, c.hash)][ctx.account] = word;

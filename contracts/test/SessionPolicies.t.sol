@@ -7,7 +7,8 @@ import {IERC7579Execution, IERC7579ModuleConfig} from "@openzeppelin/contracts/i
 import {SessionKeyValidator} from "../src/SessionKeyValidator.sol";
 import {CallPolicyLib} from "../src/libraries/CallPolicyLib.sol";
 import {PeriodLib} from "../src/libraries/PeriodLib.sol";
-import {Action, ArgRule, Period, Session, SessionTypes, SessionUse} from "../src/SessionTypes.sol";
+import {Action, ArgRule, Grant, Period, Session, SessionTypes, SessionUse} from "../src/SessionTypes.sol";
+import {SessionEncoder} from "../src/SessionEncoder.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
 
 /// @notice Every policy, allowed and rejected, through `EntryPoint.handleOps`.
@@ -414,6 +415,54 @@ contract SessionPoliciesTest is LeashTest {
             sessionOp(batchCall(calls), use), abi.encodeWithSelector(CallPolicyLib.MalformedSignature.selector)
         );
         assertEq(usdc.balanceOf(merchant), 0, "nothing paid");
+    }
+
+    /// @dev Nothing the calls do not use may ride along in a validly signed operation: an extra carried action
+    /// (with any proof), an index for a call that does not exist, or, under sudo, any action at all. Each would
+    /// be a second encoding of the same operation.
+    function test_RevertWhen_UnusedPartsRideAlong() public {
+        Action memory a = transferAction(100e6, lifetime());
+        SessionUse memory use = grantedOne(a);
+        PackedUserOperation memory op = sessionOp(transferCall(merchant, 1), use);
+        Grant memory none;
+
+        bytes memory canonical = op.signature;
+        SessionUse memory extra = carried(withProofs(use));
+        Action[] memory two = new Action[](2);
+        two[0] = a;
+        two[1] = anyCall();
+        bytes32[][] memory proofs = new bytes32[][](2);
+        proofs[0] = extra.proofs[0];
+        proofs[1] = new bytes32[](2);
+        (extra.actions, extra.proofs) = (two, proofs);
+        op.signature = SessionEncoder.encode(extra, SessionTypes.MODE_USE, none);
+        expectRejected(op, abi.encodeWithSelector(CallPolicyLib.MalformedSignature.selector));
+
+        extra = carried(withProofs(use));
+        extra.callActions = hex"0000";
+        op.signature = SessionEncoder.encode(extra, SessionTypes.MODE_USE, none);
+        expectRejected(op, abi.encodeWithSelector(CallPolicyLib.MalformedSignature.selector));
+
+        op.signature = canonical;
+        send(op);
+        assertEq(usdc.balanceOf(merchant), 1, "the canonical encoding lands");
+    }
+
+    function test_RevertWhen_SudoUseCarriesAnAction() public {
+        (Session memory s,) = granted(one(transferAction(100e6, lifetime())));
+        s.flags |= SessionTypes.SESSION_SUDO;
+        s.salt = bytes32(uint256(7));
+        grantByOwner(s, one(transferAction(100e6, lifetime())));
+        SessionUse memory use = useOf(s, one(transferAction(100e6, lifetime())), 1);
+        PackedUserOperation memory op = sessionOp(transferCall(merchant, 1), use);
+        Grant memory none;
+        op.signature = SessionEncoder.encode(withProofs(use), SessionTypes.MODE_USE, none);
+        expectRejected(op, abi.encodeWithSelector(CallPolicyLib.MalformedSignature.selector));
+        use.actions = new Action[](0);
+        use.proofs = new bytes32[][](0);
+        use.callActions = "";
+        send(sessionOp(transferCall(merchant, 1), use));
+        assertEq(usdc.balanceOf(merchant), 1, "sudo without carried actions lands");
     }
 
     function test_RevertWhen_UnknownMode() public {

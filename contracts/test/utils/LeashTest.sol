@@ -181,12 +181,39 @@ abstract contract LeashTest is TestBase {
     /// @dev The packed signature of `use` (mode 0), with default proofs where none are given.
     function packUse(SessionUse memory use) internal pure returns (bytes memory) {
         Grant memory none;
-        return SessionEncoder.encode(withProofs(use), SessionTypes.MODE_USE, none);
+        return SessionEncoder.encode(carried(withProofs(use)), SessionTypes.MODE_USE, none);
     }
 
     /// @dev The packed signature of `use` with the lazy `grant` (mode 1).
     function packGrantingUse(SessionUse memory use, Grant memory grant) internal pure returns (bytes memory) {
-        return SessionEncoder.encode(withProofs(use), SessionTypes.MODE_GRANT_AND_USE, grant);
+        return SessionEncoder.encode(carried(withProofs(use)), SessionTypes.MODE_GRANT_AND_USE, grant);
+    }
+
+    /// @dev What the operation carries, as the SDK builds it: only the actions the calls use, each once, and the
+    /// calls' indexes into them (an index past the actions stays past them). `use` itself is left as it is.
+    function carried(SessionUse memory use) internal pure returns (SessionUse memory out) {
+        out.session = use.session;
+        out.time = use.time;
+        out.signature = use.signature;
+        out.callActions = new bytes(use.callActions.length);
+        uint256[] memory position = new uint256[](use.actions.length);
+        uint256 count;
+        for (uint256 i = 0; i < use.callActions.length; ++i) {
+            uint8 a = uint8(use.callActions[i]);
+            if (a >= use.actions.length) {
+                out.callActions[i] = bytes1(0xff);
+                continue;
+            }
+            if (position[a] == 0) position[a] = ++count;
+            out.callActions[i] = bytes1(uint8(position[a] - 1));
+        }
+        out.actions = new Action[](count);
+        out.proofs = new bytes32[][](count);
+        for (uint256 a = 0; a < use.actions.length; ++a) {
+            if (position[a] == 0) continue;
+            out.actions[position[a] - 1] = use.actions[a];
+            out.proofs[position[a] - 1] = use.proofs[a];
+        }
     }
 
     /// @dev `use` with a proof for each carried action: the given ones, or else proofs in the tree of the
