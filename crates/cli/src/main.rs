@@ -182,8 +182,6 @@ fn network_command(
 ) -> Result<()> {
     let describe = |network: &network::Network| {
         let mut value = json!(network);
-        // The token table serialises as {"tokens": {...}}: one level is enough here.
-        value["tokens"] = value["tokens"]["tokens"].take();
         value["rpcUrl"] = json!(network.shown_rpc_url());
         value["bundlerUrl"] = json!(network.shown_bundler_url());
         value["paymasterUrl"] = json!(network.shown_paymaster_url());
