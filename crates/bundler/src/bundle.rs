@@ -10,9 +10,9 @@ use alloy::{
     sol_types::{SolCall, SolEvent},
 };
 use leash_contracts::bindings::EntryPoint::{self, UserOperationEvent, UserOperationRevertReason};
-use leash_sdk::{
-    bundler::{BundleReceipt, ReceiptLog, UserOperationReceipt},
-    submit::decode_entry_point_revert,
+use leash_userop::{
+    rpc::{BundleReceipt, ReceiptLog, UserOperationReceipt},
+    EntryPointRevert,
 };
 use std::{sync::Arc, time::Duration};
 
@@ -100,7 +100,7 @@ async fn simulate(state: &State, batch: &[Waiting]) -> Result<(), Option<(usize,
                     .map(|f| f.opIndex)
                     .or_else(|_| EntryPoint::FailedOpWithRevert::abi_decode(d).map(|f| f.opIndex))
                     .ok()?;
-                let reason = decode_entry_point_revert(d).map(|r| r.code).unwrap_or_default();
+                let reason = EntryPointRevert::decode(d).map(|r| r.reason).unwrap_or_default();
                 Some((index.saturating_to::<usize>(), reason))
             });
             if failed.is_none() {

@@ -2,7 +2,7 @@
 
 use crate::error::{self, RpcError};
 use alloy::primitives::{B256, U256};
-use leash_sdk::{bundler::UserOperationReceipt, userop::UserOperation};
+use leash_userop::{rpc::UserOperationReceipt, UserOperation};
 use std::collections::HashMap;
 
 /// ERC-7562 `SAME_SENDER_MEMPOOL_COUNT`: operations an unstaked sender may have waiting (UREP-010).

@@ -12,7 +12,7 @@ use alloy::{
     providers::Provider,
 };
 use axum::{body::Bytes, extract::State as Shared, http::StatusCode, response::IntoResponse, Json};
-use leash_sdk::{bundler::UserOperationByHash, userop::UserOperation};
+use leash_userop::{rpc::UserOperationByHash, UserOperation};
 use serde_json::{json, Value};
 use std::sync::Arc;
 

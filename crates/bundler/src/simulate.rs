@@ -14,7 +14,7 @@ use alloy::{
     sol_types::{SolCall, SolError},
 };
 use leash_contracts::bindings::{EntryPoint, EntryPointSimulations};
-use leash_sdk::{submit::decode_entry_point_revert, userop::UserOperation};
+use leash_userop::{EntryPointRevert, UserOperation};
 use serde_json::json;
 
 /// What counts as staked (ERC-7562 SREP-010).
@@ -84,19 +84,17 @@ fn pack(op: &UserOperation) -> Result<EntryPoint::PackedUserOperation, RpcError>
     op.pack().map_err(|e| RpcError::invalid_params(format!("invalid UserOperation: {e}")))
 }
 
-/// Turns EntryPoint revert data into the standard error: `AAxx` reason, its code, and the module's rule.
+/// Turns EntryPoint revert data into the standard error: the `AAxx` reason and its code, with the account's or
+/// paymaster's own revert data (`innerRevertData`) for a client that knows how to read it.
 pub fn rejection(data: &[u8], context: &str) -> RpcError {
-    match decode_entry_point_revert(data) {
+    match EntryPointRevert::decode(data) {
         Some(rejected) => {
-            let mut message = rejected.code.clone();
-            if let Some(rule) = &rejected.rejection {
-                message = format!("{message}: {}", rule.rule());
-            }
-            RpcError::new(error::code_for_reason(&rejected.code), message).with_data(json!({
-                "reason": rejected.code,
-                "rule": rejected.rejection.as_ref().map(|r| r.rule().to_string()),
-                "revertData": Bytes::copy_from_slice(data),
-            }))
+            RpcError::new(error::code_for_reason(&rejected.reason), rejected.reason.clone())
+                .with_data(json!({
+                    "reason": rejected.reason,
+                    "innerRevertData": rejected.inner,
+                    "revertData": Bytes::copy_from_slice(data),
+                }))
         }
         None => RpcError::new(error::REJECTED_BY_ACCOUNT, format!("{context} reverted"))
             .with_data(json!({ "revertData": Bytes::copy_from_slice(data) })),

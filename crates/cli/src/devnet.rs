@@ -28,7 +28,7 @@ pub(crate) async fn run(args: Args, json: bool) -> Result<(), String> {
         .map_err(|e| format!("the devnet did not start: {e}"))?;
     let deployment = devnet.deployment().expect("the devnet deploys the stack").clone();
     let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.bundler_port));
-    let bundler = leash_demo::start_bundler(&devnet, listen)
+    let bundler = leash_devnet::start_bundler(&devnet, listen)
         .await
         .map_err(|e| format!("the bundler did not start: {e}"))?;
 

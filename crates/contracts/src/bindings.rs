@@ -10,81 +10,87 @@
 
 use alloy::sol;
 
-sol!(
-    #[sol(rpc)]
+/// `sol!` with `#[sol(rpc)]` (instance types, calls through a provider, `deploy`) when the `rpc` feature is on,
+/// and the types, calls, events, errors and bytecode alone when it is off, so that crates that only encode and
+/// decode (the policy model) do not compile an HTTP stack.
+macro_rules! bind {
+    ($($body:tt)*) => {
+        #[cfg(feature = "rpc")]
+        sol! {
+            #[sol(rpc)]
+            $($body)*
+        }
+        #[cfg(not(feature = "rpc"))]
+        sol! {
+            $($body)*
+        }
+    };
+}
+
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     SessionKeyValidator,
     "artifacts/SessionKeyValidator.json"
-);
+}
 
-sol!(
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     SessionEncoderHarness,
     "artifacts/SessionEncoderHarness.json"
-);
+}
 
-sol!(
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     LeashAccount,
     "artifacts/LeashAccount.json"
-);
+}
 
-sol!(
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     LeashAccountFactory,
     "artifacts/LeashAccountFactory.json"
-);
+}
 
-sol!(
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     LeashFactoryStaker,
     "artifacts/LeashFactoryStaker.json"
-);
+}
 
-sol!(
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     DevToken,
     "artifacts/DevToken.json"
-);
+}
 
-sol!(
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     GameItems,
     "artifacts/GameItems.json"
-);
+}
 
-sol!(
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     DexRouter,
     "artifacts/DexRouter.json"
-);
+}
 
-sol!(
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     YieldVault,
     "artifacts/YieldVault.json"
-);
+}
 
-sol!(
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     DevPaymaster,
     "artifacts/DevPaymaster.json"
-);
+}
 
 // The EntryPoint's JSON ABI nests `PackedUserOperation` inside `UserOpsPerAggregator`, which the JSON form of
 // `sol!` cannot resolve; the part of its interface the SDK uses is spelled out instead (signatures as in
 // `@account-abstraction/contracts` 0.7.0). Its creation code is [`entry_point_creation_code`].
-sol! {
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     interface EntryPoint {
         struct PackedUserOperation {
@@ -122,8 +128,7 @@ sol! {
 // UserOperation without sending it. Its JSON ABI has the same nested `PackedUserOperation` as the EntryPoint's,
 // so the simulation interface is spelled out here too (signatures as in `IEntryPointSimulations` of
 // `@account-abstraction/contracts` 0.7.0). Its runtime code is [`entry_point_simulations_runtime_code`].
-sol! {
-    #[sol(rpc)]
+bind! {
     #[derive(Debug, PartialEq, Eq)]
     interface EntryPointSimulations {
         struct PackedUserOperation {
@@ -208,33 +213,29 @@ impl From<EntryPoint::PackedUserOperation> for EntryPointSimulations::PackedUser
 pub mod testing {
     use alloy::sol;
 
-    sol!(
-        #[sol(rpc)]
+    bind! {
         #[derive(Debug, PartialEq, Eq)]
         ClockValidator,
         "artifacts/ClockValidator.json"
-    );
+    }
 
-    sol!(
-        #[sol(rpc)]
+    bind! {
         #[derive(Debug, PartialEq, Eq)]
         Oracle,
         "artifacts/Oracle.json"
-    );
+    }
 
-    sol!(
-        #[sol(rpc)]
+    bind! {
         #[derive(Debug, PartialEq, Eq)]
         OracleValidator,
         "artifacts/OracleValidator.json"
-    );
+    }
 
-    sol!(
-        #[sol(rpc)]
+    bind! {
         #[derive(Debug, PartialEq, Eq)]
         CleanValidator,
         "artifacts/CleanValidator.json"
-    );
+    }
 }
 
 /// The hex string `field` of a committed artifact (`"bytecode"` or `"deployedBytecode"`).

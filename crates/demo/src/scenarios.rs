@@ -9,7 +9,6 @@
 //! The scenarios assert nothing: they report what happened, for people ([`Progress`]) and for tools
 //! ([`Scenario`] serializes to JSON).
 
-use crate::stack::{LocalStack, StackError, StackOptions, ETH};
 use alloy::{
     primitives::{address, Address, Bytes, B256, U256},
     providers::Provider,
@@ -20,6 +19,7 @@ use leash_contracts::bindings::{DexRouter, GameItems};
 use leash_core::{
     encode_call, Call, GrantTarget, PolicyFile, Session, SessionKey, SessionPolicy, Timestamp,
 };
+use leash_devnet::{LocalStack, StackError, StackOptions, ETH};
 use leash_sdk::{
     lanes::Lane,
     signer::{EcdsaSigner, SessionSigner},

@@ -1,4 +1,4 @@
-//! The embedded local chain of leash: anvil from the pinned toolchain, with ERC-4337 EntryPoint v0.7, the
+//! `leash-devnet`: the embedded local chain of leash and the local stack on it: anvil from the pinned toolchain, with ERC-4337 EntryPoint v0.7, the
 //! leash contracts and a set of test assets deployed, ready in a fraction of a second. Tests, examples, the
 //! demo and `leash devnet` all start one.
 //!
@@ -22,6 +22,10 @@
 //!   [`deposit_to_entry_point`](Devnet::deposit_to_entry_point), the clock
 //!   ([`set_next_block_timestamp`](Devnet::set_next_block_timestamp), [`increase_time`](Devnet::increase_time),
 //!   [`mine`](Devnet::mine)) and [`snapshot`](Devnet::snapshot)/[`revert`](Devnet::revert).
+//!
+//! - **the local stack** ([`LocalStack`]): a devnet, the local ERC-4337 bundler ([`start_bundler`], from
+//!   `leash-bundler`, enforcing ERC-7562) and an owner whose account is deployed and funded, through the SDK.
+//!   The demo, the tests and `leash devnet` start it from here.
 //!
 //! # Lifetime
 //!
@@ -72,6 +76,7 @@ mod deploy;
 mod devnet;
 mod error;
 mod rpc;
+mod stack;
 
 pub use anvil::ANVIL_ENV;
 pub use builder::{DevnetBuilder, Mining, DEFAULT_CHAIN_ID};
@@ -81,3 +86,4 @@ pub use deploy::{
 };
 pub use devnet::{Devnet, Snapshot};
 pub use error::{DevnetError, Result};
+pub use stack::{start_bundler, LocalStack, StackError, StackOptions, ETH, GENESIS};

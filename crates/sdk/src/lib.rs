@@ -77,7 +77,7 @@ pub mod owner;
 pub mod paymaster;
 pub mod signer;
 pub mod submit;
-pub mod userop;
+pub use leash_userop as userop;
 
 pub use account::SmartAccount;
 pub use agent::{

@@ -6,15 +6,14 @@ use alloy::{
     primitives::{Address, Bytes, B256, U256},
     providers::{DynProvider, Provider},
     rpc::types::TransactionRequest,
-    sol_types::{SolCall, SolError, SolEvent, SolInterface},
+    sol_types::{SolCall, SolEvent, SolInterface},
 };
 use leash_contracts::bindings::{
-    EntryPoint::{
-        self, FailedOp, FailedOpWithRevert, UserOperationEvent, UserOperationRevertReason,
-    },
+    EntryPoint::{self, UserOperationEvent, UserOperationRevertReason},
     SessionKeyValidator::SessionKeyValidatorErrors,
 };
 use leash_core::Rejection;
+use leash_userop::EntryPointRevert;
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 /// What happened to an included operation.
@@ -75,17 +74,12 @@ pub struct ChainRejection {
     pub rejection: Option<Rejection>,
 }
 
-/// Decodes `FailedOp` / `FailedOpWithRevert` revert data from the EntryPoint.
+/// Decodes `FailedOp` / `FailedOpWithRevert` revert data from the EntryPoint, and the module's rule inside it.
 pub fn decode_entry_point_revert(data: &[u8]) -> Option<ChainRejection> {
-    if let Ok(failed) = FailedOpWithRevert::abi_decode(data) {
-        return Some(ChainRejection {
-            code: failed.reason,
-            rejection: decode_module_revert(&failed.inner),
-        });
-    }
-    FailedOp::abi_decode(data)
-        .ok()
-        .map(|failed| ChainRejection { code: failed.reason, rejection: None })
+    EntryPointRevert::decode(data).map(|failed| ChainRejection {
+        rejection: failed.inner.as_deref().and_then(|inner| decode_module_revert(inner)),
+        code: failed.reason,
+    })
 }
 
 /// Decodes the session-key module's revert data into the rule that rejected.

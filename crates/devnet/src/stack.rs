@@ -1,5 +1,6 @@
 //! [`LocalStack`]: the devnet, the local bundler, and an owner with a deployed, funded smart account.
 
+use crate::{Deployment, Devnet};
 use alloy::sol_types::SolCall;
 use alloy::{
     primitives::{Address, B256, U256},
@@ -8,7 +9,6 @@ use alloy::{
 };
 use leash_bundler::{BundlerConfig, LocalBundler};
 use leash_core::{Call, PolicyContext, Session, SessionKey, SessionPolicy, TokenTable};
-use leash_devnet::{Deployment, Devnet};
 use leash_sdk::{
     bundler::BundlerClient,
     signer::{EcdsaSigner, SessionSigner},
@@ -36,7 +36,7 @@ pub const GENESIS: u64 = 1_780_272_000;
 pub enum StackError {
     /// anvil or the deployment failed.
     #[error(transparent)]
-    Devnet(#[from] leash_devnet::DevnetError),
+    Devnet(#[from] crate::DevnetError),
     /// The bundler failed to start.
     #[error(transparent)]
     Bundler(#[from] leash_bundler::StartError),

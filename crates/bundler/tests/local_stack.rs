@@ -2,7 +2,7 @@
 
 use alloy::primitives::{address, Address, U256};
 use leash_core::{Call, PolicyFile};
-use leash_demo::LocalStack;
+use leash_devnet::LocalStack;
 use leash_sdk::lanes::Lane;
 
 const MERCHANT: Address = address!("4d65726368616e74000000000000000000000001");

@@ -23,12 +23,9 @@
 //! ```
 //! use alloy::primitives::{address, bytes, U256};
 //! use leash_contracts::ENTRYPOINT_V07;
-//! use leash_sdk::{
-//!     lanes::{Lane, NonceKey},
-//!     userop::UserOperation,
-//! };
+//! use leash_userop::{Lane, NonceKey, UserOperation};
 //!
-//! # fn main() -> Result<(), leash_sdk::userop::UserOpError> {
+//! # fn main() -> Result<(), leash_userop::UserOpError> {
 //! let validator = address!("00000000000000000000000000000000000000aa");
 //! let op = UserOperation::builder(address!("1111111111111111111111111111111111111111"))
 //!     .nonce_key(NonceKey::session(validator, Lane::named("payroll")), 0)
@@ -41,7 +38,7 @@
 //!
 //! // What `EntryPoint.getUserOpHash(op.pack()?)` returns on chain 1.
 //! let hash = op.hash(ENTRYPOINT_V07, 1)?;
-//! assert_eq!(hash, leash_sdk::userop::hash_packed(&op.pack()?, ENTRYPOINT_V07, 1));
+//! assert_eq!(hash, leash_userop::hash_packed(&op.pack()?, ENTRYPOINT_V07, 1));
 //!
 //! // The session gas budget charges the limits times maxFeePerGas.
 //! assert_eq!(op.max_gas_cost(), U256::from(960_000u64 * 2_000_000_000));
@@ -54,7 +51,7 @@
 //! # }
 //! ```
 
-use crate::lanes::NonceKey;
+use crate::NonceKey;
 use alloy::primitives::{keccak256, Address, Bytes, Keccak256, B256, KECCAK256_EMPTY, U256};
 use leash_contracts::bindings::EntryPoint::PackedUserOperation;
 use serde::{ser::SerializeStruct, Deserialize, Serialize, Serializer};
@@ -594,7 +591,7 @@ impl TryFrom<WireUserOperation> for UserOperation {
 ///
 /// Defaults: nonce 0 (the owner's lane 0, first operation), empty `callData`, no factory, no paymaster,
 /// empty signature, and every gas limit and fee zero — to be filled from the bundler's estimate
-/// ([`crate::bundler::GasEstimate::apply_to`]) and the chain's fee market before signing. Gas values are
+/// ([`crate::rpc::GasEstimate::apply_to`]) and the chain's fee market before signing. Gas values are
 /// taken as `u128`, the width the EntryPoint packs them into; [`build`](Self::build) also refuses values
 /// above the EntryPoint's `uint120` limit.
 #[derive(Debug, Clone)]

@@ -21,7 +21,7 @@ use leash_contracts::{
     ENTRYPOINT_V07,
 };
 use leash_core::{encode_execute, Call, GrantTarget, PolicyFile, Session, SessionKey};
-use leash_demo::{LocalStack, ETH};
+use leash_devnet::{LocalStack, ETH};
 use leash_sdk::{
     bundler::BundlerError,
     lanes::{Lane, NonceKey},
