@@ -206,6 +206,12 @@ impl GrantDocument {
         if targets.is_empty() {
             return Err(Error::Grant("the document names no chain".into()));
         }
+        if !targets.iter().any(|t| t.account == self.account) {
+            return Err(Error::Grant(format!(
+                "account {} is on none of the chains the owner signed for: the document was altered",
+                self.account
+            )));
+        }
         // Rebuilding the tree from the chains must give the signed root and the stored proofs.
         let tree = MultichainGrant::new(self.session_id, &targets);
         if tree.root != self.root {

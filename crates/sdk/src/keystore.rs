@@ -413,12 +413,54 @@ impl Keystore {
             }
         }
 
-        let identity = key.identity();
+        let (document, id) = Self::encrypt_document(key, password, options.scrypt)?;
+        write_atomic(dir, path, document.as_bytes(), options.overwrite)?;
+        Ok(KeyInfo { path: path.to_path_buf(), id, identity: key.identity() })
+    }
+
+    /// Encrypts `key` with `password` into a keystore document, the bytes a file or a store's row holds,
+    /// without writing it anywhere. The document is the same as [`create`](Self::create) writes.
+    pub fn encrypt(
+        key: &SessionKey,
+        password: impl AsRef<[u8]>,
+        params: ScryptParams,
+    ) -> Result<EncryptedKey, KeystoreError> {
+        Ok(Self::encrypt_document(key, password.as_ref(), params)?.0)
+    }
+
+    fn encrypt_document(
+        key: &SessionKey,
+        password: &[u8],
+        params: ScryptParams,
+    ) -> Result<(EncryptedKey, String), KeystoreError> {
+        if password.is_empty() {
+            return Err(KeystoreError::EmptyPassword);
+        }
         let id = random_uuid();
-        let json = encrypt(key, &identity, &id, password, options.scrypt)
+        let json = encrypt(key, &key.identity(), &id, password, params)
             .map_err(KeystoreError::InvalidScryptParams)?;
-        write_atomic(dir, path, &json, options.overwrite)?;
-        Ok(KeyInfo { path: path.to_path_buf(), id, identity })
+        Ok((EncryptedKey(json), id))
+    }
+
+    /// Decrypts a keystore document with `password`. `source` names where the document came from (a file, a
+    /// store's record) in errors.
+    pub fn decrypt(
+        source: impl AsRef<Path>,
+        document: &EncryptedKey,
+        password: impl AsRef<[u8]>,
+    ) -> Result<SessionKey, KeystoreError> {
+        let path = source.as_ref();
+        let file = parse_keystore(path, document.as_bytes())?;
+        decrypt_parsed(path, &file, password.as_ref())
+    }
+
+    /// What a keystore document records about its key, without the password.
+    pub fn inspect(
+        source: impl AsRef<Path>,
+        document: &EncryptedKey,
+    ) -> Result<KeyInfo, KeystoreError> {
+        let path = source.as_ref();
+        info_of(path, parse_keystore(path, document.as_bytes())?)
     }
 
     /// Decrypts the keystore at `path` with `password` into the key of the kind it records.
@@ -427,36 +469,13 @@ impl Keystore {
         password: impl AsRef<[u8]>,
     ) -> Result<SessionKey, KeystoreError> {
         let path = path.as_ref();
-        let file = read_keystore(path)?;
-        let secret = file.decrypt(path, password.as_ref())?;
-        let secret = B256::from_slice(secret.as_slice());
-        let invalid_key = |source| KeystoreError::InvalidKey { path: path.to_path_buf(), source };
-        let key = match &file.identity {
-            None | Some(KeyIdentity::Ecdsa { .. }) => {
-                SessionKey::Ecdsa(EcdsaSigner::from_bytes(&secret).map_err(invalid_key)?)
-            }
-            Some(KeyIdentity::P256 { .. }) => {
-                SessionKey::P256(P256Signer::from_bytes(&secret).map_err(invalid_key)?)
-            }
-            Some(KeyIdentity::WebAuthn { rp_id, origin, .. }) => SessionKey::WebAuthn(
-                WebAuthnSigner::from_bytes(&secret)
-                    .and_then(|signer| signer.with_relying_party(rp_id.as_str(), origin.as_str()))
-                    .map_err(invalid_key)?,
-            ),
-        };
-        if file.identity.is_some_and(|identity| identity != key.identity()) {
-            return Err(KeystoreError::KeyMismatch { path: path.to_path_buf() });
-        }
-        Ok(key)
+        decrypt_parsed(path, &read_keystore(path)?, password.as_ref())
     }
 
     /// What the keystore at `path` records about its key, without decrypting it.
     pub fn info(path: impl AsRef<Path>) -> Result<KeyInfo, KeystoreError> {
         let path = path.as_ref();
-        let file = read_keystore(path)?;
-        let identity =
-            file.identity.ok_or_else(|| KeystoreError::NoIdentity { path: path.to_path_buf() })?;
-        Ok(KeyInfo { path: path.to_path_buf(), id: file.id, identity })
+        info_of(path, read_keystore(path)?)
     }
 
     /// [`info`](Self::info) for every regular, non-hidden file in `dir`, sorted by path. A file that is
@@ -610,6 +629,62 @@ impl LeashSection {
     }
 }
 
+fn decrypt_parsed(
+    path: &Path,
+    file: &ParsedKeystore,
+    password: &[u8],
+) -> Result<SessionKey, KeystoreError> {
+    let secret = file.decrypt(path, password)?;
+    let secret = B256::from_slice(secret.as_slice());
+    let invalid_key = |source| KeystoreError::InvalidKey { path: path.to_path_buf(), source };
+    let key = match &file.identity {
+        None | Some(KeyIdentity::Ecdsa { .. }) => {
+            SessionKey::Ecdsa(EcdsaSigner::from_bytes(&secret).map_err(invalid_key)?)
+        }
+        Some(KeyIdentity::P256 { .. }) => {
+            SessionKey::P256(P256Signer::from_bytes(&secret).map_err(invalid_key)?)
+        }
+        Some(KeyIdentity::WebAuthn { rp_id, origin, .. }) => SessionKey::WebAuthn(
+            WebAuthnSigner::from_bytes(&secret)
+                .and_then(|signer| signer.with_relying_party(rp_id.as_str(), origin.as_str()))
+                .map_err(invalid_key)?,
+        ),
+    };
+    if file.identity.as_ref().is_some_and(|identity| *identity != key.identity()) {
+        return Err(KeystoreError::KeyMismatch { path: path.to_path_buf() });
+    }
+    Ok(key)
+}
+
+fn info_of(path: &Path, file: ParsedKeystore) -> Result<KeyInfo, KeystoreError> {
+    let identity =
+        file.identity.ok_or_else(|| KeystoreError::NoIdentity { path: path.to_path_buf() })?;
+    Ok(KeyInfo { path: path.to_path_buf(), id: file.id, identity })
+}
+
+/// A keystore document (Web3 Secret Storage v3 JSON with leash's section): the encrypted key as a file or a
+/// store's record holds it. Only [`Keystore::decrypt`] with the password yields the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptedKey(Vec<u8>);
+
+impl EncryptedKey {
+    /// A document read back from storage; checked when it is inspected or decrypted.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// The document's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for EncryptedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EncryptedKey({} bytes)", self.0.len())
+    }
+}
+
 fn parse_address(s: &str) -> Option<Address> {
     let bytes = hex::decode(s).ok()?;
     (bytes.len() == 20).then(|| Address::from_slice(&bytes))
@@ -709,6 +784,9 @@ fn read_keystore(path: &Path) -> Result<ParsedKeystore, KeystoreError> {
 }
 
 fn parse_keystore(path: &Path, bytes: &[u8]) -> Result<ParsedKeystore, KeystoreError> {
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(KeystoreError::not_a_keystore(path, "the document is larger than 1 MiB"));
+    }
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|err| KeystoreError::not_a_keystore(path, format!("not JSON ({err})")))?;
     match value.get("version") {
