@@ -2,7 +2,7 @@
 
 use crate::{
     failure::{Failure, Result},
-    home::{self, Home},
+    home::Home,
     keystore,
     network::{Network, Networks},
     password::{self, OwnerPassword},
@@ -22,7 +22,7 @@ use leash_sdk::{
     signer::{KeyIdentity, SessionKey},
     Owner, SmartAccount,
 };
-use serde::{Deserialize, Serialize};
+use leash_store::{check_name, AccountRecord, Record, Store};
 use serde_json::json;
 
 #[derive(Debug, clap::Subcommand)]
@@ -71,68 +71,36 @@ pub(crate) enum Command {
     },
 }
 
-/// What `accounts/NAME.json` holds.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct AccountRecord {
-    pub(crate) name: String,
-    pub(crate) address: Address,
-    pub(crate) owner: Address,
-    /// The keystore name of the owner key.
-    pub(crate) owner_key: String,
-    pub(crate) factory: Address,
-    pub(crate) salt: B256,
-    /// The validators installed at deployment.
-    pub(crate) validators: Vec<Address>,
+/// The recorded account whose address is `address`, if any.
+pub(crate) async fn find(home: &dyn Store, address: Address) -> Result<Option<AccountRecord>> {
+    for name in home.account_names().await? {
+        if let Ok(record) = home.account(&name).await {
+            if record.address == address {
+                return Ok(Some(record));
+            }
+        }
+    }
+    Ok(None)
 }
 
-impl AccountRecord {
-    pub(crate) fn load(home: &Home, name: &str) -> Result<Self> {
-        let path = home.account(name)?;
-        if !path.exists() {
-            return Err(Failure::bad_input(format!("no account named `{name}`"))
-                .with_hint("`leash account create NAME --owner KEY` records one"));
+/// The account's owner, after the owner key's password.
+pub(crate) async fn open_owner(
+    home: &dyn Store,
+    record: &AccountRecord,
+    password: &OwnerPassword,
+) -> Result<Owner> {
+    let stored = home.key(&record.owner_key).await?;
+    let password = password::read(password.request(format!("owner key `{}`", record.owner_key)))?;
+    let key = match Keystore::decrypt(&stored.source, &stored.document, password.as_bytes())? {
+        SessionKey::Ecdsa(key) => key,
+        _ => {
+            return Err(Failure::bad_input(format!(
+                "key `{}` is not an ECDSA key",
+                record.owner_key
+            )))
         }
-        home::read_json(&path, "account record")
-    }
-
-    /// The recorded account whose address is `address`, if any.
-    pub(crate) fn find(home: &Home, address: Address) -> Result<Option<Self>> {
-        for name in home::names_in(&home.accounts(), false)? {
-            if let Ok(record) = Self::load(home, &name) {
-                if record.address == address {
-                    return Ok(Some(record));
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    pub(crate) fn smart_account(&self) -> SmartAccount {
-        SmartAccount {
-            address: self.address,
-            factory: self.factory,
-            owner: self.owner,
-            salt: self.salt,
-            validators: self.validators.clone(),
-        }
-    }
-
-    /// The owner, after the owner key's password.
-    pub(crate) fn open_owner(&self, home: &Home, password: &OwnerPassword) -> Result<Owner> {
-        let path = keystore::existing(home, &self.owner_key)?;
-        let password = password::read(password.request(format!("owner key `{}`", self.owner_key)))?;
-        let key = match Keystore::open(&path, password.as_bytes())? {
-            SessionKey::Ecdsa(key) => key,
-            _ => {
-                return Err(Failure::bad_input(format!(
-                    "key `{}` is not an ECDSA key",
-                    self.owner_key
-                )))
-            }
-        };
-        Ok(Owner::new(PrivateKeySigner::from(key), self.smart_account())?)
-    }
+    };
+    Ok(Owner::new(PrivateKeySigner::from(key), record.smart_account())?)
 }
 
 pub(crate) async fn run(
@@ -143,14 +111,14 @@ pub(crate) async fn run(
 ) -> Result<()> {
     match command {
         Command::Create { name, owner, salt, force } => {
-            let path = home.account(&name)?;
-            if path.exists() && !force {
+            check_name(Record::Account, &name)?;
+            if !force && home.account(&name).await.is_ok() {
                 return Err(Failure::bad_input(format!(
                     "an account named `{name}` exists already"
                 ))
                 .with_hint("choose another name, or pass --force to replace the record"));
             }
-            let info = Keystore::info(keystore::existing(home, &owner)?)?;
+            let info = keystore::info(home, &owner).await?;
             let KeyIdentity::Ecdsa { address: owner_address } = info.identity else {
                 return Err(Failure::bad_input(format!(
                     "key `{owner}` is a {} key; an account's owner is an ECDSA key",
@@ -176,8 +144,7 @@ pub(crate) async fn run(
                 salt: account.salt,
                 validators: account.validators.clone(),
             };
-            home.ensure_dir(&home.accounts())?;
-            home::write_json(&path, &record, force)?;
+            home.put_account(&record, force).await?;
             out.show(json!(record), || {
                 println!("account `{name}`: {}", record.address);
                 println!("  owner     {} (key `{owner}`)", record.owner);
@@ -187,11 +154,11 @@ pub(crate) async fn run(
             });
         }
         Command::Info { name } => {
-            let record = AccountRecord::load(home, &name)?;
+            let record = home.account(&name).await?;
             out.show(json!(record), || print_record(&record));
         }
         Command::Status { name } => {
-            let record = AccountRecord::load(home, &name)?;
+            let record = home.account(&name).await?;
             let network = networks.selected();
             let status = status(&record, &network).await?;
             out.show(status.clone(), || {
@@ -227,7 +194,7 @@ pub(crate) async fn run(
             });
         }
         Command::Fund { name, eth, token } => {
-            let record = AccountRecord::load(home, &name)?;
+            let record = home.account(&name).await?;
             let network = networks.selected();
             let funded = fund(&record, &network, &eth, &token).await?;
             out.show(json!({ "account": record.address, "added": funded }), || {
@@ -240,7 +207,7 @@ pub(crate) async fn run(
             });
         }
         Command::Deploy { name, password } => {
-            let record = AccountRecord::load(home, &name)?;
+            let record = home.account(&name).await?;
             let network = networks.selected();
             let chain = network.connect().await?;
             if record.smart_account().is_deployed(&chain.provider).await? {
@@ -255,7 +222,7 @@ pub(crate) async fn run(
                 );
                 return Ok(());
             }
-            let owner = record.open_owner(home, &password)?;
+            let owner = open_owner(home, &record, &password).await?;
             let submitter = network.submitter()?;
             let outcome =
                 crate::progress::while_waiting("deploying", owner.execute(&chain, &submitter, &[]))

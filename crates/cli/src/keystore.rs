@@ -2,15 +2,16 @@
 
 use crate::{
     failure::{Failure, Result},
-    home::{self, Home},
+    home::Home,
     password::{self, KeyPassword},
     Out,
 };
 use alloy::{hex, primitives::B256};
 use leash_sdk::{
-    keystore::{CreateOptions, KeyInfo, Keystore},
+    keystore::{KeyInfo, Keystore, ScryptParams},
     signer::{EcdsaSigner, KeyIdentity, SessionKey, SignerKind},
 };
+use leash_store::Store;
 use serde_json::{json, Value};
 use std::{io::IsTerminal, path::PathBuf};
 use zeroize::Zeroizing;
@@ -90,36 +91,27 @@ impl From<Kind> for SignerKind {
     }
 }
 
-pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
+pub(crate) async fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
     match command {
         Command::Create { name, kind, force, password } => {
-            let path = home.keystore(&name)?;
-            refuse_existing(&path, force)?;
+            refuse_existing(home, &name, force).await?;
             let password = password::read(password.request(format!("new key `{name}`"), true))?;
-            home.ensure_dir(&home.keystores())?;
             let key = SessionKey::random(kind.into());
-            let info = Keystore::create_with(
-                &path,
-                &key,
-                password.as_bytes(),
-                CreateOptions::new().overwrite(force),
-            )?;
+            let info = store(home, &name, &key, password.as_bytes(), force).await?;
             out.show(key_json(&name, &info), || {
                 println!("created key `{name}`");
                 print_key(&info);
             });
         }
         Command::Import { name, private_key_file, keystore_file, password } => {
-            let path = home.keystore(&name)?;
-            refuse_existing(&path, false)?;
+            refuse_existing(home, &name, false).await?;
             let key = match &keystore_file {
                 Some(file) => {
                     let password = password::read(
                         password.request(format!("keystore {}", file.display()), false),
                     )?;
                     let key = Keystore::open(file, password.as_bytes())?;
-                    home.ensure_dir(&home.keystores())?;
-                    let info = Keystore::create(&path, &key, password.as_bytes())?;
+                    let info = store(home, &name, &key, password.as_bytes(), false).await?;
                     out.show(key_json(&name, &info), || {
                         println!("imported {} as `{name}`", file.display());
                         print_key(&info);
@@ -129,8 +121,7 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
                 None => SessionKey::Ecdsa(read_private_key(private_key_file)?),
             };
             let password = password::read(password.request(format!("new key `{name}`"), true))?;
-            home.ensure_dir(&home.keystores())?;
-            let info = Keystore::create(&path, &key, password.as_bytes())?;
+            let info = store(home, &name, &key, password.as_bytes(), false).await?;
             out.show(key_json(&name, &info), || {
                 println!("imported key `{name}`");
                 print_key(&info);
@@ -138,11 +129,10 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
         }
         Command::List => {
             let mut rows = Vec::new();
-            for name in home::names_in(&home.keystores(), false)? {
-                let path = home.keystore(&name)?;
-                rows.push(match Keystore::info(&path) {
+            for name in home.key_names().await? {
+                rows.push(match info(home, &name).await {
                     Ok(info) => key_json(&name, &info),
-                    Err(e) => json!({ "name": name, "error": e.to_string() }),
+                    Err(e) => json!({ "name": name, "error": e.message }),
                 });
             }
             out.show(Value::Array(rows.clone()), || {
@@ -170,19 +160,17 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
             });
         }
         Command::Info { name } => {
-            let info = Keystore::info(existing(home, &name)?)?;
+            let info = info(home, &name).await?;
             out.show(key_json(&name, &info), || {
                 println!("key `{name}`");
                 print_key(&info);
             });
         }
         Command::Remove { name, yes } => {
-            let path = existing(home, &name)?;
-            let info = Keystore::info(&path).ok();
-            let shown = info
-                .as_ref()
+            let stored = home.key(&name).await?;
+            let shown = Keystore::inspect(&stored.source, &stored.document)
                 .map(|i| i.identity.to_string())
-                .unwrap_or_else(|| "a damaged file".into());
+                .unwrap_or_else(|_| "a damaged file".into());
             if !yes
                 && !password::confirm(
                     &format!("Delete key `{name}` ({shown})? Without a copy it is gone for good"),
@@ -191,15 +179,14 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
             {
                 return Err(Failure::bad_input("not confirmed; nothing was deleted"));
             }
-            std::fs::remove_file(&path).map_err(|e| {
-                Failure::bad_input(format!("cannot delete {}: {e}", path.display()))
-            })?;
+            home.remove_key(&name).await?;
+            let path = stored.source;
             out.show(json!({ "removed": name, "path": path }), || {
                 println!("removed key `{name}` ({})", path.display())
             });
         }
         Command::Export { name, yes, password } => {
-            let path = existing(home, &name)?;
+            let stored = home.key(&name).await?;
             if !yes
                 && !password::confirm(
                     &format!("Print the private key of `{name}` in clear text?"),
@@ -209,7 +196,7 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
                 return Err(Failure::bad_input("not confirmed; nothing was shown"));
             }
             let password = password::read(password.request(format!("key `{name}`"), false))?;
-            let key = Keystore::open(&path, password.as_bytes())?;
+            let key = Keystore::decrypt(&stored.source, &stored.document, password.as_bytes())?;
             let secret = Zeroizing::new(hex::encode_prefixed(key.secret_bytes().as_slice()));
             out.show(json!({ "name": name, "kind": kind_name(key.identity().kind()), "privateKey": secret.as_str() }), || {
                 println!("{}", secret.as_str());
@@ -219,21 +206,29 @@ pub(crate) fn run(command: Command, home: &Home, out: &Out) -> Result<()> {
     Ok(())
 }
 
-/// The path of the existing keystore `name`.
-pub(crate) fn existing(home: &Home, name: &str) -> Result<PathBuf> {
-    let path = home.keystore(name)?;
-    if !path.exists() {
-        return Err(Failure::bad_input(format!(
-            "no key named `{name}` in {}",
-            home.keystores().display()
-        ))
-        .with_hint("`leash keystore list` shows the keys"));
-    }
-    Ok(path)
+/// Encrypts `key` with the standard scrypt parameters and stores it as `name`.
+async fn store(
+    home: &Home,
+    name: &str,
+    key: &SessionKey,
+    password: &[u8],
+    replace: bool,
+) -> Result<KeyInfo> {
+    let document = Keystore::encrypt(key, password, ScryptParams::STANDARD)?;
+    home.put_key(name, &document, replace).await?;
+    Ok(Keystore::inspect(home.key_path(name)?, &document)?)
 }
 
-fn refuse_existing(path: &std::path::Path, force: bool) -> Result<()> {
-    if !force && path.exists() {
+/// What the stored key `name` records, without its password.
+pub(crate) async fn info(home: &Home, name: &str) -> Result<KeyInfo> {
+    let stored = home.key(name).await?;
+    Ok(Keystore::inspect(&stored.source, &stored.document)?)
+}
+
+/// Refuses before any password is asked for when `name` is taken and replacing it was not asked for.
+async fn refuse_existing(home: &Home, name: &str, force: bool) -> Result<()> {
+    let path = home.key_path(name)?;
+    if !force && home.key(name).await.is_ok() {
         return Err(Failure::bad_input(format!("{} exists already", path.display()))
             .with_hint("choose another name, or pass --force to replace it"));
     }

@@ -137,10 +137,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<()> {
     let out = Out { json: cli.json };
-    let home = || Home::locate(cli.home.clone());
+    let home = || home::locate(cli.home.clone());
     let networks = |home: &Home| Networks::load(&home.networks_file(), cli.network.as_deref());
     match cli.command {
-        Command::Keystore(command) => keystore::run(command, &home()?, &out),
+        Command::Keystore(command) => keystore::run(command, &home()?, &out).await,
         Command::Account(command) => {
             let home = home()?;
             account::run(command, &home, &networks(&home)?, &out).await

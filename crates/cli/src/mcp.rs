@@ -493,11 +493,11 @@ fn to_json(value: &DynSolValue) -> Value {
 pub(crate) async fn run(args: Args, home: &Home, networks: &Networks) -> Result<()> {
     let mut sessions = BTreeMap::new();
     for name in &args.sessions {
-        let stored = Stored::load(home, name)?;
+        let stored = Stored::load(home, name).await?;
         let network = stored.network(networks)?;
         let chain = network.connect().await?;
         let key = stored.open_key(&args.password)?;
-        let agent = stored.agent(home, &network, chain, Some(key.into_shared()))?;
+        let agent = stored.agent(home, &network, chain, Some(key.into_shared())).await?;
         let tokens = stored.tokens(&network);
         sessions.insert(name.clone(), Arc::new(Served { stored, network, agent, tokens }));
     }

@@ -1,10 +1,9 @@
 //! `leash session`: create a session key under a policy, grant, inspect, explain, send, revoke.
 
 use crate::{
-    account::AccountRecord,
     calls::{CallArgs, Names},
     failure::{Failure, Kind, Result},
-    home::{self, Home},
+    home::Home,
     keystore::{self, identity_text, kind_name},
     network::{Network, Networks},
     password::{self, KeyPassword, OwnerPassword},
@@ -17,10 +16,13 @@ use leash_core::{
     Timestamp, TokenTable,
 };
 use leash_sdk::{
-    keystore::Keystore,
+    keystore::{Keystore, ScryptParams},
     lanes::Lane,
     signer::{SessionKey, SessionSigner, SignerError, SignerKind},
     Chain, GrantDocument, SessionAgent, SessionStatus, Submitter,
+};
+use leash_store::{
+    check_name, AccountRecord, OperationState, Record, SentOperation, Store, StoredKey,
 };
 use serde_json::{json, Value};
 use std::{path::PathBuf, sync::Arc};
@@ -105,23 +107,23 @@ pub(crate) enum Command {
     },
 }
 
-/// A session as stored: its grant document (checked) and where its key is.
+/// A session as stored: its grant document (checked) and its key, encrypted.
 pub(crate) struct Stored {
     pub(crate) name: String,
     pub(crate) grant: GrantDocument,
     pub(crate) session: Session,
-    pub(crate) key_path: PathBuf,
+    pub(crate) key: StoredKey,
 }
 
 impl Stored {
-    pub(crate) fn load(home: &Home, name: &str) -> Result<Self> {
-        let dir = home.session(name)?;
-        if !dir.is_dir() {
-            return Err(Failure::bad_input(format!("no session named `{name}`"))
-                .with_hint("`leash session list` shows the sessions"));
-        }
-        let (grant, session) = GrantDocument::load(dir.join("grant.json"))?;
-        Ok(Self { name: name.to_owned(), grant, session, key_path: dir.join("key.json") })
+    pub(crate) async fn load(home: &dyn Store, name: &str) -> Result<Self> {
+        let record = home.session(name).await?;
+        Ok(Self {
+            name: record.name,
+            grant: record.grant,
+            session: record.session,
+            key: record.key,
+        })
     }
 
     /// The network to act on: the chosen one if the grant covers it, else the grant's only chain.
@@ -156,15 +158,15 @@ impl Stored {
     pub(crate) fn open_key(&self, password: &KeyPassword) -> Result<SessionKey> {
         let password =
             password::read(password.request(format!("session key `{}`", self.name), false))?;
-        Ok(Keystore::open(&self.key_path, password.as_bytes())?)
+        Ok(Keystore::decrypt(&self.key.source, &self.key.document, password.as_bytes())?)
     }
 
     /// An agent for this session; `signer` is the key, or its public half when nothing will be signed.
     ///
     /// Without a key the agent only explains: it signs nothing and sends nothing, so it needs no bundler.
-    pub(crate) fn agent(
+    pub(crate) async fn agent(
         &self,
-        home: &Home,
+        home: &dyn Store,
         network: &Network,
         chain: leash_sdk::Chain,
         key: Option<Arc<dyn SessionSigner>>,
@@ -187,7 +189,7 @@ impl Stored {
         if let Some(proof) = self.grant.proof_for(network.chain_id) {
             builder = builder.lazy_grant(proof);
         }
-        if let Some(record) = AccountRecord::find(home, self.grant.account)? {
+        if let Some(record) = crate::account::find(home, self.grant.account).await? {
             builder = builder.deploy(record.smart_account());
         }
         if let Some(paymaster) = network.paymaster()? {
@@ -225,8 +227,8 @@ impl Stored {
         Ok(Standing { label, allowances, left, status })
     }
 
-    fn account_record(&self, home: &Home) -> Result<AccountRecord> {
-        AccountRecord::find(home, self.grant.account)?.ok_or_else(|| {
+    async fn account_record(&self, home: &Home) -> Result<AccountRecord> {
+        crate::account::find(home, self.grant.account).await?.ok_or_else(|| {
             Failure::bad_input(format!(
                 "no account record for {}; the owner's commands need it",
                 self.grant.account
@@ -286,7 +288,7 @@ pub(crate) async fn run(
             .await
         }
         Command::Grant { name, owner } => {
-            let stored = Stored::load(home, &name)?;
+            let stored = Stored::load(home, &name).await?;
             let network = stored.network(networks)?;
             let chain = network.connect().await?;
             let state = chain.session_status(stored.grant.account, stored.grant.session_id).await?;
@@ -311,20 +313,24 @@ pub(crate) async fn run(
                 ))
                 .with_hint("create the session again with `leash session create` (the owner signs a new grant)"));
             }
-            let owner = stored.account_record(home)?.open_owner(home, &owner)?;
+            let owner =
+                crate::account::open_owner(home, &stored.account_record(home).await?, &owner)
+                    .await?;
             let submitter = network.submitter()?;
             let outcome =
                 while_waiting("granting", owner.grant(&chain, &submitter, &stored.session)).await?;
+            remember(home, None, network.chain_id, stored.grant.account, &outcome).await;
+            crate::home::audit(home, "session.grant", &name, json!({ "chainId": network.chain_id, "sessionId": stored.grant.session_id, "userOpHash": outcome.user_op_hash })).await;
             out.show(json!({ "session": name, "granted": true, "operation": outcome }), || {
                 println!("granted session `{name}` on {}", network.name);
                 println!("  transaction  {}", outcome.transaction_hash);
             });
             Ok(())
         }
-        Command::List => list(home, out),
+        Command::List => list(home, out).await,
         Command::Info { name } => {
-            let stored = Stored::load(home, &name)?;
-            let key = Keystore::info(&stored.key_path).ok();
+            let stored = Stored::load(home, &name).await?;
+            let key = Keystore::inspect(&stored.key.source, &stored.key.document).ok();
             let tokens = stored.grant.tokens.clone();
             let lines = stored.session.describe(&tokens);
             let value = json!({
@@ -364,11 +370,11 @@ pub(crate) async fn run(
             revoke(home, networks, out, name, all.then_some(account).flatten(), &owner).await
         }
         Command::Explain { name, calls } => {
-            let stored = Stored::load(home, &name)?;
+            let stored = Stored::load(home, &name).await?;
             let network = stored.network(networks)?;
             let chain = network.connect().await?;
             let calls = calls.calls(&names(&stored, &network, &stored.tokens(&network)))?;
-            let agent = stored.agent(home, &network, chain, None)?;
+            let agent = stored.agent(home, &network, chain, None).await?;
             let explanation = agent.explain(&calls).await?;
             match &explanation.verdict {
                 Ok(allowed) => {
@@ -388,12 +394,12 @@ pub(crate) async fn run(
             }
         }
         Command::Send { name, calls, lane, password } => {
-            let stored = Stored::load(home, &name)?;
+            let stored = Stored::load(home, &name).await?;
             let network = stored.network(networks)?;
             let calls = calls.calls(&names(&stored, &network, &stored.tokens(&network)))?;
             let chain = network.connect().await?;
             let key = stored.open_key(&password)?;
-            let agent = stored.agent(home, &network, chain, Some(key.into_shared()))?;
+            let agent = stored.agent(home, &network, chain, Some(key.into_shared())).await?;
             let lane = match lane.parse::<u32>() {
                 Ok(number) => Lane::from(number),
                 Err(_) => Lane::named(&lane),
@@ -406,6 +412,7 @@ pub(crate) async fn run(
             .await
             .map_err(|e| with_rejection(e, &stored.session, &tokens))?;
             let outcome = &sent.outcome;
+            remember(home, Some(&name), network.chain_id, stored.grant.account, outcome).await;
             out.show(
                 json!({ "session": name, "network": network.name, "userOpHash": sent.user_op_hash, "lane": sent.lane, "granted": sent.granted, "operation": outcome }),
                 || {
@@ -421,6 +428,36 @@ pub(crate) async fn run(
             Ok(())
         }
     }
+}
+
+/// Records an operation that landed in the store's sent operations and audit log. The operation is on chain
+/// whatever happens here, so a store that cannot be written is reported on standard error, not as a failure.
+pub(crate) async fn remember(
+    home: &Home,
+    session: Option<&str>,
+    chain_id: u64,
+    account: Address,
+    outcome: &leash_sdk::OpOutcome,
+) {
+    let operation = SentOperation {
+        hash: outcome.user_op_hash,
+        chain_id,
+        account,
+        session: session.map(str::to_owned),
+        sent_at: crate::home::now(),
+        state: if outcome.success { OperationState::Landed } else { OperationState::Reverted },
+        transaction_hash: Some(outcome.transaction_hash),
+    };
+    if let Err(e) = home.record_operation(&operation).await {
+        eprintln!("warning: the operation was not recorded: {e}");
+    }
+    crate::home::audit(
+        home,
+        "operation.send",
+        session.unwrap_or("owner"),
+        json!({ "userOpHash": outcome.user_op_hash, "chainId": chain_id, "account": account, "success": outcome.success }),
+    )
+    .await;
 }
 
 /// A policy rejection with the rule's machine form attached.
@@ -461,12 +498,12 @@ struct Create {
 
 async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Result<()> {
     let Create { name, policy, account, chains, key_kind, password, owner } = args;
-    let dir = home.session(&name)?;
-    if dir.exists() {
+    check_name(Record::Session, &name)?;
+    if home.session_names().await?.contains(&name) {
         return Err(Failure::bad_input(format!("a session named `{name}` exists already"))
             .with_hint("choose another name"));
     }
-    let record = AccountRecord::load(home, &account)?;
+    let record = home.account(&account).await?;
     let targets: Vec<Network> = if chains.is_empty() {
         vec![networks.selected()]
     } else {
@@ -495,7 +532,7 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
             epoch,
         });
     }
-    let owner = record.open_owner(home, &owner)?;
+    let owner = crate::account::open_owner(home, &record, &owner).await?;
     let key = SessionKey::random(key_kind.into());
     let session = Session {
         key: leash_core::SessionKey {
@@ -507,36 +544,19 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
     let signed = owner.approve(&session, &grant_targets).await?;
     let password = password::read(password.request(format!("new session key `{name}`"), true))?;
 
-    // Key and grant go into a temporary directory that is renamed into place whole: an interrupted or failed
-    // create leaves nothing behind.
-    home.ensure_dir(&home.sessions())?;
-    let staging =
-        tempfile::Builder::new().prefix(".leash-session-").tempdir_in(home.sessions()).map_err(
-            |e| Failure::bad_input(format!("cannot write in {}: {e}", home.sessions().display())),
-        )?;
-    let info = Keystore::create(staging.path().join("key.json"), &key, password.as_bytes())?;
-    GrantDocument::new(&session, record.owner, &signed, first.tokens.clone())?
-        .save(staging.path().join("grant.json"), false)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700)).map_err(
-            |e| {
-                Failure::bad_input(format!(
-                    "cannot set the mode of {}: {e}",
-                    staging.path().display()
-                ))
-            },
-        )?;
-    }
-    let staged = staging.keep();
-    if let Err(e) = std::fs::rename(&staged, &dir) {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(Failure::bad_input(format!(
-            "cannot move the session into {}: {e}",
-            dir.display()
-        )));
-    }
+    // Key and grant are stored together or not at all.
+    let document = Keystore::encrypt(&key, password.as_bytes(), ScryptParams::STANDARD)?;
+    let grant = GrantDocument::new(&session, record.owner, &signed, first.tokens.clone())?;
+    home.put_session(&name, &document, &grant).await?;
+    let info = Keystore::inspect(home.session_dir(&name)?.join("key.json"), &document)?;
+    let dir = home.session_dir(&name)?;
+    crate::home::audit(
+        home,
+        "session.create",
+        &name,
+        json!({ "sessionId": grant.session_id, "account": grant.account, "chains": grant.chains.iter().map(|c| c.chain_id).collect::<Vec<_>>() }),
+    )
+    .await;
 
     let lines = session.describe(&first.tokens);
     let session_id = session.id()?;
@@ -568,10 +588,10 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
     Ok(())
 }
 
-fn list(home: &Home, out: &Out) -> Result<()> {
+async fn list(home: &Home, out: &Out) -> Result<()> {
     let mut rows = Vec::new();
-    for name in home::names_in(&home.sessions(), true)? {
-        rows.push(match Stored::load(home, &name) {
+    for name in home.session_names().await? {
+        rows.push(match Stored::load(home, &name).await {
             Ok(stored) => json!({
                 "name": name,
                 "title": stored.session.policy.name,
@@ -604,7 +624,7 @@ fn list(home: &Home, out: &Out) -> Result<()> {
 }
 
 async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Result<()> {
-    let stored = Stored::load(home, name)?;
+    let stored = Stored::load(home, name).await?;
     let network = stored.network(networks)?;
     let chain = network.connect().await?;
     let tokens = stored.tokens(&network);
@@ -717,12 +737,20 @@ async fn revoke(
 ) -> Result<()> {
     let network = networks.selected();
     if let Some(account) = all_of {
-        let record = AccountRecord::load(home, &account)?;
+        let record = home.account(&account).await?;
         let chain = network.connect().await?;
-        let owner = record.open_owner(home, owner)?;
+        let owner = crate::account::open_owner(home, &record, owner).await?;
         let submitter = network.submitter()?;
         let outcome =
             while_waiting("revoking every session", owner.revoke_all(&chain, &submitter)).await?;
+        remember(home, None, network.chain_id, record.address, &outcome).await;
+        crate::home::audit(
+            home,
+            "account.revoke-all",
+            &account,
+            json!({ "chainId": network.chain_id, "userOpHash": outcome.user_op_hash }),
+        )
+        .await;
         out.show(json!({ "account": record.address, "revokedAll": true, "operation": outcome }), || {
             println!("revoked every session of account `{account}` on {}; grants signed before are void", network.name);
             println!("  transaction  {}", outcome.transaction_hash);
@@ -730,7 +758,7 @@ async fn revoke(
         return Ok(());
     }
     let name = name.expect("clap requires a name without --all");
-    let stored = Stored::load(home, &name)?;
+    let stored = Stored::load(home, &name).await?;
     let network = stored.network(networks)?;
     let chain = network.connect().await?;
     if chain.session_status(stored.grant.account, stored.grant.session_id).await?
@@ -741,11 +769,14 @@ async fn revoke(
             network.name
         )));
     }
-    let owner = stored.account_record(home)?.open_owner(home, owner)?;
+    let owner =
+        crate::account::open_owner(home, &stored.account_record(home).await?, owner).await?;
     let submitter = network.submitter()?;
     let outcome =
         while_waiting("revoking", owner.revoke(&chain, &submitter, stored.grant.session_id))
             .await?;
+    remember(home, None, network.chain_id, stored.grant.account, &outcome).await;
+    crate::home::audit(home, "session.revoke", &name, json!({ "chainId": network.chain_id, "sessionId": stored.grant.session_id, "userOpHash": outcome.user_op_hash })).await;
     out.show(json!({ "session": name, "revoked": true, "operation": outcome }), || {
         println!("revoked session `{name}` on {}; its key can no longer act there", network.name);
         println!("  transaction  {}", outcome.transaction_hash);

@@ -360,13 +360,7 @@ async fn bad_input_gets_a_clear_message_the_right_exit_code_and_no_partial_file(
             "exists already",
             None,
         ),
-        case(
-            "invalid name",
-            &["keystore", "create", "../escape"],
-            2,
-            "not a valid keystore name",
-            None,
-        ),
+        case("invalid name", &["keystore", "create", "../escape"], 2, "not a valid key name", None),
         case(
             "malformed private key",
             &["keystore", "import", "imported", "--private-key-file", &key_file],
