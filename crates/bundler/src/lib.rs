@@ -1,5 +1,8 @@
 //! `leash-bundler`: a local ERC-4337 bundler for EntryPoint v0.7 that enforces the ERC-7562 validation rules.
 //!
+//! Where it sits (docs/architecture.md): beside the SDK, on `leash-userop` and `leash-contracts` only; it knows
+//! nothing of leash's policies and passes the account's revert data on for the client to read.
+//!
 //! It serves the standard JSON-RPC methods (`eth_sendUserOperation`, `eth_estimateUserOperationGas`,
 //! `eth_getUserOperationByHash`, `eth_getUserOperationReceipt`, `eth_supportedEntryPoints`, `eth_chainId`).
 //! Each operation is simulated with `simulateValidation` (the EntryPoint's `EntryPointSimulations` code in a

@@ -1,5 +1,8 @@
 //! `leash`: session keys for smart accounts from the command line.
 //!
+//! Where it sits (docs/architecture.md): on top; its records go through `leash-store`, its sessions act
+//! through `leash-sdk`, `leash devnet` starts `leash-devnet`'s local stack.
+//!
 //! Keys, accounts and sessions live by name in a data directory ([`home`]); networks come from a config file
 //! with the local devnet built in ([`network`]). Output is for people by default and JSON with `--json`; the
 //! exit code says what kind of failure it was ([`failure::Kind`]).

@@ -497,7 +497,7 @@ pub(crate) async fn run(args: Args, home: &Home, networks: &Networks) -> Result<
         let network = stored.network(networks)?;
         let chain = network.connect().await?;
         let key = stored.open_key(&args.password)?;
-        let agent = stored.agent(home, &network, chain, Some(key.into_shared())).await?;
+        let agent = stored.agent(home, &network, chain, key.into_shared()).await?;
         let tokens = stored.tokens(&network);
         sessions.insert(name.clone(), Arc::new(Served { stored, network, agent, tokens }));
     }

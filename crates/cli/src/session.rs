@@ -10,7 +10,7 @@ use crate::{
     progress::while_waiting,
     Out,
 };
-use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::primitives::{Address, U256};
 use leash_core::{
     format_units, ActionAllowance, GrantTarget, PolicyFile, Session, SessionState, Target,
     Timestamp, TokenTable,
@@ -18,8 +18,8 @@ use leash_core::{
 use leash_sdk::{
     keystore::{Keystore, ScryptParams},
     lanes::Lane,
-    signer::{SessionKey, SessionSigner, SignerError, SignerKind},
-    Chain, GrantDocument, SessionAgent, SessionStatus, Submitter,
+    signer::{SessionKey, SessionSigner},
+    Chain, GrantDocument, SessionAgent, SessionStatus, SessionView,
 };
 use leash_store::{
     check_name, AccountRecord, OperationState, Record, SentOperation, Store, StoredKey,
@@ -161,30 +161,35 @@ impl Stored {
         Ok(Keystore::decrypt(&self.key.source, &self.key.document, password.as_bytes())?)
     }
 
-    /// An agent for this session; `signer` is the key, or its public half when nothing will be signed.
-    ///
-    /// Without a key the agent only explains: it signs nothing and sends nothing, so it needs no bundler.
+    /// The session without its key, for explaining: it signs nothing and sends nothing, so it needs no bundler.
+    pub(crate) async fn view(
+        &self,
+        home: &dyn Store,
+        network: &Network,
+        chain: leash_sdk::Chain,
+    ) -> Result<SessionView> {
+        let mut view = SessionView::new(chain, self.grant.account, self.session.clone())?
+            .tokens(self.tokens(network));
+        if let Some(proof) = self.grant.proof_for(network.chain_id) {
+            view = view.lazy_grant(proof);
+        }
+        if let Some(record) = crate::account::find(home, self.grant.account).await? {
+            view = view.deploy(record.smart_account());
+        }
+        Ok(view)
+    }
+
+    /// An agent for this session, signing with its key.
     pub(crate) async fn agent(
         &self,
         home: &dyn Store,
         network: &Network,
         chain: leash_sdk::Chain,
-        key: Option<Arc<dyn SessionSigner>>,
+        key: Arc<dyn SessionSigner>,
     ) -> Result<SessionAgent> {
-        let submitter = match (&key, network.submitter()) {
-            (_, Ok(submitter)) => submitter,
-            (None, Err(_)) => Submitter::direct(chain.provider.clone(), Address::ZERO),
-            (Some(_), Err(missing)) => return Err(missing),
-        };
-        let signer = key.unwrap_or_else(|| {
-            Arc::new(PublicKeyOnly {
-                kind: self.session.key.kind,
-                public: self.session.key.public.clone(),
-            })
-        });
         let mut builder =
-            SessionAgent::builder(chain, self.grant.account, self.session.clone(), signer)
-                .submitter(Arc::new(submitter))
+            SessionAgent::builder(chain, self.grant.account, self.session.clone(), key)
+                .submitter(Arc::new(network.submitter()?))
                 .tokens(self.tokens(network));
         if let Some(proof) = self.grant.proof_for(network.chain_id) {
             builder = builder.lazy_grant(proof);
@@ -247,28 +252,6 @@ pub(crate) struct Standing {
     pub(crate) left: Vec<String>,
     /// The state as read.
     pub(crate) status: SessionStatus,
-}
-
-/// The public half of a session key: enough for the pre-flight, which never signs.
-#[derive(Debug)]
-struct PublicKeyOnly {
-    kind: SignerKind,
-    public: Bytes,
-}
-
-#[async_trait::async_trait]
-impl SessionSigner for PublicKeyOnly {
-    fn kind(&self) -> SignerKind {
-        self.kind
-    }
-
-    fn signer_bytes(&self) -> Bytes {
-        self.public.clone()
-    }
-
-    async fn sign_digest(&self, _digest: B256) -> Result<Bytes, SignerError> {
-        Err(SignerError::Backend("explaining never signs".into()))
-    }
 }
 
 pub(crate) async fn run(
@@ -374,7 +357,7 @@ pub(crate) async fn run(
             let network = stored.network(networks)?;
             let chain = network.connect().await?;
             let calls = calls.calls(&names(&stored, &network, &stored.tokens(&network)))?;
-            let agent = stored.agent(home, &network, chain, None).await?;
+            let agent = stored.view(home, &network, chain).await?;
             let explanation = agent.explain(&calls).await?;
             match &explanation.verdict {
                 Ok(allowed) => {
@@ -399,7 +382,7 @@ pub(crate) async fn run(
             let calls = calls.calls(&names(&stored, &network, &stored.tokens(&network)))?;
             let chain = network.connect().await?;
             let key = stored.open_key(&password)?;
-            let agent = stored.agent(home, &network, chain, Some(key.into_shared())).await?;
+            let agent = stored.agent(home, &network, chain, key.into_shared()).await?;
             let lane = match lane.parse::<u32>() {
                 Ok(number) => Lane::from(number),
                 Err(_) => Lane::named(&lane),

@@ -1,5 +1,9 @@
 //! The on-chain side of leash as the Rust crates see it.
 //!
+//! Where it sits (docs/architecture.md): under every other crate. Its `rpc` feature adds contract instances
+//! that call through a provider and `deploy`; without it the bindings are types, calls, events, errors and
+//! bytecode only.
+//!
 //! The Solidity contracts in `contracts/` are the source of truth: the session-key validator module reads a
 //! session's contents from each UserOperation's signature and checks them against what the owner granted.
 //! This crate holds the numbers those contents are encoded with (signer kinds, period kinds, rule operators,

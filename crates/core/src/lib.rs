@@ -1,5 +1,9 @@
 //! The policy model of leash: what a session key may do, as one Rust type tree.
 //!
+//! Where it sits (docs/architecture.md): at the bottom of the flow, above `leash-contracts` only. Policies
+//! become sessions here; the SDK turns sessions into signed operations. It reads no chain and compiles no
+//! network code.
+//!
 //! Everything that describes a session goes through these types:
 //!
 //! - [`SessionPolicy`] and [`Action`] (with [`ArgRule`], [`Period`], [`AmountCap`], ...) are the model. They are

@@ -11,6 +11,7 @@ use crate::{
     signer::SessionSigner,
     submit::{rule_of_bundler_error, OpOutcome, Submitter},
     userop::UserOperation,
+    view::SessionView,
     Error, Result,
 };
 use alloy::{
@@ -19,27 +20,20 @@ use alloy::{
 };
 use leash_core::{
     encode_execute, erc1271_signature, message_digest, use_digest, ActionAllowance, Allowed, Call,
-    ChainState, Evaluator, GrantProof, OpGas, Operation, Rejection, Session, SessionState,
-    SessionUse, TokenTable, TypedDataRequest,
+    ChainState, Evaluator, GrantProof, OpGas, Rejection, Session, SessionState, SessionUse,
+    TokenTable, TypedDataRequest,
 };
 use std::{sync::Arc, time::Duration};
 
 /// A session key acting for an account on one chain.
 #[derive(Debug)]
 pub struct SessionAgent {
-    chain: Chain,
-    account: Address,
-    deploy: Option<SmartAccount>,
-    session: Session,
-    /// The session's id and action hashes, computed once: hashing costs more than evaluating.
-    session_id: B256,
-    action_hashes: Vec<B256>,
+    /// What the agent knows of its session without the key: the pre-flight and the status.
+    view: SessionView,
     signer: Arc<dyn SessionSigner>,
-    grant: Option<GrantProof>,
     submitter: Arc<Submitter>,
     paymaster: Option<(PaymasterClient, serde_json::Value)>,
     lanes: LaneAllocator<EntryPointNonces<DynProvider>>,
-    tokens: TokenTable,
     wait: Duration,
 }
 
@@ -191,19 +185,16 @@ impl SessionAgentBuilder {
             self.chain.entry_point,
             self.chain.provider.clone(),
         ));
+        let mut view =
+            SessionView::new(self.chain, self.account, self.session)?.tokens(self.tokens);
+        view.deploy = self.deploy;
+        view.grant = self.grant;
         Ok(SessionAgent {
-            chain: self.chain,
-            account: self.account,
-            deploy: self.deploy,
-            session_id: self.session.id()?,
-            action_hashes: self.session.policy.action_hashes()?,
-            session: self.session,
+            view,
             signer: self.signer,
-            grant: self.grant,
             submitter,
             paymaster: self.paymaster,
             lanes,
-            tokens: self.tokens,
             wait: Duration::from_secs(120),
         })
     }
@@ -230,69 +221,39 @@ impl SessionAgent {
         }
     }
 
-    fn evaluator(&self) -> Evaluator<'_> {
-        Evaluator::prepared(&self.session, self.session_id, &self.action_hashes)
+    /// The session seen without its key: explain and status need nothing else.
+    pub fn view(&self) -> &SessionView {
+        &self.view
     }
 
     /// The session.
     pub fn session(&self) -> &Session {
-        &self.session
+        &self.view.session
     }
 
     /// The session's id (the hash of the packed session).
     pub fn session_id(&self) -> B256 {
-        self.session_id
+        self.view.session_id
     }
 
     /// The account.
     pub fn account(&self) -> Address {
-        self.account
+        self.view.account
     }
 
     /// The chain.
     pub fn chain(&self) -> &Chain {
-        &self.chain
+        &self.view.chain
     }
 
     /// The session's on-chain state and what each action has left now.
     pub async fn status(&self) -> Result<SessionStatus> {
-        SessionStatus::read(&self.chain, self.account, &self.session).await
+        self.view.status().await
     }
 
     /// Explains `calls` as an operation stated at the chain's current time, with default gas limits.
     pub async fn explain(&self, calls: &[Call]) -> Result<Explanation> {
-        if calls.is_empty() {
-            return Err(Error::Setup("nothing to explain: give at least one call".into()));
-        }
-        let (state, now, deploys) = self.call_state(calls).await?;
-        let grants = self.grants(&state);
-        let gas = GasLimits::default_for(calls.len(), deploys, grants);
-        let (max_fee, _) = self.chain.fees().await?;
-        let op = self.operation(now, op_gas(gas, max_fee), grants);
-        Ok(self.verdict(calls, &op, &state, now))
-    }
-
-    fn verdict(&self, calls: &[Call], op: &Operation, state: &ChainState, now: u64) -> Explanation {
-        let verdict = self.evaluator().evaluate(calls, op, state).and_then(|allowed| {
-            if now < allowed.valid_after || now > allowed.valid_until {
-                Err(Rejection::OutOfTime {
-                    now,
-                    valid_after: allowed.valid_after,
-                    valid_until: allowed.valid_until,
-                })
-            } else {
-                Ok(allowed)
-            }
-        });
-        let message = match &verdict {
-            Ok(allowed) => format!(
-                "allowed: {} call(s), may run until {}",
-                calls.len(),
-                leash_core::Timestamp(allowed.valid_until)
-            ),
-            Err(rejection) => rejection.explain(&self.session, &self.tokens),
-        };
-        Explanation { time: op.time, verdict, message }
+        self.view.explain(calls).await
     }
 
     /// Signs typed data for the account (a permit, a payment authorisation) through its ERC-1271, only after the
@@ -303,9 +264,9 @@ impl SessionAgent {
     pub async fn sign_typed_data(&self, request: &TypedDataRequest) -> Result<SignedMessage> {
         let refused =
             |rule: &str, message: String| Error::SigningRefused { rule: rule.into(), message };
-        let policy = &self.session.policy;
+        let policy = &self.view.session.policy;
         let scope = policy.check_signing(request).map_err(|r| refused(r.rule(), r.to_string()))?;
-        let snapshot = self.chain.snapshot(self.reads(false, &[])).await?;
+        let snapshot = self.view.chain.snapshot(self.view.reads(false, &[])).await?;
         let (state, now) = (snapshot.state, snapshot.now);
         let record = &state.session;
         if record.state != SessionState::Enabled || record.epoch != state.epoch {
@@ -331,15 +292,20 @@ impl SessionAgent {
         };
         let hash = request.hash(primary);
         let digest = message_digest(
-            self.chain.chain_id,
-            self.chain.module,
-            self.account,
-            self.session_id,
+            self.view.chain.chain_id,
+            self.view.chain.module,
+            self.view.account,
+            self.view.session_id,
             hash,
         );
         let key_signature = self.signer.sign_digest(digest).await?;
-        let signature =
-            erc1271_signature(self.chain.module, &self.session, &key_signature, scope, request)?;
+        let signature = erc1271_signature(
+            self.view.chain.module,
+            &self.view.session,
+            &key_signature,
+            scope,
+            request,
+        )?;
         Ok(SignedMessage { hash, signature, scope })
     }
 
@@ -400,7 +366,7 @@ impl SessionAgent {
                 Ok(estimate) => estimate.apply_to(&mut op),
                 Err(e) => {
                     lease.resync();
-                    return Err(bundler_error(e, &self.session, &self.tokens));
+                    return Err(bundler_error(e, &self.view.session, &self.view.tokens));
                 }
             }
         }
@@ -417,15 +383,15 @@ impl SessionAgent {
 
         let allowed = self.evaluator_verdict(calls, &op, &state, now, grants)?;
         op.signature = self.sign(&op, now, &allowed, &state, grants, KeySignature::Real).await?;
-        let hash = match self.submitter.send(&self.chain, &op).await {
+        let hash = match self.submitter.send(&self.view.chain, &op).await {
             Ok(hash) => hash,
             Err(Error::Bundler(e)) => {
                 lease.resync();
-                return Err(bundler_error(e, &self.session, &self.tokens));
+                return Err(bundler_error(e, &self.view.session, &self.view.tokens));
             }
             Err(e) => {
                 lease.resync();
-                return Err(self.explain_chain_error(e));
+                return Err(self.view.explain_chain_error(e));
             }
         };
         lease.commit();
@@ -437,12 +403,12 @@ impl SessionAgent {
     #[doc(hidden)]
     pub async fn send_unchecked(&self, calls: &[Call], lane: Lane) -> Result<SentOperation> {
         let Draft { state, now, grants, lease, mut op } = self.draft(calls, lane).await?;
-        let operation = self.operation(now, gas_of(&op), grants);
-        let chosen = self.evaluator().choose_actions(calls, &operation, &state);
+        let operation = self.view.operation(now, gas_of(&op), grants);
+        let chosen = self.view.evaluator().choose_actions(calls, &operation, &state);
         let allowed =
             Allowed { valid_after: 0, valid_until: 0, call_actions: chosen, after: state.clone() };
         op.signature = self.sign(&op, now, &allowed, &state, grants, KeySignature::Real).await?;
-        match self.submitter.send(&self.chain, &op).await {
+        match self.submitter.send(&self.view.chain, &op).await {
             Ok(hash) => {
                 lease.commit();
                 let outcome = self.submitter.wait(hash, self.wait).await?;
@@ -450,11 +416,11 @@ impl SessionAgent {
             }
             Err(Error::Bundler(e)) => {
                 lease.resync();
-                Err(bundler_error(e, &self.session, &self.tokens))
+                Err(bundler_error(e, &self.view.session, &self.view.tokens))
             }
             Err(e) => {
                 lease.resync();
-                Err(self.explain_chain_error(e))
+                Err(self.view.explain_chain_error(e))
             }
         }
     }
@@ -466,62 +432,26 @@ impl SessionAgent {
         if calls.is_empty() {
             return Err(Error::Setup("nothing to send: give at least one call".into()));
         }
-        let (state, now, deploys) = self.call_state(calls).await?;
-        let grants = self.grants(&state);
+        let (state, now, deploys) = self.view.call_state(calls).await?;
+        let grants = self.view.grants(&state);
         let lease = self
             .lanes
-            .lease(self.account, NonceKey::session(self.chain.module, lane))
+            .lease(self.view.account, NonceKey::session(self.view.chain.module, lane))
             .await
-            .map_err(|e| Error::rpc(&self.chain.label, e))?;
+            .map_err(|e| Error::rpc(&self.view.chain.label, e))?;
         let gas = GasLimits::default_for(calls.len(), deploys, grants);
-        let (max_fee, priority) = self.chain.fees().await?;
-        let mut builder = UserOperation::builder(self.account)
+        let (max_fee, priority) = self.view.chain.fees().await?;
+        let mut builder = UserOperation::builder(self.view.account)
             .nonce(lease.nonce())
             .call_data(encode_execute(calls))
             .verification_gas_limit(gas.verification)
             .call_gas_limit(gas.call)
             .pre_verification_gas(gas.pre_verification)
             .fees(max_fee, priority);
-        if let (true, Some(account)) = (deploys, &self.deploy) {
+        if let (true, Some(account)) = (deploys, &self.view.deploy) {
             builder = builder.factory(account.factory, account.factory_data());
         }
         Ok(Draft { state, now, grants, lease, op: builder.build()? })
-    }
-
-    /// The chain state the pre-flight judges `calls` against, the chain's time and whether the operation creates
-    /// the account, read in one round trip whatever the number of actions and calls ([`Chain::snapshot`]): the
-    /// session's counters, whether the module is installed, and which call targets are the account's modules. An
-    /// account the operation creates has the validators its factory call installs, and no other module.
-    async fn call_state(&self, calls: &[Call]) -> Result<(ChainState, u64, bool)> {
-        let targets: Vec<Address> = calls.iter().map(|c| c.target).collect();
-        let snapshot = self.chain.snapshot(self.reads(self.deploy.is_some(), &targets)).await?;
-        let deploys = snapshot.deployed == Some(false);
-        let mut state = snapshot.state;
-        match (&self.deploy, deploys) {
-            (Some(account), true) => {
-                state.installed = account.validators.contains(&self.chain.module);
-                state.modules = calls
-                    .iter()
-                    .map(|c| c.target)
-                    .filter(|t| account.validators.contains(t))
-                    .collect();
-            }
-            // Without the module the pre-flight stops at `NotInstalled`: the modules do not matter.
-            _ if !state.installed => {}
-            // Accounts other than leash's answer `isModuleInstalled` instead, one more round trip.
-            _ => state.modules = self.chain.modules_of(self.account, snapshot.is_module).await?,
-        }
-        Ok((state, snapshot.now, deploys))
-    }
-
-    fn reads<'a>(&'a self, code: bool, targets: &'a [Address]) -> Reads<'a> {
-        Reads {
-            account: self.account,
-            session_id: self.session_id,
-            action_hashes: &self.action_hashes,
-            code,
-            targets,
-        }
     }
 
     fn evaluator_verdict(
@@ -532,9 +462,9 @@ impl SessionAgent {
         now: u64,
         grants: bool,
     ) -> Result<Allowed> {
-        let mut operation = self.operation(now, gas_of(op), grants);
+        let mut operation = self.view.operation(now, gas_of(op), grants);
         operation.paymaster = op.paymaster.as_ref().map(|p| p.address);
-        let explanation = self.verdict(calls, &operation, state, now);
+        let explanation = self.view.verdict(calls, &operation, state, now);
         explanation.verdict.map_err(|rejection| Error::PreFlight {
             rule: rejection.rule().to_string(),
             message: explanation.message,
@@ -554,68 +484,28 @@ impl SessionAgent {
         grants: bool,
         key: KeySignature,
     ) -> Result<Bytes> {
-        let hash = op.hash(self.chain.entry_point, self.chain.chain_id)?;
+        let hash = op.hash(self.view.chain.entry_point, self.view.chain.chain_id)?;
         let call_actions: Vec<usize> =
             allowed.call_actions.iter().map(|a| a.unwrap_or(0)).collect();
-        let call_actions = if self.session.policy.sudo { Vec::new() } else { call_actions };
+        let call_actions = if self.view.session.policy.sudo { Vec::new() } else { call_actions };
         // The key signs the actions the calls are charged to, exactly as the operation carries them.
         let charged: Vec<Option<usize>> = call_actions.iter().copied().map(Some).collect();
-        let evaluator = self.evaluator();
+        let evaluator = self.view.evaluator();
         let calls_hash = evaluator.calls_hash(&charged);
-        let digest = use_digest(hash, self.session_id, time, calls_hash);
+        let digest = use_digest(hash, self.view.session_id, time, calls_hash);
         let signature = match key {
             KeySignature::Real => self.signer.sign_digest(digest).await?,
             KeySignature::Stub => self.signer.stub_signature(digest),
         };
         Ok(SessionUse {
-            session: &self.session,
+            session: &self.view.session,
             call_actions: &call_actions,
             recorded: &evaluator.recorded(state),
             time,
             signature,
-            grant: if grants { self.grant.clone() } else { None },
+            grant: if grants { self.view.grant.clone() } else { None },
         }
         .encode()?)
-    }
-
-    fn operation(&self, time: u64, gas: OpGas, grants: bool) -> Operation {
-        Operation {
-            account: self.account,
-            module: self.chain.module,
-            time,
-            gas,
-            paymaster: None,
-            grant: self.grant.as_ref().filter(|_| grants).map(|g| g.epoch),
-        }
-    }
-
-    /// Whether this operation must grant the session: not live on chain, not revoked, and an owner approval is at
-    /// hand. A session voided by "revoke all" whose approval names an older epoch does not carry it (the module
-    /// would refuse it): the pre-flight then names the session as voided.
-    fn grants(&self, state: &ChainState) -> bool {
-        let live =
-            state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
-        let voided =
-            state.session.state == SessionState::Enabled && state.session.epoch != state.epoch;
-        match &self.grant {
-            Some(grant) if !live && state.session.state != SessionState::Revoked => {
-                !voided || grant.epoch == state.epoch
-            }
-            _ => false,
-        }
-    }
-
-    /// Puts the chain's rejection in the session's words.
-    fn explain_chain_error(&self, error: Error) -> Error {
-        match error {
-            Error::Rejected { code, rule, rejection: Some(rejection), .. } => Error::Rejected {
-                message: rejection.explain(&self.session, &self.tokens),
-                code,
-                rule,
-                rejection: Some(rejection),
-            },
-            other => other,
-        }
     }
 }
 
@@ -653,17 +543,6 @@ struct Draft {
     grants: bool,
     lease: NonceLease,
     op: UserOperation,
-}
-
-fn op_gas(gas: GasLimits, max_fee: u128) -> OpGas {
-    OpGas {
-        pre_verification_gas: gas.pre_verification,
-        verification_gas_limit: gas.verification,
-        call_gas_limit: gas.call,
-        paymaster_verification_gas_limit: 0,
-        paymaster_post_op_gas_limit: 0,
-        max_fee_per_gas: max_fee,
-    }
 }
 
 fn bundler_error(

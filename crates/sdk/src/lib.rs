@@ -1,5 +1,9 @@
 //! The leash SDK: what an agent, a backend or a tool needs to act through a session key.
 //!
+//! Where it sits (docs/architecture.md): above the policy model (`leash-core`) and the UserOperation types
+//! (`leash-userop`); below the store (`leash-store`), the local stack (`leash-devnet`) and the surfaces (the
+//! `leash` command and its MCP server).
+//!
 //! A session key acts for a smart account only inside the envelope its owner granted, and the session-key
 //! validator module checks every UserOperation against it on chain. This crate is the off-chain half:
 //!
@@ -77,6 +81,7 @@ pub mod owner;
 pub mod paymaster;
 pub mod signer;
 pub mod submit;
+pub mod view;
 pub use leash_userop as userop;
 
 pub use account::SmartAccount;
@@ -89,3 +94,4 @@ pub use error::{Error, Result};
 pub use grant::GrantDocument;
 pub use owner::{Owner, SignedGrant};
 pub use submit::{OpOutcome, Submitter};
+pub use view::SessionView;

@@ -141,6 +141,29 @@ async fn grant_by_transaction_then_use_within_limits() {
     let status = agent.status().await.unwrap();
     assert_eq!(status.allowances[0].amount_left, Some(usdc(40)));
 
+    // Without the key, the session explains and reads its status as the agent does.
+    let view =
+        leash_sdk::SessionView::new(stack.chain.clone(), agent.account(), agent.session().clone())
+            .unwrap()
+            .tokens(agent.view().tokens_table().clone());
+    assert_eq!(view.status().await.unwrap().allowances, status.allowances);
+    for amount in [40, 41] {
+        let calls = [transfer(stack.usdc(), MERCHANT, usdc(amount))];
+        let (seen, explained) =
+            (view.explain(&calls).await.unwrap(), agent.explain(&calls).await.unwrap());
+        assert_eq!(seen.verdict, explained.verdict, "{amount} USDC");
+        assert_eq!(seen.message, explained.message);
+    }
+    assert_eq!(
+        view.explain(&[transfer(stack.usdc(), MERCHANT, usdc(41))])
+            .await
+            .unwrap()
+            .verdict
+            .unwrap_err()
+            .rule(),
+        "AmountLimitExceeded"
+    );
+
     // Over the cap: refused before signing, naming the rule and the amounts in USDC.
     let error =
         agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(41))], Lane::from(0)).await.unwrap_err();

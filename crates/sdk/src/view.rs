@@ -1,0 +1,237 @@
+//! A session seen without its key: what it may do (the pre-flight) and where it stands (its status on chain).
+//! Explaining and reading status need no key, so [`SessionView`] holds none and signs nothing; a
+//! [`SessionAgent`](crate::SessionAgent) is a view with a key and a way to send.
+
+use crate::{
+    account::SmartAccount,
+    agent::{Explanation, SessionStatus},
+    chain::{Chain, Reads},
+    gas::GasLimits,
+    Error, Result,
+};
+use alloy::primitives::{Address, B256};
+use leash_core::{
+    Call, ChainState, Evaluator, GrantProof, OpGas, Operation, Rejection, Session, SessionState,
+    TokenTable,
+};
+
+/// A session on one account and chain, without its key.
+///
+/// ```no_run
+/// use leash_sdk::{Chain, SessionView};
+/// # async fn show(chain: Chain, account: alloy::primitives::Address, session: leash_core::Session,
+/// #     calls: Vec<leash_core::Call>) -> leash_sdk::Result<()> {
+/// let view = SessionView::new(chain, account, session)?;
+/// println!("{}", view.explain(&calls).await?.message);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub(crate) chain: Chain,
+    pub(crate) account: Address,
+    pub(crate) deploy: Option<SmartAccount>,
+    pub(crate) session: Session,
+    /// The session's id and action hashes, computed once: hashing costs more than evaluating.
+    pub(crate) session_id: B256,
+    pub(crate) action_hashes: Vec<B256>,
+    pub(crate) grant: Option<GrantProof>,
+    pub(crate) tokens: TokenTable,
+}
+
+impl SessionView {
+    /// The view of `session` on `account`; fails if the session does not pack.
+    pub fn new(chain: Chain, account: Address, session: Session) -> Result<Self> {
+        Ok(Self {
+            chain,
+            account,
+            deploy: None,
+            session_id: session.id()?,
+            action_hashes: session.policy.action_hashes()?,
+            session,
+            grant: None,
+            tokens: TokenTable::default(),
+        })
+    }
+
+    /// The account's deployment, when its first operation may create it.
+    pub fn deploy(mut self, account: SmartAccount) -> Self {
+        self.deploy = Some(account);
+        self
+    }
+
+    /// The owner's approval, when the session's first operation grants it (lazy grant).
+    pub fn lazy_grant(mut self, grant: GrantProof) -> Self {
+        self.grant = Some(grant);
+        self
+    }
+
+    /// Token symbols for explanations.
+    pub fn tokens(mut self, tokens: TokenTable) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The session's id (the hash of the packed session).
+    pub fn session_id(&self) -> B256 {
+        self.session_id
+    }
+
+    /// The account.
+    pub fn account(&self) -> Address {
+        self.account
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The token symbols explanations use.
+    pub fn tokens_table(&self) -> &TokenTable {
+        &self.tokens
+    }
+
+    /// The session's on-chain state and what each action has left now.
+    pub async fn status(&self) -> Result<SessionStatus> {
+        SessionStatus::read(&self.chain, self.account, &self.session).await
+    }
+
+    /// Explains `calls` as an operation stated at the chain's current time, with default gas limits.
+    pub async fn explain(&self, calls: &[Call]) -> Result<Explanation> {
+        if calls.is_empty() {
+            return Err(Error::Setup("nothing to explain: give at least one call".into()));
+        }
+        let (state, now, deploys) = self.call_state(calls).await?;
+        let grants = self.grants(&state);
+        let gas = GasLimits::default_for(calls.len(), deploys, grants);
+        let (max_fee, _) = self.chain.fees().await?;
+        let op = self.operation(now, op_gas(gas, max_fee), grants);
+        Ok(self.verdict(calls, &op, &state, now))
+    }
+
+    pub(crate) fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator::prepared(&self.session, self.session_id, &self.action_hashes)
+    }
+
+    pub(crate) fn verdict(
+        &self,
+        calls: &[Call],
+        op: &Operation,
+        state: &ChainState,
+        now: u64,
+    ) -> Explanation {
+        let verdict = self.evaluator().evaluate(calls, op, state).and_then(|allowed| {
+            if now < allowed.valid_after || now > allowed.valid_until {
+                Err(Rejection::OutOfTime {
+                    now,
+                    valid_after: allowed.valid_after,
+                    valid_until: allowed.valid_until,
+                })
+            } else {
+                Ok(allowed)
+            }
+        });
+        let message = match &verdict {
+            Ok(allowed) => format!(
+                "allowed: {} call(s), may run until {}",
+                calls.len(),
+                leash_core::Timestamp(allowed.valid_until)
+            ),
+            Err(rejection) => rejection.explain(&self.session, &self.tokens),
+        };
+        Explanation { time: op.time, verdict, message }
+    }
+
+    /// The chain state the pre-flight judges `calls` against, the chain's time and whether the operation creates
+    /// the account, read in one round trip whatever the number of actions and calls ([`Chain::snapshot`]): the
+    /// session's counters, whether the module is installed, and which call targets are the account's modules. An
+    /// account the operation creates has the validators its factory call installs, and no other module.
+    pub(crate) async fn call_state(&self, calls: &[Call]) -> Result<(ChainState, u64, bool)> {
+        let targets: Vec<Address> = calls.iter().map(|c| c.target).collect();
+        let snapshot = self.chain.snapshot(self.reads(self.deploy.is_some(), &targets)).await?;
+        let deploys = snapshot.deployed == Some(false);
+        let mut state = snapshot.state;
+        match (&self.deploy, deploys) {
+            (Some(account), true) => {
+                state.installed = account.validators.contains(&self.chain.module);
+                state.modules = calls
+                    .iter()
+                    .map(|c| c.target)
+                    .filter(|t| account.validators.contains(t))
+                    .collect();
+            }
+            // Without the module the pre-flight stops at `NotInstalled`: the modules do not matter.
+            _ if !state.installed => {}
+            // Accounts other than leash's answer `isModuleInstalled` instead, one more round trip.
+            _ => state.modules = self.chain.modules_of(self.account, snapshot.is_module).await?,
+        }
+        Ok((state, snapshot.now, deploys))
+    }
+
+    pub(crate) fn reads<'a>(&'a self, code: bool, targets: &'a [Address]) -> Reads<'a> {
+        Reads {
+            account: self.account,
+            session_id: self.session_id,
+            action_hashes: &self.action_hashes,
+            code,
+            targets,
+        }
+    }
+
+    pub(crate) fn operation(&self, time: u64, gas: OpGas, grants: bool) -> Operation {
+        Operation {
+            account: self.account,
+            module: self.chain.module,
+            time,
+            gas,
+            paymaster: None,
+            grant: self.grant.as_ref().filter(|_| grants).map(|g| g.epoch),
+        }
+    }
+
+    /// Whether this operation must grant the session: not live on chain, not revoked, and an owner approval is at
+    /// hand. A session voided by "revoke all" whose approval names an older epoch does not carry it (the module
+    /// would refuse it): the pre-flight then names the session as voided.
+    pub(crate) fn grants(&self, state: &ChainState) -> bool {
+        let live =
+            state.session.state == SessionState::Enabled && state.session.epoch == state.epoch;
+        let voided =
+            state.session.state == SessionState::Enabled && state.session.epoch != state.epoch;
+        match &self.grant {
+            Some(grant) if !live && state.session.state != SessionState::Revoked => {
+                !voided || grant.epoch == state.epoch
+            }
+            _ => false,
+        }
+    }
+
+    /// Puts the chain's rejection in the session's words.
+    pub(crate) fn explain_chain_error(&self, error: Error) -> Error {
+        match error {
+            Error::Rejected { code, rule, rejection: Some(rejection), .. } => Error::Rejected {
+                message: rejection.explain(&self.session, &self.tokens),
+                code,
+                rule,
+                rejection: Some(rejection),
+            },
+            other => other,
+        }
+    }
+}
+
+pub(crate) fn op_gas(gas: GasLimits, max_fee: u128) -> OpGas {
+    OpGas {
+        pre_verification_gas: gas.pre_verification,
+        verification_gas_limit: gas.verification,
+        call_gas_limit: gas.call,
+        paymaster_verification_gas_limit: 0,
+        paymaster_post_op_gas_limit: 0,
+        max_fee_per_gas: max_fee,
+    }
+}
