@@ -22,7 +22,7 @@ use leash_sdk::{
     signer::{KeyIdentity, SessionKey},
     Owner, SmartAccount,
 };
-use leash_store::{check_name, AccountRecord, Record, Store};
+use leash_store::{check_name, AccountRecord, Record, Store, StoreError};
 use serde_json::json;
 
 #[derive(Debug, clap::Subcommand)]
@@ -112,7 +112,7 @@ pub(crate) async fn run(
     match command {
         Command::Create { name, owner, salt, force } => {
             check_name(Record::Account, &name)?;
-            if !force && home.account(&name).await.is_ok() {
+            if !force && !matches!(home.account(&name).await, Err(StoreError::NotFound { .. })) {
                 return Err(Failure::bad_input(format!(
                     "an account named `{name}` exists already"
                 ))

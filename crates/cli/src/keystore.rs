@@ -11,7 +11,7 @@ use leash_sdk::{
     keystore::{KeyInfo, Keystore, ScryptParams},
     signer::{EcdsaSigner, KeyIdentity, SessionKey, SignerKind},
 };
-use leash_store::Store;
+use leash_store::{Store, StoreError};
 use serde_json::{json, Value};
 use std::{io::IsTerminal, path::PathBuf};
 use zeroize::Zeroizing;
@@ -167,10 +167,13 @@ pub(crate) async fn run(command: Command, home: &Home, out: &Out) -> Result<()> 
             });
         }
         Command::Remove { name, yes } => {
-            let stored = home.key(&name).await?;
-            let shown = Keystore::inspect(&stored.source, &stored.document)
-                .map(|i| i.identity.to_string())
-                .unwrap_or_else(|_| "a damaged file".into());
+            // A damaged key file can still be removed.
+            let shown = match home.key(&name).await {
+                Ok(stored) => Keystore::inspect(&stored.source, &stored.document)
+                    .map_or_else(|_| "a damaged file".into(), |i| i.identity.to_string()),
+                Err(e @ StoreError::NotFound { .. }) => return Err(e.into()),
+                Err(_) => "a damaged file".into(),
+            };
             if !yes
                 && !password::confirm(
                     &format!("Delete key `{name}` ({shown})? Without a copy it is gone for good"),
@@ -180,7 +183,7 @@ pub(crate) async fn run(command: Command, home: &Home, out: &Out) -> Result<()> 
                 return Err(Failure::bad_input("not confirmed; nothing was deleted"));
             }
             home.remove_key(&name).await?;
-            let path = stored.source;
+            let path = home.key_path(&name)?;
             out.show(json!({ "removed": name, "path": path }), || {
                 println!("removed key `{name}` ({})", path.display())
             });
@@ -228,7 +231,7 @@ pub(crate) async fn info(home: &Home, name: &str) -> Result<KeyInfo> {
 /// Refuses before any password is asked for when `name` is taken and replacing it was not asked for.
 async fn refuse_existing(home: &Home, name: &str, force: bool) -> Result<()> {
     let path = home.key_path(name)?;
-    if !force && home.key(name).await.is_ok() {
+    if !force && !matches!(home.key(name).await, Err(StoreError::NotFound { .. })) {
         return Err(Failure::bad_input(format!("{} exists already", path.display()))
             .with_hint("choose another name, or pass --force to replace it"));
     }

@@ -66,6 +66,8 @@ struct Served {
 #[derive(Clone)]
 pub(crate) struct LeashMcp {
     sessions: Arc<BTreeMap<String, Arc<Served>>>,
+    /// Where sent operations and the audit log are kept (the same records as the command line's).
+    home: Home,
     tool_router: ToolRouter<Self>,
 }
 
@@ -408,7 +410,17 @@ impl LeashMcp {
             Ok(submitted) => submitted,
             Err(e) => return Err(Self::refusal(&served, refuse(e)).await),
         };
+        let (chain_id, account) = (served.network.chain_id, served.stored.grant.account);
+        let name = served.stored.name.as_str();
         if input.wait == Some(false) {
+            crate::session::remember_submitted(
+                &self.home,
+                name,
+                chain_id,
+                account,
+                submitted.user_op_hash,
+            )
+            .await;
             return Ok(CallToolResult::structured(json!({
                 "status": "submitted",
                 "userOpHash": submitted.user_op_hash,
@@ -418,6 +430,7 @@ impl LeashMcp {
         }
         let outcome =
             served.agent.wait(submitted.user_op_hash).await.map_err(|e| tool_error(refuse(e)))?;
+        crate::session::remember(&self.home, Some(name), chain_id, account, &outcome).await;
         Ok(CallToolResult::structured(json!({
             "status": "included",
             "userOpHash": submitted.user_op_hash,
@@ -501,7 +514,11 @@ pub(crate) async fn run(args: Args, home: &Home, networks: &Networks) -> Result<
         let tokens = stored.tokens(&network);
         sessions.insert(name.clone(), Arc::new(Served { stored, network, agent, tokens }));
     }
-    let server = LeashMcp { sessions: Arc::new(sessions), tool_router: LeashMcp::tool_router() };
+    let server = LeashMcp {
+        sessions: Arc::new(sessions),
+        home: home.clone(),
+        tool_router: LeashMcp::tool_router(),
+    };
     if args.http {
         crate::mcp_http::serve(server, args.listen, args.token_file.as_deref()).await
     } else {

@@ -434,11 +434,42 @@ pub(crate) async fn remember(
     if let Err(e) = home.record_operation(&operation).await {
         eprintln!("warning: the operation was not recorded: {e}");
     }
+    // The owner's operations (grant, revoke) are audited by their commands, in their own words.
+    let Some(session) = session else { return };
     crate::home::audit(
         home,
         "operation.send",
-        session.unwrap_or("owner"),
+        session,
         json!({ "userOpHash": outcome.user_op_hash, "chainId": chain_id, "account": account, "success": outcome.success }),
+    )
+    .await;
+}
+
+/// Records an operation a session sent without waiting for it: in the store as sent, and in the audit log.
+pub(crate) async fn remember_submitted(
+    home: &Home,
+    session: &str,
+    chain_id: u64,
+    account: Address,
+    hash: alloy::primitives::B256,
+) {
+    let operation = SentOperation {
+        hash,
+        chain_id,
+        account,
+        session: Some(session.to_owned()),
+        sent_at: crate::home::now(),
+        state: OperationState::Sent,
+        transaction_hash: None,
+    };
+    if let Err(e) = home.record_operation(&operation).await {
+        eprintln!("warning: the operation was not recorded: {e}");
+    }
+    crate::home::audit(
+        home,
+        "operation.send",
+        session,
+        json!({ "userOpHash": hash, "chainId": chain_id, "account": account }),
     )
     .await;
 }

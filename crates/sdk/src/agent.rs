@@ -551,8 +551,18 @@ fn bundler_error(
     tokens: &TokenTable,
 ) -> Error {
     match rule_of_bundler_error(&error) {
+        // The bundler reports the EntryPoint's reason (`AA23 reverted`); the module's rule, read from the revert
+        // data here, follows it.
         Some(rejection) => Error::Rejected {
-            code: error.to_string(),
+            code: {
+                let (text, rule) = (error.to_string(), rejection.rule());
+                match error.rejection() {
+                    Some(r) if !r.message.contains(rule) => {
+                        text.replacen(&r.message, &format!("{}: {rule}", r.message), 1)
+                    }
+                    _ => text,
+                }
+            },
             rule: Some(rejection.rule().to_string()),
             message: rejection.explain(session, tokens),
             rejection: Some(Box::new(rejection)),

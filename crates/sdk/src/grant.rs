@@ -206,10 +206,11 @@ impl GrantDocument {
         if targets.is_empty() {
             return Err(Error::Grant("the document names no chain".into()));
         }
-        if !targets.iter().any(|t| t.account == self.account) {
+        // An agent acts as `account` on every chain of the document, so every chain must name it.
+        if let Some(other) = targets.iter().find(|t| t.account != self.account) {
             return Err(Error::Grant(format!(
-                "account {} is on none of the chains the owner signed for: the document was altered",
-                self.account
+                "account {} is not the account the owner signed for on chain {} ({}): the document was altered",
+                self.account, other.chain_id, other.account
             )));
         }
         // Rebuilding the tree from the chains must give the signed root and the stored proofs.

@@ -123,7 +123,7 @@ async fn altered_documents_are_refused() {
             d.owner = Address::repeat_byte(1);
             d
         }),
-        ("on none of the chains the owner signed for", {
+        ("not the account the owner signed for", {
             // An agent would act for an account the owner never granted.
             let mut d = document.clone();
             d.account = Address::repeat_byte(0xee);

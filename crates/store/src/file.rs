@@ -15,8 +15,8 @@
 //!
 //! Every file is written whole or not at all: into a temporary file beside it, flushed, then renamed into
 //! place; a session's directory is filled under a temporary name and renamed when complete. Audit events are
-//! appended as one write of one line. Lane leases are taken under an exclusive lock on `leases/.lock`, so two
-//! processes never both hold a lane.
+//! appended as one write of one line. Lane leases are taken and given up under an exclusive lock on
+//! `leases/.lock` (`flock`, on Unix), so two processes never both hold a lane.
 
 use crate::{
     check_name, AccountRecord, AuditEvent, LaneLease, Record, Result, SentOperation, SessionRecord,
@@ -356,9 +356,10 @@ impl Store for FileStore {
     async fn release_lane(&self, account: Address, lane: Lane, holder: &str) -> Result<()> {
         let dir = self.leases();
         let path = dir.join(format!("{account}-{}.json", lane.id()));
-        let Some(bytes) = read(&path, Record::Lease)? else { return Ok(()) };
         self.ensure_dir(&dir)?;
+        // Read under the lock: a lease read before it may have been taken over since.
         let _lock = LeaseLock::take(&dir.join(".lock"))?;
+        let Some(bytes) = read(&path, Record::Lease)? else { return Ok(()) };
         let held: LaneLease = parse(&path, Record::Lease, &bytes)?;
         if held.holder == holder {
             match fs::remove_file(&path) {
