@@ -2,7 +2,7 @@
 //! words for its errors.
 
 use crate::failure::{Failure, Result};
-use leash_store::{AuditEvent, FileStore, Record, Store, StoreError};
+use leash_store::{AuditEvent, FileStore, Store};
 use std::path::PathBuf;
 
 /// The command line keeps its records in the file store.
@@ -31,28 +31,4 @@ pub(crate) async fn audit(home: &Home, action: &str, subject: &str, detail: serd
 /// The clock, in Unix seconds.
 pub(crate) fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-impl From<StoreError> for Failure {
-    fn from(error: StoreError) -> Self {
-        let hint = match &error {
-            StoreError::NotFound { record: Record::Key, .. } => {
-                Some("`leash keystore list` shows the keys")
-            }
-            StoreError::NotFound { record: Record::Account, .. } => {
-                Some("`leash account create NAME --owner KEY` records one")
-            }
-            StoreError::NotFound { record: Record::Session, .. } => {
-                Some("`leash session list` shows the sessions")
-            }
-            StoreError::Exists { record: Record::Session, .. } => Some("choose another name"),
-            StoreError::Exists { .. } => Some("choose another name, or pass --force to replace it"),
-            _ => None,
-        };
-        let failure = Failure::bad_input(error.to_string());
-        match hint {
-            Some(hint) => failure.with_hint(hint),
-            None => failure,
-        }
-    }
 }

@@ -22,7 +22,7 @@ mod progress;
 mod session;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use failure::{Failure, Result};
+use failure::{Exit, Failure, Result};
 use home::Home;
 use network::Networks;
 use serde_json::{json, Value};

@@ -480,16 +480,7 @@ pub(crate) fn with_rejection(
     session: &Session,
     tokens: &TokenTable,
 ) -> Failure {
-    let detail = match &error {
-        leash_sdk::Error::PreFlight { rejection, .. } => Some(rejection.to_json(session, tokens)),
-        leash_sdk::Error::Rejected { rejection: Some(rejection), .. } => {
-            Some(rejection.to_json(session, tokens))
-        }
-        _ => None,
-    };
-    let mut failure = Failure::from(error);
-    failure.detail = detail;
-    failure
+    Failure::with_rejection(error, session, tokens)
 }
 
 pub(crate) fn names<'a>(

@@ -87,6 +87,29 @@ pub enum StoreError {
     },
 }
 
+impl From<StoreError> for leash_sdk::Failure {
+    /// Always a matter of input (a name, a file), with what to do where there is something to do.
+    fn from(error: StoreError) -> Self {
+        let hint = match &error {
+            StoreError::NotFound { record: Record::Key, .. } => Some("`leash keystore list` shows the keys"),
+            StoreError::NotFound { record: Record::Account, .. } => {
+                Some("`leash account create NAME --owner KEY` records one")
+            }
+            StoreError::NotFound { record: Record::Session, .. } => {
+                Some("`leash session list` shows the sessions")
+            }
+            StoreError::Exists { record: Record::Session, .. } => Some("choose another name"),
+            StoreError::Exists { .. } => Some("choose another name, or pass --force to replace it"),
+            _ => None,
+        };
+        let failure = leash_sdk::Failure::bad_input(error.to_string());
+        match hint {
+            Some(hint) => failure.with_hint(hint),
+            None => failure,
+        }
+    }
+}
+
 impl StoreError {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Self::Io { action, path: path.into(), source }
