@@ -2,7 +2,7 @@
 //! words for its errors.
 
 use crate::failure::{Failure, Result};
-use leash_store::{AuditEvent, FileStore, Store};
+use leash_store::FileStore;
 use std::path::PathBuf;
 
 /// The command line keeps its records in the file store.
@@ -22,13 +22,7 @@ pub(crate) fn locate(flag: Option<PathBuf>) -> Result<Home> {
 /// Appends to the audit log. A command that did its work does not fail because the log could not be written;
 /// the log's failure is reported on standard error instead.
 pub(crate) async fn audit(home: &Home, action: &str, subject: &str, detail: serde_json::Value) {
-    let event = AuditEvent { time: now(), action: action.into(), subject: subject.into(), detail };
-    if let Err(e) = home.append_audit(&event).await {
+    if let Err(e) = leash_store::audit(home, action, subject, detail).await {
         eprintln!("warning: the audit log was not written: {e}");
     }
-}
-
-/// The clock, in Unix seconds.
-pub(crate) fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

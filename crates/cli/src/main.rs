@@ -15,7 +15,6 @@ mod failure;
 mod home;
 mod keystore;
 mod mcp;
-mod mcp_http;
 mod network;
 mod password;
 mod progress;

@@ -12,18 +12,15 @@ use crate::{
 };
 use alloy::primitives::{Address, U256};
 use leash_core::{
-    format_units, ActionAllowance, GrantTarget, PolicyFile, Session, SessionState, Target,
-    Timestamp, TokenTable,
+    format_units, GrantTarget, PolicyFile, Session, SessionState, Timestamp, TokenTable,
 };
 use leash_sdk::{
     keystore::{Keystore, ScryptParams},
     lanes::Lane,
     signer::{SessionKey, SessionSigner},
-    Chain, GrantDocument, SessionAgent, SessionStatus, SessionView,
+    GrantDocument, SessionAgent, SessionView,
 };
-use leash_store::{
-    check_name, AccountRecord, OperationState, Record, SentOperation, Store, StoredKey,
-};
+use leash_store::{check_name, record_sent, AccountRecord, Record, Sent, Store, StoredKey};
 use serde_json::{json, Value};
 use std::{path::PathBuf, sync::Arc};
 
@@ -203,35 +200,6 @@ impl Stored {
         Ok(builder.build()?)
     }
 
-    /// Where the session stands on `chain`, and what it has left (nothing once revoked or voided).
-    pub(crate) async fn standing(&self, chain: &Chain, tokens: &TokenTable) -> Result<Standing> {
-        let status = SessionStatus::read(chain, self.grant.account, &self.session).await?;
-        let grant_epoch =
-            self.grant.chains.iter().find(|c| c.chain_id == chain.chain_id).map(|c| c.epoch);
-        let (label, usable) = match status.state {
-            SessionState::Enabled => ("enabled", true),
-            SessionState::Revoked => ("revoked", false),
-            // Granted under an older epoch: a "revoke all" voided it.
-            SessionState::None if status.chain.session.state == SessionState::Enabled => {
-                ("revoked (all sessions of the account were revoked)", false)
-            }
-            // The grant names the epoch it was signed in; a "revoke all" since then voided it.
-            SessionState::None if grant_epoch.is_some_and(|epoch| epoch < status.chain.epoch) => (
-                "void (every session of the account was revoked after this grant was signed)",
-                false,
-            ),
-            SessionState::None => ("not granted yet (its first operation grants it)", true),
-        };
-        // The counters would still allow something; a session that cannot act has nothing left.
-        let allowances = if usable { status.allowances.clone() } else { Vec::new() };
-        let mut left: Vec<String> =
-            allowances.iter().map(|a| describe_allowance(&self.session, a, tokens)).collect();
-        if !usable {
-            left.push(format!("nothing left: the session is {label}"));
-        }
-        Ok(Standing { label, allowances, left, status })
-    }
-
     async fn account_record(&self, home: &Home) -> Result<AccountRecord> {
         crate::account::find(home, self.grant.account).await?.ok_or_else(|| {
             Failure::bad_input(format!(
@@ -240,18 +208,6 @@ impl Stored {
             ))
         })
     }
-}
-
-/// A session's state on one chain, in words, with what it has left.
-pub(crate) struct Standing {
-    /// "enabled", "revoked", "not granted yet (…)", …
-    pub(crate) label: &'static str,
-    /// What each action has left now; empty when the session cannot act.
-    pub(crate) allowances: Vec<ActionAllowance>,
-    /// The same in words.
-    pub(crate) left: Vec<String>,
-    /// The state as read.
-    pub(crate) status: SessionStatus,
 }
 
 pub(crate) async fn run(
@@ -413,8 +369,9 @@ pub(crate) async fn run(
     }
 }
 
-/// Records an operation that landed in the store's sent operations and audit log. The operation is on chain
-/// whatever happens here, so a store that cannot be written is reported on standard error, not as a failure.
+/// Records an operation that landed in the store's sent operations (and, for a session's, the audit log). The
+/// operation is on chain whatever happens here, so a store that cannot be written is reported on standard
+/// error, not as a failure.
 pub(crate) async fn remember(
     home: &Home,
     session: Option<&str>,
@@ -422,56 +379,11 @@ pub(crate) async fn remember(
     account: Address,
     outcome: &leash_sdk::OpOutcome,
 ) {
-    let operation = SentOperation {
-        hash: outcome.user_op_hash,
-        chain_id,
-        account,
-        session: session.map(str::to_owned),
-        sent_at: crate::home::now(),
-        state: if outcome.success { OperationState::Landed } else { OperationState::Reverted },
-        transaction_hash: Some(outcome.transaction_hash),
-    };
-    if let Err(e) = home.record_operation(&operation).await {
+    let sent = Sent::Included { transaction: outcome.transaction_hash, success: outcome.success };
+    if let Err(e) = record_sent(home, session, chain_id, account, outcome.user_op_hash, sent).await
+    {
         eprintln!("warning: the operation was not recorded: {e}");
     }
-    // The owner's operations (grant, revoke) are audited by their commands, in their own words.
-    let Some(session) = session else { return };
-    crate::home::audit(
-        home,
-        "operation.send",
-        session,
-        json!({ "userOpHash": outcome.user_op_hash, "chainId": chain_id, "account": account, "success": outcome.success }),
-    )
-    .await;
-}
-
-/// Records an operation a session sent without waiting for it: in the store as sent, and in the audit log.
-pub(crate) async fn remember_submitted(
-    home: &Home,
-    session: &str,
-    chain_id: u64,
-    account: Address,
-    hash: alloy::primitives::B256,
-) {
-    let operation = SentOperation {
-        hash,
-        chain_id,
-        account,
-        session: Some(session.to_owned()),
-        sent_at: crate::home::now(),
-        state: OperationState::Sent,
-        transaction_hash: None,
-    };
-    if let Err(e) = home.record_operation(&operation).await {
-        eprintln!("warning: the operation was not recorded: {e}");
-    }
-    crate::home::audit(
-        home,
-        "operation.send",
-        session,
-        json!({ "userOpHash": hash, "chainId": chain_id, "account": account }),
-    )
-    .await;
 }
 
 /// A policy rejection with the rule's machine form attached.
@@ -632,8 +544,7 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
     let stored = Stored::load(home, name).await?;
     let network = stored.network(networks)?;
     let chain = network.connect().await?;
-    let tokens = stored.tokens(&network);
-    let standing = stored.standing(&chain, &tokens).await?;
+    let standing = stored.view(home, &network, chain).await?.standing().await?;
     let (shown_state, state, now) = (standing.label, &standing.status.chain, standing.status.now);
     let (allowances, lines) = (&standing.allowances, &standing.left);
     let policy = &stored.session.policy;
@@ -687,49 +598,6 @@ async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Resu
         }
     });
     Ok(())
-}
-
-/// "monthly payment: 1 use left, 100 USDC left, until 2027-01-02 00:00:00 UTC".
-pub(crate) fn describe_allowance(
-    session: &Session,
-    allowance: &ActionAllowance,
-    tokens: &TokenTable,
-) -> String {
-    let action = &session.policy.actions[allowance.action];
-    let label = action.name.clone().unwrap_or_else(|| format!("action {}", allowance.action + 1));
-    if allowance.period.is_none() {
-        return format!("{label}: outside its usable windows now");
-    }
-    let mut parts = Vec::new();
-    if let Some(uses) = allowance.uses_left {
-        parts.push(format!("{uses} use(s) left"));
-    }
-    if let Some(amount) = allowance.amount_left {
-        let token = match action.target {
-            Target::Contract(address) => {
-                tokens.symbol_of(address).and_then(|s| tokens.get(s).map(|t| (s, t.decimals)))
-            }
-            _ => None,
-        };
-        parts.push(match token {
-            Some((symbol, decimals)) => format!("{} {symbol} left", format_units(amount, decimals)),
-            None => format!("{amount} (raw units) left"),
-        });
-    }
-    if let Some(value) = allowance.value_left {
-        parts.push(format!("{} ETH of value left", format_units(value, 18)));
-    }
-    // A lifetime action's window ends with the session, or never (the module's 2^48 - 1): only an earlier end is
-    // news.
-    const NEVER: u64 = (1 << 48) - 1;
-    let session_ends = session.policy.valid_until.map_or(NEVER, |t| t.0.min(NEVER));
-    if let Some(end) = allowance.window_ends.filter(|end| *end < session_ends) {
-        parts.push(format!("this window ends {}", Timestamp(end)));
-    }
-    if parts.is_empty() {
-        parts.push("no counted limit".into());
-    }
-    format!("{label}: {}", parts.join(", "))
 }
 
 async fn revoke(
@@ -794,39 +662,5 @@ fn state_name(state: SessionState) -> &'static str {
         SessionState::None => "not granted",
         SessionState::Enabled => "granted",
         SessionState::Revoked => "revoked",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use alloy::primitives::{address, aliases::U96};
-    use leash_core::{Action, SessionPolicy};
-
-    #[test]
-    fn an_allowance_in_words_names_the_token_and_only_a_real_window_end() {
-        let usdc = address!("00000000000000000000000000000000000000c0");
-        let mut tokens = TokenTable::default();
-        tokens.insert("USDC", usdc, 6);
-        let action = Action::call(usdc, "transfer(address to, uint256 amount)")
-            .unwrap()
-            .named("pay")
-            .with_amount_cap("amount", U96::from(50_000_000u64))
-            .unwrap();
-        let policy = SessionPolicy::builder().action(action).build().unwrap();
-        let session = Session { key: leash_core::SessionKey::ecdsa(Address::ZERO), policy };
-        let allowance = |window_ends| ActionAllowance {
-            action: 0,
-            period: Some(0),
-            window_ends,
-            uses_left: None,
-            amount_left: Some(U256::from(45_000_000u64)),
-            value_left: None,
-        };
-        // A lifetime action's window is open-ended: no end is shown, least of all a raw 2^48 - 1.
-        let lifetime = describe_allowance(&session, &allowance(Some((1 << 48) - 1)), &tokens);
-        assert_eq!(lifetime, "pay: 45 USDC left");
-        let monthly = describe_allowance(&session, &allowance(Some(1_796_083_199)), &tokens);
-        assert_eq!(monthly, "pay: 45 USDC left, this window ends 2026-11-30T23:59:59Z");
     }
 }

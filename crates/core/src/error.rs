@@ -28,6 +28,10 @@ pub enum Error {
     /// format version, or with a count or length that does not match what follows.
     #[error("{0}")]
     Malformed(String),
+    /// A call as written (by a person, a batch file or an agent) cannot be read: an unknown name, a wrong
+    /// argument count, an amount in the wrong unit.
+    #[error("{0}")]
+    Call(String),
     /// A policy file is malformed; names the file, line and column.
     #[error("{path}:{line}:{column}: {message}")]
     File {

@@ -43,6 +43,7 @@ mod tokens;
 mod typed;
 mod units;
 mod validate;
+pub mod written;
 
 pub use abi::{argument_offset, parse_function};
 pub use calls::{encode_call, encode_execute};
@@ -70,3 +71,4 @@ pub use time::Timestamp;
 pub use tokens::{Token, TokenTable};
 pub use typed::TypedDataLayout;
 pub use units::{format_duration, format_units, parse_amount, parse_duration, Amount};
+pub use written::{CallEntry, Names};

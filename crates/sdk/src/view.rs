@@ -11,8 +11,8 @@ use crate::{
 };
 use alloy::primitives::{Address, B256};
 use leash_core::{
-    Call, ChainState, Evaluator, GrantProof, OpGas, Operation, Rejection, Session, SessionState,
-    TokenTable,
+    format_units, ActionAllowance, Call, ChainState, Evaluator, GrantProof, OpGas, Operation,
+    Rejection, Session, SessionState, Target, Timestamp, TokenTable,
 };
 
 /// A session on one account and chain, without its key.
@@ -100,6 +100,34 @@ impl SessionView {
     /// The session's on-chain state and what each action has left now.
     pub async fn status(&self) -> Result<SessionStatus> {
         SessionStatus::read(&self.chain, self.account, &self.session).await
+    }
+
+    /// Where the session stands, in words, and what it has left (nothing once revoked or voided).
+    pub async fn standing(&self) -> Result<Standing> {
+        let status = self.status().await?;
+        let grant_epoch = self.grant.as_ref().map(|g| g.epoch);
+        let (label, usable) = match status.state {
+            SessionState::Enabled => ("enabled", true),
+            SessionState::Revoked => ("revoked", false),
+            // Granted under an older epoch: a "revoke all" voided it.
+            SessionState::None if status.chain.session.state == SessionState::Enabled => {
+                ("revoked (all sessions of the account were revoked)", false)
+            }
+            // The grant names the epoch it was signed in; a "revoke all" since then voided it.
+            SessionState::None if grant_epoch.is_some_and(|epoch| epoch < status.chain.epoch) => (
+                "void (every session of the account was revoked after this grant was signed)",
+                false,
+            ),
+            SessionState::None => ("not granted yet (its first operation grants it)", true),
+        };
+        // The counters would still allow something; a session that cannot act has nothing left.
+        let allowances = if usable { status.allowances.clone() } else { Vec::new() };
+        let mut left: Vec<String> =
+            allowances.iter().map(|a| describe_allowance(&self.session, a, &self.tokens)).collect();
+        if !usable {
+            left.push(format!("nothing left: the session is {label}"));
+        }
+        Ok(Standing { label, allowances, left, status })
     }
 
     /// Explains `calls` as an operation stated at the chain's current time, with default gas limits.
@@ -225,6 +253,62 @@ impl SessionView {
     }
 }
 
+/// A session's state on one chain, in words, with what it has left.
+#[derive(Clone, Debug)]
+pub struct Standing {
+    /// "enabled", "revoked", "not granted yet (…)", …
+    pub label: &'static str,
+    /// What each action has left now; empty when the session cannot act.
+    pub allowances: Vec<ActionAllowance>,
+    /// The same in words.
+    pub left: Vec<String>,
+    /// The state as read.
+    pub status: SessionStatus,
+}
+
+/// One action's allowance in words: "monthly payment: 1 use(s) left, 100 USDC left, this window ends …".
+pub fn describe_allowance(
+    session: &Session,
+    allowance: &ActionAllowance,
+    tokens: &TokenTable,
+) -> String {
+    let action = &session.policy.actions[allowance.action];
+    let label = action.name.clone().unwrap_or_else(|| format!("action {}", allowance.action + 1));
+    if allowance.period.is_none() {
+        return format!("{label}: outside its usable windows now");
+    }
+    let mut parts = Vec::new();
+    if let Some(uses) = allowance.uses_left {
+        parts.push(format!("{uses} use(s) left"));
+    }
+    if let Some(amount) = allowance.amount_left {
+        let token = match action.target {
+            Target::Contract(address) => {
+                tokens.symbol_of(address).and_then(|s| tokens.get(s).map(|t| (s, t.decimals)))
+            }
+            _ => None,
+        };
+        parts.push(match token {
+            Some((symbol, decimals)) => format!("{} {symbol} left", format_units(amount, decimals)),
+            None => format!("{amount} (raw units) left"),
+        });
+    }
+    if let Some(value) = allowance.value_left {
+        parts.push(format!("{} ETH of value left", format_units(value, 18)));
+    }
+    // A lifetime action's window ends with the session, or never (the module's 2^48 - 1): only an earlier end is
+    // news.
+    const NEVER: u64 = (1 << 48) - 1;
+    let session_ends = session.policy.valid_until.map_or(NEVER, |t| t.0.min(NEVER));
+    if let Some(end) = allowance.window_ends.filter(|end| *end < session_ends) {
+        parts.push(format!("this window ends {}", Timestamp(end)));
+    }
+    if parts.is_empty() {
+        parts.push("no counted limit".into());
+    }
+    format!("{label}: {}", parts.join(", "))
+}
+
 pub(crate) fn op_gas(gas: GasLimits, max_fee: u128) -> OpGas {
     OpGas {
         pre_verification_gas: gas.pre_verification,
@@ -233,5 +317,40 @@ pub(crate) fn op_gas(gas: GasLimits, max_fee: u128) -> OpGas {
         paymaster_verification_gas_limit: 0,
         paymaster_post_op_gas_limit: 0,
         max_fee_per_gas: max_fee,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::U256;
+    use alloy::primitives::{address, aliases::U96};
+    use leash_core::{Action, SessionPolicy};
+
+    #[test]
+    fn an_allowance_in_words_names_the_token_and_only_a_real_window_end() {
+        let usdc = address!("00000000000000000000000000000000000000c0");
+        let mut tokens = TokenTable::default();
+        tokens.insert("USDC", usdc, 6);
+        let action = Action::call(usdc, "transfer(address to, uint256 amount)")
+            .unwrap()
+            .named("pay")
+            .with_amount_cap("amount", U96::from(50_000_000u64))
+            .unwrap();
+        let policy = SessionPolicy::builder().action(action).build().unwrap();
+        let session = Session { key: leash_core::SessionKey::ecdsa(Address::ZERO), policy };
+        let allowance = |window_ends| ActionAllowance {
+            action: 0,
+            period: Some(0),
+            window_ends,
+            uses_left: None,
+            amount_left: Some(U256::from(45_000_000u64)),
+            value_left: None,
+        };
+        // A lifetime action's window is open-ended: no end is shown, least of all a raw 2^48 - 1.
+        let lifetime = describe_allowance(&session, &allowance(Some((1 << 48) - 1)), &tokens);
+        assert_eq!(lifetime, "pay: 45 USDC left");
+        let monthly = describe_allowance(&session, &allowance(Some(1_796_083_199)), &tokens);
+        assert_eq!(monthly, "pay: 45 USDC left, this window ends 2026-11-30T23:59:59Z");
     }
 }

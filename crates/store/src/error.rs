@@ -91,7 +91,9 @@ impl From<StoreError> for leash_sdk::Failure {
     /// Always a matter of input (a name, a file), with what to do where there is something to do.
     fn from(error: StoreError) -> Self {
         let hint = match &error {
-            StoreError::NotFound { record: Record::Key, .. } => Some("`leash keystore list` shows the keys"),
+            StoreError::NotFound { record: Record::Key, .. } => {
+                Some("`leash keystore list` shows the keys")
+            }
             StoreError::NotFound { record: Record::Account, .. } => {
                 Some("`leash account create NAME --owner KEY` records one")
             }

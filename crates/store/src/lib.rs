@@ -34,10 +34,12 @@
 
 mod error;
 mod file;
+mod journal;
 mod records;
 
 pub use error::{Record, StoreError};
 pub use file::FileStore;
+pub use journal::{audit, now, record_sent, Sent};
 pub use records::{
     check_name, AccountRecord, AuditEvent, LaneLease, OperationState, SentOperation, SessionRecord,
     StoredKey,

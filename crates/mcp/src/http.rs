@@ -1,29 +1,26 @@
-//! `leash mcp --http`: streamable HTTP on a loopback address, every request carrying the bearer token.
+//! Streamable HTTP on a loopback address, every request carrying the bearer token.
 
-use crate::{
-    failure::{Failure, Result},
-    mcp::LeashMcp,
-};
+use crate::LeashMcp;
 use axum::{
     extract::{Request, State},
     http::{header, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
+use leash_sdk::Failure;
 use rand::RngCore;
 use rmcp::transport::streamable_http_server::{
     session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
 };
 use std::{net::SocketAddr, path::Path, sync::Arc};
+
+type Result<T, E = Failure> = std::result::Result<T, E>;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-/// Serves `server` at `http://LISTEN/mcp` until Ctrl-C.
-pub(crate) async fn serve(
-    server: LeashMcp,
-    listen: SocketAddr,
-    token_file: Option<&Path>,
-) -> Result<()> {
+/// Serves `server` at `http://LISTEN/mcp` until Ctrl-C. The bearer token comes from `token_file`, else
+/// `$LEASH_MCP_TOKEN`, else a random one shown once on standard error.
+pub async fn serve(server: LeashMcp, listen: SocketAddr, token_file: Option<&Path>) -> Result<()> {
     let (token, generated) = token(token_file)?;
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),

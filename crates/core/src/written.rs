@@ -1,0 +1,235 @@
+//! Calls as people write them: `USDC "transfer(address,uint256)" merchant "100 USDC"`, like `cast send`, in a
+//! batch file or in an agent's tool call.
+//!
+//! A target or an `address` argument may be an address, a token symbol (`USDC`), a contract the network names
+//! (`router`), or `self` (the account). A `uint` argument may be an amount with its unit (`"100 USDC"`,
+//! `"0.01 ETH"`, `"5 gwei"`): it is converted to raw units. The command line and the MCP server read calls with
+//! this one parser, so a call means the same on both.
+
+use crate::{parse_amount, parse_function, Call, Error, TokenTable};
+use alloy::{
+    dyn_abi::{DynSolType, DynSolValue, JsonAbiExt},
+    hex,
+    primitives::{Address, Bytes, U256},
+};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+type Result<T> = std::result::Result<T, Error>;
+
+fn bad(message: impl Into<String>) -> Error {
+    Error::Call(message.into())
+}
+
+/// One call of a batch, as a batch file or a tool call writes it.
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallEntry {
+    /// The contract or address called: 0x…, a token symbol ("USDC"), a contract name ("router"), or "self".
+    pub to: String,
+    /// The function, e.g. "transfer(address to, uint256 amount)"; omit for a plain value transfer.
+    pub function: Option<String>,
+    /// The arguments, in order, as strings: addresses or names, numbers, or amounts with a unit ("100 USDC").
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Native value sent: "0.01 ETH", "5 gwei" or wei.
+    pub value: Option<String>,
+    /// Raw calldata in hex, instead of function and args.
+    pub data: Option<String>,
+}
+
+impl CallEntry {
+    /// The call, resolved against `names`.
+    pub fn resolve(&self, names: &Names<'_>) -> Result<Call> {
+        call(
+            names,
+            &self.to,
+            self.function.as_deref(),
+            &self.args,
+            self.value.as_deref(),
+            self.data.as_deref(),
+        )
+    }
+}
+
+/// Names the calls may use.
+#[derive(Debug)]
+pub struct Names<'a> {
+    /// Token symbols.
+    pub tokens: &'a TokenTable,
+    /// Contracts and addresses by name (a network's, a policy file's).
+    pub addresses: &'a BTreeMap<String, Address>,
+    /// What `self` names: the account.
+    pub account: Address,
+}
+
+impl Names<'_> {
+    /// An address, a token symbol, a name, or `self`.
+    pub fn address(&self, text: &str) -> Result<Address> {
+        let text = text.trim();
+        if text.starts_with("0x") {
+            return text.parse().map_err(|_| bad(format!("`{text}` is not an address")));
+        }
+        if text == "self" {
+            return Ok(self.account);
+        }
+        if let Some(token) = self.tokens.get(text) {
+            return Ok(token.address);
+        }
+        if let Some(address) = self.addresses.get(text) {
+            return Ok(*address);
+        }
+        let mut known: Vec<&str> =
+            self.tokens.symbols().chain(self.addresses.keys().map(String::as_str)).collect();
+        known.push("self");
+        Err(bad(format!(
+            "`{text}` is neither an address nor a known name (known: {})",
+            known.join(", ")
+        )))
+    }
+
+    /// An amount with its unit ("100 USDC"), in raw units.
+    pub fn amount(&self, text: &str) -> Result<U256> {
+        parse_amount(text, self.tokens).map(|a| a.raw)
+    }
+
+    /// A call's native value: ETH, gwei or wei. A token amount there would send that many wei of ETH, so it is
+    /// refused with what to write instead.
+    pub fn native_value(&self, text: &str) -> Result<U256> {
+        let amount = parse_amount(text, self.tokens)?;
+        match amount.unit.as_deref() {
+            Some(unit) if !["wei", "gwei", "eth", "ether"].contains(&unit.to_ascii_lowercase().as_str()) => {
+                Err(bad(format!(
+                    "a call's value is native value: write it in ETH, gwei or wei (\"0.01 ETH\"), not `{text}`; \
+                     to move {unit}, call its transfer function (`--function \"transfer(address to, uint256 amount)\"`)"
+                )))
+            }
+            _ => Ok(amount.raw),
+        }
+    }
+}
+
+/// One call from its parts: the target, the function and its arguments or raw calldata, and native value.
+pub fn call(
+    names: &Names<'_>,
+    to: &str,
+    function: Option<&str>,
+    args: &[String],
+    value: Option<&str>,
+    data: Option<&str>,
+) -> Result<Call> {
+    let target = names.address(to)?;
+    let value = value.map(|v| names.native_value(v)).transpose()?.unwrap_or_default();
+    let data: Bytes = match (function, data) {
+        (Some(_), Some(_)) => {
+            return Err(bad("give a function with arguments, or --data, not both"))
+        }
+        (None, Some(hex_data)) => {
+            hex::decode(hex_data.trim()).map_err(|e| bad(format!("--data is not hex: {e}")))?.into()
+        }
+        (None, None) if !args.is_empty() => {
+            return Err(bad("arguments were given without a function signature"))
+        }
+        (None, None) => Bytes::new(),
+        (Some(signature), None) => encode(names, signature, args)?,
+    };
+    Ok(Call { target, value, data })
+}
+
+fn encode(names: &Names<'_>, signature: &str, args: &[String]) -> Result<Bytes> {
+    let function = parse_function(signature)?;
+    if function.inputs.len() != args.len() {
+        return Err(bad(format!(
+            "{} takes {} argument(s), {} given",
+            function.signature(),
+            function.inputs.len(),
+            args.len()
+        )));
+    }
+    let mut values = Vec::with_capacity(args.len());
+    for (input, arg) in function.inputs.iter().zip(args) {
+        let ty = DynSolType::parse(&input.selector_type())
+            .map_err(|e| bad(format!("argument type `{}`: {e}", input.ty)))?;
+        let shown = if input.name.is_empty() { input.ty.clone() } else { input.name.clone() };
+        let bad_arg = |e: String| bad(format!("argument `{shown}` ({}): {e}", input.ty));
+        let value = match &ty {
+            DynSolType::Address => DynSolValue::Address(names.address(arg)?),
+            // An amount with its unit ("100 USDC") becomes raw units.
+            DynSolType::Uint(bits) if arg.trim().contains(' ') => {
+                DynSolValue::Uint(names.amount(arg).map_err(|f| bad_arg(f.to_string()))?, *bits)
+            }
+            _ => ty.coerce_str(arg).map_err(|e| bad_arg(e.to_string()))?,
+        };
+        values.push(value);
+    }
+    let data = function.abi_encode_input(&values).map_err(|e| {
+        bad(format!("cannot encode the arguments of {}: {e}", function.signature()))
+    })?;
+    Ok(data.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::address;
+
+    fn names() -> (TokenTable, BTreeMap<String, Address>) {
+        let mut tokens = TokenTable::default();
+        tokens.insert("USDC", address!("00000000000000000000000000000000000000c0"), 6);
+        (
+            tokens,
+            BTreeMap::from([(
+                "merchant".to_owned(),
+                address!("00000000000000000000000000000000000000aa"),
+            )]),
+        )
+    }
+
+    fn entry(to: &str, function: Option<&str>, args: &[&str]) -> CallEntry {
+        CallEntry {
+            to: to.into(),
+            function: function.map(Into::into),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            value: None,
+            data: None,
+        }
+    }
+
+    #[test]
+    fn names_and_amounts_become_addresses_and_raw_units() {
+        let (tokens, addresses) = names();
+        let account = address!("00000000000000000000000000000000000000ff");
+        let names = Names { tokens: &tokens, addresses: &addresses, account };
+        let call =
+            entry("USDC", Some("transfer(address to, uint256 amount)"), &["merchant", "100 USDC"])
+                .resolve(&names)
+                .unwrap();
+        let expected = crate::encode_call(
+            "transfer(address,uint256)",
+            &[addresses["merchant"].into_word().into(), U256::from(100_000_000u64)],
+        )
+        .unwrap();
+        assert_eq!(
+            call,
+            Call { target: tokens.get("USDC").unwrap().address, value: U256::ZERO, data: expected }
+        );
+        assert_eq!(entry("self", None, &[]).resolve(&names).unwrap().target, account);
+    }
+
+    #[test]
+    fn bad_calls_say_what_is_wrong() {
+        let (tokens, addresses) = names();
+        let names = Names { tokens: &tokens, addresses: &addresses, account: Address::ZERO };
+        let message = |e: CallEntry| e.resolve(&names).unwrap_err().to_string();
+        assert!(message(entry("nobody", None, &[])).contains("neither an address nor a known name"));
+        assert!(message(entry("USDC", Some("transfer(address,uint256)"), &["merchant"]))
+            .contains("takes 2 argument(s), 1 given"));
+        assert!(message(entry("USDC", Some("transfer(address,uint256)"), &["merchant", "1 DAI"]))
+            .contains("argument `uint256`"));
+        assert!(
+            message(entry("USDC", None, &["merchant"])).contains("without a function signature")
+        );
+        let value = CallEntry { value: Some("1 USDC".into()), ..entry("merchant", None, &[]) };
+        assert!(message(value).contains("write it in ETH, gwei or wei"));
+    }
+}

@@ -1,0 +1,502 @@
+//! The tools: what an agent may ask of a served session.
+
+use crate::ServedSession as Served;
+use alloy::{
+    dyn_abi::{DynSolValue, FunctionExt},
+    hex,
+    primitives::{B256, U256},
+    providers::Provider,
+    rpc::types::TransactionRequest,
+};
+use leash_contracts::bindings::DevToken;
+use leash_core::{format_units, parse_function, CallEntry};
+use leash_sdk::{lanes::Lane, signer::SignerKind, Failure, FailureKind};
+use leash_store::{record_sent, Sent, Store};
+use rmcp::{
+    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
+    model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig},
+    tool, tool_handler, tool_router, ServerHandler,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::{collections::BTreeMap, sync::Arc};
+
+type Result<T, E = Failure> = std::result::Result<T, E>;
+
+/// The MCP server: the tools over the served sessions.
+#[derive(Clone)]
+pub struct LeashMcp {
+    sessions: Arc<BTreeMap<String, Arc<Served>>>,
+    /// Where sent operations and the audit log are kept (the same records as the command line's).
+    store: Arc<dyn Store>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl std::fmt::Debug for LeashMcp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names only: the agents hold keys.
+        f.debug_struct("LeashMcp")
+            .field("sessions", &self.sessions.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Which session a tool call acts for.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SessionInput {
+    /// The session's name; may be left out when the server serves one session.
+    session: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BalanceInput {
+    /// The session's name; may be left out when the server serves one session.
+    session: Option<String>,
+    /// "ETH", a token symbol ("USDC") or a token address; all known tokens when left out.
+    token: Option<String>,
+    /// Whose balance: an address, a name, or "self" (the default: the smart account).
+    owner: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReadInput {
+    /// The session's name; may be left out when the server serves one session.
+    session: Option<String>,
+    /// The contract: 0x…, a token symbol or a contract name.
+    to: String,
+    /// The function with its outputs, e.g. "balanceOf(address owner) returns (uint256)".
+    function: String,
+    /// The arguments, in order, as strings.
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CallsInput {
+    /// The session's name; may be left out when the server serves one session.
+    session: Option<String>,
+    /// The calls, run in order as one operation.
+    calls: Vec<CallEntry>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendInput {
+    /// The session's name; may be left out when the server serves one session.
+    session: Option<String>,
+    /// The calls, run in order as one operation (all or none).
+    calls: Vec<CallEntry>,
+    /// The nonce lane ("payroll", "3"): operations on different lanes never wait on each other.
+    lane: Option<String>,
+    /// Wait for the receipt (the default); false returns the operation's hash once the bundler accepts it.
+    wait: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OperationInput {
+    /// The session's name; may be left out when the server serves one session.
+    session: Option<String>,
+    /// The UserOperation hash send_calls returned.
+    user_op_hash: String,
+}
+
+type ToolResult = std::result::Result<CallToolResult, CallToolResult>;
+
+/// A tool error an agent can act on: the kind, the rule, what to do, and (for policy refusals) what is left.
+fn tool_error(failure: Failure) -> CallToolResult {
+    let mut value = failure.to_json();
+    value["error"]["message"] = json!(leash_sdk::bundler::scrub_urls(&failure.message));
+    CallToolResult::structured_error(value)
+}
+
+impl LeashMcp {
+    /// A server for `sessions`, recording what it sends in `store`.
+    pub fn new(sessions: Vec<Served>, store: Arc<dyn Store>) -> Self {
+        let sessions =
+            sessions.into_iter().map(|served| (served.name.clone(), Arc::new(served))).collect();
+        Self { sessions: Arc::new(sessions), store, tool_router: Self::tool_router() }
+    }
+
+    /// The names of the served sessions.
+    pub fn session_names(&self) -> Vec<String> {
+        self.sessions.keys().cloned().collect()
+    }
+}
+
+#[tool_router(router = tool_router)]
+impl LeashMcp {
+    fn served(&self, name: Option<&str>) -> Result<Arc<Served>> {
+        match name {
+            Some(name) => self.sessions.get(name).cloned().ok_or_else(|| {
+                Failure::bad_input(format!(
+                    "this server does not serve a session named `{name}`; it serves: {}",
+                    self.names().join(", ")
+                ))
+            }),
+            None if self.sessions.len() == 1 => {
+                Ok(self.sessions.values().next().expect("one").clone())
+            }
+            None => Err(Failure::bad_input(format!(
+                "several sessions are served ({}); name yours in the `session` argument",
+                self.names().join(", ")
+            ))),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.sessions.keys().cloned().collect()
+    }
+
+    /// Records a sent operation; the send stands whatever the store says, so its failure is only logged.
+    async fn record(
+        &self,
+        session: &str,
+        chain_id: u64,
+        account: alloy::primitives::Address,
+        hash: B256,
+        sent: Sent,
+    ) {
+        if let Err(e) =
+            record_sent(self.store.as_ref(), Some(session), chain_id, account, hash, sent).await
+        {
+            tracing::warn!(%hash, "the operation was not recorded: {e}");
+        }
+    }
+
+    /// What each action has left now, in words and in machine form.
+    async fn allowances(served: &Served) -> Result<Value> {
+        let standing = served.agent.view().standing().await?;
+        let state = &standing.status.chain;
+        Ok(json!({
+            "state": standing.label,
+            "now": standing.status.now,
+            "operationsThisPeriod": state.session.uses,
+            "gasSpentWei": state.session.gas_spent.to_string(),
+            "left": standing.left,
+            "allowances": standing.allowances,
+        }))
+    }
+
+    async fn resolve_calls(served: &Served, calls: &[CallEntry]) -> Result<Vec<leash_core::Call>> {
+        if calls.is_empty() {
+            return Err(Failure::bad_input("`calls` is empty: give at least one call"));
+        }
+        let names = served.names();
+        calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                c.resolve(&names).map_err(|e| Failure::from(e).context(format!("call {}", i + 1)))
+            })
+            .collect()
+    }
+
+    /// A policy refusal with what is left this period, so the agent can plan within its limits.
+    async fn refusal(served: &Served, failure: Failure) -> CallToolResult {
+        let mut value = failure.to_json();
+        if failure.kind == FailureKind::Policy {
+            if let Ok(left) = Self::allowances(served).await {
+                value["error"]["whatIsLeft"] = left;
+            }
+        }
+        CallToolResult::structured_error(value)
+    }
+
+    #[tool(
+        description = "The smart account this session acts for, its chain, and the session in use (name, id, key kind)."
+    )]
+    async fn get_account(&self, Parameters(input): Parameters<SessionInput>) -> ToolResult {
+        let served = self.served(input.session.as_deref()).map_err(tool_error)?;
+        let grant = &served.grant;
+        let deployed = served
+            .agent
+            .chain()
+            .provider
+            .get_code_at(grant.account)
+            .await
+            .map(|code| !code.is_empty())
+            .map_err(|e| tool_error(Failure::network(format!("eth_getCode: {e}"))))?;
+        Ok(CallToolResult::structured(json!({
+            "account": grant.account,
+            "owner": grant.owner,
+            "deployed": deployed,
+            "chain": { "network": served.network, "chainId": served.chain_id },
+            "grantedOnChains": grant.chains.iter().map(|c| c.chain_id).collect::<Vec<_>>(),
+            "session": {
+                "name": served.name,
+                "id": grant.session_id,
+                "title": served.session.policy.name,
+                "keyKind": kind_name(served.session.key.kind),
+            },
+            "servedSessions": self.names(),
+        })))
+    }
+
+    #[tool(
+        description = "The session's envelope in plain words and in machine form, with what each action has left in the current period (uses, amounts, window)."
+    )]
+    async fn get_permissions(&self, Parameters(input): Parameters<SessionInput>) -> ToolResult {
+        let served = self.served(input.session.as_deref()).map_err(tool_error)?;
+        let session = &served.session;
+        let policy = &session.policy;
+        let actions: Vec<Value> = policy
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                json!({
+                    "index": i,
+                    "name": a.name,
+                    "function": a.function.as_ref().map(|f| f.full_signature()),
+                    "target": match a.target { leash_core::Target::Contract(address) => json!(address), _ => json!("any") },
+                })
+            })
+            .collect();
+        let now = Self::allowances(&served).await.map_err(tool_error)?;
+        Ok(CallToolResult::structured(json!({
+            "session": served.name,
+            "envelope": session.describe(&served.tokens),
+            "validAfter": policy.valid_after.0,
+            "validUntil": policy.valid_until.map(|t| t.0),
+            "maxOps": policy.max_ops.as_ref().map(|m| m.count),
+            "gasBudgetWei": policy.effective_gas_budget().map(|g| g.to_string()),
+            "gasBudgetIsDefault": policy.gas_budget_is_default(),
+            "sudo": policy.sudo,
+            "signAny": policy.signing.any,
+            "actions": actions,
+            "now": now,
+        })))
+    }
+
+    #[tool(
+        description = "Balances of the account (or another owner): native ETH and ERC-20 tokens by symbol or address."
+    )]
+    async fn get_balance(&self, Parameters(input): Parameters<BalanceInput>) -> ToolResult {
+        let served = self.served(input.session.as_deref()).map_err(tool_error)?;
+        let names = served.names();
+        let owner = names
+            .address(input.owner.as_deref().unwrap_or("self"))
+            .map_err(|e| tool_error(e.into()))?;
+        let provider = &served.agent.chain().provider;
+        let rpc = |e: String| tool_error(Failure::network(e));
+        let mut balances = Vec::new();
+        let wanted = input.token.as_deref();
+        if wanted.is_none() || wanted == Some("ETH") {
+            let wei = provider
+                .get_balance(owner)
+                .await
+                .map_err(|e| rpc(format!("eth_getBalance: {e}")))?;
+            balances.push(
+                json!({ "token": "ETH", "raw": wei.to_string(), "amount": format_units(wei, 18) }),
+            );
+        }
+        let tokens: Vec<(String, alloy::primitives::Address, Option<u8>)> = match wanted {
+            None => served
+                .tokens
+                .symbols()
+                .map(|s| {
+                    (
+                        s.to_owned(),
+                        served.tokens.get(s).expect("listed").address,
+                        served.tokens.get(s).map(|t| t.decimals),
+                    )
+                })
+                .collect(),
+            Some("ETH") => Vec::new(),
+            Some(token) => {
+                let address = names.address(token).map_err(|e| tool_error(e.into()))?;
+                let known = served.tokens.symbol_of(address).and_then(|s| served.tokens.get(s));
+                vec![(token.to_owned(), address, known.map(|t| t.decimals))]
+            }
+        };
+        for (symbol, address, decimals) in tokens {
+            let raw: U256 = DevToken::new(address, provider)
+                .balanceOf(owner)
+                .call()
+                .await
+                .map_err(|e| rpc(format!("balanceOf on {address}: {e}")))?;
+            let amount = decimals.map(|d| format_units(raw, d));
+            balances.push(json!({ "token": symbol, "address": address, "raw": raw.to_string(), "amount": amount }));
+        }
+        Ok(CallToolResult::structured(json!({ "owner": owner, "balances": balances })))
+    }
+
+    #[tool(
+        description = "Calls a view function and decodes its result. `function` is a signature with outputs, e.g. \"balanceOf(address owner) returns (uint256)\"."
+    )]
+    async fn read_contract(&self, Parameters(input): Parameters<ReadInput>) -> ToolResult {
+        let served = self.served(input.session.as_deref()).map_err(tool_error)?;
+        let names = served.names();
+        let entry = CallEntry {
+            to: input.to.clone(),
+            function: Some(input.function.clone()),
+            args: input.args.clone(),
+            value: None,
+            data: None,
+        };
+        let call = entry.resolve(&names).map_err(|e| tool_error(e.into()))?;
+        let function = parse_function(&input.function).map_err(|e| tool_error(e.into()))?;
+        let tx = TransactionRequest::default().to(call.target).input(call.data.into());
+        let output = served.agent.chain().provider.call(tx).await.map_err(|e| {
+            tool_error(Failure::failed(format!("the call reverted or failed: {e}")))
+        })?;
+        let decoded = if function.outputs.is_empty() {
+            json!(hex::encode_prefixed(&output))
+        } else {
+            let values = function.abi_decode_output(&output).map_err(|e| {
+                tool_error(Failure::bad_input(format!(
+                    "the result does not decode as the outputs of {}: {e}",
+                    function.signature()
+                )))
+            })?;
+            Value::Array(values.iter().map(to_json).collect())
+        };
+        Ok(CallToolResult::structured(
+            json!({ "to": call.target, "function": function.full_signature(), "result": decoded }),
+        ))
+    }
+
+    #[tool(
+        description = "Pre-flights a batch of calls against the session's policy and the chain's counters, without signing: allowed with the window it may run in, or the rule that refuses it and what is left."
+    )]
+    async fn explain_calls(&self, Parameters(input): Parameters<CallsInput>) -> ToolResult {
+        let served = self.served(input.session.as_deref()).map_err(tool_error)?;
+        let calls = Self::resolve_calls(&served, &input.calls).await.map_err(tool_error)?;
+        let explanation = served.agent.explain(&calls).await.map_err(|e| tool_error(e.into()))?;
+        match &explanation.verdict {
+            Ok(allowed) => Ok(CallToolResult::structured(json!({
+                "allowed": true,
+                "message": explanation.message,
+                "validAfter": allowed.valid_after,
+                "validUntil": allowed.valid_until,
+                "actionPerCall": allowed.call_actions,
+            }))),
+            Err(rejection) => {
+                let left = Self::allowances(&served).await.ok();
+                Ok(CallToolResult::structured(json!({
+                    "allowed": false,
+                    "rule": rejection.rule(),
+                    "message": explanation.message,
+                    "rejection": rejection.to_json(&served.session, &served.tokens),
+                    "whatIsLeft": left,
+                })))
+            }
+        }
+    }
+
+    #[tool(
+        description = "Sends a batch of calls as one UserOperation signed by the session key. Runs the pre-flight first and never signs what it refuses (the error names the rule and what is left). Waits for the receipt unless wait is false."
+    )]
+    async fn send_calls(&self, Parameters(input): Parameters<SendInput>) -> ToolResult {
+        let served = self.served(input.session.as_deref()).map_err(tool_error)?;
+        let calls = Self::resolve_calls(&served, &input.calls).await.map_err(tool_error)?;
+        let lane = match input.lane.as_deref() {
+            None => Lane::from(0),
+            Some(name) => name.parse::<u32>().map(Lane::from).unwrap_or_else(|_| Lane::named(name)),
+        };
+        let refuse =
+            |e: leash_sdk::Error| Failure::with_rejection(e, &served.session, &served.tokens);
+        let submitted = match served.agent.submit(&calls, lane).await {
+            Ok(submitted) => submitted,
+            Err(e) => return Err(Self::refusal(&served, refuse(e)).await),
+        };
+        let (chain_id, account) = (served.chain_id, served.grant.account);
+        let name = served.name.as_str();
+        if input.wait == Some(false) {
+            self.record(name, chain_id, account, submitted.user_op_hash, Sent::Submitted).await;
+            return Ok(CallToolResult::structured(json!({
+                "status": "submitted",
+                "userOpHash": submitted.user_op_hash,
+                "lane": submitted.lane,
+                "granted": submitted.granted,
+            })));
+        }
+        let outcome =
+            served.agent.wait(submitted.user_op_hash).await.map_err(|e| tool_error(refuse(e)))?;
+        let included =
+            Sent::Included { transaction: outcome.transaction_hash, success: outcome.success };
+        self.record(name, chain_id, account, submitted.user_op_hash, included).await;
+        Ok(CallToolResult::structured(json!({
+            "status": "included",
+            "userOpHash": submitted.user_op_hash,
+            "lane": submitted.lane,
+            "granted": submitted.granted,
+            "transactionHash": outcome.transaction_hash,
+            "success": outcome.success,
+            "gasUsed": outcome.actual_gas_used.to_string(),
+            "gasCostWei": outcome.actual_gas_cost.to_string(),
+        })))
+    }
+
+    #[tool(
+        description = "Status and receipt of an operation sent earlier: pending, included (with its transaction and whether its calls succeeded), or unknown."
+    )]
+    async fn get_operation(&self, Parameters(input): Parameters<OperationInput>) -> ToolResult {
+        let served = self.served(input.session.as_deref()).map_err(tool_error)?;
+        let hash: B256 = input.user_op_hash.trim().parse().map_err(|_| {
+            tool_error(Failure::bad_input(format!(
+                "`{}` is not a 32-byte hash",
+                input.user_op_hash
+            )))
+        })?;
+        let Some(bundler) = &served.bundler else {
+            return Err(tool_error(Failure::bad_input("the network has no bundler")));
+        };
+        let network =
+            |e: leash_sdk::bundler::BundlerError| tool_error(leash_sdk::Error::from(e).into());
+        if let Some(receipt) = bundler.get_user_operation_receipt(hash).await.map_err(network)? {
+            return Ok(CallToolResult::structured(
+                json!({ "status": "included", "userOpHash": hash, "receipt": receipt }),
+            ));
+        }
+        let pending = bundler.get_user_operation_by_hash(hash).await.map_err(network)?;
+        Ok(CallToolResult::structured(json!({
+            "status": if pending.is_some() { "pending" } else { "unknown" },
+            "userOpHash": hash,
+        })))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for LeashMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("leash", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Act for a smart account through a session key. Call get_permissions to learn what you may do and \
+                 what is left this period, explain_calls to check a batch, send_calls to act. Refusals name the rule.",
+            )
+    }
+}
+
+/// Decoded ABI values as JSON: numbers as decimal strings (they overflow JSON numbers), addresses checksummed.
+fn to_json(value: &DynSolValue) -> Value {
+    match value {
+        DynSolValue::Bool(b) => json!(b),
+        DynSolValue::Int(i, _) => json!(i.to_string()),
+        DynSolValue::Uint(u, _) => json!(u.to_string()),
+        DynSolValue::Address(a) => json!(a.to_string()),
+        DynSolValue::FixedBytes(word, size) => json!(hex::encode_prefixed(&word[..*size])),
+        DynSolValue::Bytes(bytes) => json!(hex::encode_prefixed(bytes)),
+        DynSolValue::String(s) => json!(s),
+        DynSolValue::Array(items) | DynSolValue::FixedArray(items) | DynSolValue::Tuple(items) => {
+            Value::Array(items.iter().map(to_json).collect())
+        }
+        other => json!(format!("{other:?}")),
+    }
+}
+
+/// The kind of a session key as the tools name it.
+fn kind_name(kind: SignerKind) -> &'static str {
+    match kind {
+        SignerKind::Ecdsa => "ecdsa",
+        SignerKind::P256 => "p256",
+        SignerKind::WebAuthn => "webauthn",
+    }
+}
