@@ -5,6 +5,7 @@ use crate::{
     failure::Result, home::Home, network::Networks, password::KeyPassword, session::Stored,
 };
 use leash_mcp::{LeashMcp, ServedSession};
+use leash_sdk::Standing;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 /// Options of `leash mcp`.
@@ -37,6 +38,15 @@ pub(crate) async fn run(args: Args, home: &Home, networks: &Networks) -> Result<
         let chain = network.connect().await?;
         let key = stored.open_key(&args.password)?;
         let agent = stored.agent(home, &network, chain, key.into_shared()).await?;
+        // Served anyway (the owner may grant it again), but the operator should know every send will be refused.
+        if let Ok(standing) = agent.view().standing().await {
+            if matches!(standing.state, Standing::REVOKED | Standing::VOID) {
+                eprintln!(
+                    "warning: session `{name}` is {} on `{}`: every send through it will be refused",
+                    standing.label, network.name
+                );
+            }
+        }
         let bundler = match network.submitter() {
             Ok(leash_sdk::Submitter::Bundler(bundler)) => Some(bundler),
             _ => None,

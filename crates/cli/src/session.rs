@@ -540,30 +540,45 @@ async fn list(home: &Home, out: &Out) -> Result<()> {
     Ok(())
 }
 
+/// `session status --json`: the session's window and budget, and where it stands (the same `StandingReport` the
+/// MCP server's `get_permissions` returns under `now`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusOutput {
+    session: String,
+    network: String,
+    chain_id: u64,
+    valid_after: u64,
+    valid_until: Option<u64>,
+    epoch: u32,
+    gas_budget_wei: Option<String>,
+    gas_budget_is_default: bool,
+    sudo: bool,
+    sign_any: bool,
+    #[serde(flatten)]
+    standing: leash_sdk::report::StandingReport,
+}
+
 async fn status(home: &Home, networks: &Networks, out: &Out, name: &str) -> Result<()> {
     let stored = Stored::load(home, name).await?;
     let network = stored.network(networks)?;
     let chain = network.connect().await?;
     let standing = stored.view(home, &network, chain).await?.standing().await?;
     let (shown_state, state, now) = (standing.label, &standing.status.chain, standing.status.now);
-    let (allowances, lines) = (&standing.allowances, &standing.left);
+    let lines = &standing.left;
     let policy = &stored.session.policy;
-    let window = json!({ "validAfter": policy.valid_after.0, "validUntil": policy.valid_until.map(|t| t.0) });
-    let value = json!({
-        "session": name,
-        "network": network.name,
-        "state": shown_state,
-        "now": now,
-        "window": window,
-        "epoch": state.epoch,
-        "uses": state.session.uses,
-        "gasSpent": state.session.gas_spent.to_string(),
-        "gasBudget": policy.effective_gas_budget().map(|b| b.to_string()),
-        "gasBudgetIsDefault": policy.gas_budget_is_default(),
-        "sudo": policy.sudo,
-        "signAny": policy.signing.any,
-        "allowances": allowances,
-        "summary": lines,
+    let value = json!(StatusOutput {
+        session: name.to_owned(),
+        network: network.name.clone(),
+        chain_id: network.chain_id,
+        valid_after: policy.valid_after.0,
+        valid_until: policy.valid_until.map(|t| t.0),
+        epoch: state.epoch,
+        gas_budget_wei: policy.effective_gas_budget().map(|b| b.to_string()),
+        gas_budget_is_default: policy.gas_budget_is_default(),
+        sudo: policy.sudo,
+        sign_any: policy.signing.any,
+        standing: standing.report(&stored.session, &stored.tokens(&network)),
     });
     out.show(value, || {
         println!("session `{name}` on {} (chain {})", network.name, network.chain_id);

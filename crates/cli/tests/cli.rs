@@ -138,8 +138,12 @@ async fn a_whole_session_lifecycle_through_the_binary() {
     // Status on chain: enabled, 40 USDC left this month.
     let status = cli.run(&["--json", "session", "status", "shop"]).await.ok().json();
     assert_eq!(status["state"], "enabled");
-    assert_eq!(status["allowances"][0]["amountLeft"], "0x2625a00", "40 USDC in raw units");
-    assert!(status["summary"][0].as_str().unwrap().contains("40 USDC left"), "{status}");
+    assert_eq!(
+        status["allowances"][0]["amountLeft"], "40000000",
+        "40 USDC in raw units, in decimal"
+    );
+    assert_eq!(status["allowances"][0]["amountLeftText"], "40 USDC");
+    assert!(status["left"][0].as_str().unwrap().contains("40 USDC left"), "{status}");
     let account = cli.run(&["--json", "account", "status", "main"]).await.ok().json();
     assert_eq!(account["deployed"], true);
     assert_eq!(account["modules"][0]["name"], "SessionKeyValidator (session keys)");

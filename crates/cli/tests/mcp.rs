@@ -43,6 +43,18 @@ fn structured(result: &CallToolResult) -> &Value {
     result.structured_content.as_ref().expect("a structured result")
 }
 
+/// Checks a tool's structured result against the output schema the tool publishes.
+fn conforms(tools: &[rmcp::model::Tool], tool: &str, result: &CallToolResult) {
+    assert_ne!(result.is_error, Some(true), "{tool}: {result:?}");
+    let definition = tools.iter().find(|t| t.name == tool).expect("a listed tool");
+    let schema = serde_json::to_value(definition.output_schema.as_ref().expect("an output schema"))
+        .expect("a schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let value = structured(result);
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{tool}: {value} does not match its schema: {errors:?}");
+}
+
 fn pay(amount: &str) -> Value {
     json!([{ "to": "USDC", "function": PAY, "args": [MERCHANT_TEXT, amount] }])
 }
@@ -80,6 +92,15 @@ async fn an_agent_acts_through_the_stdio_server() {
         schema["properties"]["calls"].is_object() && schema["properties"]["lane"].is_object(),
         "{schema}"
     );
+    // Every tool says what it returns and whether it changes anything: only send_calls does.
+    for tool in &tools {
+        let annotations =
+            tool.annotations.as_ref().unwrap_or_else(|| panic!("{}: no annotations", tool.name));
+        assert!(tool.output_schema.is_some(), "{}: no output schema", tool.name);
+        let sends = tool.name == "send_calls";
+        assert_eq!(annotations.read_only_hint, Some(!sends), "{}", tool.name);
+        assert_eq!(annotations.destructive_hint.unwrap_or(false), sends, "{}", tool.name);
+    }
 
     // Two sessions are served: each call names its own.
     let ambiguous = call(&client, "get_account", json!({})).await;
@@ -89,11 +110,13 @@ async fn an_agent_acts_through_the_stdio_server() {
         .unwrap()
         .contains("several sessions"));
     let account = call(&client, "get_account", json!({ "session": "backup" })).await;
+    conforms(&tools, "get_account", &account);
     assert_eq!(structured(&account)["session"]["name"], "backup");
     assert_eq!(structured(&account)["deployed"], true);
 
     // The envelope in words and what is left.
     let permissions = call(&client, "get_permissions", json!({ "session": "shop" })).await;
+    conforms(&tools, "get_permissions", &permissions);
     let permissions = structured(&permissions);
     assert!(
         permissions["envelope"].to_string().contains("at most 150 USDC per calendar month"),
@@ -111,7 +134,7 @@ async fn an_agent_acts_through_the_stdio_server() {
         json!({ "session": "shop", "calls": pay("50 USDC"), "lane": "payments" }),
     )
     .await;
-    assert_ne!(sent.is_error, Some(true), "{sent:?}");
+    conforms(&tools, "send_calls", &sent);
     assert_eq!(structured(&sent)["status"], "included");
     assert_eq!(structured(&sent)["success"], true);
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(50_000_000u64));
@@ -123,12 +146,50 @@ async fn an_agent_acts_through_the_stdio_server() {
     let error = &structured(&refused)["error"];
     assert_eq!(error["rule"], "ArgumentRuleFailed");
     assert_eq!(error["kind"], "policy");
+    // The module's error by its fields, not a debug dump.
+    assert_eq!(error["rejection"]["error"]["name"], "ArgumentRuleFailed", "{error}");
+    assert_eq!(error["rejection"]["error"]["callIndex"], "0", "{error}");
     assert!(error["whatIsLeft"]["left"][0].as_str().unwrap().contains("100 USDC left"), "{error}");
     let over =
         call(&client, "explain_calls", json!({ "session": "shop", "calls": pay("100.5 USDC") }))
             .await;
+    conforms(&tools, "explain_calls", &over);
     assert_eq!(structured(&over)["allowed"], false);
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(50_000_000u64));
+
+    // Numbers where a model passes numbers: raw units and a numbered lane.
+    let numeric = call(
+        &client,
+        "explain_calls",
+        json!({ "session": "shop", "calls": [{ "to": "USDC", "function": PAY, "args": [MERCHANT_TEXT, 1_000_000] }] }),
+    )
+    .await;
+    conforms(&tools, "explain_calls", &numeric);
+    assert_eq!(structured(&numeric)["allowed"], true, "{numeric:?}");
+    // A contract the session may not call: the refusal lists what it may call.
+    let elsewhere = call(
+        &client,
+        "explain_calls",
+        json!({ "session": "shop", "calls": [{ "to": "WETH", "function": PAY, "args": [MERCHANT_TEXT, 1] }] }),
+    )
+    .await;
+    assert_eq!(structured(&elsewhere)["rule"], "TargetNotAllowed", "{elsewhere:?}");
+    assert!(
+        structured(&elsewhere)["message"].as_str().unwrap().contains("(allowed: USDC"),
+        "{elsewhere:?}"
+    );
+
+    // The same data has the same shape on the command line: `session status` carries the standing that
+    // get_permissions returns under `now`.
+    let status = cli.run(&["--json", "session", "status", "shop"]).await.ok().json();
+    let now = call(&client, "get_permissions", json!({ "session": "shop" })).await;
+    let now = &structured(&now)["now"];
+    for field in
+        ["state", "stateText", "now", "operationsThisPeriod", "gasSpentWei", "allowances", "left"]
+    {
+        assert_eq!(status[field], now[field], "{field}: CLI {status} MCP {now}");
+    }
+    assert_eq!(now["allowances"][0]["amountLeftText"], "100 USDC", "{now}");
 
     // Malformed arguments get a clear error, and the server keeps serving.
     let malformed = client
@@ -163,6 +224,7 @@ async fn an_agent_acts_through_the_stdio_server() {
 
     // Balances and contract reads.
     let balance = call(&client, "get_balance", json!({ "session": "shop", "token": "USDC" })).await;
+    conforms(&tools, "get_balance", &balance);
     assert_eq!(structured(&balance)["balances"][0]["amount"], "950");
     let read = call(
         &client,
@@ -170,15 +232,18 @@ async fn an_agent_acts_through_the_stdio_server() {
         json!({ "session": "shop", "to": "USDC", "function": "balanceOf(address who) returns (uint256)", "args": [MERCHANT_TEXT] }),
     )
     .await;
+    conforms(&tools, "read_contract", &read);
     assert_eq!(structured(&read)["result"], json!(["50000000"]));
 
     // Without waiting: the hash now, the receipt from get_operation.
     let submitted = call(
         &client,
         "send_calls",
-        json!({ "session": "backup", "calls": pay("5 USDC"), "wait": false }),
+        json!({ "session": "backup", "calls": pay("5 USDC"), "wait": false, "lane": 7 }),
     )
     .await;
+    conforms(&tools, "send_calls", &submitted);
+    assert_eq!(structured(&submitted)["lane"], 7);
     assert_eq!(structured(&submitted)["status"], "submitted", "{submitted:?}");
     let hash = structured(&submitted)["userOpHash"].as_str().unwrap().to_owned();
     let mut status = Value::Null;
@@ -186,6 +251,7 @@ async fn an_agent_acts_through_the_stdio_server() {
         let operation =
             call(&client, "get_operation", json!({ "session": "backup", "user_op_hash": hash }))
                 .await;
+        conforms(&tools, "get_operation", &operation);
         status = structured(&operation).clone();
         if status["status"] == "included" {
             break;
@@ -193,7 +259,7 @@ async fn an_agent_acts_through_the_stdio_server() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(status["status"], "included", "{status}");
-    assert_eq!(status["receipt"]["success"], true, "{status}");
+    assert_eq!(status["success"], true, "{status}");
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(55_000_000u64));
 
     // Nothing the server said carries key material.
@@ -218,22 +284,35 @@ async fn an_agent_acts_through_the_stdio_server() {
 async fn the_http_server_requires_its_bearer_token() {
     let Stack { devnet, cli, bundler: _bundler } = stack().await;
     prepared(&cli).await;
+    // A revoked session is still served, with a warning at start.
+    cli.run(&["session", "revoke", "backup"]).await.ok();
     let token = "http-test-token-0123456789abcdef";
-    let mut server =
-        cli.command(&["mcp", "--session", "shop", "--http", "--listen", "127.0.0.1:0"]);
+    let mut server = cli.command(&[
+        "mcp",
+        "--session",
+        "shop",
+        "--session",
+        "backup",
+        "--http",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     server
         .env("LEASH_MCP_TOKEN", token)
         .env("LEASH_LOG", "off")
         .stderr(std::process::Stdio::piped());
     let mut child = server.spawn().expect("leash mcp --http starts");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut warned = false;
     let url = loop {
         let line = lines.next_line().await.unwrap().expect("the server says where it listens");
         assert!(!line.contains(token), "the given token is never shown: {line}");
+        warned |= line.contains("warning: session `backup` is revoked");
         if let Some(url) = line.strip_prefix("leash mcp listening on ") {
             break url.to_owned();
         }
     };
+    assert!(warned, "a revoked session is named at start");
 
     let http = reqwest::Client::new();
     let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -251,6 +330,22 @@ async fn the_http_server_requires_its_bearer_token() {
         let response = request.send().await.expect("the server answers");
         assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED, "{authorization:?}");
     }
+    let post = |authorization: String, body: String| {
+        http.post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", authorization)
+            .body(body)
+    };
+    // The scheme is case-insensitive.
+    let lower = post(format!("bearer {token}"), initialize.to_string()).send().await.unwrap();
+    assert!(lower.status().is_success(), "`bearer` is `Bearer`: {}", lower.status());
+    // A body that is not JSON gets JSON-RPC's parse error.
+    let garbled =
+        post(format!("Bearer {token}"), "{\"jsonrpc\": \"2.0\", ".into()).send().await.unwrap();
+    assert_eq!(garbled.status(), reqwest::StatusCode::BAD_REQUEST);
+    let answer: Value = garbled.json().await.expect("a JSON-RPC error");
+    assert_eq!(answer["error"]["code"], -32700, "{answer}");
 
     let config = StreamableHttpClientTransportConfig::with_uri(url.clone()).auth_header(token);
     let client: Client =
@@ -258,13 +353,19 @@ async fn the_http_server_requires_its_bearer_token() {
             .await
             .expect("MCP initialises over HTTP");
     assert_eq!(client.list_all_tools().await.expect("tools/list").len(), 7);
-    let explained = call(&client, "explain_calls", json!({ "calls": pay("20 USDC") })).await;
+    let explained =
+        call(&client, "explain_calls", json!({ "session": "shop", "calls": pay("20 USDC") })).await;
     assert_eq!(structured(&explained)["allowed"], true, "{explained:?}");
-    let sent = call(&client, "send_calls", json!({ "calls": pay("20 USDC") })).await;
+    let sent =
+        call(&client, "send_calls", json!({ "session": "shop", "calls": pay("20 USDC") })).await;
     assert_eq!(structured(&sent)["status"], "included", "{sent:?}");
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(20_000_000u64));
-    let refused = call(&client, "send_calls", json!({ "calls": pay("200 USDC") })).await;
+    let refused =
+        call(&client, "send_calls", json!({ "session": "shop", "calls": pay("200 USDC") })).await;
     assert_eq!(structured(&refused)["error"]["rule"], "ArgumentRuleFailed");
+    let revoked =
+        call(&client, "send_calls", json!({ "session": "backup", "calls": pay("1 USDC") })).await;
+    assert_eq!(structured(&revoked)["error"]["rule"], "SessionIsRevoked", "{revoked:?}");
     client.cancel().await.expect("the client closes");
     child.kill().await.expect("the server stops");
 }

@@ -50,6 +50,11 @@ pub const CREATE2_DEPLOYER: Address = address!("4e59b44847b379578588920cA78FbF26
 pub const ENTRYPOINT_V07_SALT: B256 =
     alloy::primitives::b256!("90d8084deab30c2a37c45e8d47f49f2f7965183cb6990a98943ef94940681de3");
 
+/// The session-key module's compiled artifact (its JSON ABI under `abi`): the policy model reads its errors'
+/// field names from it to show a refusal's fields by name.
+pub const SESSION_KEY_VALIDATOR_ARTIFACT: &str =
+    include_str!("../artifacts/SessionKeyValidator.json");
+
 /// Most argument rules one action may hold.
 pub const MAX_RULES: usize = 32;
 

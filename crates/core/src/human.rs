@@ -136,11 +136,24 @@ impl Rejection {
                 forbidden_kind(x.target),
                 x.target
             ),
-            E::TargetNotAllowed(x) => format!(
-                "{}: {} is not a contract this session may call",
-                call(x.callIndex),
-                address_name(x.target, tokens)
-            ),
+            E::TargetNotAllowed(x) => {
+                let mut allowed: Vec<String> = Vec::new();
+                for action in &session.policy.actions {
+                    let name = match action.target {
+                        Target::Contract(address) => address_name(address, tokens),
+                        Target::Any => "any contract".into(),
+                    };
+                    if !allowed.contains(&name) {
+                        allowed.push(name);
+                    }
+                }
+                format!(
+                    "{}: {} is not a contract this session may call (allowed: {})",
+                    call(x.callIndex),
+                    address_name(x.target, tokens),
+                    allowed.join(", ")
+                )
+            }
             E::SelectorNotAllowed(x) => {
                 let allowed: Vec<String> = session
                     .policy
@@ -238,12 +251,59 @@ impl Rejection {
             "call": self.call_index(),
             "message": self.explain(session, tokens),
             "error": match self {
-                Rejection::Module(e) => format!("{e:?}"),
-                Rejection::Overflow => "Panic(0x11)".into(),
-                Rejection::OutOfTime { now, valid_after, valid_until } =>
-                    format!("OutOfTime(now {now}, validAfter {valid_after}, validUntil {valid_until})"),
+                Rejection::Module(e) => module_error_fields(e),
+                Rejection::Overflow => json!({ "name": "Panic", "code": "17" }),
+                Rejection::OutOfTime { now, valid_after, valid_until } => json!({
+                    "name": "OutOfTime",
+                    "now": now.to_string(),
+                    "validAfter": valid_after.to_string(),
+                    "validUntil": valid_until.to_string(),
+                }),
             },
         })
+    }
+}
+
+/// A module error as `{"name": …, field: value, …}`, its fields named as in the module's ABI; integers as decimal
+/// strings, addresses checksummed, bytes in hex.
+fn module_error_fields(error: &E) -> Value {
+    use alloy::{dyn_abi::JsonAbiExt, json_abi::JsonAbi, sol_types::SolInterface};
+    use std::sync::OnceLock;
+    static ABI: OnceLock<Option<JsonAbi>> = OnceLock::new();
+    let abi = ABI.get_or_init(|| {
+        let artifact: Value =
+            serde_json::from_str(leash_contracts::SESSION_KEY_VALIDATOR_ARTIFACT).ok()?;
+        serde_json::from_value(artifact.get("abi")?.clone()).ok()
+    });
+    let data = error.abi_encode();
+    let mut fields = serde_json::Map::new();
+    fields.insert("name".into(), json!(error_name(error)));
+    let found =
+        abi.as_ref().and_then(|abi| abi.errors().find(|e| e.selector().as_slice() == &data[..4]));
+    if let Some(definition) = found {
+        if let Ok(values) = definition.abi_decode_input(&data[4..]) {
+            for (param, value) in definition.inputs.iter().zip(&values) {
+                fields.insert(param.name.clone(), plain_json(value));
+            }
+        }
+    }
+    Value::Object(fields)
+}
+
+fn plain_json(value: &alloy::dyn_abi::DynSolValue) -> Value {
+    use alloy::dyn_abi::DynSolValue as V;
+    match value {
+        V::Bool(b) => json!(b),
+        V::Int(i, _) => json!(i.to_string()),
+        V::Uint(u, _) => json!(u.to_string()),
+        V::Address(a) => json!(a.to_string()),
+        V::FixedBytes(word, size) => json!(alloy::hex::encode_prefixed(&word[..*size])),
+        V::Bytes(bytes) => json!(alloy::hex::encode_prefixed(bytes)),
+        V::String(s) => json!(s),
+        V::Array(items) | V::FixedArray(items) | V::Tuple(items) => {
+            Value::Array(items.iter().map(plain_json).collect())
+        }
+        other => json!(format!("{other:?}")),
     }
 }
 

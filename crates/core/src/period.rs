@@ -87,6 +87,46 @@ impl Period {
     }
 }
 
+impl Period {
+    /// When a limit spent in the period containing `time` is available again: the first second use is open in the
+    /// next period. `None` when it never is (a lifetime limit, or no later window).
+    ///
+    /// ```
+    /// use leash_core::{ActivePart, Period, Timestamp};
+    ///
+    /// let daily = Period::Every { start: Timestamp(0), length: 86_400, active: ActivePart::default() };
+    /// assert_eq!(daily.next_open(90_000), Some(172_800));
+    /// assert_eq!(Period::Lifetime.next_open(90_000), None);
+    /// ```
+    pub fn next_open(&self, time: u64) -> Option<u64> {
+        let next = match self {
+            Period::Lifetime => return None,
+            Period::Windows(windows) => {
+                return windows.iter().map(|w| w.start.as_u48()).filter(|s| *s > time).min()
+            }
+            Period::Every { start: anchor, length, active } => {
+                let (anchor, length) = (anchor.as_u48(), u64::from(*length));
+                if length == 0 {
+                    return None;
+                }
+                let n = time.saturating_sub(anchor) / length;
+                let next = if time < anchor { anchor } else { anchor + (n + 1) * length };
+                next + u64::from(active.from)
+            }
+            Period::Monthly { active } => {
+                let (year, month) = year_month(time);
+                let next = if month == 12 {
+                    month_start(year + 1, 1)
+                } else {
+                    month_start(year, month + 1)
+                };
+                next + u64::from(active.from)
+            }
+        };
+        (next <= NO_END).then_some(next)
+    }
+}
+
 fn index(n: u64, kind: u8) -> Result<u32, PeriodError> {
     if n >= u64::from(u32::MAX) {
         return Err(PeriodError::Invalid(kind));

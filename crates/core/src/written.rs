@@ -29,13 +29,72 @@ pub struct CallEntry {
     pub to: String,
     /// The function, e.g. "transfer(address to, uint256 amount)"; omit for a plain value transfer.
     pub function: Option<String>,
-    /// The arguments, in order, as strings: addresses or names, numbers, or amounts with a unit ("100 USDC").
-    #[serde(default)]
+    /// The arguments, in order: addresses or names, numbers (as JSON numbers or strings; large ones as strings),
+    /// booleans, or amounts with a unit ("100 USDC").
+    #[serde(default, deserialize_with = "scalars")]
+    #[schemars(with = "Vec<Scalar>")]
     pub args: Vec<String>,
-    /// Native value sent: "0.01 ETH", "5 gwei" or wei.
+    /// Native value sent: "0.01 ETH", "5 gwei" or wei (a string, or a JSON number of wei).
+    #[serde(default, deserialize_with = "optional_scalar")]
+    #[schemars(with = "Option<Scalar>")]
     pub value: Option<String>,
     /// Raw calldata in hex, instead of function and args.
     pub data: Option<String>,
+}
+
+/// An argument as a person or a model writes it: text, a JSON number, or a boolean. A JSON number is taken as its
+/// digits when it is an integer that fits 64 bits; past that JSON parsers round it, so such a number is refused
+/// with what to write instead (the same digits as a string).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// Text: an address, a name, a number, an amount with its unit.
+    Text(String),
+    /// A JSON number.
+    Number(serde_json::Number),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Scalar {
+    /// The text the parser reads; an integer JSON number past 64 bits (already rounded) is refused.
+    fn into_text(self) -> std::result::Result<String, String> {
+        match self {
+            Scalar::Text(text) => Ok(text),
+            Scalar::Number(number) if number.is_f64() => {
+                let value = number.as_f64().unwrap_or(f64::NAN);
+                if value.fract() == 0.0 && value.abs() >= 9_007_199_254_740_992.0 {
+                    Err(format!(
+                        "the number {number} is too large for a JSON number (its digits are already rounded): \
+                         write it as a string, e.g. \"123456789012345678901\""
+                    ))
+                } else {
+                    Ok(number.to_string())
+                }
+            }
+            Scalar::Number(number) => Ok(number.to_string()),
+            Scalar::Bool(b) => Ok(b.to_string()),
+        }
+    }
+}
+
+/// Deserializes a list of [`Scalar`]s as their text (for `#[serde(deserialize_with)]`).
+pub fn scalars<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    Vec::<Scalar>::deserialize(deserializer)?
+        .into_iter()
+        .map(|s| s.into_text().map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// Deserializes an optional [`Scalar`] as its text (for `#[serde(deserialize_with)]`).
+pub fn optional_scalar<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    Option::<Scalar>::deserialize(deserializer)?
+        .map(|s| s.into_text().map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 impl CallEntry {
@@ -214,6 +273,27 @@ mod tests {
             Call { target: tokens.get("USDC").unwrap().address, value: U256::ZERO, data: expected }
         );
         assert_eq!(entry("self", None, &[]).resolve(&names).unwrap().target, account);
+    }
+
+    #[test]
+    fn numbers_and_booleans_are_read_as_written() {
+        let entry: CallEntry = serde_json::from_value(serde_json::json!({
+            "to": "USDC",
+            "function": "f(uint256 a, bool b, uint256 c)",
+            "args": [100, true, "123456789012345678901234567890"],
+            "value": 5
+        }))
+        .unwrap();
+        assert_eq!(entry.args, ["100", "true", "123456789012345678901234567890"]);
+        assert_eq!(entry.value.as_deref(), Some("5"));
+        // A JSON number past 64 bits arrives rounded: refused, saying to write it as a string.
+        let rounded = serde_json::from_str::<CallEntry>(
+            r#"{"to": "USDC", "function": "f(uint256 a)", "args": [123456789012345678901234567890]}"#,
+        )
+        .unwrap_err();
+        assert!(rounded.to_string().contains("write it as a string"), "{rounded}");
+        let schema = serde_json::to_value(schemars::schema_for!(CallEntry)).unwrap();
+        assert!(schema.to_string().contains("number"), "the schema admits numbers: {schema}");
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub async fn serve(server: LeashMcp, listen: SocketAddr, token_file: Option<&Pat
     let token = Arc::new(token);
     let app = axum::Router::new()
         .nest_service("/mcp", service)
+        .layer(middleware::from_fn(require_json))
         .layer(middleware::from_fn_with_state(token.clone(), require_token));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -77,17 +78,48 @@ fn token(file: Option<&Path>) -> Result<(Zeroizing<String>, bool)> {
     }
 }
 
+/// Most bytes one JSON-RPC request may carry.
+const MAX_BODY: usize = 1 << 20;
+
+/// Answers a POST whose body is not JSON with the JSON-RPC parse error (-32700), as JSON-RPC 2.0 requires, rather
+/// than a bare HTTP error; a body past 1 MiB is refused (413).
+async fn require_json(request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "a request may carry at most 1 MiB")
+                .into_response()
+        }
+    };
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        let error = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": -32700, "message": format!("parse error: the body is not JSON ({e})") },
+        });
+        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
 /// Refuses any request without `Authorization: Bearer <token>` (401).
 async fn require_token(
     State(token): State<Arc<Zeroizing<String>>>,
     request: Request,
     next: Next,
 ) -> Response {
+    // The scheme is case-insensitive (RFC 9110, 11.1): `bearer` and `BEARER` are `Bearer`.
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim_start());
     match given {
         // Compared in constant time (lengths aside): the answer must not tell how much of a guess was right.
         Some(given) if bool::from(given.as_bytes().ct_eq(token.as_bytes())) => {

@@ -10,6 +10,7 @@
 //! chain enforces the same envelope anyway. No tool returns key material, and logs carry none.
 
 pub mod http;
+mod outputs;
 mod tools;
 
 pub use tools::LeashMcp;

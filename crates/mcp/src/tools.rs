@@ -1,6 +1,6 @@
 //! The tools: what an agent may ask of a served session.
 
-use crate::ServedSession as Served;
+use crate::{outputs::*, ServedSession as Served};
 use alloy::{
     dyn_abi::{DynSolValue, FunctionExt},
     hex,
@@ -10,10 +10,10 @@ use alloy::{
 };
 use leash_contracts::bindings::DevToken;
 use leash_core::{format_units, parse_function, CallEntry};
-use leash_sdk::{lanes::Lane, signer::SignerKind, Failure, FailureKind};
+use leash_sdk::{lanes::Lane, report::StandingReport, signer::SignerKind, Failure, FailureKind};
 use leash_store::{record_sent, Sent, Store};
 use rmcp::{
-    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
+    handler::server::{router::tool::ToolRouter, tool::schema_for_output, wrapper::Parameters},
     model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig},
     tool, tool_handler, tool_router, ServerHandler,
 };
@@ -23,6 +23,11 @@ use serde_json::{json, Value};
 use std::{collections::BTreeMap, sync::Arc};
 
 type Result<T, E = Failure> = std::result::Result<T, E>;
+
+/// A typed result as structured content (and its JSON as text, for clients that read only text).
+fn output(value: impl serde::Serialize) -> CallToolResult {
+    CallToolResult::structured(serde_json::to_value(value).expect("outputs serialise"))
+}
 
 /// The MCP server: the tools over the served sessions.
 #[derive(Clone)]
@@ -91,7 +96,9 @@ pub(crate) struct SendInput {
     session: Option<String>,
     /// The calls, run in order as one operation (all or none).
     calls: Vec<CallEntry>,
-    /// The nonce lane ("payroll", "3"): operations on different lanes never wait on each other.
+    /// The nonce lane, a name or a number ("payroll", 3): operations on different lanes never wait on each other.
+    #[serde(default, deserialize_with = "leash_core::written::optional_scalar")]
+    #[schemars(with = "Option<leash_core::written::Scalar>")]
     lane: Option<String>,
     /// Wait for the receipt (the default); false returns the operation's hash once the bundler accepts it.
     wait: Option<bool>,
@@ -169,18 +176,10 @@ impl LeashMcp {
         }
     }
 
-    /// What each action has left now, in words and in machine form.
-    async fn allowances(served: &Served) -> Result<Value> {
+    /// Where the session stands and what each action has left now, in words and in machine form.
+    async fn allowances(served: &Served) -> Result<StandingReport> {
         let standing = served.agent.view().standing().await?;
-        let state = &standing.status.chain;
-        Ok(json!({
-            "state": standing.label,
-            "now": standing.status.now,
-            "operationsThisPeriod": state.session.uses,
-            "gasSpentWei": state.session.gas_spent.to_string(),
-            "left": standing.left,
-            "allowances": standing.allowances,
-        }))
+        Ok(standing.report(&served.session, &served.tokens))
     }
 
     async fn resolve_calls(served: &Served, calls: &[CallEntry]) -> Result<Vec<leash_core::Call>> {
@@ -202,14 +201,16 @@ impl LeashMcp {
         let mut value = failure.to_json();
         if failure.kind == FailureKind::Policy {
             if let Ok(left) = Self::allowances(served).await {
-                value["error"]["whatIsLeft"] = left;
+                value["error"]["whatIsLeft"] = json!(left);
             }
         }
         CallToolResult::structured_error(value)
     }
 
     #[tool(
-        description = "The smart account this session acts for, its chain, and the session in use (name, id, key kind)."
+        description = "The smart account this session acts for, its chain, and the session in use (name, id, key kind).",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<AccountOutput>()
     )]
     async fn get_account(&self, Parameters(input): Parameters<SessionInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -222,60 +223,65 @@ impl LeashMcp {
             .await
             .map(|code| !code.is_empty())
             .map_err(|e| tool_error(Failure::network(format!("eth_getCode: {e}"))))?;
-        Ok(CallToolResult::structured(json!({
-            "account": grant.account,
-            "owner": grant.owner,
-            "deployed": deployed,
-            "chain": { "network": served.network, "chainId": served.chain_id },
-            "grantedOnChains": grant.chains.iter().map(|c| c.chain_id).collect::<Vec<_>>(),
-            "session": {
-                "name": served.name,
-                "id": grant.session_id,
-                "title": served.session.policy.name,
-                "keyKind": kind_name(served.session.key.kind),
+        Ok(output(AccountOutput {
+            account: grant.account.to_string(),
+            owner: grant.owner.to_string(),
+            deployed,
+            chain: ChainOutput { network: served.network.clone(), chain_id: served.chain_id },
+            granted_on_chains: grant.chains.iter().map(|c| c.chain_id).collect(),
+            session: SessionOutput {
+                name: served.name.clone(),
+                id: grant.session_id.to_string(),
+                title: served.session.policy.name.clone(),
+                key_kind: kind_name(served.session.key.kind).into(),
             },
-            "servedSessions": self.names(),
-        })))
+            served_sessions: self.names(),
+        }))
     }
 
     #[tool(
-        description = "The session's envelope in plain words and in machine form, with what each action has left in the current period (uses, amounts, window)."
+        description = "The session's envelope in plain words and in machine form, with what each action has left in the current period (uses, amounts, window).",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<PermissionsOutput>()
     )]
     async fn get_permissions(&self, Parameters(input): Parameters<SessionInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
         let session = &served.session;
         let policy = &session.policy;
-        let actions: Vec<Value> = policy
+        let actions = policy
             .actions
             .iter()
             .enumerate()
-            .map(|(i, a)| {
-                json!({
-                    "index": i,
-                    "name": a.name,
-                    "function": a.function.as_ref().map(|f| f.full_signature()),
-                    "target": match a.target { leash_core::Target::Contract(address) => json!(address), _ => json!("any") },
-                })
+            .map(|(index, a)| ActionOutput {
+                index,
+                name: a.name.clone(),
+                function: a.function.as_ref().map(|f| f.full_signature()),
+                target: match a.target {
+                    leash_core::Target::Contract(address) => address.to_string(),
+                    _ => "any".into(),
+                },
             })
             .collect();
         let now = Self::allowances(&served).await.map_err(tool_error)?;
-        Ok(CallToolResult::structured(json!({
-            "session": served.name,
-            "envelope": session.describe(&served.tokens),
-            "validAfter": policy.valid_after.0,
-            "validUntil": policy.valid_until.map(|t| t.0),
-            "maxOps": policy.max_ops.as_ref().map(|m| m.count),
-            "gasBudgetWei": policy.effective_gas_budget().map(|g| g.to_string()),
-            "gasBudgetIsDefault": policy.gas_budget_is_default(),
-            "sudo": policy.sudo,
-            "signAny": policy.signing.any,
-            "actions": actions,
-            "now": now,
-        })))
+        Ok(output(PermissionsOutput {
+            session: served.name.clone(),
+            envelope: session.describe(&served.tokens),
+            valid_after: policy.valid_after.0,
+            valid_until: policy.valid_until.map(|t| t.0),
+            max_ops: policy.max_ops.as_ref().map(|m| m.count.into()),
+            gas_budget_wei: policy.effective_gas_budget().map(|g| g.to_string()),
+            gas_budget_is_default: policy.gas_budget_is_default(),
+            sudo: policy.sudo,
+            sign_any: policy.signing.any,
+            actions,
+            now,
+        }))
     }
 
     #[tool(
-        description = "Balances of the account (or another owner): native ETH and ERC-20 tokens by symbol or address."
+        description = "Balances of the account (or another owner): native ETH and ERC-20 tokens by symbol or address.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<BalancesOutput>()
     )]
     async fn get_balance(&self, Parameters(input): Parameters<BalanceInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -292,9 +298,12 @@ impl LeashMcp {
                 .get_balance(owner)
                 .await
                 .map_err(|e| rpc(format!("eth_getBalance: {e}")))?;
-            balances.push(
-                json!({ "token": "ETH", "raw": wei.to_string(), "amount": format_units(wei, 18) }),
-            );
+            balances.push(BalanceOutput {
+                token: "ETH".into(),
+                address: None,
+                raw: wei.to_string(),
+                amount: Some(format_units(wei, 18)),
+            });
         }
         let tokens: Vec<(String, alloy::primitives::Address, Option<u8>)> = match wanted {
             None => served
@@ -321,14 +330,20 @@ impl LeashMcp {
                 .call()
                 .await
                 .map_err(|e| rpc(format!("balanceOf on {address}: {e}")))?;
-            let amount = decimals.map(|d| format_units(raw, d));
-            balances.push(json!({ "token": symbol, "address": address, "raw": raw.to_string(), "amount": amount }));
+            balances.push(BalanceOutput {
+                token: symbol,
+                address: Some(address.to_string()),
+                raw: raw.to_string(),
+                amount: decimals.map(|d| format_units(raw, d)),
+            });
         }
-        Ok(CallToolResult::structured(json!({ "owner": owner, "balances": balances })))
+        Ok(output(BalancesOutput { owner: owner.to_string(), balances }))
     }
 
     #[tool(
-        description = "Calls a view function and decodes its result. `function` is a signature with outputs, e.g. \"balanceOf(address owner) returns (uint256)\"."
+        description = "Calls a view function and decodes its result. `function` is a signature with outputs, e.g. \"balanceOf(address owner) returns (uint256)\".",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<ReadOutput>()
     )]
     async fn read_contract(&self, Parameters(input): Parameters<ReadInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -343,13 +358,13 @@ impl LeashMcp {
         let call = entry.resolve(&names).map_err(|e| tool_error(e.into()))?;
         let function = parse_function(&input.function).map_err(|e| tool_error(e.into()))?;
         let tx = TransactionRequest::default().to(call.target).input(call.data.into());
-        let output = served.agent.chain().provider.call(tx).await.map_err(|e| {
+        let returned = served.agent.chain().provider.call(tx).await.map_err(|e| {
             tool_error(Failure::failed(format!("the call reverted or failed: {e}")))
         })?;
         let decoded = if function.outputs.is_empty() {
-            json!(hex::encode_prefixed(&output))
+            json!(hex::encode_prefixed(&returned))
         } else {
-            let values = function.abi_decode_output(&output).map_err(|e| {
+            let values = function.abi_decode_output(&returned).map_err(|e| {
                 tool_error(Failure::bad_input(format!(
                     "the result does not decode as the outputs of {}: {e}",
                     function.signature()
@@ -357,41 +372,53 @@ impl LeashMcp {
             })?;
             Value::Array(values.iter().map(to_json).collect())
         };
-        Ok(CallToolResult::structured(
-            json!({ "to": call.target, "function": function.full_signature(), "result": decoded }),
-        ))
+        Ok(output(ReadOutput {
+            to: call.target.to_string(),
+            function: function.full_signature(),
+            result: decoded,
+        }))
     }
 
     #[tool(
-        description = "Pre-flights a batch of calls against the session's policy and the chain's counters, without signing: allowed with the window it may run in, or the rule that refuses it and what is left."
+        description = "Pre-flights a batch of calls against the session's policy and the chain's counters, without signing: allowed with the window it may run in, or the rule that refuses it and what is left.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<ExplainOutput>()
     )]
     async fn explain_calls(&self, Parameters(input): Parameters<CallsInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
         let calls = Self::resolve_calls(&served, &input.calls).await.map_err(tool_error)?;
         let explanation = served.agent.explain(&calls).await.map_err(|e| tool_error(e.into()))?;
         match &explanation.verdict {
-            Ok(allowed) => Ok(CallToolResult::structured(json!({
-                "allowed": true,
-                "message": explanation.message,
-                "validAfter": allowed.valid_after,
-                "validUntil": allowed.valid_until,
-                "actionPerCall": allowed.call_actions,
-            }))),
+            Ok(allowed) => Ok(output(ExplainOutput {
+                allowed: true,
+                message: explanation.message.clone(),
+                valid_after: Some(allowed.valid_after),
+                valid_until: Some(allowed.valid_until),
+                action_per_call: Some(allowed.call_actions.clone()),
+                rule: None,
+                rejection: None,
+                what_is_left: None,
+            })),
             Err(rejection) => {
                 let left = Self::allowances(&served).await.ok();
-                Ok(CallToolResult::structured(json!({
-                    "allowed": false,
-                    "rule": rejection.rule(),
-                    "message": explanation.message,
-                    "rejection": rejection.to_json(&served.session, &served.tokens),
-                    "whatIsLeft": left,
-                })))
+                Ok(output(ExplainOutput {
+                    allowed: false,
+                    message: explanation.message.clone(),
+                    valid_after: None,
+                    valid_until: None,
+                    action_per_call: None,
+                    rule: Some(rejection.rule().into()),
+                    rejection: Some(rejection.to_json(&served.session, &served.tokens)),
+                    what_is_left: left,
+                }))
             }
         }
     }
 
     #[tool(
-        description = "Sends a batch of calls as one UserOperation signed by the session key. Runs the pre-flight first and never signs what it refuses (the error names the rule and what is left). Waits for the receipt unless wait is false."
+        description = "Sends a batch of calls as one UserOperation signed by the session key. Runs the pre-flight first and never signs what it refuses (the error names the rule and what is left). Waits for the receipt unless wait is false.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true),
+        output_schema = schema_for_output::<SendOutput>()
     )]
     async fn send_calls(&self, Parameters(input): Parameters<SendInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -410,32 +437,38 @@ impl LeashMcp {
         let name = served.name.as_str();
         if input.wait == Some(false) {
             self.record(name, chain_id, account, submitted.user_op_hash, Sent::Submitted).await;
-            return Ok(CallToolResult::structured(json!({
-                "status": "submitted",
-                "userOpHash": submitted.user_op_hash,
-                "lane": submitted.lane,
-                "granted": submitted.granted,
-            })));
+            return Ok(output(SendOutput {
+                status: "submitted".into(),
+                user_op_hash: submitted.user_op_hash.to_string(),
+                lane: submitted.lane,
+                granted: submitted.granted,
+                transaction_hash: None,
+                success: None,
+                gas_used: None,
+                gas_cost_wei: None,
+            }));
         }
         let outcome =
             served.agent.wait(submitted.user_op_hash).await.map_err(|e| tool_error(refuse(e)))?;
         let included =
             Sent::Included { transaction: outcome.transaction_hash, success: outcome.success };
         self.record(name, chain_id, account, submitted.user_op_hash, included).await;
-        Ok(CallToolResult::structured(json!({
-            "status": "included",
-            "userOpHash": submitted.user_op_hash,
-            "lane": submitted.lane,
-            "granted": submitted.granted,
-            "transactionHash": outcome.transaction_hash,
-            "success": outcome.success,
-            "gasUsed": outcome.actual_gas_used.to_string(),
-            "gasCostWei": outcome.actual_gas_cost.to_string(),
-        })))
+        Ok(output(SendOutput {
+            status: "included".into(),
+            user_op_hash: submitted.user_op_hash.to_string(),
+            lane: submitted.lane,
+            granted: submitted.granted,
+            transaction_hash: Some(outcome.transaction_hash.to_string()),
+            success: Some(outcome.success),
+            gas_used: Some(outcome.actual_gas_used.to_string()),
+            gas_cost_wei: Some(outcome.actual_gas_cost.to_string()),
+        }))
     }
 
     #[tool(
-        description = "Status and receipt of an operation sent earlier: pending, included (with its transaction and whether its calls succeeded), or unknown."
+        description = "Status and receipt of an operation sent earlier: pending, included (with its transaction and whether its calls succeeded), or unknown.",
+        annotations(read_only_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<OperationOutput>()
     )]
     async fn get_operation(&self, Parameters(input): Parameters<OperationInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -451,15 +484,24 @@ impl LeashMcp {
         let network =
             |e: leash_sdk::bundler::BundlerError| tool_error(leash_sdk::Error::from(e).into());
         if let Some(receipt) = bundler.get_user_operation_receipt(hash).await.map_err(network)? {
-            return Ok(CallToolResult::structured(
-                json!({ "status": "included", "userOpHash": hash, "receipt": receipt }),
-            ));
+            return Ok(output(OperationOutput {
+                status: "included".into(),
+                user_op_hash: hash.to_string(),
+                transaction_hash: Some(receipt.receipt.transaction_hash.to_string()),
+                success: Some(receipt.success),
+                gas_cost_wei: Some(receipt.actual_gas_cost.to_string()),
+                receipt: Some(json!(receipt)),
+            }));
         }
         let pending = bundler.get_user_operation_by_hash(hash).await.map_err(network)?;
-        Ok(CallToolResult::structured(json!({
-            "status": if pending.is_some() { "pending" } else { "unknown" },
-            "userOpHash": hash,
-        })))
+        Ok(output(OperationOutput {
+            status: if pending.is_some() { "pending" } else { "unknown" }.into(),
+            user_op_hash: hash.to_string(),
+            transaction_hash: None,
+            success: None,
+            gas_cost_wei: None,
+            receipt: None,
+        }))
     }
 }
 

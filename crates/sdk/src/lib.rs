@@ -80,6 +80,7 @@ pub mod keystore;
 pub mod lanes;
 pub mod owner;
 pub mod paymaster;
+pub mod report;
 pub mod signer;
 pub mod submit;
 pub mod view;

@@ -11,8 +11,8 @@ use crate::{
 };
 use alloy::primitives::{Address, B256};
 use leash_core::{
-    format_units, ActionAllowance, Call, ChainState, Evaluator, GrantProof, OpGas, Operation,
-    Rejection, Session, SessionState, Target, Timestamp, TokenTable,
+    format_units, ActionAllowance, Call, CallScope, ChainState, Evaluator, GrantProof, OpGas,
+    Operation, Rejection, Session, SessionState, Target, Timestamp, TokenTable,
 };
 
 /// A session on one account and chain, without its key.
@@ -106,19 +106,22 @@ impl SessionView {
     pub async fn standing(&self) -> Result<Standing> {
         let status = self.status().await?;
         let grant_epoch = self.grant.as_ref().map(|g| g.epoch);
-        let (label, usable) = match status.state {
-            SessionState::Enabled => ("enabled", true),
-            SessionState::Revoked => ("revoked", false),
+        let (state, label, usable) = match status.state {
+            SessionState::Enabled => (Standing::ENABLED, "enabled", true),
+            SessionState::Revoked => (Standing::REVOKED, "revoked", false),
             // Granted under an older epoch: a "revoke all" voided it.
             SessionState::None if status.chain.session.state == SessionState::Enabled => {
-                ("revoked (all sessions of the account were revoked)", false)
+                (Standing::REVOKED, "revoked (all sessions of the account were revoked)", false)
             }
             // The grant names the epoch it was signed in; a "revoke all" since then voided it.
             SessionState::None if grant_epoch.is_some_and(|epoch| epoch < status.chain.epoch) => (
+                Standing::VOID,
                 "void (every session of the account was revoked after this grant was signed)",
                 false,
             ),
-            SessionState::None => ("not granted yet (its first operation grants it)", true),
+            SessionState::None => {
+                (Standing::NOT_GRANTED, "not granted yet (its first operation grants it)", true)
+            }
         };
         // The counters would still allow something; a session that cannot act has nothing left.
         let allowances = if usable { status.allowances.clone() } else { Vec::new() };
@@ -127,7 +130,7 @@ impl SessionView {
         if !usable {
             left.push(format!("nothing left: the session is {label}"));
         }
-        Ok(Standing { label, allowances, left, status })
+        Ok(Standing { state, label, allowances, left, status })
     }
 
     /// Explains `calls` as an operation stated at the chain's current time, with default gas limits.
@@ -171,9 +174,55 @@ impl SessionView {
                 calls.len(),
                 leash_core::Timestamp(allowed.valid_until)
             ),
-            Err(rejection) => rejection.explain(&self.session, &self.tokens),
+            Err(rejection) => {
+                let mut message = rejection.explain(&self.session, &self.tokens);
+                message.push_str(&self.limit_reset(rejection, calls, now).unwrap_or_default());
+                message
+            }
         };
         Explanation { time: op.time, verdict, message }
+    }
+
+    /// For a spent limit: when it is available again (the period of the actions that could take the call ends),
+    /// or that it never is (a lifetime limit).
+    fn limit_reset(&self, rejection: &Rejection, calls: &[Call], now: u64) -> Option<String> {
+        use leash_contracts::bindings::SessionKeyValidator::SessionKeyValidatorErrors as E;
+        let Rejection::Module(error) = rejection else { return None };
+        let index = match error {
+            E::UseLimitExceeded(x) => x.callIndex,
+            E::AmountLimitExceeded(x) => x.callIndex,
+            E::ValueLimitExceeded(x) => x.callIndex,
+            _ => return None,
+        };
+        let call = calls.get(index.saturating_to::<usize>())?;
+        let selector = call.data.get(..4);
+        // Every action that could take the call: the limit is available again when the first of them resets.
+        let resets: Vec<Option<u64>> = self
+            .session
+            .policy
+            .actions
+            .iter()
+            .filter(|a| match a.target {
+                Target::Any => true,
+                Target::Contract(address) => address == call.target,
+            })
+            .filter(|a| match a.call {
+                CallScope::Any => true,
+                CallScope::NativeTransfer => selector.is_none(),
+                CallScope::Function(s) => selector == Some(s.as_slice()),
+                CallScope::FunctionOrNativeTransfer(s) => {
+                    selector.is_none() || selector == Some(s.as_slice())
+                }
+            })
+            .map(|a| a.period.next_open(now))
+            .collect();
+        if resets.is_empty() {
+            return None;
+        }
+        Some(match resets.iter().flatten().min() {
+            Some(soonest) => format!("; the limit resets at {}", Timestamp(*soonest)),
+            None => "; this limit is for the session's whole life: it never resets".into(),
+        })
     }
 
     /// The chain state the pre-flight judges `calls` against, the chain's time and whether the operation creates
@@ -256,7 +305,9 @@ impl SessionView {
 /// A session's state on one chain, in words, with what it has left.
 #[derive(Clone, Debug)]
 pub struct Standing {
-    /// "enabled", "revoked", "not granted yet (…)", …
+    /// The state as a stable word: `enabled`, `revoked`, `void` or `not-granted`.
+    pub state: &'static str,
+    /// The state as a sentence: "enabled", "revoked (all sessions of the account were revoked)", …
     pub label: &'static str,
     /// What each action has left now; empty when the session cannot act.
     pub allowances: Vec<ActionAllowance>,
@@ -264,6 +315,17 @@ pub struct Standing {
     pub left: Vec<String>,
     /// The state as read.
     pub status: SessionStatus,
+}
+
+impl Standing {
+    /// Granted and live.
+    pub const ENABLED: &'static str = "enabled";
+    /// Revoked by the owner, alone or with every session of the account.
+    pub const REVOKED: &'static str = "revoked";
+    /// Its grant was signed before a "revoke all": it can never be granted.
+    pub const VOID: &'static str = "void";
+    /// Not granted yet: its first operation grants it.
+    pub const NOT_GRANTED: &'static str = "not-granted";
 }
 
 /// One action's allowance in words: "monthly payment: 1 use(s) left, 100 USDC left, this window ends …".

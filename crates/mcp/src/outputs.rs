@@ -1,0 +1,192 @@
+//! What each tool returns, typed: the tool's `outputSchema` is generated from these types, so the schema an agent
+//! reads is the shape it gets. Numbers that can pass 2^53 are decimal strings; addresses are checksummed.
+
+use leash_sdk::report::StandingReport;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+/// `get_account`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AccountOutput {
+    /// The smart account.
+    pub(crate) account: String,
+    /// Its owner.
+    pub(crate) owner: String,
+    /// Whether it has code on the chain.
+    pub(crate) deployed: bool,
+    /// The chain served.
+    pub(crate) chain: ChainOutput,
+    /// Every chain the session is granted on.
+    pub(crate) granted_on_chains: Vec<u64>,
+    /// The session in use.
+    pub(crate) session: SessionOutput,
+    /// The sessions this server serves.
+    pub(crate) served_sessions: Vec<String>,
+}
+
+/// A network and its chain id.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ChainOutput {
+    /// The network's name.
+    pub(crate) network: String,
+    /// Its chain id.
+    pub(crate) chain_id: u64,
+}
+
+/// A served session.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SessionOutput {
+    /// Its name.
+    pub(crate) name: String,
+    /// Its id (the hash of the packed session).
+    pub(crate) id: String,
+    /// The policy's title, if it has one.
+    pub(crate) title: Option<String>,
+    /// `ecdsa`, `p256` or `webauthn`.
+    pub(crate) key_kind: String,
+}
+
+/// `get_permissions`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PermissionsOutput {
+    /// The session's name.
+    pub(crate) session: String,
+    /// The envelope in words, one line per limit.
+    pub(crate) envelope: Vec<String>,
+    /// When the session starts (Unix seconds).
+    pub(crate) valid_after: u64,
+    /// When it ends; `null` for no end.
+    pub(crate) valid_until: Option<u64>,
+    /// Operations allowed per period; `null` for no limit.
+    pub(crate) max_ops: Option<u64>,
+    /// The gas budget in wei (a decimal string); `null` when a paymaster pays instead.
+    pub(crate) gas_budget_wei: Option<String>,
+    /// Whether the budget is the default one (the policy stated none).
+    pub(crate) gas_budget_is_default: bool,
+    /// Whether the session may call anything (sudo).
+    pub(crate) sudo: bool,
+    /// Whether it may sign any message for the account.
+    pub(crate) sign_any: bool,
+    /// Its actions.
+    pub(crate) actions: Vec<ActionOutput>,
+    /// Where it stands now and what is left.
+    pub(crate) now: StandingReport,
+}
+
+/// One action of a session.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ActionOutput {
+    /// Its index.
+    pub(crate) index: usize,
+    /// Its name, if any.
+    pub(crate) name: Option<String>,
+    /// The function it allows, if it names one.
+    pub(crate) function: Option<String>,
+    /// The contract it may call, or `any`.
+    pub(crate) target: String,
+}
+
+/// `get_balance`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct BalancesOutput {
+    /// Whose balances.
+    pub(crate) owner: String,
+    /// One per asset.
+    pub(crate) balances: Vec<BalanceOutput>,
+}
+
+/// One balance.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct BalanceOutput {
+    /// `ETH`, a token symbol, or the address asked for.
+    pub(crate) token: String,
+    /// The token's address; `null` for ETH.
+    pub(crate) address: Option<String>,
+    /// In raw units (a decimal string).
+    pub(crate) raw: String,
+    /// In the token's unit, when its decimals are known.
+    pub(crate) amount: Option<String>,
+}
+
+/// `read_contract`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReadOutput {
+    /// The contract.
+    pub(crate) to: String,
+    /// The function called.
+    pub(crate) function: String,
+    /// The decoded outputs in order (numbers as decimal strings), or the raw result in hex when the function
+    /// declares no outputs.
+    pub(crate) result: Value,
+}
+
+/// `explain_calls`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExplainOutput {
+    /// Whether the policy allows the batch now.
+    pub(crate) allowed: bool,
+    /// Why, in words.
+    pub(crate) message: String,
+    /// When allowed: the earliest time it may run (Unix seconds).
+    pub(crate) valid_after: Option<u64>,
+    /// When allowed: the latest time it may run.
+    pub(crate) valid_until: Option<u64>,
+    /// When allowed: the action each call is charged to (`null` for a call under sudo).
+    pub(crate) action_per_call: Option<Vec<Option<usize>>>,
+    /// When refused: the rule.
+    pub(crate) rule: Option<String>,
+    /// When refused: the refusal in machine form.
+    pub(crate) rejection: Option<Value>,
+    /// When refused: what is left, to plan within the limits.
+    pub(crate) what_is_left: Option<StandingReport>,
+}
+
+/// `send_calls`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SendOutput {
+    /// `submitted` (not waited for) or `included`.
+    pub(crate) status: String,
+    /// The UserOperation hash: `get_operation` follows it.
+    pub(crate) user_op_hash: String,
+    /// The nonce lane it used.
+    pub(crate) lane: u32,
+    /// Whether this operation granted the session too.
+    pub(crate) granted: bool,
+    /// Once included: the transaction.
+    pub(crate) transaction_hash: Option<String>,
+    /// Once included: whether its calls succeeded.
+    pub(crate) success: Option<bool>,
+    /// Once included: the gas it was charged for (a decimal string).
+    pub(crate) gas_used: Option<String>,
+    /// Once included: what it paid, in wei (a decimal string).
+    pub(crate) gas_cost_wei: Option<String>,
+}
+
+/// `get_operation`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OperationOutput {
+    /// `included`, `pending` (with the bundler) or `unknown`.
+    pub(crate) status: String,
+    /// The UserOperation hash.
+    pub(crate) user_op_hash: String,
+    /// Once included: the transaction.
+    pub(crate) transaction_hash: Option<String>,
+    /// Once included: whether its calls succeeded.
+    pub(crate) success: Option<bool>,
+    /// Once included: what it paid, in wei (a decimal string).
+    pub(crate) gas_cost_wei: Option<String>,
+    /// Once included: the bundler's whole receipt.
+    pub(crate) receipt: Option<Value>,
+}
