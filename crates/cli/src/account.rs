@@ -27,6 +27,8 @@ use serde_json::json;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
+    /// Lists the recorded accounts: name, address, owner key.
+    List,
     /// Records a new smart account for an owner key and shows its address (known before deployment).
     Create {
         /// The account's name.
@@ -90,6 +92,7 @@ pub(crate) async fn open_owner(
     password: &OwnerPassword,
 ) -> Result<Owner> {
     let stored = home.key(&record.owner_key).await?;
+    crate::home::warn_if_exposed(&stored.source);
     let password = password::read(password.request(format!("owner key `{}`", record.owner_key)))?;
     let key = match Keystore::decrypt(&stored.source, &stored.document, password.as_bytes())? {
         SessionKey::Ecdsa(key) => key,
@@ -110,6 +113,35 @@ pub(crate) async fn run(
     out: &Out,
 ) -> Result<()> {
     match command {
+        Command::List => {
+            let mut rows = Vec::new();
+            for name in home.account_names().await? {
+                rows.push(match home.account(&name).await {
+                    Ok(record) => json!(record),
+                    Err(e) => json!({ "name": name, "error": e.to_string() }),
+                });
+            }
+            out.show(json!(rows), || {
+                if rows.is_empty() {
+                    println!(
+                        "no accounts; record one with `leash account create NAME --owner KEY`"
+                    );
+                }
+                for row in &rows {
+                    let name = row["name"].as_str().unwrap_or_default();
+                    match row.get("error") {
+                        Some(error) => {
+                            println!("{name:<20} damaged: {}", error.as_str().unwrap_or_default())
+                        }
+                        None => println!(
+                            "{name:<20} {}  owner key `{}`",
+                            crate::shown_address(&row["address"]),
+                            row["ownerKey"].as_str().unwrap_or_default()
+                        ),
+                    }
+                }
+            });
+        }
         Command::Create { name, owner, salt, force } => {
             check_name(Record::Account, &name)?;
             if !force && !matches!(home.account(&name).await, Err(StoreError::NotFound { .. })) {

@@ -190,6 +190,7 @@ pub(crate) async fn run(command: Command, home: &Home, out: &Out) -> Result<()> 
         }
         Command::Export { name, yes, password } => {
             let stored = home.key(&name).await?;
+            crate::home::warn_if_exposed(&stored.source);
             if !yes
                 && !password::confirm(
                     &format!("Print the private key of `{name}` in clear text?"),
@@ -225,6 +226,7 @@ async fn store(
 /// What the stored key `name` records, without its password.
 pub(crate) async fn info(home: &Home, name: &str) -> Result<KeyInfo> {
     let stored = home.key(name).await?;
+    crate::home::warn_if_exposed(&stored.source);
     Ok(Keystore::inspect(&stored.source, &stored.document)?)
 }
 

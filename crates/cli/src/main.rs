@@ -16,7 +16,9 @@ mod home;
 mod keystore;
 mod mcp;
 mod network;
+mod operation;
 mod password;
+mod policy;
 mod progress;
 mod session;
 
@@ -52,12 +54,18 @@ enum Command {
     /// Keys at rest: create, import, list, show, remove, export.
     #[command(subcommand)]
     Keystore(keystore::Command),
-    /// Smart accounts: create (counterfactual address), info, status on chain, deploy.
+    /// Smart accounts: list, create (counterfactual address), info, status on chain, fund, deploy.
     #[command(subcommand)]
     Account(account::Command),
-    /// Session keys: create under a policy, grant, list, info, status, explain, send, revoke.
+    /// Session keys: create under a policy, grant, list, remove, info, status, explain, send, revoke.
     #[command(subcommand)]
     Session(session::Command),
+    /// Policy files: check one (its envelope in words and warnings) without creating anything.
+    #[command(subcommand)]
+    Policy(policy::Command),
+    /// Operations sent: show one by its hash (pending, included with its receipt, or unknown).
+    #[command(subcommand)]
+    Operation(operation::Command),
     /// The configured networks.
     #[command(subcommand)]
     Network(NetworkCommand),
@@ -150,6 +158,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Session(command) => {
             let home = home()?;
             session::run(command, &home, &networks(&home)?, &out).await
+        }
+        Command::Policy(command) => {
+            let home = home()?;
+            policy::run(command, &home, &networks(&home)?, &out).await
+        }
+        Command::Operation(command) => {
+            let home = home()?;
+            operation::run(command, &home, &networks(&home)?, &out).await
         }
         Command::Network(command) => {
             let home = home()?;

@@ -89,6 +89,8 @@ pub(crate) struct Network {
 pub(crate) struct Networks {
     pub(crate) all: BTreeMap<String, Network>,
     pub(crate) selected: String,
+    /// Whether the network was named (`--network`, `$LEASH_NETWORK`) rather than the file's default.
+    pub(crate) named: bool,
     /// The config file they came from (named in errors).
     file: PathBuf,
 }
@@ -135,7 +137,7 @@ impl Networks {
         if !all.contains_key(&selected) {
             return Err(unknown(&selected, &all, file));
         }
-        Ok(Self { all, selected, file: file.to_path_buf() })
+        Ok(Self { all, selected, named: flag.is_some(), file: file.to_path_buf() })
     }
 
     /// The chosen network, with the environment's URL overrides.

@@ -28,6 +28,8 @@ pub(crate) struct OwnerPassword {
 pub(crate) struct Request<'a> {
     pub(crate) file: Option<&'a Path>,
     pub(crate) env: &'static str,
+    /// The flag that names a password file.
+    pub(crate) flag: &'static str,
     /// Shown in the prompt: "owner key `alice`".
     pub(crate) label: String,
     /// A new password is typed twice.
@@ -36,7 +38,13 @@ pub(crate) struct Request<'a> {
 
 impl KeyPassword {
     pub(crate) fn request(&self, label: String, new: bool) -> Request<'_> {
-        Request { file: self.password_file.as_deref(), env: "LEASH_PASSWORD", label, new }
+        Request {
+            file: self.password_file.as_deref(),
+            env: "LEASH_PASSWORD",
+            flag: "--password-file",
+            label,
+            new,
+        }
     }
 }
 
@@ -45,6 +53,7 @@ impl OwnerPassword {
         Request {
             file: self.owner_password_file.as_deref(),
             env: "LEASH_OWNER_PASSWORD",
+            flag: "--owner-password-file",
             label,
             new: false,
         }
@@ -68,7 +77,7 @@ pub(crate) fn read(request: Request<'_>) -> Result<Zeroizing<String>> {
             "the password of the {} is needed and there is no terminal to ask it on",
             request.label
         ))
-        .with_hint(format!("set ${} or pass a password file", request.env)));
+        .with_hint(format!("set ${} or pass {} FILE", request.env, request.flag)));
     };
     if password.is_empty() {
         return Err(Failure::bad_input(format!("the password of the {} is empty", request.label)));

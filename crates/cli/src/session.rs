@@ -58,6 +58,15 @@ pub(crate) enum Command {
     },
     /// Lists the sessions: name, account, chains, key.
     List,
+    /// Deletes a session's key and grant document from this machine, after confirmation. It does not revoke
+    /// it: a granted session stays usable on chain by whoever holds a copy of its key until `session revoke`.
+    Remove {
+        /// The session's name.
+        name: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Shows the session's envelope in plain words (no network needed).
     Info {
         /// The session's name.
@@ -124,6 +133,8 @@ impl Stored {
     }
 
     /// The network to act on: the chosen one if the grant covers it, else the grant's only chain.
+    /// A network named with `--network` (or `$LEASH_NETWORK`) that the session is not granted on is refused:
+    /// acting elsewhere than asked would surprise.
     pub(crate) fn network(&self, networks: &Networks) -> Result<Network> {
         let selected = networks.selected();
         let granted: Vec<u64> = self.grant.chains.iter().map(|c| c.chain_id).collect();
@@ -131,7 +142,7 @@ impl Stored {
             return Ok(selected);
         }
         match granted.as_slice() {
-            [only] => networks.for_chain(*only),
+            [only] if !networks.named => networks.for_chain(*only),
             _ => Err(Failure::bad_input(format!(
                 "session `{}` is not granted on `{}` (chain {}); it is granted on chains {granted:?}",
                 self.name, selected.name, selected.chain_id
@@ -153,6 +164,7 @@ impl Stored {
 
     /// The session key, after its password (which is dropped once the key is open).
     pub(crate) fn open_key(&self, password: &KeyPassword) -> Result<SessionKey> {
+        crate::home::warn_if_exposed(&self.key.source);
         let password =
             password::read(password.request(format!("session key `{}`", self.name), false))?;
         Ok(Keystore::decrypt(&self.key.source, &self.key.document, password.as_bytes())?)
@@ -267,6 +279,36 @@ pub(crate) async fn run(
             Ok(())
         }
         Command::List => list(home, out).await,
+        Command::Remove { name, yes } => {
+            let stored = Stored::load(home, &name).await?;
+            if !yes
+                && !password::confirm(
+                    &format!(
+                        "Delete session `{name}` and its key from this machine? This does not revoke it on chain \
+                         (`leash session revoke {name}` does)"
+                    ),
+                    "--yes",
+                )?
+            {
+                return Err(Failure::bad_input("not confirmed; nothing was deleted"));
+            }
+            home.remove_session(&name).await?;
+            crate::home::audit(
+                home,
+                "session.remove",
+                &name,
+                json!({ "sessionId": stored.grant.session_id, "account": stored.grant.account }),
+            )
+            .await;
+            out.show(
+                json!({ "removed": name, "sessionId": stored.grant.session_id, "revoked": false }),
+                || {
+                    println!("removed session `{name}` from this machine; it is not revoked on chain");
+                    println!("  revoke it with `leash session revoke` before removing, if it was granted");
+                },
+            );
+            Ok(())
+        }
         Command::Info { name } => {
             let stored = Stored::load(home, &name).await?;
             let key = Keystore::inspect(&stored.key.source, &stored.key.document).ok();
@@ -476,6 +518,7 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
     .await;
 
     let lines = session.describe(&first.tokens);
+    let warnings = session.policy.warnings();
     let session_id = session.id()?;
     let chain_ids: Vec<u64> = grant_targets.iter().map(|t| t.chain_id).collect();
     out.show(
@@ -486,6 +529,7 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
             "key": { "kind": kind_name(info.identity.kind()), "identity": identity_text(&info.identity) },
             "chains": chain_ids,
             "envelope": lines,
+            "warnings": warnings,
             "path": dir,
         }),
         || {
@@ -498,6 +542,9 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
             );
             for line in lines {
                 println!("    {line}");
+            }
+            for warning in &warnings {
+                eprintln!("warning: {warning}");
             }
             println!("  the first operation grants it; or grant it now with `leash session grant {name}`");
         },

@@ -863,4 +863,127 @@ tokens = {{ USDC = {{ address = "{}", decimals = 6 }} }}
     .ok();
     assert_eq!(usdc_balance(&alpha, MERCHANT).await, U256::from(31_000_000));
     assert_eq!(usdc_balance(&beta, MERCHANT).await, U256::from(20_000_000));
+
+    // A session granted on alpha only: naming beta is refused, not quietly sent on alpha.
+    cli.run_with(
+        &[
+            "session",
+            "create",
+            "alpha-only",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--account",
+            "main",
+            "--chains",
+            "alpha",
+        ],
+        &env,
+    )
+    .await
+    .ok();
+    let elsewhere = cli
+        .run_with(
+            &["-n", "beta", "session", "send", "alpha-only", "USDC", PAY, MERCHANT_TEXT, "1 USDC"],
+            &env,
+        )
+        .await;
+    assert_eq!(elsewhere.code, 2, "{}", elsewhere.text());
+    assert!(elsewhere.stderr.contains("is not granted on `beta`"), "{}", elsewhere.stderr);
+    assert_eq!(usdc_balance(&alpha, MERCHANT).await, U256::from(31_000_000), "nothing was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_listed_policies_checked_operations_shown_sessions_removed() {
+    let Stack { devnet, cli, bundler: _bundler } = stack().await;
+    cli.owner_and_account().await;
+
+    let accounts = cli.run(&["--json", "account", "list"]).await.ok().json();
+    assert_eq!(accounts[0]["name"], "main", "{accounts}");
+    assert!(accounts[0]["address"].is_string() && accounts[0]["ownerKey"] == "owner", "{accounts}");
+
+    // A policy checked without creating anything: its envelope and what to think twice about.
+    let policy = cli.write("pay.toml", POLICY);
+    let checked =
+        cli.run(&["--json", "policy", "check", policy.to_str().unwrap()]).await.ok().json();
+    assert_eq!(checked["valid"], true);
+    assert!(
+        checked["envelope"].to_string().contains("at most 150 USDC per calendar month"),
+        "{checked}"
+    );
+    assert_eq!(checked["warnings"], serde_json::json!([]), "a bounded policy: {checked}");
+    let open = cli.write(
+        "open.toml",
+        "version = 1\n[session]\nsudo = true\n[[action]]\ntarget = \"USDC\"\nfunction = \"transfer(address to, uint256 amount)\"\n",
+    );
+    let checked = cli.run(&["policy", "check", open.to_str().unwrap()]).await.ok();
+    for warning in ["sudo", "no end", "no cap"] {
+        assert!(checked.stdout.contains(warning), "{warning}: {}", checked.stdout);
+    }
+    let broken = cli.write("broken.toml", "version = 1\n[session]\nvalid_until = \"soon\"\n");
+    let refused = cli.run(&["policy", "check", broken.to_str().unwrap()]).await;
+    assert_eq!(refused.code, 2, "{}", refused.text());
+    assert!(refused.stderr.contains("broken.toml"), "{}", refused.stderr);
+    assert!(!cli.home().join("sessions").exists(), "checking creates nothing");
+
+    // An operation sent is shown by its hash, with what this machine recorded.
+    cli.run(&[
+        "session",
+        "create",
+        "shop",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--account",
+        "main",
+    ])
+    .await
+    .ok();
+    let sent = cli
+        .run(&["--json", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "10 USDC"])
+        .await
+        .ok()
+        .json();
+    let hash = sent["userOpHash"].as_str().unwrap();
+    let shown = cli.run(&["--json", "operation", "show", hash]).await.ok().json();
+    assert_eq!(shown["status"], "included", "{shown}");
+    assert_eq!(shown["success"], true, "{shown}");
+    assert_eq!(shown["transactionHash"], sent["operation"]["transactionHash"], "{shown}");
+    assert_eq!(shown["recorded"]["session"], "shop", "{shown}");
+    assert_eq!(shown["recorded"]["state"], "landed", "{shown}");
+    let unknown = format!("0x{}", "ab".repeat(32));
+    let shown = cli.run(&["--json", "operation", "show", &unknown]).await.ok().json();
+    assert_eq!(shown["status"], "unknown", "{shown}");
+    assert_eq!(shown["recorded"], serde_json::Value::Null);
+    assert_eq!(cli.run(&["operation", "show", "0x1234"]).await.code, 2);
+
+    // A key file other users can read is named, with the fix.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = cli.home().join("keystores/owner.json");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let info = cli.run(&["keystore", "info", "owner"]).await.ok();
+        assert!(info.stderr.contains("can be read by other users"), "{}", info.stderr);
+        assert!(info.stderr.contains("chmod 600"), "{}", info.stderr);
+    }
+
+    // Removing a session deletes it from this machine only, after confirmation, and says it is not revoked.
+    let unconfirmed = cli.run(&["session", "remove", "shop"]).await;
+    assert_eq!(unconfirmed.code, 2, "no terminal, no --yes: {}", unconfirmed.text());
+    let removed = cli.run(&["--json", "session", "remove", "shop", "--yes"]).await.ok().json();
+    assert_eq!(removed["removed"], "shop");
+    assert_eq!(removed["revoked"], false);
+    let sessions = cli.run(&["--json", "session", "list"]).await.ok().json();
+    assert_eq!(sessions, serde_json::json!([]));
+    let audit = std::fs::read_to_string(cli.home().join("audit.jsonl")).unwrap();
+    let actions: Vec<String> = audit
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(actions, ["session.create", "operation.send", "session.remove"], "{audit}");
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(10_000_000));
 }

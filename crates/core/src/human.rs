@@ -434,10 +434,63 @@ fn error_name(e: &E) -> &'static str {
     )
 }
 
+impl crate::SessionPolicy {
+    /// What an owner should think twice about before granting this policy: sudo, signing anything, no end, and
+    /// actions with no cap on uses, amounts or value. Empty for a tightly bounded session.
+    ///
+    /// ```
+    /// use leash_core::{Action, SessionPolicy};
+    /// use alloy::primitives::Address;
+    ///
+    /// let open = SessionPolicy::builder()
+    ///     .action(Action::call(Address::repeat_byte(1), "transfer(address to, uint256 amount)").unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let warnings = open.warnings();
+    /// assert!(warnings.iter().any(|w| w.contains("no end")));
+    /// assert!(warnings.iter().any(|w| w.contains("no cap")));
+    /// ```
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.sudo {
+            warnings.push(
+                "sudo: the session may call any contract and function (all but the account, its modules and \
+                 the EntryPoints), with no per-action limit"
+                    .to_owned(),
+            );
+        }
+        if self.signing.any {
+            warnings.push("the session may sign any message for the account (ERC-1271)".to_owned());
+        }
+        if self.valid_until.is_none() {
+            warnings.push("no end: the session stays valid until it is revoked".to_owned());
+        }
+        for (i, action) in self.actions.iter().enumerate() {
+            if action.max_uses.is_none()
+                && action.amount_cap.is_none()
+                && action.value_cap.is_none()
+            {
+                let name = action.name.clone().unwrap_or_else(|| format!("action {}", i + 1));
+                warnings.push(format!(
+                    "{name} has no cap: no limit on its uses, the amounts it moves or the value it sends"
+                ));
+            }
+        }
+        warnings
+    }
+}
+
 impl Session {
     /// The session's envelope in plain words, one line per fact.
     pub fn describe(&self, tokens: &TokenTable) -> Vec<String> {
-        let policy = &self.policy;
+        self.policy.describe(tokens)
+    }
+}
+
+impl crate::SessionPolicy {
+    /// The policy's envelope in plain words, one line per fact.
+    pub fn describe(&self, tokens: &TokenTable) -> Vec<String> {
+        let policy = self;
         let mut lines = Vec::new();
         lines.push(match policy.valid_until {
             Some(until) => format!("valid from {} until {until}", policy.valid_after),
