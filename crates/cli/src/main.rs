@@ -7,6 +7,20 @@
 //! with the local devnet built in ([`network`]). Output is for people by default and JSON with `--json`; the
 //! exit code says what kind of failure it was ([`failure::Kind`]).
 
+/// Lines on standard output that end quietly when the reader goes away (`leash session list | head`): the process
+/// exits with 0 instead of panicking on the broken pipe. It replaces the standard `println!` throughout the crate
+/// (macros defined here are in scope in every module below), so that SIGPIPE can stay ignored, as Rust sets it:
+/// restoring its default would kill the process silently on any socket a server closes while leash writes to it
+/// (an `https://` URL pointed at a plain HTTP port), instead of reporting a network failure.
+macro_rules! println {
+    () => {
+        $crate::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod account;
 mod calls;
 mod demo;
@@ -124,8 +138,20 @@ pub(crate) fn shown_address(value: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// Writes to standard output; a reader that has gone away ends the process quietly (see `println!` above).
+pub(crate) fn write_out(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(text).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn main() -> ExitCode {
-    restore_sigpipe();
     init_logging();
     let cli = Cli::parse();
     // Over stdio, standard output is the protocol's channel: `leash mcp` reports a failed start on standard
@@ -186,7 +212,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Devnet(args) => devnet::run(args, cli.json).await.map_err(Failure::network),
         Command::Demo => demo::run(cli.json).await.map_err(Failure::failed),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "leash", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "leash", &mut script);
+            write_out(format_args!("{}", String::from_utf8_lossy(&script)));
             Ok(())
         }
     }
@@ -272,14 +300,4 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-}
-
-/// Rust ignores SIGPIPE, so printing into a closed pipe (`leash devnet | head`) would panic; restore the default,
-/// under which the process ends quietly like other command-line tools (anvil goes with it).
-fn restore_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: setting a signal's disposition to its default before any other thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
 }

@@ -386,13 +386,27 @@ pub(crate) async fn run(
                 Err(_) => Lane::named(&lane),
             };
             let tokens = stored.tokens(&network);
-            let sent = while_waiting(
-                "pre-flight, signing, sending, waiting for the receipt",
-                agent.send(&calls, lane),
-            )
-            .await
-            .map_err(|e| with_rejection(e, &stored.session, &tokens))?;
-            let outcome = &sent.outcome;
+            let submitted =
+                while_waiting("pre-flight, signing, sending", agent.submit(&calls, lane))
+                    .await
+                    .map_err(|e| with_rejection(e, &stored.session, &tokens))?;
+            let hash = submitted.user_op_hash;
+            eprintln!("sent UserOperation {hash}; waiting for its receipt (Ctrl-C stops the wait, not the operation)");
+            // Ctrl-C while waiting: the operation is with the bundler and may still land, so say how to follow it.
+            let waited = tokio::select! {
+                waited = while_waiting("waiting for the receipt", agent.wait(hash)) => waited,
+                _ = tokio::signal::ctrl_c() => {
+                    record_submitted(home, &name, network.chain_id, stored.grant.account, hash).await;
+                    interrupted(out, hash);
+                }
+            };
+            let outcome = &waited.map_err(|e| with_rejection(e, &stored.session, &tokens))?;
+            let sent = leash_sdk::SentOperation {
+                user_op_hash: hash,
+                lane: submitted.lane,
+                granted: submitted.granted,
+                outcome: outcome.clone(),
+            };
             remember(home, Some(&name), network.chain_id, stored.grant.account, outcome).await;
             out.show(
                 json!({ "session": name, "network": network.name, "userOpHash": sent.user_op_hash, "lane": sent.lane, "granted": sent.granted, "operation": outcome }),
@@ -426,6 +440,31 @@ pub(crate) async fn remember(
     {
         eprintln!("warning: the operation was not recorded: {e}");
     }
+}
+
+/// Records an operation the bundler accepted and nobody waited for.
+async fn record_submitted(
+    home: &Home,
+    session: &str,
+    chain_id: u64,
+    account: Address,
+    hash: alloy::primitives::B256,
+) {
+    if let Err(e) = record_sent(home, Some(session), chain_id, account, hash, Sent::Submitted).await
+    {
+        eprintln!("warning: the operation was not recorded: {e}");
+    }
+}
+
+/// Ends the process after Ctrl-C during a wait (exit code 130, as for any interrupted command), naming the
+/// operation and how to follow it.
+fn interrupted(out: &Out, hash: alloy::primitives::B256) -> ! {
+    let follow = format!("leash operation show {hash}");
+    out.show(json!({ "interrupted": true, "userOpHash": hash, "follow": follow }), || {});
+    eprintln!();
+    eprintln!("interrupted: UserOperation {hash} is with the bundler and may still land");
+    eprintln!("  follow it with `{follow}`");
+    std::process::exit(130)
 }
 
 /// A policy rejection with the rule's machine form attached.

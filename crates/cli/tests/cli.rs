@@ -987,3 +987,99 @@ async fn accounts_listed_policies_checked_operations_shown_sessions_removed() {
     assert_eq!(actions, ["session.create", "operation.send", "session.remove"], "{audit}");
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(10_000_000));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_waiting_names_the_operation_and_how_to_follow_it() {
+    let Stack { devnet, cli, bundler: _bundler } = stack().await;
+    cli.owner_and_account().await;
+    let policy = cli.write("pay.toml", POLICY);
+    cli.run(&[
+        "session",
+        "create",
+        "shop",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--account",
+        "main",
+    ])
+    .await
+    .ok();
+    // A second bundler on the same chain that holds what it accepts for an hour: the send waits until
+    // interrupted.
+    let key = devnet.dev_keys()[devnet.dev_keys().len() - 2].clone();
+    let mut config = leash_bundler::BundlerConfig::new(devnet.rpc_url().clone(), key);
+    config.bundle_delay = std::time::Duration::from_secs(3600);
+    let holding = leash_bundler::LocalBundler::start(config).await.expect("the bundler starts");
+
+    let mut send = cli.command(&["session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "10 USDC"]);
+    send.env("LEASH_BUNDLER_URL", holding.url().as_str())
+        .env("LEASH_LOG", "off")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = send.spawn().expect("leash runs");
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    let hash = loop {
+        let mut line = String::new();
+        use tokio::io::AsyncBufReadExt;
+        assert!(stderr.read_line(&mut line).await.unwrap() > 0, "leash ended early: {said}");
+        said.push_str(&line);
+        if let Some(rest) = line.strip_prefix("sent UserOperation ") {
+            break rest.split(';').next().unwrap().to_owned();
+        }
+    };
+    // The operation is with the bundler; interrupt the wait.
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().await.unwrap();
+    let mut rest = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut rest).await.unwrap();
+    assert_eq!(output.status.code(), Some(130), "{said}{rest}");
+    assert!(rest.contains(&format!("UserOperation {hash} is with the bundler")), "{rest}");
+    assert!(rest.contains(&format!("leash operation show {hash}")), "{rest}");
+    // What was sent is recorded, as sent.
+    let recorded: Value = serde_json::from_str(
+        &std::fs::read_to_string(cli.home().join(format!("operations/{hash}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(recorded["state"], "sent", "{recorded}");
+    // And it can be followed: still pending with the bundler that holds it.
+    let shown = cli
+        .run_with(
+            &["--json", "operation", "show", &hash],
+            &[("LEASH_BUNDLER_URL", holding.url().as_str())],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(shown["status"], "pending", "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_pipes_and_tls_to_a_plain_port_end_with_a_message_not_a_signal() {
+    let devnet = Devnet::start().await.expect("the devnet starts");
+    let cli = Cli::new(devnet.rpc_url().to_string(), devnet.rpc_url().to_string());
+    cli.run_with(&["keystore", "create", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)])
+        .await
+        .ok();
+    // `https://` to anvil's plain HTTP port: the TLS handshake fails, and that is a network failure (4) with a
+    // message, not a process killed by SIGPIPE.
+    let https = devnet.rpc_url().to_string().replacen("http://", "https://", 1);
+    let run = cli
+        .run_with(&["account", "create", "main", "--owner", "owner"], &[("LEASH_RPC_URL", &https)])
+        .await;
+    assert_eq!(run.code, 4, "{}", run.text());
+    assert!(run.stderr.contains("cannot reach"), "{}", run.stderr);
+    // Standard output is a pipe whose reader has gone away (`leash schema | head`, after head exits): every
+    // write fails with a broken pipe, and leash ends quietly, without a panic.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut schema = cli.command(&["schema"]);
+    schema.stdout(std::process::Stdio::from(writer)).stderr(std::process::Stdio::piped());
+    let output = schema.output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

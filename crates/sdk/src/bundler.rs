@@ -278,6 +278,20 @@ pub enum BundlerError {
         /// The last transient failure while polling, if the last poll failed.
         last_error: Option<String>,
     },
+    /// The bundler stopped answering while an operation it had accepted was awaited: every poll for
+    /// [`BundlerClient::GONE_AFTER`] failed to connect. The operation may still land; its hash follows it.
+    #[error(
+        "the bundler at {url} stopped answering while UserOperation {hash} was awaited ({reason}); it may still \
+         land: follow it by its hash"
+    )]
+    Gone {
+        /// The UserOperation hash waited for.
+        hash: B256,
+        /// The bundler (scheme, host and port only).
+        url: String,
+        /// The last connection failure.
+        reason: String,
+    },
 }
 
 impl BundlerError {
@@ -533,6 +547,10 @@ impl BundlerClientBuilder {
 }
 
 impl BundlerClient {
+    /// How long a bundler that accepted an operation may fail every connection before the wait for its receipt
+    /// gives up ([`BundlerError::Gone`]).
+    pub const GONE_AFTER: Duration = Duration::from_secs(3);
+
     /// A client for the bundler at `url` (http or https), EntryPoint v0.7, default time-out.
     pub fn new(url: &str) -> Result<Self, BundlerError> {
         Self::builder(url).build()
@@ -651,19 +669,34 @@ impl BundlerClient {
     ) -> Result<UserOperationReceipt, BundlerError> {
         let start = Instant::now();
         let mut attempt = 0u32;
+        // Since when every poll has failed to connect: a bundler that went away is reported in seconds, not at
+        // the end of the time-out.
+        let mut unreachable_since: Option<Instant> = None;
         loop {
             attempt = attempt.saturating_add(1);
             // A poll may run until the deadline, and the last one at least one interval, so the wait
             // overshoots `timeout` by one interval at most.
             let limit = timeout.saturating_sub(start.elapsed()).max(poll_interval);
-            let error =
-                match tokio::time::timeout(limit, self.get_user_operation_receipt(hash)).await {
-                    Ok(Ok(Some(receipt))) => return Ok(receipt),
-                    Ok(Ok(None)) => None,
-                    Ok(Err(err)) if err.is_transient() => Some(err.to_string()),
-                    Ok(Err(err)) => return Err(err),
-                    Err(_) => Some("the poll did not finish before the time-out".to_owned()),
-                };
+            let polled = tokio::time::timeout(limit, self.get_user_operation_receipt(hash)).await;
+            if let Ok(Err(BundlerError::Unreachable { url, reason })) = &polled {
+                let since = *unreachable_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Self::GONE_AFTER {
+                    return Err(BundlerError::Gone {
+                        hash,
+                        url: url.clone(),
+                        reason: reason.clone(),
+                    });
+                }
+            } else {
+                unreachable_since = None;
+            }
+            let error = match polled {
+                Ok(Ok(Some(receipt))) => return Ok(receipt),
+                Ok(Ok(None)) => None,
+                Ok(Err(err)) if err.is_transient() => Some(err.to_string()),
+                Ok(Err(err)) => return Err(err),
+                Err(_) => Some("the poll did not finish before the time-out".to_owned()),
+            };
             let elapsed = start.elapsed();
             progress(&WaitProgress { hash, attempt, elapsed, error: error.clone() });
             if elapsed >= timeout {

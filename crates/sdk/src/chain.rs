@@ -8,7 +8,7 @@ use alloy::{
     providers::{DynProvider, Provider},
     rpc::{
         client::{BatchRequest, Waiter},
-        types::{Block, TransactionRequest},
+        types::TransactionRequest,
     },
     sol_types::SolCall,
     transports::{TransportError, TransportResult},
@@ -62,26 +62,40 @@ impl Chain {
         Ok(self.snapshot(reads).await?.state)
     }
 
-    /// Everything `reads` names, in one JSON-RPC batch (one round trip whatever the number of actions and
-    /// targets): the session's state as [`Chain::session_state`] reads it, the latest block's time, and if asked
-    /// whether the account has code and the leash account's `isModule` of each target. A read that fails is
-    /// named in the error, with its cause as the source.
+    /// Everything `reads` names, as of one block: the latest block first, then one JSON-RPC batch pinned to it
+    /// (two round trips whatever the number of actions and targets), so that the counters, the gas spent and the
+    /// time all come from the same state even while blocks are being mined. It reads the session's state as
+    /// [`Chain::session_state`] does, and if asked whether the account has code and the leash account's
+    /// `isModule` of each target. A read that fails is named in the error, with its cause as the source.
     pub(crate) async fn snapshot(&self, reads: Reads<'_>) -> Result<Snapshot> {
         let Reads { account, session_id: id, action_hashes, code, targets } = reads;
+        let latest = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| self.read_error("the latest block", e))?
+            .ok_or_else(|| Error::rpc(&self.label, "no latest block"))?;
+        let (now, at) = (latest.header.timestamp, BlockId::number(latest.header.number));
         let client = self.provider.client();
         let mut batch = BatchRequest::new(client);
         let queue = |e| self.read_error("the batch of reads", e);
         let record = eth_call(
             &mut batch,
+            at,
             self.module,
             &SessionKeyValidator::sessionRecordCall::new((account, id)),
         )
         .map_err(queue)?;
-        let epoch =
-            eth_call(&mut batch, self.module, &SessionKeyValidator::epochOfCall::new((account,)))
-                .map_err(queue)?;
+        let epoch = eth_call(
+            &mut batch,
+            at,
+            self.module,
+            &SessionKeyValidator::epochOfCall::new((account,)),
+        )
+        .map_err(queue)?;
         let installed = eth_call(
             &mut batch,
+            at,
             self.module,
             &SessionKeyValidator::isInstalledCall::new((account,)),
         )
@@ -91,16 +105,13 @@ impl Chain {
         for &hash in action_hashes {
             if asked.insert(hash) {
                 let call = SessionKeyValidator::actionRecordCall::new((account, id, hash));
-                actions.push((hash, eth_call(&mut batch, self.module, &call).map_err(queue)?));
+                actions.push((hash, eth_call(&mut batch, at, self.module, &call).map_err(queue)?));
             }
         }
-        let block: Waiter<Option<Block>> = batch
-            .add_call("eth_getBlockByNumber", &(BlockNumberOrTag::Latest, false))
-            .map_err(|e| self.read_error("the latest block", e))?;
         let code: Option<Waiter<Bytes>> = match code {
             true => Some(
                 batch
-                    .add_call("eth_getCode", &(account, BlockId::latest()))
+                    .add_call("eth_getCode", &(account, at))
                     .map_err(|e| self.read_error("eth_getCode", e))?,
             ),
             false => None,
@@ -110,7 +121,7 @@ impl Chain {
         for &target in targets {
             if asked.insert(target) {
                 let call = LeashAccount::isModuleCall::new((target,));
-                modules.push((target, eth_call(&mut batch, account, &call).map_err(queue)?));
+                modules.push((target, eth_call(&mut batch, at, account, &call).map_err(queue)?));
             }
         }
         batch.send().await.map_err(|e| self.read_error("the batch of reads", e))?;
@@ -156,12 +167,6 @@ impl Chain {
                 },
             );
         }
-        let now = block
-            .await
-            .map_err(|e| self.read_error("the latest block", e))?
-            .ok_or_else(|| Error::rpc(&self.label, "no latest block"))?
-            .header
-            .timestamp;
         let deployed = match code {
             Some(code) => Some(
                 !code
@@ -316,14 +321,15 @@ pub(crate) struct Snapshot {
     pub(crate) is_module: Vec<(Address, Option<bool>)>,
 }
 
-/// Queues `call` to `to` at the latest block.
+/// Queues `call` to `to` at block `at`.
 fn eth_call<C: SolCall>(
     batch: &mut BatchRequest<'_>,
+    at: BlockId,
     to: Address,
     call: &C,
 ) -> TransportResult<Waiter<Bytes>> {
     let tx = TransactionRequest::default().to(to).input(Bytes::from(call.abi_encode()).into());
-    batch.add_call("eth_call", &(tx, BlockId::latest()))
+    batch.add_call("eth_call", &(tx, at))
 }
 
 /// The decoded answer to a queued [`eth_call`], with the errors a contract binding's `call()` gives.

@@ -189,6 +189,9 @@ fn bundler_failure(error: &BundlerError) -> Failure {
             }
         }
         BundlerError::InvalidUrl(_) => Failure::bad_input(error.to_string()),
+        BundlerError::Gone { hash, .. } => Failure::network(error.to_string()).with_hint(format!(
+            "once the bundler is back, `leash operation show {hash}` says whether it landed"
+        )),
         _ => Failure::network(error.to_string()).with_hint(NETWORK_HINT),
     }
 }

@@ -519,6 +519,41 @@ async fn waiting_gives_up_at_the_timeout() {
 }
 
 #[tokio::test]
+async fn a_bundler_that_goes_away_is_reported_long_before_the_timeout() {
+    // Answers two polls ("not yet"), then stops listening: every later poll is refused at connect.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/rpc?apikey=SECRET-KEY", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let served = seen.clone();
+    let server = thread::spawn(move || {
+        let pending = |_: &str, _: &Value| rpc("bundler/receipt.pending.json");
+        for stream in listener.incoming().take(2) {
+            serve(stream.unwrap(), &pending, &served);
+        }
+    });
+    let mut failures = 0;
+    let err = BundlerClient::new(&url)
+        .unwrap()
+        .wait_for_receipt_with_progress(
+            OP_HASH,
+            Duration::from_millis(50),
+            // Were the bundler's absence not noticed, the wait would run this long and end in ReceiptTimeout.
+            Duration::from_secs(600),
+            |p| failures += usize::from(p.error.is_some()),
+        )
+        .await
+        .unwrap_err();
+    server.join().unwrap();
+    let BundlerError::Gone { hash, url, .. } = &err else { panic!("{err}") };
+    assert_eq!(*hash, OP_HASH);
+    assert!(!url.contains("SECRET"), "{url}");
+    assert_eq!(seen.lock().unwrap().len(), 2, "two polls were answered");
+    assert!(failures >= 1, "the failed polls were reported as they happened");
+    assert!(err.to_string().contains(&OP_HASH.to_string()), "the message names the hash: {err}");
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
 async fn waiting_stops_on_a_rejection() {
     let server = Server::start(|_, _| rpc("bundler/error.invalid_params.json"));
     let err = bundler(&server)
