@@ -26,12 +26,19 @@ pub struct OpOutcome {
     pub transaction_hash: B256,
     /// Whether its calls succeeded.
     pub success: bool,
-    /// Wei it paid.
+    /// Wei it paid (in JSON a decimal string).
+    #[serde(serialize_with = "decimal")]
     pub actual_gas_cost: U256,
-    /// Gas it used.
+    /// Gas it used (in JSON a decimal string).
+    #[serde(serialize_with = "decimal")]
     pub actual_gas_used: U256,
     /// The calls' revert data when they failed.
     pub revert_reason: Option<Bytes>,
+}
+
+/// A `U256` as a decimal string: the number a person reads, and one a JSON parser cannot round.
+fn decimal<S: serde::Serializer>(value: &U256, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&value.to_string())
 }
 
 impl OpOutcome {
