@@ -1,7 +1,12 @@
 //! `leash policy check FILE`: a policy file read as `session create` would read it, its envelope in words and
 //! what to think twice about, without creating, signing or sending anything.
 
-use crate::{failure::Result, home::Home, network::Networks, Out};
+use crate::{
+    failure::{Failure, Result},
+    home::Home,
+    network::Networks,
+    Out,
+};
 use leash_core::PolicyFile;
 use leash_store::Store;
 use serde_json::json;
@@ -32,8 +37,15 @@ pub(crate) async fn run(
         Some(name) => Some(home.account(name).await?.address),
         None => None,
     };
-    let policy = PolicyFile::load(&file, &network.policy_context(account))?;
-    let envelope = policy.describe(&network.tokens);
+    let (policy, names) = PolicyFile::load_named(&file, &network.policy_context(account)).map_err(
+        |e| match account {
+            // The usual reason for an unknown `self`.
+            None if e.to_string().contains("`self`") => Failure::from(e)
+                .with_hint("the policy names the account as `self`: pass --account NAME"),
+            _ => Failure::from(e),
+        },
+    )?;
+    let envelope = policy.describe_named(&network.tokens, &names);
     let warnings = policy.warnings();
     out.show(
         json!({

@@ -517,7 +517,8 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
     }
     // Names and units in the policy resolve against the first network's tables.
     let first = &targets[0];
-    let policy = PolicyFile::load(&policy, &first.policy_context(Some(record.address)))?;
+    let (policy, names) =
+        PolicyFile::load_named(&policy, &first.policy_context(Some(record.address)))?;
 
     let mut grant_targets = Vec::new();
     for network in &targets {
@@ -556,7 +557,7 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
     )
     .await;
 
-    let lines = session.describe(&first.tokens);
+    let lines = session.policy.describe_named(&first.tokens, &names);
     let warnings = session.policy.warnings();
     let session_id = session.id()?;
     let chain_ids: Vec<u64> = grant_targets.iter().map(|t| t.chain_id).collect();

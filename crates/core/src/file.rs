@@ -420,12 +420,35 @@ impl PolicyFile {
         Self::parse(&text, path, context)
     }
 
+    /// [`load`](Self::load), with the names the file and the context give addresses (its `[addresses]` and the
+    /// network's contracts), to describe the policy in the file's words
+    /// ([`SessionPolicy::describe_named`]).
+    pub fn load_named(
+        path: impl AsRef<Path>,
+        context: &PolicyContext,
+    ) -> Result<(SessionPolicy, BTreeMap<String, Address>), Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Read { path: path.into(), source })?;
+        Self::parse_named(&text, path, context)
+    }
+
     /// Reads a policy from `text` against `context`; `path` names it in errors.
     pub fn parse(
         text: &str,
         path: impl AsRef<Path>,
         context: &PolicyContext,
     ) -> Result<SessionPolicy, Error> {
+        Ok(Self::parse_named(text, path, context)?.0)
+    }
+
+    /// [`parse`](Self::parse), with the names the file and the context give addresses (see
+    /// [`load_named`](Self::load_named)).
+    pub fn parse_named(
+        text: &str,
+        path: impl AsRef<Path>,
+        context: &PolicyContext,
+    ) -> Result<(SessionPolicy, BTreeMap<String, Address>), Error> {
         let path = path.as_ref().to_path_buf();
         let mut reader = Reader {
             path,
@@ -447,7 +470,12 @@ impl PolicyFile {
                 ),
             ));
         }
-        reader.read(file)
+        let policy = reader.read(file)?;
+        let mut names = reader.addresses;
+        if let Some(account) = reader.account {
+            names.insert("self".into(), account);
+        }
+        Ok((policy, names))
     }
 }
 

@@ -155,12 +155,12 @@ impl Rejection {
                 )
             }
             E::SelectorNotAllowed(x) => {
-                let allowed: Vec<String> = session
-                    .policy
-                    .actions
-                    .iter()
-                    .filter_map(|a| a.function.as_ref().map(|f| f.signature()))
-                    .collect();
+                let mut allowed: Vec<String> = Vec::new();
+                for signature in session.policy.actions.iter().filter_map(|a| a.function.as_ref().map(|f| f.signature())) {
+                    if !allowed.contains(&signature) {
+                        allowed.push(signature);
+                    }
+                }
                 format!(
                     "{}: function {} is not allowed{}",
                     call(x.callIndex),
@@ -191,8 +191,8 @@ impl Rejection {
                 let (what, condition, shown) = match rule {
                     Some((action, rule)) => (
                         action.argument_name(rule.offset).unwrap_or_else(|| format!("the word at byte {}", rule.offset)),
-                        describe_condition(&rule.condition, |v| rule_value(action, rule.offset, *v, tokens)),
-                        rule_value(action, rule.offset, value, tokens),
+                        describe_condition(&rule.condition, |v| rule_value(action, rule.offset, *v, tokens, &AddressBook::new())),
+                        rule_value(action, rule.offset, value, tokens, &AddressBook::new()),
                     ),
                     None => ("an argument".into(), "its rule".into(), word_text(value)),
                 };
@@ -334,6 +334,17 @@ fn name_or_none(address: Address) -> String {
     }
 }
 
+/// Names for addresses in descriptions: a policy file's `[addresses]` and a network's contracts.
+type AddressBook = std::collections::BTreeMap<String, Address>;
+
+/// An address by its token symbol or its name in `names`, with the address: "merchant (0x4D65…0001)".
+fn address_named(address: Address, tokens: &TokenTable, names: &AddressBook) -> String {
+    match names.iter().find(|(_, a)| **a == address) {
+        Some((name, _)) if tokens.symbol_of(address).is_none() => format!("{name} ({address})"),
+        _ => address_name(address, tokens),
+    }
+}
+
 fn address_name(address: Address, tokens: &TokenTable) -> String {
     match tokens.symbol_of(address) {
         Some(symbol) => format!("{symbol} ({address})"),
@@ -359,15 +370,24 @@ fn describe_condition(condition: &Condition, v: impl Fn(&U256) -> String) -> Str
 /// A rule's value: in the token's units when the rule is on the argument the action's spending cap counts (so
 /// "amount ≤ 100 USDC", not "≤ 100000000"), as an address for an `address` argument, else as [`word_text`]
 /// shows it.
-fn rule_value(action: &Action, offset: u16, word: U256, tokens: &TokenTable) -> String {
+fn rule_value(
+    action: &Action,
+    offset: u16,
+    word: U256,
+    tokens: &TokenTable,
+    names: &AddressBook,
+) -> String {
     if action.amount_cap.is_some_and(|cap| cap.offset == offset) {
         return amount_text(action, word, tokens);
+    }
+    if let Some((symbol, decimals)) = amount_token(action, offset, tokens) {
+        return format!("{} {symbol}", format_units(word, decimals));
     }
     let declared = action.function.as_ref().and_then(|f| crate::abi::input_at(f, offset));
     match declared {
         // An address argument reads as an address, however small the number.
         Some((_, DynSolType::Address)) => {
-            address_name(Address::from_word(word.to_be_bytes::<32>().into()), tokens)
+            address_named(Address::from_word(word.to_be_bytes::<32>().into()), tokens, names)
         }
         _ => word_text(word),
     }
@@ -490,6 +510,16 @@ impl Session {
 impl crate::SessionPolicy {
     /// The policy's envelope in plain words, one line per fact.
     pub fn describe(&self, tokens: &TokenTable) -> Vec<String> {
+        self.describe_named(tokens, &AddressBook::new())
+    }
+
+    /// [`describe`](Self::describe), naming the addresses `names` knows (a policy file's `[addresses]`, a
+    /// network's contracts) as the file does: "to = merchant (0x4D65…)".
+    pub fn describe_named(
+        &self,
+        tokens: &TokenTable,
+        names: &std::collections::BTreeMap<String, Address>,
+    ) -> Vec<String> {
         let policy = self;
         let mut lines = Vec::new();
         lines.push(match policy.valid_until {
@@ -511,11 +541,13 @@ impl crate::SessionPolicy {
             );
         }
         for action in &policy.actions {
-            lines.push(describe_action(action, tokens));
+            lines.push(describe_action(action, tokens, names));
         }
         if let Some(limit) = &policy.max_ops {
+            let usable =
+                describe_usable(&limit.period).map(|u| format!(", {u}")).unwrap_or_default();
             lines.push(format!(
-                "at most {} operations {}",
+                "at most {} operations {}{usable}",
                 limit.count,
                 describe_period(&limit.period)
             ));
@@ -531,13 +563,13 @@ impl crate::SessionPolicy {
             lines.push(format!("every operation must use paymaster {paymaster}"));
         }
         for scope in &policy.signing.typed_data {
-            lines.push(describe_scope(scope, tokens));
+            lines.push(describe_scope(scope, tokens, names));
         }
         lines
     }
 }
 
-fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable) -> String {
+fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable, names: &AddressBook) -> String {
     let layout = scope.encode_type.as_deref().and_then(|t| TypedDataLayout::parse(t).ok());
     let what = match (&scope.name, &layout) {
         (Some(name), Some(layout)) => format!("{name} ({} typed data)", layout.primary()),
@@ -546,7 +578,7 @@ fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable) -> String {
         (None, None) => format!("typed data of type {}", scope.type_hash),
     };
     let layout = layout.map(|l| l.with_nested(&scope.nested));
-    let mut text = format!("may sign {what} for {}", address_name(scope.verifier, tokens));
+    let mut text = format!("may sign {what} for {}", address_named(scope.verifier, tokens, names));
     for rule in &scope.rules {
         let (name, ty) = match layout.as_ref().and_then(|l| l.field_at(rule.offset)) {
             Some((name, ty)) => (name, Some(ty)),
@@ -560,7 +592,7 @@ fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable) -> String {
             .filter(|_| name == "value" || name == "amount");
         let condition = describe_condition(&rule.condition, |x| match token {
             Some((symbol, decimals)) => format!("{} {symbol}", format_units(*x, decimals)),
-            None => field_value(ty.as_deref(), *x, tokens),
+            None => field_value(ty.as_deref(), *x, tokens, names),
         });
         text.push_str(&format!(", {name} {condition}"));
     }
@@ -568,10 +600,10 @@ fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable) -> String {
 }
 
 /// A typed-data field's value: an address for an `address` field, else as [`word_text`] shows it.
-fn field_value(ty: Option<&str>, word: U256, tokens: &TokenTable) -> String {
+fn field_value(ty: Option<&str>, word: U256, tokens: &TokenTable, names: &AddressBook) -> String {
     match ty {
         Some("address") => {
-            address_name(Address::from_word(word.to_be_bytes::<32>().into()), tokens)
+            address_named(Address::from_word(word.to_be_bytes::<32>().into()), tokens, names)
         }
         _ => word_text(word),
     }
@@ -579,43 +611,143 @@ fn field_value(ty: Option<&str>, word: U256, tokens: &TokenTable) -> String {
 
 /// An amount of the action's capped argument, in the target token's units when the target is a known token.
 fn amount_text(action: &Action, raw: U256, tokens: &TokenTable) -> String {
-    let token = match action.target {
-        Target::Contract(t) => {
-            tokens.symbol_of(t).and_then(|s| tokens.get(s).map(|tk| (s, tk.decimals)))
-        }
-        Target::Any => None,
-    };
-    match token {
+    let offset = action.amount_cap.map(|cap| cap.offset);
+    match offset
+        .and_then(|offset| amount_token(action, offset, tokens))
+        .or_else(|| target_token(action, tokens))
+    {
         Some((symbol, decimals)) => format!("{} {symbol}", format_units(raw, decimals)),
         None => raw.to_string(),
     }
 }
 
+/// The action's target, when it is a known token.
+fn target_token<'t>(action: &Action, tokens: &'t TokenTable) -> Option<(&'t str, u8)> {
+    match action.target {
+        Target::Contract(t) => {
+            tokens.symbol_of(t).and_then(|s| tokens.get(s).map(|tk| (s, tk.decimals)))
+        }
+        Target::Any => None,
+    }
+}
+
+/// The token an amount argument counts in, when the action says: on a token, its `amount`, `value` or `wad`; on
+/// a router, `amountIn` (or `amountInMax`) in the token an `eq` rule fixes `tokenIn` to, `amountOut…` in `tokenOut`'s.
+fn amount_token<'t>(action: &Action, offset: u16, tokens: &'t TokenTable) -> Option<(&'t str, u8)> {
+    let function = action.function.as_ref()?;
+    let (param, ty) = crate::abi::input_at(function, offset)?;
+    if !matches!(ty, DynSolType::Uint(_)) {
+        return None;
+    }
+    let name = param.name.as_str();
+    if matches!(name, "amount" | "value" | "wad") {
+        if let Some(token) = target_token(action, tokens) {
+            return Some(token);
+        }
+    }
+    let suffix = name.strip_prefix("amount")?;
+    action.rules.iter().find_map(|rule| {
+        let Condition::Eq(word) = rule.condition else { return None };
+        let (token_param, token_ty) = crate::abi::input_at(function, rule.offset)?;
+        let side = token_param.name.strip_prefix("token")?;
+        if token_ty != DynSolType::Address || !suffix.starts_with(side) {
+            return None;
+        }
+        let address = Address::from_word(word.to_be_bytes::<32>().into());
+        tokens.symbol_of(address).and_then(|s| tokens.get(s).map(|tk| (s, tk.decimals)))
+    })
+}
+
+/// The period a counter is kept for: "in total", "per calendar month", "per day", "per 6 hours", "in each of 12
+/// windows".
 fn describe_period(period: &Period) -> String {
     match period {
         Period::Lifetime => "in total".into(),
-        Period::Monthly { active } if active.from == 0 && active.duration == 0 => {
-            "per calendar month".into()
-        }
-        Period::Monthly { active } => format!(
-            "per calendar month, only {} from {} into the month",
-            format_duration(active.duration.into()),
-            format_duration(active.from.into())
-        ),
-        Period::Every { length, active, .. } if active.from == 0 && active.duration == 0 => {
-            format!("per {}", format_duration((*length).into()))
-        }
-        Period::Every { length, active, .. } => format!(
-            "per {}, only for {} from {} into each",
-            format_duration((*length).into()),
-            format_duration(active.duration.into()),
-            format_duration(active.from.into())
-        ),
+        Period::Monthly { .. } => "per calendar month".into(),
+        Period::Every { length, .. } => match *length {
+            3_600 => "per hour".into(),
+            86_400 => "per day".into(),
+            604_800 => "per week".into(),
+            length => format!("per {}", format_duration(length.into())),
+        },
         Period::Windows(windows) => format!("in each of {} windows", windows.len()),
     }
 }
 
-fn describe_action(action: &Action, tokens: &TokenTable) -> String {
+const DAY: u64 = 86_400;
+const WEEKDAYS: [&str; 7] =
+    ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
+
+/// When in each period use is open, if not all of it: "only between 08:00 and 20:00 UTC each day", "only from
+/// Monday 09:00 to Friday 17:00 UTC each week", "only on day 1 of each month".
+fn describe_usable(period: &Period) -> Option<String> {
+    let clock = |seconds: u64| {
+        let s = seconds % DAY;
+        if s.is_multiple_of(60) {
+            format!("{:02}:{:02}", s / 3_600, s / 60 % 60)
+        } else {
+            format!("{:02}:{:02}:{:02}", s / 3_600, s / 60 % 60, s % 60)
+        }
+    };
+    match period {
+        Period::Monthly { active } if active.from != 0 || active.duration != 0 => {
+            let (from, duration) = (u64::from(active.from), u64::from(active.duration));
+            if from.is_multiple_of(DAY) && duration.is_multiple_of(DAY) && duration > 0 {
+                let (first, last) = (from / DAY + 1, (from + duration) / DAY);
+                return Some(if first == last {
+                    format!("only on day {first} of each month")
+                } else {
+                    format!("only on days {first} to {last} of each month")
+                });
+            }
+            Some(format!(
+                "only for {} from {} into each month",
+                if duration == 0 { "the rest".into() } else { format_duration(duration) },
+                format_duration(from)
+            ))
+        }
+        Period::Every { start, length, active } if active.from != 0 || active.duration != 0 => {
+            let (anchor, length) = (start.as_u48(), u64::from(*length));
+            let (from, duration) = (u64::from(active.from), u64::from(active.duration));
+            let open = anchor + from;
+            let close = if duration == 0 { anchor + length } else { open + duration };
+            if anchor.is_multiple_of(DAY) && length == DAY {
+                return Some(format!(
+                    "only between {} and {} UTC each day",
+                    clock(open),
+                    clock(close)
+                ));
+            }
+            if anchor.is_multiple_of(DAY) && length == 7 * DAY {
+                let day = |t: u64| WEEKDAYS[(t / DAY % 7) as usize];
+                return Some(format!(
+                    "only from {} {} to {} {} UTC each week",
+                    day(open),
+                    clock(open),
+                    day(close),
+                    clock(close)
+                ));
+            }
+            Some(format!(
+                "only for {} from {} into each period",
+                format_duration(close - open),
+                format_duration(from)
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn describe_action(action: &Action, tokens: &TokenTable, names: &AddressBook) -> String {
     let what = match (&action.call, &action.function) {
         (CallScope::Any, _) => "any function".to_string(),
         (CallScope::NativeTransfer, _) => "a plain native transfer".to_string(),
@@ -626,24 +758,17 @@ fn describe_action(action: &Action, tokens: &TokenTable) -> String {
     };
     let target = match action.target {
         Target::Any => "any contract".to_string(),
-        Target::Contract(t) => address_name(t, tokens),
+        Target::Contract(t) => address_named(t, tokens, names),
     };
     let mut text = format!("may call {what} on {target}");
     for rule in &action.rules {
         let name = action
             .argument_name(rule.offset)
             .unwrap_or_else(|| format!("word at byte {}", rule.offset));
-        let condition =
-            describe_condition(&rule.condition, |x| rule_value(action, rule.offset, *x, tokens));
+        let condition = describe_condition(&rule.condition, |x| {
+            rule_value(action, rule.offset, *x, tokens, names)
+        });
         text.push_str(&format!(", {name} {condition}"));
-    }
-    let period = describe_period(&action.period);
-    if let Some(cap) = action.amount_cap {
-        let amount = amount_text(action, U256::from(cap.cap), tokens);
-        text.push_str(&format!(", at most {amount} {period}"));
-    }
-    if let Some(uses) = action.max_uses {
-        text.push_str(&format!(", {uses} call{} {period}", if uses == 1 { "" } else { "s" }));
     }
     if action.max_value_per_call > 0 {
         text.push_str(&format!(
@@ -651,8 +776,22 @@ fn describe_action(action: &Action, tokens: &TokenTable) -> String {
             format_units(U256::from(action.max_value_per_call), 18)
         ));
     }
+    // The limits share one period: said once, with the part of it in which use is open.
+    let mut limits = Vec::new();
+    if let Some(cap) = action.amount_cap {
+        limits.push(format!("at most {}", amount_text(action, U256::from(cap.cap), tokens)));
+    }
+    if let Some(uses) = action.max_uses {
+        limits.push(format!("{uses} call{}", if uses == 1 { "" } else { "s" }));
+    }
     if let Some(cap) = action.value_cap {
-        text.push_str(&format!(", at most {} ETH {period}", format_units(U256::from(cap), 18)));
+        limits.push(format!("at most {} ETH of value", format_units(U256::from(cap), 18)));
+    }
+    if !limits.is_empty() {
+        text.push_str(&format!(", {} {}", and_list(&limits), describe_period(&action.period)));
+    }
+    if let Some(usable) = describe_usable(&action.period) {
+        text.push_str(&format!(", {usable}"));
     }
     text
 }

@@ -37,7 +37,10 @@ pub struct OpOutcome {
 }
 
 /// A `U256` as a decimal string: the number a person reads, and one a JSON parser cannot round.
-fn decimal<S: serde::Serializer>(value: &U256, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+fn decimal<S: serde::Serializer>(
+    value: &U256,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
     serializer.serialize_str(&value.to_string())
 }
 
