@@ -20,7 +20,7 @@ use leash_contracts::{
     },
     ENTRYPOINT_V07,
 };
-use leash_core::{encode_execute, Call, GrantTarget, PolicyFile, Session, SessionKey};
+use leash_core::{encode_execute, Call, GrantTarget, PolicyFile, PublicKey, Session};
 use leash_devnet::{LocalStack, ETH};
 use leash_sdk::{
     bundler::BundlerError,
@@ -176,7 +176,7 @@ async fn a_new_accounts_first_session_operation_needs_the_staked_factory() {
     let signer: Arc<dyn SessionSigner> = Arc::new(EcdsaSigner::random());
     let policy = PolicyFile::parse(PAY_THE_MERCHANT, "pay.toml", &stack.context()).unwrap();
     let session =
-        Session { key: SessionKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
+        Session { key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
     let mut address = None;
     for (factory, staked) in [(d.account_factory, false), (d.factory_staker, true)] {
         let account = SmartAccount::counterfactual(

@@ -534,7 +534,7 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
     let owner = crate::account::open_owner(home, &record, &owner).await?;
     let key = SessionKey::random(key_kind.into());
     let session = Session {
-        key: leash_core::SessionKey {
+        key: leash_core::PublicKey {
             kind: key.identity().kind(),
             public: key.identity().signer_bytes(),
         },

@@ -7,7 +7,7 @@ use alloy::primitives::{address, Address, U256};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use leash_core::{
     encode_call, ActionRecord, Call, ChainState, Evaluator, OpGas, Operation, PolicyContext,
-    PolicyFile, Session, SessionKey, SessionRecord, SessionState, Timestamp,
+    PolicyFile, PublicKey, Session, SessionRecord, SessionState, Timestamp,
 };
 use std::{collections::HashMap, hint::black_box, path::PathBuf};
 
@@ -31,7 +31,7 @@ fn context() -> PolicyContext {
 fn subscription() -> Session {
     let policy = PolicyFile::load(subscription_path(), &context())
         .expect("examples/policies/subscription.toml reads");
-    Session { key: SessionKey::ecdsa(Address::repeat_byte(0x5e)), policy }
+    Session { key: PublicKey::ecdsa(Address::repeat_byte(0x5e)), policy }
 }
 
 fn time(rfc3339: &str) -> u64 {

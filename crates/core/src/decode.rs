@@ -11,8 +11,8 @@ use crate::{
     encode::{signer_length, MAX_LENGTH},
     model::{
         Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period,
-        Session, SessionKey, SessionPolicy, SigningPolicy, Target, TypedDataScope, UseLimit,
-        Window, DEFAULT_GAS_BUDGET,
+        PublicKey, Session, SessionPolicy, SigningPolicy, Target, TypedDataScope, UseLimit, Window,
+        DEFAULT_GAS_BUDGET,
     },
     Error, Timestamp,
 };
@@ -422,7 +422,7 @@ impl Session {
             actions: actions.iter().map(Action::from_onchain).collect::<Result<_, _>>()?,
             salt: session.salt,
         };
-        let decoded = Session { key: SessionKey { kind, public: session.signer.clone() }, policy };
+        let decoded = Session { key: PublicKey { kind, public: session.signer.clone() }, policy };
         if decoded.policy.actions_root()? != session.actionsRoot {
             return Err(Error::Invalid(
                 "the actions do not hash to the session's actionsRoot: the document was altered"
@@ -510,7 +510,7 @@ mod tests {
 
     fn session(kind: SignerKind) -> Session {
         let public = Bytes::from(vec![0x66; signer_length(kind)]);
-        Session { key: SessionKey { kind, public }, policy: policy() }
+        Session { key: PublicKey { kind, public }, policy: policy() }
     }
 
     fn packed(session: &Session) -> (Bytes, Vec<Bytes>) {

@@ -8,7 +8,7 @@
 
 use crate::{
     model::{
-        Action, ArgRule, CallScope, Period, Session, SessionKey, SessionPolicy, Target,
+        Action, ArgRule, CallScope, Period, PublicKey, Session, SessionPolicy, Target,
         TypedDataScope,
     },
     Error, MerkleTree,
@@ -360,7 +360,7 @@ impl Session {
     }
 }
 
-fn onchain_session(policy: &SessionPolicy, key: &SessionKey) -> Result<onchain::Session, Error> {
+fn onchain_session(policy: &SessionPolicy, key: &PublicKey) -> Result<onchain::Session, Error> {
     let mut flags = 0u8;
     if policy.sudo {
         flags |= SessionFlags::SUDO;
@@ -410,13 +410,13 @@ pub struct GrantProof {
 ///
 /// ```
 /// use alloy::primitives::{Address, Bytes};
-/// use leash_core::{Action, CallScope, Session, SessionKey, SessionPolicy, SessionUse, Target};
+/// use leash_core::{Action, CallScope, Session, PublicKey, SessionPolicy, SessionUse, Target};
 ///
 /// let policy = SessionPolicy::builder()
 ///     .action(Action::new(Target::Any, CallScope::NativeTransfer).with_max_uses(3))
 ///     .action(Action::new(Target::Contract(Address::repeat_byte(7)), CallScope::Any))
 ///     .build()?;
-/// let session = Session { key: SessionKey::ecdsa(Address::repeat_byte(1)), policy };
+/// let session = Session { key: PublicKey::ecdsa(Address::repeat_byte(1)), policy };
 /// let first = SessionUse {
 ///     session: &session,
 ///     call_actions: &[0],
@@ -538,7 +538,7 @@ impl SessionPolicy {
     /// Checks that the policy packs with any key (a 64-byte one, the longest): no count or length past its
     /// field. Part of [`SessionPolicy::validate`].
     pub(crate) fn check_packs(&self) -> Result<(), Error> {
-        let key = SessionKey { kind: SignerKind::P256, public: Bytes::from(vec![1u8; 64]) };
+        let key = PublicKey { kind: SignerKind::P256, public: Bytes::from(vec![1u8; 64]) };
         pack_session(&onchain_session(self, &key)?).map(|_| ())
     }
 }
@@ -549,8 +549,8 @@ mod tests {
     use crate::{model::Window, Condition, NestedStruct, Timestamp};
     use alloy::primitives::{aliases::U96, Address, U256};
 
-    fn key() -> SessionKey {
-        SessionKey::ecdsa(Address::repeat_byte(0x5e))
+    fn key() -> PublicKey {
+        PublicKey::ecdsa(Address::repeat_byte(0x5e))
     }
 
     fn paying() -> Action {

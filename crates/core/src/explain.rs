@@ -172,10 +172,10 @@ pub struct Allowed {
 /// ```
 /// use alloy::primitives::U256;
 /// use leash_contracts::bindings::SessionKeyValidator::{SessionKeyValidatorErrors, UseLimitExceeded};
-/// use leash_core::{Action, CallScope, Rejection, Session, SessionKey, SessionPolicy, Target, TokenTable};
+/// use leash_core::{Action, CallScope, Rejection, Session, PublicKey, SessionPolicy, Target, TokenTable};
 ///
 /// let session = Session {
-///     key: SessionKey::ecdsa(alloy::primitives::Address::repeat_byte(1)),
+///     key: PublicKey::ecdsa(alloy::primitives::Address::repeat_byte(1)),
 ///     policy: SessionPolicy::builder().action(Action::new(Target::Any, CallScope::Any)).build()?,
 /// };
 /// let rejection = Rejection::Module(SessionKeyValidatorErrors::UseLimitExceeded(UseLimitExceeded {
@@ -232,7 +232,7 @@ fn period_error(e: PeriodError) -> E {
 /// ```
 /// use alloy::primitives::{address, aliases::U96, Address, U256};
 /// use leash_core::{
-///     encode_call, Action, Call, ChainState, Evaluator, Operation, Session, SessionKey, SessionPolicy,
+///     encode_call, Action, Call, ChainState, Evaluator, Operation, Session, PublicKey, SessionPolicy,
 /// };
 ///
 /// let usdc = address!("A0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48");
@@ -240,7 +240,7 @@ fn period_error(e: PeriodError) -> E {
 ///     .action(Action::call(usdc, "transfer(address to, uint256 amount)")?
 ///         .with_amount_cap("amount", U96::from(100_000_000u64))?)
 ///     .build()?;
-/// let session = Session { key: SessionKey::ecdsa(Address::repeat_byte(1)), policy };
+/// let session = Session { key: PublicKey::ecdsa(Address::repeat_byte(1)), policy };
 /// let evaluator = Evaluator::new(&session)?;
 /// let op = Operation {
 ///     account: Address::repeat_byte(2), module: Address::repeat_byte(3), time: 1_800_000_000,

@@ -61,9 +61,9 @@ pub use explain::{
 pub use file::{policy_schema, PolicyContext, PolicyFile};
 pub use merkle::MerkleTree;
 pub use model::{
-    Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period, Selector,
-    Session, SessionKey, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target,
-    TypedDataScope, UseLimit, Window, DEFAULT_GAS_BUDGET,
+    Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period, PublicKey,
+    Selector, Session, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target, TypedDataScope,
+    UseLimit, Window, DEFAULT_GAS_BUDGET,
 };
 pub use period::{PeriodError, PeriodSlot};
 pub use signing::{erc1271_signature, SigningRefusal, TypedDataRequest};

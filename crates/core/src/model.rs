@@ -276,25 +276,27 @@ pub struct Window {
     pub end: Timestamp,
 }
 
-/// The key a session signs with: its kind and its public identity as the module stores it.
+/// The session key's public half, as the module checks signatures against it: its kind and its public key. The
+/// secret half is the SDK's `signer::SessionKey`; `signer::KeyIdentity` is the same public half with what a keystore
+/// records beside it (a WebAuthn key's relying party).
 #[derive(Clone, PartialEq, Eq)]
-pub struct SessionKey {
+pub struct PublicKey {
     /// ECDSA, P-256 or WebAuthn.
     pub kind: SignerKind,
     /// The 20-byte address (ECDSA) or the 64-byte public key `x || y` (P-256, WebAuthn).
     pub public: Bytes,
 }
 
-impl SessionKey {
+impl PublicKey {
     /// An ECDSA session key by its address.
     pub fn ecdsa(address: Address) -> Self {
         Self { kind: SignerKind::Ecdsa, public: Bytes::copy_from_slice(address.as_slice()) }
     }
 }
 
-impl fmt::Debug for SessionKey {
+impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionKey({:?}, {})", self.kind, self.public)
+        write!(f, "PublicKey({:?}, {})", self.kind, self.public)
     }
 }
 
@@ -302,12 +304,12 @@ impl fmt::Debug for SessionKey {
 ///
 /// ```
 /// use alloy::primitives::{address, keccak256, Address};
-/// use leash_core::{Action, CallScope, Session, SessionKey, SessionPolicy, Target};
+/// use leash_core::{Action, CallScope, Session, PublicKey, SessionPolicy, Target};
 ///
 /// let policy = SessionPolicy::builder()
 ///     .action(Action::new(Target::Any, CallScope::NativeTransfer).with_max_value_per_call(10u128.pow(15)))
 ///     .build()?;
-/// let session = Session { key: SessionKey::ecdsa(address!("00000000000000000000000000000000000a6e47")), policy };
+/// let session = Session { key: PublicKey::ecdsa(address!("00000000000000000000000000000000000a6e47")), policy };
 /// // What the module reads, and the id it stores the session under.
 /// let packed = session.encode()?;
 /// assert_eq!(session.id()?, keccak256(&packed));
@@ -319,7 +321,7 @@ impl fmt::Debug for SessionKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
     /// The session's key.
-    pub key: SessionKey,
+    pub key: PublicKey,
     /// The session's envelope.
     pub policy: SessionPolicy,
 }

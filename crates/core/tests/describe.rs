@@ -127,7 +127,7 @@ fn a_refusal_lists_what_is_allowed_once() {
         &context,
     )
     .unwrap();
-    let session = leash_core::Session { key: leash_core::SessionKey::ecdsa(Address::ZERO), policy };
+    let session = leash_core::Session { key: leash_core::PublicKey::ecdsa(Address::ZERO), policy };
     let refused = leash_core::Rejection::Module(SessionKeyValidatorErrors::SelectorNotAllowed(
         SelectorNotAllowed {
             callIndex: alloy::primitives::U256::ZERO,

@@ -249,7 +249,7 @@ fn rules_on_the_spent_argument_read_in_the_tokens_units() {
     use leash_contracts::bindings::SessionKeyValidator::{
         ArgumentRuleFailed, SessionKeyValidatorErrors,
     };
-    use leash_core::{Rejection, Session, SessionKey};
+    use leash_core::{PublicKey, Rejection, Session};
 
     let policy = PolicyFile::parse(
         r#"
@@ -265,7 +265,7 @@ fn rules_on_the_spent_argument_read_in_the_tokens_units() {
         &context(),
     )
     .unwrap();
-    let session = Session { key: SessionKey::ecdsa(Address::ZERO), policy };
+    let session = Session { key: PublicKey::ecdsa(Address::ZERO), policy };
     let tokens = context().tokens;
     let words = session.describe(&tokens).join("\n");
     assert!(words.contains("amount ≤ 100 USDC"), "{words}");
@@ -357,7 +357,7 @@ fn typed_data_signing_reads_types_fields_and_nested_structs() {
 
     // Described field by field.
     let session = leash_core::Session {
-        key: leash_core::SessionKey::ecdsa(Address::repeat_byte(1)),
+        key: leash_core::PublicKey::ecdsa(Address::repeat_byte(1)),
         policy: policy.clone(),
     };
     let lines = session.describe(&context().tokens);
@@ -381,7 +381,7 @@ fn signing_must_say_what_or_opt_in_to_anything() {
     let policy = read("[signing]\nany = true\n").unwrap();
     assert!(policy.signing.any && policy.signing.typed_data.is_empty());
     let session =
-        leash_core::Session { key: leash_core::SessionKey::ecdsa(Address::repeat_byte(1)), policy };
+        leash_core::Session { key: leash_core::PublicKey::ecdsa(Address::repeat_byte(1)), policy };
     assert_ne!(session.to_onchain().unwrap().flags & leash_contracts::SessionFlags::SIGN_ANY, 0);
     let lines = session.describe(&context().tokens);
     assert!(lines.iter().any(|l| l.contains("may sign any message")), "{lines:?}");

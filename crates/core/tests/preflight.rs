@@ -8,7 +8,7 @@ use leash_contracts::{
 };
 use leash_core::{
     calls_hash, use_digest, Action, ActionRecord, Call, CallScope, ChainState, Evaluator, OpGas,
-    Operation, Rejection, Session, SessionKey, SessionPolicy, SessionRecord, SessionState, Target,
+    Operation, PublicKey, Rejection, Session, SessionPolicy, SessionRecord, SessionState, Target,
     TokenTable, DEFAULT_GAS_BUDGET,
 };
 use std::collections::{HashMap, HashSet};
@@ -20,7 +20,7 @@ const SHOP: Address = address!("0000000000000000000000000000000000005b0b");
 const TIME: u64 = 1_800_000_000;
 
 fn session(policy: SessionPolicy) -> Session {
-    Session { key: SessionKey::ecdsa(Address::repeat_byte(1)), policy }
+    Session { key: PublicKey::ecdsa(Address::repeat_byte(1)), policy }
 }
 
 fn any_call() -> SessionPolicy {

@@ -17,7 +17,7 @@ use alloy::{
 };
 use leash_contracts::bindings::{DexRouter, GameItems};
 use leash_core::{
-    encode_call, Call, GrantTarget, PolicyFile, Session, SessionKey, SessionPolicy, Timestamp,
+    encode_call, Call, GrantTarget, PolicyFile, PublicKey, Session, SessionPolicy, Timestamp,
 };
 use leash_devnet::{LocalStack, StackError, StackOptions, ETH};
 use leash_sdk::{
@@ -539,7 +539,7 @@ pub async fn multichain(
     let signer: Arc<dyn SessionSigner> = Arc::new(EcdsaSigner::random());
     let policy = pay_policy(stack, "pay the vendor on every chain", VENDOR)?;
     let session =
-        Session { key: SessionKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
+        Session { key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
     let chains = [stack, &second];
     let mut targets = Vec::new();
     for chain in chains {

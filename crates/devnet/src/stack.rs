@@ -8,7 +8,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use leash_bundler::{BundlerConfig, LocalBundler};
-use leash_core::{Call, PolicyContext, Session, SessionKey, SessionPolicy, TokenTable};
+use leash_core::{Call, PolicyContext, PublicKey, Session, SessionPolicy, TokenTable};
 use leash_sdk::{
     bundler::BundlerClient,
     signer::{EcdsaSigner, SessionSigner},
@@ -178,7 +178,7 @@ impl LocalStack {
         signer: Arc<dyn SessionSigner>,
     ) -> Result<SessionAgent, StackError> {
         let session = Session {
-            key: SessionKey { kind: signer.kind(), public: signer.signer_bytes() },
+            key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() },
             policy,
         };
         Ok(SessionAgent::builder(self.chain.clone(), self.account.address, session, signer)

@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use leash_contracts::ENTRYPOINT_V07;
 use leash_core::{
     calls_hash, encode_call, encode_execute, use_digest, ActionRecord, Call, ChainState, Evaluator,
-    OpGas, Operation, PolicyContext, PolicyFile, Session, SessionKey, SessionRecord, SessionState,
+    OpGas, Operation, PolicyContext, PolicyFile, PublicKey, Session, SessionRecord, SessionState,
     SessionUse, Timestamp,
 };
 use leash_sdk::{
@@ -47,7 +47,7 @@ impl Fixture {
             .join("../../examples/policies/subscription.toml");
         let policy =
             PolicyFile::load(path, &context).expect("examples/policies/subscription.toml reads");
-        let key = SessionKey { kind: signer.kind(), public: signer.signer_bytes() };
+        let key = PublicKey { kind: signer.kind(), public: signer.signer_bytes() };
         let payment = Call {
             target: USDC,
             value: U256::ZERO,

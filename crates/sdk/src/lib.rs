@@ -23,7 +23,7 @@
 //!
 //! ```
 //! use alloy::primitives::{aliases::U96, Address, B256, U256};
-//! use leash_core::{encode_call, Action, Call, Session, SessionKey, SessionPolicy};
+//! use leash_core::{encode_call, Action, Call, Session, PublicKey, SessionPolicy};
 //! use leash_sdk::{lanes::Lane, signer::{EcdsaSigner, SessionSigner}, Chain, Owner, SessionAgent, SmartAccount, Submitter};
 //! use std::sync::Arc;
 //!
@@ -50,7 +50,7 @@
 //!     .action(Action::call(stack.usdc, "transfer(address to, uint256 amount)")?
 //!         .with_amount_cap("amount", U96::from(100_000_000u64))?)
 //!     .build()?;
-//! let session = Session { key: SessionKey { kind: key.kind(), public: key.signer_bytes() }, policy };
+//! let session = Session { key: PublicKey { kind: key.kind(), public: key.signer_bytes() }, policy };
 //! owner.execute(&chain, &submitter, &[]).await?; // deploys the account
 //! owner.grant(&chain, &submitter, &session).await?;
 //!

@@ -400,7 +400,7 @@ mod tests {
             .with_amount_cap("amount", U96::from(50_000_000u64))
             .unwrap();
         let policy = SessionPolicy::builder().action(action).build().unwrap();
-        let session = Session { key: leash_core::SessionKey::ecdsa(Address::ZERO), policy };
+        let session = Session { key: leash_core::PublicKey::ecdsa(Address::ZERO), policy };
         let allowance = |window_ends| ActionAllowance {
             action: 0,
             period: Some(0),

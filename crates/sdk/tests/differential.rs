@@ -25,7 +25,7 @@ use leash_contracts::{
 };
 use leash_core::{
     encode_execute, use_digest, Action, ActivePart, AmountCap, ArgRule, Call, CallScope, Condition,
-    Evaluator, NestedStruct, OpGas, Operation, Period, Rejection, Session, SessionKey,
+    Evaluator, NestedStruct, OpGas, Operation, Period, PublicKey, Rejection, Session,
     SessionPolicy, SessionUse, SigningPolicy, Target, Timestamp, TypedDataScope, UseLimit, Window,
 };
 use leash_sdk::{signer::EcdsaSigner, submit::decode_module_revert, userop::UserOperation};
@@ -163,7 +163,7 @@ fn session(rng: &mut StdRng, world: &World, key: Address) -> Session {
         actions: (0..rng.gen_range(1..5)).map(|_| action(rng, world)).collect(),
         salt: B256::from(U256::from(rng.gen::<u64>())),
     };
-    Session { key: SessionKey::ecdsa(key), policy }
+    Session { key: PublicKey::ecdsa(key), policy }
 }
 
 /// Signing scopes travel in every operation's session: the module must decode them whatever they hold.

@@ -7,11 +7,11 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use common::{transfer, usdc, Stack};
-use leash_core::{Action, GrantTarget, Session, SessionKey, SessionPolicy, TokenTable};
+use leash_core::{Action, GrantTarget, PublicKey, Session, SessionPolicy, TokenTable};
 use leash_sdk::{
     keystore::{CreateOptions, Keystore, ScryptParams},
     lanes::Lane,
-    signer::{EcdsaSigner, SessionKey as SecretKey, SessionSigner},
+    signer::{EcdsaSigner, SessionKey, SessionSigner},
     GrantDocument, Owner, SessionAgent, SmartAccount,
 };
 use std::sync::Arc;
@@ -43,7 +43,7 @@ async fn document() -> (GrantDocument, Session) {
         )
         .build()
         .unwrap();
-    let session = Session { key: SessionKey::ecdsa(Address::repeat_byte(0x5e)), policy };
+    let session = Session { key: PublicKey::ecdsa(Address::repeat_byte(0x5e)), policy };
     let targets = [1u64, 10, 8453].map(|chain_id| GrantTarget {
         chain_id,
         module: Address::repeat_byte(0x3d),
@@ -164,7 +164,7 @@ async fn an_agent_runs_from_its_keystore_and_grant_document() {
     let stack = Stack::start().await;
     let dir = tempfile::tempdir().unwrap();
     // The operator: creates the session key in a keystore and the grant document for the agent.
-    let secret = SecretKey::from(EcdsaSigner::random());
+    let secret = SessionKey::from(EcdsaSigner::random());
     let options = CreateOptions::new().scrypt(ScryptParams::light_for_tests());
     Keystore::create_with(dir.path().join("agent.key"), &secret, "correct horse", options).unwrap();
     let policy = SessionPolicy::builder()
@@ -177,7 +177,7 @@ async fn an_agent_runs_from_its_keystore_and_grant_document() {
         .build()
         .unwrap();
     let session =
-        Session { key: SessionKey { kind: secret.kind(), public: secret.signer_bytes() }, policy };
+        Session { key: PublicKey { kind: secret.kind(), public: secret.signer_bytes() }, policy };
     let epoch = stack.chain.epoch(stack.account.address).await.unwrap();
     let target = GrantTarget {
         chain_id: stack.chain.chain_id,

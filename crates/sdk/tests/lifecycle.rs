@@ -12,7 +12,7 @@ use common::{transfer, usdc, Stack};
 use leash_contracts::bindings::{EntryPoint, LeashAccount, SessionKeyValidator};
 use leash_core::{
     calls_hash, grant_digest, grant_root_digest, message_digest, use_digest, Action, ArgRule,
-    Condition, GrantTarget, Period, Session, SessionKey, SessionPolicy, SessionState, Timestamp,
+    Condition, GrantTarget, Period, PublicKey, Session, SessionPolicy, SessionState, Timestamp,
     TypedDataRequest, TypedDataScope,
 };
 use leash_sdk::{
@@ -55,7 +55,7 @@ async fn hashes_and_digests_equal_the_contracts() {
         "the test clock starts at GENESIS: {now}"
     );
     let policy = pay_merchant_policy(&stack, 100);
-    let session = Session { key: SessionKey::ecdsa(Address::repeat_byte(7)), policy };
+    let session = Session { key: PublicKey::ecdsa(Address::repeat_byte(7)), policy };
     let module = SessionKeyValidator::new(stack.chain.module, stack.devnet.provider());
     let id = session.id().unwrap();
     assert_eq!(module.hashSession(session.encode().unwrap()).call().await.unwrap(), id);
@@ -233,7 +233,7 @@ async fn lazy_grant_installs_the_session_with_its_first_operation() {
     let policy = pay_merchant_policy(&stack, 100);
     let signer: Arc<dyn SessionSigner> = Arc::new(leash_sdk::signer::EcdsaSigner::random());
     let session = Session {
-        key: SessionKey { kind: signer.kind(), public: signer.signer_bytes() },
+        key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() },
         policy: policy.clone(),
     };
     let epoch = stack.chain.epoch(stack.account.address).await.unwrap();
@@ -280,7 +280,7 @@ async fn one_owner_signature_grants_on_two_chains_and_never_crosses_them() {
     let policy = pay_merchant_policy(&a, 100);
     let signer: Arc<dyn SessionSigner> = Arc::new(leash_sdk::signer::EcdsaSigner::random());
     let session =
-        Session { key: SessionKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
+        Session { key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
     let targets: Vec<GrantTarget> = [&a, &b]
         .iter()
         .map(|s| GrantTarget {
@@ -421,7 +421,7 @@ async fn the_first_session_operation_deploys_the_account_and_grants_the_session(
     let policy = pay_merchant_policy(&stack, 100);
     let signer: Arc<dyn SessionSigner> = Arc::new(leash_sdk::signer::EcdsaSigner::random());
     let session =
-        Session { key: SessionKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
+        Session { key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
     let target = GrantTarget {
         chain_id: stack.chain.chain_id,
         module: stack.chain.module,

@@ -8,8 +8,8 @@ mod common;
 use alloy::primitives::{aliases::U96, keccak256, Address, Bytes, FixedBytes, B256, U256};
 use leash_contracts::{bindings::SessionEncoderHarness, SignerKind};
 use leash_core::{
-    Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period, Session,
-    SessionKey, SessionPolicy, SigningPolicy, Target, Timestamp, TypedDataScope, UseLimit, Window,
+    Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period, PublicKey,
+    Session, SessionPolicy, SigningPolicy, Target, Timestamp, TypedDataScope, UseLimit, Window,
 };
 use leash_devnet::Devnet;
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
@@ -142,7 +142,7 @@ fn session(rng: &mut StdRng, kind: SignerKind, actions: usize, variant: usize) -
         salt: B256::from(rng.gen::<[u8; 32]>()),
     };
     policy.validate().expect("the generated policy is valid");
-    Session { key: SessionKey { kind, public }, policy }
+    Session { key: PublicKey { kind, public }, policy }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use alloy::{
 use alloy_json_rpc::{RequestPacket, ResponsePacket};
 use async_trait::async_trait;
 use common::{transfer, usdc, Stack};
-use leash_core::{Action, Condition, Session, SessionKey, SessionPolicy, Timestamp};
+use leash_core::{Action, Condition, PublicKey, Session, SessionPolicy, Timestamp};
 use leash_sdk::{
     lanes::Lane,
     signer::{EcdsaSigner, P256Signer, SessionSigner, SignerError, SignerKind, WebAuthnSigner},
@@ -127,7 +127,7 @@ fn agent(
     policy: SessionPolicy,
     signer: Arc<dyn SessionSigner>,
 ) -> SessionAgent {
-    let key = SessionKey { kind: signer.kind(), public: signer.signer_bytes() };
+    let key = PublicKey { kind: signer.kind(), public: signer.signer_bytes() };
     let session = Session { key, policy };
     SessionAgent::builder(chain, stack.account.address, session, signer)
         .submitter(stack.submitter.clone())

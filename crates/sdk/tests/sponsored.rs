@@ -88,7 +88,7 @@ async fn sponsored_agent(
 ) -> leash_sdk::SessionAgent {
     let signer = Arc::new(leash_sdk::signer::EcdsaSigner::random());
     let session = leash_core::Session {
-        key: leash_core::SessionKey::ecdsa(signer.address()),
+        key: leash_core::PublicKey::ecdsa(signer.address()),
         policy: sponsored_policy(stack, paymaster),
     };
     stack.owner.grant(&stack.chain, &stack.submitter, &session).await.unwrap();

@@ -5,11 +5,11 @@ use alloy::{
     primitives::{address, aliases::U96, Address, B256},
     signers::local::PrivateKeySigner,
 };
-use leash_core::{Action, GrantTarget, Session, SessionKey, SessionPolicy, TokenTable};
+use leash_core::{Action, GrantTarget, PublicKey, Session, SessionPolicy, TokenTable};
 use leash_sdk::{
     keystore::{EncryptedKey, Keystore, ScryptParams},
     lanes::Lane,
-    signer::{SessionKey as SecretKey, SignerKind},
+    signer::{SessionKey, SignerKind},
     GrantDocument, Owner, SmartAccount,
 };
 use leash_store::{
@@ -26,8 +26,8 @@ fn store() -> (tempfile::TempDir, FileStore) {
     (dir, store)
 }
 
-fn encrypted() -> (SecretKey, EncryptedKey) {
-    let key = SecretKey::random(SignerKind::Ecdsa);
+fn encrypted() -> (SessionKey, EncryptedKey) {
+    let key = SessionKey::random(SignerKind::Ecdsa);
     let document = Keystore::encrypt(&key, "pw", ScryptParams::light_for_tests()).unwrap();
     (key, document)
 }
@@ -52,7 +52,7 @@ async fn grant() -> GrantDocument {
         )
         .build()
         .unwrap();
-    let session = Session { key: SessionKey::ecdsa(Address::repeat_byte(0x5e)), policy };
+    let session = Session { key: PublicKey::ecdsa(Address::repeat_byte(0x5e)), policy };
     let target = GrantTarget {
         chain_id: 1,
         module: Address::repeat_byte(0x3d),

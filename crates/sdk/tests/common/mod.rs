@@ -8,7 +8,7 @@ use alloy::{
     providers::DynProvider,
     signers::local::PrivateKeySigner,
 };
-use leash_core::{PolicyContext, PolicyFile, Session, SessionKey, SessionPolicy, TokenTable};
+use leash_core::{PolicyContext, PolicyFile, PublicKey, Session, SessionPolicy, TokenTable};
 use leash_devnet::{Deployment, Devnet};
 use leash_sdk::{
     signer::{EcdsaSigner, SessionSigner},
@@ -138,7 +138,7 @@ impl Stack {
         policy: SessionPolicy,
         signer: Arc<dyn SessionSigner>,
     ) -> SessionAgent {
-        let key = SessionKey { kind: signer.kind(), public: signer.signer_bytes() };
+        let key = PublicKey { kind: signer.kind(), public: signer.signer_bytes() };
         let session = Session { key, policy };
         SessionAgent::builder(self.chain.clone(), self.account.address, session, signer)
             .submitter(self.submitter.clone())
