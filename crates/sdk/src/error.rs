@@ -83,6 +83,27 @@ pub enum Error {
     /// A grant document is malformed or does not fit this chain.
     #[error("grant document: {0}")]
     Grant(String),
+    /// A grant document could not be read.
+    #[error("grant document: cannot read {}: {source}", .path.display())]
+    GrantUnreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A grant document is not JSON of the document's shape.
+    #[error("grant document: {}:{}:{}: {source}", .path.display(), .source.line(), .source.column())]
+    GrantMalformed {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where and why parsing failed.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The owner's key could not sign (a remote signer or hardware wallet failed or refused).
+    #[error("the owner key could not sign: {0}")]
+    OwnerSigning(#[source] alloy::signers::Error),
     /// Waiting for an operation timed out.
     #[error("operation {0} was not included in time")]
     Timeout(B256),

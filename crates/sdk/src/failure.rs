@@ -138,9 +138,12 @@ impl From<Error> for Failure {
             Error::Rpc { .. } | Error::Timeout(_) | Error::Paymaster(_) => FailureKind::Network,
             Error::Bundler(e) => return bundler_failure(e),
             Error::Keystore(e) => return keystore_failure(e),
-            Error::Policy(_) | Error::Setup(_) | Error::Grant(_) | Error::UserOp(_) => {
-                FailureKind::BadInput
-            }
+            Error::Policy(_)
+            | Error::Setup(_)
+            | Error::Grant(_)
+            | Error::GrantUnreadable { .. }
+            | Error::GrantMalformed { .. }
+            | Error::UserOp(_) => FailureKind::BadInput,
             _ => FailureKind::Failed,
         };
         let mut failure = Failure::new(kind, error.to_string());

@@ -273,10 +273,9 @@ impl GrantDocument {
     pub fn load(path: impl AsRef<Path>) -> Result<(Self, Session)> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Grant(format!("cannot read {}: {e}", path.display())))?;
-        let document: Self = serde_json::from_str(&text).map_err(|e| {
-            Error::Grant(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
-        })?;
+            .map_err(|source| Error::GrantUnreadable { path: path.into(), source })?;
+        let document: Self = serde_json::from_str(&text)
+            .map_err(|source| Error::GrantMalformed { path: path.into(), source })?;
         let session =
             document.verify().map_err(|e| Error::Grant(format!("{}: {e}", path.display())))?;
         Ok((document, session))

@@ -96,11 +96,7 @@ impl Owner {
         let mut op = builder.build()?;
         let hash = op.hash(chain.entry_point, chain.chain_id)?;
         // The account checks its owner's ECDSA signature over the raw UserOperation hash.
-        let signature = self
-            .signer
-            .sign_hash(&hash)
-            .await
-            .map_err(|e| Error::Setup(format!("the owner key could not sign: {e}")))?;
+        let signature = self.signer.sign_hash(&hash).await.map_err(Error::OwnerSigning)?;
         op.signature = signature.as_bytes().to_vec().into();
         let hash = submitter.send(chain, &op).await?;
         submitter.wait(hash, Duration::from_secs(60)).await?.succeeded()
@@ -141,11 +137,8 @@ impl Owner {
             return Err(Error::Grant("a grant needs at least one chain".into()));
         }
         let grant = MultichainGrant::new(session.id()?, targets);
-        let signature = self
-            .signer
-            .sign_hash(&grant.digest())
-            .await
-            .map_err(|e| Error::Setup(format!("the owner key could not sign: {e}")))?;
+        let signature =
+            self.signer.sign_hash(&grant.digest()).await.map_err(Error::OwnerSigning)?;
         Ok(SignedGrant { grant, owner_signature: signature.as_bytes().to_vec().into() })
     }
 }

@@ -152,10 +152,20 @@ async fn malformed_json_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("grant.json");
     std::fs::write(&path, "{\n  \"version\": 1,\n  \"surprise\": true\n}").unwrap();
-    let error = GrantDocument::load(&path).unwrap_err().to_string();
+    let error = GrantDocument::load(&path).unwrap_err();
+    // The cause is kept, not flattened: a caller tells a parse error from an unreadable file by its type.
+    let cause = std::error::Error::source(&error).expect("the parse error is the source");
+    assert!(cause.downcast_ref::<serde_json::Error>().is_some(), "{cause}");
+    let error = error.to_string();
     assert!(
         error.contains("grant.json:3:") && error.contains("unknown field `surprise`"),
         "{error}"
+    );
+    let missing = GrantDocument::load(dir.path().join("absent.json")).unwrap_err();
+    let cause = std::error::Error::source(&missing).expect("the I/O error is the source");
+    assert_eq!(
+        cause.downcast_ref::<std::io::Error>().map(std::io::Error::kind),
+        Some(std::io::ErrorKind::NotFound)
     );
 }
 
