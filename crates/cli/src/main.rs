@@ -120,8 +120,9 @@ pub(crate) struct Out {
 
 impl Out {
     /// Prints `value` as JSON with `--json`, else runs `human`.
-    pub(crate) fn show(&self, value: Value, human: impl FnOnce()) {
+    pub(crate) fn show(&self, mut value: Value, human: impl FnOnce()) {
         if self.json {
+            leash_sdk::report::checksum_addresses(&mut value);
             println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialise"));
         } else {
             human();

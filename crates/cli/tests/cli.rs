@@ -1083,3 +1083,158 @@ async fn closed_pipes_and_tls_to_a_plain_port_end_with_a_message_not_a_signal() 
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_commands_json_matches_the_committed_schema() {
+    let Stack { devnet: _devnet, cli, bundler: _bundler } = stack().await;
+    let mut checked = std::collections::BTreeSet::new();
+    let mut json = |command: &str, run: Run| {
+        let value = run.json();
+        matches_schema(command, &value);
+        checked.insert(command.to_owned());
+        value
+    };
+    let owner = [("LEASH_PASSWORD", OWNER_PASSWORD)];
+    json(
+        "keystore-create",
+        cli.run_with(&["--json", "keystore", "create", "owner"], &owner).await.ok(),
+    );
+    json(
+        "keystore-create",
+        cli.run(&["--json", "keystore", "create", "passkey", "--kind", "webauthn"]).await.ok(),
+    );
+    let key_file = cli.write("key.hex", &format!("0x{}\n", "11".repeat(32)));
+    json(
+        "keystore-import",
+        cli.run(&[
+            "--json",
+            "keystore",
+            "import",
+            "imported",
+            "--private-key-file",
+            key_file.to_str().unwrap(),
+        ])
+        .await
+        .ok(),
+    );
+    json("keystore-list", cli.run(&["--json", "keystore", "list"]).await.ok());
+    json("keystore-info", cli.run(&["--json", "keystore", "info", "owner"]).await.ok());
+    json(
+        "keystore-export",
+        cli.run(&["--json", "keystore", "export", "imported", "--yes"]).await.ok(),
+    );
+    json(
+        "keystore-remove",
+        cli.run(&["--json", "keystore", "remove", "imported", "--yes"]).await.ok(),
+    );
+
+    let account = json(
+        "account-create",
+        cli.run(&["--json", "account", "create", "main", "--owner", "owner"]).await.ok(),
+    );
+    let address = account["address"].as_str().unwrap().to_owned();
+    assert_eq!(address.parse::<Address>().unwrap().to_checksum(None), address, "checksummed");
+    json("account-list", cli.run(&["--json", "account", "list"]).await.ok());
+    json("account-info", cli.run(&["--json", "account", "info", "main"]).await.ok());
+    json(
+        "account-fund",
+        cli.run(&["--json", "account", "fund", "main", "--eth", "1 ETH", "--token", "1000 USDC"])
+            .await
+            .ok(),
+    );
+    json("account-deploy", cli.run(&["--json", "account", "deploy", "main"]).await.ok());
+    json("account-status", cli.run(&["--json", "account", "status", "main"]).await.ok());
+
+    let policy = cli.write("pay.toml", POLICY);
+    let policy = policy.to_str().unwrap();
+    json("policy-check", cli.run(&["--json", "policy", "check", policy]).await.ok());
+    json(
+        "session-create",
+        cli.run(&["--json", "session", "create", "shop", "--policy", policy, "--account", "main"])
+            .await
+            .ok(),
+    );
+    json("session-list", cli.run(&["--json", "session", "list"]).await.ok());
+    json("session-info", cli.run(&["--json", "session", "info", "shop"]).await.ok());
+    json("session-grant", cli.run(&["--json", "session", "grant", "shop"]).await.ok());
+    json(
+        "session-explain",
+        cli.run(&["--json", "session", "explain", "shop", "USDC", PAY, MERCHANT_TEXT, "10 USDC"])
+            .await
+            .ok(),
+    );
+    let sent = json(
+        "session-send",
+        cli.run(&["--json", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "10 USDC"])
+            .await
+            .ok(),
+    );
+    json("session-status", cli.run(&["--json", "session", "status", "shop"]).await.ok());
+    json(
+        "operation-show",
+        cli.run(&["--json", "operation", "show", sent["userOpHash"].as_str().unwrap()]).await.ok(),
+    );
+    json("network-list", cli.run(&["--json", "network", "list"]).await.ok());
+    json("network-show", cli.run(&["--json", "network", "show"]).await.ok());
+    json("session-revoke", cli.run(&["--json", "session", "revoke", "shop"]).await.ok());
+    json(
+        "session-revoke",
+        cli.run(&["--json", "session", "revoke", "--all", "--account", "main"]).await.ok(),
+    );
+    json("session-remove", cli.run(&["--json", "session", "remove", "shop", "--yes"]).await.ok());
+
+    // Failures print the error object, a policy refusal with the rule's fields.
+    cli.run(&["session", "create", "again", "--policy", policy, "--account", "main"]).await.ok();
+    let refused = cli
+        .run(&["--json", "session", "explain", "again", "USDC", PAY, MERCHANT_TEXT, "101 USDC"])
+        .await;
+    assert_eq!(refused.code, 3, "{}", refused.text());
+    json("error", Run { code: 0, ..refused });
+    let unknown = cli.run(&["--json", "session", "info", "nope"]).await;
+    assert_eq!(unknown.code, 2);
+    json("error", Run { code: 0, ..unknown });
+
+    // Every command the schema defines was run (`session-send-interrupted` has its own test).
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../docs/schemas/cli.json")).unwrap();
+    let defined: std::collections::BTreeSet<String> = schema["$defs"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|name| name.contains('-') && *name != "session-send-interrupted")
+        .cloned()
+        .chain(["error".to_owned()])
+        .collect();
+    assert_eq!(checked, defined);
+}
+
+#[test]
+fn the_schema_refuses_what_a_command_does_not_print() {
+    let account = serde_json::json!({
+        "name": "main",
+        "address": "0x000d95E22040735c8909BcB12eB35bE758B06E30",
+        "owner": "0x550F9A74b1042A9304C6eF509C19774D8666040A",
+        "ownerKey": "owner",
+        "factory": "0xc0E02d16Ba9A649925272dB717DF7b202830A072",
+        "salt": format!("0x{}", "00".repeat(32)),
+        "validators": []
+    });
+    assert!(schema_errors("account-info", &account).is_empty());
+    let mut extra = account.clone();
+    extra["surprise"] = serde_json::json!(1);
+    assert!(!schema_errors("account-info", &extra).is_empty(), "an unknown field");
+    let mut hex_amount = serde_json::json!({ "account": account["address"], "added": ["1 ETH"] });
+    assert!(schema_errors("account-fund", &hex_amount).is_empty());
+    hex_amount["account"] = serde_json::json!("main");
+    assert!(!schema_errors("account-fund", &hex_amount).is_empty(), "not an address");
+    let operation = serde_json::json!({
+        "userOpHash": format!("0x{}", "ab".repeat(32)),
+        "transactionHash": format!("0x{}", "cd".repeat(32)),
+        "success": true,
+        "actualGasCost": "0x1120d915c9c4",
+        "actualGasUsed": "157563",
+        "revertReason": null
+    });
+    let grant = serde_json::json!({ "session": "shop", "granted": true, "operation": operation });
+    assert!(!schema_errors("session-grant", &grant).is_empty(), "a hex amount is refused");
+}

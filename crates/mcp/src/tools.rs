@@ -26,7 +26,9 @@ type Result<T, E = Failure> = std::result::Result<T, E>;
 
 /// A typed result as structured content (and its JSON as text, for clients that read only text).
 fn output(value: impl serde::Serialize) -> CallToolResult {
-    CallToolResult::structured(serde_json::to_value(value).expect("outputs serialise"))
+    let mut value = serde_json::to_value(value).expect("outputs serialise");
+    leash_sdk::report::checksum_addresses(&mut value);
+    CallToolResult::structured(value)
 }
 
 /// The MCP server: the tools over the served sessions.

@@ -98,3 +98,26 @@ impl Standing {
         }
     }
 }
+
+/// Writes every address in `value` (a string of `0x` and 40 hex digits) in its EIP-55 checksummed form, the one
+/// address convention of leash's JSON: serde writes addresses in lower case, people and block explorers in mixed
+/// case.
+///
+/// ```
+/// let mut value = serde_json::json!({ "owner": "0x4d65726368616e74000000000000000000000001", "n": "12" });
+/// leash_sdk::report::checksum_addresses(&mut value);
+/// assert_eq!(value["owner"], "0x4D65726368616E74000000000000000000000001");
+/// ```
+pub fn checksum_addresses(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text.len() == 42 && text.starts_with("0x") => {
+            if let Ok(address) = text.parse::<alloy::primitives::Address>() {
+                *text = address.to_checksum(None);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(checksum_addresses),
+        Value::Object(fields) => fields.values_mut().for_each(checksum_addresses),
+        _ => {}
+    }
+}

@@ -174,3 +174,28 @@ pub(crate) async fn usdc_balance(devnet: &Devnet, owner: Address) -> U256 {
 
 pub(crate) const PAY: &str = "transfer(address,uint256)";
 pub(crate) const MERCHANT_TEXT: &str = "0x4d65726368616e74000000000000000000000001";
+
+/// Checks `value`, what `leash --json COMMAND` printed, against the command's definition in the JSON Schema
+/// committed at docs/schemas/cli.json (`command` names it: `session-status`).
+pub(crate) fn matches_schema(command: &str, value: &Value) {
+    let errors = schema_errors(command, value);
+    assert!(errors.is_empty(), "{command}: {value:#} does not match its schema: {errors:#?}");
+}
+
+/// What is wrong with `value` as `command`'s output, by docs/schemas/cli.json.
+pub(crate) fn schema_errors(command: &str, value: &Value) -> Vec<String> {
+    static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/schemas/cli.json"
+        ))
+        .expect("docs/schemas/cli.json");
+        serde_json::from_str(&text).expect("the schema is JSON")
+    });
+    assert!(schema["$defs"].get(command).is_some(), "docs/schemas/cli.json defines no `{command}`");
+    let mut rooted = schema.clone();
+    rooted["$ref"] = Value::String(format!("#/$defs/{command}"));
+    let validator = jsonschema::validator_for(&rooted).expect("a valid JSON Schema");
+    validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+}
