@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p leash-demo --bench lanes` (LEASH_LANE_OPS and LEASH_LANES change the sizes).
 
+// The report is what the benchmark is run for: it goes to standard output.
+#![allow(clippy::disallowed_macros)]
+
 use alloy::primitives::{address, Address, U256};
 use futures::future::join_all;
 use leash_core::{Call, PolicyFile};

@@ -71,6 +71,8 @@ fn a_devnet_outlives_the_thread_that_started_it() {
 /// Run as a child by [`anvil_dies_with_the_process_that_started_it`]: starts a devnet, prints anvil's pid
 /// and waits to be killed. Without [`CHILD_ENV`] it does nothing.
 #[tokio::test]
+// The parent test reads the pid from this child's standard output.
+#[allow(clippy::disallowed_macros)]
 async fn child_holds_a_devnet() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;

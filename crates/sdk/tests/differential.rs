@@ -394,7 +394,7 @@ async fn preflight_agrees_with_the_chain() {
     let modules = stack.chain.modules_among(account, &world.forbidden).await.unwrap();
     assert_eq!(modules, [*second_module.address()].into(), "the account names its other module");
 
-    println!("differential: seed {seed}, {cases} cases");
+    eprintln!("differential: seed {seed}, {cases} cases");
     let mut rng = StdRng::seed_from_u64(seed);
     let key = EcdsaSigner::random();
     let mut rules: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -581,7 +581,7 @@ async fn preflight_agrees_with_the_chain() {
             done += 1;
         }
     }
-    println!("differential: {done} cases, 0 disagreements; {allowed} allowed; verdicts by rule: {rules:?}");
+    eprintln!("differential: {done} cases, 0 disagreements; {allowed} allowed; verdicts by rule: {rules:?}");
     assert!(allowed > cases / 20, "too few allowed cases to be meaningful: {allowed}");
     assert!(rules.len() > 12, "too few distinct rules exercised: {rules:?}");
 }
