@@ -311,7 +311,7 @@ async fn status(record: &AccountRecord, network: &Network) -> Result<serde_json:
         .await
         .map_err(|e| Failure::network(format!("eth_getBalance on `{}`: {e}", network.name)))?;
     let mut balances = vec![
-        json!({ "symbol": "ETH", "raw": native.to_string(), "amount": format_units(native, 18) }),
+        json!({ "symbol": "ETH", "address": null, "raw": native.to_string(), "amount": format_units(native, 18) }),
     ];
     for symbol in network.tokens.symbols() {
         let token = network.tokens.get(symbol).expect("listed symbol");
@@ -320,7 +320,7 @@ async fn status(record: &AccountRecord, network: &Network) -> Result<serde_json:
             .call()
             .await
             .map_err(rpc)?;
-        balances.push(json!({ "symbol": symbol, "token": token.address, "raw": raw.to_string(), "amount": format_units(raw, token.decimals) }));
+        balances.push(json!({ "symbol": symbol, "address": token.address, "raw": raw.to_string(), "amount": format_units(raw, token.decimals) }));
     }
     let deposit = EntryPoint::new(chain.entry_point, provider)
         .balanceOf(record.address)

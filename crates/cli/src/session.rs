@@ -360,7 +360,7 @@ pub(crate) async fn run(
             match &explanation.verdict {
                 Ok(allowed) => {
                     out.show(
-                        json!({ "allowed": true, "message": explanation.message, "validAfter": allowed.valid_after, "validUntil": allowed.valid_until, "actions": allowed.call_actions }),
+                        json!({ "allowed": true, "message": explanation.message, "validAfter": allowed.valid_after, "validUntil": allowed.valid_until, "actionPerCall": allowed.call_actions }),
                         || println!("{}", explanation.message),
                     );
                     Ok(())

@@ -1231,8 +1231,8 @@ fn the_schema_refuses_what_a_command_does_not_print() {
         "userOpHash": format!("0x{}", "ab".repeat(32)),
         "transactionHash": format!("0x{}", "cd".repeat(32)),
         "success": true,
-        "actualGasCost": "0x1120d915c9c4",
-        "actualGasUsed": "157563",
+        "gasCostWei": "0x1120d915c9c4",
+        "gasUsed": "157563",
         "revertReason": null
     });
     let grant = serde_json::json!({ "session": "shop", "granted": true, "operation": operation });

@@ -190,6 +190,23 @@ async fn an_agent_acts_through_the_stdio_server() {
         assert_eq!(status[field], now[field], "{field}: CLI {status} MCP {now}");
     }
     assert_eq!(now["allowances"][0]["amountLeftText"], "100 USDC", "{now}");
+    // Balances and explanations too: the same field names and number conventions on both.
+    let cli_status = cli.run(&["--json", "account", "status", "main"]).await.ok().json();
+    let cli_usdc =
+        cli_status["balances"].as_array().unwrap().iter().find(|b| b["symbol"] == "USDC").unwrap();
+    let mcp_balance =
+        call(&client, "get_balance", json!({ "session": "shop", "token": "USDC" })).await;
+    assert_eq!(&structured(&mcp_balance)["balances"][0], cli_usdc, "the USDC balance");
+    let cli_explained = cli
+        .run(&["--json", "session", "explain", "shop", "USDC", PAY, MERCHANT_TEXT, "10 USDC"])
+        .await
+        .ok()
+        .json();
+    let mcp_explained =
+        call(&client, "explain_calls", json!({ "session": "shop", "calls": pay("10 USDC") })).await;
+    for field in ["allowed", "message", "validAfter", "validUntil", "actionPerCall"] {
+        assert_eq!(cli_explained[field], structured(&mcp_explained)[field], "{field}");
+    }
 
     // Malformed arguments get a clear error, and the server keeps serving.
     let malformed = client

@@ -107,7 +107,7 @@ pub(crate) struct BalancesOutput {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct BalanceOutput {
     /// `ETH`, a token symbol, or the address asked for.
-    pub(crate) token: String,
+    pub(crate) symbol: String,
     /// The token's address; `null` for ETH.
     pub(crate) address: Option<String>,
     /// In raw units (a decimal string).

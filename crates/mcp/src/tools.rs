@@ -301,7 +301,7 @@ impl LeashMcp {
                 .await
                 .map_err(|e| rpc(format!("eth_getBalance: {e}")))?;
             balances.push(BalanceOutput {
-                token: "ETH".into(),
+                symbol: "ETH".into(),
                 address: None,
                 raw: wei.to_string(),
                 amount: Some(format_units(wei, 18)),
@@ -333,7 +333,7 @@ impl LeashMcp {
                 .await
                 .map_err(|e| rpc(format!("balanceOf on {address}: {e}")))?;
             balances.push(BalanceOutput {
-                token: symbol,
+                symbol,
                 address: Some(address.to_string()),
                 raw: raw.to_string(),
                 amount: decimals.map(|d| format_units(raw, d)),

@@ -26,11 +26,11 @@ pub struct OpOutcome {
     pub transaction_hash: B256,
     /// Whether its calls succeeded.
     pub success: bool,
-    /// Wei it paid (in JSON a decimal string).
-    #[serde(serialize_with = "decimal")]
+    /// Wei it paid (in JSON `gasCostWei`, a decimal string, as in every leash output).
+    #[serde(rename = "gasCostWei", serialize_with = "decimal")]
     pub actual_gas_cost: U256,
-    /// Gas it used (in JSON a decimal string).
-    #[serde(serialize_with = "decimal")]
+    /// Gas it used (in JSON `gasUsed`, a decimal string).
+    #[serde(rename = "gasUsed", serialize_with = "decimal")]
     pub actual_gas_used: U256,
     /// The calls' revert data when they failed.
     pub revert_reason: Option<Bytes>,
