@@ -35,6 +35,15 @@ pub(crate) async fn run(
     let recorded = home.operation(hash).await?;
     let network = match &recorded {
         Some(op) if !networks.named => networks.for_chain(op.chain_id)?,
+        Some(op) if networks.selected().chain_id != op.chain_id => {
+            eprintln!(
+                "note: it was sent on chain {}; asking `{}` (chain {}) as --network says",
+                op.chain_id,
+                networks.selected,
+                networks.selected().chain_id
+            );
+            networks.selected()
+        }
         _ => networks.selected(),
     };
     let leash_sdk::Submitter::Bundler(bundler) = network.submitter()? else {

@@ -18,7 +18,7 @@ use leash_sdk::{
     keystore::{Keystore, ScryptParams},
     lanes::Lane,
     signer::{SessionKey, SessionSigner},
-    GrantDocument, SessionAgent, SessionView,
+    GrantDocument, SessionAgent, SessionView, Standing,
 };
 use leash_store::{check_name, record_sent, AccountRecord, Record, Sent, Store, StoredKey};
 use serde_json::{json, Value};
@@ -58,14 +58,18 @@ pub(crate) enum Command {
     },
     /// Lists the sessions: name, account, chains, key.
     List,
-    /// Deletes a session's key and grant document from this machine, after confirmation. It does not revoke
-    /// it: a granted session stays usable on chain by whoever holds a copy of its key until `session revoke`.
+    /// Deletes a session's key and grant document from this machine, after confirmation. A session that can
+    /// still act on chain (granted, or not granted yet with the owner's signed grant) is refused unless --force:
+    /// once removed, only `session revoke --all` can stop it.
     Remove {
         /// The session's name.
         name: String,
         /// Do not ask.
         #[arg(long)]
         yes: bool,
+        /// Remove it even if it can still act, or its state cannot be read.
+        #[arg(long)]
+        force: bool,
     },
     /// Shows the session's envelope in plain words (no network needed).
     Info {
@@ -279,8 +283,32 @@ pub(crate) async fn run(
             Ok(())
         }
         Command::List => list(home, out).await,
-        Command::Remove { name, yes } => {
+        Command::Remove { name, yes, force } => {
             let stored = Stored::load(home, &name).await?;
+            // Whether it can still act: a live or not-yet-granted session removed here could only be stopped by
+            // revoking every session of the account.
+            let standing = match stored.network(networks) {
+                Ok(network) => match network.connect().await {
+                    Ok(chain) => stored.view(home, &network, chain).await?.standing().await.ok(),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            };
+            let can_act = standing
+                .as_ref()
+                .map(|s| matches!(s.state, Standing::ENABLED | Standing::NOT_GRANTED));
+            if !force && can_act != Some(false) {
+                let why = match &standing {
+                    Some(s) => format!("session `{name}` is {} and can still act", s.label),
+                    None => format!("the state of session `{name}` cannot be read on its network"),
+                };
+                return Err(Failure::bad_input(format!(
+                    "{why}; removing it would leave only `session revoke --all` to stop it"
+                ))
+                .with_hint(format!(
+                    "revoke it first (`leash session revoke {name}`), or pass --force to remove it anyway"
+                )));
+            }
             if !yes
                 && !password::confirm(
                     &format!(
@@ -300,11 +328,17 @@ pub(crate) async fn run(
                 json!({ "sessionId": stored.grant.session_id, "account": stored.grant.account }),
             )
             .await;
+            let state = standing.as_ref().map(|s| s.state);
             out.show(
-                json!({ "removed": name, "sessionId": stored.grant.session_id, "revoked": false }),
-                || {
-                    println!("removed session `{name}` from this machine; it is not revoked on chain");
-                    println!("  revoke it with `leash session revoke` before removing, if it was granted");
+                json!({ "removed": name, "sessionId": stored.grant.session_id, "state": state }),
+                || match &standing {
+                    Some(s) if !matches!(s.state, Standing::ENABLED | Standing::NOT_GRANTED) => {
+                        println!("removed session `{name}` from this machine (it is {})", s.label)
+                    }
+                    _ => {
+                        println!("removed session `{name}` from this machine; it is NOT revoked on chain");
+                        println!("  only `leash session revoke --all --account …` can stop it now");
+                    }
                 },
             );
             Ok(())
@@ -391,14 +425,13 @@ pub(crate) async fn run(
                     .await
                     .map_err(|e| with_rejection(e, &stored.session, &tokens))?;
             let hash = submitted.user_op_hash;
+            // Recorded now, so that an operation whose wait fails (a bundler gone, a time-out) can be followed.
+            record_submitted(home, &name, network.chain_id, stored.grant.account, hash).await;
             eprintln!("sent UserOperation {hash}; waiting for its receipt (Ctrl-C stops the wait, not the operation)");
             // Ctrl-C while waiting: the operation is with the bundler and may still land, so say how to follow it.
             let waited = tokio::select! {
                 waited = while_waiting("waiting for the receipt", agent.wait(hash)) => waited,
-                _ = tokio::signal::ctrl_c() => {
-                    record_submitted(home, &name, network.chain_id, stored.grant.account, hash).await;
-                    interrupted(out, hash);
-                }
+                Ok(()) = tokio::signal::ctrl_c() => interrupted(out, hash),
             };
             let outcome = &waited.map_err(|e| with_rejection(e, &stored.session, &tokens))?;
             let sent = leash_sdk::SentOperation {

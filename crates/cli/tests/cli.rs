@@ -966,12 +966,21 @@ async fn accounts_listed_policies_checked_operations_shown_sessions_removed() {
         assert!(info.stderr.contains("chmod 600"), "{}", info.stderr);
     }
 
-    // Removing a session deletes it from this machine only, after confirmation, and says it is not revoked.
+    // A session that can still act is not removed (only revoke --all could stop it then) unless forced; a
+    // revoked one is, after confirmation.
+    let live = cli.run(&["session", "remove", "shop", "--yes"]).await;
+    assert_eq!(live.code, 2, "{}", live.text());
+    assert!(
+        live.stderr.contains("can still act") && live.stderr.contains("leash session revoke shop"),
+        "{}",
+        live.stderr
+    );
+    cli.run(&["session", "revoke", "shop"]).await.ok();
     let unconfirmed = cli.run(&["session", "remove", "shop"]).await;
     assert_eq!(unconfirmed.code, 2, "no terminal, no --yes: {}", unconfirmed.text());
     let removed = cli.run(&["--json", "session", "remove", "shop", "--yes"]).await.ok().json();
     assert_eq!(removed["removed"], "shop");
-    assert_eq!(removed["revoked"], false);
+    assert_eq!(removed["state"], "revoked");
     let sessions = cli.run(&["--json", "session", "list"]).await.ok().json();
     assert_eq!(sessions, serde_json::json!([]));
     let audit = std::fs::read_to_string(cli.home().join("audit.jsonl")).unwrap();
@@ -984,7 +993,11 @@ async fn accounts_listed_policies_checked_operations_shown_sessions_removed() {
                 .to_owned()
         })
         .collect();
-    assert_eq!(actions, ["session.create", "operation.send", "session.remove"], "{audit}");
+    assert_eq!(
+        actions,
+        ["session.create", "operation.send", "session.revoke", "session.remove"],
+        "{audit}"
+    );
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(10_000_000));
 }
 

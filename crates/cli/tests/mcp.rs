@@ -46,6 +46,11 @@ fn structured(result: &CallToolResult) -> &Value {
 /// Checks a tool's structured result against the output schema the tool publishes.
 fn conforms(tools: &[rmcp::model::Tool], tool: &str, result: &CallToolResult) {
     assert_ne!(result.is_error, Some(true), "{tool}: {result:?}");
+    conforms_as_error(tools, tool, result);
+}
+
+/// [`conforms`] for any result, errors included: the schema admits a tool's error object too.
+fn conforms_as_error(tools: &[rmcp::model::Tool], tool: &str, result: &CallToolResult) {
     let definition = tools.iter().find(|t| t.name == tool).expect("a listed tool");
     let schema = serde_json::to_value(definition.output_schema.as_ref().expect("an output schema"))
         .expect("a schema is JSON");
@@ -143,6 +148,7 @@ async fn an_agent_acts_through_the_stdio_server() {
     let refused =
         call(&client, "send_calls", json!({ "session": "shop", "calls": pay("101 USDC") })).await;
     assert_eq!(refused.is_error, Some(true));
+    conforms_as_error(&tools, "send_calls", &refused);
     let error = &structured(&refused)["error"];
     assert_eq!(error["rule"], "ArgumentRuleFailed");
     assert_eq!(error["kind"], "policy");

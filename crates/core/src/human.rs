@@ -148,10 +148,14 @@ impl Rejection {
                     }
                 }
                 format!(
-                    "{}: {} is not a contract this session may call (allowed: {})",
+                    "{}: {} is not a contract this session may call{}",
                     call(x.callIndex),
                     address_name(x.target, tokens),
-                    allowed.join(", ")
+                    if allowed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (allowed: {})", allowed.join(", "))
+                    }
                 )
             }
             E::SelectorNotAllowed(x) => {
@@ -618,6 +622,16 @@ fn amount_text(action: &Action, raw: U256, tokens: &TokenTable) -> String {
     {
         Some((symbol, decimals)) => format!("{} {symbol}", format_units(raw, decimals)),
         None => raw.to_string(),
+    }
+}
+
+impl Action {
+    /// The token the action's capped amount counts in, when the policy says: the target token's, or a router's
+    /// `amountIn`/`amountOut` in the token its `tokenIn`/`tokenOut` rule fixes.
+    pub fn cap_token<'t>(&self, tokens: &'t TokenTable) -> Option<(&'t str, u8)> {
+        self.amount_cap
+            .and_then(|cap| amount_token(self, cap.offset, tokens))
+            .or_else(|| target_token(self, tokens))
     }
 }
 

@@ -43,8 +43,9 @@ pub struct CallEntry {
 }
 
 /// An argument as a person or a model writes it: text, a JSON number, or a boolean. A JSON number is taken as its
-/// digits when it is an integer that fits 64 bits; past that JSON parsers round it, so such a number is refused
-/// with what to write instead (the same digits as a string).
+/// digits only when it is an integer no larger than 2^53 - 1: past that, JSON parsers (JavaScript's, which most
+/// MCP hosts run) may already have rounded it before it arrived, so such a number is refused with what to write
+/// instead (the same digits as a string). Fractions are refused by the argument's type.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Scalar {
@@ -59,27 +60,28 @@ pub enum Scalar {
 impl Scalar {
     /// The text the parser reads; an integer JSON number past 64 bits (already rounded) is refused.
     fn into_text(self) -> std::result::Result<String, String> {
+        const SAFE: f64 = 9_007_199_254_740_991.0;
         match self {
             Scalar::Text(text) => Ok(text),
-            Scalar::Number(number) if number.is_f64() => {
-                let value = number.as_f64().unwrap_or(f64::NAN);
-                if value.fract() == 0.0 && value.abs() >= 9_007_199_254_740_992.0 {
+            Scalar::Number(number) => {
+                let exact = number.as_u64().is_some_and(|n| n as f64 <= SAFE)
+                    || number.as_i64().is_some_and(|n| (n as f64).abs() <= SAFE);
+                let integral = number.as_f64().is_some_and(|n| n.fract() == 0.0);
+                if !exact && integral {
                     Err(format!(
-                        "the number {number} is too large for a JSON number (its digits are already rounded): \
-                         write it as a string, e.g. \"123456789012345678901\""
+                        "the number {number} is past 2^53 - 1, where JSON numbers lose digits: write it as a \
+                         string, e.g. \"123456789012345678901\""
                     ))
                 } else {
                     Ok(number.to_string())
                 }
             }
-            Scalar::Number(number) => Ok(number.to_string()),
             Scalar::Bool(b) => Ok(b.to_string()),
         }
     }
 }
 
-/// Deserializes a list of [`Scalar`]s as their text (for `#[serde(deserialize_with)]`).
-pub fn scalars<'de, D: serde::Deserializer<'de>>(
+fn scalars<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> std::result::Result<Vec<String>, D::Error> {
     Vec::<Scalar>::deserialize(deserializer)?
@@ -286,12 +288,20 @@ mod tests {
         .unwrap();
         assert_eq!(entry.args, ["100", "true", "123456789012345678901234567890"]);
         assert_eq!(entry.value.as_deref(), Some("5"));
-        // A JSON number past 64 bits arrives rounded: refused, saying to write it as a string.
-        let rounded = serde_json::from_str::<CallEntry>(
-            r#"{"to": "USDC", "function": "f(uint256 a)", "args": [123456789012345678901234567890]}"#,
+        // A JSON number past 2^53 - 1 may have been rounded before it arrived: refused, saying to write it as
+        // a string, whether it fits 64 bits or not.
+        for big in ["9007199254740993", "1234567890123456789", "123456789012345678901234567890"] {
+            let rounded = serde_json::from_str::<CallEntry>(&format!(
+                r#"{{"to": "USDC", "function": "f(uint256 a)", "args": [{big}]}}"#
+            ))
+            .unwrap_err();
+            assert!(rounded.to_string().contains("write it as a string"), "{big}: {rounded}");
+        }
+        let safe: CallEntry = serde_json::from_str(
+            r#"{"to": "USDC", "function": "f(uint256 a)", "args": [9007199254740991]}"#,
         )
-        .unwrap_err();
-        assert!(rounded.to_string().contains("write it as a string"), "{rounded}");
+        .unwrap();
+        assert_eq!(safe.args, ["9007199254740991"]);
         let schema = serde_json::to_value(schemars::schema_for!(CallEntry)).unwrap();
         assert!(schema.to_string().contains("number"), "the schema admits numbers: {schema}");
     }

@@ -90,8 +90,11 @@ async fn require_json(request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "a request may carry at most 1 MiB")
+        Err(e) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body could not be read whole (at most 1 MiB): {e}"),
+            )
                 .into_response()
         }
     };

@@ -2,9 +2,50 @@
 //! reads is the shape it gets. Numbers that can pass 2^53 are decimal strings; addresses are checksummed.
 
 use leash_sdk::report::StandingReport;
+use rmcp::{handler::server::tool::schema_for_output, model::JsonObject};
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// A tool's output schema: its result `T`, or the error object every tool returns when it refuses or fails
+/// (`isError: true`). Clients that check structured content against the schema accept both.
+pub(crate) fn result_or_error<T: JsonSchema + 'static>() -> Arc<JsonObject> {
+    let mut success = (*schema_for_output::<T>()).clone();
+    let defs = success.remove("$defs");
+    let dialect = success.remove("$schema");
+    let error = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["kind", "exitCode", "message", "rule", "hint", "rejection"],
+                "properties": {
+                    "kind": { "enum": ["failed", "bad-input", "policy", "network"] },
+                    "exitCode": { "type": "integer" },
+                    "message": { "type": "string" },
+                    "rule": { "type": ["string", "null"] },
+                    "hint": { "type": ["string", "null"] },
+                    "rejection": { "type": ["object", "null"] },
+                    "whatIsLeft": { "type": "object" },
+                    "userOpHash": { "type": "string" }
+                }
+            }
+        }
+    });
+    let mut root = JsonObject::new();
+    if let Some(dialect) = dialect {
+        root.insert("$schema".into(), dialect);
+    }
+    root.insert("type".into(), json!("object"));
+    root.insert("anyOf".into(), json!([Value::Object(success), error]));
+    if let Some(defs) = defs {
+        root.insert("$defs".into(), defs);
+    }
+    Arc::new(root)
+}
 
 /// `get_account`.
 #[derive(Debug, Serialize, JsonSchema)]

@@ -13,7 +13,7 @@ use leash_core::{format_units, parse_function, CallEntry};
 use leash_sdk::{lanes::Lane, report::StandingReport, signer::SignerKind, Failure, FailureKind};
 use leash_store::{record_sent, Sent, Store};
 use rmcp::{
-    handler::server::{router::tool::ToolRouter, tool::schema_for_output, wrapper::Parameters},
+    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
     model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig},
     tool, tool_handler, tool_router, ServerHandler,
 };
@@ -99,7 +99,7 @@ pub(crate) struct SendInput {
     /// The calls, run in order as one operation (all or none).
     calls: Vec<CallEntry>,
     /// The nonce lane, a name or a number ("payroll", 3): operations on different lanes never wait on each other.
-    #[serde(default, deserialize_with = "leash_core::written::optional_scalar")]
+    #[serde(default, deserialize_with = "lane")]
     #[schemars(with = "Option<leash_core::written::Scalar>")]
     lane: Option<String>,
     /// Wait for the receipt (the default); false returns the operation's hash once the bundler accepts it.
@@ -113,6 +113,23 @@ pub(crate) struct OperationInput {
     session: Option<String>,
     /// The UserOperation hash send_calls returned.
     user_op_hash: String,
+}
+
+/// A lane as a name or a whole number of 32 bits; any other number is refused rather than read as a name (which
+/// would hash it to another lane and let operations meant to be ordered race).
+fn lane<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    use leash_core::written::Scalar;
+    match Option::<Scalar>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Scalar::Text(name)) => Ok(Some(name)),
+        Some(Scalar::Number(n)) => match n.as_u64().filter(|n| *n <= u64::from(u32::MAX)) {
+            Some(lane) => Ok(Some(lane.to_string())),
+            None => Err(serde::de::Error::custom(format!(
+                "lane {n} is not a whole number from 0 to 4294967295; give a number in that range or a name"
+            ))),
+        },
+        Some(Scalar::Bool(_)) => Err(serde::de::Error::custom("a lane is a name or a number, not a boolean")),
+    }
 }
 
 type ToolResult = std::result::Result<CallToolResult, CallToolResult>;
@@ -212,7 +229,7 @@ impl LeashMcp {
     #[tool(
         description = "The smart account this session acts for, its chain, and the session in use (name, id, key kind).",
         annotations(read_only_hint = true, open_world_hint = false),
-        output_schema = schema_for_output::<AccountOutput>()
+        output_schema = result_or_error::<AccountOutput>()
     )]
     async fn get_account(&self, Parameters(input): Parameters<SessionInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -244,7 +261,7 @@ impl LeashMcp {
     #[tool(
         description = "The session's envelope in plain words and in machine form, with what each action has left in the current period (uses, amounts, window).",
         annotations(read_only_hint = true, open_world_hint = false),
-        output_schema = schema_for_output::<PermissionsOutput>()
+        output_schema = result_or_error::<PermissionsOutput>()
     )]
     async fn get_permissions(&self, Parameters(input): Parameters<SessionInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -283,7 +300,7 @@ impl LeashMcp {
     #[tool(
         description = "Balances of the account (or another owner): native ETH and ERC-20 tokens by symbol or address.",
         annotations(read_only_hint = true, open_world_hint = false),
-        output_schema = schema_for_output::<BalancesOutput>()
+        output_schema = result_or_error::<BalancesOutput>()
     )]
     async fn get_balance(&self, Parameters(input): Parameters<BalanceInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -345,7 +362,7 @@ impl LeashMcp {
     #[tool(
         description = "Calls a view function and decodes its result. `function` is a signature with outputs, e.g. \"balanceOf(address owner) returns (uint256)\".",
         annotations(read_only_hint = true, open_world_hint = false),
-        output_schema = schema_for_output::<ReadOutput>()
+        output_schema = result_or_error::<ReadOutput>()
     )]
     async fn read_contract(&self, Parameters(input): Parameters<ReadInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -384,7 +401,7 @@ impl LeashMcp {
     #[tool(
         description = "Pre-flights a batch of calls against the session's policy and the chain's counters, without signing: allowed with the window it may run in, or the rule that refuses it and what is left.",
         annotations(read_only_hint = true, open_world_hint = false),
-        output_schema = schema_for_output::<ExplainOutput>()
+        output_schema = result_or_error::<ExplainOutput>()
     )]
     async fn explain_calls(&self, Parameters(input): Parameters<CallsInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -420,7 +437,7 @@ impl LeashMcp {
     #[tool(
         description = "Sends a batch of calls as one UserOperation signed by the session key. Runs the pre-flight first and never signs what it refuses (the error names the rule and what is left). Waits for the receipt unless wait is false.",
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true),
-        output_schema = schema_for_output::<SendOutput>()
+        output_schema = result_or_error::<SendOutput>()
     )]
     async fn send_calls(&self, Parameters(input): Parameters<SendInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;
@@ -437,8 +454,9 @@ impl LeashMcp {
         };
         let (chain_id, account) = (served.chain_id, served.grant.account);
         let name = served.name.as_str();
+        // Recorded as soon as the bundler has it: a wait that fails still leaves the operation to follow.
+        self.record(name, chain_id, account, submitted.user_op_hash, Sent::Submitted).await;
         if input.wait == Some(false) {
-            self.record(name, chain_id, account, submitted.user_op_hash, Sent::Submitted).await;
             return Ok(output(SendOutput {
                 status: "submitted".into(),
                 user_op_hash: submitted.user_op_hash.to_string(),
@@ -450,8 +468,28 @@ impl LeashMcp {
                 gas_cost_wei: None,
             }));
         }
-        let outcome =
-            served.agent.wait(submitted.user_op_hash).await.map_err(|e| tool_error(refuse(e)))?;
+        let hash = submitted.user_op_hash;
+        let outcome = served.agent.wait(hash).await.map_err(|e| {
+            // The bundler went away or the wait ran out: the operation may still land, and sending again would
+            // pay twice. Say so, with the hash to follow.
+            let may_still_land = matches!(
+                &e,
+                leash_sdk::Error::Timeout(_)
+                    | leash_sdk::Error::Bundler(
+                        leash_sdk::bundler::BundlerError::Gone { .. }
+                            | leash_sdk::bundler::BundlerError::ReceiptTimeout { .. }
+                    )
+            );
+            let mut failure = refuse(e);
+            if may_still_land {
+                failure.hint = Some(format!(
+                    "the operation {hash} may still land: do not send it again; follow it with get_operation"
+                ));
+            }
+            let mut value = failure.to_json();
+            value["error"]["userOpHash"] = json!(hash);
+            CallToolResult::structured_error(value)
+        })?;
         let included =
             Sent::Included { transaction: outcome.transaction_hash, success: outcome.success };
         self.record(name, chain_id, account, submitted.user_op_hash, included).await;
@@ -470,7 +508,7 @@ impl LeashMcp {
     #[tool(
         description = "Status and receipt of an operation sent earlier: pending, included (with its transaction and whether its calls succeeded), or unknown.",
         annotations(read_only_hint = true, open_world_hint = true),
-        output_schema = schema_for_output::<OperationOutput>()
+        output_schema = result_or_error::<OperationOutput>()
     )]
     async fn get_operation(&self, Parameters(input): Parameters<OperationInput>) -> ToolResult {
         let served = self.served(input.session.as_deref()).map_err(tool_error)?;

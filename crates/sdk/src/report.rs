@@ -4,7 +4,7 @@
 //! beside it.
 
 use crate::view::{describe_allowance, Standing};
-use leash_core::{format_units, Session, Target, TokenTable};
+use leash_core::{format_units, Session, TokenTable};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -63,12 +63,7 @@ impl Standing {
             .iter()
             .map(|a| {
                 let action = &session.policy.actions[a.action];
-                let token = match action.target {
-                    Target::Contract(address) => tokens
-                        .symbol_of(address)
-                        .and_then(|s| tokens.get(s).map(|t| (s.to_owned(), t.decimals))),
-                    _ => None,
-                };
+                let token = action.cap_token(tokens).map(|(s, d)| (s.to_owned(), d));
                 AllowanceReport {
                     action: a.action,
                     name: action.name.clone(),
@@ -101,7 +96,8 @@ impl Standing {
 
 /// Writes every address in `value` (a string of `0x` and 40 hex digits) in its EIP-55 checksummed form, the one
 /// address convention of leash's JSON: serde writes addresses in lower case, people and block explorers in mixed
-/// case.
+/// case. What others produced is passed on as it is: a contract's decoded `result` (a `bytes20` is not an address)
+/// and a bundler's `receipt`.
 ///
 /// ```
 /// let mut value = serde_json::json!({ "owner": "0x4d65726368616e74000000000000000000000001", "n": "12" });
@@ -117,7 +113,10 @@ pub fn checksum_addresses(value: &mut serde_json::Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(checksum_addresses),
-        Value::Object(fields) => fields.values_mut().for_each(checksum_addresses),
+        Value::Object(fields) => fields
+            .iter_mut()
+            .filter(|(key, _)| !matches!(key.as_str(), "result" | "receipt"))
+            .for_each(|(_, value)| checksum_addresses(value)),
         _ => {}
     }
 }

@@ -11,8 +11,8 @@ use crate::{
 };
 use alloy::primitives::{Address, B256};
 use leash_core::{
-    format_units, ActionAllowance, Call, CallScope, ChainState, Evaluator, GrantProof, OpGas,
-    Operation, Rejection, Session, SessionState, Target, Timestamp, TokenTable,
+    format_units, ActionAllowance, Call, ChainState, Evaluator, GrantProof, OpGas, Operation,
+    Rejection, Session, SessionState, Timestamp, TokenTable,
 };
 
 /// A session on one account and chain, without its key.
@@ -176,16 +176,23 @@ impl SessionView {
             ),
             Err(rejection) => {
                 let mut message = rejection.explain(&self.session, &self.tokens);
-                message.push_str(&self.limit_reset(rejection, calls, now).unwrap_or_default());
+                message
+                    .push_str(&self.limit_reset(rejection, calls, op, state).unwrap_or_default());
                 message
             }
         };
         Explanation { time: op.time, verdict, message }
     }
 
-    /// For a spent limit: when it is available again (the period of the actions that could take the call ends),
-    /// or that it never is (a lifetime limit).
-    fn limit_reset(&self, rejection: &Rejection, calls: &[Call], now: u64) -> Option<String> {
+    /// For a spent limit: when the action the call was charged to has it again (its next period opens), that
+    /// it never will (a lifetime limit, no later window), or that the session ends first.
+    fn limit_reset(
+        &self,
+        rejection: &Rejection,
+        calls: &[Call],
+        op: &Operation,
+        state: &ChainState,
+    ) -> Option<String> {
         use leash_contracts::bindings::SessionKeyValidator::SessionKeyValidatorErrors as E;
         let Rejection::Module(error) = rejection else { return None };
         let index = match error {
@@ -194,33 +201,18 @@ impl SessionView {
             E::ValueLimitExceeded(x) => x.callIndex,
             _ => return None,
         };
-        let call = calls.get(index.saturating_to::<usize>())?;
-        let selector = call.data.get(..4);
-        // Every action that could take the call: the limit is available again when the first of them resets.
-        let resets: Vec<Option<u64>> = self
-            .session
-            .policy
-            .actions
-            .iter()
-            .filter(|a| match a.target {
-                Target::Any => true,
-                Target::Contract(address) => address == call.target,
-            })
-            .filter(|a| match a.call {
-                CallScope::Any => true,
-                CallScope::NativeTransfer => selector.is_none(),
-                CallScope::Function(s) => selector == Some(s.as_slice()),
-                CallScope::FunctionOrNativeTransfer(s) => {
-                    selector.is_none() || selector == Some(s.as_slice())
-                }
-            })
-            .map(|a| a.period.next_open(now))
-            .collect();
-        if resets.is_empty() {
-            return None;
-        }
-        Some(match resets.iter().flatten().min() {
-            Some(soonest) => format!("; the limit resets at {}", Timestamp(*soonest)),
+        let charged = self.evaluator().choose_actions(calls, op, state);
+        let action = (*charged.get(index.saturating_to::<usize>())?)?;
+        let period = &self.session.policy.actions.get(action)?.period;
+        let ends = self.session.policy.valid_until.map(|t| t.0);
+        Some(match period.next_open(op.time) {
+            Some(next) if ends.is_some_and(|end| next > end) => {
+                "; the session ends before this limit resets".into()
+            }
+            Some(next) => format!("; the limit resets at {}", Timestamp(next)),
+            None if matches!(period, leash_core::Period::Windows(_)) => {
+                "; no later window of this action opens".into()
+            }
             None => "; this limit is for the session's whole life: it never resets".into(),
         })
     }
@@ -344,13 +336,7 @@ pub fn describe_allowance(
         parts.push(format!("{uses} use(s) left"));
     }
     if let Some(amount) = allowance.amount_left {
-        let token = match action.target {
-            Target::Contract(address) => {
-                tokens.symbol_of(address).and_then(|s| tokens.get(s).map(|t| (s, t.decimals)))
-            }
-            _ => None,
-        };
-        parts.push(match token {
+        parts.push(match action.cap_token(tokens) {
             Some((symbol, decimals)) => format!("{} {symbol} left", format_units(amount, decimals)),
             None => format!("{amount} (raw units) left"),
         });
