@@ -995,7 +995,13 @@ async fn accounts_listed_policies_checked_operations_shown_sessions_removed() {
         .collect();
     assert_eq!(
         actions,
-        ["session.create", "operation.send", "session.revoke", "session.remove"],
+        [
+            "session.create",
+            "operation.send",
+            "operation.landed",
+            "session.revoke",
+            "session.remove"
+        ],
         "{audit}"
     );
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(10_000_000));

@@ -42,8 +42,9 @@ pub enum Sent {
     },
 }
 
-/// Records an operation `session` sent (or the owner, when `None`) and, for a session's, the audit line
-/// `operation.send`. The owner's operations are audited by the commands that send them, in their own words.
+/// Records an operation `session` sent (or the owner, when `None`) and, for a session's, an audit line:
+/// `operation.send` when the bundler accepts it, `operation.landed` or `operation.reverted` once it is in a block.
+/// The owner's operations are audited by the commands that send them, in their own words.
 pub async fn record_sent(
     store: &dyn Store,
     session: Option<&str>,
@@ -73,9 +74,14 @@ pub async fn record_sent(
         })
         .await?;
     let Some(session) = session else { return Ok(()) };
+    let action = match sent {
+        Sent::Submitted => "operation.send",
+        Sent::Included { success: true, .. } => "operation.landed",
+        Sent::Included { success: false, .. } => "operation.reverted",
+    };
     audit(
         store,
-        "operation.send",
+        action,
         session,
         json!({ "userOpHash": hash, "chainId": chain_id, "account": account, "success": success }),
     )
