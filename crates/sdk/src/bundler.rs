@@ -279,7 +279,8 @@ pub enum BundlerError {
         last_error: Option<String>,
     },
     /// The bundler stopped answering while an operation it had accepted was awaited: every poll for
-    /// [`BundlerClient::GONE_AFTER`] failed to connect. The operation may still land; its hash follows it.
+    /// [`BundlerClient::GONE_AFTER`] failed to connect, or got 502, 503 or 504 from a gateway in front of it. The
+    /// operation may still land; its hash follows it.
     #[error(
         "the bundler at {url} stopped answering while UserOperation {hash} was awaited ({reason}); it may still \
          land: follow it by its hash"
@@ -678,14 +679,20 @@ impl BundlerClient {
             // overshoots `timeout` by one interval at most.
             let limit = timeout.saturating_sub(start.elapsed()).max(poll_interval);
             let polled = tokio::time::timeout(limit, self.get_user_operation_receipt(hash)).await;
-            if let Ok(Err(BundlerError::Unreachable { url, reason })) = &polled {
+            // Refused connections, and a gateway in front of a bundler that is down (502, 503, 504), count as gone.
+            let gone = match &polled {
+                Ok(Err(BundlerError::Unreachable { url, reason })) => {
+                    Some((url.clone(), reason.clone()))
+                }
+                Ok(Err(BundlerError::Http { url, status: status @ 502..=504, .. })) => {
+                    Some((url.clone(), format!("HTTP {status} from its gateway")))
+                }
+                _ => None,
+            };
+            if let Some((url, reason)) = gone {
                 let since = *unreachable_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= Self::GONE_AFTER {
-                    return Err(BundlerError::Gone {
-                        hash,
-                        url: url.clone(),
-                        reason: reason.clone(),
-                    });
+                    return Err(BundlerError::Gone { hash, url, reason });
                 }
             } else {
                 unreachable_since = None;

@@ -554,6 +554,18 @@ async fn a_bundler_that_goes_away_is_reported_long_before_the_timeout() {
 }
 
 #[tokio::test]
+async fn a_gateway_answering_for_a_bundler_that_is_down_counts_as_gone() {
+    let server = Server::start(|_, _| Reply::Http(503, "Service Unavailable"));
+    let err = bundler(&server)
+        .wait_for_receipt(OP_HASH, Duration::from_millis(50), Duration::from_secs(600))
+        .await
+        .unwrap_err();
+    let BundlerError::Gone { hash, reason, .. } = &err else { panic!("{err}") };
+    assert_eq!(*hash, OP_HASH);
+    assert!(reason.contains("503"), "{reason}");
+}
+
+#[tokio::test]
 async fn waiting_stops_on_a_rejection() {
     let server = Server::start(|_, _| rpc("bundler/error.invalid_params.json"));
     let err = bundler(&server)
