@@ -67,8 +67,11 @@ impl Chain {
     /// time all come from the same state even while blocks are being mined. It reads the session's state as
     /// [`Chain::session_state`] does, and if asked whether the account has code and the leash account's
     /// `isModule` of each target. A read that fails is named in the error, with its cause as the source.
+    ///
+    /// Behind a load balancer the batch may reach a node that has not seen that block yet; it is then read once
+    /// more at whatever block that node calls latest, which is consistent for the batch's reads as long as no
+    /// block lands during it.
     pub(crate) async fn snapshot(&self, reads: Reads<'_>) -> Result<Snapshot> {
-        let Reads { account, session_id: id, action_hashes, code, targets } = reads;
         let latest = self
             .provider
             .get_block_by_number(BlockNumberOrTag::Latest)
@@ -76,6 +79,14 @@ impl Chain {
             .map_err(|e| self.read_error("the latest block", e))?
             .ok_or_else(|| Error::rpc(&self.label, "no latest block"))?;
         let (now, at) = (latest.header.timestamp, BlockId::number(latest.header.number));
+        match self.snapshot_at(reads, at, now).await {
+            Err(e) if unknown_block(&e) => self.snapshot_at(reads, BlockId::latest(), now).await,
+            other => other,
+        }
+    }
+
+    async fn snapshot_at(&self, reads: Reads<'_>, at: BlockId, now: u64) -> Result<Snapshot> {
+        let Reads { account, session_id: id, action_hashes, code, targets } = reads;
         let client = self.provider.client();
         let mut batch = BatchRequest::new(client);
         let queue = |e| self.read_error("the batch of reads", e);
@@ -319,6 +330,18 @@ pub(crate) struct Snapshot {
     /// `isModule` of each asked target (`None` where the call failed: an account that is not a leash account, or
     /// has no code).
     pub(crate) is_module: Vec<(Address, Option<bool>)>,
+}
+
+/// Whether a read failed because the node did not know the block it was pinned to.
+fn unknown_block(error: &Error) -> bool {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let text = text.to_ascii_lowercase();
+    ["header not found", "unknown block", "block not found"].iter().any(|s| text.contains(s))
 }
 
 /// Queues `call` to `to` at block `at`.
