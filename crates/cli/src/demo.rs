@@ -16,7 +16,8 @@ pub(crate) async fn run(json: bool) -> Result<(), String> {
     printer.clear_waiting();
     let seconds = started.elapsed().as_secs_f64();
     if json {
-        let out = serde_json::json!({ "scenarios": report, "seconds": seconds });
+        let mut out = serde_json::json!({ "scenarios": report, "seconds": seconds });
+        leash_sdk::report::checksum_addresses(&mut out);
         println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
     } else {
         summary(&report, seconds);

@@ -34,13 +34,14 @@ pub(crate) async fn run(args: Args, json: bool) -> Result<(), String> {
 
     let dev_accounts = devnet.dev_accounts();
     if json {
-        let out = json!({
+        let mut out = json!({
             "rpcUrl": devnet.rpc_url().as_str(),
             "bundlerUrl": bundler.url().as_str(),
             "chainId": devnet.chain_id(),
             "deployment": deployment,
             "devAccounts": dev_accounts,
         });
+        leash_sdk::report::checksum_addresses(&mut out);
         println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
     } else {
         println!("leash devnet (chain {})", devnet.chain_id());

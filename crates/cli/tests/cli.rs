@@ -1030,7 +1030,8 @@ async fn ctrl_c_while_waiting_names_the_operation_and_how_to_follow_it() {
     config.bundle_delay = std::time::Duration::from_secs(3600);
     let holding = leash_bundler::LocalBundler::start(config).await.expect("the bundler starts");
 
-    let mut send = cli.command(&["session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "10 USDC"]);
+    let mut send =
+        cli.command(&["--json", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "10 USDC"]);
     send.env("LEASH_BUNDLER_URL", holding.url().as_str())
         .env("LEASH_LOG", "off")
         .stdin(std::process::Stdio::null())
@@ -1056,6 +1057,10 @@ async fn ctrl_c_while_waiting_names_the_operation_and_how_to_follow_it() {
     let mut rest = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut rest).await.unwrap();
     assert_eq!(output.status.code(), Some(130), "{said}{rest}");
+    let printed: Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON value on standard output");
+    matches_schema("session-send-interrupted", &printed);
+    assert_eq!(printed["userOpHash"], hash.as_str());
     assert!(rest.contains(&format!("UserOperation {hash} is with the bundler")), "{rest}");
     assert!(rest.contains(&format!("leash operation show {hash}")), "{rest}");
     // What was sent is recorded, as sent.
@@ -1256,4 +1261,39 @@ fn the_schema_refuses_what_a_command_does_not_print() {
     });
     let grant = serde_json::json!({ "session": "shop", "granted": true, "operation": operation });
     assert!(!schema_errors("session-grant", &grant).is_empty(), "a hex amount is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_and_demo_json_match_the_committed_schema() {
+    let cli = Cli::new(String::new(), String::new());
+    // `leash devnet` prints once when the stack is up, then runs until stopped.
+    let mut devnet = cli.command(&["--json", "devnet", "--port", "0", "--bundler-port", "0"]);
+    devnet
+        .env("LEASH_LOG", "off")
+        .env_remove("LEASH_RPC_URL")
+        .env_remove("LEASH_BUNDLER_URL")
+        .stdout(std::process::Stdio::piped());
+    let mut child = devnet.spawn().expect("leash devnet starts");
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    loop {
+        use tokio::io::AsyncBufReadExt;
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).await.unwrap() > 0, "leash devnet ended: {printed}");
+        printed.push_str(&line);
+        if line == "}\n" {
+            break;
+        }
+    }
+    child.kill().await.expect("the devnet stops");
+    let value: Value = serde_json::from_str(&printed).expect("one JSON value");
+    matches_schema("devnet", &value);
+
+    let demo = cli
+        .run_with(&["--json", "demo"], &[("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", "")])
+        .await
+        .ok();
+    let value = demo.json();
+    matches_schema("demo", &value);
+    assert!(value["scenarios"].as_array().is_some_and(|s| !s.is_empty()), "{value}");
 }

@@ -83,7 +83,8 @@ pub enum Outcome {
         user_op_hash: B256,
         /// The bundle transaction that carried it.
         transaction_hash: B256,
-        /// The gas the operation used.
+        /// The gas the operation used (in JSON a decimal string, as in every leash output).
+        #[serde(serialize_with = "decimal")]
         gas_used: U256,
     },
     /// The operation was refused.
@@ -102,6 +103,10 @@ pub enum Outcome {
         /// What was done, in words.
         detail: String,
     },
+}
+
+fn decimal<S: serde::Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&value.to_string())
 }
 
 /// Follows the scenarios as they run, e.g. to print them.
