@@ -285,28 +285,42 @@ pub(crate) async fn run(
         Command::List => list(home, out).await,
         Command::Remove { name, yes, force } => {
             let stored = Stored::load(home, &name).await?;
-            // Whether it can still act: a live or not-yet-granted session removed here could only be stopped by
-            // revoking every session of the account.
-            let standing = match stored.network(networks) {
-                Ok(network) => match network.connect().await {
-                    Ok(chain) => stored.view(home, &network, chain).await?.standing().await.ok(),
+            // Whether it can still act on any chain of its grant: a live or not-yet-granted session removed here
+            // could only be stopped by revoking every session of the account. An expired one cannot act.
+            let mut states: Vec<(u64, Option<Standing>)> = Vec::new();
+            for chain_id in stored.grant.chains.iter().map(|c| c.chain_id) {
+                let standing = match networks.for_chain(chain_id) {
+                    Ok(network) => match network.connect().await {
+                        Ok(chain) => {
+                            stored.view(home, &network, chain).await?.standing().await.ok()
+                        }
+                        Err(_) => None,
+                    },
                     Err(_) => None,
-                },
-                Err(_) => None,
+                };
+                states.push((chain_id, standing));
+            }
+            let ends = stored.session.policy.valid_until.map(|t| t.0);
+            let can_act = |s: &Standing| {
+                matches!(s.state, Standing::ENABLED | Standing::NOT_GRANTED)
+                    && ends.is_none_or(|end| s.status.now <= end)
             };
-            let can_act = standing
-                .as_ref()
-                .map(|s| matches!(s.state, Standing::ENABLED | Standing::NOT_GRANTED));
-            if !force && can_act != Some(false) {
-                let why = match &standing {
-                    Some(s) => format!("session `{name}` is {} and can still act", s.label),
-                    None => format!("the state of session `{name}` cannot be read on its network"),
+            let blocking = states.iter().find(|(_, s)| s.as_ref().is_none_or(can_act));
+            if let (false, Some((chain_id, standing))) = (force, blocking) {
+                let why = match standing {
+                    Some(s) => format!(
+                        "session `{name}` is {} on chain {chain_id} and can still act",
+                        s.label
+                    ),
+                    None => {
+                        format!("the state of session `{name}` on chain {chain_id} cannot be read")
+                    }
                 };
                 return Err(Failure::bad_input(format!(
                     "{why}; removing it would leave only `session revoke --all` to stop it"
                 ))
                 .with_hint(format!(
-                    "revoke it first (`leash session revoke {name}`), or pass --force to remove it anyway"
+                    "revoke it first (`leash session revoke {name}`, with --network for each chain), or pass --force to remove it anyway"
                 )));
             }
             if !yes
@@ -328,15 +342,23 @@ pub(crate) async fn run(
                 json!({ "sessionId": stored.grant.session_id, "account": stored.grant.account }),
             )
             .await;
-            let state = standing.as_ref().map(|s| s.state);
+            let chains: Vec<Value> = states
+                .iter()
+                .map(|(chain_id, s)| json!({ "chainId": chain_id, "state": s.as_ref().map(|s| s.state) }))
+                .collect();
+            let state = blocking.map_or_else(
+                || states.first().and_then(|(_, s)| s.as_ref()).map(|s| s.state),
+                |(_, s)| s.as_ref().map(|s| s.state),
+            );
             out.show(
-                json!({ "removed": name, "sessionId": stored.grant.session_id, "state": state }),
-                || match &standing {
-                    Some(s) if !matches!(s.state, Standing::ENABLED | Standing::NOT_GRANTED) => {
-                        println!("removed session `{name}` from this machine (it is {})", s.label)
-                    }
-                    _ => {
-                        println!("removed session `{name}` from this machine; it is NOT revoked on chain");
+                json!({ "removed": name, "sessionId": stored.grant.session_id, "state": state, "chains": chains }),
+                || match blocking {
+                    None => println!(
+                        "removed session `{name}` from this machine (it is {})",
+                        states.first().and_then(|(_, s)| s.as_ref()).map_or("gone", |s| s.label)
+                    ),
+                    Some(_) => {
+                        println!("removed session `{name}` from this machine; it may still act on chain");
                         println!("  only `leash session revoke --all --account …` can stop it now");
                     }
                 },
@@ -430,17 +452,20 @@ pub(crate) async fn run(
             eprintln!("sent UserOperation {hash}; waiting for its receipt (Ctrl-C stops the wait, not the operation)");
             // Ctrl-C while waiting: the operation is with the bundler and may still land, so say how to follow it.
             let waited = tokio::select! {
-                waited = while_waiting("waiting for the receipt", agent.wait(hash)) => waited,
+                waited = while_waiting("waiting for the receipt", agent.wait_outcome(hash)) => waited,
                 Ok(()) = tokio::signal::ctrl_c() => interrupted(out, hash),
             };
-            let outcome = &waited.map_err(|e| with_rejection(e, &stored.session, &tokens))?;
+            let reject = |e| with_rejection(e, &stored.session, &tokens);
+            let included = waited.map_err(reject)?;
+            // Recorded landed or reverted before a revert becomes the command's error.
+            remember(home, Some(&name), network.chain_id, stored.grant.account, &included).await;
+            let outcome = &included.succeeded().map_err(reject)?;
             let sent = leash_sdk::SentOperation {
                 user_op_hash: hash,
                 lane: submitted.lane,
                 granted: submitted.granted,
                 outcome: outcome.clone(),
             };
-            remember(home, Some(&name), network.chain_id, stored.grant.account, outcome).await;
             out.show(
                 json!({ "session": name, "network": network.name, "userOpHash": sent.user_op_hash, "lane": sent.lane, "granted": sent.granted, "operation": outcome }),
                 || {
@@ -475,7 +500,7 @@ pub(crate) async fn remember(
     }
 }
 
-/// Records an operation the bundler accepted and nobody waited for.
+/// Records an operation as soon as the bundler has accepted it.
 async fn record_submitted(
     home: &Home,
     session: &str,

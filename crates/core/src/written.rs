@@ -58,22 +58,28 @@ pub enum Scalar {
 }
 
 impl Scalar {
-    /// The text the parser reads; an integer JSON number past 64 bits (already rounded) is refused.
+    /// The text the parser reads. A number past 2^53 - 1 is refused (it may have been rounded on its way); a
+    /// whole number written as a float (`1.0`, `1e3`) is that whole number.
     fn into_text(self) -> std::result::Result<String, String> {
         const SAFE: f64 = 9_007_199_254_740_991.0;
         match self {
             Scalar::Text(text) => Ok(text),
             Scalar::Number(number) => {
-                let exact = number.as_u64().is_some_and(|n| n as f64 <= SAFE)
-                    || number.as_i64().is_some_and(|n| (n as f64).abs() <= SAFE);
-                let integral = number.as_f64().is_some_and(|n| n.fract() == 0.0);
-                if !exact && integral {
-                    Err(format!(
+                let magnitude = match (number.as_u64(), number.as_i64(), number.as_f64()) {
+                    (Some(n), _, _) => n as f64,
+                    (_, Some(n), _) => n.unsigned_abs() as f64,
+                    (_, _, Some(n)) => n.abs(),
+                    _ => f64::INFINITY,
+                };
+                if magnitude > SAFE {
+                    return Err(format!(
                         "the number {number} is past 2^53 - 1, where JSON numbers lose digits: write it as a \
                          string, e.g. \"123456789012345678901\""
-                    ))
-                } else {
-                    Ok(number.to_string())
+                    ));
+                }
+                match number.as_f64().filter(|n| number.is_f64() && n.fract() == 0.0) {
+                    Some(whole) => Ok(format!("{}", whole as i64)),
+                    None => Ok(number.to_string()),
                 }
             }
             Scalar::Bool(b) => Ok(b.to_string()),
@@ -81,7 +87,8 @@ impl Scalar {
     }
 }
 
-fn scalars<'de, D: serde::Deserializer<'de>>(
+/// Deserializes a list of [`Scalar`]s as their text (for `#[serde(deserialize_with)]`).
+pub fn scalars<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> std::result::Result<Vec<String>, D::Error> {
     Vec::<Scalar>::deserialize(deserializer)?
@@ -302,6 +309,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(safe.args, ["9007199254740991"]);
+        let whole: CallEntry = serde_json::from_str(
+            r#"{"to": "USDC", "function": "f(uint256 a, uint256 b, int256 c)", "args": [1.0, 1e3, -5]}"#,
+        )
+        .unwrap();
+        assert_eq!(whole.args, ["1", "1000", "-5"]);
         let schema = serde_json::to_value(schemars::schema_for!(CallEntry)).unwrap();
         assert!(schema.to_string().contains("number"), "the schema admits numbers: {schema}");
     }

@@ -100,7 +100,7 @@ pub(crate) struct SendInput {
     calls: Vec<CallEntry>,
     /// The nonce lane, a name or a number ("payroll", 3): operations on different lanes never wait on each other.
     #[serde(default, deserialize_with = "lane")]
-    #[schemars(with = "Option<leash_core::written::Scalar>")]
+    #[schemars(schema_with = "lane_schema")]
     lane: Option<String>,
     /// Wait for the receipt (the default); false returns the operation's hash once the bundler accepts it.
     wait: Option<bool>,
@@ -122,14 +122,28 @@ fn lane<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
     match Option::<Scalar>::deserialize(deserializer)? {
         None => Ok(None),
         Some(Scalar::Text(name)) => Ok(Some(name)),
-        Some(Scalar::Number(n)) => match n.as_u64().filter(|n| *n <= u64::from(u32::MAX)) {
-            Some(lane) => Ok(Some(lane.to_string())),
+        Some(Scalar::Number(n)) => match n
+            .as_f64()
+            .filter(|v| v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(v))
+        {
+            Some(lane) => Ok(Some((lane as u32).to_string())),
             None => Err(serde::de::Error::custom(format!(
                 "lane {n} is not a whole number from 0 to 4294967295; give a number in that range or a name"
             ))),
         },
         Some(Scalar::Bool(_)) => Err(serde::de::Error::custom("a lane is a name or a number, not a boolean")),
     }
+}
+
+fn lane_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "A lane name, or a lane number from 0 to 4294967295",
+        "anyOf": [
+            { "type": "string" },
+            { "type": "integer", "minimum": 0, "maximum": 4294967295u64 },
+            { "type": "null" }
+        ]
+    })
 }
 
 type ToolResult = std::result::Result<CallToolResult, CallToolResult>;
@@ -469,30 +483,22 @@ impl LeashMcp {
             }));
         }
         let hash = submitted.user_op_hash;
-        let outcome = served.agent.wait(hash).await.map_err(|e| {
-            // The bundler went away or the wait ran out: the operation may still land, and sending again would
-            // pay twice. Say so, with the hash to follow.
-            let may_still_land = matches!(
-                &e,
-                leash_sdk::Error::Timeout(_)
-                    | leash_sdk::Error::Bundler(
-                        leash_sdk::bundler::BundlerError::Gone { .. }
-                            | leash_sdk::bundler::BundlerError::ReceiptTimeout { .. }
-                    )
-            );
+        let outcome = served.agent.wait_outcome(hash).await.map_err(|e| {
+            // Whatever went wrong while waiting, the bundler has the operation: it may still land, and sending
+            // again would pay twice. Say so, with the hash to follow.
             let mut failure = refuse(e);
-            if may_still_land {
-                failure.hint = Some(format!(
-                    "the operation {hash} may still land: do not send it again; follow it with get_operation"
-                ));
-            }
+            failure.hint = Some(format!(
+                "the operation {hash} may still land: do not send it again; follow it with get_operation"
+            ));
             let mut value = failure.to_json();
             value["error"]["userOpHash"] = json!(hash);
             CallToolResult::structured_error(value)
         })?;
         let included =
             Sent::Included { transaction: outcome.transaction_hash, success: outcome.success };
-        self.record(name, chain_id, account, submitted.user_op_hash, included).await;
+        self.record(name, chain_id, account, hash, included).await;
+        // Recorded as reverted before the revert becomes the tool's error.
+        let outcome = outcome.succeeded().map_err(|e| tool_error(refuse(e)))?;
         Ok(output(SendOutput {
             status: "included".into(),
             user_op_hash: submitted.user_op_hash.to_string(),

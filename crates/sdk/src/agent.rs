@@ -324,7 +324,13 @@ impl SessionAgent {
 
     /// Waits for the operation `hash` to be included; an operation whose calls reverted is an error.
     pub async fn wait(&self, hash: B256) -> Result<OpOutcome> {
-        self.submitter.wait(hash, self.wait).await?.succeeded()
+        self.wait_outcome(hash).await?.succeeded()
+    }
+
+    /// Waits for the operation `hash` to be included and returns its outcome, reverted or not (to record it
+    /// before [`OpOutcome::succeeded`] turns a revert into an error).
+    pub async fn wait_outcome(&self, hash: B256) -> Result<OpOutcome> {
+        self.submitter.wait(hash, self.wait).await
     }
 
     /// [`send`](Self::send) without waiting: explains, signs and hands the operation to the bundler, and returns

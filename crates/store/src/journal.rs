@@ -62,13 +62,18 @@ pub async fn record_sent(
             (OperationState::Reverted, Some(transaction), Some(false))
         }
     };
+    // An update keeps the time it was first sent.
+    let sent_at = match sent {
+        Sent::Submitted => now(),
+        Sent::Included { .. } => store.operation(hash).await?.map_or_else(now, |op| op.sent_at),
+    };
     store
         .record_operation(&SentOperation {
             hash,
             chain_id,
             account,
             session: session.map(str::to_owned),
-            sent_at: now(),
+            sent_at,
             state,
             transaction_hash,
         })
