@@ -154,7 +154,7 @@ pub(crate) async fn run(
             let KeyIdentity::Ecdsa { address: owner_address } = info.identity else {
                 return Err(Failure::bad_input(format!(
                     "key `{owner}` is a {} key; an account's owner is an ECDSA key",
-                    keystore::kind_name(info.identity.kind())
+                    info.identity.kind().name()
                 )));
             };
             let network = networks.selected();

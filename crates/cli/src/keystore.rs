@@ -202,7 +202,7 @@ pub(crate) async fn run(command: Command, home: &Home, out: &Out) -> Result<()> 
             let password = password::read(password.request(format!("key `{name}`"), false))?;
             let key = Keystore::decrypt(&stored.source, &stored.document, password.as_bytes())?;
             let secret = Zeroizing::new(hex::encode_prefixed(key.secret_bytes().as_slice()));
-            out.show(json!({ "name": name, "kind": kind_name(key.identity().kind()), "privateKey": secret.as_str() }), || {
+            out.show(json!({ "name": name, "kind": key.identity().kind().name(), "privateKey": secret.as_str() }), || {
                 println!("{}", secret.as_str());
             });
         }
@@ -269,14 +269,6 @@ fn read_private_key(file: Option<PathBuf>) -> Result<EcdsaSigner> {
     })
 }
 
-pub(crate) fn kind_name(kind: SignerKind) -> &'static str {
-    match kind {
-        SignerKind::Ecdsa => "ecdsa",
-        SignerKind::P256 => "p256",
-        SignerKind::WebAuthn => "webauthn",
-    }
-}
-
 /// The identity without the kind prefix: an address, or a P-256 public key.
 pub(crate) fn identity_text(identity: &KeyIdentity) -> String {
     match identity {
@@ -291,7 +283,7 @@ pub(crate) fn identity_text(identity: &KeyIdentity) -> String {
 fn key_json(name: &str, info: &KeyInfo) -> Value {
     let mut value = json!({
         "name": name,
-        "kind": kind_name(info.identity.kind()),
+        "kind": info.identity.kind().name(),
         "identity": identity_text(&info.identity),
         "id": info.id,
         "path": info.path,
@@ -303,7 +295,7 @@ fn key_json(name: &str, info: &KeyInfo) -> Value {
 }
 
 fn print_key(info: &KeyInfo) {
-    println!("  kind      {}", kind_name(info.identity.kind()));
+    println!("  kind      {}", info.identity.kind().name());
     match &info.identity {
         KeyIdentity::Ecdsa { address } => println!("  address   {address}"),
         identity => println!("  public    {}", identity_text(identity)),

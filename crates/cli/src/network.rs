@@ -162,6 +162,19 @@ impl Networks {
         Ok(network)
     }
 
+    /// The configured networks a grant's chain may be on: those with its chain id and module, the chosen one
+    /// first (several names may point at one chain, or a local chain id may be reused).
+    pub(crate) fn for_grant(&self, chain_id: u64, module: Address) -> Vec<Network> {
+        let mut names: Vec<&String> = self
+            .all
+            .iter()
+            .filter(|(_, n)| n.chain_id == chain_id && n.module == module)
+            .map(|(name, _)| name)
+            .collect();
+        names.sort_by_key(|name| **name != self.selected);
+        names.into_iter().filter_map(|name| self.get(name).ok()).collect()
+    }
+
     /// The network whose chain id is `chain_id`: the chosen one if it matches, else the only configured one.
     pub(crate) fn for_chain(&self, chain_id: u64) -> Result<Network> {
         let selected = self.selected();

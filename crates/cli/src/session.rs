@@ -4,7 +4,7 @@ use crate::{
     calls::{CallArgs, Names},
     failure::{Failure, Kind, Result},
     home::Home,
-    keystore::{self, identity_text, kind_name},
+    keystore::{self, identity_text},
     network::{Network, Networks},
     password::{self, KeyPassword, OwnerPassword},
     progress::while_waiting,
@@ -288,16 +288,17 @@ pub(crate) async fn run(
             // Whether it can still act on any chain of its grant: a live or not-yet-granted session removed here
             // could only be stopped by revoking every session of the account. An expired one cannot act.
             let mut states: Vec<(u64, Option<Standing>)> = Vec::new();
-            for chain_id in stored.grant.chains.iter().map(|c| c.chain_id) {
-                let standing = match networks.for_chain(chain_id) {
-                    Ok(network) => match network.connect().await {
-                        Ok(chain) => {
-                            stored.view(home, &network, chain).await?.standing().await.ok()
-                        }
-                        Err(_) => None,
-                    },
-                    Err(_) => None,
-                };
+            for (chain_id, module) in stored.grant.chains.iter().map(|c| (c.chain_id, c.module)) {
+                // The first network of that chain that answers.
+                let mut standing = None;
+                for network in networks.for_grant(chain_id, module) {
+                    if let Ok(chain) = network.connect().await {
+                        standing = stored.view(home, &network, chain).await?.standing().await.ok();
+                    }
+                    if standing.is_some() {
+                        break;
+                    }
+                }
                 states.push((chain_id, standing));
             }
             let ends = stored.session.policy.valid_until.map(|t| t.0);
@@ -376,7 +377,7 @@ pub(crate) async fn run(
                 "sessionId": stored.grant.session_id,
                 "account": stored.grant.account,
                 "owner": stored.grant.owner,
-                "key": key.as_ref().map(|k| json!({ "kind": kind_name(k.identity.kind()), "identity": identity_text(&k.identity) })),
+                "key": key.as_ref().map(|k| json!({ "kind": k.identity.kind().name(), "identity": identity_text(&k.identity) })),
                 "chains": stored.grant.chains.iter().map(|c| json!({ "chainId": c.chain_id, "module": c.module, "epoch": c.epoch })).collect::<Vec<_>>(),
                 "envelope": lines,
             });
@@ -388,7 +389,7 @@ pub(crate) async fn run(
                 if let Some(key) = &key {
                     println!(
                         "  key       {} {}",
-                        kind_name(key.identity.kind()),
+                        key.identity.kind().name(),
                         identity_text(&key.identity)
                     );
                 }
@@ -624,7 +625,7 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
             "name": name,
             "sessionId": session_id,
             "account": record.address,
-            "key": { "kind": kind_name(info.identity.kind()), "identity": identity_text(&info.identity) },
+            "key": { "kind": info.identity.kind().name(), "identity": identity_text(&info.identity) },
             "chains": chain_ids,
             "envelope": lines,
             "warnings": warnings,
@@ -633,7 +634,7 @@ async fn create(home: &Home, networks: &Networks, out: &Out, args: Create) -> Re
         || {
             println!("created session `{name}` for account `{account}` ({})", record.address);
             println!("  id        {session_id}");
-            println!("  key       {} {}", kind_name(info.identity.kind()), identity_text(&info.identity));
+            println!("  key       {} {}", info.identity.kind().name(), identity_text(&info.identity));
             println!(
                 "  chains    {} (one owner signature for all)",
                 chain_ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
@@ -659,7 +660,7 @@ async fn list(home: &Home, out: &Out) -> Result<()> {
                 "title": stored.session.policy.name,
                 "account": stored.grant.account,
                 "chains": stored.grant.chains.iter().map(|c| c.chain_id).collect::<Vec<_>>(),
-                "keyKind": kind_name(stored.session.key.kind),
+                "keyKind": stored.session.key.kind.name(),
             }),
             Err(e) => json!({ "name": name, "error": e.message }),
         });

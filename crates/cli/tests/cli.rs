@@ -863,6 +863,10 @@ tokens = {{ USDC = {{ address = "{}", decimals = 6 }} }}
     .ok();
     assert_eq!(usdc_balance(&alpha, MERCHANT).await, U256::from(31_000_000));
     assert_eq!(usdc_balance(&beta, MERCHANT).await, U256::from(20_000_000));
+    // Revoked on beta only: removing it is refused, because it still acts on alpha.
+    let removing = cli.run_with(&["-n", "beta", "session", "remove", "shop", "--yes"], &env).await;
+    assert_eq!(removing.code, 2, "{}", removing.text());
+    assert!(removing.stderr.contains("on chain 31337 and can still act"), "{}", removing.stderr);
 
     // A session granted on alpha only: naming beta is refused, not quietly sent on alpha.
     cli.run_with(

@@ -141,6 +141,38 @@ async fn an_agent_acts_through_the_stdio_server() {
     .await;
     conforms(&tools, "send_calls", &sent);
     assert_eq!(structured(&sent)["status"], "included");
+    // Recorded and audited in the same store as the command line's.
+    let sent_hash = structured(&sent)["userOpHash"].as_str().unwrap().to_owned();
+    let recorded: Value = serde_json::from_str(
+        &std::fs::read_to_string(cli.home().join(format!("operations/{sent_hash}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(recorded["state"], "landed", "{recorded}");
+    assert_eq!(recorded["session"], "shop", "{recorded}");
+    let audit = std::fs::read_to_string(cli.home().join("audit.jsonl")).unwrap();
+    assert!(audit.contains("operation.send") && audit.contains("operation.landed"), "{audit}");
+    // A lane is a name or a 32-bit number, nothing else.
+    for lane in [json!(true), json!(4_294_967_296u64), json!(1.5)] {
+        let refused = client
+            .call_tool(
+                CallToolRequestParams::new("send_calls").with_arguments(
+                    json!({ "session": "shop", "calls": pay("1 USDC"), "lane": lane })
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                ),
+            )
+            .await;
+        match refused {
+            Err(e) => assert!(e.to_string().contains("lane"), "{lane}: {e}"),
+            Ok(result) => assert_eq!(result.is_error, Some(true), "{lane}: {result:?}"),
+        }
+    }
+    assert_eq!(
+        usdc_balance(&devnet, MERCHANT).await,
+        U256::from(50_000_000u64),
+        "no lane-less send"
+    );
     assert_eq!(structured(&sent)["success"], true);
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(50_000_000u64));
 

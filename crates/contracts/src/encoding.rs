@@ -12,6 +12,17 @@ pub enum SignerKind {
     WebAuthn = 2,
 }
 
+impl SignerKind {
+    /// The kind's name in keystores, JSON and policy words: `ecdsa`, `p256`, `webauthn`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Ecdsa => "ecdsa",
+            Self::P256 => "p256",
+            Self::WebAuthn => "webauthn",
+        }
+    }
+}
+
 /// How a counter's period is cut out of time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]

@@ -84,7 +84,7 @@ pub enum Outcome {
         /// The bundle transaction that carried it.
         transaction_hash: B256,
         /// The gas the operation used (in JSON a decimal string, as in every leash output).
-        #[serde(serialize_with = "decimal")]
+        #[serde(serialize_with = "leash_sdk::report::decimal")]
         gas_used: U256,
     },
     /// The operation was refused.
@@ -103,10 +103,6 @@ pub enum Outcome {
         /// What was done, in words.
         detail: String,
     },
-}
-
-fn decimal<S: serde::Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&value.to_string())
 }
 
 /// Follows the scenarios as they run, e.g. to print them.

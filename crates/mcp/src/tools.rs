@@ -10,7 +10,7 @@ use alloy::{
 };
 use leash_contracts::bindings::DevToken;
 use leash_core::{format_units, parse_function, CallEntry};
-use leash_sdk::{lanes::Lane, report::StandingReport, signer::SignerKind, Failure, FailureKind};
+use leash_sdk::{lanes::Lane, report::StandingReport, Failure, FailureKind};
 use leash_store::{record_sent, Sent, Store};
 use rmcp::{
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
@@ -266,7 +266,7 @@ impl LeashMcp {
                 name: served.name.clone(),
                 id: grant.session_id.to_string(),
                 title: served.session.policy.name.clone(),
-                key_kind: kind_name(served.session.key.kind).into(),
+                key_kind: served.session.key.kind.name().into(),
             },
             served_sessions: self.names(),
         }))
@@ -577,14 +577,5 @@ fn to_json(value: &DynSolValue) -> Value {
             Value::Array(items.iter().map(to_json).collect())
         }
         other => json!(format!("{other:?}")),
-    }
-}
-
-/// The kind of a session key as the tools name it.
-fn kind_name(kind: SignerKind) -> &'static str {
-    match kind {
-        SignerKind::Ecdsa => "ecdsa",
-        SignerKind::P256 => "p256",
-        SignerKind::WebAuthn => "webauthn",
     }
 }

@@ -126,27 +126,23 @@ impl SessionStatus {
 /// Builds a [`SessionAgent`].
 #[derive(Debug)]
 pub struct SessionAgentBuilder {
-    chain: Chain,
-    account: Address,
-    session: Session,
+    /// What the agent knows without its key; an error (a session that does not pack) is reported by `build`.
+    view: Result<SessionView>,
     signer: Arc<dyn SessionSigner>,
-    deploy: Option<SmartAccount>,
-    grant: Option<GrantProof>,
     submitter: Option<Arc<Submitter>>,
     paymaster: Option<(PaymasterClient, serde_json::Value)>,
-    tokens: TokenTable,
 }
 
 impl SessionAgentBuilder {
     /// Deploys the account with the session's first operation if it has no code yet.
     pub fn deploy(mut self, account: SmartAccount) -> Self {
-        self.deploy = Some(account);
+        self.view = self.view.map(|view| view.deploy(account));
         self
     }
 
     /// The owner's approval: the session grants itself with its first operation (lazy grant).
     pub fn lazy_grant(mut self, grant: GrantProof) -> Self {
-        self.grant = Some(grant);
+        self.view = self.view.map(|view| view.lazy_grant(grant));
         self
     }
 
@@ -171,7 +167,7 @@ impl SessionAgentBuilder {
 
     /// Token symbols for explanations.
     pub fn tokens(mut self, tokens: TokenTable) -> Self {
-        self.tokens = tokens;
+        self.view = self.view.map(|view| view.tokens(tokens));
         self
     }
 
@@ -181,14 +177,11 @@ impl SessionAgentBuilder {
         let submitter = self.submitter.ok_or_else(|| {
             Error::Setup("no bundler or submitter configured for the agent".into())
         })?;
+        let view = self.view?;
         let lanes = LaneAllocator::new(EntryPointNonces::new(
-            self.chain.entry_point,
-            self.chain.provider.clone(),
+            view.chain.entry_point,
+            view.chain.provider.clone(),
         ));
-        let mut view =
-            SessionView::new(self.chain, self.account, self.session)?.tokens(self.tokens);
-        view.deploy = self.deploy;
-        view.grant = self.grant;
         Ok(SessionAgent {
             view,
             signer: self.signer,
@@ -209,15 +202,10 @@ impl SessionAgent {
         signer: Arc<dyn SessionSigner>,
     ) -> SessionAgentBuilder {
         SessionAgentBuilder {
-            chain,
-            account,
-            session,
+            view: SessionView::new(chain, account, session),
             signer,
-            deploy: None,
-            grant: None,
             submitter: None,
             paymaster: None,
-            tokens: TokenTable::default(),
         }
     }
 

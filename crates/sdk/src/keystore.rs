@@ -573,9 +573,9 @@ struct CryptoIn {
     mac: String,
 }
 
-const KIND_ECDSA: &str = "ecdsa";
-const KIND_P256: &str = "p256";
-const KIND_WEBAUTHN: &str = "webauthn";
+const KIND_ECDSA: &str = leash_contracts::SignerKind::Ecdsa.name();
+const KIND_P256: &str = leash_contracts::SignerKind::P256.name();
+const KIND_WEBAUTHN: &str = leash_contracts::SignerKind::WebAuthn.name();
 
 impl LeashSection {
     fn of(identity: &KeyIdentity) -> Self {

@@ -94,6 +94,15 @@ impl Standing {
     }
 }
 
+/// Serializes a `U256` as a decimal string (`#[serde(serialize_with = "leash_sdk::report::decimal")]`): the
+/// number a person reads, and one a JSON parser cannot round; serde writes `U256` in hex.
+pub fn decimal<S: serde::Serializer>(
+    value: &alloy::primitives::U256,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&value.to_string())
+}
+
 /// Writes every address in `value` (a string of `0x` and 40 hex digits) in its EIP-55 checksummed form, the one
 /// address convention of leash's JSON: serde writes addresses in lower case, people and block explorers in mixed
 /// case. What others produced is passed on as it is: a contract's decoded `result` (a `bytes20` is not an address)

@@ -27,21 +27,13 @@ pub struct OpOutcome {
     /// Whether its calls succeeded.
     pub success: bool,
     /// Wei it paid (in JSON `gasCostWei`, a decimal string, as in every leash output).
-    #[serde(rename = "gasCostWei", serialize_with = "decimal")]
+    #[serde(rename = "gasCostWei", serialize_with = "crate::report::decimal")]
     pub actual_gas_cost: U256,
     /// Gas it used (in JSON `gasUsed`, a decimal string).
-    #[serde(rename = "gasUsed", serialize_with = "decimal")]
+    #[serde(rename = "gasUsed", serialize_with = "crate::report::decimal")]
     pub actual_gas_used: U256,
     /// The calls' revert data when they failed.
     pub revert_reason: Option<Bytes>,
-}
-
-/// A `U256` as a decimal string: the number a person reads, and one a JSON parser cannot round.
-fn decimal<S: serde::Serializer>(
-    value: &U256,
-    serializer: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    serializer.serialize_str(&value.to_string())
 }
 
 impl OpOutcome {

@@ -550,6 +550,7 @@ async fn a_bundler_that_goes_away_is_reported_long_before_the_timeout() {
     assert_eq!(seen.lock().unwrap().len(), 2, "two polls were answered");
     assert!(failures >= 1, "the failed polls were reported as they happened");
     assert!(err.to_string().contains(&OP_HASH.to_string()), "the message names the hash: {err}");
+    assert!(!err.to_string().contains("SECRET"), "no part of the URL's key: {err}");
     assert!(!err.is_transient());
 }
 

@@ -173,6 +173,13 @@ async fn grant_by_transaction_then_use_within_limits() {
         error.to_string().contains("101 USDC") && error.to_string().contains("100 USDC"),
         "{error}"
     );
+    // A monthly cap says when it resets: the first second of the next calendar month.
+    let now = stack.chain.now().await.unwrap();
+    let next_month = Period::monthly().next_open(now).unwrap();
+    assert!(
+        error.to_string().contains(&format!("the limit resets at {}", Timestamp(next_month))),
+        "{error}"
+    );
 
     // Another recipient: refused before signing; sent anyway, the chain refuses with the same rule.
     let stranger = Address::repeat_byte(0x99);

@@ -273,3 +273,31 @@ async fn the_audit_log_keeps_every_event_in_order() {
     let error = store.audit_log().await.unwrap_err();
     assert!(error.to_string().contains("audit.jsonl:3"), "{error}");
 }
+
+#[tokio::test]
+async fn an_operation_landing_keeps_the_time_it_was_sent_and_is_audited_once_per_step() {
+    let (_dir, store) = store();
+    let hash = B256::repeat_byte(7);
+    let account = Address::repeat_byte(0xac);
+    store
+        .record_operation(&SentOperation {
+            hash,
+            chain_id: 1,
+            account,
+            session: Some("pay".into()),
+            sent_at: 5,
+            state: OperationState::Sent,
+            transaction_hash: None,
+        })
+        .await
+        .unwrap();
+    let included =
+        leash_store::Sent::Included { transaction: B256::repeat_byte(8), success: false };
+    leash_store::record_sent(&store, Some("pay"), 1, account, hash, included).await.unwrap();
+    let recorded = store.operation(hash).await.unwrap().unwrap();
+    assert_eq!(recorded.sent_at, 5, "the time it was sent");
+    assert_eq!(recorded.state, OperationState::Reverted);
+    assert_eq!(recorded.transaction_hash, Some(B256::repeat_byte(8)));
+    let log = store.audit_log().await.unwrap();
+    assert_eq!(log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["operation.reverted"]);
+}
