@@ -43,7 +43,7 @@ library SessionEncoder {
         out = abi.encodePacked(
             a.target,
             a.selector,
-            a.flags,
+            a.amountPath.length == 0 ? a.flags : a.flags | SessionTypes.ACTION_AMOUNT_PATH,
             a.maxValuePerCall,
             a.maxUses,
             a.amountOffset,
@@ -51,7 +51,9 @@ library SessionEncoder {
             a.valueCap,
             uint8(a.rules.length)
         );
-        out = abi.encodePacked(out, encode(a.rules), encode(a.period));
+        out = abi.encodePacked(out, encode(a.rules));
+        if (a.amountPath.length != 0) out = abi.encodePacked(out, uint8(a.amountPath.length), a.amountPath);
+        out = abi.encodePacked(out, encode(a.period));
     }
 
     /// @notice The packed period.
@@ -65,7 +67,20 @@ library SessionEncoder {
     /// @notice The packed rules, one after another (without their count).
     function encode(ArgRule[] memory rules) internal pure returns (bytes memory out) {
         for (uint256 i = 0; i < rules.length; ++i) {
-            out = abi.encodePacked(out, rules[i].op, rules[i].offset, uint8(rules[i].values.length), rules[i].values);
+            ArgRule memory rule = rules[i];
+            if (rule.path.length == 0) {
+                out = abi.encodePacked(out, rule.op, rule.offset, uint8(rule.values.length), rule.values);
+            } else {
+                out = abi.encodePacked(
+                    out,
+                    rule.op | SessionTypes.RULE_PATH,
+                    rule.offset,
+                    uint8(rule.values.length),
+                    uint8(rule.path.length),
+                    rule.path,
+                    rule.values
+                );
+            }
         }
     }
 

@@ -22,6 +22,7 @@ import {ActionRecord, SessionRecord, SessionTypes} from "./SessionTypes.sol";
 import {ILeashAccount} from "./interfaces/ILeashAccount.sol";
 import {PeriodLib} from "./libraries/PeriodLib.sol";
 import {CallPolicyLib} from "./libraries/CallPolicyLib.sol";
+import {ArgumentPaths} from "./ArgumentPaths.sol";
 
 /// @title SessionKeyValidator
 /// @notice ERC-7579 validator that lets a session key act for an account inside an envelope the owner granted:
@@ -133,7 +134,12 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     /// @notice The call would push the summed native value past the action's cap for the period.
     error ValueLimitExceeded(uint256 callIndex, uint256 wouldSpend, uint256 cap);
 
-    constructor() EIP712("leash", "1") {}
+    /// @notice Follows the paths of argument rules and amounts (a contract of its own: see {ArgumentPaths}).
+    ArgumentPaths public immutable argumentPaths;
+
+    constructor() EIP712("leash", "1") {
+        argumentPaths = new ArgumentPaths();
+    }
 
     // ---------------------------------------------------------------------------------------------------------
     // ERC-7579 module
@@ -659,9 +665,9 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         require(i < callActions.length && uint8(callActions[i]) < carried.length, MissingCallAction(i));
         Carried memory c = carried[uint8(callActions[i])];
         bytes calldata action = _at(c.offset, c.length);
-        bytes calldata period = CallPolicyLib.checkCall(action, i, target, value, data);
+        (bytes calldata amountPath, bytes calldata period) = CallPolicyLib.checkCall(argumentPaths, action, i, target, value, data);
         if (!c.loaded) _load(ctx, c, i, action, period);
-        _charge(i, action, value, data, c.record);
+        _charge(i, action, amountPath, value, data, c.record);
         return c.hash;
     }
 
@@ -696,10 +702,14 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         (ctx.validAfter, ctx.validUntil) = _intersect(ctx.validAfter, ctx.validUntil, start, last);
     }
 
-    function _charge(uint256 i, bytes calldata action, uint256 value, bytes calldata data, ActionRecord memory record)
-        private
-        pure
-    {
+    function _charge(
+        uint256 i,
+        bytes calldata action,
+        bytes calldata amountPath,
+        uint256 value,
+        bytes calldata data,
+        ActionRecord memory record
+    ) private view {
         // The fixed fields were checked present by {CallPolicyLib-checkCall}.
         uint256 maxUses = _word(action, 41) >> 224;
         if (maxUses != 0) {
@@ -709,7 +719,7 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         }
         uint256 flags = _word(action, 24) >> 248;
         if (flags & SessionTypes.ACTION_AMOUNT_CAP != 0) {
-            uint256 amount = CallPolicyLib.argumentWord(i, data, _word(action, 45) >> 240);
+            uint256 amount = CallPolicyLib.amountOf(argumentPaths, i, action, amountPath, data);
             uint256 cap = _word(action, 47) >> 160;
             require(
                 amount <= cap && record.amountSpent <= cap - amount,
@@ -796,6 +806,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         uint256 rules = uint8(scope[at++]);
         for (uint256 r = 0; r < rules; ++r) {
             bytes calldata rule = CallPolicyLib.ruleAt(scope, at);
+            // Typed data's fields are flat words: a path (which follows ABI offsets) has nothing to follow there.
+            if (uint8(rule[0]) >= SessionTypes.RULE_PATH) return false;
             uint256 offset = uint16(bytes2(rule[1:3]));
             if (offset + 32 > fields.length) return false;
             if (!CallPolicyLib.ruleHolds(0, r, rule, bytes32(fields[offset:offset + 32]))) return false;

@@ -20,14 +20,19 @@ struct Period {
     uint48[] windows;
 }
 
-/// @notice A rule on one 32-byte word of a call's arguments.
+/// @notice A rule on a value in a call's arguments: a 32-byte word of the head, or, with a path, a value the path
+/// reaches by following ABI offsets (into structs, arrays and `bytes`), every element of an array, a length, or a
+/// slice of packed bytes (docs/encoding.md).
 struct ArgRule {
     /// One of the `OP_*` constants in {SessionTypes}.
     uint8 op;
-    /// Byte offset of the word in the call's arguments (0 is the first word after the selector).
+    /// Byte offset of the word in the call's arguments (0 is the first word after the selector); where a path
+    /// starts.
     uint16 offset;
     /// The operands: one for EQ..LTE, `[min, max]` for IN_RANGE, the allowed set for ONE_OF.
     bytes32[] values;
+    /// Packed `STEP_*` steps taken from the word at `offset`; empty for the word itself. Call rules only.
+    bytes path;
 }
 
 /// @notice A struct nested in signed typed data, whose hash is a field of its parent: the signature carries its
@@ -73,8 +78,11 @@ struct Action {
     Period period;
     /// Calls allowed per period; 0 leaves calls uncounted.
     uint32 maxUses;
-    /// Byte offset (in the arguments) of the amount summed against `amountCap`.
+    /// Byte offset (in the arguments) of the amount summed against `amountCap`; where `amountPath` starts.
     uint16 amountOffset;
+    /// Packed `STEP_*` steps from the word at `amountOffset` to the amount (no `STEP_EVERY` or
+    /// `STEP_PACKED_EVERY`: one amount per call); empty for the word itself.
+    bytes amountPath;
     /// Sum of the amount argument allowed per period (with `ACTION_AMOUNT_CAP`).
     uint96 amountCap;
     /// Sum of native value allowed per period (with `ACTION_VALUE_CAP`).
@@ -189,6 +197,30 @@ library SessionTypes {
     uint8 internal constant ACTION_AMOUNT_CAP = 8;
     /// `valueCap` applies.
     uint8 internal constant ACTION_VALUE_CAP = 16;
+    /// The amount is reached by a path (packed after the rules).
+    uint8 internal constant ACTION_AMOUNT_PATH = 32;
+
+    /// Set on a rule's op: a path follows the rule's head.
+    uint8 internal constant RULE_PATH = 0x80;
+
+    /// Path steps (docs/encoding.md). `FIELD offset`: the word at `offset` in the current tuple.
+    uint8 internal constant STEP_FIELD = 1;
+    /// `DEREF head`: follow the offset in the current word to the tuple, array or `bytes` it points at. The offset
+    /// must be a multiple of 32, at least `head` (the byte size of the enclosing head) and inside the arguments.
+    uint8 internal constant STEP_DEREF = 2;
+    /// `INDEX index stride`: element `index` of the array at hand (negative: from the end); `stride` is an
+    /// element's byte size, 0 for dynamic elements (reached through their offsets).
+    uint8 internal constant STEP_INDEX = 3;
+    /// `EVERY max stride`: the rest of the path, for every element; more than `max` elements fail.
+    uint8 internal constant STEP_EVERY = 4;
+    /// `LENGTH`: the length of the array or `bytes` at hand (last step).
+    uint8 internal constant STEP_LENGTH = 5;
+    /// `PACKED index at size stride first`: item `index` of packed `bytes` holding records of `stride` bytes, the
+    /// item `size` bytes at `at` in its record; the bytes must be `first + n * stride` long (a Uniswap V3 path:
+    /// tokens at 0 and fees at 20, size 20 and 3, stride 23, first 20). Last step.
+    uint8 internal constant STEP_PACKED = 6;
+    /// `PACKED_EVERY max at size stride first`: every item; more than `max` items fail. Last step.
+    uint8 internal constant STEP_PACKED_EVERY = 7;
 
     /// Full power over calls (still never the account, a module, the EntryPoint or delegatecall).
     uint8 internal constant SESSION_SUDO = 1;

@@ -11,6 +11,7 @@ import {ILeashAccount} from "../interfaces/ILeashAccount.sol";
 import {ERC7579Utils, Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {SessionTypes} from "../SessionTypes.sol";
 import {PeriodLib} from "./PeriodLib.sol";
+import {ArgumentPaths} from "../ArgumentPaths.sol";
 
 /// @title CallPolicyLib
 /// @notice Reads a session UserOperation's calls exactly as the account will execute them, and checks one call
@@ -155,11 +156,16 @@ library CallPolicyLib {
     /// @notice Checks target, selector, per-call value and argument rules of one call against the packed `action`.
     /// @dev The fixed fields lie in the first 92 bytes, checked present first, then read as raw words (a packed
     /// layout has no padding to decode); each rule is bounds-checked by {ruleAt} before it is read.
+    /// @return amountPath The steps to the amount (empty: the word at the amount offset).
     /// @return period The action's packed period (what follows its rules), checked to fill the action exactly.
-    function checkCall(bytes calldata action, uint256 i, address target, uint256 value, bytes calldata data)
-        internal
-        pure
-        returns (bytes calldata period)
+    function checkCall(
+        ArgumentPaths paths,
+        bytes calldata action,
+        uint256 i,
+        address target,
+        uint256 value,
+        bytes calldata data
+    ) internal pure returns (bytes calldata amountPath, bytes calldata period)
     {
         require(action.length >= 92, MalformedSignature());
         uint256 flags = wordAt(action, 24) >> 248;
@@ -185,13 +191,30 @@ library CallPolicyLib {
         uint256 at = 72;
         for (uint256 r = 0; r < count; ++r) {
             bytes calldata rule = ruleAt(action, at);
-            bytes32 word = bytes32(argumentWord(i, data, wordAt(rule, 1) >> 240));
-            require(ruleHolds(i, r, rule, word), ArgumentRuleFailed(i, r, uint8(wordAt(rule, 0) >> 248), word));
+            if (uint8(rule[0]) < SessionTypes.RULE_PATH) {
+                bytes32 word = bytes32(argumentWord(i, data, (wordAt(rule, 0) >> 232) & 0xffff));
+                require(ruleHolds(i, r, rule, word), ArgumentRuleFailed(i, r, uint8(rule[0]), word));
+            } else {
+                paths.check(i, r, rule, data);
+            }
             unchecked {
                 at += rule.length;
             }
         }
-        return _periodFrom(action, at);
+        return _tail(action, flags, at);
+    }
+
+    /// @notice The amount the action's amount cap sums in a call: the word at its offset, or where its path leads.
+    function amountOf(
+        ArgumentPaths paths,
+        uint256 i,
+        bytes calldata action,
+        bytes calldata amountPath,
+        bytes calldata data
+    ) internal pure returns (uint256) {
+        uint256 offset = wordAt(action, 45) >> 240;
+        if (amountPath.length == 0) return argumentWord(i, data, offset);
+        return paths.amount(i, offset, amountPath, data);
     }
 
     /// @notice The word at byte `at` of `data`, unchecked: the caller has bounded `at` (calldata past its end
@@ -202,7 +225,8 @@ library CallPolicyLib {
         }
     }
 
-    /// @notice The packed period of a packed action (what follows its rules), checked to fill the action exactly.
+    /// @notice The packed period of a packed action (what follows its rules and amount path), checked to fill the
+    /// action exactly.
     function periodOf(bytes calldata action) internal pure returns (bytes calldata period) {
         require(action.length >= 92, MalformedSignature());
         uint256 count = uint8(action[71]);
@@ -211,10 +235,24 @@ library CallPolicyLib {
         for (uint256 r = 0; r < count; ++r) {
             at += ruleAt(action, at).length;
         }
-        return _periodFrom(action, at);
+        (, period) = _tail(action, uint8(action[24]), at);
     }
 
-    function _periodFrom(bytes calldata action, uint256 at) private pure returns (bytes calldata period) {
+    /// @dev What follows the rules: the amount path (with `ACTION_AMOUNT_PATH`: its length, then its steps), then
+    /// the period, which must end the action.
+    function _tail(bytes calldata action, uint256 flags, uint256 at)
+        private
+        pure
+        returns (bytes calldata amountPath, bytes calldata period)
+    {
+        amountPath = action[0:0];
+        if (flags & SessionTypes.ACTION_AMOUNT_PATH != 0) {
+            require(action.length > at, MalformedSignature());
+            uint256 length = uint8(action[at]);
+            require(action.length - at - 1 >= length, MalformedSignature());
+            amountPath = action[at + 1:at + 1 + length];
+            at += 1 + length;
+        }
         require(action.length >= at + 20, MalformedSignature());
         assembly ("memory-safe") {
             period.offset := add(action.offset, at)
@@ -223,43 +261,21 @@ library CallPolicyLib {
         require(PeriodLib.size(period) == period.length, MalformedSignature());
     }
 
-    /// @notice The packed rule starting at byte `at` of `data`: op, offset, operand count, operands.
+    /// @notice The packed rule starting at byte `at` of `data`: op, offset, operand count, the path (with
+    /// `RULE_PATH`: its length, then its steps), operands.
     function ruleAt(bytes calldata data, uint256 at) internal pure returns (bytes calldata rule) {
         require(data.length >= at + 4, MalformedSignature());
-        uint256 length = 4 + 32 * (wordAt(data, at + 3) >> 248);
+        uint256 head = wordAt(data, at);
+        uint256 length = 4 + 32 * ((head >> 224) & 0xff);
+        if (head >> 255 != 0) {
+            require(data.length >= at + 5, MalformedSignature());
+            length += 1 + ((head >> 216) & 0xff);
+        }
         require(data.length - at >= length, MalformedSignature());
         assembly ("memory-safe") {
             rule.offset := add(data.offset, at)
             rule.length := length
         }
-    }
-
-    /// @notice Whether `word` passes the packed `rule` (reverts on a malformed rule). The rule's length was
-    /// checked by {ruleAt} to hold its operands.
-    function ruleHolds(uint256 i, uint256 r, bytes calldata rule, bytes32 word) internal pure returns (bool) {
-        uint256 head = wordAt(rule, 0);
-        uint256 op = head >> 248;
-        uint256 count = (head >> 224) & 0xff;
-        uint256 x = uint256(word);
-        if (op == SessionTypes.OP_ONE_OF) {
-            require(count != 0, InvalidRule(i, r));
-            for (uint256 k = 0; k < count; ++k) {
-                if (wordAt(rule, 4 + 32 * k) == x) return true;
-            }
-            return false;
-        }
-        if (op == SessionTypes.OP_IN_RANGE) {
-            require(count == 2, InvalidRule(i, r));
-            return x >= wordAt(rule, 4) && x <= wordAt(rule, 36);
-        }
-        require(count == 1 && op <= SessionTypes.OP_LTE, InvalidRule(i, r));
-        uint256 v = wordAt(rule, 4);
-        if (op == SessionTypes.OP_EQ) return x == v;
-        if (op == SessionTypes.OP_NEQ) return x != v;
-        if (op == SessionTypes.OP_GT) return x > v;
-        if (op == SessionTypes.OP_GTE) return x >= v;
-        if (op == SessionTypes.OP_LT) return x < v;
-        return x <= v;
     }
 
     /// @notice The 32-byte word at `offset` in the call's arguments (after the 4-byte selector).
@@ -269,6 +285,35 @@ library CallPolicyLib {
             argumentsLength >= 32 && offset <= argumentsLength - 32, ArgumentOutOfBounds(i, offset, argumentsLength)
         );
         return wordAt(data, 4 + offset);
+    }
+
+    /// @notice Whether `word` passes the packed `rule` (reverts on a malformed rule). The rule's length was
+    /// checked by {ruleAt} to hold its operands, which end it.
+    function ruleHolds(uint256 i, uint256 r, bytes calldata rule, bytes32 word) internal pure returns (bool) {
+        uint256 head = wordAt(rule, 0);
+        uint256 op = (head >> 248) & 0x7f;
+        uint256 count = (head >> 224) & 0xff;
+        uint256 operands = rule.length - 32 * count;
+        uint256 x = uint256(word);
+        if (op == SessionTypes.OP_ONE_OF) {
+            require(count != 0, InvalidRule(i, r));
+            for (uint256 k = 0; k < count; ++k) {
+                if (wordAt(rule, operands + 32 * k) == x) return true;
+            }
+            return false;
+        }
+        if (op == SessionTypes.OP_IN_RANGE) {
+            require(count == 2, InvalidRule(i, r));
+            return x >= wordAt(rule, operands) && x <= wordAt(rule, operands + 32);
+        }
+        require(count == 1 && op <= SessionTypes.OP_LTE, InvalidRule(i, r));
+        uint256 v = wordAt(rule, operands);
+        if (op == SessionTypes.OP_EQ) return x == v;
+        if (op == SessionTypes.OP_NEQ) return x != v;
+        if (op == SessionTypes.OP_GT) return x > v;
+        if (op == SessionTypes.OP_GTE) return x >= v;
+        if (op == SessionTypes.OP_LT) return x < v;
+        return x <= v;
     }
 
     function _end(bytes calldata data) private pure returns (uint256 end) {

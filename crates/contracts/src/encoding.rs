@@ -91,6 +91,32 @@ impl ActionFlags {
     pub const AMOUNT_CAP: u8 = 8;
     /// `valueCap` applies.
     pub const VALUE_CAP: u8 = 16;
+    /// The amount is reached by a path, packed after the rules.
+    pub const AMOUNT_PATH: u8 = 32;
+}
+
+/// Set on a packed rule's operator byte: the rule's path follows its head.
+pub const RULE_PATH: u8 = 0x80;
+
+/// The kinds of an argument path's steps (docs/encoding.md, "Path").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StepKind;
+
+impl StepKind {
+    /// The word at an offset in the tuple at hand.
+    pub const FIELD: u8 = 1;
+    /// Follow the offset in the word at hand.
+    pub const DEREF: u8 = 2;
+    /// One element of the array at hand.
+    pub const INDEX: u8 = 3;
+    /// Every element of the array at hand.
+    pub const EVERY: u8 = 4;
+    /// The length of the array or bytes at hand.
+    pub const LENGTH: u8 = 5;
+    /// One item of packed bytes.
+    pub const PACKED: u8 = 6;
+    /// Every item of packed bytes.
+    pub const PACKED_EVERY: u8 = 7;
 }
 
 /// Bits of a session's `flags`.

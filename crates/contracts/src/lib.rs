@@ -26,7 +26,8 @@ pub mod bindings;
 mod encoding;
 
 pub use encoding::{
-    ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind, FORMAT_VERSION,
+    ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind, StepKind,
+    FORMAT_VERSION, RULE_PATH,
 };
 
 /// ERC-4337 EntryPoint v0.7 at its canonical address.

@@ -3,8 +3,9 @@
 
 use alloy::{primitives::keccak256, sol_types::SolCall};
 use leash_contracts::{
-    ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind, CREATE2_DEPLOYER,
-    ENTRYPOINT_V07, ENTRYPOINT_V07_SALT, FORMAT_VERSION, MAX_BATCH, MAX_RULES,
+    ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind, StepKind,
+    CREATE2_DEPLOYER, ENTRYPOINT_V07, ENTRYPOINT_V07_SALT, FORMAT_VERSION, MAX_BATCH, MAX_RULES,
+    RULE_PATH,
 };
 use std::{collections::HashMap, path::Path};
 
@@ -54,6 +55,15 @@ fn rust_encoding_matches_solidity() {
         ("ACTION_NATIVE_TRANSFER", ActionFlags::NATIVE_TRANSFER as u64),
         ("ACTION_AMOUNT_CAP", ActionFlags::AMOUNT_CAP as u64),
         ("ACTION_VALUE_CAP", ActionFlags::VALUE_CAP as u64),
+        ("ACTION_AMOUNT_PATH", ActionFlags::AMOUNT_PATH as u64),
+        ("RULE_PATH", RULE_PATH as u64),
+        ("STEP_FIELD", StepKind::FIELD as u64),
+        ("STEP_DEREF", StepKind::DEREF as u64),
+        ("STEP_INDEX", StepKind::INDEX as u64),
+        ("STEP_EVERY", StepKind::EVERY as u64),
+        ("STEP_LENGTH", StepKind::LENGTH as u64),
+        ("STEP_PACKED", StepKind::PACKED as u64),
+        ("STEP_PACKED_EVERY", StepKind::PACKED_EVERY as u64),
         ("SESSION_SUDO", SessionFlags::SUDO as u64),
         ("SESSION_GAS_BUDGET", SessionFlags::GAS_BUDGET as u64),
         ("SESSION_SIGN_ANY", SessionFlags::SIGN_ANY as u64),

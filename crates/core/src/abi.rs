@@ -6,90 +6,142 @@ use alloy::{
     json_abi::{Function, Param},
 };
 
-/// Parses `"transfer(address to, uint256 amount)"` (with or without the `function` keyword).
+/// Parses `"transfer(address to, uint256 amount)"` (with or without the `function` keyword), structs written
+/// with their fields named: `exactInputSingle((address tokenIn, address tokenOut, uint24 fee) params)`.
+///
+/// alloy's parser reads the rest of the signature but keeps no names inside a tuple, and rules reach struct
+/// fields by name (`params.tokenIn`); so each tuple's fields are read here, their names kept, and each
+/// elementary type is still checked by alloy ([`DynSolType::parse`]).
 pub fn parse_function(signature: &str) -> Result<Function, Error> {
+    let bad = |why: String| {
+        Error::Abi(format!(
+            "`{signature}` is not a function signature like `transfer(address to, uint256 amount)` ({why})"
+        ))
+    };
     let text = signature.trim();
-    let text = text.strip_prefix("function ").unwrap_or(text);
-    Function::parse(text).map_err(|e| {
-        Error::Abi(format!("`{signature}` is not a function signature like `transfer(address to, uint256 amount)` ({e})"))
-    })
-}
-
-/// Words a static ABI type takes in the head; `None` for dynamic types.
-fn static_words(ty: &DynSolType) -> Option<usize> {
-    match ty {
-        DynSolType::Bool
-        | DynSolType::Int(_)
-        | DynSolType::Uint(_)
-        | DynSolType::Address
-        | DynSolType::Function
-        | DynSolType::FixedBytes(_) => Some(1),
-        DynSolType::FixedArray(inner, n) => static_words(inner).map(|w| w * n),
-        DynSolType::Tuple(types) => types.iter().map(static_words).sum(),
-        _ => None,
+    let text = text.strip_prefix("function ").unwrap_or(text).trim();
+    if !text.contains("((") && !text.contains(", (") && !text.contains(",(") {
+        return Function::parse(text).map_err(|e| bad(e.to_string()));
     }
+    let open = text.find('(').ok_or_else(|| bad("no `(`".into()))?;
+    let name = text[..open].trim();
+    let close = matching(text, open).ok_or_else(|| bad("a `(` is not closed".into()))?;
+    let inputs = parameters(&text[open + 1..close]).map_err(bad)?;
+    let mut function = Function::parse(&format!("{name}()")).map_err(|e| bad(e.to_string()))?;
+    function.inputs = inputs;
+    Ok(function)
 }
 
-/// The byte offset (after the selector) of argument `name`, which must be a one-word static type.
-pub fn argument_offset(function: &Function, name: &str) -> Result<u16, Error> {
-    let mut words = 0usize;
-    for input in &function.inputs {
-        let ty = DynSolType::parse(&input.selector_type()).map_err(|e| {
-            Error::Abi(format!("argument `{}` of `{}`: {e}", input.name, function.name))
-        })?;
-        let size = static_words(&ty);
-        if input.name == name {
-            return match (&ty, size) {
-                (_, Some(1)) => u16::try_from(words * 32)
-                    .map_err(|_| Error::Abi(format!("argument `{name}` is too far into the call"))),
-                (_, None) => Err(Error::Abi(format!(
-                    "argument `{name}` of `{}` is `{ty}`, a dynamic type: its head word is an offset, not the \
-                     value; rules apply to one-word arguments (address, uintN, bool, bytesN) or a raw `offset`",
-                    function.name
-                ))),
-                _ => Err(Error::Abi(format!(
-                    "argument `{name}` of `{}` is `{ty}`, which takes several words; use a raw `offset` for one \
-                     of them",
-                    function.name
-                ))),
-            };
+/// The index of the `)` that closes the `(` at `open`.
+fn matching(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, c) in text.char_indices().skip(open) {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(k);
+                }
+            }
+            _ => {}
         }
-        // A dynamic argument takes one head word (its offset).
-        words += size.unwrap_or(1);
-    }
-    let known: Vec<&str> = function.inputs.iter().map(|p| p.name.as_str()).collect();
-    Err(Error::Abi(format!(
-        "`{}` has no argument named `{name}` (its arguments: {})",
-        function.signature(),
-        if known.iter().all(|n| n.is_empty()) {
-            "unnamed; name them in the signature".into()
-        } else {
-            known.join(", ")
-        }
-    )))
-}
-
-/// The name of the argument at `offset`, if the signature names it.
-pub(crate) fn argument_name(function: &Function, offset: u16) -> Option<String> {
-    let (input, _) = input_at(function, offset)?;
-    (!input.name.is_empty()).then(|| input.name.clone())
-}
-
-/// The input whose head word starts at byte `offset` of the arguments, with its type.
-pub(crate) fn input_at(function: &Function, offset: u16) -> Option<(&Param, DynSolType)> {
-    let mut words = 0usize;
-    for input in &function.inputs {
-        let ty = DynSolType::parse(&input.selector_type()).ok()?;
-        if words * 32 == offset as usize {
-            return Some((input, ty));
-        }
-        words += static_words(&ty).unwrap_or(1);
     }
     None
 }
 
-/// The ABI type of argument `name`.
-pub(crate) fn argument_type(function: &Function, name: &str) -> Option<DynSolType> {
-    let input = function.inputs.iter().find(|p| p.name == name)?;
-    DynSolType::parse(&input.selector_type()).ok()
+/// Comma-separated parameters (`type [location] [name]`), tuples in parentheses with named fields.
+fn parameters(text: &str) -> Result<Vec<Param>, String> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(out);
+    }
+    for (k, c) in text.char_indices().chain([(text.len(), ',')]) {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.checked_sub(1).ok_or("a `)` without its `(`")?,
+            ',' if depth == 0 => {
+                out.push(parameter(text[start..k].trim())?);
+                start = k + 1;
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn parameter(text: &str) -> Result<Param, String> {
+    let (components, rest) = if text.starts_with('(') || text.starts_with("tuple(") {
+        let open = text.find('(').expect("checked");
+        let close = matching(text, open).ok_or("a `(` is not closed")?;
+        (Some(parameters(&text[open + 1..close])?), &text[close + 1..])
+    } else {
+        (None, text)
+    };
+    let mut words = rest.split_whitespace();
+    let ty = match &components {
+        // The array suffix (`[]`, `[2]`) directly after the tuple's `)`.
+        Some(_) => {
+            let suffix = if rest.starts_with('[') { words.next().unwrap_or_default() } else { "" };
+            format!("tuple{suffix}")
+        }
+        None => words.next().ok_or("an empty parameter")?.to_string(),
+    };
+    let mut name = words.next().unwrap_or_default();
+    if matches!(name, "calldata" | "memory" | "storage") {
+        name = words.next().unwrap_or_default();
+    }
+    if words.next().is_some() {
+        return Err(format!("`{text}` has more than a type and a name"));
+    }
+    let components = components.unwrap_or_default();
+    let param = Param {
+        ty,
+        name: name.to_string(),
+        components,
+        internal_type: None,
+    };
+    DynSolType::parse(&param.selector_type()).map_err(|e| format!("`{text}`: {e}"))?;
+    Ok(param)
+}
+
+/// The byte offset (after the selector) of the one-word value `name` names: an argument, or a field of a struct
+/// passed inline (`params.amountIn`). A value behind an ABI offset has none (a rule reaches it by its path,
+/// [`crate::path::resolve`]).
+pub fn argument_offset(function: &Function, name: &str) -> Result<u16, Error> {
+    let found = crate::path::resolve(function, name, None)?;
+    if !found.steps.is_empty() {
+        return Err(Error::Abi(format!(
+            "`{name}` of `{}` sits behind an ABI offset, not at a fixed byte: name it in a rule's `arg`, which follows \
+             the offset",
+            function.name
+        )));
+    }
+    Ok(found.offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structs_keep_their_field_names_and_the_selector() {
+        let f = parse_function(
+            "function exactInputSingle((address tokenIn, address tokenOut, uint24 fee, address recipient, uint256 deadline, uint256 amountIn, uint256 amountOutMinimum, uint160 sqrtPriceLimitX96) calldata params)",
+        )
+        .unwrap();
+        // SwapRouter's `exactInputSingle` selector.
+        assert_eq!(f.selector().to_string(), "0x414bf389");
+        let fields: Vec<&str> = f.inputs[0].components.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(fields[0], "tokenIn");
+        assert_eq!(fields[3], "recipient");
+        let nested =
+            parse_function("f(uint256 a, (address token, (uint8 x, bytes y)[] deep)[2] legs)").unwrap();
+        assert_eq!(nested.signature(), "f(uint256,(address,(uint8,bytes)[])[2])");
+        assert_eq!(nested.inputs[1].components[1].components[1].name, "y");
+        assert!(parse_function("f((address to uint256 x) p)").is_err());
+        assert!(parse_function("f((address to, uint257 x) p)").is_err());
+    }
 }

@@ -22,7 +22,7 @@ use alloy::primitives::{
 };
 use leash_contracts::{
     bindings::SessionEncoderHarness as onchain, ActionFlags, PeriodKind, RuleOp, SessionFlags,
-    SignerKind, FORMAT_VERSION, MAX_RULES,
+    SignerKind, FORMAT_VERSION, MAX_RULES, RULE_PATH,
 };
 
 /// Reads big-endian fields front to back, refusing to read past the end.
@@ -95,6 +95,13 @@ impl<'a> Reader<'a> {
         Ok(B256::from(self.array::<32>(field)?))
     }
 
+    /// A path of `length` bytes, whose steps must be well formed.
+    fn path(&mut self, length: u8, field: &str) -> Result<Bytes, Error> {
+        let bytes = self.take(length.into(), field)?;
+        crate::path::unpack(bytes).map_err(|e| Error::Malformed(format!("{field}: {e}")))?;
+        Ok(Bytes::copy_from_slice(bytes))
+    }
+
     fn period(&mut self, of: &str) -> Result<onchain::Period, Error> {
         let kind = self.u8(&format!("{of} kind"))?;
         let anchor = self.u48(&format!("{of} anchor"))?;
@@ -123,10 +130,16 @@ impl<'a> Reader<'a> {
                 let op = self.u8(&format!("{of} rule {r} operator"))?;
                 let offset = self.u16(&format!("{of} rule {r} offset"))?;
                 let operands = self.u8(&format!("{of} rule {r} operand count"))?;
+                let path = if op & RULE_PATH != 0 {
+                    let length = self.u8(&format!("{of} rule {r} path length"))?;
+                    self.path(length, &format!("{of} rule {r} path"))?
+                } else {
+                    Bytes::new()
+                };
                 let values = (0..operands)
                     .map(|v| self.b256(&format!("{of} rule {r} operand {v}")))
                     .collect::<Result<_, _>>()?;
-                Ok(onchain::ArgRule { op, offset, values })
+                Ok(onchain::ArgRule { op: op & !RULE_PATH, offset, values, path })
             })
             .collect()
     }
@@ -220,6 +233,12 @@ pub fn unpack_action(bytes: &[u8]) -> Result<onchain::Action, Error> {
         )));
     }
     let rules = r.rules(rules, "the action's")?;
+    let amount_path = if flags & ActionFlags::AMOUNT_PATH != 0 {
+        let length = r.u8("amount path length")?;
+        r.path(length, "amount path")?
+    } else {
+        Bytes::new()
+    };
     let period = r.period("period")?;
     r.finish()?;
     Ok(onchain::Action {
@@ -231,6 +250,7 @@ pub fn unpack_action(bytes: &[u8]) -> Result<onchain::Action, Error> {
         period,
         maxUses: max_uses,
         amountOffset: amount_offset,
+        amountPath: amount_path,
         amountCap: amount_cap,
         valueCap: value_cap,
     })
@@ -301,7 +321,8 @@ impl ArgRule {
             op if op == RuleOp::OneOf as u8 => Condition::OneOf(values),
             op => return Err(Error::Malformed(format!("unknown or malformed rule operator {op}"))),
         };
-        Ok(ArgRule { offset: rule.offset, condition })
+        let path = crate::path::unpack(&rule.path).map_err(Error::Malformed)?;
+        Ok(ArgRule { offset: rule.offset, path, condition })
     }
 }
 
@@ -368,7 +389,11 @@ impl Action {
         out.period = Period::from_onchain(&action.period)?;
         out.max_uses = (action.maxUses != 0).then_some(action.maxUses);
         out.amount_cap = (flags & ActionFlags::AMOUNT_CAP != 0)
-            .then_some(AmountCap { offset: action.amountOffset, cap: action.amountCap });
+            .then(|| -> Result<_, Error> {
+                let path = crate::path::unpack(&action.amountPath).map_err(Error::Malformed)?;
+                Ok(AmountCap { offset: action.amountOffset, path, cap: action.amountCap })
+            })
+            .transpose()?;
         out.value_cap = (flags & ActionFlags::VALUE_CAP != 0).then_some(action.valueCap);
         Ok(out)
     }
@@ -482,7 +507,7 @@ mod tests {
                     type_hash: B256::repeat_byte(0x33),
                     length: 64,
                 }],
-                rules: vec![ArgRule { offset: 32, condition: Condition::Lte(U256::from(9)) }],
+                rules: vec![ArgRule { offset: 32, path: vec![], condition: Condition::Lte(U256::from(9)) }],
                 encode_type: None,
             })
             .action(
@@ -496,10 +521,8 @@ mod tests {
             .action({
                 let mut a = Action::new(Target::Any, CallScope::NativeTransfer)
                     .with_value_cap(U96::from(1_000u64));
-                a.amount_cap = Some(AmountCap { offset: 32, cap: U96::from(7u64) });
-                a.rules = vec![ArgRule {
-                    offset: 0,
-                    condition: Condition::OneOf(vec![U256::from(1), U256::from(2)]),
+                a.amount_cap = Some(AmountCap { offset: 32, path: vec![], cap: U96::from(7u64) });
+                a.rules = vec![ArgRule { offset: 0, path: vec![], condition: Condition::OneOf(vec![U256::from(1), U256::from(2)]),
                 }];
                 a
             })

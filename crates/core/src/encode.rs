@@ -16,7 +16,7 @@ use crate::{
 use alloy::primitives::{aliases::U48, keccak256, Bytes, B256};
 use leash_contracts::{
     bindings::SessionEncoderHarness as onchain, ActionFlags, PeriodKind, SessionFlags,
-    SignatureMode, SignerKind, FORMAT_VERSION, MAX_RULES,
+    SignatureMode, SignerKind, FORMAT_VERSION, MAX_RULES, RULE_PATH,
 };
 
 /// Most bytes a `uint16` length field can announce: a packed session or action, a signature.
@@ -91,9 +91,17 @@ impl Packer {
     /// The rules, one after another (their count is the caller's).
     fn rules(&mut self, rules: &[onchain::ArgRule]) -> Result<&mut Self, Error> {
         for rule in rules {
-            self.u8(rule.op)
-                .put(&rule.offset.to_be_bytes())
-                .count(rule.values.len(), "operands")?;
+            if rule.path.is_empty() {
+                self.u8(rule.op)
+                    .put(&rule.offset.to_be_bytes())
+                    .count(rule.values.len(), "operands")?;
+            } else {
+                self.u8(rule.op | RULE_PATH)
+                    .put(&rule.offset.to_be_bytes())
+                    .count(rule.values.len(), "operands")?
+                    .count(rule.path.len(), "bytes of a rule's path")?
+                    .put(&rule.path);
+            }
             for value in &rule.values {
                 self.put(value.as_slice());
             }
@@ -169,15 +177,22 @@ pub fn pack_action(action: &onchain::Action) -> Result<Bytes, Error> {
     let mut out = Packer::default();
     out.put(action.target.as_slice())
         .put(action.selector.as_slice())
-        .u8(action.flags)
+        .u8(if action.amountPath.is_empty() {
+            action.flags
+        } else {
+            action.flags | ActionFlags::AMOUNT_PATH
+        })
         .put(&action.maxValuePerCall.to_be_bytes())
         .put(&action.maxUses.to_be_bytes())
         .put(&action.amountOffset.to_be_bytes())
         .put(&action.amountCap.to_be_bytes::<12>())
         .put(&action.valueCap.to_be_bytes::<12>())
         .count(action.rules.len(), "rules")?
-        .rules(&action.rules)?
-        .period(&action.period)?;
+        .rules(&action.rules)?;
+    if !action.amountPath.is_empty() {
+        out.count(action.amountPath.len(), "bytes of the amount's path")?.put(&action.amountPath);
+    }
+    out.period(&action.period)?;
     if out.0.len() > MAX_LENGTH {
         return Err(Error::Encoding(format!(
             "an action is {} bytes packed; at most {MAX_LENGTH} fit a signature: fewer operands or windows",
@@ -235,6 +250,7 @@ impl ArgRule {
             op: self.condition.op() as u8,
             offset: self.offset,
             values: self.condition.operands().into_iter().map(B256::from).collect(),
+            path: crate::path::pack(&self.path).into(),
         }
     }
 }
@@ -301,8 +317,13 @@ impl Action {
             rules: self.rules.iter().map(ArgRule::to_onchain).collect(),
             period: self.period.to_onchain(),
             maxUses: self.max_uses.unwrap_or(0),
-            amountOffset: self.amount_cap.map_or(0, |c| c.offset),
-            amountCap: self.amount_cap.map_or(Default::default(), |c| c.cap),
+            amountOffset: self.amount_cap.as_ref().map_or(0, |c| c.offset),
+            amountPath: self
+                .amount_cap
+                .as_ref()
+                .map_or_else(Vec::new, |c| crate::path::pack(&c.path))
+                .into(),
+            amountCap: self.amount_cap.as_ref().map_or(Default::default(), |c| c.cap),
             valueCap: self.value_cap.unwrap_or_default(),
         }
     }
@@ -560,8 +581,8 @@ mod tests {
         )
         .with_max_uses(4)
         .with_max_value_per_call(7);
-        action.amount_cap = Some(crate::AmountCap { offset: 32, cap: U96::from(1_000u64) });
-        action.rules = vec![ArgRule { offset: 0, condition: Condition::Eq(U256::from(9)) }];
+        action.amount_cap = Some(crate::AmountCap { offset: 32, path: vec![], cap: U96::from(1_000u64) });
+        action.rules = vec![ArgRule { offset: 0, path: vec![], condition: Condition::Eq(U256::from(9)) }];
         action
     }
 
@@ -637,9 +658,7 @@ mod tests {
                 type_hash: B256::repeat_byte(0x33),
                 length: 96,
             }],
-            rules: vec![ArgRule {
-                offset: 128,
-                condition: Condition::InRange(U256::from(1), U256::from(2)),
+            rules: vec![ArgRule { offset: 128, path: vec![], condition: Condition::InRange(U256::from(1), U256::from(2)),
             }],
             encode_type: None,
         });
@@ -678,7 +697,7 @@ mod tests {
         // 32 rules of 255 operands: past 65,535 bytes.
         let mut action = paying();
         action.rules =
-            vec![ArgRule { offset: 0, condition: Condition::OneOf(vec![U256::from(1); 255]) }; 32];
+            vec![ArgRule { offset: 0, path: vec![], condition: Condition::OneOf(vec![U256::from(1); 255]) }; 32];
         too_many(action.encode(), "at most 65535");
 
         let mut session = session(vec![paying()]);
@@ -700,7 +719,7 @@ mod tests {
         too_many(session.encode(), "256 signing scopes");
         let mut heavy = scope;
         heavy.rules =
-            vec![ArgRule { offset: 0, condition: Condition::OneOf(vec![U256::from(1); 60]) }; 32];
+            vec![ArgRule { offset: 0, path: vec![], condition: Condition::OneOf(vec![U256::from(1); 60]) }; 32];
         session.policy.signing.typed_data = vec![heavy; 2];
         too_many(session.encode(), "at most 65535 fit a signature");
         // Validation says so before anything is encoded.

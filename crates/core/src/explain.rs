@@ -2,7 +2,7 @@
 //! `validateUserOp` would, before anything is signed. A differential test holds it to the chain's verdicts.
 
 use crate::{
-    model::{Action, CallScope, Session, Target},
+    model::{Action, AmountCap, CallScope, Condition, Session, Target},
     period::PeriodError,
     PeriodSlot,
 };
@@ -626,6 +626,9 @@ fn reach(rejection: &Rejection) -> u8 {
         Rejection::Module(
             E::TooManyRules(_)
             | E::ArgumentOutOfBounds(_)
+            | E::MalformedArguments(_)
+            | E::NoSuchElement(_)
+            | E::TooManyElements(_)
             | E::InvalidRule(_)
             | E::ArgumentRuleFailed(_),
         ) => 3,
@@ -637,18 +640,32 @@ fn intersect(after: u64, until: u64, slot: PeriodSlot) -> (u64, u64) {
     (after.max(slot.start), until.min(slot.last))
 }
 
-/// The call's argument word at `offset`, as `CallPolicyLib.argumentWord` reads it.
-fn argument_word(i: usize, data: &[u8], offset: u16) -> Result<U256, E> {
-    let arguments = data.len().saturating_sub(4);
-    let offset = offset as usize;
-    if arguments < 32 || offset > arguments - 32 {
-        return Err(E::ArgumentOutOfBounds(onchain::ArgumentOutOfBounds {
+/// The amount an action's cap sums in a call: the word at its offset (`CallPolicyLib.argumentWord`) or where its
+/// path leads (`ArgumentPaths.amount`).
+fn amount_of(i: usize, data: &[u8], cap: &AmountCap) -> Result<U256, E> {
+    let mut amount = U256::ZERO;
+    crate::path::follow(i, 0, data, cap.offset, &cap.path, true, &mut |value| {
+        amount = value;
+        Ok(())
+    })?;
+    Ok(amount)
+}
+
+/// Whether `value` passes rule `r` (`CallPolicyLib.ruleHolds`), as the module's error when it does not.
+fn rule_verdict(i: usize, r: usize, condition: &Condition, value: U256) -> Result<(), E> {
+    match condition.holds(value) {
+        Some(true) => Ok(()),
+        Some(false) => Err(E::ArgumentRuleFailed(onchain::ArgumentRuleFailed {
             callIndex: U256::from(i),
-            offset: U256::from(offset),
-            argumentsLength: U256::from(arguments),
-        }));
+            ruleIndex: U256::from(r),
+            op: condition.op() as u8,
+            value: B256::from(value),
+        })),
+        None => Err(E::InvalidRule(onchain::InvalidRule {
+            callIndex: U256::from(i),
+            ruleIndex: U256::from(r),
+        })),
     }
-    Ok(U256::from_be_slice(&data[4 + offset..36 + offset]))
 }
 
 /// `CallPolicyLib.checkCall`: target, function, per-call value and argument rules.
@@ -705,24 +722,10 @@ fn check_call(i: usize, action: &Action, call: &Call) -> Result<(), E> {
         }));
     }
     for (r, rule) in action.rules.iter().enumerate() {
-        let word = argument_word(i, &call.data, rule.offset)?;
-        match rule.condition.holds(word) {
-            Some(true) => {}
-            Some(false) => {
-                return Err(E::ArgumentRuleFailed(onchain::ArgumentRuleFailed {
-                    callIndex: index,
-                    ruleIndex: U256::from(r),
-                    op: rule.condition.op() as u8,
-                    value: B256::from(word),
-                }))
-            }
-            None => {
-                return Err(E::InvalidRule(onchain::InvalidRule {
-                    callIndex: index,
-                    ruleIndex: U256::from(r),
-                }))
-            }
-        }
+        // A rule without a path reads the word at its offset, with the same bounds and errors.
+        crate::path::follow(i, r, &call.data, rule.offset, &rule.path, false, &mut |value| {
+            rule_verdict(i, r, &rule.condition, value)
+        })?;
     }
     Ok(())
 }
@@ -759,8 +762,8 @@ fn charge(
         }
         record.uses = uses as u32;
     }
-    if let Some(cap) = action.amount_cap {
-        let amount = argument_word(i, &call.data, cap.offset)?;
+    if let Some(cap) = &action.amount_cap {
+        let amount = amount_of(i, &call.data, cap)?;
         let cap_value = U256::from(cap.cap);
         let spent = U256::from(record.amount_spent);
         if amount > cap_value || spent > cap_value - amount {
@@ -833,6 +836,7 @@ impl Evaluator<'_> {
                     uses_left: action.max_uses.map(|m| u64::from(m.saturating_sub(uses))),
                     amount_left: action
                         .amount_cap
+                        .as_ref()
                         .map(|c| U256::from(c.cap).saturating_sub(U256::from(amount))),
                     value_left: action
                         .value_cap

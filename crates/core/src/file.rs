@@ -291,7 +291,7 @@ struct ActionEntry {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SpendEntry {
-    /// The argument summed (by name, with a function signature).
+    /// The argument summed, by name or by a path into it (`params.amountIn`), with a function signature.
     #[schemars(with = "Option<String>")]
     arg: Option<Spanned<String>>,
     /// Or its byte offset after the selector.
@@ -305,11 +305,16 @@ struct SpendEntry {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RuleEntry {
-    /// The argument by name (needs a function signature).
+    /// The argument by name, or a path into it (needs a function signature): a struct's field
+    /// (`params.recipient`), an array's element (`path[0]`, `path[-1]` from the end) or every element
+    /// (`path[*]`, `orders[*].offerer`, with `max_elements`), a length (`len(path)`), a token or fee tier of a
+    /// Uniswap V3 path in `bytes` (`params.path.token[-1]`, `params.path.fee[*]`).
     #[schemars(with = "Option<String>")]
     arg: Option<Spanned<String>>,
     /// Or the byte offset of its 32-byte word after the selector.
     offset: Option<u16>,
+    /// With `[*]` in `arg`: the most elements a call may have there; a call with more is refused.
+    max_elements: Option<u16>,
     #[schemars(with = "Option<Value>")]
     eq: Option<Spanned<Value>>,
     #[schemars(with = "Option<Value>")]
@@ -611,7 +616,7 @@ impl Reader<'_> {
                 DynSolType::parse(&ty).map_err(|e| self.error(rule.field.span(), e.to_string()))?;
             let condition =
                 self.condition(&rule.operators(), Some(&ty), rule.field.span(), None)?;
-            rules.push(ArgRule { offset, condition });
+            rules.push(ArgRule { offset, path: Vec::new(), condition });
         }
         Ok(TypedDataScope {
             name: entry.name.clone(),
@@ -711,14 +716,21 @@ impl Reader<'_> {
                 self.native_amount(text, U256::from(u128::MAX), "max_value_per_call")?.to();
         }
         for rule in &entry.rules {
-            action.rules.push(self.rule(&action, rule)?);
+            action.rules.push(self.rule(&action, entry, rule)?);
         }
         if let Some(period) = &entry.period {
             action.period = self.period(period)?;
         }
         action.max_uses = entry.max_uses;
         if let Some(spend) = &entry.spend {
-            let (offset, ty) = self.argument(&action, spend.arg.as_ref(), spend.offset, entry)?;
+            let (offset, path, ty) =
+                self.argument(&action, spend.arg.as_ref(), spend.offset, None, entry)?;
+            if crate::path::has_every(&path) {
+                return Err(self.error(
+                    spend.max.span(),
+                    "spend sums one amount per call; `[*]` takes every element",
+                ));
+            }
             if let Some(ty) = &ty {
                 if !matches!(ty, DynSolType::Uint(_)) {
                     let arg = spend.arg.as_ref().map(|a| a.get_ref().as_str()).unwrap_or_default();
@@ -734,7 +746,7 @@ impl Reader<'_> {
             let cap = U96::checked_from_limbs_slice(amount.raw.as_limbs()).filter(|_| amount.raw <= U256::from(U96::MAX)).ok_or_else(|| {
                 self.error(spend.max.span(), format!("spend max `{}` is too large: the module counts amounts in 96 bits (at most {} raw units)", spend.max.get_ref(), U96::MAX))
             })?;
-            action.amount_cap = Some(AmountCap { offset, cap });
+            action.amount_cap = Some(AmountCap { offset, path, cap });
         }
         if let Some(text) = &entry.value_cap {
             let raw = self.native_amount(text, U256::from(U96::MAX), "value_cap")?;
@@ -775,14 +787,16 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// The byte offset and (with an ABI) the type of the argument a rule or cap names.
+    /// Where the argument (or the value its path reaches) a rule or cap names is: the byte offset, the steps
+    /// from there and (with an ABI) the type of the value.
     fn argument(
         &self,
         action: &Action,
         arg: Option<&Spanned<String>>,
         offset: Option<u16>,
+        max_elements: Option<u16>,
         entry: &ActionEntry,
-    ) -> Result<(u16, Option<DynSolType>), Error> {
+    ) -> Result<(u16, Vec<crate::Step>, Option<DynSolType>), Error> {
         match (arg, offset) {
             (Some(name), None) => {
                 let Some(function) = &action.function else {
@@ -791,11 +805,11 @@ impl Reader<'_> {
                         format!("`arg = \"{}\"` needs a function signature with argument names in `function`", name.get_ref()),
                     ));
                 };
-                let offset =
-                    self.at(name.span(), abi::argument_offset(function, name.get_ref()))?;
-                Ok((offset, abi::argument_type(function, name.get_ref())))
+                let found = self
+                    .at(name.span(), crate::path::resolve(function, name.get_ref(), max_elements))?;
+                Ok((found.offset, found.steps, Some(found.ty)))
             }
-            (None, Some(offset)) => Ok((offset, None)),
+            (None, Some(offset)) => Ok((offset, Vec::new(), None)),
             _ => Err(self.error(
                 entry.target.span(),
                 "each rule and spend names exactly one of `arg` or `offset`",
@@ -803,7 +817,12 @@ impl Reader<'_> {
         }
     }
 
-    fn rule(&self, action: &Action, entry: &RuleEntry) -> Result<ArgRule, Error> {
+    fn rule(
+        &self,
+        action: &Action,
+        action_entry: &ActionEntry,
+        entry: &RuleEntry,
+    ) -> Result<ArgRule, Error> {
         let operators = entry.operators();
         let ops = operators.given();
         let span = entry
@@ -818,26 +837,19 @@ impl Reader<'_> {
                 "a rule has exactly one of eq, neq, gt, gte, lt, lte, in_range, one_of",
             ));
         }
-        let (offset, ty) = match (&entry.arg, entry.offset) {
-            (Some(name), None) => {
-                let Some(function) = &action.function else {
-                    return Err(self.error(
-                        name.span(),
-                        format!(
-                            "`arg = \"{}\"` needs a function signature with argument names",
-                            name.get_ref()
-                        ),
-                    ));
-                };
-                let offset =
-                    self.at(name.span(), abi::argument_offset(function, name.get_ref()))?;
-                (offset, abi::argument_type(function, name.get_ref()))
-            }
-            (None, Some(offset)) => (offset, None),
-            _ => return Err(self.error(span, "a rule names exactly one of `arg` or `offset`")),
-        };
+        if entry.arg.is_none() && entry.offset.is_none() || entry.arg.is_some() && entry.offset.is_some() {
+            return Err(self.error(span, "a rule names exactly one of `arg` or `offset`"));
+        }
+        let (offset, path, ty) =
+            self.argument(action, entry.arg.as_ref(), entry.offset, entry.max_elements, action_entry)?;
+        if entry.max_elements.is_some() && !crate::path::has_every(&path) {
+            return Err(self.error(
+                span,
+                "`max_elements` bounds a rule on every element: write `[*]` in `arg`, or remove it",
+            ));
+        }
         let condition = self.condition(&operators, ty.as_ref(), span, action.function.as_ref())?;
-        Ok(ArgRule { offset, condition })
+        Ok(ArgRule { offset, path, condition })
     }
 
     /// The comparison of a rule on a word of type `ty` (when known); `span` places errors.

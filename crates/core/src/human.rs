@@ -2,9 +2,9 @@
 
 use crate::{
     explain::Rejection,
-    model::{Action, CallScope, Condition, Period, Session, Target, TypedDataScope},
+    model::{Action, ArgRule, CallScope, Condition, Period, Session, Target, TypedDataScope},
     units::{format_duration, format_units},
-    TokenTable, TypedDataLayout,
+    Step, TokenTable, TypedDataLayout,
 };
 use alloy::{
     dyn_abi::DynSolType,
@@ -36,6 +36,9 @@ impl Rejection {
                 E::ArgumentOutOfBounds(x) => x.callIndex,
                 E::ArgumentRuleFailed(x) => x.callIndex,
                 E::InvalidRule(x) => x.callIndex,
+                E::MalformedArguments(x) => x.callIndex,
+                E::NoSuchElement(x) => x.callIndex,
+                E::TooManyElements(x) => x.callIndex,
                 E::MissingCallAction(x) => x.callIndex,
                 E::ActionNotGranted(x) => x.callIndex,
                 E::UseLimitExceeded(x) => x.callIndex,
@@ -187,6 +190,25 @@ impl Rejection {
                 x.offset,
                 x.argumentsLength
             ),
+            E::MalformedArguments(x) => format!(
+                "{}: an offset or length in the arguments (at byte {}) is not a multiple of 32, points back into \
+                 the head that holds it or past the arguments, or packed bytes have the wrong length; the module \
+                 refuses arguments it cannot read unambiguously",
+                call(x.callIndex),
+                x.at
+            ),
+            E::NoSuchElement(x) => format!(
+                "{}: a rule reads element {} of a list that has {}",
+                call(x.callIndex),
+                x.index,
+                x.length
+            ),
+            E::TooManyElements(x) => format!(
+                "{}: a rule on every element allows at most {} elements; the call has {}",
+                call(x.callIndex),
+                x.max,
+                x.length
+            ),
             E::ArgumentRuleFailed(x) => {
                 let rule = session.policy.actions.iter().find_map(|a| {
                     a.rules.get(x.ruleIndex.saturating_to::<usize>()).map(|r| (a, r))
@@ -194,9 +216,9 @@ impl Rejection {
                 let value = U256::from_be_bytes(x.value.0);
                 let (what, condition, shown) = match rule {
                     Some((action, rule)) => (
-                        action.argument_name(rule.offset).unwrap_or_else(|| format!("the word at byte {}", rule.offset)),
-                        describe_condition(&rule.condition, |v| rule_value(action, rule.offset, *v, tokens, &AddressBook::new())),
-                        rule_value(action, rule.offset, value, tokens, &AddressBook::new()),
+                        rule_name(action, rule),
+                        describe_condition(&rule.condition, |v| rule_value(action, rule.offset, &rule.path, *v, tokens, &AddressBook::new())),
+                        rule_value(action, rule.offset, &rule.path, value, tokens, &AddressBook::new()),
                     ),
                     None => ("an argument".into(), "its rule".into(), word_text(value)),
                 };
@@ -221,7 +243,7 @@ impl Rejection {
                     .policy
                     .actions
                     .iter()
-                    .find(|a| a.amount_cap.is_some_and(|c| U256::from(c.cap) == x.cap));
+                    .find(|a| a.amount_cap.as_ref().is_some_and(|c| U256::from(c.cap) == x.cap));
                 let amount = |v: U256| match action {
                     Some(action) => amount_text(action, v, tokens),
                     None => v.to_string(),
@@ -377,17 +399,19 @@ fn describe_condition(condition: &Condition, v: impl Fn(&U256) -> String) -> Str
 fn rule_value(
     action: &Action,
     offset: u16,
+    path: &[Step],
     word: U256,
     tokens: &TokenTable,
     names: &AddressBook,
 ) -> String {
-    if action.amount_cap.is_some_and(|cap| cap.offset == offset) {
+    if action.amount_cap.as_ref().is_some_and(|cap| cap.offset == offset && cap.path == path) {
         return amount_text(action, word, tokens);
     }
-    if let Some((symbol, decimals)) = amount_token(action, offset, tokens) {
+    if let Some((symbol, decimals)) = amount_token(action, offset, path, tokens) {
         return format!("{} {symbol}", format_units(word, decimals));
     }
-    let declared = action.function.as_ref().and_then(|f| crate::abi::input_at(f, offset));
+    let declared =
+        action.function.as_ref().and_then(|f| crate::path::describe(f, offset, path));
     match declared {
         // An address argument reads as an address, however small the number.
         Some((_, DynSolType::Address)) => {
@@ -432,10 +456,12 @@ fn error_name(e: &E) -> &'static str {
         InvalidPeriod,
         InvalidRule,
         InvalidSession,
+        MalformedArguments,
         MalformedExecution,
         MalformedSignature,
         MissingCallAction,
         NativeTransferNotAllowed,
+        NoSuchElement,
         NotInstalled,
         OutsidePeriodWindow,
         PaymasterRequired,
@@ -447,6 +473,7 @@ fn error_name(e: &E) -> &'static str {
         SessionVoidedByRevokeAll,
         SessionUseLimitExceeded,
         TargetNotAllowed,
+        TooManyElements,
         TooManyRules,
         UnknownSignatureMode,
         UnsupportedFormat,
@@ -615,9 +642,10 @@ fn field_value(ty: Option<&str>, word: U256, tokens: &TokenTable, names: &Addres
 
 /// An amount of the action's capped argument, in the target token's units when the target is a known token.
 fn amount_text(action: &Action, raw: U256, tokens: &TokenTable) -> String {
-    let offset = action.amount_cap.map(|cap| cap.offset);
-    match offset
-        .and_then(|offset| amount_token(action, offset, tokens))
+    match action
+        .amount_cap
+        .as_ref()
+        .and_then(|cap| amount_token(action, cap.offset, &cap.path, tokens))
         .or_else(|| target_token(action, tokens))
     {
         Some((symbol, decimals)) => format!("{} {symbol}", format_units(raw, decimals)),
@@ -630,7 +658,8 @@ impl Action {
     /// `amountIn`/`amountOut` in the token its `tokenIn`/`tokenOut` rule fixes.
     pub fn cap_token<'t>(&self, tokens: &'t TokenTable) -> Option<(&'t str, u8)> {
         self.amount_cap
-            .and_then(|cap| amount_token(self, cap.offset, tokens))
+            .as_ref()
+            .and_then(|cap| amount_token(self, cap.offset, &cap.path, tokens))
             .or_else(|| target_token(self, tokens))
     }
 }
@@ -647,13 +676,19 @@ fn target_token<'t>(action: &Action, tokens: &'t TokenTable) -> Option<(&'t str,
 
 /// The token an amount argument counts in, when the action says: on a token, its `amount`, `value` or `wad`; on
 /// a router, `amountIn` (or `amountInMax`) in the token an `eq` rule fixes `tokenIn` to, `amountOut…` in `tokenOut`'s.
-fn amount_token<'t>(action: &Action, offset: u16, tokens: &'t TokenTable) -> Option<(&'t str, u8)> {
+fn amount_token<'t>(
+    action: &Action,
+    offset: u16,
+    path: &[Step],
+    tokens: &'t TokenTable,
+) -> Option<(&'t str, u8)> {
     let function = action.function.as_ref()?;
-    let (param, ty) = crate::abi::input_at(function, offset)?;
+    let (name, ty) = crate::path::describe(function, offset, path)?;
     if !matches!(ty, DynSolType::Uint(_)) {
         return None;
     }
-    let name = param.name.as_str();
+    // The field's own name, and the struct it sits in (`params.amountIn` pairs with `params.tokenIn`).
+    let (within, name) = name.rsplit_once('.').unwrap_or(("", &name));
     if matches!(name, "amount" | "value" | "wad") {
         if let Some(token) = target_token(action, tokens) {
             return Some(token);
@@ -662,13 +697,26 @@ fn amount_token<'t>(action: &Action, offset: u16, tokens: &'t TokenTable) -> Opt
     let suffix = name.strip_prefix("amount")?;
     action.rules.iter().find_map(|rule| {
         let Condition::Eq(word) = rule.condition else { return None };
-        let (token_param, token_ty) = crate::abi::input_at(function, rule.offset)?;
-        let side = token_param.name.strip_prefix("token")?;
-        if token_ty != DynSolType::Address || !suffix.starts_with(side) {
+        let (token_name, token_ty) = crate::path::describe(function, rule.offset, &rule.path)?;
+        let (token_within, token_name) = token_name.rsplit_once('.').unwrap_or(("", &token_name));
+        let side = token_name.strip_prefix("token")?;
+        if token_ty != DynSolType::Address || token_within != within || !suffix.starts_with(side) {
             return None;
         }
         let address = Address::from_word(word.to_be_bytes::<32>().into());
         tokens.symbol_of(address).and_then(|s| tokens.get(s).map(|tk| (s, tk.decimals)))
+    })
+}
+
+/// What a rule reads, in words: the argument's name or path (`params.path.token[-1]`), else where it sits
+/// (`the word at byte 32`, with its steps).
+fn rule_name(action: &Action, rule: &ArgRule) -> String {
+    action.argument_name(rule.offset, &rule.path).unwrap_or_else(|| {
+        if rule.path.is_empty() {
+            format!("the word at byte {}", rule.offset)
+        } else {
+            format!("the value a path of {} steps reaches from the word at byte {}", rule.path.len(), rule.offset)
+        }
     })
 }
 
@@ -776,11 +824,9 @@ fn describe_action(action: &Action, tokens: &TokenTable, names: &AddressBook) ->
     };
     let mut text = format!("may call {what} on {target}");
     for rule in &action.rules {
-        let name = action
-            .argument_name(rule.offset)
-            .unwrap_or_else(|| format!("word at byte {}", rule.offset));
+        let name = rule_name(action, rule);
         let condition = describe_condition(&rule.condition, |x| {
-            rule_value(action, rule.offset, *x, tokens, names)
+            rule_value(action, rule.offset, &rule.path, *x, tokens, names)
         });
         text.push_str(&format!(", {name} {condition}"));
     }
@@ -792,7 +838,7 @@ fn describe_action(action: &Action, tokens: &TokenTable, names: &AddressBook) ->
     }
     // The limits share one period: said once, with the part of it in which use is open.
     let mut limits = Vec::new();
-    if let Some(cap) = action.amount_cap {
+    if let Some(cap) = &action.amount_cap {
         limits.push(format!("at most {}", amount_text(action, U256::from(cap.cap), tokens)));
     }
     if let Some(uses) = action.max_uses {

@@ -36,6 +36,7 @@ mod file;
 mod human;
 mod merkle;
 mod model;
+pub mod path;
 mod period;
 mod signing;
 mod time;
@@ -65,6 +66,7 @@ pub use model::{
     Selector, Session, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target, TypedDataScope,
     UseLimit, Window, DEFAULT_GAS_BUDGET,
 };
+pub use path::{PackedLayout, Step};
 pub use period::{PeriodError, PeriodSlot};
 pub use signing::{erc1271_signature, SigningRefusal, TypedDataRequest};
 pub use time::Timestamp;

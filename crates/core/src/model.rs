@@ -149,20 +149,27 @@ pub enum CallScope {
     FunctionOrNativeTransfer(Selector),
 }
 
-/// A cap on the sum of one 32-byte argument word per period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A cap on the sum of one argument per period: a 32-byte word of the head, or one a path reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AmountCap {
-    /// Byte offset of the amount in the call's arguments (after the selector).
+    /// Byte offset of the amount in the call's arguments (after the selector), or where its path starts.
     pub offset: u16,
+    /// The steps from that word to the amount (none: the word itself); never every element.
+    pub path: Vec<crate::Step>,
     /// Most the amounts may sum to per period.
     pub cap: U96,
 }
 
-/// A rule on the 32-byte argument word at `offset`, compared as an unsigned number.
+/// A rule on a value in a call's arguments, compared as an unsigned number: the 32-byte word at `offset`, or each
+/// value its path reaches from there (a struct's field, an array's element or every element, a length, an item of
+/// a Uniswap V3 path).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArgRule {
-    /// Byte offset of the word in the call's arguments (0 is the first word after the selector).
+    /// Byte offset of the word in the call's arguments (0 is the first word after the selector); where the path
+    /// starts.
     pub offset: u16,
+    /// The steps from that word (none: the word itself). Rules on typed data have none.
+    pub path: Vec<crate::Step>,
     /// The comparison.
     pub condition: Condition,
 }
@@ -359,18 +366,39 @@ impl Action {
         self
     }
 
-    /// Adds a rule on the argument `name` of the action's function.
+    /// Adds a rule on the argument `name` of the action's function, or on what a path names in it
+    /// (`params.recipient`, `path[-1]`, `len(path)`, `params.path.token[0]`; a path with `[*]` takes
+    /// [`Action::with_each_rule`]).
     pub fn with_arg_rule(mut self, name: &str, condition: Condition) -> Result<Self, crate::Error> {
-        let offset = self.argument_offset(name)?;
-        self.rules.push(ArgRule { offset, condition });
+        let found = self.resolve(name, None)?;
+        self.rules.push(ArgRule { offset: found.offset, path: found.steps, condition });
         Ok(self)
     }
 
-    /// Caps the sum of the argument `name` per period.
-    pub fn with_amount_cap(mut self, name: &str, cap: U96) -> Result<Self, crate::Error> {
-        let offset = self.argument_offset(name)?;
-        self.amount_cap = Some(AmountCap { offset, cap });
+    /// Adds a rule every element the path `name` takes (`path[*]`, `orders[*].offerer`,
+    /// `params.path.token[*]`) must pass, with at most `max_elements` of them.
+    pub fn with_each_rule(
+        mut self,
+        name: &str,
+        max_elements: u16,
+        condition: Condition,
+    ) -> Result<Self, crate::Error> {
+        let found = self.resolve(name, Some(max_elements))?;
+        self.rules.push(ArgRule { offset: found.offset, path: found.steps, condition });
         Ok(self)
+    }
+
+    /// Caps the sum of the argument `name` (or what a path names in it, such as `params.amountIn`) per period.
+    pub fn with_amount_cap(mut self, name: &str, cap: U96) -> Result<Self, crate::Error> {
+        let found = self.resolve(name, None)?;
+        self.amount_cap = Some(AmountCap { offset: found.offset, path: found.steps, cap });
+        Ok(self)
+    }
+
+    fn resolve(&self, name: &str, max: Option<u16>) -> Result<crate::path::Resolved, crate::Error> {
+        let function =
+            self.function.as_ref().ok_or_else(|| crate::Error::NoAbi(name.to_string()))?;
+        crate::path::resolve(function, name, max)
     }
 
     /// Limits the calls per period.
@@ -397,15 +425,9 @@ impl Action {
         self
     }
 
-    fn argument_offset(&self, name: &str) -> Result<u16, crate::Error> {
-        let function =
-            self.function.as_ref().ok_or_else(|| crate::Error::NoAbi(name.to_string()))?;
-        crate::abi::argument_offset(function, name)
-    }
-
-    /// The name of the argument at `offset`, when the ABI is known.
-    pub fn argument_name(&self, offset: u16) -> Option<String> {
-        crate::abi::argument_name(self.function.as_ref()?, offset)
+    /// The name of the argument at `offset` (or of what the path from it reaches), when the ABI is known.
+    pub fn argument_name(&self, offset: u16, path: &[crate::Step]) -> Option<String> {
+        crate::path::name(self.function.as_ref()?, offset, path)
     }
 }
 

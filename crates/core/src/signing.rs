@@ -178,7 +178,7 @@ fn check_scope(
     if scope.rules.len() > MAX_RULES {
         return Err(SigningRefusal::MalformedFields { scope: index });
     }
-    for (r, ArgRule { offset, condition }) in scope.rules.iter().enumerate() {
+    for (r, ArgRule { offset, condition, .. }) in scope.rules.iter().enumerate() {
         let at = usize::from(*offset);
         let value = fields.get(at..at + 32).map(U256::from_be_slice);
         if value.and_then(|v| condition.holds(v)) != Some(true) {
@@ -226,8 +226,8 @@ mod tests {
                 type_hash: B256::repeat_byte(7),
                 nested: vec![NestedStruct { field: 0, type_hash: details_type, length: 64 }],
                 rules: vec![
-                    ArgRule { offset: 32, condition: Condition::Eq(U256::from(0xAB)) },
-                    ArgRule { offset: 96, condition: Condition::Lte(U256::from(50)) },
+                    ArgRule { offset: 32, path: vec![], condition: Condition::Eq(U256::from(0xAB)) },
+                    ArgRule { offset: 96, path: vec![], condition: Condition::Lte(U256::from(50)) },
                 ],
                 encode_type: None,
             })

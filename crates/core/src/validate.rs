@@ -72,6 +72,9 @@ fn label(action: &Action) -> String {
 /// What the module's typed-data check would never accept: such a scope could sign nothing.
 fn check_scope(scope: &TypedDataScope) -> Result<(), String> {
     check_rules(&scope.rules)?;
+    if scope.rules.iter().any(|r| !r.path.is_empty()) {
+        return Err("typed data's fields are flat words: its rules take a field, not a path".into());
+    }
     if let Some(encode_type) = &scope.encode_type {
         let layout = TypedDataLayout::parse(encode_type).map_err(|e| e.to_string())?;
         if layout.type_hash() != scope.type_hash {
@@ -115,6 +118,12 @@ fn check_scope(scope: &TypedDataScope) -> Result<(), String> {
 
 fn check_action(action: &Action) -> Result<(), String> {
     check_rules(&action.rules)?;
+    if let Some(cap) = &action.amount_cap {
+        crate::path::check(&cap.path).map_err(|e| format!("the amount's path: {e}"))?;
+        if crate::path::has_every(&cap.path) {
+            return Err("the amount's path takes every element; a cap sums one amount per call".into());
+        }
+    }
     if action.max_uses == Some(0) {
         return Err("max_uses is 0; allow at least 1, or leave it out for no limit".into());
     }
@@ -126,6 +135,7 @@ fn check_rules(rules: &[ArgRule]) -> Result<(), String> {
         return Err(format!("{} rules; at most {MAX_RULES}", rules.len()));
     }
     for rule in rules {
+        crate::path::check(&rule.path)?;
         match &rule.condition {
             Condition::OneOf(values) if values.is_empty() => {
                 return Err("`one_of` needs at least one value".into())

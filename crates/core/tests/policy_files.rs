@@ -45,8 +45,8 @@ fn subscription_reads_as_written() {
     let action = &policy.actions[0];
     assert_eq!(action.target, Target::Contract(USDC));
     assert_eq!(action.call, CallScope::Function([0xa9, 0x05, 0x9c, 0xbb].into()));
-    assert_eq!(action.amount_cap.unwrap().offset, 32);
-    assert_eq!(U256::from(action.amount_cap.unwrap().cap), U256::from(100_000_000u64));
+    assert_eq!(action.amount_cap.as_ref().unwrap().offset, 32);
+    assert_eq!(U256::from(action.amount_cap.as_ref().unwrap().cap), U256::from(100_000_000u64));
     assert_eq!(action.max_uses, Some(1));
     let merchant = address!("4d65726368616e74000000000000000000000001");
     assert_eq!(action.rules[0].offset, 0);
@@ -223,7 +223,7 @@ fn a_vault_deposit_takes_the_underlying_token_units() {
     context.tokens.insert("yUSDC", Address::repeat_byte(0x7a), 6);
     let policy = PolicyFile::load(examples().join("keeper.toml"), &context).unwrap();
     assert_eq!(
-        U256::from(policy.actions[1].amount_cap.unwrap().cap),
+        U256::from(policy.actions[1].amount_cap.as_ref().unwrap().cap),
         U256::from(10_000_000_000u64)
     );
 }

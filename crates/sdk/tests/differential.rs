@@ -11,6 +11,8 @@
 mod common;
 
 use alloy::{
+    dyn_abi::{DynSolValue, JsonAbiExt},
+    json_abi::Function,
     primitives::{aliases::U96, Address, Bytes, FixedBytes, B256, U256},
     providers::Provider,
     rpc::types::TransactionRequest,
@@ -44,7 +46,40 @@ struct World {
     /// Addresses no session may call: `address(0)`, the canonical EntryPoints, another module of the account.
     forbidden: Vec<Address>,
     paymasters: [Address; 2],
+    /// A function with structs, arrays and packed bytes, for rules with paths.
+    dynamic: Function,
 }
+
+/// The function rules with paths are written against: a static struct inline, dynamic arrays of words and of
+/// dynamic structs, packed bytes (a Uniswap V3 path inside a struct and at the top).
+const DYNAMIC: &str = "route(uint256 amount, (address to, uint256 deadline) dst, address[] path, (address token, uint256 amount, bytes route)[] legs, (bytes path, address recipient, uint256 amountIn) params)";
+
+/// Paths over [`DYNAMIC`] the rules and amounts use.
+const PATHS: &[&str] = &[
+    "amount",
+    "dst.to",
+    "dst.deadline",
+    "path[0]",
+    "path[-1]",
+    "path[1]",
+    "path[*]",
+    "len(path)",
+    "legs[0].token",
+    "legs[-1].amount",
+    "legs[*].token",
+    "legs[*].amount",
+    "legs[0].route.token[0]",
+    "legs[*].route.fee[*]",
+    "len(legs[1].route)",
+    "params.path.token[0]",
+    "params.path.token[-1]",
+    "params.path.token[*]",
+    "params.path.fee[*]",
+    "params.path.fee[1]",
+    "params.recipient",
+    "params.amountIn",
+    "len(params.path)",
+];
 
 fn word(rng: &mut StdRng, world: &World) -> U256 {
     match rng.gen_range(0..10) {
@@ -114,7 +149,109 @@ fn condition(rng: &mut StdRng, world: &World) -> Condition {
     }
 }
 
+/// Random arguments for [`DYNAMIC`]: arrays of 0 to 3 elements, packed paths mostly well formed (20 + 23n
+/// bytes), values from [`word`] or the world's addresses.
+fn dynamic_arguments(rng: &mut StdRng, world: &World) -> Vec<DynSolValue> {
+    let address = |rng: &mut StdRng| DynSolValue::Address(*world.targets.choose(rng).unwrap());
+    let number = |rng: &mut StdRng| DynSolValue::Uint(word(rng, world), 256);
+    let packed = |rng: &mut StdRng| {
+        let hops = rng.gen_range(0..4);
+        let mut bytes = world.targets.choose(rng).unwrap().to_vec();
+        for _ in 0..hops {
+            bytes.extend_from_slice(&[*[0u32, 500, 3_000, 10_000].choose(rng).unwrap()].map(|f| f.to_be_bytes())[0][1..]);
+            bytes.extend_from_slice(world.targets.choose(rng).unwrap().as_slice());
+        }
+        if rng.gen_bool(0.1) {
+            bytes.truncate(rng.gen_range(0..bytes.len() + 1));
+        }
+        DynSolValue::Bytes(bytes)
+    };
+    vec![
+        number(rng),
+        DynSolValue::Tuple(vec![address(rng), number(rng)]),
+        DynSolValue::Array((0..rng.gen_range(0..4)).map(|_| address(rng)).collect()),
+        DynSolValue::Array(
+            (0..rng.gen_range(0..4))
+                .map(|_| DynSolValue::Tuple(vec![address(rng), number(rng), packed(rng)]))
+                .collect(),
+        ),
+        DynSolValue::Tuple(vec![packed(rng), address(rng), number(rng)]),
+    ]
+}
+
+/// Calldata for [`DYNAMIC`], sometimes tampered with: an offset or length word replaced (into the head, past
+/// the end, unaligned, huge), a word cut off the end, or bytes appended.
+fn dynamic_calldata(rng: &mut StdRng, world: &World, arguments: &[DynSolValue]) -> Vec<u8> {
+    let mut data = world.dynamic.abi_encode_input(arguments).unwrap();
+    if rng.gen_bool(0.25) {
+        let words = (data.len() - 4) / 32;
+        let at = 4 + 32 * rng.gen_range(0..words);
+        let replaced = match rng.gen_range(0..7) {
+            0 => U256::from(rng.gen_range(0u64..0x60)),
+            1 => U256::from(data.len() - 4 + rng.gen_range(0..64)),
+            2 => U256::from(rng.gen_range(0u64..0x400) | 1),
+            3 => U256::MAX - U256::from(rng.gen_range(0u64..64)),
+            4 => U256::from(1) << rng.gen_range(64..255),
+            5 => U256::from_be_slice(&data[4 + 32 * rng.gen_range(0..words)..][..32]),
+            _ => U256::from(rng.gen_range(0u64..8)),
+        };
+        data[at..at + 32].copy_from_slice(&replaced.to_be_bytes::<32>());
+    }
+    match rng.gen_range(0..20) {
+        0 => data.truncate(data.len() - rng.gen_range(1..64.min(data.len() - 4))),
+        1 => data.extend_from_slice(&[0xee; 7]),
+        _ => {}
+    }
+    data
+}
+
+/// A condition on the values a path reached in an example call: mostly one they pass, sometimes random.
+fn condition_on(rng: &mut StdRng, world: &World, values: &[U256]) -> Condition {
+    if values.is_empty() || rng.gen_bool(0.2) {
+        return condition(rng, world);
+    }
+    let (min, max) = (*values.iter().min().unwrap(), *values.iter().max().unwrap());
+    match rng.gen_range(0..6) {
+        0 => Condition::Eq(values[0]),
+        1 => Condition::OneOf(values.to_vec()),
+        2 => Condition::Lte(max),
+        3 => Condition::Gte(min),
+        4 => Condition::InRange(min, max),
+        _ => Condition::Neq(max ^ U256::from(1)),
+    }
+}
+
+/// An action on [`DYNAMIC`] with rules by path (and sometimes an amount by path), fitted to an example call.
+fn dynamic_action(rng: &mut StdRng, world: &World) -> Action {
+    let target = *world.targets.choose(rng).unwrap();
+    let mut action = Action::call(target, DYNAMIC).unwrap();
+    let example = world.dynamic.abi_encode_input(&dynamic_arguments(rng, world)).unwrap();
+    for _ in 0..rng.gen_range(1..4) {
+        let text = *PATHS.choose(rng).unwrap();
+        let found = leash_core::path::resolve(&world.dynamic, text, Some(rng.gen_range(0..5))).unwrap();
+        let values =
+            leash_core::path::values(&example, found.offset, &found.steps).unwrap_or_default();
+        let condition = condition_on(rng, world, &values);
+        action.rules.push(ArgRule { offset: found.offset, path: found.steps, condition });
+    }
+    if rng.gen_bool(0.4) {
+        let text = *["amount", "params.amountIn", "legs[0].amount", "legs[-1].amount", "len(path)", "dst.deadline"].choose(rng).unwrap();
+        let found = leash_core::path::resolve(&world.dynamic, text, None).unwrap();
+        action.amount_cap = Some(AmountCap {
+            offset: found.offset,
+            path: found.steps,
+            cap: U96::from(rng.gen_range(0u64..5_000)),
+        });
+    }
+    action.period = period(rng);
+    action.max_uses = rng.gen_bool(0.3).then(|| rng.gen_range(1..5));
+    action
+}
+
 fn action(rng: &mut StdRng, world: &World) -> Action {
+    if rng.gen_bool(0.3) {
+        return dynamic_action(rng, world);
+    }
     let target = if rng.gen_bool(0.15) {
         Target::Any
     } else {
@@ -132,6 +269,7 @@ fn action(rng: &mut StdRng, world: &World) -> Action {
     action.rules = (0..rng.gen_range(0..4))
         .map(|_| ArgRule {
             offset: *[0u16, 32, 32, 64, 96, 1].choose(rng).unwrap(),
+            path: vec![],
             condition: condition(rng, world),
         })
         .collect();
@@ -139,6 +277,7 @@ fn action(rng: &mut StdRng, world: &World) -> Action {
     action.max_uses = rng.gen_bool(0.4).then(|| rng.gen_range(1..5));
     action.amount_cap = rng.gen_bool(0.5).then(|| AmountCap {
         offset: *[32u16, 32, 0, 64].choose(rng).unwrap(),
+        path: vec![],
         cap: U96::from(rng.gen_range(0u64..5_000)),
     });
     action.value_cap = rng.gen_bool(0.3).then(|| U96::from(rng.gen_range(0u64..3_000)));
@@ -184,7 +323,7 @@ fn signing(rng: &mut StdRng, world: &World) -> SigningPolicy {
                     })
                     .collect(),
                 rules: (0..rng.gen_range(0..3))
-                    .map(|_| ArgRule { offset: 32, condition: condition(rng, world) })
+                    .map(|_| ArgRule { offset: 32, path: vec![], condition: condition(rng, world) })
                     .collect(),
                 encode_type: None,
             })
@@ -224,7 +363,24 @@ fn fitting_call(rng: &mut StdRng, world: &World, session: &Session) -> Call {
             words[rule.offset as usize / 32] = satisfying(&rule.condition, rng);
         }
     }
-    if let Some(cap) = action.amount_cap {
+    if action.function.is_some() {
+        // An action on the dynamic function: arguments fitted to its rules often enough, or random.
+        let mut arguments = dynamic_arguments(rng, world);
+        for _ in 0..8 {
+            let data = world.dynamic.abi_encode_input(&arguments).unwrap();
+            let fits = action.rules.iter().all(|rule| {
+                leash_core::path::values(&data, rule.offset, &rule.path)
+                    .is_ok_and(|v| v.iter().all(|x| rule.condition.holds(*x) == Some(true)))
+            });
+            if fits {
+                break;
+            }
+            arguments = dynamic_arguments(rng, world);
+        }
+        let data = dynamic_calldata(rng, world, &arguments);
+        return Call { target, value: U256::ZERO, data: data.into() };
+    }
+    if let Some(cap) = &action.amount_cap {
         if cap.offset % 32 == 0 && rng.gen_bool(0.7) {
             let most: u64 = U256::from(cap.cap).to();
             words[cap.offset as usize / 32] = U256::from(rng.gen_range(0..=most / 2 + 1));
@@ -344,6 +500,7 @@ async fn preflight_agrees_with_the_chain() {
         module,
         forbidden: Vec::new(),
         paymasters: [Address::repeat_byte(0x71), Address::repeat_byte(0x72)],
+        dynamic: leash_core::parse_function(DYNAMIC).unwrap(),
     };
     let mut world = world;
     // The account sends the module's calls itself (anvil impersonation), exactly as during validation.
@@ -569,6 +726,12 @@ async fn preflight_agrees_with_the_chain() {
                     assert_eq!(after_state, allowed_op.after, "counters differ after an allowed op (seed {seed}, case {done})");
                     allowed += 1;
                     *rules.entry("allowed").or_default() += 1;
+                    let by_path = call_actions.iter().flatten().any(|a| {
+                        session.policy.actions.get(*a).is_some_and(|a| a.function.is_some())
+                    });
+                    if by_path {
+                        *rules.entry("allowed, rules by path").or_default() += 1;
+                    }
                 }
                 (Err(expected), Err(Some(got))) => {
                     assert_eq!(expected, got, "rejections differ (seed {seed}, case {done}): calls {calls:?}");
@@ -584,6 +747,9 @@ async fn preflight_agrees_with_the_chain() {
     eprintln!("differential: {done} cases, 0 disagreements; {allowed} allowed; verdicts by rule: {rules:?}");
     assert!(allowed > cases / 20, "too few allowed cases to be meaningful: {allowed}");
     assert!(rules.len() > 12, "too few distinct rules exercised: {rules:?}");
+    for rule in ["allowed, rules by path", "MalformedArguments", "NoSuchElement", "TooManyElements"] {
+        assert!(rules.contains_key(rule), "no case ended in `{rule}`: {rules:?}");
+    }
 }
 
 /// The EntryPoint binding's packed operation as the module binding's type (same Solidity struct).

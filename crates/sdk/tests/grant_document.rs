@@ -67,7 +67,7 @@ async fn round_trips_through_a_file_with_names_and_abi() {
     assert_eq!(loaded.session, session.encode().unwrap());
     assert_eq!(loaded.actions[0].encoded, session.policy.actions[0].encode().unwrap());
     assert_eq!(decoded.policy.actions[0].name.as_deref(), Some("pay anyone"));
-    assert_eq!(decoded.policy.actions[0].argument_name(32).as_deref(), Some("amount"));
+    assert_eq!(decoded.policy.actions[0].argument_name(32, &[]).as_deref(), Some("amount"));
     assert_eq!(loaded.proof_for(10).unwrap().proof.len(), 2);
     assert!(loaded.proof_for(137).is_none());
 }

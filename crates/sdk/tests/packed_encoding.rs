@@ -39,7 +39,7 @@ fn condition(rng: &mut StdRng) -> Condition {
 
 fn rules(rng: &mut StdRng, most: usize) -> Vec<ArgRule> {
     (0..rng.gen_range(0..=most))
-        .map(|_| ArgRule { offset: rng.gen_range(0..20) * 32, condition: condition(rng) })
+        .map(|_| ArgRule { offset: rng.gen_range(0..20) * 32, path: vec![], condition: condition(rng) })
         .collect()
 }
 
@@ -94,7 +94,7 @@ fn action(rng: &mut StdRng, i: usize) -> Action {
     action.max_uses = rng.gen_bool(0.5).then(|| rng.gen_range(1..=u32::MAX));
     action.amount_cap = rng
         .gen_bool(0.5)
-        .then(|| AmountCap { offset: rng.gen(), cap: U96::from_be_bytes(rng.gen::<[u8; 12]>()) });
+        .then(|| AmountCap { offset: rng.gen(), path: vec![], cap: U96::from_be_bytes(rng.gen::<[u8; 12]>()) });
     action.value_cap = rng.gen_bool(0.5).then(|| U96::from_be_bytes(rng.gen::<[u8; 12]>()));
     action
 }
