@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Copies what the Rust side needs from the forge build (and the EntryPoint v0.7 npm artifacts) into
-// crates/contracts/artifacts: the ABI, creation bytecode and runtime bytecode of each contract.
+// Copies what the Rust side needs from the forge build (and the npm artifacts of EntryPoint v0.7 and of the
+// Uniswap V2 and V3 releases) into crates/contracts/artifacts: the ABI, creation bytecode and runtime bytecode
+// of each contract.
 //
 //   node tools/artifacts.js          write the artifacts
 //   node tools/artifacts.js --check  fail when the committed artifacts differ from a fresh build
@@ -16,7 +17,12 @@ const contracts = {
   LeashAccount: { forge: "LeashAccount.sol/LeashAccount.json" },
   LeashAccountFactory: { forge: "LeashAccountFactory.sol/LeashAccountFactory.json" },
   LeashFactoryStaker: { forge: "LeashFactoryStaker.sol/LeashFactoryStaker.json" },
-  SessionKeyValidator: { forge: "SessionKeyValidator.sol/SessionKeyValidator.json" },
+  // The module passes on the errors of the ArgumentPaths contract it creates and calls (argument paths): they
+  // are listed in its ABI so that they decode as the module's own.
+  SessionKeyValidator: {
+    forge: "SessionKeyValidator.sol/SessionKeyValidator.json",
+    errorsFrom: "ArgumentPaths.sol/ArgumentPaths.json",
+  },
   DevToken: { forge: "DevToken.sol/DevToken.json" },
   GameItems: { forge: "GameItems.sol/GameItems.json" },
   DexRouter: { forge: "DexRouter.sol/DexRouter.json" },
@@ -31,6 +37,19 @@ const contracts = {
   SessionEncoderHarness: { forge: "SessionEncoderHarness.sol/SessionEncoderHarness.json" },
   EntryPoint: { npm: "@account-abstraction/contracts/artifacts/EntryPoint.json" },
   EntryPointSimulations: { npm: "@account-abstraction/contracts/artifacts/EntryPointSimulations.json" },
+  // The Uniswap releases as published, the bytecode mainnet runs: the devnet deploys them unchanged so session
+  // policies are tested against the real routers. The pair and the pool are created by their factories; their
+  // creation code is kept so a test can hold it to the init code hashes the routers have built in.
+  UniswapV2Factory: { npm: "@uniswap/v2-core/build/UniswapV2Factory.json" },
+  UniswapV2Pair: { npm: "@uniswap/v2-core/build/UniswapV2Pair.json" },
+  UniswapV2Router02: { npm: "@uniswap/v2-periphery/build/UniswapV2Router02.json" },
+  UniswapV3Factory: { npm: "@uniswap/v3-core/artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json" },
+  UniswapV3Pool: { npm: "@uniswap/v3-core/artifacts/contracts/UniswapV3Pool.sol/UniswapV3Pool.json" },
+  SwapRouter: { npm: "@uniswap/v3-periphery/artifacts/contracts/SwapRouter.sol/SwapRouter.json" },
+  QuoterV2: { npm: "@uniswap/v3-periphery/artifacts/contracts/lens/QuoterV2.sol/QuoterV2.json" },
+  NonfungiblePositionManager: {
+    npm: "@uniswap/v3-periphery/artifacts/contracts/NonfungiblePositionManager.sol/NonfungiblePositionManager.json",
+  },
 };
 
 function hex(field) {
@@ -44,10 +63,17 @@ function extract(spec) {
     throw new Error(`${file} is missing: run \`make build\` (forge build) first`);
   }
   const artifact = JSON.parse(fs.readFileSync(file, "utf8"));
+  let abi = artifact.abi;
+  if (spec.errorsFrom) {
+    const known = new Set(abi.filter((item) => item.type === "error").map((item) => item.name));
+    const passed = JSON.parse(fs.readFileSync(path.join(out, spec.errorsFrom), "utf8")).abi;
+    abi = abi.concat(passed.filter((item) => item.type === "error" && !known.has(item.name)));
+  }
   const extracted = {
-    abi: artifact.abi,
+    abi,
     bytecode: hex(artifact.bytecode),
-    deployedBytecode: hex(artifact.deployedBytecode),
+    // Uniswap V2's artifacts (waffle, solc 0.5/0.6) have the runtime code only under `evm`.
+    deployedBytecode: hex(artifact.deployedBytecode ?? artifact.evm.deployedBytecode),
   };
   return JSON.stringify(extracted, null, 2) + "\n";
 }

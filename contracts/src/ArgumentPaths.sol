@@ -35,7 +35,9 @@ contract ArgumentPaths {
     /// calldata `data` passes the rule.
     function check(uint256 i, uint256 r, bytes calldata rule, bytes calldata data) external pure {
         bytes calldata rule_ = CallPolicyLib.ruleAt(rule, 0);
-        require(rule_.length == rule.length && uint8(rule[0]) >= SessionTypes.RULE_PATH, CallPolicyLib.InvalidRule(i, r));
+        require(
+            rule_.length == rule.length && uint8(rule[0]) >= SessionTypes.RULE_PATH, CallPolicyLib.InvalidRule(i, r)
+        );
         Reader memory reader = _reader(i, r, true, data);
         uint256 offset = (CallPolicyLib.wordAt(rule, 0) >> 232) & 0xffff;
         _walk(reader, rule, rule[5:5 + uint8(rule[4])], 0, reader.start, reader.start + offset);
@@ -117,7 +119,8 @@ contract ArgumentPaths {
                 return _reached(x, rule, _read(x, base));
             } else {
                 require(
-                    (kind == SessionTypes.STEP_PACKED || kind == SessionTypes.STEP_PACKED_EVERY) && steps.length - s == 7,
+                    (kind == SessionTypes.STEP_PACKED || kind == SessionTypes.STEP_PACKED_EVERY)
+                        && steps.length - s == 7,
                     CallPolicyLib.MalformedSignature()
                 );
                 return _packed(x, rule, head, base, kind == SessionTypes.STEP_PACKED_EVERY);
@@ -197,9 +200,7 @@ contract ArgumentPaths {
     /// @dev The element a signed 16-bit index names among `length` (negative counts from the end).
     function _index(Reader memory x, uint256 raw, uint256 length) private pure returns (uint256 index) {
         int256 signed = int256(int16(uint16(raw)));
-        require(
-            signed >= 0 ? uint256(signed) < length : uint256(-signed) <= length, NoSuchElement(x.i, signed, length)
-        );
+        require(signed >= 0 ? uint256(signed) < length : uint256(-signed) <= length, NoSuchElement(x.i, signed, length));
         index = signed >= 0 ? uint256(signed) : length - uint256(-signed);
     }
 

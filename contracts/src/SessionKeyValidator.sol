@@ -665,7 +665,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         require(i < callActions.length && uint8(callActions[i]) < carried.length, MissingCallAction(i));
         Carried memory c = carried[uint8(callActions[i])];
         bytes calldata action = _at(c.offset, c.length);
-        (bytes calldata amountPath, bytes calldata period) = CallPolicyLib.checkCall(argumentPaths, action, i, target, value, data);
+        (bytes calldata amountPath, bytes calldata period) =
+            CallPolicyLib.checkCall(argumentPaths, action, i, target, value, data);
         if (!c.loaded) _load(ctx, c, i, action, period);
         _charge(i, action, amountPath, value, data, c.record);
         return c.hash;

@@ -165,8 +165,7 @@ library CallPolicyLib {
         address target,
         uint256 value,
         bytes calldata data
-    ) internal pure returns (bytes calldata amountPath, bytes calldata period)
-    {
+    ) internal pure returns (bytes calldata amountPath, bytes calldata period) {
         require(action.length >= 92, MalformedSignature());
         uint256 flags = wordAt(action, 24) >> 248;
         if (flags & SessionTypes.ACTION_ANY_TARGET == 0) {

@@ -48,7 +48,8 @@ pub(crate) async fn run(args: Args, json: bool) -> Result<(), String> {
         println!("  rpc       {}", devnet.rpc_url());
         println!("  bundler   {}  (ERC-4337 v0.7, ERC-7562 rules enforced)", bundler.url());
         println!();
-        let rows: [(&str, Address); 12] = [
+        let uniswap = &deployment.uniswap;
+        let rows: [(&str, Address); 19] = [
             ("EntryPoint v0.7", deployment.entry_point),
             ("SessionKeyValidator", deployment.session_key_validator),
             ("LeashAccountFactory", deployment.account_factory),
@@ -56,14 +57,27 @@ pub(crate) async fn run(args: Args, json: bool) -> Result<(), String> {
             ("LeashAccount (implementation)", deployment.account_implementation),
             ("USDC (6 decimals)", deployment.usdc),
             ("WETH", deployment.weth),
+            ("DAI", deployment.dai),
             ("GameItems", deployment.game_items),
             ("DexRouter", deployment.dex_router),
             ("YieldVault (yUSDC)", deployment.yield_vault),
             ("DevPaymaster", deployment.dev_paymaster),
+            ("Uniswap V2 factory", uniswap.v2_factory),
+            ("Uniswap V2 Router02", uniswap.v2_router),
+            ("Uniswap V3 factory", uniswap.v3_factory),
+            ("Uniswap V3 SwapRouter", uniswap.v3_swap_router),
+            ("Uniswap V3 QuoterV2", uniswap.v3_quoter),
+            ("Uniswap V3 positions (NFT)", uniswap.v3_position_manager),
             ("deployer", deployment.deployer),
         ];
         for (name, address) in rows {
             println!("  {name:<30} {address}");
+        }
+        for (name, address) in &uniswap.v2_pairs {
+            println!("  {:<30} {address}", format!("Uniswap V2 pair {name}"));
+        }
+        for (name, address) in &uniswap.v3_pools {
+            println!("  {:<30} {address}", format!("Uniswap V3 pool {name}"));
         }
         println!();
         println!("  funded development accounts (anvil's well-known test keys; never use them elsewhere):");

@@ -219,12 +219,7 @@ fn devnet() -> Network {
         module: d.session_key_validator,
         factory: d.factory_staker,
         tokens,
-        addresses: BTreeMap::from([
-            ("router".into(), d.dex_router),
-            ("game".into(), d.game_items),
-            ("vault".into(), d.yield_vault),
-            ("paymaster".into(), d.dev_paymaster),
-        ]),
+        addresses: d.named_contracts().into_iter().map(|(n, a)| (n.to_string(), a)).collect(),
     }
 }
 

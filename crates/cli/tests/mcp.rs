@@ -264,7 +264,8 @@ async fn an_agent_acts_through_the_stdio_server() {
         .await;
     assert!(unknown_field.is_err() || unknown_field.unwrap().is_error == Some(true));
     let bad_name =
-        call(&client, "send_calls", json!({ "session": "shop", "calls": [{ "to": "DAI" }] })).await;
+        call(&client, "send_calls", json!({ "session": "shop", "calls": [{ "to": "EURC" }] }))
+            .await;
     assert_eq!(structured(&bad_name)["error"]["kind"], "bad-input");
     // A token amount as a call's native value is refused, saying what to write instead.
     let token_value = call(

@@ -238,6 +238,77 @@ pub mod testing {
     }
 }
 
+/// Uniswap V2 and V3 as published on npm (`@uniswap/v2-core` 1.0.1, `@uniswap/v2-periphery` 1.1.0-beta.0,
+/// `@uniswap/v3-core` 1.0.1, `@uniswap/v3-periphery` 1.4.4), the bytecode mainnet runs: the devnet deploys
+/// them so that session policies are held to the real routers' calldata.
+///
+/// The routers find a pair or a pool by CREATE2 from an init code hash compiled into them, never by asking the
+/// factory: [`V2_PAIR_INIT_CODE_HASH`](uniswap::V2_PAIR_INIT_CODE_HASH) and
+/// [`V3_POOL_INIT_CODE_HASH`](uniswap::V3_POOL_INIT_CODE_HASH) are those hashes, and a test holds them to the
+/// pair's and the pool's creation code.
+pub mod uniswap {
+    use alloy::{
+        primitives::{b256, B256},
+        sol,
+    };
+
+    /// keccak256 of `UniswapV2Pair`'s creation code, as `UniswapV2Library.pairFor` in Router02 has it.
+    pub const V2_PAIR_INIT_CODE_HASH: B256 =
+        b256!("96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f");
+
+    /// keccak256 of `UniswapV3Pool`'s creation code, `PoolAddress.POOL_INIT_CODE_HASH` of the V3 periphery.
+    pub const V3_POOL_INIT_CODE_HASH: B256 =
+        b256!("e34f199b19b2b4f47f68442619d555527d244f78a3297ea89325f843f87b8b54");
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        UniswapV2Factory,
+        "artifacts/UniswapV2Factory.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        UniswapV2Pair,
+        "artifacts/UniswapV2Pair.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        UniswapV2Router02,
+        "artifacts/UniswapV2Router02.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        UniswapV3Factory,
+        "artifacts/UniswapV3Factory.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        UniswapV3Pool,
+        "artifacts/UniswapV3Pool.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        SwapRouter,
+        "artifacts/SwapRouter.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        QuoterV2,
+        "artifacts/QuoterV2.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        NonfungiblePositionManager,
+        "artifacts/NonfungiblePositionManager.json"
+    }
+}
+
 /// The hex string `field` of a committed artifact (`"bytecode"` or `"deployedBytecode"`).
 fn artifact_code(artifact: &str, field: &str) -> alloy::primitives::Bytes {
     let key = format!("\"{field}\": \"");
@@ -305,6 +376,31 @@ mod tests {
             ),
         ] {
             assert_eq!(abi.error(name).unwrap()[0].signature(), signature);
+        }
+    }
+
+    /// The npm releases agree with each other: Router02 (v2-periphery) finds pairs with the hash of v2-core's
+    /// pair, the V3 periphery finds pools with the hash of v3-core's pool, and each factory creates exactly that
+    /// pair or pool. Were one package bumped alone, every swap would revert on a pair address with no code.
+    #[test]
+    fn uniswap_routers_find_the_pairs_and_pools_the_factories_create() {
+        use alloy::primitives::keccak256;
+        use uniswap::*;
+
+        let contains =
+            |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+        assert_eq!(keccak256(&UniswapV2Pair::BYTECODE), V2_PAIR_INIT_CODE_HASH);
+        assert!(contains(&UniswapV2Factory::BYTECODE, &UniswapV2Pair::BYTECODE));
+        assert!(contains(&UniswapV2Router02::BYTECODE, V2_PAIR_INIT_CODE_HASH.as_slice()));
+
+        assert_eq!(keccak256(&UniswapV3Pool::BYTECODE), V3_POOL_INIT_CODE_HASH);
+        assert!(contains(&UniswapV3Factory::DEPLOYED_BYTECODE, &UniswapV3Pool::BYTECODE));
+        for (name, code) in [
+            ("SwapRouter", &SwapRouter::BYTECODE),
+            ("QuoterV2", &QuoterV2::BYTECODE),
+            ("NonfungiblePositionManager", &NonfungiblePositionManager::BYTECODE),
+        ] {
+            assert!(contains(code, V3_POOL_INIT_CODE_HASH.as_slice()), "{name}");
         }
     }
 

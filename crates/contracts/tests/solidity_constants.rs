@@ -26,7 +26,12 @@ fn solidity_constants() -> HashMap<String, u64> {
             let rest = line.trim().strip_prefix("uint")?;
             let (_, rest) = rest.split_once("internal constant ")?;
             let (name, value) = rest.trim_end_matches(';').split_once(" = ")?;
-            Some((name.trim().to_string(), value.trim().parse().ok()?))
+            let value = value.trim();
+            let value = match value.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+                None => value.parse().ok()?,
+            };
+            Some((name.trim().to_string(), value))
         })
         .collect()
 }
@@ -97,7 +102,7 @@ fn bindings_carry_the_validator_types_and_bytecode() {
     assert_eq!(
         SessionEncoderHarness::encodeSessionCall::SIGNATURE,
         "encodeSession((uint8,bytes,uint48,uint48,uint32,(uint8,uint48,uint32,uint32,uint32,uint48[]),uint128,\
-         address,uint8,(address,bytes32,(uint16,bytes32,uint16)[],(uint8,uint16,bytes32[])[])[],bytes32,bytes32))"
+         address,uint8,(address,bytes32,(uint16,bytes32,uint16)[],(uint8,uint16,bytes32[],bytes)[])[],bytes32,bytes32))"
     );
     assert!(SessionKeyValidator::BYTECODE.len() > 1000);
     assert!(SessionEncoderHarness::BYTECODE.len() > 1000);

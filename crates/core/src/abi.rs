@@ -97,12 +97,7 @@ fn parameter(text: &str) -> Result<Param, String> {
         return Err(format!("`{text}` has more than a type and a name"));
     }
     let components = components.unwrap_or_default();
-    let param = Param {
-        ty,
-        name: name.to_string(),
-        components,
-        internal_type: None,
-    };
+    let param = Param { ty, name: name.to_string(), components, internal_type: None };
     DynSolType::parse(&param.selector_type()).map_err(|e| format!("`{text}`: {e}"))?;
     Ok(param)
 }
@@ -138,7 +133,8 @@ mod tests {
         assert_eq!(fields[0], "tokenIn");
         assert_eq!(fields[3], "recipient");
         let nested =
-            parse_function("f(uint256 a, (address token, (uint8 x, bytes y)[] deep)[2] legs)").unwrap();
+            parse_function("f(uint256 a, (address token, (uint8 x, bytes y)[] deep)[2] legs)")
+                .unwrap();
         assert_eq!(nested.signature(), "f(uint256,(address,(uint8,bytes)[])[2])");
         assert_eq!(nested.inputs[1].components[1].components[1].name, "y");
         assert!(parse_function("f((address to uint256 x) p)").is_err());

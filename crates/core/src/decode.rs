@@ -507,7 +507,11 @@ mod tests {
                     type_hash: B256::repeat_byte(0x33),
                     length: 64,
                 }],
-                rules: vec![ArgRule { offset: 32, path: vec![], condition: Condition::Lte(U256::from(9)) }],
+                rules: vec![ArgRule {
+                    offset: 32,
+                    path: vec![],
+                    condition: Condition::Lte(U256::from(9)),
+                }],
                 encode_type: None,
             })
             .action(
@@ -522,7 +526,10 @@ mod tests {
                 let mut a = Action::new(Target::Any, CallScope::NativeTransfer)
                     .with_value_cap(U96::from(1_000u64));
                 a.amount_cap = Some(AmountCap { offset: 32, path: vec![], cap: U96::from(7u64) });
-                a.rules = vec![ArgRule { offset: 0, path: vec![], condition: Condition::OneOf(vec![U256::from(1), U256::from(2)]),
+                a.rules = vec![ArgRule {
+                    offset: 0,
+                    path: vec![],
+                    condition: Condition::OneOf(vec![U256::from(1), U256::from(2)]),
                 }];
                 a
             })

@@ -581,8 +581,10 @@ mod tests {
         )
         .with_max_uses(4)
         .with_max_value_per_call(7);
-        action.amount_cap = Some(crate::AmountCap { offset: 32, path: vec![], cap: U96::from(1_000u64) });
-        action.rules = vec![ArgRule { offset: 0, path: vec![], condition: Condition::Eq(U256::from(9)) }];
+        action.amount_cap =
+            Some(crate::AmountCap { offset: 32, path: vec![], cap: U96::from(1_000u64) });
+        action.rules =
+            vec![ArgRule { offset: 0, path: vec![], condition: Condition::Eq(U256::from(9)) }];
         action
     }
 
@@ -658,7 +660,10 @@ mod tests {
                 type_hash: B256::repeat_byte(0x33),
                 length: 96,
             }],
-            rules: vec![ArgRule { offset: 128, path: vec![], condition: Condition::InRange(U256::from(1), U256::from(2)),
+            rules: vec![ArgRule {
+                offset: 128,
+                path: vec![],
+                condition: Condition::InRange(U256::from(1), U256::from(2)),
             }],
             encode_type: None,
         });
@@ -696,8 +701,14 @@ mod tests {
         too_many(action.encode(), "256 operands");
         // 32 rules of 255 operands: past 65,535 bytes.
         let mut action = paying();
-        action.rules =
-            vec![ArgRule { offset: 0, path: vec![], condition: Condition::OneOf(vec![U256::from(1); 255]) }; 32];
+        action.rules = vec![
+            ArgRule {
+                offset: 0,
+                path: vec![],
+                condition: Condition::OneOf(vec![U256::from(1); 255])
+            };
+            32
+        ];
         too_many(action.encode(), "at most 65535");
 
         let mut session = session(vec![paying()]);
@@ -718,8 +729,14 @@ mod tests {
         session.policy.signing.typed_data = vec![scope.clone(); 256];
         too_many(session.encode(), "256 signing scopes");
         let mut heavy = scope;
-        heavy.rules =
-            vec![ArgRule { offset: 0, path: vec![], condition: Condition::OneOf(vec![U256::from(1); 60]) }; 32];
+        heavy.rules = vec![
+            ArgRule {
+                offset: 0,
+                path: vec![],
+                condition: Condition::OneOf(vec![U256::from(1); 60])
+            };
+            32
+        ];
         session.policy.signing.typed_data = vec![heavy; 2];
         too_many(session.encode(), "at most 65535 fit a signature");
         // Validation says so before anything is encoded.

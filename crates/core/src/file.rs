@@ -805,8 +805,10 @@ impl Reader<'_> {
                         format!("`arg = \"{}\"` needs a function signature with argument names in `function`", name.get_ref()),
                     ));
                 };
-                let found = self
-                    .at(name.span(), crate::path::resolve(function, name.get_ref(), max_elements))?;
+                let found = self.at(
+                    name.span(),
+                    crate::path::resolve(function, name.get_ref(), max_elements),
+                )?;
                 Ok((found.offset, found.steps, Some(found.ty)))
             }
             (None, Some(offset)) => Ok((offset, Vec::new(), None)),
@@ -837,11 +839,18 @@ impl Reader<'_> {
                 "a rule has exactly one of eq, neq, gt, gte, lt, lte, in_range, one_of",
             ));
         }
-        if entry.arg.is_none() && entry.offset.is_none() || entry.arg.is_some() && entry.offset.is_some() {
+        if entry.arg.is_none() && entry.offset.is_none()
+            || entry.arg.is_some() && entry.offset.is_some()
+        {
             return Err(self.error(span, "a rule names exactly one of `arg` or `offset`"));
         }
-        let (offset, path, ty) =
-            self.argument(action, entry.arg.as_ref(), entry.offset, entry.max_elements, action_entry)?;
+        let (offset, path, ty) = self.argument(
+            action,
+            entry.arg.as_ref(),
+            entry.offset,
+            entry.max_elements,
+            action_entry,
+        )?;
         if entry.max_elements.is_some() && !crate::path::has_every(&path) {
             return Err(self.error(
                 span,

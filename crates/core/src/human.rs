@@ -410,8 +410,7 @@ fn rule_value(
     if let Some((symbol, decimals)) = amount_token(action, offset, path, tokens) {
         return format!("{} {symbol}", format_units(word, decimals));
     }
-    let declared =
-        action.function.as_ref().and_then(|f| crate::path::describe(f, offset, path));
+    let declared = action.function.as_ref().and_then(|f| crate::path::describe(f, offset, path));
     match declared {
         // An address argument reads as an address, however small the number.
         Some((_, DynSolType::Address)) => {
@@ -715,7 +714,11 @@ fn rule_name(action: &Action, rule: &ArgRule) -> String {
         if rule.path.is_empty() {
             format!("the word at byte {}", rule.offset)
         } else {
-            format!("the value a path of {} steps reaches from the word at byte {}", rule.path.len(), rule.offset)
+            format!(
+                "the value a path of {} steps reaches from the word at byte {}",
+                rule.path.len(),
+                rule.offset
+            )
         }
     })
 }

@@ -446,7 +446,8 @@ impl Cursor {
 }
 
 fn u16_of(n: usize) -> Result<u16, Error> {
-    u16::try_from(n).map_err(|_| Error::Abi("the path reaches past 65,535 bytes into a head".into()))
+    u16::try_from(n)
+        .map_err(|_| Error::Abi("the path reaches past 65,535 bytes into a head".into()))
 }
 
 /// Byte size of a static ABI type (`None` for dynamic types).
@@ -472,7 +473,11 @@ fn param_type(param: &Param) -> Result<DynSolType, Error> {
 /// Resolves `text` (`to`, `params.recipient`, `path[0]`, `path[-1]`, `orders[*].offerer`, `len(path)`,
 /// `params.path.token[-1]`, `params.path.fee[*]`) against `function`'s arguments. `max_elements` bounds each
 /// `[*]`; a path with `[*]` and no bound is refused.
-pub fn resolve(function: &Function, text: &str, max_elements: Option<u16>) -> Result<Resolved, Error> {
+pub fn resolve(
+    function: &Function,
+    text: &str,
+    max_elements: Option<u16>,
+) -> Result<Resolved, Error> {
     let text = text.trim();
     let (length, inner) = match text.strip_prefix("len(").and_then(|t| t.strip_suffix(')')) {
         Some(inner) => (true, inner.trim()),
@@ -535,14 +540,20 @@ pub fn resolve(function: &Function, text: &str, max_elements: Option<u16>) -> Re
             )));
         }
         at.steps.push(Step::Field(u16_of(rel)?));
-    } else if !at.steps.last().is_some_and(|s| matches!(s, Step::Packed { .. } | Step::PackedEvery { .. })) {
+    } else if !at
+        .steps
+        .last()
+        .is_some_and(|s| matches!(s, Step::Packed { .. } | Step::PackedEvery { .. }))
+    {
         // At the start of a dynamic value, or of an array element with no more steps: a word is read there.
         if static_size(&at.ty) != Some(32) {
             return Err(Error::Abi(format!("`{shown}` is `{}`, not one word", at.ty)));
         }
     }
     if pending_packed(&at) {
-        return Err(Error::Abi(format!("`{text}`: name the item, as in `.token[0]`, `.token[-1]` or `.fee[*]`")));
+        return Err(Error::Abi(format!(
+            "`{text}`: name the item, as in `.token[0]`, `.token[-1]` or `.fee[*]`"
+        )));
     }
     let Some(Step::Field(offset)) = at.steps.first().copied() else {
         unreachable!("a path starts at a top-level argument's slot")
@@ -576,7 +587,8 @@ impl std::fmt::Display for Part {
 }
 
 fn parse_parts(text: &str) -> Result<Vec<Part>, Error> {
-    let bad = |why: &str| Error::Abi(format!("`{text}` is not a path like `params.path[-1]` ({why})"));
+    let bad =
+        |why: &str| Error::Abi(format!("`{text}` is not a path like `params.path[-1]` ({why})"));
     let mut parts = Vec::new();
     let mut rest = text;
     let mut name = true;
@@ -587,15 +599,21 @@ fn parse_parts(text: &str) -> Result<Vec<Part>, Error> {
             parts.push(if inside == "*" {
                 Part::Every
             } else {
-                Part::Index(inside.parse().map_err(|_| {
-                    bad("an index is a whole number from -32768 to 32767, or `*`")
-                })?)
+                Part::Index(
+                    inside.parse().map_err(|_| {
+                        bad("an index is a whole number from -32768 to 32767, or `*`")
+                    })?,
+                )
             });
             rest = &r[close + 1..];
             name = false;
             continue;
         }
-        let r = if name { rest } else { rest.strip_prefix('.').ok_or_else(|| bad("expected `.` or `[`"))? };
+        let r = if name {
+            rest
+        } else {
+            rest.strip_prefix('.').ok_or_else(|| bad("expected `.` or `[`"))?
+        };
         let end = r.find(['.', '[']).unwrap_or(r.len());
         let ident = &r[..end];
         if ident.is_empty() || !ident.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -684,7 +702,8 @@ fn step(at: &mut Cursor, part: &Part, shown: &str, max: Option<u16>) -> Result<(
             return Err(Error::Abi(format!(
                 "`{shown}` is `{ty}`; `{part}` does not apply to it{}",
                 match ty {
-                    DynSolType::Bytes => ": on bytes, `.token[i]` and `.fee[i]` read a Uniswap V3 path",
+                    DynSolType::Bytes =>
+                        ": on bytes, `.token[i]` and `.fee[i]` read a Uniswap V3 path",
                     DynSolType::FixedArray(..) => ": `[*]` needs a dynamic array",
                     _ => "",
                 }
@@ -753,7 +772,11 @@ pub fn describe(function: &Function, offset: u16, steps: &[Step]) -> Option<(Str
 
 /// The word `o` bytes into a value of type `ty` laid out inline (a static struct or fixed array; a dynamic value's
 /// slot at 0), written as `.field` and `[i]` parts, with the type and components it reaches.
-fn static_field(ty: &DynSolType, components: &[Param], o: usize) -> Option<(String, DynSolType, Vec<Param>)> {
+fn static_field(
+    ty: &DynSolType,
+    components: &[Param],
+    o: usize,
+) -> Option<(String, DynSolType, Vec<Param>)> {
     match ty {
         DynSolType::Tuple(types) => {
             let mut start = 0;

@@ -226,7 +226,11 @@ mod tests {
                 type_hash: B256::repeat_byte(7),
                 nested: vec![NestedStruct { field: 0, type_hash: details_type, length: 64 }],
                 rules: vec![
-                    ArgRule { offset: 32, path: vec![], condition: Condition::Eq(U256::from(0xAB)) },
+                    ArgRule {
+                        offset: 32,
+                        path: vec![],
+                        condition: Condition::Eq(U256::from(0xAB)),
+                    },
                     ArgRule { offset: 96, path: vec![], condition: Condition::Lte(U256::from(50)) },
                 ],
                 encode_type: None,

@@ -121,7 +121,9 @@ fn check_action(action: &Action) -> Result<(), String> {
     if let Some(cap) = &action.amount_cap {
         crate::path::check(&cap.path).map_err(|e| format!("the amount's path: {e}"))?;
         if crate::path::has_every(&cap.path) {
-            return Err("the amount's path takes every element; a cap sums one amount per call".into());
+            return Err(
+                "the amount's path takes every element; a cap sums one amount per call".into()
+            );
         }
     }
     if action.max_uses == Some(0) {

@@ -15,7 +15,15 @@ fn context() -> PolicyContext {
     let mut context = PolicyContext::default();
     context.tokens.insert("USDC", USDC, 6);
     context.tokens.insert("WETH", WETH, 18);
-    for (name, byte) in [("router", 0x70), ("game", 0x6a), ("vault", 0x7a)] {
+    context.tokens.insert("DAI", Address::repeat_byte(0xd0), 18);
+    let names = [
+        ("router", 0x70),
+        ("game", 0x6a),
+        ("vault", 0x7a),
+        ("uniswap_v2_router", 0x72),
+        ("uniswap_v3_router", 0x73),
+    ];
+    for (name, byte) in names {
         context.addresses.insert(name.into(), Address::repeat_byte(byte));
     }
     context.account = Some(ACCOUNT);
@@ -121,9 +129,9 @@ fn bad_input_names_file_line_and_problem() {
         ),
         (
             "unknown token as target",
-            "version = 1\n[session]\n[[action]]\ntarget = \"DAI\"\nfunction = \"any\"\n",
+            "version = 1\n[session]\n[[action]]\ntarget = \"EURC\"\nfunction = \"any\"\n",
             4,
-            "`DAI` is not an address",
+            "`EURC` is not an address",
         ),
         (
             "window end before start",

@@ -33,9 +33,11 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::{DevnetError, Result},
     rpc::wait_for_receipt,
+    uniswap::{Tokens, Uniswap},
 };
 
-/// The price the [`DexRouter`] quotes in both directions: 1 WETH = 3,000 USDC.
+/// The devnet's price of WETH: the [`DexRouter`] quotes 1 WETH = 3,000 USDC in both directions, and Uniswap's
+/// pairs and pools are seeded at 1 WETH = 3,000 USDC = 3,000 DAI.
 pub const WETH_PRICE_IN_USDC: u64 = 3_000;
 
 /// Whole USDC minted to the [`DexRouter`] as reserves at start-up.
@@ -101,8 +103,12 @@ pub struct Deployment {
     pub account_implementation: Address,
     /// "USD Coin (devnet)", 6 decimals, open mint.
     pub usdc: Address,
-    /// "Wrapped Ether (devnet)", 18 decimals, open mint.
+    /// "Wrapped Ether (devnet)", 18 decimals, open mint. A `DevToken` like the others: it has no `deposit` or
+    /// `withdraw`.
     pub weth: Address,
+    /// "Dai Stablecoin (devnet)", 18 decimals, open mint: a second stablecoin, worth 1 USDC, for a token a
+    /// policy leaves off its list.
+    pub dai: Address,
     /// The ERC-1155 game collection (GOLD = 1, WOOD = 2, IRON = 3, legendaries from 1,000,000).
     pub game_items: Address,
     /// The fixed-rate router, quoting USDC/WETH at [`WETH_PRICE_IN_USDC`] with reserves of both.
@@ -111,8 +117,10 @@ pub struct Deployment {
     pub yield_vault: Address,
     /// A paymaster that sponsors every operation from its EntryPoint deposit ([`PAYMASTER_DEPOSIT_ETH`]).
     pub dev_paymaster: Address,
-    /// The ERC-20s by symbol: USDC, WETH and the vault's share token yUSDC.
+    /// The ERC-20s by symbol: USDC, WETH, DAI and the vault's share token yUSDC.
     pub tokens: BTreeMap<String, Token>,
+    /// Uniswap V2 and V3 from their npm releases, with pairs and pools seeded at the devnet's prices.
+    pub uniswap: Uniswap,
 }
 
 impl Deployment {
@@ -124,18 +132,21 @@ impl Deployment {
         Self::layout(chain_id, 1)
     }
 
-    /// The addresses when the deployer's first creation has nonce `first_create`.
+    /// The addresses when the deployer's first creation has nonce `first_create`. New contracts are created
+    /// after the ones before them, so that the addresses tools have kept stay where they were.
     fn layout(chain_id: u64, first_create: u64) -> Self {
         let from = deployer();
         let at = |i: u64| from.create(first_create + i);
-        let (validator, factory, usdc, weth, game_items, router, vault, paymaster, staker) =
-            (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8));
+        let (validator, factory, usdc, weth, game_items, router, vault, paymaster, staker, dai) =
+            (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9));
         let token = |address, name: &str, decimals| Token { address, name: name.into(), decimals };
         let tokens = BTreeMap::from([
             ("USDC".to_string(), token(usdc, "USD Coin (devnet)", 6)),
             ("WETH".to_string(), token(weth, "Wrapped Ether (devnet)", 18)),
+            ("DAI".to_string(), token(dai, "Dai Stablecoin (devnet)", 18)),
             ("yUSDC".to_string(), token(vault, "Yield USDC (devnet)", 6)),
         ]);
+        let uniswap = Uniswap::layout(from, first_create + 10, Tokens { usdc, weth, dai });
         Self {
             chain_id,
             deployer: from,
@@ -148,15 +159,17 @@ impl Deployment {
             account_implementation: factory.create(1),
             usdc,
             weth,
+            dai,
             game_items,
             dex_router: router,
             yield_vault: vault,
             dev_paymaster: paymaster,
             tokens,
+            uniswap,
         }
     }
 
-    /// The ERC-20 with this symbol (`"USDC"`, `"WETH"`, `"yUSDC"`).
+    /// The ERC-20 with this symbol (`"USDC"`, `"WETH"`, `"DAI"`, `"yUSDC"`).
     pub fn token(&self, symbol: &str) -> Option<&Token> {
         self.tokens.get(symbol)
     }
@@ -207,11 +220,25 @@ pub(crate) fn required_code_size_limit() -> Option<usize> {
 }
 
 /// One deployment transaction.
-struct Step {
+pub(crate) struct Step {
     contract: &'static str,
     /// The address a creation must produce; `None` for calls.
     creates: Option<Address>,
     tx: TransactionRequest,
+}
+
+impl Step {
+    /// Creates `contract` from `code` (creation code and constructor arguments), which must land at `address`.
+    pub(crate) fn create(contract: &'static str, address: Address, code: Vec<u8>) -> Self {
+        let tx = TransactionRequest::default().with_deploy_code(code).with_gas_limit(CREATE_GAS);
+        Self { contract, creates: Some(address), tx }
+    }
+
+    /// Calls `to` with `input` and at most `gas`.
+    pub(crate) fn call(contract: &'static str, to: Address, input: Vec<u8>, gas: u64) -> Self {
+        let tx = TransactionRequest::default().with_to(to).with_input(input).with_gas_limit(gas);
+        Self { contract, creates: None, tx }
+    }
 }
 
 /// Deploys the stack from [`deployer`] and returns where everything is. Leaves the deployer impersonated and
@@ -291,11 +318,13 @@ pub(crate) async fn deploy(
         account_factory: factory,
         usdc,
         weth,
+        dai,
         game_items,
         dex_router: router,
         yield_vault: vault,
         dev_paymaster: paymaster,
         factory_staker: staker,
+        ref uniswap,
         ..
     } = layout;
     let token = |name: &str, symbol: &str, decimals: u8| {
@@ -313,7 +342,7 @@ pub(crate) async fn deploy(
     };
     let paymaster_args = DevPaymaster::constructorCall { entryPoint_: ENTRYPOINT_V07 };
     let staker_args = LeashFactoryStaker::constructorCall { initialOwner: from, factory_: factory };
-    let creations: [(&'static str, Address, Vec<u8>); 9] = [
+    let creations: [(&'static str, Address, Vec<u8>); 10] = [
         ("SessionKeyValidator", validator, SessionKeyValidator::BYTECODE.to_vec()),
         ("LeashAccountFactory", factory, LeashAccountFactory::BYTECODE.to_vec()),
         ("DevToken USDC", usdc, token("USD Coin (devnet)", "USDC", 6)),
@@ -331,14 +360,12 @@ pub(crate) async fn deploy(
             staker,
             [&LeashFactoryStaker::BYTECODE[..], &staker_args.abi_encode()].concat(),
         ),
+        ("DevToken DAI", dai, token("Dai Stablecoin (devnet)", "DAI", 18)),
     ];
     for (contract, address, code) in creations {
-        steps.push(Step {
-            contract,
-            creates: Some(address),
-            tx: TransactionRequest::default().with_deploy_code(code).with_gas_limit(CREATE_GAS),
-        });
+        steps.push(Step::create(contract, address, code));
     }
+    steps.extend(uniswap.creations(from, weth));
 
     let usdc_unit = U256::from(10u64).pow(U256::from(6));
     let weth_unit = U256::from(10u64).pow(U256::from(18));
@@ -361,14 +388,7 @@ pub(crate) async fn deploy(
         ),
     ];
     for (contract, to, input) in calls {
-        steps.push(Step {
-            contract,
-            creates: None,
-            tx: TransactionRequest::default()
-                .with_to(to)
-                .with_input(input)
-                .with_gas_limit(CALL_GAS),
-        });
+        steps.push(Step::call(contract, to, input, CALL_GAS));
     }
 
     // The paymaster sponsors from its EntryPoint deposit.
@@ -399,6 +419,8 @@ pub(crate) async fn deploy(
             .with_value(U256::from(FACTORY_STAKE_ETH) * U256::from(10u64).pow(U256::from(18)))
             .with_gas_limit(CALL_GAS),
     });
+
+    steps.extend(uniswap.seeding(from, Tokens { usdc, weth, dai }));
 
     let mut sent = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
@@ -490,15 +512,19 @@ mod tests {
             account_implementation: Address::ZERO,
             usdc: Address::ZERO,
             weth: Address::ZERO,
+            dai: Address::ZERO,
             game_items: Address::ZERO,
             dex_router: Address::ZERO,
             yield_vault: Address::ZERO,
             dev_paymaster: Address::ZERO,
             tokens: BTreeMap::new(),
+            uniswap: Deployment::fresh(31337).uniswap,
         };
         let json = serde_json::to_value(&deployment).expect("serialises");
         assert_eq!(json["entryPoint"], "0x0000000071727de22e5e9d8baf0edac6f37da032");
         assert_eq!(json["chainId"], 31337);
+        assert!(json["uniswap"]["v3SwapRouter"].is_string());
+        assert!(json["uniswap"]["v3Pools"]["USDC/WETH/500"].is_string());
         let back: Deployment = serde_json::from_value(json).expect("deserialises");
         assert_eq!(back, deployment);
     }

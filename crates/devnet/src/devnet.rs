@@ -219,7 +219,7 @@ impl Devnet {
         self.mint(usdc, to, amount).await
     }
 
-    /// Mints `amount` raw units of a devnet ERC-20 (`token` must be a `DevToken`: USDC or WETH) to `to`.
+    /// Mints `amount` raw units of a devnet ERC-20 (`token` must be a `DevToken`: USDC, WETH or DAI) to `to`.
     pub async fn mint(&self, token: Address, to: Address, amount: U256) -> Result<()> {
         let input = DevToken::mintCall { to, amount }.abi_encode();
         self.send_from_deployer(

@@ -14,10 +14,14 @@
 //!   proxy at `0x4e59b44847b379578588920cA78FbF26c0B4956C` with the canonical salt (anvil 1.x has the
 //!   proxy in its genesis state; where it is missing it is installed with `anvil_setCode`); then the
 //!   `SessionKeyValidator`, the `LeashAccountFactory` (and the account implementation it creates), and
-//!   the assets: USDC (6 decimals) and WETH (18) `DevToken`s with open mint, `GameItems` (ERC-1155), a
-//!   `DexRouter` quoting 1 WETH = [`WETH_PRICE_IN_USDC`] USDC both ways with reserves of both, and a
-//!   `YieldVault` (ERC-4626) over USDC. A fixed deployer address that anvil impersonates sends it all, so
+//!   the assets: USDC (6 decimals), WETH (18) and DAI (18) `DevToken`s with open mint, `GameItems`
+//!   (ERC-1155), a `DexRouter` quoting 1 WETH = [`WETH_PRICE_IN_USDC`] USDC both ways with reserves of both,
+//!   and a `YieldVault` (ERC-4626) over USDC. A fixed deployer address that anvil impersonates sends it all, so
 //!   the addresses are the same on every devnet and the dev accounts stay untouched.
+//! - **Uniswap V2 and V3** ([`Uniswap`]): the factories, Router02, the V3 `SwapRouter`, `QuoterV2` and
+//!   `NonfungiblePositionManager` from their npm releases, unchanged, with USDC/WETH and WETH/DAI pairs and
+//!   pools seeded over the full range at 1 WETH = 3,000 USDC = 3,000 DAI. The routers' ether paths revert:
+//!   the devnet's WETH has no `deposit` or `withdraw`.
 //! - **helpers** on [`Devnet`]: [`fund`](Devnet::fund), [`mint_usdc`](Devnet::mint_usdc),
 //!   [`deposit_to_entry_point`](Devnet::deposit_to_entry_point), the clock
 //!   ([`set_next_block_timestamp`](Devnet::set_next_block_timestamp), [`increase_time`](Devnet::increase_time),
@@ -75,8 +79,10 @@ mod builder;
 mod deploy;
 mod devnet;
 mod error;
+mod names;
 mod rpc;
 mod stack;
+mod uniswap;
 
 pub use anvil::ANVIL_ENV;
 pub use builder::{DevnetBuilder, Mining, DEFAULT_CHAIN_ID};
@@ -87,3 +93,4 @@ pub use deploy::{
 pub use devnet::{Devnet, Snapshot};
 pub use error::{DevnetError, Result};
 pub use stack::{start_bundler, LocalStack, StackError, StackOptions, ETH, GENESIS};
+pub use uniswap::{Uniswap, UNISWAP_POOL_WETH};

@@ -158,9 +158,7 @@ impl LocalStack {
             account: Some(self.account.address),
             ..Default::default()
         };
-        for (name, address) in
-            [("router", d.dex_router), ("game", d.game_items), ("vault", d.yield_vault)]
-        {
+        for (name, address) in d.named_contracts() {
             context.addresses.insert(name.into(), address);
         }
         context

@@ -59,6 +59,7 @@ async fn every_contract_has_code_at_its_address() {
         ("LeashAccount implementation", d.account_implementation),
         ("USDC", d.usdc),
         ("WETH", d.weth),
+        ("DAI", d.dai),
         ("GameItems", d.game_items),
         ("DexRouter", d.dex_router),
         ("YieldVault", d.yield_vault),

@@ -158,7 +158,10 @@ fn dynamic_arguments(rng: &mut StdRng, world: &World) -> Vec<DynSolValue> {
         let hops = rng.gen_range(0..4);
         let mut bytes = world.targets.choose(rng).unwrap().to_vec();
         for _ in 0..hops {
-            bytes.extend_from_slice(&[*[0u32, 500, 3_000, 10_000].choose(rng).unwrap()].map(|f| f.to_be_bytes())[0][1..]);
+            bytes.extend_from_slice(
+                &[*[0u32, 500, 3_000, 10_000].choose(rng).unwrap()].map(|f| f.to_be_bytes())[0]
+                    [1..],
+            );
             bytes.extend_from_slice(world.targets.choose(rng).unwrap().as_slice());
         }
         if rng.gen_bool(0.1) {
@@ -228,14 +231,24 @@ fn dynamic_action(rng: &mut StdRng, world: &World) -> Action {
     let example = world.dynamic.abi_encode_input(&dynamic_arguments(rng, world)).unwrap();
     for _ in 0..rng.gen_range(1..4) {
         let text = *PATHS.choose(rng).unwrap();
-        let found = leash_core::path::resolve(&world.dynamic, text, Some(rng.gen_range(0..5))).unwrap();
+        let found =
+            leash_core::path::resolve(&world.dynamic, text, Some(rng.gen_range(0..5))).unwrap();
         let values =
             leash_core::path::values(&example, found.offset, &found.steps).unwrap_or_default();
         let condition = condition_on(rng, world, &values);
         action.rules.push(ArgRule { offset: found.offset, path: found.steps, condition });
     }
     if rng.gen_bool(0.4) {
-        let text = *["amount", "params.amountIn", "legs[0].amount", "legs[-1].amount", "len(path)", "dst.deadline"].choose(rng).unwrap();
+        let text = *[
+            "amount",
+            "params.amountIn",
+            "legs[0].amount",
+            "legs[-1].amount",
+            "len(path)",
+            "dst.deadline",
+        ]
+        .choose(rng)
+        .unwrap();
         let found = leash_core::path::resolve(&world.dynamic, text, None).unwrap();
         action.amount_cap = Some(AmountCap {
             offset: found.offset,
@@ -747,7 +760,8 @@ async fn preflight_agrees_with_the_chain() {
     eprintln!("differential: {done} cases, 0 disagreements; {allowed} allowed; verdicts by rule: {rules:?}");
     assert!(allowed > cases / 20, "too few allowed cases to be meaningful: {allowed}");
     assert!(rules.len() > 12, "too few distinct rules exercised: {rules:?}");
-    for rule in ["allowed, rules by path", "MalformedArguments", "NoSuchElement", "TooManyElements"] {
+    for rule in ["allowed, rules by path", "MalformedArguments", "NoSuchElement", "TooManyElements"]
+    {
         assert!(rules.contains_key(rule), "no case ended in `{rule}`: {rules:?}");
     }
 }

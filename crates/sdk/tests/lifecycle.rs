@@ -494,7 +494,11 @@ async fn the_session_signs_typed_data_only_within_its_scope_and_the_account_agre
             type_hash: keccak256(permit),
             nested: vec![],
             rules: vec![
-                ArgRule { offset: 32, path: vec![], condition: Condition::Eq(MERCHANT.into_word().into()) },
+                ArgRule {
+                    offset: 32,
+                    path: vec![],
+                    condition: Condition::Eq(MERCHANT.into_word().into()),
+                },
                 ArgRule { offset: 64, path: vec![], condition: Condition::Lte(usdc(100)) },
             ],
             encode_type: Some(permit.into()),

@@ -39,7 +39,11 @@ fn condition(rng: &mut StdRng) -> Condition {
 
 fn rules(rng: &mut StdRng, most: usize) -> Vec<ArgRule> {
     (0..rng.gen_range(0..=most))
-        .map(|_| ArgRule { offset: rng.gen_range(0..20) * 32, path: vec![], condition: condition(rng) })
+        .map(|_| ArgRule {
+            offset: rng.gen_range(0..20) * 32,
+            path: vec![],
+            condition: condition(rng),
+        })
         .collect()
 }
 
@@ -92,9 +96,11 @@ fn action(rng: &mut StdRng, i: usize) -> Action {
     action.rules = rules(rng, if i.is_multiple_of(10) { 32 } else { 4 });
     action.period = period(rng, i);
     action.max_uses = rng.gen_bool(0.5).then(|| rng.gen_range(1..=u32::MAX));
-    action.amount_cap = rng
-        .gen_bool(0.5)
-        .then(|| AmountCap { offset: rng.gen(), path: vec![], cap: U96::from_be_bytes(rng.gen::<[u8; 12]>()) });
+    action.amount_cap = rng.gen_bool(0.5).then(|| AmountCap {
+        offset: rng.gen(),
+        path: vec![],
+        cap: U96::from_be_bytes(rng.gen::<[u8; 12]>()),
+    });
     action.value_cap = rng.gen_bool(0.5).then(|| U96::from_be_bytes(rng.gen::<[u8; 12]>()));
     action
 }
