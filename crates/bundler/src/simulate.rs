@@ -278,23 +278,7 @@ pub async fn estimate(
     if probe.call_gas_limit.is_zero() {
         probe.call_gas_limit = U256::from(5_000_000);
     }
-    let call = EntryPointSimulations::simulateHandleOpCall {
-        op: to_simulation(&probe)?,
-        target: Address::ZERO,
-        targetCallData: Bytes::new(),
-    };
-    let tx =
-        TransactionRequest::default().to(entry_point).input(Bytes::from(call.abi_encode()).into());
-    let options = json!({
-        "tracer": "callTracer",
-        "stateOverrides": { entry_point.to_string(): {
-            "code": leash_contracts::bindings::entry_point_simulations_runtime_code()
-        } },
-    });
-    let frame: CallFrame = provider
-        .raw_request("debug_traceCall".into(), (&tx, "latest", options))
-        .await
-        .map_err(|e| RpcError::internal(format!("simulateHandleOp: {e}")))?;
+    let frame = simulate_handle_op(provider, entry_point, &probe).await?;
     if frame.error.is_some() {
         return Err(rejection(&frame.output, "simulateHandleOp"));
     }
@@ -325,9 +309,55 @@ pub async fn estimate(
         )
         .with_data(json!({ "revertData": execution.output })));
     }
-    // The EntryPoint keeps 1/64 of the gas back and needs some for itself around the call.
-    let call_gas_limit = execution.gas_used * U256::from(11) / U256::from(10) + U256::from(10_000);
+    // The EntryPoint keeps 1/64 of the gas back and needs some for itself around the call; and the block the
+    // operation lands in is not the one simulated: state written once per block (a Uniswap V2 pair's price
+    // accumulators, two fresh slots) costs tens of thousands more there. Unused gas is refunded.
+    let mut call_gas_limit =
+        execution.gas_used * U256::from(12) / U256::from(10) + U256::from(50_000);
+    // What a call used is not always what it needs: each nested call gets only 63/64 of what is left (EIP-150),
+    // and a refund counts against the use only at the end. So the estimate is run once more with it, and raised
+    // by a quarter until the execution succeeds (within the probe's limit, where it did).
+    for _ in 0..8 {
+        if call_gas_limit >= probe.call_gas_limit {
+            call_gas_limit = probe.call_gas_limit;
+            break;
+        }
+        let mut check = probe.clone();
+        check.call_gas_limit = call_gas_limit;
+        let frame = simulate_handle_op(provider, entry_point, &check).await?;
+        if frame.error.is_none()
+            && frame.execution(entry_point, op.sender).is_some_and(|e| e.error.is_none())
+        {
+            break;
+        }
+        call_gas_limit = call_gas_limit * U256::from(5) / U256::from(4);
+    }
     Ok(Estimate { pre_verification_gas, verification_gas_limit, call_gas_limit })
+}
+
+/// `simulateHandleOp` of `op`, traced with the call tracer (the EntryPoint's simulation code set over it).
+async fn simulate_handle_op(
+    provider: &DynProvider,
+    entry_point: Address,
+    op: &UserOperation,
+) -> Result<CallFrame, RpcError> {
+    let call = EntryPointSimulations::simulateHandleOpCall {
+        op: to_simulation(op)?,
+        target: Address::ZERO,
+        targetCallData: Bytes::new(),
+    };
+    let tx =
+        TransactionRequest::default().to(entry_point).input(Bytes::from(call.abi_encode()).into());
+    let options = json!({
+        "tracer": "callTracer",
+        "stateOverrides": { entry_point.to_string(): {
+            "code": leash_contracts::bindings::entry_point_simulations_runtime_code()
+        } },
+    });
+    provider
+        .raw_request("debug_traceCall".into(), (&tx, "latest", options))
+        .await
+        .map_err(|e| RpcError::internal(format!("simulateHandleOp: {e}")))
 }
 
 /// `innerHandleOp(bytes,UserOpInfo,bytes)`: the EntryPoint calls itself with it to run an operation's execution.

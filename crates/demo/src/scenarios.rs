@@ -260,10 +260,10 @@ pub async fn defi_bot(stack: &LocalStack, progress: &dyn Progress) -> Result<Sce
 }
 
 /// Gas the small budget allows, in gas units at the held fee. The pre-flight and the chain charge an
-/// operation its gas limits: the SDK's default limits for a one-call operation (570,000 gas) when it is
+/// operation its gas limits: the SDK's default limits for a one-call operation (750,000 gas) when it is
 /// judged, the bundler's tighter estimate (about 260,000 for a swap) when it is sent. Two swaps fit in
-/// 1,000,000 gas (the second is judged at ~270,000 + 570,000); a third (~520,000 + 570,000) does not.
-const SMALL_BUDGET_GAS: u128 = 1_000_000;
+/// 1,200,000 gas (the second is judged at ~270,000 + 750,000); a third (~520,000 + 750,000) does not.
+const SMALL_BUDGET_GAS: u128 = 1_200_000;
 
 /// trading-bot.toml with its 0.05 ETH gas budget (over a thousand swaps on the devnet) replaced by one for
 /// two swaps.

@@ -26,6 +26,6 @@ impl GasLimits {
         if grants {
             verification += 80_000;
         }
-        Self { verification, call: 100_000 + 120_000 * calls as u128, pre_verification: 60_000 }
+        Self { verification, call: 100_000 + 300_000 * calls as u128, pre_verification: 60_000 }
     }
 }

@@ -11,10 +11,12 @@ use alloy::{
     providers::Provider,
     sol_types::SolCall,
 };
-use common::{transfer, usdc, Stack, ETH};
-use leash_contracts::bindings::{DevToken, DexRouter, GameItems, YieldVault};
-use leash_core::{encode_call, Call, SessionPolicy, Timestamp};
-use leash_sdk::{lanes::Lane, Error, SessionAgent};
+use common::{
+    approve, lands, refused, refused_everywhere, token_balance, transfer, usdc, Stack, ETH,
+};
+use leash_contracts::bindings::{DexRouter, GameItems, YieldVault};
+use leash_core::{Call, SessionPolicy, Timestamp};
+use leash_sdk::SessionAgent;
 
 const MERCHANT: Address = address!("4d65726368616e74000000000000000000000001");
 const ALICE: Address = address!("A11cE00000000000000000000000000000000001");
@@ -56,52 +58,6 @@ async fn granted(stack: &Stack, file: &str) -> SessionAgent {
     let agent = stack.agent(stack.example(file));
     stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
     agent
-}
-
-/// Sends `calls` and expects them to land.
-async fn lands(agent: &SessionAgent, calls: &[Call], step: &str) {
-    match agent.send(calls, Lane::from(0)).await {
-        Ok(sent) => assert!(sent.outcome.success, "{step}: the calls reverted"),
-        Err(error) => panic!("{step}: expected to land, got {error}"),
-    }
-}
-
-/// Expects the pre-flight to refuse `calls` with `rule`, before anything is signed.
-async fn refused(agent: &SessionAgent, calls: &[Call], rule: &str, step: &str) {
-    let error = match agent.send(calls, Lane::from(0)).await {
-        Ok(_) => panic!("{step}: expected {rule} before signing, but the operation landed"),
-        Err(error) => error,
-    };
-    assert!(matches!(error, Error::PreFlight { .. }), "{step}: {error}");
-    assert_eq!(error.rule(), Some(rule), "{step}: {error}");
-}
-
-/// Expects the pre-flight to refuse `calls` with `rule`, and the chain to refuse them with the same rule when
-/// they are signed and sent anyway.
-async fn refused_everywhere(agent: &SessionAgent, calls: &[Call], rule: &str, step: &str) {
-    refused(agent, calls, rule, step).await;
-    let error = match agent.send_unchecked(calls, Lane::from(0)).await {
-        Ok(sent) => {
-            panic!("{step}: expected the chain to refuse with {rule}, it included {sent:?}")
-        }
-        Err(error) => error,
-    };
-    assert!(matches!(error, Error::Rejected { .. }), "{step}: {error}");
-    assert_eq!(error.rule(), Some(rule), "{step}: {error}");
-    assert!(error.to_string().contains("AA23"), "{step}: {error}");
-}
-
-async fn token_balance(stack: &Stack, token: Address, who: Address) -> U256 {
-    DevToken::new(token, stack.devnet.provider()).balanceOf(who).call().await.unwrap()
-}
-
-fn approve(token: Address, spender: Address, amount: U256) -> Call {
-    Call {
-        target: token,
-        value: U256::ZERO,
-        data: encode_call("approve(address,uint256)", &[spender.into_word().into(), amount])
-            .unwrap(),
-    }
 }
 
 fn native(to: Address, wei: U256) -> Call {

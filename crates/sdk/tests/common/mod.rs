@@ -169,3 +169,61 @@ pub fn transfer(token: Address, to: Address, amount: U256) -> leash_core::Call {
         .unwrap(),
     }
 }
+
+/// Sends `calls` and expects them to land.
+pub async fn lands(agent: &SessionAgent, calls: &[leash_core::Call], step: &str) {
+    match agent.send(calls, leash_sdk::lanes::Lane::from(0)).await {
+        Ok(sent) => assert!(sent.outcome.success, "{step}: the calls reverted"),
+        Err(error) => panic!("{step}: expected to land, got {error}"),
+    }
+}
+
+/// Expects the pre-flight to refuse `calls` with `rule`, before anything is signed.
+pub async fn refused(agent: &SessionAgent, calls: &[leash_core::Call], rule: &str, step: &str) {
+    let error = match agent.send(calls, leash_sdk::lanes::Lane::from(0)).await {
+        Ok(_) => panic!("{step}: expected {rule} before signing, but the operation landed"),
+        Err(error) => error,
+    };
+    assert!(matches!(error, leash_sdk::Error::PreFlight { .. }), "{step}: {error}");
+    assert_eq!(error.rule(), Some(rule), "{step}: {error}");
+}
+
+/// Expects the pre-flight to refuse `calls` with `rule`, and the chain to refuse them with the same rule when
+/// they are signed and sent anyway.
+pub async fn refused_everywhere(
+    agent: &SessionAgent,
+    calls: &[leash_core::Call],
+    rule: &str,
+    step: &str,
+) {
+    refused(agent, calls, rule, step).await;
+    let error = match agent.send_unchecked(calls, leash_sdk::lanes::Lane::from(0)).await {
+        Ok(sent) => {
+            panic!("{step}: expected the chain to refuse with {rule}, it included {sent:?}")
+        }
+        Err(error) => error,
+    };
+    assert!(matches!(error, leash_sdk::Error::Rejected { .. }), "{step}: {error}");
+    assert_eq!(error.rule(), Some(rule), "{step}: {error}");
+    assert!(error.to_string().contains("AA23"), "{step}: {error}");
+}
+
+pub async fn token_balance(stack: &Stack, token: Address, who: Address) -> U256 {
+    leash_contracts::bindings::DevToken::new(token, stack.devnet.provider())
+        .balanceOf(who)
+        .call()
+        .await
+        .unwrap()
+}
+
+pub fn approve(token: Address, spender: Address, amount: U256) -> leash_core::Call {
+    leash_core::Call {
+        target: token,
+        value: U256::ZERO,
+        data: leash_core::encode_call(
+            "approve(address,uint256)",
+            &[spender.into_word().into(), amount],
+        )
+        .unwrap(),
+    }
+}
