@@ -10,12 +10,15 @@
 //! ([`Scenario`] serializes to JSON).
 
 use alloy::{
-    primitives::{address, Address, Bytes, B256, U256},
+    primitives::{address, aliases::U24, Address, Bytes, B256, U160, U256},
     providers::Provider,
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
-use leash_contracts::bindings::{DexRouter, GameItems};
+use leash_contracts::bindings::{
+    uniswap::{ISwapRouter, SwapRouter},
+    DexRouter, GameItems,
+};
 use leash_core::{
     encode_call, Call, GrantTarget, PolicyFile, PublicKey, Session, SessionPolicy, Timestamp,
 };
@@ -151,7 +154,7 @@ impl From<leash_devnet::DevnetError> for DemoError {
     }
 }
 
-/// Runs the seven scenarios on one [`LocalStack`], each with its own session, and returns their stories.
+/// Runs the eight scenarios on one [`LocalStack`], each with its own session, and returns their stories.
 pub async fn run_all(progress: &dyn Progress) -> Result<Vec<Scenario>, DemoError> {
     progress.waiting("the local stack (anvil, contracts, bundler, the owner's account) to start");
     let stack = LocalStack::start().await?;
@@ -160,6 +163,7 @@ pub async fn run_all(progress: &dyn Progress) -> Result<Vec<Scenario>, DemoError
     // other scenario works from the clock as it finds it. So the subscription runs last.
     Ok(vec![
         defi_bot(&stack, progress).await?,
+        uniswap_bot(&stack, progress).await?,
         game_agent(&stack, progress).await?,
         agent_payment(&stack, progress).await?,
         revocation(&stack, progress).await?,
@@ -257,6 +261,83 @@ pub async fn defi_bot(stack: &LocalStack, progress: &dyn Progress) -> Result<Sce
         }
     }
     Ok(run.finish())
+}
+
+/// The trading bot of `uniswap-v3-bot.toml` on the real Uniswap V3: a swap on one pool and one along a packed
+/// path land; a route through a token off its list, and a swap whose output goes to someone else, are refused.
+pub async fn uniswap_bot(stack: &LocalStack, progress: &dyn Progress) -> Result<Scenario, DemoError> {
+    let run = Recorder::start(
+        "uniswap_bot",
+        "A trading bot swaps on Uniswap V3 between listed tokens only, the output always back to the account",
+        progress,
+    );
+    let bot = run.grant(stack, example(stack, "uniswap-v3-bot.toml")?).await?;
+    let d = stack.deployment();
+    let account = stack.account.address;
+    let router = d.uniswap.v3_swap_router;
+    let first = "approve the Uniswap V3 router for 1,000 USDC and swap 500 USDC for WETH on the 0.05% pool";
+    let calls = [
+        approve(d.usdc, router, usdc(1_000)),
+        v3_single(router, d.usdc, d.weth, 500, account, usdc(500)),
+    ];
+    run.attempt(&bot, first, &calls, Lane::DEFAULT).await?;
+    let path = v3_path(&[d.usdc, d.weth, d.dai], &[500, 3_000]);
+    let along = "swap 200 USDC for DAI along the path USDC -(0.05%)-> WETH -(0.3%)-> DAI";
+    run.attempt(&bot, along, &[v3_path_swap(router, path, account, usdc(200))], Lane::DEFAULT).await?;
+    let path = v3_path(&[d.usdc, STRANGER, d.weth], &[500, 3_000]);
+    let off_list = format!("swap 100 USDC for WETH routed through {STRANGER}, a token off the list");
+    run.attempt(&bot, off_list, &[v3_path_swap(router, path, account, usdc(100))], Lane::DEFAULT)
+        .await?;
+    let elsewhere = format!("swap 100 USDC for WETH with the output sent to {STRANGER}");
+    let calls = [v3_single(router, d.usdc, d.weth, 500, STRANGER, usdc(100))];
+    run.attempt(&bot, elsewhere, &calls, Lane::DEFAULT).await?;
+    Ok(run.finish())
+}
+
+/// `exactInputSingle` on the V3 router: `amount_in` of `token_in` for at least one unit of `token_out`.
+fn v3_single(
+    router: Address,
+    token_in: Address,
+    token_out: Address,
+    fee: u32,
+    recipient: Address,
+    amount_in: U256,
+) -> Call {
+    let params = ISwapRouter::ExactInputSingleParams {
+        tokenIn: token_in,
+        tokenOut: token_out,
+        fee: U24::from(fee),
+        recipient,
+        deadline: U256::MAX,
+        amountIn: amount_in,
+        amountOutMinimum: U256::from(1),
+        sqrtPriceLimitX96: U160::ZERO,
+    };
+    let data = SwapRouter::exactInputSingleCall { params }.abi_encode();
+    Call { target: router, value: U256::ZERO, data: data.into() }
+}
+
+/// `exactInput` on the V3 router along a packed `path`.
+fn v3_path_swap(router: Address, path: Bytes, recipient: Address, amount_in: U256) -> Call {
+    let params = ISwapRouter::ExactInputParams {
+        path,
+        recipient,
+        deadline: U256::MAX,
+        amountIn: amount_in,
+        amountOutMinimum: U256::from(1),
+    };
+    let data = SwapRouter::exactInputCall { params }.abi_encode();
+    Call { target: router, value: U256::ZERO, data: data.into() }
+}
+
+/// A packed Uniswap V3 path: token, fee (3 bytes), token, ...
+fn v3_path(tokens: &[Address], fees: &[u32]) -> Bytes {
+    let mut path = tokens[0].to_vec();
+    for (fee, token) in fees.iter().zip(&tokens[1..]) {
+        path.extend_from_slice(&fee.to_be_bytes()[1..]);
+        path.extend_from_slice(token.as_slice());
+    }
+    path.into()
 }
 
 /// Gas the small budget allows, in gas units at the held fee. The pre-flight and the chain charge an

@@ -124,6 +124,23 @@ async fn defi_bot_swaps_moves_nothing_elsewhere_and_stops_at_its_gas_budget() {
 }
 
 #[tokio::test]
+async fn uniswap_bot_swaps_on_uniswap_v3_between_listed_tokens_back_to_itself() {
+    let stack = stack().await;
+    let d = stack.deployment().clone();
+    let account = stack.account.address;
+    let before = usdc_of(&stack, account).await;
+    let scenario = scenarios::uniswap_bot(&stack, &Silent).await.unwrap();
+
+    assert_story(&scenario, 2, &["ArgumentRuleFailed", "ArgumentRuleFailed"]);
+    let tried: Vec<&str> = attempts(&scenario).iter().map(|(_, outcome)| *outcome).collect();
+    assert_eq!(tried, ["landed", "landed", "rejected", "rejected"]);
+    assert_eq!(usdc_of(&stack, account).await, before - usdc(500 + 200));
+    assert!(stack.balance_of(d.weth, account).await.unwrap() > U256::ZERO, "WETH came back");
+    assert!(stack.balance_of(d.dai, account).await.unwrap() > U256::ZERO, "DAI came back");
+    assert_eq!(stack.balance_of(d.weth, STRANGER).await.unwrap(), U256::ZERO);
+}
+
+#[tokio::test]
 async fn game_agent_trades_gold_and_wood_never_the_legendary_sword() {
     let stack = stack().await;
     let account = stack.account.address;
@@ -231,7 +248,7 @@ async fn nonce_lanes_let_eight_tasks_pay_in_parallel() {
 }
 
 #[tokio::test]
-async fn run_all_tells_the_seven_stories_on_one_stack() {
+async fn run_all_tells_every_story_on_one_stack() {
     let started = std::time::Instant::now();
     let all = leash_demo::run_all(&Silent).await.unwrap();
     eprintln!("run_all took {:.1} s", started.elapsed().as_secs_f64());
@@ -242,6 +259,7 @@ async fn run_all_tells_the_seven_stories_on_one_stack() {
         told,
         [
             ("defi_bot", 4, vec!["SelectorNotAllowed", "GasBudgetExceeded"]),
+            ("uniswap_bot", 2, vec!["ArgumentRuleFailed", "ArgumentRuleFailed"]),
             ("game_agent", 2, vec!["ArgumentRuleFailed"]),
             ("agent_payment", 2, vec!["ArgumentRuleFailed"]),
             ("revocation", 1, vec!["SessionIsRevoked"]),
