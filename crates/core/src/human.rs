@@ -694,12 +694,22 @@ fn amount_token<'t>(
         }
     }
     let suffix = name.strip_prefix("amount")?;
+    // The token an `amountIn` counts in: a rule fixing `tokenIn` beside it, or the first token of a route beside
+    // it (`path[0]`, a Uniswap V3 `path.token[0]`); `amountOut…` likewise with `tokenOut` and the last token.
+    let prefix = if within.is_empty() { String::new() } else { format!("{within}.") };
+    let route = if suffix.starts_with("In") {
+        [format!("{prefix}path[0]"), format!("{prefix}path.token[0]")]
+    } else {
+        [format!("{prefix}path[-1]"), format!("{prefix}path.token[-1]")]
+    };
     action.rules.iter().find_map(|rule| {
         let Condition::Eq(word) = rule.condition else { return None };
         let (token_name, token_ty) = crate::path::describe(function, rule.offset, &rule.path)?;
+        let on_route = route.contains(&token_name);
         let (token_within, token_name) = token_name.rsplit_once('.').unwrap_or(("", &token_name));
-        let side = token_name.strip_prefix("token")?;
-        if token_ty != DynSolType::Address || token_within != within || !suffix.starts_with(side) {
+        let side = token_name.strip_prefix("token").unwrap_or("-");
+        let beside = token_within == within && !side.is_empty() && suffix.starts_with(side);
+        if token_ty != DynSolType::Address || !(beside || on_route) {
             return None;
         }
         let address = Address::from_word(word.to_be_bytes::<32>().into());

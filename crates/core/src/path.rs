@@ -735,12 +735,16 @@ pub fn name(function: &Function, offset: u16, steps: &[Step]) -> Option<String> 
 /// The path written back against `function` ([`name`]) with the type of the value it reaches.
 pub fn describe(function: &Function, offset: u16, steps: &[Step]) -> Option<(String, DynSolType)> {
     let types = function.inputs.iter().map(param_type).collect::<Result<Vec<_>, _>>().ok()?;
-    let top = DynSolType::Tuple(types);
-    let (mut text, mut ty, mut components) = static_field(&top, &function.inputs, offset as usize)?;
+    let (mut text, mut ty, mut components) = field_of(&types, &function.inputs, offset as usize)?;
     let mut length = false;
     for step in steps {
         match (&ty.clone(), *step) {
             (_, Step::Deref { .. }) => {}
+            (DynSolType::Tuple(types), Step::Field(o)) => {
+                let (more, t, c) = field_of(types, &components, o as usize)?;
+                text.push_str(&more);
+                (ty, components) = (t, c);
+            }
             (_, Step::Field(o)) => {
                 let (more, t, c) = static_field(&ty, &components, o as usize)?;
                 text.push_str(&more);
@@ -770,30 +774,39 @@ pub fn describe(function: &Function, offset: u16, steps: &[Step]) -> Option<(Str
     Some(if length { (format!("len({text})"), DynSolType::Uint(256)) } else { (text, ty) })
 }
 
-/// The word `o` bytes into a value of type `ty` laid out inline (a static struct or fixed array; a dynamic value's
-/// slot at 0), written as `.field` and `[i]` parts, with the type and components it reaches.
+/// The field of a tuple (of `types`, named by `components`) whose head holds byte `o`, written `.name` and
+/// followed into what is inline there ([`static_field`]).
+fn field_of(
+    types: &[DynSolType],
+    components: &[Param],
+    o: usize,
+) -> Option<(String, DynSolType, Vec<Param>)> {
+    let mut start = 0;
+    for (k, t) in types.iter().enumerate() {
+        let size = head_size(t);
+        if o < start + size {
+            let param = components.get(k)?;
+            if param.name.is_empty() {
+                return None;
+            }
+            let (more, t, c) = static_field(t, &param.components, o - start)?;
+            return Some((format!(".{}{more}", param.name), t, c));
+        }
+        start += size;
+    }
+    None
+}
+
+/// The word `o` bytes into a value of type `ty` laid out inline (a static struct or fixed array; a dynamic
+/// value's slot, its offset, at 0), written as `.field` and `[i]` parts, with the type and components it
+/// reaches.
 fn static_field(
     ty: &DynSolType,
     components: &[Param],
     o: usize,
 ) -> Option<(String, DynSolType, Vec<Param>)> {
     match ty {
-        DynSolType::Tuple(types) => {
-            let mut start = 0;
-            for (k, t) in types.iter().enumerate() {
-                let size = head_size(t);
-                if o < start + size {
-                    let param = components.get(k)?;
-                    if param.name.is_empty() {
-                        return None;
-                    }
-                    let (more, t, c) = static_field(t, &param.components, o - start)?;
-                    return Some((format!(".{}{more}", param.name), t, c));
-                }
-                start += size;
-            }
-            None
-        }
+        DynSolType::Tuple(types) if static_size(ty).is_some() => field_of(types, components, o),
         DynSolType::FixedArray(inner, n) if static_size(inner).is_some() => {
             let size = static_size(inner)?;
             let k = o / size;
@@ -813,5 +826,140 @@ fn packed_name(layout: PackedLayout) -> Option<&'static str> {
         PackedLayout::UNISWAP_V3_TOKEN => Some("token"),
         PackedLayout::UNISWAP_V3_FEE => Some("fee"),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::parse_function;
+    use alloy::{
+        dyn_abi::{DynSolValue, JsonAbiExt},
+        primitives::Address,
+    };
+
+    const EXACT_INPUT: &str = "exactInput((bytes path, address recipient, uint256 deadline, uint256 amountIn, uint256 amountOutMinimum) params)";
+    const LEGS: &str =
+        "route(uint256 amount, (address to, uint256 deadline) dst, address[] path, (address token, uint256 amount, bytes route)[] legs)";
+
+    #[test]
+    fn written_paths_resolve_and_read_back_by_name() {
+        let v3 = parse_function(EXACT_INPUT).unwrap();
+        let legs = parse_function(LEGS).unwrap();
+        for (function, text) in [
+            (&v3, "params.recipient"),
+            (&v3, "params.amountIn"),
+            (&v3, "params.path.token[0]"),
+            (&v3, "params.path.token[-1]"),
+            (&v3, "params.path.fee[*]"),
+            (&v3, "len(params.path)"),
+            (&legs, "amount"),
+            (&legs, "dst.to"),
+            (&legs, "dst.deadline"),
+            (&legs, "path[-1]"),
+            (&legs, "path[*]"),
+            (&legs, "len(path)"),
+            (&legs, "legs[0].token"),
+            (&legs, "legs[*].amount"),
+            (&legs, "legs[-1].route.token[0]"),
+            (&legs, "len(legs[1].route)"),
+        ] {
+            let found = resolve(function, text, Some(4)).unwrap();
+            assert_eq!(name(function, found.offset, &found.steps).as_deref(), Some(text), "{text}");
+            assert_eq!(unpack(&pack(&found.steps)).unwrap(), found.steps, "{text}");
+        }
+        // A static struct's fields are plain words of the head.
+        let dst = resolve(&legs, "dst.deadline", None).unwrap();
+        assert_eq!((dst.offset, dst.steps.len()), (64, 0));
+    }
+
+    #[test]
+    fn written_paths_that_cannot_be_followed_say_why() {
+        let legs = parse_function(LEGS).unwrap();
+        for (text, says) in [
+            ("path", "not one word"),
+            ("legs[0]", "not one word"),
+            ("path[*]", "max_elements"),
+            ("dst[0]", "does not apply"),
+            ("legs[0].nope", "no field `nope`"),
+            ("len(amount)", "len() takes"),
+            ("legs[0].route.token", "name the item"),
+            ("nobody", "no argument named"),
+            ("path[99999]", "whole number"),
+        ] {
+            let error = resolve(&legs, text, None).unwrap_err().to_string();
+            assert!(error.contains(says), "{text}: {error}");
+        }
+        assert!(unpack(&[LENGTH, FIELD, 0, 0]).is_err(), "a last step must be last");
+        assert!(unpack(&[INDEX, 0]).is_err(), "a step cut short");
+        assert!(unpack(&[9]).is_err(), "an unknown step");
+    }
+
+    /// The reader on its own, against alloy's ABI decoder: for random arguments, every path reads the value the
+    /// decoder gives for it.
+    #[test]
+    fn values_are_what_the_abi_decoder_reads() {
+        let legs = parse_function(LEGS).unwrap();
+        let mut seed = 0x5eed_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            let address = |n: u64| Address::from_word(U256::from(n).into());
+            let path: Vec<Address> = (0..next() % 4).map(|_| address(next())).collect();
+            let legs_value: Vec<(Address, U256, Vec<u8>)> = (0..next() % 4)
+                .map(|_| {
+                    let hops = next() % 3;
+                    let mut route = address(next()).to_vec();
+                    for _ in 0..hops {
+                        route.extend_from_slice(&(next() as u32).to_be_bytes()[1..]);
+                        route.extend_from_slice(address(next()).as_slice());
+                    }
+                    (address(next()), U256::from(next()), route)
+                })
+                .collect();
+            let arguments = [
+                DynSolValue::Uint(U256::from(next()), 256),
+                DynSolValue::Tuple(vec![
+                    DynSolValue::Address(address(next())),
+                    DynSolValue::Uint(U256::from(next()), 256),
+                ]),
+                DynSolValue::Array(path.iter().map(|a| DynSolValue::Address(*a)).collect()),
+                DynSolValue::Array(
+                    legs_value
+                        .iter()
+                        .map(|(t, a, r)| {
+                            DynSolValue::Tuple(vec![
+                                DynSolValue::Address(*t),
+                                DynSolValue::Uint(*a, 256),
+                                DynSolValue::Bytes(r.clone()),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ];
+            let data = legs.abi_encode_input(&arguments).unwrap();
+            let read = |text: &str| {
+                let found = resolve(&legs, text, Some(8)).unwrap();
+                values(&data, found.offset, &found.steps)
+            };
+            let word = |a: &Address| U256::from_be_slice(a.as_slice());
+            assert_eq!(read("path[*]").unwrap(), path.iter().map(word).collect::<Vec<_>>());
+            assert_eq!(read("len(path)").unwrap(), vec![U256::from(path.len())]);
+            match path.last() {
+                Some(last) => assert_eq!(read("path[-1]").unwrap(), vec![word(last)]),
+                None => assert!(matches!(read("path[-1]"), Err(E::NoSuchElement(_)))),
+            }
+            let amounts: Vec<U256> = legs_value.iter().map(|(_, a, _)| *a).collect();
+            assert_eq!(read("legs[*].amount").unwrap(), amounts);
+            if let Some((_, _, route)) = legs_value.last() {
+                let last_token = U256::from_be_slice(&route[route.len() - 20..]);
+                assert_eq!(read("legs[-1].route.token[-1]").unwrap(), vec![last_token]);
+                assert_eq!(read("len(legs[-1].route)").unwrap(), vec![U256::from(route.len())]);
+            }
+        }
     }
 }

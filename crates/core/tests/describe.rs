@@ -138,3 +138,38 @@ fn a_refusal_lists_what_is_allowed_once() {
     let message = refused.explain(&session, &context.tokens);
     assert_eq!(message.matches("transfer(address,uint256)").count(), 1, "{message}");
 }
+
+/// Rules by path read as the paths the file wrote, amounts in the token the route starts with.
+#[test]
+fn rules_by_path_are_said_by_their_path() {
+    let mut context = PolicyContext::default();
+    context.tokens.insert("USDC", USDC, 6);
+    context.tokens.insert("WETH", WETH, 18);
+    context.tokens.insert("DAI", Address::repeat_byte(0xda), 18);
+    context.addresses.insert("uniswap_v3_router".into(), ROUTER);
+    context.addresses.insert("uniswap_v2_router".into(), Address::repeat_byte(0x22));
+    context.account = Some(Address::repeat_byte(0x5e));
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies");
+    let text = |file: &str| {
+        let body = std::fs::read_to_string(examples.join(file)).unwrap();
+        let (policy, names) = PolicyFile::parse_named(&body, file, &context).unwrap();
+        policy.describe_named(&context.tokens, &names).join("\n")
+    };
+    let v3 = text("uniswap-v3-bot.toml");
+    for said in [
+        "params.tokenIn = USDC",
+        "params.recipient = self",
+        "params.path.token[0] = USDC",
+        "params.path.token[*] one of USDC",
+        "params.path.fee[*] one of 500, 3000",
+        "at most 1000 USDC per day",
+    ] {
+        assert!(v3.contains(said), "`{said}` is not in:\n{v3}");
+    }
+    assert!(!v3.contains("1000000000"), "amounts are in USDC:\n{v3}");
+    assert!(!v3.contains("the value a path"), "every path has its name:\n{v3}");
+    let v2 = text("uniswap-v2-bot.toml");
+    for said in ["path[0] = USDC", "path[-1] = WETH", "len(path) ≤ 3", "at most 1000 USDC per day"] {
+        assert!(v2.contains(said), "`{said}` is not in:\n{v2}");
+    }
+}
