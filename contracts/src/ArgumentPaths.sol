@@ -116,7 +116,11 @@ contract ArgumentPaths {
                 }
             } else if (kind == SessionTypes.STEP_LENGTH) {
                 require(steps.length - s == 1, CallPolicyLib.MalformedSignature());
-                return _reached(x, rule, _read(x, base));
+                uint256 length = _read(x, base);
+                // A length past the arguments is no length the decoder reads (and one that keeps only its low
+                // bits would read another): refused, never compared.
+                require(length <= x.end - base - 32, MalformedArguments(x.i, base - x.start));
+                return _reached(x, rule, length);
             } else {
                 require(
                     (kind == SessionTypes.STEP_PACKED || kind == SessionTypes.STEP_PACKED_EVERY)

@@ -216,6 +216,14 @@ contract ArgumentPathsTest is LeashTest {
         paths.amount(0, 32, lastOfRoute(), data);
     }
 
+    function test_RevertWhen_LengthWordPassesTheArguments() public {
+        // len(path) with a length of 2^32: a reader keeping 32 bits would see 0; the module refuses it.
+        bytes memory steps = abi.encodePacked(deref(64), SessionTypes.STEP_LENGTH);
+        vm.expectRevert(abi.encodeWithSelector(ArgumentPaths.MalformedArguments.selector, 0, 64));
+        paths.amount(0, 32, steps, setWord(routeData(2), 64, 1 << 32));
+        assertEq(paths.amount(0, 32, steps, routeData(2)), 2, "a length that fits is read");
+    }
+
     function test_RevertWhen_ElementIsMissing() public {
         vm.expectRevert(abi.encodeWithSelector(ArgumentPaths.NoSuchElement.selector, 0, int256(-1), 0));
         paths.amount(0, 32, lastOfRoute(), routeData(0));

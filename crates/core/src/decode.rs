@@ -244,7 +244,8 @@ pub fn unpack_action(bytes: &[u8]) -> Result<onchain::Action, Error> {
     Ok(onchain::Action {
         target,
         selector,
-        flags,
+        // Set from the amount's path when packed, like a rule's path bit.
+        flags: flags & !ActionFlags::AMOUNT_PATH,
         maxValuePerCall: max_value_per_call,
         rules,
         period,

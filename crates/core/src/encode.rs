@@ -91,6 +91,12 @@ impl Packer {
     /// The rules, one after another (their count is the caller's).
     fn rules(&mut self, rules: &[onchain::ArgRule]) -> Result<&mut Self, Error> {
         for rule in rules {
+            if rule.op & RULE_PATH != 0 {
+                return Err(Error::Encoding(format!(
+                    "rule operator {:#x} has the path bit set; it is set from the path",
+                    rule.op
+                )));
+            }
             if rule.path.is_empty() {
                 self.u8(rule.op)
                     .put(&rule.offset.to_be_bytes())
@@ -173,6 +179,12 @@ pub fn pack_action(action: &onchain::Action) -> Result<Bytes, Error> {
             "an action has {} rules; at most {MAX_RULES}",
             action.rules.len()
         )));
+    }
+    if action.flags & ActionFlags::AMOUNT_PATH != 0 {
+        return Err(Error::Encoding(
+            "the action's flags have the amount-path bit set; it is set from the amount's path"
+                .into(),
+        ));
     }
     let mut out = Packer::default();
     out.put(action.target.as_slice())

@@ -525,6 +525,42 @@ impl crate::SessionPolicy {
                     "{name} has no cap: no limit on its uses, the amounts it moves or the value it sends"
                 ));
             }
+            let name = || action.name.clone().unwrap_or_else(|| format!("action {}", i + 1));
+            for rule in &action.rules {
+                let (what, ty) = action
+                    .function
+                    .as_ref()
+                    .and_then(|f| crate::path::describe(f, rule.offset, &rule.path))
+                    .unwrap_or_else(|| (rule_name(action, rule), DynSolType::Uint(256)));
+                // The module compares whole words; a contract compiled with ABI coder v1 (Uniswap V2's router,
+                // Circle's USDC) or reading calldata itself (Seaport) keeps only a narrower value's low bits, so a
+                // word with other bits set passes these and reaches it as the value they meant to refuse.
+                let narrow = match &ty {
+                    DynSolType::Address | DynSolType::Bool => true,
+                    DynSolType::Uint(bits) | DynSolType::Int(bits) => *bits < 256,
+                    DynSolType::FixedBytes(size) => *size < 32,
+                    _ => false,
+                };
+                let lower_bound = matches!(
+                    rule.condition,
+                    Condition::Neq(_) | Condition::Gt(_) | Condition::Gte(_)
+                );
+                if narrow && lower_bound {
+                    warnings.push(format!(
+                        "{}: the rule on {what} (a {ty}) holds against contracts that refuse malformed words \
+                         (Solidity 0.8, ABI coder v2) but not against ones that keep only its bits: prefer eq, \
+                         one_of, lt, lte or in_range",
+                        name()
+                    ));
+                }
+                if crate::path::has_every(&rule.path) {
+                    warnings.push(format!(
+                        "{}: the rule on {what} holds for a call with no element there at all; add a rule on its \
+                         length (len(...) >= 1) if one is required",
+                        name()
+                    ));
+                }
+            }
         }
         warnings
     }
@@ -697,10 +733,13 @@ fn amount_token<'t>(
     // The token an `amountIn` counts in: a rule fixing `tokenIn` beside it, or the first token of a route beside
     // it (`path[0]`, a Uniswap V3 `path.token[0]`); `amountOut…` likewise with `tokenOut` and the last token.
     let prefix = if within.is_empty() { String::new() } else { format!("{within}.") };
+    // A Uniswap V3 exact-output path runs from the output token back to the input one.
+    let (first, last) =
+        if function.name.starts_with("exactOutput") { ("-1", "0") } else { ("0", "-1") };
     let route = if suffix.starts_with("In") {
-        [format!("{prefix}path[0]"), format!("{prefix}path.token[0]")]
+        [format!("{prefix}path[0]"), format!("{prefix}path.token[{first}]")]
     } else {
-        [format!("{prefix}path[-1]"), format!("{prefix}path.token[-1]")]
+        [format!("{prefix}path[-1]"), format!("{prefix}path.token[{last}]")]
     };
     action.rules.iter().find_map(|rule| {
         let Condition::Eq(word) = rule.condition else { return None };

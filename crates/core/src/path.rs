@@ -16,6 +16,9 @@ use onchain::SessionKeyValidatorErrors as E;
 /// The most bytes a packed path may take (its length travels in one byte).
 pub const MAX_PATH_BYTES: usize = 255;
 
+/// The most `[*]` steps one path may take.
+pub const MAX_EVERY: usize = 2;
+
 /// One step of an argument path, taken from the word the path starts at (docs/encoding.md, "Path").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Step {
@@ -182,6 +185,13 @@ pub fn check(steps: &[Step]) -> Result<(), String> {
             _ => {}
         }
     }
+    let every =
+        steps.iter().filter(|s| matches!(s, Step::Every { .. } | Step::PackedEvery { .. })).count();
+    if every > MAX_EVERY {
+        // Each `[*]` multiplies the elements the module reads (elements may share their bytes, so calldata
+        // does not bound it): the gas of validation grows as the product of the bounds.
+        return Err(format!("a path takes `[*]` at most {MAX_EVERY} times"));
+    }
     if pack(steps).len() > MAX_PATH_BYTES {
         return Err(format!("a path packs into at most {MAX_PATH_BYTES} bytes"));
     }
@@ -275,7 +285,13 @@ impl Reader<'_> {
                     }
                     return Ok(());
                 }
-                Step::Length => return reached(self.read_word(base)?),
+                Step::Length => {
+                    let length = self.read_word(base)?;
+                    if length > U256::from(self.end - base - 32) {
+                        return Err(self.malformed(base));
+                    }
+                    return reached(length);
+                }
                 Step::Packed { index, layout } => {
                     let (bytes_at, items) = self.packed(r, base, layout)?;
                     let item = self.index(index, items)?;
@@ -771,7 +787,24 @@ pub fn describe(function: &Function, offset: u16, steps: &[Step]) -> Option<(Str
         }
     }
     let text = text.strip_prefix('.').unwrap_or(&text).to_string();
-    Some(if length { (format!("len({text})"), DynSolType::Uint(256)) } else { (text, ty) })
+    let text = if length { format!("len({text})") } else { text };
+    // The name is only said when it leads to exactly these steps (bounds aside): steps built by hand that
+    // follow a value as an offset, or read elements with another stride, have no name.
+    let found = resolve(function, &text, Some(0)).ok()?;
+    let unbounded = |steps: &[Step]| -> Vec<Step> {
+        steps
+            .iter()
+            .map(|s| match *s {
+                Step::Every { stride, .. } => Step::Every { max: 0, stride },
+                Step::PackedEvery { layout, .. } => Step::PackedEvery { max: 0, layout },
+                other => other,
+            })
+            .collect()
+    };
+    if found.offset != offset || unbounded(&found.steps) != unbounded(steps) {
+        return None;
+    }
+    Some(if length { (text, DynSolType::Uint(256)) } else { (text, ty) })
 }
 
 /// The field of a tuple (of `types`, named by `components`) whose head holds byte `o`, written `.name` and

@@ -169,7 +169,8 @@ fn rules_by_path_are_said_by_their_path() {
     assert!(!v3.contains("1000000000"), "amounts are in USDC:\n{v3}");
     assert!(!v3.contains("the value a path"), "every path has its name:\n{v3}");
     let v2 = text("uniswap-v2-bot.toml");
-    for said in ["path[0] = USDC", "path[-1] = WETH", "len(path) ≤ 3", "at most 1000 USDC per day"] {
+    for said in ["path[0] = USDC", "path[-1] = WETH", "len(path) ≤ 3", "at most 1000 USDC per day"]
+    {
         assert!(v2.contains(said), "`{said}` is not in:\n{v2}");
     }
 }

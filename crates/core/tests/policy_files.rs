@@ -22,6 +22,10 @@ fn context() -> PolicyContext {
         ("vault", 0x7a),
         ("uniswap_v2_router", 0x72),
         ("uniswap_v3_router", 0x73),
+        ("aave_pool", 0xaa),
+        ("seaport", 0x5e),
+        ("collection", 0xc0),
+        ("permit2", 0x22),
     ];
     for (name, byte) in names {
         context.addresses.insert(name.into(), Address::repeat_byte(byte));
