@@ -49,7 +49,8 @@ pub(crate) async fn run(args: Args, json: bool) -> Result<(), String> {
         println!("  bundler   {}  (ERC-4337 v0.7, ERC-7562 rules enforced)", bundler.url());
         println!();
         let uniswap = &deployment.uniswap;
-        let rows: [(&str, Address); 19] = [
+        let aave = &deployment.aave;
+        let rows: [(&str, Address); 28] = [
             ("EntryPoint v0.7", deployment.entry_point),
             ("SessionKeyValidator", deployment.session_key_validator),
             ("LeashAccountFactory", deployment.account_factory),
@@ -68,6 +69,15 @@ pub(crate) async fn run(args: Args, json: bool) -> Result<(), String> {
             ("Uniswap V3 SwapRouter", uniswap.v3_swap_router),
             ("Uniswap V3 QuoterV2", uniswap.v3_quoter),
             ("Uniswap V3 positions (NFT)", uniswap.v3_position_manager),
+            ("Permit2", deployment.permit2),
+            ("Leash Punks (ERC-721)", deployment.collection),
+            ("Seaport 1.6", deployment.seaport),
+            ("Seaport ConduitController", deployment.seaport_conduit_controller),
+            ("Aave V3 Pool", aave.pool),
+            ("Aave V3 PoolConfigurator", aave.pool_configurator),
+            ("Aave V3 PoolAddressesProvider", aave.pool_addresses_provider),
+            ("Aave V3 oracle", aave.oracle),
+            ("Aave V3 data provider", aave.pool_data_provider),
             ("deployer", deployment.deployer),
         ];
         for (name, address) in rows {
@@ -78,6 +88,9 @@ pub(crate) async fn run(args: Args, json: bool) -> Result<(), String> {
         }
         for (name, address) in &uniswap.v3_pools {
             println!("  {:<30} {address}", format!("Uniswap V3 pool {name}"));
+        }
+        for (symbol, reserve) in &aave.reserves {
+            println!("  {:<30} {}", format!("Aave V3 a{symbol}"), reserve.a_token);
         }
         println!();
         println!("  funded development accounts (anvil's well-known test keys; never use them elsewhere):");

@@ -65,6 +65,18 @@ bind! {
 
 bind! {
     #[derive(Debug, PartialEq, Eq)]
+    DevUsdc,
+    "artifacts/DevUsdc.json"
+}
+
+bind! {
+    #[derive(Debug, PartialEq, Eq)]
+    DevCollection,
+    "artifacts/DevCollection.json"
+}
+
+bind! {
+    #[derive(Debug, PartialEq, Eq)]
     GameItems,
     "artifacts/GameItems.json"
 }
@@ -309,12 +321,337 @@ pub mod uniswap {
     }
 }
 
-/// The hex string `field` of a committed artifact (`"bytecode"` or `"deployedBytecode"`).
-fn artifact_code(artifact: &str, field: &str) -> alloy::primitives::Bytes {
+/// Permit2 (`0x000000000022D473030F116dDEE9F6B43aC78BA3`), Uniswap's token approval contract: the runtime code
+/// that `@uniswap/v4-periphery` 1.0.3 embeds in `lib/permit2/test/utils/DeployPermit2.sol`, the code Uniswap's
+/// own tests place at Permit2's address, and the ABI of the interfaces it implements.
+///
+/// No npm release ships Permit2's canonical creation code, so the devnet sets the runtime code at the canonical
+/// address ([`runtime_code`](permit2::runtime_code)) instead of creating it. That code keeps two immutables
+/// Permit2's constructor computes, the chain id and the EIP-712 domain separator; the shipped copy holds those
+/// of the test run that produced it (chain 31337, another address), which [`runtime_code`](permit2::runtime_code)
+/// replaces with what the constructor would have written at [`PERMIT2`](permit2::PERMIT2) on the chain at hand.
+pub mod permit2 {
+    use alloy::{
+        primitives::{address, keccak256, Address, Bytes, B256, U256},
+        sol,
+        sol_types::SolValue,
+    };
+
+    /// Permit2's address on every chain it is deployed on.
+    pub const PERMIT2: Address = address!("000000000022D473030F116dDEE9F6B43aC78BA3");
+
+    /// Where the runtime code holds `_CACHED_CHAIN_ID`: the 32 bytes after a `PUSH32` (0x7f) at byte 6,944.
+    pub const CACHED_CHAIN_ID_OFFSET: usize = 6_945;
+
+    /// Where the runtime code holds `_CACHED_DOMAIN_SEPARATOR`: the 32 bytes after a `PUSH32` at byte 6,982.
+    pub const CACHED_DOMAIN_SEPARATOR_OFFSET: usize = 6_983;
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        Permit2,
+        "artifacts/Permit2.json"
+    }
+
+    /// Permit2's EIP-712 domain separator at [`PERMIT2`] on `chain_id`: the domain has a name ("Permit2"), the
+    /// chain id and the verifying contract, and no version.
+    pub fn domain_separator(chain_id: u64) -> B256 {
+        let type_hash =
+            keccak256("EIP712Domain(string name,uint256 chainId,address verifyingContract)");
+        keccak256((type_hash, keccak256("Permit2"), U256::from(chain_id), PERMIT2).abi_encode())
+    }
+
+    /// The runtime code to set at [`PERMIT2`] on `chain_id`: the shipped code with the two immutables its
+    /// constructor computes written for this address and chain. Without them `DOMAIN_SEPARATOR()` would answer
+    /// the shipped separator on chain 31337 and every signature made for the real domain would be refused.
+    pub fn runtime_code(chain_id: u64) -> Bytes {
+        let mut code = Permit2::DEPLOYED_BYTECODE.to_vec();
+        code[CACHED_CHAIN_ID_OFFSET..CACHED_CHAIN_ID_OFFSET + 32]
+            .copy_from_slice(&U256::from(chain_id).to_be_bytes::<32>());
+        code[CACHED_DOMAIN_SEPARATOR_OFFSET..CACHED_DOMAIN_SEPARATOR_OFFSET + 32]
+            .copy_from_slice(domain_separator(chain_id).as_slice());
+        code.into()
+    }
+}
+
+/// Seaport 1.6, OpenSea's marketplace protocol, and its `ConduitController`, as `@opensea/seaport-js` 4.3.0
+/// compiles them for its tests (the `seaport` 1.6.0 contracts over `seaport-core` 1.6.6, solc 0.8.24, 200
+/// optimizer runs, without via-IR). The source is the canonical deployment's; the bytecode and so the address are
+/// not (mainnet's `0x0000000000000068F116a894984e2DB1123eB395` was compiled through via-IR).
+pub mod seaport {
+    use alloy::sol;
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        Seaport,
+        "artifacts/Seaport.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        ConduitController,
+        "artifacts/ConduitController.json"
+    }
+}
+
+/// Aave V3 as `@aave/core-v3` 1.19.3 ships it (hardhat artifacts, solc 0.8.10): the pool, its configurator, the
+/// addresses provider and ACL, the logic libraries, the token implementations, the rate strategy, the oracle and
+/// the data provider, and the mock price feed the package has for tests.
+///
+/// `Pool`, `PoolConfigurator` and `FlashLoanLogic` call external libraries; their creation code holds solc's
+/// placeholders where a library's address goes, so they have no `BYTECODE` here: [`link`](aave::link) writes the
+/// addresses in ([`Libraries`](aave::Libraries) has the creation code of each).
+pub mod aave {
+    use alloy::{
+        primitives::{hex, keccak256, Address, Bytes},
+        sol,
+    };
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        PoolAddressesProvider,
+        "artifacts/PoolAddressesProvider.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        ACLManager,
+        "artifacts/ACLManager.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        #[sol(ignore_unlinked)]
+        Pool,
+        "artifacts/Pool.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        #[sol(ignore_unlinked)]
+        PoolConfigurator,
+        "artifacts/PoolConfigurator.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        AToken,
+        "artifacts/AToken.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        StableDebtToken,
+        "artifacts/StableDebtToken.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        VariableDebtToken,
+        "artifacts/VariableDebtToken.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        AaveOracle,
+        "artifacts/AaveOracle.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        AaveProtocolDataProvider,
+        "artifacts/AaveProtocolDataProvider.json"
+    }
+
+    bind! {
+        #[derive(Debug, PartialEq, Eq)]
+        MockAggregator,
+        "artifacts/MockAggregator.json"
+    }
+
+    pub use logic::{
+        borrow::BorrowLogic, flash_loan::FlashLoanLogic, BridgeLogic, ConfiguratorLogic,
+        EModeLogic, LiquidationLogic, PoolLogic, SupplyLogic,
+    };
+    pub use rates::DefaultReserveInterestRateStrategy;
+
+    /// The rate strategy. Its ABI, like `Pool`'s, names types of Aave's `DataTypes` library, which `sol!` turns
+    /// into a `DataTypes` module beside the contract's: each such contract has a module of its own.
+    pub mod rates {
+        use alloy::sol;
+
+        bind! {
+            #[derive(Debug, PartialEq, Eq)]
+            DefaultReserveInterestRateStrategy,
+            "artifacts/DefaultReserveInterestRateStrategy.json"
+        }
+    }
+
+    /// The logic libraries `Pool` and `PoolConfigurator` call (their ABIs are the events they emit for the pool).
+    pub mod logic {
+        use alloy::sol;
+
+        bind! {
+            #[derive(Debug, PartialEq, Eq)]
+            SupplyLogic,
+            "artifacts/SupplyLogic.json"
+        }
+
+        bind! {
+            #[derive(Debug, PartialEq, Eq)]
+            LiquidationLogic,
+            "artifacts/LiquidationLogic.json"
+        }
+
+        bind! {
+            #[derive(Debug, PartialEq, Eq)]
+            EModeLogic,
+            "artifacts/EModeLogic.json"
+        }
+
+        bind! {
+            #[derive(Debug, PartialEq, Eq)]
+            BridgeLogic,
+            "artifacts/BridgeLogic.json"
+        }
+
+        bind! {
+            #[derive(Debug, PartialEq, Eq)]
+            PoolLogic,
+            "artifacts/PoolLogic.json"
+        }
+
+        bind! {
+            #[derive(Debug, PartialEq, Eq)]
+            ConfiguratorLogic,
+            "artifacts/ConfiguratorLogic.json"
+        }
+
+        /// `BorrowLogic`, whose events name `DataTypes.InterestRateMode`.
+        pub mod borrow {
+            use alloy::sol;
+
+            bind! {
+                #[derive(Debug, PartialEq, Eq)]
+                BorrowLogic,
+                "artifacts/BorrowLogic.json"
+            }
+        }
+
+        /// `FlashLoanLogic` (which links `BorrowLogic`), whose events name `DataTypes.InterestRateMode`.
+        pub mod flash_loan {
+            use alloy::sol;
+
+            bind! {
+                #[derive(Debug, PartialEq, Eq)]
+                #[sol(ignore_unlinked)]
+                FlashLoanLogic,
+                "artifacts/FlashLoanLogic.json"
+            }
+        }
+    }
+
+    /// The addresses of Aave's logic libraries, which [`Libraries::pool`], [`Libraries::pool_configurator`] and
+    /// [`Libraries::flash_loan_logic`] link in.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Libraries {
+        pub supply_logic: Address,
+        pub borrow_logic: Address,
+        pub liquidation_logic: Address,
+        pub e_mode_logic: Address,
+        pub bridge_logic: Address,
+        pub pool_logic: Address,
+        pub flash_loan_logic: Address,
+        pub configurator_logic: Address,
+    }
+
+    impl Libraries {
+        /// Each library by its fully qualified name (`source path:name`), which solc's placeholders hash.
+        fn by_name(&self) -> [(&'static str, Address); 8] {
+            [
+                (
+                    "contracts/protocol/libraries/logic/SupplyLogic.sol:SupplyLogic",
+                    self.supply_logic,
+                ),
+                (
+                    "contracts/protocol/libraries/logic/BorrowLogic.sol:BorrowLogic",
+                    self.borrow_logic,
+                ),
+                (
+                    "contracts/protocol/libraries/logic/LiquidationLogic.sol:LiquidationLogic",
+                    self.liquidation_logic,
+                ),
+                ("contracts/protocol/libraries/logic/EModeLogic.sol:EModeLogic", self.e_mode_logic),
+                (
+                    "contracts/protocol/libraries/logic/BridgeLogic.sol:BridgeLogic",
+                    self.bridge_logic,
+                ),
+                ("contracts/protocol/libraries/logic/PoolLogic.sol:PoolLogic", self.pool_logic),
+                (
+                    "contracts/protocol/libraries/logic/FlashLoanLogic.sol:FlashLoanLogic",
+                    self.flash_loan_logic,
+                ),
+                (
+                    "contracts/protocol/libraries/logic/ConfiguratorLogic.sol:ConfiguratorLogic",
+                    self.configurator_logic,
+                ),
+            ]
+        }
+
+        /// `Pool`'s creation code (constructor arguments not included) with the libraries linked.
+        pub fn pool(&self) -> Bytes {
+            self.link_artifact(include_str!("../artifacts/Pool.json"))
+        }
+
+        /// `PoolConfigurator`'s creation code with `ConfiguratorLogic` linked.
+        pub fn pool_configurator(&self) -> Bytes {
+            self.link_artifact(include_str!("../artifacts/PoolConfigurator.json"))
+        }
+
+        /// `FlashLoanLogic`'s creation code with `BorrowLogic` linked.
+        pub fn flash_loan_logic(&self) -> Bytes {
+            self.link_artifact(include_str!("../artifacts/FlashLoanLogic.json"))
+        }
+
+        fn link_artifact(&self, artifact: &str) -> Bytes {
+            let unlinked = super::artifact_field(artifact, "bytecode");
+            link(unlinked, &self.by_name()).expect("every library Aave links is in `Libraries`")
+        }
+    }
+
+    /// solc's placeholder for a library in unlinked bytecode: `__$`, the first 17 bytes of keccak256 of the
+    /// library's fully qualified name (`contracts/…/BorrowLogic.sol:BorrowLogic`) in hex, and `$__`; 40
+    /// characters, the width of the 20-byte address that replaces it.
+    pub fn placeholder(fully_qualified_name: &str) -> String {
+        format!("__${}$__", hex::encode(&keccak256(fully_qualified_name)[..17]))
+    }
+
+    /// Links libraries into unlinked bytecode (hex, `0x` optional), as `solc --link` does: every placeholder of
+    /// a library in `libraries` (by fully qualified name) becomes its address. Fails with the first placeholder
+    /// left, one of a library that `libraries` lacks.
+    pub fn link(unlinked: &str, libraries: &[(&str, Address)]) -> Result<Bytes, String> {
+        let mut code = unlinked.strip_prefix("0x").unwrap_or(unlinked).to_string();
+        for (name, address) in libraries {
+            code = code.replace(&placeholder(name), &hex::encode(address));
+        }
+        if let Some(start) = code.find("__$") {
+            let left = &code[start..(start + 40).min(code.len())];
+            return Err(format!("no address for the library of placeholder {left}"));
+        }
+        hex::decode(&code).map(Bytes::from).map_err(|e| format!("linked code is not hex: {e}"))
+    }
+}
+
+/// The string `field` of a committed artifact (`"bytecode"` or `"deployedBytecode"`), as written.
+fn artifact_field<'a>(artifact: &'a str, field: &str) -> &'a str {
     let key = format!("\"{field}\": \"");
     let start = artifact.find(&key).expect("artifact has the field") + key.len();
     let end = start + artifact[start..].find('"').expect("the field is a string");
-    artifact[start..end].parse().expect("the field is hex")
+    &artifact[start..end]
+}
+
+/// The hex string `field` of a committed artifact (`"bytecode"` or `"deployedBytecode"`).
+fn artifact_code(artifact: &str, field: &str) -> alloy::primitives::Bytes {
+    artifact_field(artifact, field).parse().expect("the field is hex")
 }
 
 /// The creation code of EntryPoint v0.7 from `@account-abstraction/contracts` 0.7.0; deployed with
@@ -402,6 +739,102 @@ mod tests {
         ] {
             assert!(contains(code, V3_POOL_INIT_CODE_HASH.as_slice()), "{name}");
         }
+    }
+
+    /// The shipped Permit2 code holds its two immutables where [`permit2`] writes them: each after a PUSH32,
+    /// the chain id being the 31337 of the run that produced the copy; nothing else changes.
+    #[test]
+    fn permit2_immutables_are_where_the_code_pushes_them() {
+        use alloy::primitives::U256;
+        use permit2::*;
+
+        let shipped = &Permit2::DEPLOYED_BYTECODE;
+        assert_eq!(shipped.len(), 9_152);
+        for offset in [CACHED_CHAIN_ID_OFFSET, CACHED_DOMAIN_SEPARATOR_OFFSET] {
+            assert_eq!(shipped[offset - 1], 0x7f, "PUSH32 before byte {offset}");
+        }
+        let word = |code: &[u8], at: usize| U256::from_be_slice(&code[at..at + 32]);
+        assert_eq!(word(shipped, CACHED_CHAIN_ID_OFFSET), U256::from(31_337));
+        let shipped_separator = word(shipped, CACHED_DOMAIN_SEPARATOR_OFFSET);
+        assert_ne!(shipped_separator, U256::from_be_bytes(domain_separator(31_337).0));
+
+        for chain_id in [31_337u64, 1, 8_453] {
+            let code = runtime_code(chain_id);
+            assert_eq!(word(&code, CACHED_CHAIN_ID_OFFSET), U256::from(chain_id));
+            assert_eq!(
+                &code[CACHED_DOMAIN_SEPARATOR_OFFSET..][..32],
+                domain_separator(chain_id).as_slice()
+            );
+            let changed = code.iter().zip(shipped.iter()).filter(|(a, b)| a != b).count();
+            assert!(changed <= 64, "{changed} bytes changed");
+        }
+        // What Permit2's DOMAIN_SEPARATOR() answers on Ethereum mainnet.
+        assert_eq!(
+            domain_separator(1).to_string(),
+            "0x866a5aba21966af95d6c7ab78eb2b2fc913915c28be3b9aa07cc04ff903e3f28"
+        );
+    }
+
+    /// Linking replaces exactly the placeholders the artifact's `linkReferences` list, with the library's
+    /// address, and leaves no placeholder behind.
+    #[test]
+    fn aave_libraries_link_at_the_artifacts_offsets() {
+        use aave::*;
+        use alloy::primitives::Address;
+
+        let libraries = Libraries {
+            supply_logic: Address::repeat_byte(1),
+            borrow_logic: Address::repeat_byte(2),
+            liquidation_logic: Address::repeat_byte(3),
+            e_mode_logic: Address::repeat_byte(4),
+            bridge_logic: Address::repeat_byte(5),
+            pool_logic: Address::repeat_byte(6),
+            flash_loan_logic: Address::repeat_byte(7),
+            configurator_logic: Address::repeat_byte(8),
+        };
+        let address_of = |name: &str| match name {
+            "SupplyLogic" => libraries.supply_logic,
+            "BorrowLogic" => libraries.borrow_logic,
+            "LiquidationLogic" => libraries.liquidation_logic,
+            "EModeLogic" => libraries.e_mode_logic,
+            "BridgeLogic" => libraries.bridge_logic,
+            "PoolLogic" => libraries.pool_logic,
+            "FlashLoanLogic" => libraries.flash_loan_logic,
+            "ConfiguratorLogic" => libraries.configurator_logic,
+            other => panic!("unexpected library {other}"),
+        };
+        for (artifact, linked) in [
+            (include_str!("../artifacts/Pool.json"), libraries.pool()),
+            (include_str!("../artifacts/PoolConfigurator.json"), libraries.pool_configurator()),
+            (include_str!("../artifacts/FlashLoanLogic.json"), libraries.flash_loan_logic()),
+        ] {
+            let json: serde_json::Value = serde_json::from_str(artifact).unwrap();
+            let unlinked = json["bytecode"].as_str().unwrap();
+            assert_eq!(linked.len() * 2 + 2, unlinked.len());
+            let mut references = 0;
+            for (file, names) in json["linkReferences"].as_object().unwrap() {
+                for (name, places) in names.as_object().unwrap() {
+                    let placeholder = placeholder(&format!("{file}:{name}"));
+                    for place in places.as_array().unwrap() {
+                        let start = place["start"].as_u64().unwrap() as usize;
+                        assert_eq!(place["length"], 20);
+                        assert_eq!(
+                            &unlinked[2 + start * 2..][..40],
+                            placeholder,
+                            "{name} at {start}"
+                        );
+                        assert_eq!(&linked[start..start + 20], address_of(name).as_slice());
+                        references += 1;
+                    }
+                }
+            }
+            assert_eq!(unlinked.matches("__$").count(), references);
+        }
+        let unlinked = artifact_field(include_str!("../artifacts/FlashLoanLogic.json"), "bytecode");
+        let error = link(unlinked, &[]).unwrap_err();
+        assert!(error.contains(&placeholder(
+            "contracts/protocol/libraries/logic/BorrowLogic.sol:BorrowLogic"
+        )));
     }
 
     #[test]

@@ -265,7 +265,10 @@ pub async fn defi_bot(stack: &LocalStack, progress: &dyn Progress) -> Result<Sce
 
 /// The trading bot of `uniswap-v3-bot.toml` on the real Uniswap V3: a swap on one pool and one along a packed
 /// path land; a route through a token off its list, and a swap whose output goes to someone else, are refused.
-pub async fn uniswap_bot(stack: &LocalStack, progress: &dyn Progress) -> Result<Scenario, DemoError> {
+pub async fn uniswap_bot(
+    stack: &LocalStack,
+    progress: &dyn Progress,
+) -> Result<Scenario, DemoError> {
     let run = Recorder::start(
         "uniswap_bot",
         "A trading bot swaps on Uniswap V3 between listed tokens only, the output always back to the account",
@@ -275,7 +278,8 @@ pub async fn uniswap_bot(stack: &LocalStack, progress: &dyn Progress) -> Result<
     let d = stack.deployment();
     let account = stack.account.address;
     let router = d.uniswap.v3_swap_router;
-    let first = "approve the Uniswap V3 router for 1,000 USDC and swap 500 USDC for WETH on the 0.05% pool";
+    let first =
+        "approve the Uniswap V3 router for 1,000 USDC and swap 500 USDC for WETH on the 0.05% pool";
     let calls = [
         approve(d.usdc, router, usdc(1_000)),
         v3_single(router, d.usdc, d.weth, 500, account, usdc(500)),
@@ -283,9 +287,11 @@ pub async fn uniswap_bot(stack: &LocalStack, progress: &dyn Progress) -> Result<
     run.attempt(&bot, first, &calls, Lane::DEFAULT).await?;
     let path = v3_path(&[d.usdc, d.weth, d.dai], &[500, 3_000]);
     let along = "swap 200 USDC for DAI along the path USDC -(0.05%)-> WETH -(0.3%)-> DAI";
-    run.attempt(&bot, along, &[v3_path_swap(router, path, account, usdc(200))], Lane::DEFAULT).await?;
+    run.attempt(&bot, along, &[v3_path_swap(router, path, account, usdc(200))], Lane::DEFAULT)
+        .await?;
     let path = v3_path(&[d.usdc, STRANGER, d.weth], &[500, 3_000]);
-    let off_list = format!("swap 100 USDC for WETH routed through {STRANGER}, a token off the list");
+    let off_list =
+        format!("swap 100 USDC for WETH routed through {STRANGER}, a token off the list");
     run.attempt(&bot, off_list, &[v3_path_swap(router, path, account, usdc(100))], Lane::DEFAULT)
         .await?;
     let elsewhere = format!("swap 100 USDC for WETH with the output sent to {STRANGER}");

@@ -23,7 +23,9 @@ use alloy::{
 };
 use leash_contracts::{
     bindings::{
-        entry_point_creation_code, DevPaymaster, DevToken, DexRouter, EntryPoint, GameItems,
+        entry_point_creation_code, permit2,
+        seaport::{ConduitController, Seaport},
+        DevCollection, DevPaymaster, DevToken, DevUsdc, DexRouter, EntryPoint, GameItems,
         LeashAccountFactory, LeashFactoryStaker, SessionKeyValidator, YieldVault,
     },
     CREATE2_DEPLOYER, ENTRYPOINT_V07, ENTRYPOINT_V07_SALT,
@@ -31,6 +33,7 @@ use leash_contracts::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    aave::{self, Aave},
     error::{DevnetError, Result},
     rpc::wait_for_receipt,
     uniswap::{Tokens, Uniswap},
@@ -101,7 +104,8 @@ pub struct Deployment {
     pub factory_staker: Address,
     /// The account implementation every account proxy points to (created by the factory).
     pub account_implementation: Address,
-    /// "USD Coin (devnet)", 6 decimals, open mint.
+    /// "USD Coin (devnet)", 6 decimals, open mint, with USDC's EIP-3009 (`transferWithAuthorization`,
+    /// `receiveWithAuthorization`, `cancelAuthorization`; EIP-712 domain version "2", ERC-1271 signers accepted).
     pub usdc: Address,
     /// "Wrapped Ether (devnet)", 18 decimals, open mint. A `DevToken` like the others: it has no `deposit` or
     /// `withdraw`.
@@ -121,6 +125,18 @@ pub struct Deployment {
     pub tokens: BTreeMap<String, Token>,
     /// Uniswap V2 and V3 from their npm releases, with pairs and pools seeded at the devnet's prices.
     pub uniswap: Uniswap,
+    /// Permit2 at its canonical address, `0x000000000022D473030F116dDEE9F6B43aC78BA3` (its runtime code set
+    /// there, with the domain separator of this chain).
+    pub permit2: Address,
+    /// "Leash Punks (devnet)" (LPUNK), an ERC-721 anyone may mint (`mint(to, tokenId)`), to list on Seaport.
+    pub collection: Address,
+    /// Seaport 1.6 (`@opensea/seaport-js` 4.3.0's build; not the canonical address). Orders are built with
+    /// [`crate::seaport::Listing`].
+    pub seaport: Address,
+    /// Seaport's `ConduitController`, which Seaport was created with (listings need no conduit).
+    pub seaport_conduit_controller: Address,
+    /// Aave V3 (`@aave/core-v3` 1.19.3) with USDC and WETH reserves.
+    pub aave: Aave,
 }
 
 impl Deployment {
@@ -147,6 +163,7 @@ impl Deployment {
             ("yUSDC".to_string(), token(vault, "Yield USDC (devnet)", 6)),
         ]);
         let uniswap = Uniswap::layout(from, first_create + 10, Tokens { usdc, weth, dai });
+        let (aave, _) = aave::plan(from, first_create + 19, Tokens { usdc, weth, dai });
         Self {
             chain_id,
             deployer: from,
@@ -166,6 +183,11 @@ impl Deployment {
             dev_paymaster: paymaster,
             tokens,
             uniswap,
+            permit2: permit2::PERMIT2,
+            collection: at(16),
+            seaport_conduit_controller: at(17),
+            seaport: at(18),
+            aave,
         }
     }
 
@@ -249,7 +271,7 @@ pub(crate) async fn deploy(
     timeout: Duration,
 ) -> Result<Deployment> {
     let from = deployer();
-    let ((), (), nonce, fees, entry_point_code, create2_code) = tokio::try_join!(
+    let ((), (), nonce, fees, entry_point_code, create2_code, permit2_code) = tokio::try_join!(
         async {
             provider
                 .raw_request::<_, ()>("anvil_impersonateAccount".into(), (from,))
@@ -277,7 +299,23 @@ pub(crate) async fn deploy(
         async {
             provider.get_code_at(CREATE2_DEPLOYER).await.map_err(DevnetError::rpc("eth_getCode"))
         },
+        async {
+            provider.get_code_at(permit2::PERMIT2).await.map_err(DevnetError::rpc("eth_getCode"))
+        },
     )?;
+
+    // No npm release ships Permit2's canonical creation code, so its runtime code is set at its address, with
+    // the immutables its constructor would have computed on this chain (leash_contracts' `permit2` module).
+    // A chain that already has it (a fork) keeps its own.
+    if permit2_code.is_empty() {
+        provider
+            .raw_request::<_, ()>(
+                "anvil_setCode".into(),
+                (permit2::PERMIT2, permit2::runtime_code(chain_id)),
+            )
+            .await
+            .map_err(DevnetError::rpc("anvil_setCode"))?;
+    }
 
     let mut steps = Vec::new();
     if entry_point_code.is_empty() {
@@ -345,7 +383,7 @@ pub(crate) async fn deploy(
     let creations: [(&'static str, Address, Vec<u8>); 10] = [
         ("SessionKeyValidator", validator, SessionKeyValidator::BYTECODE.to_vec()),
         ("LeashAccountFactory", factory, LeashAccountFactory::BYTECODE.to_vec()),
-        ("DevToken USDC", usdc, token("USD Coin (devnet)", "USDC", 6)),
+        ("DevUsdc USDC", usdc, DevUsdc::BYTECODE.to_vec()),
         ("DevToken WETH", weth, token("Wrapped Ether (devnet)", "WETH", 18)),
         ("GameItems", game_items, GameItems::BYTECODE.to_vec()),
         ("DexRouter", router, DexRouter::BYTECODE.to_vec()),
@@ -366,6 +404,26 @@ pub(crate) async fn deploy(
         steps.push(Step::create(contract, address, code));
     }
     steps.extend(uniswap.creations(from, weth));
+    // Seaport and Aave come after Uniswap, so everything created before keeps its address.
+    let seaport_args =
+        Seaport::constructorCall { conduitController: layout.seaport_conduit_controller };
+    steps.extend([
+        Step::create("DevCollection", layout.collection, DevCollection::BYTECODE.to_vec()),
+        Step::create(
+            "Seaport ConduitController",
+            layout.seaport_conduit_controller,
+            ConduitController::BYTECODE.to_vec(),
+        ),
+        Step::create(
+            "Seaport",
+            layout.seaport,
+            [&Seaport::BYTECODE[..], &seaport_args.abi_encode()].concat(),
+        ),
+    ]);
+    let (aave, aave_steps) =
+        aave::plan(from, nonce + steps.len() as u64, Tokens { usdc, weth, dai });
+    debug_assert_eq!(aave, layout.aave);
+    steps.extend(aave_steps);
 
     let usdc_unit = U256::from(10u64).pow(U256::from(6));
     let weth_unit = U256::from(10u64).pow(U256::from(18));
@@ -518,13 +576,17 @@ mod tests {
             yield_vault: Address::ZERO,
             dev_paymaster: Address::ZERO,
             tokens: BTreeMap::new(),
-            uniswap: Deployment::fresh(31337).uniswap,
+            ..Deployment::fresh(31337)
         };
         let json = serde_json::to_value(&deployment).expect("serialises");
         assert_eq!(json["entryPoint"], "0x0000000071727de22e5e9d8baf0edac6f37da032");
         assert_eq!(json["chainId"], 31337);
         assert!(json["uniswap"]["v3SwapRouter"].is_string());
         assert!(json["uniswap"]["v3Pools"]["USDC/WETH/500"].is_string());
+        assert_eq!(json["permit2"], "0x000000000022d473030f116ddee9f6b43ac78ba3");
+        assert!(json["seaportConduitController"].is_string());
+        assert!(json["aave"]["poolAddressesProvider"].is_string());
+        assert!(json["aave"]["reserves"]["USDC"]["aToken"].is_string());
         let back: Deployment = serde_json::from_value(json).expect("deserialises");
         assert_eq!(back, deployment);
     }

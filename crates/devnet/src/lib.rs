@@ -22,6 +22,12 @@
 //!   `NonfungiblePositionManager` from their npm releases, unchanged, with USDC/WETH and WETH/DAI pairs and
 //!   pools seeded over the full range at 1 WETH = 3,000 USDC = 3,000 DAI. The routers' ether paths revert:
 //!   the devnet's WETH has no `deposit` or `withdraw`.
+//! - **Permit2, Seaport 1.6 and Aave V3**: Permit2's runtime code at its canonical address with this chain's
+//!   domain separator ([`permit2`] signs its transfers and allowances); Seaport 1.6 and its `ConduitController`
+//!   with an ERC-721 collection to list ([`seaport::Listing`] builds, signs and fills a listing); an Aave V3
+//!   market ([`Aave`]) with USDC and WETH reserves, its libraries linked at deployment. The devnet's USDC also
+//!   has USDC's EIP-3009 (`transferWithAuthorization`, ERC-1271 signers accepted). docs/local-stack.md says
+//!   which npm release each comes from.
 //! - **helpers** on [`Devnet`]: [`fund`](Devnet::fund), [`mint_usdc`](Devnet::mint_usdc),
 //!   [`deposit_to_entry_point`](Devnet::deposit_to_entry_point), the clock
 //!   ([`set_next_block_timestamp`](Devnet::set_next_block_timestamp), [`increase_time`](Devnet::increase_time),
@@ -74,16 +80,20 @@
 //! // Dropping `devnet` stops anvil.
 //! ```
 
+mod aave;
 mod anvil;
 mod builder;
 mod deploy;
 mod devnet;
 mod error;
 mod names;
+pub mod permit2;
 mod rpc;
+pub mod seaport;
 mod stack;
 mod uniswap;
 
+pub use aave::{Aave, AaveReserve, AAVE_MARKET_ID};
 pub use anvil::ANVIL_ENV;
 pub use builder::{DevnetBuilder, Mining, DEFAULT_CHAIN_ID};
 pub use deploy::{

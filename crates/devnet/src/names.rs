@@ -16,6 +16,10 @@ impl Deployment {
             ("uniswap_v2_router", self.uniswap.v2_router),
             ("uniswap_v3_router", self.uniswap.v3_swap_router),
             ("uniswap_v3_quoter", self.uniswap.v3_quoter),
+            ("permit2", self.permit2),
+            ("collection", self.collection),
+            ("seaport", self.seaport),
+            ("aave_pool", self.aave.pool),
         ]
     }
 }

@@ -63,6 +63,16 @@ async fn every_contract_has_code_at_its_address() {
         ("GameItems", d.game_items),
         ("DexRouter", d.dex_router),
         ("YieldVault", d.yield_vault),
+        ("Permit2", d.permit2),
+        ("DevCollection", d.collection),
+        ("Seaport", d.seaport),
+        ("ConduitController", d.seaport_conduit_controller),
+        ("Aave Pool", d.aave.pool),
+        ("Aave PoolConfigurator", d.aave.pool_configurator),
+        ("Aave PoolAddressesProvider", d.aave.pool_addresses_provider),
+        ("Aave ACLManager", d.aave.acl_manager),
+        ("Aave oracle", d.aave.oracle),
+        ("Aave data provider", d.aave.pool_data_provider),
     ];
     for (name, address) in contracts {
         let code = devnet.provider().get_code_at(address).await.expect("eth_getCode");
