@@ -17,12 +17,12 @@ use alloy::{
 };
 use leash_contracts::bindings::{
     uniswap::{ISwapRouter, SwapRouter},
-    DexRouter, GameItems,
+    DevCollection, DexRouter, GameItems,
 };
 use leash_core::{
     encode_call, Call, GrantTarget, PolicyFile, PublicKey, Session, SessionPolicy, Timestamp,
 };
-use leash_devnet::{LocalStack, StackError, StackOptions, ETH};
+use leash_devnet::{seaport::Listing, Aave, LocalStack, StackError, StackOptions, ETH};
 use leash_sdk::{
     lanes::Lane,
     signer::{EcdsaSigner, SessionSigner},
@@ -154,7 +154,7 @@ impl From<leash_devnet::DevnetError> for DemoError {
     }
 }
 
-/// Runs the eight scenarios on one [`LocalStack`], each with its own session, and returns their stories.
+/// Runs the ten scenarios on one [`LocalStack`], each with its own session, and returns their stories.
 pub async fn run_all(progress: &dyn Progress) -> Result<Vec<Scenario>, DemoError> {
     progress.waiting("the local stack (anvil, contracts, bundler, the owner's account) to start");
     let stack = LocalStack::start().await?;
@@ -164,6 +164,8 @@ pub async fn run_all(progress: &dyn Progress) -> Result<Vec<Scenario>, DemoError
     Ok(vec![
         defi_bot(&stack, progress).await?,
         uniswap_bot(&stack, progress).await?,
+        aave_treasury(&stack, progress).await?,
+        nft_buyer(&stack, progress).await?,
         game_agent(&stack, progress).await?,
         agent_payment(&stack, progress).await?,
         revocation(&stack, progress).await?,
@@ -298,6 +300,101 @@ pub async fn uniswap_bot(
     let calls = [v3_single(router, d.usdc, d.weth, 500, STRANGER, usdc(100))];
     run.attempt(&bot, elsewhere, &calls, Lane::DEFAULT).await?;
     Ok(run.finish())
+}
+
+/// The treasury key of `aave-treasury.toml` on the real Aave V3: it supplies USDC for the account and takes
+/// some back; a withdrawal to another address is refused.
+pub async fn aave_treasury(
+    stack: &LocalStack,
+    progress: &dyn Progress,
+) -> Result<Scenario, DemoError> {
+    let run = Recorder::start(
+        "aave_treasury",
+        "A treasury key supplies USDC to Aave V3 and withdraws it, for the account only",
+        progress,
+    );
+    let treasury = run.grant(stack, example(stack, "aave-treasury.toml")?).await?;
+    let d = stack.deployment();
+    let account = stack.account.address;
+    let pool = d.aave.pool;
+    let call = |data: Bytes| Call { target: pool, value: U256::ZERO, data };
+    let supply =
+        [approve(d.usdc, pool, usdc(2_000)), call(Aave::supply_call(d.usdc, usdc(2_000), account))];
+    run.attempt(&treasury, "approve the pool and supply 2,000 USDC", &supply, Lane::DEFAULT)
+        .await?;
+    let back = [call(Aave::withdraw_call(d.usdc, usdc(500), account))];
+    run.attempt(&treasury, "withdraw 500 USDC to the account", &back, Lane::DEFAULT).await?;
+    let away = format!("withdraw 500 USDC to {STRANGER}");
+    let calls = [call(Aave::withdraw_call(d.usdc, usdc(500), STRANGER))];
+    run.attempt(&treasury, away, &calls, Lane::DEFAULT).await?;
+    Ok(run.finish())
+}
+
+/// The NFT buyer of `nft-buyer.toml` on the real Seaport 1.6: it buys listed tokens of the collection until its
+/// 2 ETH day is spent; the next purchase is refused.
+pub async fn nft_buyer(stack: &LocalStack, progress: &dyn Progress) -> Result<Scenario, DemoError> {
+    let run = Recorder::start(
+        "nft_buyer",
+        "An NFT buyer buys from one collection on Seaport, at most 0.5 ETH a purchase and 2 ETH a day",
+        progress,
+    );
+    let buyer = run.grant(stack, example(stack, "nft-buyer.toml")?).await?;
+    let prices = [(1, 500), (2, 500), (3, 500), (4, 450), (5, 400)];
+    for (id, milli) in prices {
+        let buy = list(stack, &run, id, milli).await?;
+        let attempted = format!("buy Leash Punk #{id} for {} ETH", milli as f64 / 1_000.0);
+        run.attempt(&buyer, attempted, &[buy], Lane::DEFAULT).await?;
+    }
+    Ok(run.finish())
+}
+
+/// A seller (anvil's dev account 1) mints token `id` of the devnet's collection and lists it on Seaport for
+/// `milli` thousandths of an ETH; returns the call that buys it.
+async fn list(
+    stack: &LocalStack,
+    run: &Recorder<'_>,
+    id: u64,
+    milli: u64,
+) -> Result<Call, DemoError> {
+    let d = stack.deployment();
+    let seller_key = stack
+        .devnet
+        .dev_keys()
+        .get(1)
+        .cloned()
+        .ok_or_else(|| DemoError::Setup("the devnet has no second dev account".into()))?;
+    let seller = seller_key.address();
+    let nft = DevCollection::new(d.collection, stack.devnet.provider());
+    let setup = |e: alloy::contract::Error| DemoError::Setup(format!("listing on Seaport: {e}"));
+    let pending = |e: alloy::providers::PendingTransactionError| {
+        DemoError::Setup(format!("listing on Seaport: {e}"))
+    };
+    nft.mint(seller, U256::from(id))
+        .from(seller)
+        .send()
+        .await
+        .map_err(setup)?
+        .watch()
+        .await
+        .map_err(pending)?;
+    if !nft.isApprovedForAll(seller, d.seaport).call().await.map_err(setup)? {
+        let approval = nft.setApprovalForAll(d.seaport, true).from(seller).send().await;
+        approval.map_err(setup)?.watch().await.map_err(pending)?;
+    }
+    let price = U256::from(milli) * U256::from(ETH / 1_000);
+    let listing = Listing::new(seller, d.collection, U256::from(id), price);
+    let signature = listing
+        .sign(&seller_key, d.seaport, d.chain_id)
+        .map_err(|e| DemoError::Setup(format!("signing the listing: {e}")))?;
+    run.done(
+        format!("the seller lists Leash Punk #{id} for {} ETH", milli as f64 / 1_000.0),
+        format!("order {} signed by {seller}", listing.order_hash()),
+    );
+    Ok(Call {
+        target: d.seaport,
+        value: listing.total_price(),
+        data: listing.fulfill_call(signature),
+    })
 }
 
 /// `exactInputSingle` on the V3 router: `amount_in` of `token_in` for at least one unit of `token_out`.

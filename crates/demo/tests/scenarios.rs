@@ -141,6 +141,34 @@ async fn uniswap_bot_swaps_on_uniswap_v3_between_listed_tokens_back_to_itself() 
 }
 
 #[tokio::test]
+async fn aave_treasury_supplies_and_withdraws_for_the_account_only() {
+    let stack = stack().await;
+    let d = stack.deployment().clone();
+    let account = stack.account.address;
+    let before = usdc_of(&stack, account).await;
+    let scenario = scenarios::aave_treasury(&stack, &Silent).await.unwrap();
+
+    assert_story(&scenario, 2, &["ArgumentRuleFailed"]);
+    let a_usdc = d.aave.reserve("USDC").unwrap().a_token;
+    assert_eq!(stack.balance_of(a_usdc, account).await.unwrap(), usdc(1_500));
+    assert_eq!(usdc_of(&stack, account).await, before - usdc(1_500));
+    assert_eq!(usdc_of(&stack, STRANGER).await, U256::ZERO);
+}
+
+#[tokio::test]
+async fn nft_buyer_buys_on_seaport_until_its_daily_cap() {
+    let stack = stack().await;
+    let d = stack.deployment().clone();
+    let account = stack.account.address;
+    let scenario = scenarios::nft_buyer(&stack, &Silent).await.unwrap();
+
+    assert_story(&scenario, 4, &["ValueLimitExceeded"]);
+    let nft = leash_contracts::bindings::DevCollection::new(d.collection, stack.devnet.provider());
+    assert_eq!(nft.balanceOf(account).call().await.unwrap(), U256::from(4));
+    assert_ne!(nft.ownerOf(U256::from(5)).call().await.unwrap(), account, "the fifth stays listed");
+}
+
+#[tokio::test]
 async fn game_agent_trades_gold_and_wood_never_the_legendary_sword() {
     let stack = stack().await;
     let account = stack.account.address;
@@ -260,6 +288,8 @@ async fn run_all_tells_every_story_on_one_stack() {
         [
             ("defi_bot", 4, vec!["SelectorNotAllowed", "GasBudgetExceeded"]),
             ("uniswap_bot", 2, vec!["ArgumentRuleFailed", "ArgumentRuleFailed"]),
+            ("aave_treasury", 2, vec!["ArgumentRuleFailed"]),
+            ("nft_buyer", 4, vec!["ValueLimitExceeded"]),
             ("game_agent", 2, vec!["ArgumentRuleFailed"]),
             ("agent_payment", 2, vec!["ArgumentRuleFailed"]),
             ("revocation", 1, vec!["SessionIsRevoked"]),
