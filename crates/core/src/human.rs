@@ -53,6 +53,18 @@ impl Rejection {
 
     /// The rejection in words, using the session's action names and the token table for units.
     pub fn explain(&self, session: &Session, tokens: &TokenTable) -> String {
+        self.explain_for(session, tokens, &[])
+    }
+
+    /// [`explain`](Self::explain), knowing which action each call was judged against (the pre-flight's
+    /// [`Evaluator::choose_actions`](crate::Evaluator::choose_actions)): a failed rule is then named from the
+    /// call's own action, not guessed among the actions whose rule at that index the value fails.
+    pub fn explain_for(
+        &self,
+        session: &Session,
+        tokens: &TokenTable,
+        call_actions: &[Option<usize>],
+    ) -> String {
         let call = |i: U256| format!("call {}", i.saturating_to::<usize>() + 1);
         let e = match self {
             Rejection::Overflow => {
@@ -210,10 +222,25 @@ impl Rejection {
                 x.length
             ),
             E::ArgumentRuleFailed(x) => {
-                let rule = session.policy.actions.iter().find_map(|a| {
-                    a.rules.get(x.ruleIndex.saturating_to::<usize>()).map(|r| (a, r))
-                });
                 let value = U256::from_be_bytes(x.value.0);
+                let r = x.ruleIndex.saturating_to::<usize>();
+                let judged = call_actions
+                    .get(x.callIndex.saturating_to::<usize>())
+                    .copied()
+                    .flatten()
+                    .and_then(|a| session.policy.actions.get(a));
+                let rule = match judged {
+                    Some(action) => action.rules.get(r).map(|rule| (action, rule)),
+                    None => session.policy.actions.iter().find_map(|a| {
+                        a.rules
+                            .get(r)
+                            .filter(|rule| {
+                                rule.condition.op() as u8 == x.op
+                                    && rule.condition.holds(value) == Some(false)
+                            })
+                            .map(|rule| (a, rule))
+                    }),
+                };
                 let (what, condition, shown) = match rule {
                     Some((action, rule)) => (
                         rule_name(action, rule),

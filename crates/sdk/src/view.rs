@@ -175,7 +175,8 @@ impl SessionView {
                 leash_core::Timestamp(allowed.valid_until)
             ),
             Err(rejection) => {
-                let mut message = rejection.explain(&self.session, &self.tokens);
+                let judged = self.evaluator().choose_actions(calls, op, state);
+                let mut message = rejection.explain_for(&self.session, &self.tokens, &judged);
                 message
                     .push_str(&self.limit_reset(rejection, calls, op, state).unwrap_or_default());
                 message

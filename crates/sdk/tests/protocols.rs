@@ -132,6 +132,11 @@ async fn uniswap_v3_bot_swaps_listed_tokens_to_itself_within_its_daily_cap() {
         "a hop through an unlisted token",
     )
     .await;
+    // The refusal names the rule of the action the call was judged against (the path swap's hop rule, not the
+    // single-pool action's rule at the same index).
+    let path = v3_path(&[d.usdc, STRANGER, d.weth], &[500, 3000]);
+    let explained = bot.explain(&[exact_input(&stack, path, account, usdc(10))]).await.unwrap();
+    assert!(explained.message.contains("params.path.token[*]"), "{}", explained.message);
     // A fee tier off the list.
     let path = v3_path(&[d.usdc, d.weth], &[10_000]);
     refused(&bot, &[exact_input(&stack, path, account, usdc(10))], "ArgumentRuleFailed", "fee 1%")
