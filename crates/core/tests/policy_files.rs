@@ -283,22 +283,22 @@ fn rules_on_the_spent_argument_read_in_the_tokens_units() {
     assert!(words.contains("amount ≤ 100 USDC"), "{words}");
     assert!(words.contains("at most 150 USDC"), "{words}");
 
-    let refused = |rule: u64, value: U256| {
+    let refused = |rule: u64, op: u8, value: U256| {
         Rejection::Module(SessionKeyValidatorErrors::ArgumentRuleFailed(ArgumentRuleFailed {
             callIndex: U256::ZERO,
             ruleIndex: U256::from(rule),
-            op: 5,
+            op,
             value: value.into(),
         }))
         .explain(&session, &tokens)
     };
     assert_eq!(
-        refused(0, U256::from(101_000_000u64)),
+        refused(0, 5, U256::from(101_000_000u64)),
         "call 1: amount is 101 USDC; the policy requires amount ≤ 100 USDC"
     );
     // A rule on an argument the cap does not count keeps its own form (here an address).
     let to = U256::from_be_slice(ACCOUNT.as_slice());
-    assert!(refused(1, to).contains(&format!("to is {ACCOUNT}")), "{}", refused(1, to));
+    assert!(refused(1, 1, to).contains(&format!("to is {ACCOUNT}")), "{}", refused(1, 1, to));
 }
 
 const POLICY_HEAD: &str = r#"
