@@ -55,14 +55,17 @@ impl Default for DevnetBuilder {
             anvil: None,
             args: Vec::new(),
             bare: false,
-            startup_timeout: Duration::from_secs(30),
+            // A start takes a fraction of a second on an idle machine; the real protocols' ~60 deployment
+            // transactions take much longer on a machine busy compiling and running other devnets, and a slow
+            // start is not a failure: the limit is there for a chain that never answers.
+            startup_timeout: Duration::from_secs(120),
         }
     }
 }
 
 impl DevnetBuilder {
     /// The defaults: chain id 31337, a port the operating system picks, automine, the pinned anvil, the full
-    /// stack deployed, 30 seconds to get there.
+    /// stack deployed, 120 seconds to get there.
     pub fn new() -> Self {
         Self::default()
     }
@@ -126,7 +129,7 @@ impl DevnetBuilder {
         self
     }
 
-    /// How long start-up (anvil listening, then the deployment) may take before it fails (default 30 s).
+    /// How long start-up (anvil listening, then the deployment) may take before it fails (default 120 s).
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup_timeout = timeout;
         self
