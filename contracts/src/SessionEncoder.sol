@@ -86,7 +86,13 @@ library SessionEncoder {
 
     /// @notice The packed typed-data scope.
     function encode(TypedDataScope memory scope) internal pure returns (bytes memory out) {
-        out = abi.encodePacked(scope.verifier, scope.typeHash, uint8(scope.nested.length));
+        out = abi.encodePacked(scope.verifier, scope.typeHash, scope.maxUses);
+        if (scope.maxUses != 0) {
+            out = abi.encodePacked(
+                out, scope.nonceField, scope.validAfterField, scope.validBeforeField, encode(scope.period)
+            );
+        }
+        out = abi.encodePacked(out, uint8(scope.nested.length));
         for (uint256 i = 0; i < scope.nested.length; ++i) {
             NestedStruct memory n = scope.nested[i];
             out = abi.encodePacked(out, n.field, n.typeHash, n.length);

@@ -274,14 +274,16 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
 
     /// @notice ERC-1271 for a session: `data` is packed (docs/encoding.md): format version, the session, the
     /// session key's signature over {messageDigest}, then the scope index, the domain separator and the typed
-    /// data's fields. The message must be typed data of that scope of the session: asked by its verifier, equal
-    /// to `keccak256("\x19\x01" || domainSeparator || keccak256(typeHash || fields[0:top]))`, each nested
-    /// struct's hash equal to its field, and every rule holding on the fields. A session with `SESSION_SIGN_ANY`
+    /// data's fields. The message must be typed data of that scope of the session: asked by its verifier, or
+    /// hashed under the verifier's own `DOMAIN_SEPARATOR()`, equal to
+    /// `keccak256("\x19\x01" || domainSeparator || keccak256(typeHash || fields[0:top]))`, each nested struct's
+    /// hash equal to its field, every rule holding on the fields and, for a counted scope, its nonce that of a free
+    /// slot of the period (docs/payments.md). A session with `SESSION_SIGN_ANY`
     /// (an explicit opt-in) may end the data after the key's signature, for any message and verifier.
     /// @dev Never valid when this module itself asks (`sender == this`), so a session can never approve a grant.
     /// Reads the time only for a session with a window, so paymasters may check permits of windowless sessions
     /// during validation (ERC-7562 bans TIMESTAMP there).
-    /// @param sender The contract asking the account (the verifier).
+    /// @param sender Who asks the account (the verifier, or anyone checking a message under its domain).
     /// @param hash The message.
     /// @param data The session, its key's signature and, for typed data, the scope and the fields.
     /// @return magic `0x1626ba7e` when valid, `0xffffffff` otherwise.
@@ -304,7 +306,9 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         bytes calldata signature;
         (signature, at) = _prefixed(data, at);
         if (uint8(session[2]) & SessionTypes.SESSION_SIGN_ANY == 0) {
-            if (at == data.length || !_typedDataAllowed(session, sender, hash, data[at:])) return ERC1271_INVALID;
+            if (at == data.length || !_typedDataAllowed(session, sessionId, sender, hash, data[at:])) {
+                return ERC1271_INVALID;
+            }
         }
         uint48 validAfter = uint48(bytes6(session[3:9]));
         uint48 validUntil = uint48(bytes6(session[9:15]));
@@ -346,6 +350,16 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         returns (bytes32)
     {
         return keccak256(abi.encode(userOpHash, sessionId, time, callsHash));
+    }
+
+    /// @notice The nonce a counted signing scope's message must carry to use `slot` of `period` (docs/payments.md).
+    /// @param sessionId The session signing.
+    /// @param scope The index of the counted scope in the session.
+    /// @param period The index of the period (PeriodLib) that contains the message's `validAfter`.
+    /// @param slot Which of the period's `maxUses` uses.
+    /// @return The nonce (EIP-3009's `bytes32 nonce`).
+    function useNonce(bytes32 sessionId, uint8 scope, uint32 period, uint16 slot) public pure returns (bytes32) {
+        return keccak256(abi.encode(sessionId, scope, period, slot));
     }
 
     /// @notice What the session key signs to approve `hash` for `account` through ERC-1271.
@@ -469,11 +483,20 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         require(at == s.length, InvalidSession(sessionId));
     }
 
-    /// @dev The byte length of the packed typed-data scope at `at`: verifier, type hash, nested structs, rules.
+    /// @dev The byte length of the packed typed-data scope at `at`: verifier, type hash, use count (with, when
+    /// counted, the fields it reads and its period), nested structs, rules.
     function _scopeLength(bytes calldata s, uint256 at) private pure returns (uint256) {
-        uint256 end = at + 53;
-        require(s.length > end - 1, CallPolicyLib.MalformedSignature());
-        end += 36 * uint256(uint8(s[at + 52]));
+        uint256 end = at + 54;
+        require(s.length > end, CallPolicyLib.MalformedSignature());
+        if (uint16(bytes2(s[at + 52:at + 54])) != 0) {
+            end += 6;
+            require(
+                s.length >= end + 20 && uint8(s[end]) <= SessionTypes.PERIOD_WINDOWS, CallPolicyLib.MalformedSignature()
+            );
+            end += PeriodLib.size(s[end:]);
+            require(s.length > end, CallPolicyLib.MalformedSignature());
+        }
+        end += 1 + 36 * uint256(uint8(s[end]));
         require(s.length > end, CallPolicyLib.MalformedSignature());
         uint256 rules = uint8(s[end++]);
         require(rules <= SessionTypes.MAX_RULES, CallPolicyLib.TooManyRules(rules, SessionTypes.MAX_RULES));
@@ -765,24 +788,35 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         return decoded && WebAuthn.verify(abi.encodePacked(digest), auth, qx, qy);
     }
 
-    /// @dev Whether the message is typed data of the scope `typed` names (scope index, domain separator, fields),
-    /// asked by that scope's verifier, with every nested struct proven and every rule holding on the fields.
-    function _typedDataAllowed(bytes calldata session, address sender, bytes32 hash, bytes calldata typed)
-        private
-        pure
-        returns (bool)
-    {
+    /// @dev Whether the message is typed data of the scope `typed` names (scope index, the slot of a counted scope,
+    /// domain separator, fields), asked by that scope's verifier or hashed under its domain, with every nested
+    /// struct proven, every rule holding on the fields and, for a counted scope, its nonce and window those of a
+    /// slot of the period.
+    function _typedDataAllowed(
+        bytes calldata session,
+        bytes32 sessionId,
+        address sender,
+        bytes32 hash,
+        bytes calldata typed
+    ) private view returns (bool) {
         if (typed.length < 33) return false;
         (bool found, bytes calldata scope) = _scope(session, uint8(typed[0]));
-        if (!found || address(bytes20(scope[0:20])) != sender) return false;
-        bytes32 domainSeparator = bytes32(typed[1:33]);
-        bytes calldata fields = typed[33:];
+        if (!found) return false;
+        bool counted = uint16(bytes2(scope[52:54])) != 0;
+        // A counted scope's signature carries its slot (uint16) after the scope index.
+        uint256 from = counted ? 3 : 1;
+        if (typed.length < from + 32) return false;
+        bytes32 domainSeparator = bytes32(typed[from:from + 32]);
+        address verifier = address(bytes20(scope[0:20]));
+        if (verifier != sender && !_isDomainOf(verifier, domainSeparator)) return false;
+        bytes calldata fields = typed[from + 32:];
 
         // The primary type's fields come first, then each nested struct's, in the scope's order.
-        uint256 nestedCount = uint8(scope[52]);
+        uint256 at = counted ? 60 + PeriodLib.size(scope[60:]) : 54;
+        uint256 nestedCount = uint8(scope[at++]);
         uint256 nestedLength;
         for (uint256 n = 0; n < nestedCount; ++n) {
-            nestedLength += uint16(bytes2(scope[53 + 36 * n + 34:53 + 36 * n + 36]));
+            nestedLength += uint16(bytes2(scope[at + 36 * n + 34:at + 36 * n + 36]));
         }
         if (nestedLength > fields.length) return false;
         uint256 top = fields.length - nestedLength;
@@ -792,7 +826,7 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
 
         uint256 start = top;
         for (uint256 n = 0; n < nestedCount; ++n) {
-            bytes calldata nested = scope[53 + 36 * n:53 + 36 * (n + 1)];
+            bytes calldata nested = scope[at + 36 * n:at + 36 * (n + 1)];
             uint256 field = uint16(bytes2(nested[0:2]));
             uint256 length = uint16(bytes2(nested[34:36]));
             uint256 end = start + length;
@@ -803,7 +837,7 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             start = end;
         }
 
-        uint256 at = 53 + 36 * nestedCount;
+        at += 36 * nestedCount;
         uint256 rules = uint8(scope[at++]);
         for (uint256 r = 0; r < rules; ++r) {
             bytes calldata rule = CallPolicyLib.ruleAt(scope, at);
@@ -814,7 +848,45 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             if (!CallPolicyLib.ruleHolds(0, r, rule, bytes32(fields[offset:offset + 32]))) return false;
             at += rule.length;
         }
-        return true;
+        return !counted || _countedUseAllowed(sessionId, scope, typed, fields);
+    }
+
+    /// @dev Whether `domainSeparator` is `verifier`'s own `DOMAIN_SEPARATOR()` (EIP-2612, EIP-3009 and Permit2
+    /// expose it). A message hashed under it is one only the verifier acts on, so anyone else may ask about it:
+    /// an x402 facilitator checks a payment with an `eth_call` from its own address before the token asks.
+    function _isDomainOf(address verifier, bytes32 domainSeparator) private view returns (bool matches) {
+        assembly ("memory-safe") {
+            mstore(0, 0x3644e515) // DOMAIN_SEPARATOR()
+            let ok := staticcall(gas(), verifier, 28, 4, 0, 32)
+            matches := and(and(ok, eq(returndatasize(), 32)), eq(mload(0), domainSeparator))
+        }
+    }
+
+    /// @dev A counted scope's message: its slot is below `maxUses`, the period is the one that contains its
+    /// `validAfter`, its `validBefore` is at most one second past that period's usable window, and its nonce is
+    /// `keccak256(abi.encode(sessionId, scopeIndex, period, slot))`. The verifier executes it only strictly
+    /// between `validAfter` and `validBefore`, so inside that period, and only once per nonce, so at most
+    /// `maxUses` messages of the scope take effect per period, however many the key signs.
+    /// @dev Reverts (`OutsidePeriodWindow`) when `validAfter` is in no usable window: a verifier's ERC-1271 call
+    /// then fails, which it takes as an invalid signature.
+    function _countedUseAllowed(bytes32 sessionId, bytes calldata scope, bytes calldata typed, bytes calldata fields)
+        private
+        pure
+        returns (bool)
+    {
+        uint256 slot = uint16(bytes2(typed[1:3]));
+        uint256 nonceAt = uint16(bytes2(scope[54:56]));
+        uint256 afterAt = uint16(bytes2(scope[56:58]));
+        uint256 beforeAt = uint16(bytes2(scope[58:60]));
+        if (slot >= uint16(bytes2(scope[52:54]))) return false;
+        if (nonceAt + 32 > fields.length || afterAt + 32 > fields.length || beforeAt + 32 > fields.length) {
+            return false;
+        }
+        uint256 validAfter = uint256(bytes32(fields[afterAt:afterAt + 32]));
+        if (validAfter > type(uint48).max) return false;
+        (uint32 period,, uint48 last) = PeriodLib.resolve(scope[60:], uint48(validAfter));
+        if (uint256(bytes32(fields[beforeAt:beforeAt + 32])) > uint256(last) + 1) return false;
+        return bytes32(fields[nonceAt:nonceAt + 32]) == useNonce(sessionId, uint8(typed[0]), period, uint16(slot));
     }
 
     /// @dev The granted session's typed-data scope number `index`, if it has one.

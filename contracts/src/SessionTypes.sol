@@ -59,6 +59,20 @@ struct TypedDataScope {
     /// Rules every message must pass (AND); offsets index the encoded fields: the primary type's, then each
     /// nested struct's in order.
     ArgRule[] rules;
+    /// Messages of this scope that can take effect per `period`; 0 leaves them uncounted. A counted message's
+    /// nonce must be the one derived for (session, scope, period, slot) with the slot below `maxUses`, and its
+    /// validity window must lie inside that period, so the verifier's own nonce registry (EIP-3009's
+    /// `authorizationState`) lets at most `maxUses` of them take effect in any period (docs/payments.md).
+    uint16 maxUses;
+    /// Counted scopes: byte offsets, in the encoded fields, of the nonce (bytes32), and of the first and the
+    /// excluded last second of validity (EIP-3009's `validAfter` and `validBefore`).
+    uint16 nonceField;
+    /// See `nonceField`.
+    uint16 validAfterField;
+    /// See `nonceField`.
+    uint16 validBeforeField;
+    /// Counted scopes: the period of `maxUses`.
+    Period period;
 }
 
 /// @notice One kind of call a session may make, with its limits. It travels packed (docs/encoding.md); its hash is

@@ -86,6 +86,14 @@ abstract contract TestBase {
         vm.assertTrue(condition, what);
     }
 
+    function assertFalse(bool condition, string memory what) internal pure {
+        vm.assertTrue(!condition, what);
+    }
+
+    function assertEq(bool a, bool b, string memory what) internal pure {
+        vm.assertEq(a, b, what);
+    }
+
     function assertLe(uint256 a, uint256 b, string memory what) internal pure {
         vm.assertLe(a, b, what);
     }

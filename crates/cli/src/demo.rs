@@ -26,17 +26,18 @@ pub(crate) async fn run(json: bool) -> Result<(), String> {
 }
 
 fn summary(report: &[Scenario], seconds: f64) {
-    let (mut landed, mut rejected) = (0, 0);
+    let (mut landed, mut paid, mut rejected) = (0, 0, 0);
     for step in report.iter().flat_map(|s| &s.steps) {
         match step.outcome {
             Outcome::Landed { .. } => landed += 1,
             Outcome::Rejected { .. } => rejected += 1,
+            Outcome::Paid { .. } => paid += 1,
             Outcome::Done { .. } => {}
         }
     }
     println!();
     println!(
-        "{} scenarios in {seconds:.1} s: {landed} operations landed, {rejected} refused by policy (each refused before signing, and again by the module in the bundler's simulation when signed anyway).",
+        "{} scenarios in {seconds:.1} s: {landed} operations landed, {paid} x402 payments settled, {rejected} refused by policy (each refused before signing, and again on chain when signed anyway: by the module in the bundler's simulation, or by the token that asks the account).",
         report.len()
     );
 }
@@ -89,6 +90,11 @@ impl Progress for Printer {
                 self.line(&format!("      pre-flight:    {preflight}"));
                 self.line(&format!("      signed anyway: {enforced_by}"));
             }
+            Outcome::Paid { amount, to, transaction } => self.line(&format!(
+                "  ✓ {}  (paid {amount} to {to:#}, settled in {})",
+                step.attempted,
+                transaction.get(..10).unwrap_or(transaction)
+            )),
             Outcome::Done { detail } => self.line(&format!("  · {}  ({detail})", step.attempted)),
         }
     }

@@ -32,6 +32,7 @@ mod mcp;
 mod network;
 mod operation;
 mod password;
+mod pay;
 mod policy;
 mod progress;
 mod session;
@@ -83,6 +84,9 @@ enum Command {
     /// The configured networks.
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Fetches an x402 resource, paying once if it asks (402), from a session's account with its key, within its
+    /// signing rules: `leash pay https://api.example/answer --session bot --max "0.10 USDC"`.
+    Pay(pay::Args),
     /// Serves the Model Context Protocol so AI agents act through session keys by tool calls (stdio, or
     /// streamable HTTP with a bearer token).
     Mcp(mcp::Args),
@@ -197,6 +201,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Network(command) => {
             let home = home()?;
             network_command(command, &home, &networks(&home)?, &out)
+        }
+        Command::Pay(args) => {
+            let home = home()?;
+            pay::run(args, &home, &networks(&home)?, &out).await
         }
         Command::Mcp(args) => {
             let home = home()?;

@@ -59,7 +59,7 @@ pub(crate) async fn run(args: Args, home: &Home, networks: &Networks) -> Result<
             network: network.name.clone(),
             chain_id: network.chain_id,
             addresses: network.addresses.clone(),
-            agent,
+            agent: std::sync::Arc::new(agent),
             bundler,
         });
     }

@@ -11,8 +11,8 @@ use crate::{
     encode::{signer_length, MAX_LENGTH},
     model::{
         Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period,
-        PublicKey, Session, SessionPolicy, SigningPolicy, Target, TypedDataScope, UseLimit, Window,
-        DEFAULT_GAS_BUDGET,
+        PublicKey, Session, SessionPolicy, SigningPolicy, SigningUseLimit, Target, TypedDataScope,
+        UseLimit, Window, DEFAULT_GAS_BUDGET,
     },
     Error, Timestamp,
 };
@@ -148,6 +148,17 @@ impl<'a> Reader<'a> {
         let of = format!("signing scope {s}");
         let verifier = self.address(&format!("{of} verifier"))?;
         let type_hash = self.b256(&format!("{of} typeHash"))?;
+        let max_uses = self.u16(&format!("{of} maxUses"))?;
+        let (nonce_field, valid_after_field, valid_before_field, period) = if max_uses == 0 {
+            (0, 0, 0, Period::Lifetime.to_onchain())
+        } else {
+            (
+                self.u16(&format!("{of} nonceField"))?,
+                self.u16(&format!("{of} validAfterField"))?,
+                self.u16(&format!("{of} validBeforeField"))?,
+                self.period(&of)?,
+            )
+        };
         let count = self.u8(&format!("{of} nested struct count"))?;
         let nested = (0..count)
             .map(|n| {
@@ -160,7 +171,17 @@ impl<'a> Reader<'a> {
             .collect::<Result<_, Error>>()?;
         let rules = self.u8(&format!("{of} rule count"))?;
         let rules = self.rules(rules, &of)?;
-        Ok(onchain::TypedDataScope { verifier, typeHash: type_hash, nested, rules })
+        Ok(onchain::TypedDataScope {
+            verifier,
+            typeHash: type_hash,
+            nested,
+            rules,
+            maxUses: max_uses,
+            nonceField: nonce_field,
+            validAfterField: valid_after_field,
+            validBeforeField: valid_before_field,
+            period,
+        })
     }
 
     /// Refuses anything after the last field.
@@ -341,6 +362,16 @@ impl TypedDataScope {
                 .collect(),
             rules: scope.rules.iter().map(ArgRule::from_onchain).collect::<Result<_, _>>()?,
             encode_type: None,
+            max_uses: match scope.maxUses {
+                0 => None,
+                count => Some(SigningUseLimit {
+                    count,
+                    period: Period::from_onchain(&scope.period)?,
+                    nonce: scope.nonceField,
+                    valid_after: scope.validAfterField,
+                    valid_before: scope.validBeforeField,
+                }),
+            },
         })
     }
 }
@@ -514,6 +545,7 @@ mod tests {
                     condition: Condition::Lte(U256::from(9)),
                 }],
                 encode_type: None,
+                max_uses: None,
             })
             .action(
                 Action::new(

@@ -118,7 +118,14 @@ impl Packer {
     fn scope(&mut self, scope: &onchain::TypedDataScope) -> Result<&mut Self, Error> {
         self.put(scope.verifier.as_slice())
             .put(scope.typeHash.as_slice())
-            .count(scope.nested.len(), "nested structs in a signing scope")?;
+            .put(&scope.maxUses.to_be_bytes());
+        if scope.maxUses != 0 {
+            self.put(&scope.nonceField.to_be_bytes())
+                .put(&scope.validAfterField.to_be_bytes())
+                .put(&scope.validBeforeField.to_be_bytes())
+                .period(&scope.period)?;
+        }
+        self.count(scope.nested.len(), "nested structs in a signing scope")?;
         for nested in &scope.nested {
             self.put(&nested.field.to_be_bytes())
                 .put(nested.typeHash.as_slice())
@@ -283,6 +290,14 @@ impl TypedDataScope {
                 })
                 .collect(),
             rules: self.rules.iter().map(ArgRule::to_onchain).collect(),
+            maxUses: self.max_uses.as_ref().map_or(0, |l| l.count),
+            nonceField: self.max_uses.as_ref().map_or(0, |l| l.nonce),
+            validAfterField: self.max_uses.as_ref().map_or(0, |l| l.valid_after),
+            validBeforeField: self.max_uses.as_ref().map_or(0, |l| l.valid_before),
+            period: self
+                .max_uses
+                .as_ref()
+                .map_or_else(|| Period::Lifetime.to_onchain(), |l| l.period.to_onchain()),
         }
     }
 }
@@ -552,17 +567,22 @@ impl Packer {
 pub(crate) fn pack_message_signature(
     session: &Session,
     key_signature: &[u8],
-    scope: Option<(usize, B256, &[u8])>,
+    scope: Option<(usize, Option<u16>, B256, &[u8])>,
 ) -> Result<Vec<u8>, Error> {
     let mut out = Packer::default();
     out.u8(FORMAT_VERSION)
         .sized(&session.encode()?, "the session")?
         .sized(key_signature, "the session key's signature")?;
-    if let Some((index, domain_separator, fields)) = scope {
+    if let Some((index, slot, domain_separator, fields)) = scope {
         let index = u8::try_from(index).map_err(|_| {
             Error::Encoding(format!("signing scope {index} has no index in the packed format"))
         })?;
-        out.u8(index).put(domain_separator.as_slice()).put(fields);
+        out.u8(index);
+        // A counted scope's message names the slot of the period it uses.
+        if let Some(slot) = slot {
+            out.put(&slot.to_be_bytes());
+        }
+        out.put(domain_separator.as_slice()).put(fields);
     }
     Ok(out.0)
 }
@@ -579,7 +599,7 @@ impl SessionPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{model::Window, Condition, NestedStruct, Timestamp};
+    use crate::{model::Window, Condition, NestedStruct, SigningUseLimit, Timestamp};
     use alloy::primitives::{aliases::U96, Address, U256};
 
     fn key() -> PublicKey {
@@ -678,19 +698,37 @@ mod tests {
                 condition: Condition::InRange(U256::from(1), U256::from(2)),
             }],
             encode_type: None,
+            max_uses: Some(SigningUseLimit {
+                count: 3,
+                period: Period::every(86_400),
+                nonce: 160,
+                valid_after: 96,
+                valid_before: 128,
+            }),
         });
         let bytes = session.encode().unwrap();
         let scope = &bytes[160..];
         assert_eq!(bytes[159], 1);
         assert_eq!(scope[0..20], [0x31; 20]);
         assert_eq!(scope[20..52], [0x32; 32]);
-        assert_eq!(scope[52], 1);
-        assert_eq!(scope[53..55], 64u16.to_be_bytes());
-        assert_eq!(scope[55..87], [0x33; 32]);
-        assert_eq!(scope[87..89], 96u16.to_be_bytes());
-        assert_eq!(scope[89], 1);
-        assert_eq!(scope[90..94], [6, 0, 128, 2]);
-        assert_eq!(scope.len(), 94 + 64);
+        // Counted: maxUses, the nonce, validAfter and validBefore offsets, then the period.
+        assert_eq!(scope[52..54], 3u16.to_be_bytes());
+        assert_eq!(scope[54..60], [0, 160, 0, 96, 0, 128]);
+        assert_eq!(scope[60], 1, "a fixed period");
+        assert_eq!(scope[67..71], 86_400u32.to_be_bytes());
+        assert_eq!(scope[79], 0, "no windows");
+        assert_eq!(scope[80], 1);
+        assert_eq!(scope[81..83], 64u16.to_be_bytes());
+        assert_eq!(scope[83..115], [0x33; 32]);
+        assert_eq!(scope[115..117], 96u16.to_be_bytes());
+        assert_eq!(scope[117], 1);
+        assert_eq!(scope[118..122], [6, 0, 128, 2]);
+        assert_eq!(scope.len(), 122 + 64);
+        // Uncounted: maxUses 0 and nothing else before the nested structs.
+        session.policy.signing.typed_data[0].max_uses = None;
+        let bytes = session.encode().unwrap();
+        assert_eq!(bytes[160 + 52..160 + 55], [0, 0, 1]);
+        assert_eq!(bytes.len() - 160, 96 + 64);
         // No actions: a zero root.
         assert_eq!(bytes[55..87], [0; 32]);
     }
@@ -736,6 +774,7 @@ mod tests {
             nested: Vec::new(),
             rules: Vec::new(),
             encode_type: None,
+            max_uses: None,
         };
         let mut session = self::session(vec![paying()]);
         session.policy.signing.typed_data = vec![scope.clone(); 256];
@@ -893,7 +932,8 @@ mod tests {
         let fields = [7u8; 64];
         let domain = B256::repeat_byte(0xd0);
         let body =
-            pack_message_signature(&session, &[0xee; 65], Some((2, domain, &fields))).unwrap();
+            pack_message_signature(&session, &[0xee; 65], Some((2, None, domain, &fields[..])))
+                .unwrap();
         assert_eq!(body[0], FORMAT_VERSION);
         assert_eq!(body[1..3], (packed.len() as u16).to_be_bytes());
         let rest = &body[3 + packed.len()..];

@@ -31,7 +31,7 @@ use crate::{
     abi,
     model::{
         Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, Period, SessionPolicy,
-        SigningPolicy, Target, TypedDataScope, UseLimit, Window,
+        SigningPolicy, SigningUseLimit, Target, TypedDataScope, UseLimit, Window,
     },
     parse_amount, parse_duration,
     typed::TypedDataLayout,
@@ -156,6 +156,31 @@ struct TypedDataEntry {
     /// Rules on the message's fields, all of which must hold.
     #[serde(default)]
     rules: Vec<FieldRuleEntry>,
+    /// How many messages of this kind may take effect per period ("at most 100 payments a day"); enforced on
+    /// chain through the message's nonce and validity window (docs/payments.md).
+    max_uses: Option<SigningUsesEntry>,
+}
+
+/// A counted signing scope: its count, its period, and the fields that carry the nonce and the validity window
+/// (EIP-3009's names by default).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SigningUsesEntry {
+    /// Messages that may take effect per period (1 to 65,535).
+    #[schemars(with = "u16")]
+    count: Spanned<u64>,
+    /// The period: "lifetime", "monthly", a duration ("1 day") or a period table.
+    #[schemars(with = "PeriodEntry")]
+    per: Spanned<PeriodEntry>,
+    /// The `bytes32` field holding the nonce (default "nonce").
+    #[schemars(with = "Option<String>")]
+    nonce: Option<Spanned<String>>,
+    /// The integer field after which the message is valid (default "validAfter").
+    #[schemars(with = "Option<String>")]
+    valid_after: Option<Spanned<String>>,
+    /// The integer field before which it is valid (default "validBefore").
+    #[schemars(with = "Option<String>")]
+    valid_before: Option<Spanned<String>>,
 }
 
 /// A rule on one field of signed typed data: which field, and exactly one comparison.
@@ -618,6 +643,10 @@ impl Reader<'_> {
                 self.condition(&rule.operators(), Some(&ty), rule.field.span(), None)?;
             rules.push(ArgRule { offset, path: Vec::new(), condition });
         }
+        let max_uses = match &entry.max_uses {
+            Some(uses) => Some(self.signing_uses(uses, &mut layout)?),
+            None => None,
+        };
         Ok(TypedDataScope {
             name: entry.name.clone(),
             verifier,
@@ -625,6 +654,73 @@ impl Reader<'_> {
             nested: layout.nested().to_vec(),
             rules,
             encode_type: Some(layout.encode_type()),
+            max_uses,
+        })
+    }
+
+    fn signing_uses(
+        &self,
+        entry: &SigningUsesEntry,
+        layout: &mut TypedDataLayout,
+    ) -> Result<SigningUseLimit, Error> {
+        let count = match u16::try_from(*entry.count.get_ref()) {
+            Ok(count) if count > 0 => count,
+            _ => {
+                return Err(self.error(
+                    entry.count.span(),
+                    format!(
+                        "max_uses count {} is out of range: write 1 to 65,535 messages per period",
+                        entry.count.get_ref()
+                    ),
+                ))
+            }
+        };
+        // A counted message carries its nonce and the bounds of its window in fields of the signed type.
+        let mut field = |given: &Option<Spanned<String>>,
+                         default: &str,
+                         key: &str,
+                         kind: &str,
+                         fits: fn(&str) -> bool|
+         -> Result<u16, Error> {
+            let (name, span) = match given {
+                Some(name) => (name.get_ref().as_str(), name.span()),
+                None => (default, entry.count.span()),
+            };
+            let (offset, ty) = layout.field(name).map_err(|e| {
+                self.error(
+                    span.clone(),
+                    format!("{e}; a counted scope reads its {key} there: name the field with `{key} = \"...\"`"),
+                )
+            })?;
+            if !fits(&ty) {
+                return Err(self.error(
+                    span,
+                    format!(
+                        "field `{name}` is a {ty}, but a counted message's {key} must be {kind}"
+                    ),
+                ));
+            }
+            Ok(offset)
+        };
+        let unsigned = |ty: &str| ty.starts_with("uint");
+        Ok(SigningUseLimit {
+            count,
+            period: self.period(&entry.per)?,
+            nonce: field(&entry.nonce, "nonce", "nonce", "a bytes32", |ty| ty == "bytes32")?,
+            valid_after: field(
+                &entry.valid_after,
+                "validAfter",
+                "valid_after",
+                "an unsigned integer",
+                unsigned,
+            )?,
+            valid_before: field(
+                &entry.valid_before,
+                "validBefore",
+                "valid_before",
+                "an unsigned integer",
+                unsigned,
+            )?,
         })
     }
 

@@ -672,6 +672,7 @@ fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable, names: &AddressBo
     };
     let layout = layout.map(|l| l.with_nested(&scope.nested));
     let mut text = format!("may sign {what} for {}", address_named(scope.verifier, tokens, names));
+    let mut per_message = None;
     for rule in &scope.rules {
         let (name, ty) = match layout.as_ref().and_then(|l| l.field_at(rule.offset)) {
             Some((name, ty)) => (name, Some(ty)),
@@ -688,6 +689,21 @@ fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable, names: &AddressBo
             None => field_value(ty.as_deref(), *x, tokens, names),
         });
         text.push_str(&format!(", {name} {condition}"));
+        if let (Some((symbol, decimals)), Condition::Lte(cap)) = (token, &rule.condition) {
+            per_message = Some((*cap, symbol, decimals));
+        }
+    }
+    if let Some(limit) = &scope.max_uses {
+        text.push_str(&format!(
+            ", at most {} such messages take effect {}",
+            limit.count,
+            describe_period(&limit.period)
+        ));
+        // The count times the per-message cap is the bound the chain keeps (docs/payments.md).
+        if let Some((cap, symbol, decimals)) = per_message {
+            let total = cap.saturating_mul(U256::from(limit.count));
+            text.push_str(&format!(" (at most {} {symbol})", format_units(total, decimals)));
+        }
     }
     text
 }

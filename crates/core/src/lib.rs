@@ -63,12 +63,12 @@ pub use file::{policy_schema, PolicyContext, PolicyFile};
 pub use merkle::MerkleTree;
 pub use model::{
     Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period, PublicKey,
-    Selector, Session, SessionPolicy, SessionPolicyBuilder, SigningPolicy, Target, TypedDataScope,
-    UseLimit, Window, DEFAULT_GAS_BUDGET,
+    Selector, Session, SessionPolicy, SessionPolicyBuilder, SigningPolicy, SigningUseLimit, Target,
+    TypedDataScope, UseLimit, Window, DEFAULT_GAS_BUDGET,
 };
 pub use path::{PackedLayout, Step};
 pub use period::{PeriodError, PeriodSlot};
-pub use signing::{erc1271_signature, SigningRefusal, TypedDataRequest};
+pub use signing::{erc1271_signature, use_nonce, SigningRefusal, TypedDataRequest};
 pub use time::Timestamp;
 pub use tokens::{Token, TokenTable};
 pub use typed::TypedDataLayout;

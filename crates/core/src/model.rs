@@ -88,6 +88,27 @@ pub struct TypedDataScope {
     /// The full EIP-712 `encodeType` string, when known (not part of the on-chain encoding): lets
     /// explanations name fields and lets the SDK encode messages of this type.
     pub encode_type: Option<String>,
+    /// How many messages of this scope may take effect per period (payments per day, say); `None` leaves them
+    /// uncounted.
+    pub max_uses: Option<SigningUseLimit>,
+}
+
+/// A counted signing scope (docs/payments.md): at most `count` of its messages take effect per period, however
+/// many the key signs. Each message must carry the nonce derived for (session, scope, period, slot) with the slot
+/// below `count`, and a validity window inside the period, so the verifier's own nonce registry (EIP-3009's
+/// `authorizationState`) does the counting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningUseLimit {
+    /// Messages that may take effect per period (at least 1).
+    pub count: u16,
+    /// The period the count resets with.
+    pub period: Period,
+    /// Byte offset, in the encoded fields, of the message's nonce (`bytes32`).
+    pub nonce: u16,
+    /// Byte offset of the first second the message is valid after (EIP-3009's `validAfter`, exclusive).
+    pub valid_after: u16,
+    /// Byte offset of the second before which it is valid (EIP-3009's `validBefore`, exclusive).
+    pub valid_before: u16,
 }
 
 /// A struct nested in signed typed data, whose hash is a field of its parent (Permit2's

@@ -2,13 +2,17 @@
 //! a typed-data message for the account, and under which scope; or the rule that refuses it. It mirrors the
 //! module's `isValidSignatureWithSender` step by step (the fields are the message's, each nested struct hashes
 //! to its parent's field, the verifier is the scope's, every rule holds), so the SDK signs only what the chain
-//! will accept. Whether the session is live and inside its window is the caller's part (it reads the chain).
+//! will accept. Whether the session is live and inside its window is the caller's part (it reads the chain), and
+//! so is, for a counted scope, whether the verifier has already used the message's nonce.
 
 use crate::{
-    model::{SessionPolicy, TypedDataScope},
+    model::{SessionPolicy, SigningUseLimit, TypedDataScope},
     ArgRule,
 };
-use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy::{
+    primitives::{keccak256, Address, Bytes, B256, U256},
+    sol_types::SolValue,
+};
 use leash_contracts::MAX_RULES;
 use std::fmt;
 
@@ -23,6 +27,15 @@ pub struct TypedDataRequest {
     pub type_hash: B256,
     /// The encoded fields: the primary type's words, then each nested struct's the scope names, in its order.
     pub fields: Bytes,
+    /// For a counted scope ([`SigningUseLimit`]): which of the period's uses the message takes. Its nonce must
+    /// be [`use_nonce`] of that slot.
+    pub slot: Option<u16>,
+}
+
+/// The nonce a message of counted scope `scope` must carry to take use `slot` of period `period` (the period's
+/// 1-based index, [`Period::resolve`](crate::Period::resolve)): the module's `useNonce`.
+pub fn use_nonce(session_id: B256, scope: u8, period: u32, slot: u16) -> B256 {
+    keccak256((session_id, U256::from(scope), U256::from(period), U256::from(slot)).abi_encode())
 }
 
 impl TypedDataRequest {
@@ -61,6 +74,38 @@ pub enum SigningRefusal {
         /// Which nested struct.
         nested: usize,
     },
+    /// A counted scope's message names no slot, or one past the scope's count.
+    UsesExceeded {
+        /// The scope tried.
+        scope: usize,
+        /// The slot named, if any.
+        slot: Option<u16>,
+        /// Messages allowed per period.
+        count: u16,
+    },
+    /// A counted message's `validAfter` is in no usable window of the scope's period.
+    OutsidePeriod {
+        /// The scope tried.
+        scope: usize,
+        /// The message's `validAfter`.
+        valid_after: U256,
+    },
+    /// A counted message stays valid past the end of the period its `validAfter` is in.
+    ValidPastPeriod {
+        /// The scope tried.
+        scope: usize,
+        /// The message's `validBefore`.
+        valid_before: U256,
+        /// The latest `validBefore` the period allows (one past its last second).
+        latest: u64,
+    },
+    /// A counted message's nonce is not the one derived for its slot and period.
+    NonceMismatch {
+        /// The scope tried.
+        scope: usize,
+        /// The nonce the slot and period call for.
+        expected: B256,
+    },
     /// A rule on a field failed (or reads past the fields).
     RuleFailed {
         /// The scope tried.
@@ -83,6 +128,10 @@ impl SigningRefusal {
             Self::MalformedFields { .. } => "MalformedTypedData",
             Self::NestedMismatch { .. } => "NestedStructMismatch",
             Self::RuleFailed { .. } => "SigningRuleFailed",
+            Self::UsesExceeded { .. } => "SigningUsesExceeded",
+            Self::OutsidePeriod { .. } => "OutsidePeriodWindow",
+            Self::ValidPastPeriod { .. } => "ValidPastPeriod",
+            Self::NonceMismatch { .. } => "UseNonceMismatch",
         }
     }
 }
@@ -104,6 +153,28 @@ impl fmt::Display for SigningRefusal {
                 "scope {scope}: nested struct {nested}'s fields do not hash to the field of the message that \
                  holds it"
             ),
+            Self::UsesExceeded { scope, slot: Some(slot), count } => write!(
+                f,
+                "scope {scope}: slot {slot} is past the {count} messages allowed per period"
+            ),
+            Self::UsesExceeded { scope, slot: None, count } => write!(
+                f,
+                "scope {scope} allows {count} messages per period: a message must name the slot it uses"
+            ),
+            Self::OutsidePeriod { scope, valid_after } => write!(
+                f,
+                "scope {scope}: the message's validAfter ({valid_after}) is in no usable window of the scope's \
+                 period"
+            ),
+            Self::ValidPastPeriod { scope, valid_before, latest } => write!(
+                f,
+                "scope {scope}: the message's validBefore ({valid_before}) is past the end of its period: at \
+                 most {latest}"
+            ),
+            Self::NonceMismatch { scope, expected } => write!(
+                f,
+                "scope {scope}: the message's nonce is not the one of its slot and period ({expected})"
+            ),
             Self::RuleFailed { scope, rule, offset, value } => write!(
                 f,
                 "scope {scope}: rule {rule} on the field at byte {offset} fails (the message has {value})"
@@ -113,11 +184,12 @@ impl fmt::Display for SigningRefusal {
 }
 
 impl SessionPolicy {
-    /// Checks a typed-data signing request as the module would: returns the index of the first scope under
-    /// which the signature is valid, or why none is. A session with unrestricted signing (`any`) accepts every
-    /// request, as scope `None`.
+    /// Checks a typed-data signing request of session `session_id` as the module would: returns the index of
+    /// the first scope under which the signature is valid, or why none is. A session with unrestricted signing
+    /// (`any`) accepts every request, as scope `None`.
     pub fn check_signing(
         &self,
+        session_id: B256,
         request: &TypedDataRequest,
     ) -> Result<Option<usize>, SigningRefusal> {
         if self.signing.any {
@@ -131,7 +203,7 @@ impl SessionPolicy {
             if scope.verifier != request.verifier || scope.type_hash != request.type_hash {
                 continue;
             }
-            match check_scope(index, scope, request) {
+            match check_scope(session_id, index, scope, request) {
                 Ok(()) => return Ok(Some(index)),
                 Err(refusal) => last = Some(refusal),
             }
@@ -152,6 +224,7 @@ impl TypedDataScope {
 }
 
 fn check_scope(
+    session_id: B256,
     index: usize,
     scope: &TypedDataScope,
     request: &TypedDataRequest,
@@ -190,6 +263,50 @@ fn check_scope(
             });
         }
     }
+    match &scope.max_uses {
+        Some(limit) => check_counted(session_id, index, limit, request),
+        None => Ok(()),
+    }
+}
+
+/// The module's `_countedUseAllowed`: the slot is below the count, `validAfter` is in a usable window of the
+/// period, `validBefore` at most one second past it, and the nonce is the slot's.
+fn check_counted(
+    session_id: B256,
+    index: usize,
+    limit: &SigningUseLimit,
+    request: &TypedDataRequest,
+) -> Result<(), SigningRefusal> {
+    let slot = match request.slot {
+        Some(slot) if slot < limit.count => slot,
+        slot => {
+            return Err(SigningRefusal::UsesExceeded { scope: index, slot, count: limit.count })
+        }
+    };
+    let word = |offset: u16| {
+        let at = usize::from(offset);
+        request.fields.get(at..at + 32).map(|w| (U256::from_be_slice(w), B256::from_slice(w)))
+    };
+    let malformed = SigningRefusal::MalformedFields { scope: index };
+    let (valid_after, _) = word(limit.valid_after).ok_or(malformed.clone())?;
+    let (valid_before, _) = word(limit.valid_before).ok_or(malformed.clone())?;
+    let (_, nonce) = word(limit.nonce).ok_or(malformed)?;
+    let period = u64::try_from(valid_after)
+        .ok()
+        .filter(|after| *after < 1 << 48)
+        .and_then(|after| limit.period.resolve(after).ok())
+        .ok_or(SigningRefusal::OutsidePeriod { scope: index, valid_after })?;
+    if valid_before > U256::from(period.last + 1) {
+        return Err(SigningRefusal::ValidPastPeriod {
+            scope: index,
+            valid_before,
+            latest: period.last + 1,
+        });
+    }
+    let expected = use_nonce(session_id, index as u8, period.index, slot);
+    if nonce != expected {
+        return Err(SigningRefusal::NonceMismatch { scope: index, expected });
+    }
     Ok(())
 }
 
@@ -204,7 +321,13 @@ pub fn erc1271_signature(
     scope: Option<usize>,
     request: &TypedDataRequest,
 ) -> Result<Bytes, crate::Error> {
-    let scope = scope.map(|index| (index, request.domain_separator, request.fields.as_ref()));
+    let counted = |index: usize| {
+        session.policy.signing.typed_data.get(index).is_some_and(|s| s.max_uses.is_some())
+    };
+    let scope = scope.map(|index| {
+        let slot = if counted(index) { request.slot } else { None };
+        (index, slot, request.domain_separator, request.fields.as_ref())
+    });
     let body = crate::encode::pack_message_signature(session, key_signature, scope)?;
     Ok([module.as_slice(), &body].concat().into())
 }
@@ -234,6 +357,7 @@ mod tests {
                     ArgRule { offset: 96, path: vec![], condition: Condition::Lte(U256::from(50)) },
                 ],
                 encode_type: None,
+                max_uses: None,
             })
             .build()
             .unwrap()
@@ -254,6 +378,7 @@ mod tests {
             domain_separator: B256::repeat_byte(1),
             type_hash: B256::repeat_byte(7),
             fields: fields.into(),
+            slot: None,
         }
     }
 
@@ -262,7 +387,10 @@ mod tests {
         let verifier = Address::repeat_byte(2);
         let details = B256::repeat_byte(3);
         let policy = permit_single_policy(verifier, details);
-        assert_eq!(policy.check_signing(&request(verifier, details, 50, 50)), Ok(Some(0)));
+        assert_eq!(
+            policy.check_signing(B256::ZERO, &request(verifier, details, 50, 50)),
+            Ok(Some(0))
+        );
     }
 
     #[test]
@@ -270,7 +398,8 @@ mod tests {
         let verifier = Address::repeat_byte(2);
         let details = B256::repeat_byte(3);
         let policy = permit_single_policy(verifier, details);
-        let refusal = policy.check_signing(&request(verifier, details, 51, 51)).unwrap_err();
+        let refusal =
+            policy.check_signing(B256::ZERO, &request(verifier, details, 51, 51)).unwrap_err();
         assert_eq!(
             refusal,
             SigningRefusal::RuleFailed { scope: 0, rule: 1, offset: 96, value: U256::from(51) }
@@ -284,7 +413,9 @@ mod tests {
         let details = B256::repeat_byte(3);
         let policy = permit_single_policy(verifier, details);
         // The details shown say 10; the message's details hash says 1,000,000.
-        let refusal = policy.check_signing(&request(verifier, details, 10, 1_000_000)).unwrap_err();
+        let refusal = policy
+            .check_signing(B256::ZERO, &request(verifier, details, 10, 1_000_000))
+            .unwrap_err();
         assert_eq!(refusal, SigningRefusal::NestedMismatch { scope: 0, nested: 0 });
     }
 
@@ -294,10 +425,80 @@ mod tests {
         let details = B256::repeat_byte(3);
         let mut policy = permit_single_policy(verifier, details);
         let other = request(Address::repeat_byte(9), details, 1, 1);
-        assert_eq!(policy.check_signing(&other).unwrap_err().rule(), "SigningScopeMissing");
+        assert_eq!(
+            policy.check_signing(B256::ZERO, &other).unwrap_err().rule(),
+            "SigningScopeMissing"
+        );
         policy.signing.typed_data.clear();
-        assert_eq!(policy.check_signing(&other), Err(SigningRefusal::NoSigning));
+        assert_eq!(policy.check_signing(B256::ZERO, &other), Err(SigningRefusal::NoSigning));
         policy.signing.any = true;
-        assert_eq!(policy.check_signing(&other), Ok(None));
+        assert_eq!(policy.check_signing(B256::ZERO, &other), Ok(None));
+    }
+
+    #[test]
+    fn a_counted_message_must_carry_its_slots_nonce_and_stay_in_its_period() {
+        let verifier = Address::repeat_byte(2);
+        let type_hash = B256::repeat_byte(7);
+        let id = B256::repeat_byte(9);
+        let policy = SessionPolicy::builder()
+            .sign_typed_data(TypedDataScope {
+                name: None,
+                verifier,
+                type_hash,
+                nested: vec![],
+                rules: vec![],
+                encode_type: None,
+                max_uses: Some(SigningUseLimit {
+                    count: 2,
+                    period: crate::Period::every(100),
+                    nonce: 160,
+                    valid_after: 96,
+                    valid_before: 128,
+                }),
+            })
+            .build()
+            .unwrap();
+        let message = |after: u64, before: u64, nonce: B256, slot: Option<u16>| TypedDataRequest {
+            verifier,
+            domain_separator: B256::repeat_byte(1),
+            type_hash,
+            fields: [
+                &word(1)[..],
+                &word(2),
+                &word(3),
+                &word(after),
+                &word(before),
+                nonce.as_slice(),
+            ]
+            .concat()
+            .into(),
+            slot,
+        };
+        // validAfter 150 is in period 2 ([100, 200)).
+        let nonce = use_nonce(id, 0, 2, 1);
+        assert_eq!(policy.check_signing(id, &message(150, 200, nonce, Some(1))), Ok(Some(0)));
+        let refused = |m: TypedDataRequest| policy.check_signing(id, &m).unwrap_err();
+        assert_eq!(refused(message(150, 200, nonce, None)).rule(), "SigningUsesExceeded");
+        assert_eq!(
+            refused(message(150, 200, use_nonce(id, 0, 2, 2), Some(2))),
+            SigningRefusal::UsesExceeded { scope: 0, slot: Some(2), count: 2 }
+        );
+        assert_eq!(
+            refused(message(150, 201, nonce, Some(1))),
+            SigningRefusal::ValidPastPeriod {
+                scope: 0,
+                valid_before: U256::from(201),
+                latest: 200
+            }
+        );
+        // Period 1's nonce in period 2's window, and another session's.
+        assert_eq!(
+            refused(message(150, 200, use_nonce(id, 0, 1, 1), Some(1))).rule(),
+            "UseNonceMismatch"
+        );
+        assert_eq!(
+            refused(message(150, 200, use_nonce(B256::ZERO, 0, 2, 1), Some(1))).rule(),
+            "UseNonceMismatch"
+        );
     }
 }

@@ -45,7 +45,11 @@ fn every_example_policy_reads() {
         let path = entry.unwrap().path();
         let policy = PolicyFile::load(&path, &context())
             .unwrap_or_else(|e| panic!("{} does not read: {e}", path.display()));
-        assert!(!policy.actions.is_empty(), "{}", path.display());
+        assert!(
+            !policy.actions.is_empty() || !policy.signing.is_empty(),
+            "{} allows nothing",
+            path.display()
+        );
         read += 1;
     }
     assert!(read >= 7, "only {read} example policies");
@@ -420,4 +424,55 @@ fn signing_must_say_what_or_opt_in_to_anything() {
     .unwrap_err()
     .to_string();
     assert!(moved.contains("top-level [signing]"), "{moved}");
+}
+
+#[test]
+fn a_counted_signing_scope_reads_its_count_period_and_fields() {
+    let policy = PolicyFile::load(examples().join("x402-payments.toml"), &context()).unwrap();
+    let [scope] = &policy.signing.typed_data[..] else { panic!("one scope") };
+    let limit = scope.max_uses.as_ref().expect("counted");
+    assert_eq!(limit.count, 100);
+    assert_eq!(limit.period, Period::every(86_400));
+    // TransferWithAuthorization(from, to, value, validAfter, validBefore, nonce): words 3, 4 and 5.
+    assert_eq!((limit.valid_after, limit.valid_before, limit.nonce), (96, 128, 160));
+    let text = policy.describe(&context().tokens).join("\n");
+    assert!(
+        text.contains("at most 100 such messages take effect per day (at most 1 USDC)"),
+        "{text}"
+    );
+
+    // Fields named otherwise, and the errors that say what to write.
+    let head = r#"
+        [[signing.typed_data]]
+        verifier = "USDC"
+        type = "Voucher(address to,uint256 value,uint64 notBefore,uint64 deadline,bytes32 salt,address owner)"
+        "#;
+    let named = read(&format!(
+        "{head}max_uses = {{ count = 5, per = \"1 hour\", nonce = \"salt\", valid_after = \"notBefore\", valid_before = \"deadline\" }}\n"
+    ))
+    .unwrap();
+    let limit = named.signing.typed_data[0].max_uses.clone().unwrap();
+    assert_eq!((limit.count, limit.valid_after, limit.valid_before, limit.nonce), (5, 64, 96, 128));
+    let missing = read(&format!("{head}max_uses = {{ count = 5, per = \"1 hour\" }}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("`validAfter`") || missing.contains("nonce"), "{missing}");
+    assert!(missing.contains("name the field with"), "{missing}");
+    let wrong = read(&format!(
+        "{head}max_uses = {{ count = 5, per = \"1 hour\", nonce = \"owner\", valid_after = \"notBefore\", valid_before = \"deadline\" }}\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        wrong.contains(
+            "field `owner` is a address, but a counted message's nonce must be a bytes32"
+        ),
+        "{wrong}"
+    );
+    let zero = read(&format!(
+        "{head}max_uses = {{ count = 0, per = \"1 hour\", nonce = \"salt\", valid_after = \"notBefore\", valid_before = \"deadline\" }}\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(zero.contains("max_uses count 0 is out of range: write 1 to 65,535"), "{zero}");
 }

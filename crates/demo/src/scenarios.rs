@@ -100,6 +100,16 @@ pub enum Outcome {
         /// What the bundler or the chain said when the operation was signed and sent anyway.
         enforced_by: String,
     },
+    /// An x402 payment was signed by the session key and settled: the seller served the resource.
+    #[serde(rename_all = "camelCase")]
+    Paid {
+        /// What was paid, e.g. "0.01 USDC".
+        amount: String,
+        /// The payee.
+        to: Address,
+        /// The settlement transaction.
+        transaction: String,
+    },
     /// A setup fact: a session granted or revoked, an account staked, a chain started.
     #[serde(rename_all = "camelCase")]
     Done {
@@ -154,7 +164,7 @@ impl From<leash_devnet::DevnetError> for DemoError {
     }
 }
 
-/// Runs the ten scenarios on one [`LocalStack`], each with its own session, and returns their stories.
+/// Runs the eleven scenarios on one [`LocalStack`], each with its own session, and returns their stories.
 pub async fn run_all(progress: &dyn Progress) -> Result<Vec<Scenario>, DemoError> {
     progress.waiting("the local stack (anvil, contracts, bundler, the owner's account) to start");
     let stack = LocalStack::start().await?;
@@ -171,6 +181,7 @@ pub async fn run_all(progress: &dyn Progress) -> Result<Vec<Scenario>, DemoError
         revocation(&stack, progress).await?,
         multichain(&stack, progress).await?,
         nonce_lanes(&stack, progress).await?,
+        x402_market(&stack, progress).await?,
         subscription(&stack, progress).await?,
     ])
 }
@@ -638,6 +649,120 @@ pub async fn agent_payment(
     Ok(run.finish())
 }
 
+/// An orchestrator buys answers from the sub-agent's HTTP endpoint, paying each with x402 from its session:
+/// an EIP-3009 authorisation signed by the session key, settled into the sub-agent's own account. A payment
+/// over the per-call cap, to another payee or past the day's count is refused before signing, and, signed
+/// anyway, refused by the token (which asks the account, which asks the module).
+pub async fn x402_market(
+    stack: &LocalStack,
+    progress: &dyn Progress,
+) -> Result<Scenario, DemoError> {
+    let run = Recorder::start(
+        "x402_market",
+        "An orchestrator pays a sub-agent's x402 endpoint per answer from its session, at most 3 answers a day",
+        progress,
+    );
+    let sub_agent = sub_agent_account(stack, &run).await?;
+    let d = stack.deployment();
+    let price = |amount: u64, pay_to: Address| leash_x402::Price {
+        chain_id: stack.chain.chain_id,
+        asset: d.usdc,
+        amount: U256::from(amount),
+        pay_to,
+        token_name: "USD Coin (devnet)".into(),
+        token_version: "2".into(),
+        max_timeout_seconds: 300,
+        description: Some("an answer".into()),
+    };
+    // The sub-agent settles its own sales, paying the gas from a devnet key.
+    let facilitator = Arc::new(
+        leash_x402::LocalFacilitator::connect(
+            stack.devnet.rpc_url().as_str(),
+            stack.devnet.dev_keys()[2].clone(),
+        )
+        .await
+        .map_err(|e| DemoError::Setup(format!("the sub-agent's facilitator: {e}")))?,
+    );
+    let answers = sell(price(CENT, sub_agent), facilitator.clone()).await?;
+    let dear = sell(price(2 * CENT, sub_agent), facilitator.clone()).await?;
+    let elsewhere = sell(price(CENT, STRANGER), facilitator).await?;
+    run.done(
+        "the sub-agent sells answers over x402 at 0.01 USDC, paid into its own account",
+        format!("serving {answers}/answer"),
+    );
+
+    let key = Arc::new(EcdsaSigner::random());
+    let policy = x402_policy(stack, sub_agent)?;
+    let orchestrator = Arc::new(run.grant_with(stack, policy, key).await?);
+    let payer = leash_x402::Payer::new(orchestrator.clone());
+    for question in ["first", "second", "third"] {
+        run.buy(&payer, format!("buy the {question} answer for 0.01 USDC"), &answers).await?;
+    }
+    let forced = |value: u64, to: Address, slot: u16| {
+        let request = leash_sdk::TransferRequest {
+            token: d.usdc,
+            to,
+            value: U256::from(value),
+            valid_for: Duration::from_secs(300),
+        };
+        (request, slot)
+    };
+    run.refused(&payer, "buy a fourth answer the same day", &answers, forced(CENT, sub_agent, 3))
+        .await?;
+    run.refused(&payer, "buy an answer priced 0.02 USDC", &dear, forced(2 * CENT, sub_agent, 0))
+        .await?;
+    run.refused(&payer, "pay a stranger's endpoint", &elsewhere, forced(CENT, STRANGER, 0)).await?;
+    Ok(run.finish())
+}
+
+/// 0.01 USDC in raw units.
+const CENT: u64 = 10_000;
+
+/// The orchestrator's x402 session: USDC payments to the sub-agent only, at most 0.01 USDC each and 3 a day.
+fn x402_policy(stack: &LocalStack, sub_agent: Address) -> Result<SessionPolicy, DemoError> {
+    let text = format!(
+        r#"version = 1
+
+[session]
+name = "orchestrator x402 payments"
+valid_until = "2028-01-01T00:00:00Z"
+
+[[signing.typed_data]]
+name = "pay the sub-agent per answer"
+verifier = "USDC"
+type = "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
+rules = [{{ field = "to", eq = "{sub_agent}" }}, {{ field = "value", lte = "0.01 USDC" }}]
+max_uses = {{ count = 3, per = "1 day" }}
+"#
+    );
+    Ok(PolicyFile::parse(&text, "x402-market.toml", &stack.context())?)
+}
+
+/// Serves `/answer` at `price` on a free local port, for as long as the process runs; its base URL.
+async fn sell(
+    price: leash_x402::Price,
+    facilitator: Arc<leash_x402::LocalFacilitator>,
+) -> Result<String, DemoError> {
+    let paywall = Arc::new(leash_x402::Paywall::new(price, facilitator));
+    let app = axum::Router::new()
+        .route(
+            "/answer",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({ "answer": 42 })) }),
+        )
+        .layer(axum::middleware::from_fn_with_state(paywall, leash_x402::charge));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| DemoError::Setup(format!("the sub-agent's endpoint: {e}")))?;
+    let url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| DemoError::Setup(format!("the endpoint's address: {e}")))?
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
 /// The sub-agent's leash account: its own owner, the session module installed; deployed or not.
 pub async fn sub_agent(stack: &LocalStack) -> Result<SmartAccount, DemoError> {
     let d = stack.deployment();
@@ -947,6 +1072,101 @@ impl<'a> Recorder<'a> {
             ),
         );
         Ok(agent)
+    }
+
+    /// An agent for `policy` signing with `key`, its session granted by the owner's transaction.
+    async fn grant_with(
+        &self,
+        stack: &LocalStack,
+        policy: SessionPolicy,
+        key: Arc<EcdsaSigner>,
+    ) -> Result<SessionAgent, DemoError> {
+        let name = policy.name.clone().unwrap_or_else(|| "unnamed".into());
+        let agent = stack.agent_with(policy, key)?;
+        self.waiting(&format!("the owner's grant of \"{name}\" to be included"));
+        let outcome = stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await?;
+        self.done(
+            format!("grant the session \"{name}\" by owner transaction"),
+            format!(
+                "session {} granted in transaction {}",
+                agent.session_id(),
+                outcome.transaction_hash
+            ),
+        );
+        Ok(agent)
+    }
+
+    /// Fetches `{url}/answer` through `payer` and records the payment, or how it was refused.
+    async fn buy(
+        &self,
+        payer: &leash_x402::Payer,
+        attempted: impl Into<String>,
+        url: &str,
+    ) -> Result<Outcome, DemoError> {
+        let attempted = attempted.into();
+        self.waiting(&attempted);
+        let request = payer
+            .request(reqwest::Method::GET, &format!("{url}/answer"))
+            .build()
+            .map_err(|e| DemoError::Setup(e.to_string()))?;
+        let outcome = match payer.send(request).await {
+            Ok(leash_x402::Paid { payment: Some(payment), .. }) => Outcome::Paid {
+                amount: format!(
+                    "{} USDC",
+                    leash_core::format_units(payment.authorization.value, 6)
+                ),
+                to: payment.authorization.to,
+                transaction: payment.receipt.transaction,
+            },
+            Ok(paid) => {
+                return Err(DemoError::Setup(format!(
+                    "{url} served without asking to be paid ({})",
+                    paid.status
+                )))
+            }
+            Err(e) => return Err(DemoError::Setup(format!("the payment failed: {e}"))),
+        };
+        Ok(self.record(attempted, outcome))
+    }
+
+    /// Tries to buy `{url}/answer`, which the session's rules refuse: records the pre-flight's refusal, then
+    /// what the seller's facilitator (the token, the account, the module) says to `forced`, signed anyway.
+    async fn refused(
+        &self,
+        payer: &leash_x402::Payer,
+        attempted: &str,
+        url: &str,
+        forced: (leash_sdk::TransferRequest, u16),
+    ) -> Result<Outcome, DemoError> {
+        self.waiting(attempted);
+        let request = payer
+            .request(reqwest::Method::GET, &format!("{url}/answer"))
+            .build()
+            .map_err(|e| DemoError::Setup(e.to_string()))?;
+        let (rule, preflight) = match payer.send(request).await {
+            Err(e @ leash_x402::Error::Refused(_)) => (e.rule().map(str::to_string), e.to_string()),
+            Ok(paid) => {
+                return Err(DemoError::Setup(format!(
+                    "{url} was paid although the session forbids it ({})",
+                    paid.status
+                )))
+            }
+            Err(e) => {
+                return Err(DemoError::Setup(format!("the payment failed unexpectedly: {e}")))
+            }
+        };
+        let (transfer, slot) = forced;
+        let authorization = payer.agent().authorize_transfer_unchecked(&transfer, slot).await?;
+        let request = payer
+            .request(reqwest::Method::GET, &format!("{url}/answer"))
+            .build()
+            .map_err(|e| DemoError::Setup(e.to_string()))?;
+        let enforced_by = match payer.send_signed(request, &authorization).await {
+            Err(leash_x402::Error::PaymentRefused { reason, .. }) => reason,
+            Err(e) => e.to_string(),
+            Ok(paid) => format!("nothing: signed anyway, it was paid and served ({})", paid.status),
+        };
+        Ok(self.record(attempted, Outcome::Rejected { rule, preflight, enforced_by }))
     }
 
     /// Moves the chain's clock to `time`, with a block mined there.

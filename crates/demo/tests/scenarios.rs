@@ -58,6 +58,7 @@ fn attempts(scenario: &Scenario) -> Vec<(&str, &str)> {
         .filter_map(|s| match &s.outcome {
             Outcome::Landed { .. } => Some((s.attempted.as_str(), "landed")),
             Outcome::Rejected { .. } => Some((s.attempted.as_str(), "rejected")),
+            Outcome::Paid { .. } => Some((s.attempted.as_str(), "paid")),
             Outcome::Done { .. } => None,
         })
         .collect()
@@ -276,6 +277,45 @@ async fn nonce_lanes_let_eight_tasks_pay_in_parallel() {
 }
 
 #[tokio::test]
+async fn x402_market_pays_the_sub_agent_per_answer_within_the_days_count() {
+    let stack = stack().await;
+    let account = stack.account.address;
+    let before = usdc_of(&stack, account).await;
+    let scenario = scenarios::x402_market(&stack, &Silent).await.unwrap();
+
+    let sub_agent = scenarios::sub_agent(&stack).await.unwrap().address;
+    let paid: Vec<&Outcome> = scenario
+        .steps
+        .iter()
+        .map(|s| &s.outcome)
+        .filter(|o| matches!(o, Outcome::Paid { .. }))
+        .collect();
+    assert_eq!(paid.len(), 3, "{scenario:#?}");
+    for outcome in paid {
+        let Outcome::Paid { amount, to, transaction } = outcome else { unreachable!() };
+        assert_eq!((amount.as_str(), *to), ("0.01 USDC", sub_agent));
+        assert!(transaction.starts_with("0x"), "{transaction}");
+    }
+    assert_eq!(
+        scenario.rejected_rules(),
+        ["SigningUsesExceeded", "SigningRuleFailed", "SigningRuleFailed"],
+        "{scenario:#?}"
+    );
+    for step in &scenario.steps {
+        if let Outcome::Rejected { enforced_by, .. } = &step.outcome {
+            // Signed anyway, the token asked the account, whose module refused the signature.
+            assert!(
+                enforced_by.contains("InvalidAuthorizationSignature"),
+                "{}: {enforced_by}",
+                step.attempted
+            );
+        }
+    }
+    assert_eq!(usdc_of(&stack, sub_agent).await, U256::from(30_000u64), "three answers paid");
+    assert_eq!(before - usdc_of(&stack, account).await, U256::from(30_000u64));
+}
+
+#[tokio::test]
 async fn run_all_tells_every_story_on_one_stack() {
     let started = std::time::Instant::now();
     let all = leash_demo::run_all(&Silent).await.unwrap();
@@ -295,6 +335,11 @@ async fn run_all_tells_every_story_on_one_stack() {
             ("revocation", 1, vec!["SessionIsRevoked"]),
             ("multichain", 2, vec![]),
             ("nonce_lanes", 24, vec![]),
+            (
+                "x402_market",
+                0,
+                vec!["SigningUsesExceeded", "SigningRuleFailed", "SigningRuleFailed"]
+            ),
             ("subscription", 12, SUBSCRIPTION_RULES.to_vec()),
         ],
         "{all:#?}"

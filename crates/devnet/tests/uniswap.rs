@@ -96,6 +96,10 @@ async fn pairs_and_pools_are_seeded_at_the_devnet_price() {
     assert_eq!(uniswap.v3_pools.len(), 3);
 }
 
+/// A swap's gas, stated rather than estimated: the estimate runs in a block whose timestamp may equal the last
+/// swap's, where a pair skips its price accumulators, and the swap then lands a second later and needs more.
+const SWAP_GAS: u64 = 1_000_000;
+
 #[tokio::test]
 async fn a_plain_account_swaps_on_v2_and_v3_for_what_is_quoted() {
     let (devnet, d, uniswap) = start().await;
@@ -121,6 +125,7 @@ async fn a_plain_account_swaps_on_v2_and_v3_for_what_is_quoted() {
     let swap = router
         .swapExactTokensForTokens(amount_in, quoted, path, trader, U256::MAX)
         .from(trader)
+        .gas(SWAP_GAS)
         .send()
         .await
         .expect("sent");
@@ -156,6 +161,7 @@ async fn a_plain_account_swaps_on_v2_and_v3_for_what_is_quoted() {
             sqrtPriceLimitX96: U160::ZERO,
         })
         .from(trader)
+        .gas(SWAP_GAS)
         .send()
         .await
         .expect("sent");
@@ -191,6 +197,7 @@ async fn a_plain_account_swaps_on_v2_and_v3_for_what_is_quoted() {
             amountOutMinimum: quoted,
         })
         .from(trader)
+        .gas(SWAP_GAS)
         .send()
         .await
         .expect("sent");

@@ -39,7 +39,7 @@ pub struct ServedSession {
     /// Token symbols.
     pub tokens: TokenTable,
     /// The agent, with the session's key.
-    pub agent: SessionAgent,
+    pub agent: std::sync::Arc<SessionAgent>,
     /// The network's bundler, to look up operations by hash.
     pub bundler: Option<BundlerClient>,
 }

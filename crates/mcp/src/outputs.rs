@@ -231,3 +231,49 @@ pub(crate) struct OperationOutput {
     /// Once included: the bundler's whole receipt.
     pub(crate) receipt: Option<Value>,
 }
+
+/// `pay_for_resource`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PayOutput {
+    /// The resource's final HTTP status.
+    pub(crate) status: u16,
+    /// Its body: JSON when it is JSON, else text.
+    pub(crate) body: Value,
+    /// The payment, when the resource asked for one.
+    pub(crate) paid: Option<PaidOutput>,
+    /// What the session's counted payment scopes for the paid token have left this period.
+    pub(crate) payments_left: Vec<PaymentsLeftOutput>,
+}
+
+/// A payment made.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PaidOutput {
+    /// Raw token units (a decimal string).
+    pub(crate) amount: String,
+    /// The amount in the token's units ("0.01 USDC"), when the token is known.
+    pub(crate) amount_text: Option<String>,
+    /// The token.
+    pub(crate) token: String,
+    /// The payee.
+    pub(crate) to: String,
+    /// The settlement transaction.
+    pub(crate) transaction: String,
+    /// The network it settled on.
+    pub(crate) network: String,
+}
+
+/// A counted payment scope's standing.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PaymentsLeftOutput {
+    /// Payments still possible this period.
+    pub(crate) left: u16,
+    /// Payments allowed per period.
+    pub(crate) per_period: u16,
+    /// The most one payment may carry (raw units), when capped.
+    pub(crate) per_payment: Option<String>,
+    /// When the next period opens (unix seconds), if ever.
+    pub(crate) next_period: Option<u64>,
+}

@@ -108,6 +108,21 @@ pub(crate) struct SendInput {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct PayInput {
+    /// The session's name; may be left out when the server serves one session.
+    session: Option<String>,
+    /// The resource's URL.
+    url: String,
+    /// The HTTP method (default GET).
+    method: Option<String>,
+    /// A JSON body to send.
+    body: Option<Value>,
+    /// The most to pay for this request, with its unit ("0.10 USDC"); a larger price is refused before signing.
+    max: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct OperationInput {
     /// The session's name; may be left out when the server serves one session.
     session: Option<String>,
@@ -509,6 +524,82 @@ impl LeashMcp {
             gas_used: Some(outcome.actual_gas_used.to_string()),
             gas_cost_wei: Some(outcome.actual_gas_cost.to_string()),
         }))
+    }
+
+    #[tool(
+        description = "Fetches an HTTP resource that may charge with x402, paying once from the smart account with the session key, within the session's signing rules (payee, amount per payment, payments per period). A payment the rules refuse is never signed; the error names the rule. Returns the resource, what was paid and what is left this period.",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true),
+        output_schema = result_or_error::<PayOutput>()
+    )]
+    async fn pay_for_resource(&self, Parameters(input): Parameters<PayInput>) -> ToolResult {
+        let served = self.served(input.session.as_deref()).map_err(tool_error)?;
+        let bad = |message: String| tool_error(Failure::bad_input(message));
+        let method = input.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+        let method = method
+            .parse::<reqwest::Method>()
+            .map_err(|_| bad(format!("`{method}` is not an HTTP method (GET, POST, ...)")))?;
+        let mut payer = leash_x402::Payer::new(served.agent.clone());
+        if let Some(max) = &input.max {
+            let max = leash_core::parse_amount(max, &served.tokens).map_err(|e| {
+                bad(format!("max {max}: {e}; write the most to pay, e.g. \"0.10 USDC\""))
+            })?;
+            payer = payer.max(max.raw);
+        }
+        let mut request = payer.request(method, &input.url);
+        if let Some(body) = &input.body {
+            request = request.json(body);
+        }
+        let request = request.build().map_err(|e| bad(format!("{}: {e}", input.url)))?;
+        let paid = match payer.send(request).await {
+            Ok(paid) => paid,
+            Err(leash_x402::Error::Refused(e)) => {
+                return Err(Self::refusal(&served, Failure::from(e)).await)
+            }
+            Err(e @ leash_x402::Error::OverMax { .. }) => {
+                let mut failure = Failure::new(FailureKind::Policy, e.to_string());
+                failure.rule = Some("MaxPerRequest".into());
+                return Err(tool_error(failure));
+            }
+            Err(leash_x402::Error::Sdk(e)) => return Err(tool_error(e.into())),
+            Err(e @ leash_x402::Error::Http { .. }) => {
+                return Err(tool_error(Failure::network(e.to_string())))
+            }
+            Err(e) => return Err(tool_error(Failure::new(FailureKind::Failed, e.to_string()))),
+        };
+        let status = paid.status.as_u16();
+        let text = String::from_utf8_lossy(&paid.body).into_owned();
+        let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+        let mut payments_left = Vec::new();
+        if let Some(payment) = &paid.payment {
+            for left in
+                served.agent.payments_left(payment.authorization.token).await.unwrap_or_default()
+            {
+                payments_left.push(PaymentsLeftOutput {
+                    left: left.left,
+                    per_period: left.count,
+                    per_payment: left.per_payment.map(|v| v.to_string()),
+                    next_period: left.next_period,
+                });
+            }
+        }
+        let paid = paid.payment.map(|p| {
+            let a = &p.authorization;
+            let amount_text = served.tokens.symbol_of(a.token).and_then(|symbol| {
+                served
+                    .tokens
+                    .get(symbol)
+                    .map(|t| format!("{} {symbol}", format_units(a.value, t.decimals)))
+            });
+            PaidOutput {
+                amount: a.value.to_string(),
+                amount_text,
+                token: a.token.to_string(),
+                to: a.to.to_string(),
+                transaction: p.receipt.transaction.clone(),
+                network: p.receipt.network.clone(),
+            }
+        });
+        Ok(output(PayOutput { status, body, paid, payments_left }))
     }
 
     #[tool(

@@ -8,6 +8,7 @@ use crate::{
     gas::GasLimits,
     lanes::{EntryPointNonces, Lane, LaneAllocator, NonceKey, NonceLease},
     paymaster::PaymasterClient,
+    payment::SignedSlots,
     signer::SessionSigner,
     submit::{rule_of_bundler_error, OpOutcome, Submitter},
     userop::UserOperation,
@@ -35,6 +36,8 @@ pub struct SessionAgent {
     paymaster: Option<(PaymasterClient, serde_json::Value)>,
     lanes: LaneAllocator<EntryPointNonces<DynProvider>>,
     wait: Duration,
+    /// The payment slots this agent has signed ([`SessionAgent::authorize_transfer`]).
+    slots: SignedSlots,
 }
 
 /// The outcome of a pre-flight: the operation's window if allowed, or the rule that rejects it.
@@ -189,6 +192,7 @@ impl SessionAgentBuilder {
             paymaster: self.paymaster,
             lanes,
             wait: Duration::from_secs(120),
+            slots: SignedSlots::default(),
         })
     }
 }
@@ -207,6 +211,14 @@ impl SessionAgent {
             submitter: None,
             paymaster: None,
         }
+    }
+
+    pub(crate) fn signed_slots(&self) -> &SignedSlots {
+        &self.slots
+    }
+
+    pub(crate) fn signer(&self) -> &dyn SessionSigner {
+        self.signer.as_ref()
     }
 
     /// The session seen without its key: explain and status need nothing else.
@@ -253,7 +265,9 @@ impl SessionAgent {
         let refused =
             |rule: &str, message: String| Error::SigningRefused { rule: rule.into(), message };
         let policy = &self.view.session.policy;
-        let scope = policy.check_signing(request).map_err(|r| refused(r.rule(), r.to_string()))?;
+        let scope = policy
+            .check_signing(self.view.session_id, request)
+            .map_err(|r| refused(r.rule(), r.to_string()))?;
         let snapshot = self.view.chain.snapshot(self.view.reads(false, &[])).await?;
         let (state, now) = (snapshot.state, snapshot.now);
         let record = &state.session;

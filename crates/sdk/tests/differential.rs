@@ -28,7 +28,8 @@ use leash_contracts::{
 use leash_core::{
     encode_execute, use_digest, Action, ActivePart, AmountCap, ArgRule, Call, CallScope, Condition,
     Evaluator, NestedStruct, OpGas, Operation, Period, PublicKey, Rejection, Session,
-    SessionPolicy, SessionUse, SigningPolicy, Target, Timestamp, TypedDataScope, UseLimit, Window,
+    SessionPolicy, SessionUse, SigningPolicy, SigningUseLimit, Target, Timestamp, TypedDataScope,
+    UseLimit, Window,
 };
 use leash_sdk::{signer::EcdsaSigner, submit::decode_module_revert, userop::UserOperation};
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
@@ -339,6 +340,13 @@ fn signing(rng: &mut StdRng, world: &World) -> SigningPolicy {
                     .map(|_| ArgRule { offset: 32, path: vec![], condition: condition(rng, world) })
                     .collect(),
                 encode_type: None,
+                max_uses: rng.gen_bool(0.3).then(|| SigningUseLimit {
+                    count: rng.gen_range(1..5),
+                    period: period(rng),
+                    nonce: 160,
+                    valid_after: 96,
+                    valid_before: 128,
+                }),
             })
             .collect(),
     }

@@ -502,6 +502,7 @@ async fn the_session_signs_typed_data_only_within_its_scope_and_the_account_agre
                 ArgRule { offset: 64, path: vec![], condition: Condition::Lte(usdc(100)) },
             ],
             encode_type: Some(permit.into()),
+            max_uses: None,
         })
         .build()
         .unwrap();
@@ -513,6 +514,7 @@ async fn the_session_signs_typed_data_only_within_its_scope_and_the_account_agre
         fields: (stack.account.address, spender, value, U256::ZERO, U256::from(2_000_000_000u64))
             .abi_encode_params()
             .into(),
+        slot: None,
     };
 
     // Not granted yet: nothing is signed.

@@ -9,7 +9,8 @@ use alloy::primitives::{aliases::U96, keccak256, Address, Bytes, FixedBytes, B25
 use leash_contracts::{bindings::SessionEncoderHarness, SignerKind};
 use leash_core::{
     Action, ActivePart, AmountCap, ArgRule, CallScope, Condition, NestedStruct, Period, PublicKey,
-    Session, SessionPolicy, SigningPolicy, Target, Timestamp, TypedDataScope, UseLimit, Window,
+    Session, SessionPolicy, SigningPolicy, SigningUseLimit, Target, Timestamp, TypedDataScope,
+    UseLimit, Window,
 };
 use leash_devnet::Devnet;
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
@@ -119,6 +120,16 @@ fn scope(rng: &mut StdRng) -> TypedDataScope {
             .collect(),
         rules: rules(rng, 6),
         encode_type: None,
+        max_uses: rng.gen_bool(0.5).then(|| SigningUseLimit {
+            count: rng.gen_range(1..=u16::MAX),
+            period: {
+                let kind = rng.gen_range(0..4);
+                period(rng, kind)
+            },
+            nonce: rng.gen(),
+            valid_after: rng.gen(),
+            valid_before: rng.gen(),
+        }),
     }
 }
 

@@ -372,6 +372,7 @@ async fn permit2_payments_sign_one_time_transfers_the_merchant_can_use_once() {
                 "PermitTransferFrom(TokenPermissions permitted,address spender,uint256 nonce,uint256 deadline)TokenPermissions(address token,uint256 amount)",
             ),
             fields: [primary, permitted].concat().into(),
+            slot: None,
         }
     };
     let signed = payer.sign_typed_data(&permit(usdc(100), MERCHANT, 7)).await.unwrap();

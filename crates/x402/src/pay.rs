@@ -1,0 +1,263 @@
+//! Paying: an HTTP client whose payer is the smart account and whose signer is the session key.
+//!
+//! [`Payer::send`] sends a request; on `402 Payment Required` it reads the offers, keeps those it can pay
+//! (`exact` on this chain, within the caller's `max`), asks the agent for an EIP-3009 authorisation of the first
+//! one the session's signing rules allow ([`SessionAgent::authorize_transfer`]: the pre-flight, then the
+//! signature), retries with it, and returns the resource with the settlement receipt. Nothing is signed for an
+//! offer the session would refuse; the refusal names the rule.
+
+use crate::{
+    wire::{
+        decode_header, encode_header, Authorization, ExactPayload, PaymentPayload, PaymentRequired,
+        PaymentRequirements, SettleResponse, EXACT, PAYMENT_REQUIRED, PAYMENT_RESPONSE,
+        PAYMENT_SIGNATURE, X402_VERSION,
+    },
+    Error,
+};
+use alloy::primitives::U256;
+use leash_sdk::{SessionAgent, TransferAuthorization, TransferRequest};
+use reqwest::{header::HeaderMap, StatusCode};
+use std::{sync::Arc, time::Duration};
+
+/// Most seconds an authorisation stays valid, whatever an offer asks (a shorter window leaves less time for a
+/// signed payment to be used by someone else).
+pub const MAX_VALIDITY: u64 = 3_600;
+
+/// An HTTP client that pays x402 offers from the account, with the session key.
+#[derive(Clone, Debug)]
+pub struct Payer {
+    http: reqwest::Client,
+    agent: Arc<SessionAgent>,
+    max: Option<U256>,
+}
+
+/// A response, and the payment made for it if there was one.
+#[derive(Debug)]
+pub struct Paid {
+    /// The final HTTP status.
+    pub status: StatusCode,
+    /// The final response's headers.
+    pub headers: HeaderMap,
+    /// The final response's body.
+    pub body: axum::body::Bytes,
+    /// The payment, when the resource asked for one.
+    pub payment: Option<Payment>,
+}
+
+/// A payment made for a resource.
+#[derive(Clone, Debug)]
+pub struct Payment {
+    /// The offer paid.
+    pub requirements: PaymentRequirements,
+    /// The signed authorisation sent.
+    pub authorization: TransferAuthorization,
+    /// The settlement receipt from the `PAYMENT-RESPONSE` header.
+    pub receipt: SettleResponse,
+}
+
+impl Payer {
+    /// A payer for `agent`'s account, paying any amount its session allows.
+    pub fn new(agent: Arc<SessionAgent>) -> Self {
+        Self { http: reqwest::Client::new(), agent, max: None }
+    }
+
+    /// Refuses, before signing, any offer above `max` raw token units per request.
+    pub fn max(mut self, max: U256) -> Self {
+        self.max = Some(max);
+        self
+    }
+
+    /// Uses `http` for the requests (timeouts, proxies).
+    pub fn http(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The agent paying.
+    pub fn agent(&self) -> &SessionAgent {
+        &self.agent
+    }
+
+    /// A request builder on this payer's HTTP client; send the built request with [`Payer::send`].
+    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, url)
+    }
+
+    /// Sends `request`, paying once if the resource asks for it. A request whose body cannot be sent twice (a
+    /// stream) is refused.
+    pub async fn send(&self, request: reqwest::Request) -> Result<Paid, Error> {
+        let retry = request.try_clone().ok_or(Error::BodyNotRepeatable)?;
+        let url = request.url().to_string();
+        let first = self.http.execute(request).await.map_err(|e| Error::http(&url, e))?;
+        if first.status() != StatusCode::PAYMENT_REQUIRED {
+            return Ok(read(first, None, &url).await?);
+        }
+        let required = required_of(first, &url).await?;
+        let (offer, authorization) = self.authorize(&required).await?;
+        self.pay(retry, &required, offer, authorization).await
+    }
+
+    /// Sends `request`, and pays the offer it asks for with `authorization`, made elsewhere (by
+    /// [`SessionAgent::authorize_transfer_unchecked`], say, to see what the seller says to a payment the session
+    /// would not sign).
+    pub async fn send_signed(
+        &self,
+        request: reqwest::Request,
+        authorization: &TransferAuthorization,
+    ) -> Result<Paid, Error> {
+        let retry = request.try_clone().ok_or(Error::BodyNotRepeatable)?;
+        let url = request.url().to_string();
+        let first = self.http.execute(request).await.map_err(|e| Error::http(&url, e))?;
+        if first.status() != StatusCode::PAYMENT_REQUIRED {
+            return read(first, None, &url).await;
+        }
+        let required = required_of(first, &url).await?;
+        let offer = required
+            .accepts
+            .iter()
+            .find_map(|raw| {
+                let offer = serde_json::from_value::<PaymentRequirements>(raw.clone()).ok()?;
+                (offer.scheme == EXACT && offer.asset() == Some(authorization.token))
+                    .then(|| (raw.clone(), offer))
+            })
+            .ok_or_else(|| Error::NoOffer {
+                chain: format!("eip155:{}", self.agent.chain().chain_id),
+                offered: format!("no exact offer in {}", authorization.token),
+            })?;
+        self.pay(retry, &required, offer, authorization.clone()).await
+    }
+
+    /// Sends `retry` with the payment of `offer` by `authorization`.
+    async fn pay(
+        &self,
+        retry: reqwest::Request,
+        required: &PaymentRequired,
+        offer: (serde_json::Value, PaymentRequirements),
+        authorization: TransferAuthorization,
+    ) -> Result<Paid, Error> {
+        let url = retry.url().to_string();
+        let payload = PaymentPayload {
+            x402_version: X402_VERSION,
+            resource: required.resource.clone(),
+            accepted: offer.0,
+            payload: ExactPayload {
+                signature: authorization.signature.clone(),
+                authorization: Authorization {
+                    from: authorization.from,
+                    to: authorization.to,
+                    value: authorization.value.to_string(),
+                    valid_after: authorization.valid_after.to_string(),
+                    valid_before: authorization.valid_before.to_string(),
+                    nonce: authorization.nonce,
+                },
+            },
+            extensions: None,
+        };
+        let mut retry = retry;
+        let header = encode_header(&payload)
+            .parse()
+            .map_err(|_| Error::Malformed("the payment header is not ASCII".into()))?;
+        retry.headers_mut().insert(PAYMENT_SIGNATURE, header);
+        let second = self.http.execute(retry).await.map_err(|e| Error::http(&url, e))?;
+        if second.status() == StatusCode::PAYMENT_REQUIRED {
+            let refused = required_of(second, &url).await.ok();
+            return Err(Error::PaymentRefused {
+                url,
+                reason: refused
+                    .and_then(|r| r.error)
+                    .unwrap_or_else(|| "the resource asked for payment again".into()),
+            });
+        }
+        let paid = Payment {
+            requirements: offer.1,
+            authorization,
+            receipt: SettleResponse {
+                success: false,
+                error_reason: None,
+                payer: None,
+                transaction: String::new(),
+                network: String::new(),
+            },
+        };
+        read(second, Some(paid), &url).await
+    }
+
+    /// The first offer this payer may pay and the session signs for, with its authorisation; or why none.
+    async fn authorize(
+        &self,
+        required: &PaymentRequired,
+    ) -> Result<((serde_json::Value, PaymentRequirements), TransferAuthorization), Error> {
+        let chain_id = self.agent.chain().chain_id;
+        let mut why = Vec::new();
+        let mut refusal = None;
+        for raw in &required.accepts {
+            let Ok(offer) = serde_json::from_value::<PaymentRequirements>(raw.clone()) else {
+                why.push("an offer that is not x402 v2 requirements".to_string());
+                continue;
+            };
+            if offer.scheme != EXACT || offer.chain_id() != Some(chain_id) {
+                why.push(format!("{} on {}", offer.scheme, offer.network));
+                continue;
+            }
+            let (Some(token), Some(to), Some(value)) =
+                (offer.asset(), offer.pay_to(), offer.amount())
+            else {
+                why.push("an offer with an unreadable asset, payee or amount".into());
+                continue;
+            };
+            if let Some(max) = self.max.filter(|max| value > *max) {
+                refusal = Some(Error::OverMax { asked: value, max, token });
+                continue;
+            }
+            let request = TransferRequest {
+                token,
+                to,
+                value,
+                valid_for: Duration::from_secs(offer.max_timeout_seconds.clamp(1, MAX_VALIDITY)),
+            };
+            match self.agent.authorize_transfer(&request).await {
+                Ok(authorization) => return Ok(((raw.clone(), offer), authorization)),
+                Err(e) if e.rule().is_some() => refusal = Some(Error::Refused(e)),
+                Err(e) => return Err(Error::Sdk(e)),
+            }
+        }
+        Err(refusal.unwrap_or_else(|| Error::NoOffer {
+            chain: format!("eip155:{chain_id}"),
+            offered: if why.is_empty() { "nothing".into() } else { why.join(", ") },
+        }))
+    }
+}
+
+/// The 402 answer's requirements: the `PAYMENT-REQUIRED` header, or the JSON body of servers that put them
+/// there.
+async fn required_of(response: reqwest::Response, url: &str) -> Result<PaymentRequired, Error> {
+    if let Some(header) = response.headers().get(PAYMENT_REQUIRED) {
+        return decode_header(PAYMENT_REQUIRED, header.as_bytes()).map_err(Error::Malformed);
+    }
+    let body = response.bytes().await.map_err(|e| Error::http(url, e))?;
+    serde_json::from_slice(&body).map_err(|e| {
+        Error::Malformed(format!(
+            "{url} answered 402 without a {PAYMENT_REQUIRED} header or x402 requirements in its body: {e}"
+        ))
+    })
+}
+
+async fn read(
+    response: reqwest::Response,
+    mut payment: Option<Payment>,
+    url: &str,
+) -> Result<Paid, Error> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    if let Some(payment) = payment.as_mut() {
+        let header = headers.get(PAYMENT_RESPONSE).ok_or_else(|| {
+            Error::Malformed(format!(
+                "{url} served the paid request ({status}) without a {PAYMENT_RESPONSE} receipt"
+            ))
+        })?;
+        payment.receipt =
+            decode_header(PAYMENT_RESPONSE, header.as_bytes()).map_err(Error::Malformed)?;
+    }
+    let body = response.bytes().await.map_err(|e| Error::http(url, e))?;
+    Ok(Paid { status, headers, body, payment })
+}

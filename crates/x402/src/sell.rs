@@ -1,0 +1,177 @@
+//! Selling: an axum middleware that charges per request and is paid into the seller's own account.
+//!
+//! ```ignore
+//! let paywall = Paywall::new(price, facilitator);
+//! let app = Router::new()
+//!     .route("/answer", get(answer))
+//!     .layer(axum::middleware::from_fn_with_state(Arc::new(paywall), leash_x402::charge));
+//! ```
+//!
+//! A request without a payment gets `402` with the offer in the `PAYMENT-REQUIRED` header (and the body). A
+//! paying request is verified by the facilitator, served, and settled before the response leaves: the buyer
+//! gets the resource only with the `PAYMENT-RESPONSE` receipt, and a handler that fails is not charged (as the
+//! reference implementation does). A payment whose `accepted` is not this offer is refused.
+
+use crate::{
+    facilitator::Facilitator,
+    wire::{
+        decode_header, encode_header, PaymentPayload, PaymentRequired, PaymentRequirements,
+        ResourceInfo, EXACT, PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, X402_VERSION,
+    },
+};
+use alloy::primitives::{Address, U256};
+use axum::{
+    body::{to_bytes, Body},
+    extract::{Request, State},
+    http::{header::CONTENT_TYPE, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    Json,
+};
+use std::sync::Arc;
+
+/// Largest response body the middleware holds back until the payment settles.
+pub const MAX_BODY: usize = 16 << 20;
+
+/// What a request costs, in an EIP-3009 token, paid to whom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Price {
+    /// The chain (`eip155:<id>`).
+    pub chain_id: u64,
+    /// The token.
+    pub asset: Address,
+    /// Raw token units per request.
+    pub amount: U256,
+    /// The payee: the seller's account.
+    pub pay_to: Address,
+    /// The token's EIP-712 domain name (USDC's is "USD Coin").
+    pub token_name: String,
+    /// The token's EIP-712 domain version (USDC's is "2").
+    pub token_version: String,
+    /// How long a payment authorisation may stay valid.
+    pub max_timeout_seconds: u64,
+    /// What the resource is, for buyers.
+    pub description: Option<String>,
+}
+
+impl Price {
+    /// The offer as x402 requirements.
+    pub fn requirements(&self) -> PaymentRequirements {
+        PaymentRequirements {
+            scheme: EXACT.into(),
+            network: format!("eip155:{}", self.chain_id),
+            amount: self.amount.to_string(),
+            asset: self.asset.to_checksum(None),
+            pay_to: self.pay_to.to_checksum(None),
+            max_timeout_seconds: self.max_timeout_seconds,
+            extra: Some(serde_json::json!({
+                "name": self.token_name,
+                "version": self.token_version,
+            })),
+        }
+    }
+}
+
+/// The middleware's state: the price and who settles.
+#[derive(Debug)]
+pub struct Paywall {
+    price: Price,
+    facilitator: Arc<dyn Facilitator>,
+}
+
+impl Paywall {
+    /// Charges `price` per request, verified and settled by `facilitator`.
+    pub fn new(price: Price, facilitator: Arc<dyn Facilitator>) -> Self {
+        Self { price, facilitator }
+    }
+
+    fn required(&self, url: &str, error: Option<String>) -> PaymentRequired {
+        PaymentRequired {
+            x402_version: X402_VERSION,
+            error,
+            resource: Some(ResourceInfo {
+                url: url.to_string(),
+                description: self.price.description.clone(),
+                mime_type: None,
+            }),
+            accepts: vec![serde_json::to_value(self.price.requirements()).unwrap_or_default()],
+            extensions: None,
+        }
+    }
+
+    /// A 402 answer carrying the offer (and why a payment was refused).
+    fn payment_required(&self, url: &str, error: impl Into<String>) -> Response {
+        let required = self.required(url, Some(error.into()));
+        let mut response = (StatusCode::PAYMENT_REQUIRED, Json(&required)).into_response();
+        if let Ok(header) = HeaderValue::from_str(&encode_header(&required)) {
+            response.headers_mut().insert(PAYMENT_REQUIRED, header);
+        }
+        response
+    }
+}
+
+/// The middleware: charge the paywall's price for every request it wraps.
+pub async fn charge(State(paywall): State<Arc<Paywall>>, request: Request, next: Next) -> Response {
+    let url = request.uri().to_string();
+    let Some(header) = request.headers().get(PAYMENT_SIGNATURE) else {
+        return paywall.payment_required(&url, "Payment required");
+    };
+    let payment: PaymentPayload = match decode_header(PAYMENT_SIGNATURE, header.as_bytes()) {
+        Ok(payment) => payment,
+        Err(why) => return paywall.payment_required(&url, why),
+    };
+    let requirements = paywall.price.requirements();
+    // The payment must be against this offer, not one the buyer wrote.
+    let accepted = serde_json::from_value::<PaymentRequirements>(payment.accepted.clone());
+    if payment.x402_version != X402_VERSION || accepted.as_ref().ok() != Some(&requirements) {
+        return paywall.payment_required(&url, "the payment is not for this resource's offer");
+    }
+    match paywall.facilitator.verify(&payment, &requirements).await {
+        Ok(verdict) if verdict.is_valid => {}
+        Ok(verdict) => {
+            return paywall.payment_required(
+                &url,
+                verdict.invalid_reason.unwrap_or_else(|| "the payment is not valid".into()),
+            )
+        }
+        Err(e) => return facilitator_unavailable(e),
+    }
+    let response = next.run(request).await;
+    if !response.status().is_success() {
+        return response;
+    }
+    // Held back until the payment settles: the resource leaves only with its receipt.
+    let (mut parts, body) = response.into_parts();
+    let body = match to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "the response is too large to sell")
+                .into_response()
+        }
+    };
+    let receipt = match paywall.facilitator.settle(&payment, &requirements).await {
+        Ok(receipt) if receipt.success => receipt,
+        Ok(receipt) => {
+            return paywall.payment_required(
+                &url,
+                receipt.error_reason.unwrap_or_else(|| "the payment did not settle".into()),
+            )
+        }
+        Err(e) => return facilitator_unavailable(e),
+    };
+    if let Ok(header) = HeaderValue::from_str(&encode_header(&receipt)) {
+        parts.headers.insert(PAYMENT_RESPONSE, header);
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+fn facilitator_unavailable(error: crate::Error) -> Response {
+    tracing::warn!(%error, "the facilitator failed");
+    let mut response =
+        (StatusCode::BAD_GATEWAY, format!("the payment could not be checked: {error}"))
+            .into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
