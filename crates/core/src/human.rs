@@ -2,7 +2,10 @@
 
 use crate::{
     explain::Rejection,
-    model::{Action, ArgRule, CallScope, Condition, Period, Session, Target, TypedDataScope},
+    model::{
+        Action, ArgRule, CallScope, Condition, Period, Session, SessionPolicy, Target,
+        TypedDataScope,
+    },
     units::{format_duration, format_units},
     Step, TokenTable, TypedDataLayout,
 };
@@ -706,6 +709,45 @@ fn describe_scope(scope: &TypedDataScope, tokens: &TokenTable, names: &AddressBo
         }
     }
     text
+}
+
+impl SessionPolicy {
+    /// A signing refusal in the policy's words: for a rule on a field, the field by name, what the message has and
+    /// what the rule requires ("to is 0x57…; the policy requires to = 0x41…"), amounts in the token's units.
+    pub fn describe_signing_refusal(
+        &self,
+        refusal: &crate::SigningRefusal,
+        tokens: &TokenTable,
+    ) -> String {
+        let crate::SigningRefusal::RuleFailed { scope, rule, offset, value } = refusal else {
+            return refusal.to_string();
+        };
+        let Some(typed) = self.signing.typed_data.get(*scope) else { return refusal.to_string() };
+        let Some(rule) = typed.rules.get(*rule) else { return refusal.to_string() };
+        let names = AddressBook::new();
+        let layout = typed
+            .encode_type
+            .as_deref()
+            .and_then(|t| TypedDataLayout::parse(t).ok())
+            .map(|l| l.with_nested(&typed.nested));
+        let Some((name, ty)) = layout.as_ref().and_then(|l| l.field_at(*offset)) else {
+            return refusal.to_string();
+        };
+        let token = tokens
+            .symbol_of(typed.verifier)
+            .and_then(|s| tokens.get(s).map(|t| (s, t.decimals)))
+            .filter(|_| ty.starts_with("uint") && (name == "value" || name == "amount"));
+        let show = |x: &U256| match token {
+            Some((symbol, decimals)) => format!("{} {symbol}", format_units(*x, decimals)),
+            None => field_value(Some(&ty), *x, tokens, &names),
+        };
+        let what = typed.name.clone().unwrap_or_else(|| format!("signing scope {scope}"));
+        format!(
+            "{what}: {name} is {}; the policy requires {name} {}",
+            show(value),
+            describe_condition(&rule.condition, show)
+        )
+    }
 }
 
 /// A typed-data field's value: an address for an `address` field, else as [`word_text`] shows it.

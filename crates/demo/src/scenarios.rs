@@ -695,7 +695,7 @@ pub async fn x402_market(
     let policy = x402_policy(stack, sub_agent)?;
     let orchestrator = Arc::new(run.grant_with(stack, policy, key).await?);
     let payer = leash_x402::Payer::new(orchestrator.clone());
-    for question in ["first", "second", "third"] {
+    for question in ["first", "second"] {
         run.buy(&payer, format!("buy the {question} answer for 0.01 USDC"), &answers).await?;
     }
     let forced = |value: u64, to: Address, slot: u16| {
@@ -707,11 +707,13 @@ pub async fn x402_market(
         };
         (request, slot)
     };
+    // Signed anyway in the day's free slot, so what refuses them is the module's rules, not a spent nonce.
+    run.refused(&payer, "buy an answer priced 0.02 USDC", &dear, forced(2 * CENT, sub_agent, 2))
+        .await?;
+    run.refused(&payer, "pay a stranger's endpoint", &elsewhere, forced(CENT, STRANGER, 2)).await?;
+    run.buy(&payer, "buy the third answer for 0.01 USDC", &answers).await?;
     run.refused(&payer, "buy a fourth answer the same day", &answers, forced(CENT, sub_agent, 3))
         .await?;
-    run.refused(&payer, "buy an answer priced 0.02 USDC", &dear, forced(2 * CENT, sub_agent, 0))
-        .await?;
-    run.refused(&payer, "pay a stranger's endpoint", &elsewhere, forced(CENT, STRANGER, 0)).await?;
     Ok(run.finish())
 }
 

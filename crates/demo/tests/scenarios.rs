@@ -298,7 +298,7 @@ async fn x402_market_pays_the_sub_agent_per_answer_within_the_days_count() {
     }
     assert_eq!(
         scenario.rejected_rules(),
-        ["SigningUsesExceeded", "SigningRuleFailed", "SigningRuleFailed"],
+        ["SigningRuleFailed", "SigningRuleFailed", "SigningUsesExceeded"],
         "{scenario:#?}"
     );
     for step in &scenario.steps {
@@ -338,7 +338,7 @@ async fn run_all_tells_every_story_on_one_stack() {
             (
                 "x402_market",
                 0,
-                vec!["SigningUsesExceeded", "SigningRuleFailed", "SigningRuleFailed"]
+                vec!["SigningRuleFailed", "SigningRuleFailed", "SigningUsesExceeded"]
             ),
             ("subscription", 12, SUBSCRIPTION_RULES.to_vec()),
         ],

@@ -265,9 +265,9 @@ impl SessionAgent {
         let refused =
             |rule: &str, message: String| Error::SigningRefused { rule: rule.into(), message };
         let policy = &self.view.session.policy;
-        let scope = policy
-            .check_signing(self.view.session_id, request)
-            .map_err(|r| refused(r.rule(), r.to_string()))?;
+        let scope = policy.check_signing(self.view.session_id, request).map_err(|r| {
+            refused(r.rule(), policy.describe_signing_refusal(&r, &self.view.tokens))
+        })?;
         let snapshot = self.view.chain.snapshot(self.view.reads(false, &[])).await?;
         let (state, now) = (snapshot.state, snapshot.now);
         let record = &state.session;

@@ -181,6 +181,13 @@ impl SessionAgent {
                     };
                     let after = now.saturating_sub(CLOCK_SKEW).max(period.start);
                     let before = (now + valid_for).min(period.last + 1);
+                    // The scope's rules on payee and amount first: they say more than a full period does.
+                    if let Err(e) =
+                        self.check_rules(request, domain_separator, (after, before), index, period)
+                    {
+                        refusal = Some(e);
+                        continue;
+                    }
                     match self.free_slot(&token, index, limit, period, now, before).await? {
                         Ok((slot, nonce)) => ((after, before), nonce, Some((period.index, slot))),
                         Err(e) => {
@@ -363,6 +370,39 @@ impl SessionAgent {
             });
         }
         Ok(out)
+    }
+
+    /// Whether the scope's rules (payee, amount, window) allow `request`, judged on the message it would be in
+    /// slot 0 of `period`: a refusal other than the slot's own is the answer, before any slot is looked for.
+    fn check_rules(
+        &self,
+        request: &TransferRequest,
+        domain_separator: B256,
+        window: (u64, u64),
+        scope: usize,
+        period: PeriodSlot,
+    ) -> Result<()> {
+        let scope_index = u8::try_from(scope)
+            .map_err(|_| Error::Setup(format!("signing scope {scope} has no packed index")))?;
+        let nonce = use_nonce(self.session_id(), scope_index, period.index, 0);
+        let message = transfer_message(
+            self.account(),
+            request,
+            domain_separator,
+            window,
+            nonce,
+            Some((period.index, 0)),
+        );
+        match self.session().policy.check_signing(self.session_id(), &message) {
+            Ok(_) => Ok(()),
+            Err(refusal) => Err(Error::SigningRefused {
+                rule: refusal.rule().into(),
+                message: self
+                    .session()
+                    .policy
+                    .describe_signing_refusal(&refusal, self.view().tokens_table()),
+            }),
+        }
     }
 
     /// The first slot of `period` the token has not used and this agent has not signed, taken until `until`;

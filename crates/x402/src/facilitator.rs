@@ -17,31 +17,35 @@ use alloy::{
     primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
-    sol,
 };
 use async_trait::async_trait;
 
-sol! {
-    /// EIP-3009's transfer with a `bytes` signature (USDC v2.2), which takes ERC-1271 signatures of any length,
-    /// and the errors of tokens that report failures as custom errors (the devnet's USDC).
-    #[sol(rpc)]
-    interface IERC3009Transfer {
-        error AuthorizationNotYetValid(uint256 validAfter, uint256 blockTimestamp);
-        error AuthorizationExpired(uint256 validBefore, uint256 blockTimestamp);
-        error AuthorizationUsedOrCanceled(address authorizer, bytes32 nonce);
-        error InvalidAuthorizationSignature(address authorizer);
+// The binding's `transferWithAuthorization` takes EIP-3009's seven arguments and the instance.
+#[allow(clippy::too_many_arguments)]
+mod bindings {
+    alloy::sol! {
+        /// EIP-3009's transfer with a `bytes` signature (USDC v2.2), which takes ERC-1271 signatures of any length,
+        /// and the errors of tokens that report failures as custom errors (the devnet's USDC).
+        #[sol(rpc)]
+        interface IERC3009Transfer {
+            error AuthorizationNotYetValid(uint256 validAfter, uint256 blockTimestamp);
+            error AuthorizationExpired(uint256 validBefore, uint256 blockTimestamp);
+            error AuthorizationUsedOrCanceled(address authorizer, bytes32 nonce);
+            error InvalidAuthorizationSignature(address authorizer);
 
-        function transferWithAuthorization(
-            address from,
-            address to,
-            uint256 value,
-            uint256 validAfter,
-            uint256 validBefore,
-            bytes32 nonce,
-            bytes signature
-        ) external;
+            function transferWithAuthorization(
+                address from,
+                address to,
+                uint256 value,
+                uint256 validAfter,
+                uint256 validBefore,
+                bytes32 nonce,
+                bytes signature
+            ) external;
+        }
     }
 }
+use bindings::IERC3009Transfer;
 
 /// Checks payments and settles them.
 #[async_trait]

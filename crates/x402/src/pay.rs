@@ -90,7 +90,7 @@ impl Payer {
         let url = request.url().to_string();
         let first = self.http.execute(request).await.map_err(|e| Error::http(&url, e))?;
         if first.status() != StatusCode::PAYMENT_REQUIRED {
-            return Ok(read(first, None, &url).await?);
+            return read(first, None, &url).await;
         }
         let required = required_of(first, &url).await?;
         let (offer, authorization) = self.authorize(&required).await?;
