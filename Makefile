@@ -75,11 +75,13 @@ gas-check: toolchain
 	cd contracts && $(FORGE) snapshot --isolate --match-contract GasBenchmark --check --tolerance 1
 
 ## Criterion benchmarks (release): pre-flight, session encoding and policy file; signed UserOperations; then
-## 200 session operations through the local bundler from 8 nonce lanes against one lane.
+## 200 session operations through the local bundler from 8 nonce lanes against one lane; then x402 payments of one
+## agent to a leash-served endpoint (402 to paid resource, and payments per second).
 bench: toolchain
 	cargo bench -p leash-core --bench policy
 	cargo bench -p leash-sdk --bench userop
 	cargo bench -p leash-demo --bench lanes
+	cargo bench -p leash-x402 --bench payments
 
 fmt: toolchain
 	cd contracts && $(FORGE) fmt

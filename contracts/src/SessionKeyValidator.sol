@@ -274,8 +274,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
 
     /// @notice ERC-1271 for a session: `data` is packed (docs/encoding.md): format version, the session, the
     /// session key's signature over {messageDigest}, then the scope index, the domain separator and the typed
-    /// data's fields. The message must be typed data of that scope of the session: asked by its verifier, or
-    /// hashed under the verifier's own `DOMAIN_SEPARATOR()`, equal to
+    /// data's fields. The message must be typed data of that scope of the session: asked by its verifier (or by
+    /// an account without code, about a message under the verifier's own `DOMAIN_SEPARATOR()`), equal to
     /// `keccak256("\x19\x01" || domainSeparator || keccak256(typeHash || fields[0:top]))`, each nested struct's
     /// hash equal to its field, every rule holding on the fields and, for a counted scope, its nonce that of a free
     /// slot of the period (docs/payments.md). A session with `SESSION_SIGN_ANY`
@@ -489,12 +489,14 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         uint256 end = at + 54;
         require(s.length > end, CallPolicyLib.MalformedSignature());
         if (uint16(bytes2(s[at + 52:at + 54])) != 0) {
-            end += 6;
+            uint256 period = end + 6;
             require(
-                s.length >= end + 20 && uint8(s[end]) <= SessionTypes.PERIOD_WINDOWS, CallPolicyLib.MalformedSignature()
+                s.length >= period + 20 && uint8(s[period]) <= SessionTypes.PERIOD_WINDOWS,
+                CallPolicyLib.MalformedSignature()
             );
-            end += PeriodLib.size(s[end:]);
-            require(s.length > end, CallPolicyLib.MalformedSignature());
+            end = period + PeriodLib.size(s[period:]);
+            // Overlapping windows would let a message choose the period it is counted in.
+            require(s.length > end && PeriodLib.disjoint(s[period:end]), CallPolicyLib.MalformedSignature());
         }
         end += 1 + 36 * uint256(uint8(s[end]));
         require(s.length > end, CallPolicyLib.MalformedSignature());
@@ -808,7 +810,10 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         if (typed.length < from + 32) return false;
         bytes32 domainSeparator = bytes32(typed[from:from + 32]);
         address verifier = address(bytes20(scope[0:20]));
-        if (verifier != sender && !_isDomainOf(verifier, domainSeparator)) return false;
+        // Besides the verifier, only an account without code may ask (an `eth_call` from a facilitator's key, an
+        // ERC-6492 checker in its constructor), and only about a message under the verifier's own domain: no other
+        // contract can act on the answer, even one that shares the domain.
+        if (verifier != sender && (sender.code.length != 0 || !_isDomainOf(verifier, domainSeparator))) return false;
         bytes calldata fields = typed[from + 32:];
 
         // The primary type's fields come first, then each nested struct's, in the scope's order.
@@ -852,8 +857,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     }
 
     /// @dev Whether `domainSeparator` is `verifier`'s own `DOMAIN_SEPARATOR()` (EIP-2612, EIP-3009 and Permit2
-    /// expose it). A message hashed under it is one only the verifier acts on, so anyone else may ask about it:
-    /// an x402 facilitator checks a payment with an `eth_call` from its own address before the token asks.
+    /// expose it): an x402 facilitator checks a payment with an `eth_call` from its own address before the token
+    /// asks.
     function _isDomainOf(address verifier, bytes32 domainSeparator) private view returns (bool matches) {
         assembly ("memory-safe") {
             mstore(0, 0x3644e515) // DOMAIN_SEPARATOR()

@@ -243,9 +243,10 @@ contract SessionPaymentsTest is LeashTest {
     }
 
     /// @dev A facilitator checks a payment with an `eth_call` from its own address before the token asks: the
-    /// message is under the token's own domain, so the answer is the token's. Under any other domain, only the
-    /// scope's verifier may ask.
-    function test_Payments_AnyoneMayCheckAMessageUnderTheVerifiersDomain() public {
+    /// message is under the token's own domain, so the answer is the token's. A contract other than the verifier
+    /// may not ask, even about the verifier's domain (a token sharing the domain could act on the answer), and under
+    /// any other domain only the verifier may.
+    function test_Payments_AKeyWithoutCodeMayCheckAMessageUnderTheVerifiersDomain() public {
         (Session memory s, bytes32 id) = grantPayments(paymentScope());
         vm.warp(START + 1 hours);
         Authorization memory a = pay(id, START, 0);
@@ -257,8 +258,12 @@ contract SessionPaymentsTest is LeashTest {
                 keccak256(abi.encodePacked(TRANSFER_WITH_AUTHORIZATION_TYPEHASH, fields))
             )
         );
+        // Signed before the prank: the prank is for the account's call, not the signing's own calls.
+        bytes memory signature = signed(s, a);
         vm.prank(facilitator);
-        assertEq(uint32(account.isValidSignature(hash, signed(s, a))), uint32(0x1626ba7e), "the facilitator's check");
+        assertEq(uint32(account.isValidSignature(hash, signature)), uint32(0x1626ba7e), "the facilitator's check");
+        vm.prank(address(target));
+        assertEq(uint32(account.isValidSignature(hash, signature)), uint32(0xffffffff), "another contract asks");
         // The same fields under a domain of the signer's choosing: valid only if the verifier itself asks.
         bytes32 other = keccak256("another domain");
         bytes32 otherHash = keccak256(
@@ -267,11 +272,30 @@ contract SessionPaymentsTest is LeashTest {
             )
         );
         bytes memory typed = abi.encodePacked(a.scope, a.slot, other, fields);
-        bytes memory signature =
+        signature =
             abi.encodePacked(address(validator), SessionEncoder.encodeMessage(s, sessionKeySig(s, otherHash), typed));
         vm.prank(facilitator);
         assertEq(uint32(account.isValidSignature(otherHash, signature)), uint32(0xffffffff), "someone else asks");
         vm.prank(address(target));
         assertEq(uint32(account.isValidSignature(otherHash, signature)), uint32(0xffffffff), "a contract without it");
+    }
+
+    /// @dev Overlapping or unordered windows would let a message pick the window it is counted in: a counted
+    /// scope with them is refused when granted.
+    function test_RevertWhen_CountedScopeHasOverlappingWindows() public {
+        TypedDataScope[] memory scopes = paymentScope();
+        scopes[0].period.kind = SessionTypes.PERIOD_WINDOWS;
+        scopes[0].period.windows = new uint48[](4);
+        (scopes[0].period.windows[0], scopes[0].period.windows[1]) = (START + 100, START + 200);
+        (scopes[0].period.windows[2], scopes[0].period.windows[3]) = (START, START + 1000);
+        Session memory s = newSession(sessionSigner, one(transferAction(1e6, lifetime())));
+        s.signing = scopes;
+        vm.prank(address(account));
+        vm.expectRevert(CallPolicyLib.MalformedSignature.selector);
+        validator.grantSession(SessionEncoder.encode(s));
+        // Apart and in order, they are granted.
+        (scopes[0].period.windows[2], scopes[0].period.windows[3]) = (START + 200, START + 1000);
+        vm.prank(address(account));
+        validator.grantSession(SessionEncoder.encode(s));
     }
 }

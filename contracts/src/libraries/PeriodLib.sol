@@ -59,6 +59,22 @@ library PeriodLib {
         return (index, uint48(open), uint48(close - 1));
     }
 
+    /// @notice Whether the explicit windows of `period` (bounds-checked by the caller) are in order and apart: each
+    /// ends after it starts and no later than the next starts. A counted signing scope needs it, or a message could
+    /// pick which of two overlapping windows its count is charged to.
+    function disjoint(bytes calldata period) internal pure returns (bool) {
+        uint256 count = uint8(period[19]);
+        uint256 last;
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 pair = _word(period, 20 + 12 * i);
+            uint256 start = uint48(pair >> 208);
+            uint256 end = uint48(pair >> 160);
+            if (start < last || end <= start) return false;
+            last = end;
+        }
+        return true;
+    }
+
     /// @notice The byte length of the packed period at the start of `data`: 20, plus 12 per window.
     function size(bytes calldata data) internal pure returns (uint256) {
         return 20 + 12 * uint256(uint8(data[19]));

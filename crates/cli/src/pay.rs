@@ -55,19 +55,17 @@ pub(crate) async fn run(
         None => None,
     };
     let max = match &args.max {
-        Some(text) => Some(parse_amount(text, &tokens).map_err(|e| {
-            Failure::bad_input(format!(
-                "--max {text}: {e}; write the most to pay per request, e.g. \"0.10 USDC\""
-            ))
-        })?),
+        Some(text) => Some(
+            token_amount(text, &tokens).map_err(|e| Failure::bad_input(format!("--max {e}")))?,
+        ),
         None => None,
     };
     let chain = network.connect().await?;
     let key = stored.open_key(&args.password)?;
     let agent = stored.agent(home, &network, chain, key.into_shared()).await?;
     let mut payer = Payer::new(Arc::new(agent));
-    if let Some(max) = &max {
-        payer = payer.max(max.raw);
+    if let Some((token, amount)) = max {
+        payer = payer.max(token, amount);
     }
     let mut request = payer.request(method, &args.url);
     if let Some(body) = &body {
@@ -143,4 +141,17 @@ fn failure(error: Error, stored: &Stored) -> Failure {
         e @ Error::PaymentRefused { .. } => Failure::new(Kind::Failed, e.to_string()),
         e => Failure::bad_input(e.to_string()),
     }
+}
+
+/// A token amount with its unit ("0.10 USDC"): the token's address and the raw units. A bare number or ETH is
+/// refused: a maximum says which token it is in, and offers in any other are refused.
+fn token_amount(
+    text: &str,
+    tokens: &leash_core::TokenTable,
+) -> std::result::Result<(alloy::primitives::Address, alloy::primitives::U256), String> {
+    let amount = parse_amount(text, tokens).map_err(|e| format!("{text}: {e}"))?;
+    let token = amount.unit.as_deref().and_then(|unit| tokens.get(unit)).ok_or_else(|| {
+        format!("{text}: write the most to pay in a token, with its symbol, e.g. \"0.10 USDC\"")
+    })?;
+    Ok((token.address, amount.raw))
 }

@@ -87,6 +87,7 @@ async fn an_agent_acts_through_the_stdio_server() {
             "get_balance",
             "get_operation",
             "get_permissions",
+            "pay_for_resource",
             "read_contract",
             "send_calls"
         ]
@@ -97,13 +98,15 @@ async fn an_agent_acts_through_the_stdio_server() {
         schema["properties"]["calls"].is_object() && schema["properties"]["lane"].is_object(),
         "{schema}"
     );
-    // Every tool says what it returns and whether it changes anything: only send_calls does.
+    // Every tool says what it returns and whether it changes anything: send_calls does, and pay_for_resource
+    // moves money without undoing anything.
     for tool in &tools {
         let annotations =
             tool.annotations.as_ref().unwrap_or_else(|| panic!("{}: no annotations", tool.name));
         assert!(tool.output_schema.is_some(), "{}: no output schema", tool.name);
         let sends = tool.name == "send_calls";
-        assert_eq!(annotations.read_only_hint, Some(!sends), "{}", tool.name);
+        let changes = sends || tool.name == "pay_for_resource";
+        assert_eq!(annotations.read_only_hint, Some(!changes), "{}", tool.name);
         assert_eq!(annotations.destructive_hint.unwrap_or(false), sends, "{}", tool.name);
     }
 
@@ -408,7 +411,7 @@ async fn the_http_server_requires_its_bearer_token() {
         ().serve(StreamableHttpClientTransport::from_config(config))
             .await
             .expect("MCP initialises over HTTP");
-    assert_eq!(client.list_all_tools().await.expect("tools/list").len(), 7);
+    assert_eq!(client.list_all_tools().await.expect("tools/list").len(), 8);
     let explained =
         call(&client, "explain_calls", json!({ "session": "shop", "calls": pay("20 USDC") })).await;
     assert_eq!(structured(&explained)["allowed"], true, "{explained:?}");

@@ -102,7 +102,8 @@ fn bindings_carry_the_validator_types_and_bytecode() {
     assert_eq!(
         SessionEncoderHarness::encodeSessionCall::SIGNATURE,
         "encodeSession((uint8,bytes,uint48,uint48,uint32,(uint8,uint48,uint32,uint32,uint32,uint48[]),uint128,\
-         address,uint8,(address,bytes32,(uint16,bytes32,uint16)[],(uint8,uint16,bytes32[],bytes)[])[],bytes32,bytes32))"
+         address,uint8,(address,bytes32,(uint16,bytes32,uint16)[],(uint8,uint16,bytes32[],bytes)[],uint16,uint16,uint16,\
+         uint16,(uint8,uint48,uint32,uint32,uint32,uint48[]))[],bytes32,bytes32))"
     );
     assert!(SessionKeyValidator::BYTECODE.len() > 1000);
     assert!(SessionEncoderHarness::BYTECODE.len() > 1000);

@@ -161,8 +161,9 @@ struct TypedDataEntry {
     max_uses: Option<SigningUsesEntry>,
 }
 
-/// A counted signing scope: its count, its period, and the fields that carry the nonce and the validity window
-/// (EIP-3009's names by default).
+/// A counted signing scope: its count and its period. The type must carry EIP-3009's `bytes32 nonce`,
+/// `validAfter` and `validBefore`, with EIP-3009's meaning (valid strictly between them, each nonce used once): the
+/// count rests on it (docs/payments.md).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SigningUsesEntry {
@@ -172,15 +173,6 @@ struct SigningUsesEntry {
     /// The period: "lifetime", "monthly", a duration ("1 day") or a period table.
     #[schemars(with = "PeriodEntry")]
     per: Spanned<PeriodEntry>,
-    /// The `bytes32` field holding the nonce (default "nonce").
-    #[schemars(with = "Option<String>")]
-    nonce: Option<Spanned<String>>,
-    /// The integer field after which the message is valid (default "validAfter").
-    #[schemars(with = "Option<String>")]
-    valid_after: Option<Spanned<String>>,
-    /// The integer field before which it is valid (default "validBefore").
-    #[schemars(with = "Option<String>")]
-    valid_before: Option<Spanned<String>>,
 }
 
 /// A rule on one field of signed typed data: which field, and exactly one comparison.
@@ -675,52 +667,32 @@ impl Reader<'_> {
                 ))
             }
         };
-        // A counted message carries its nonce and the bounds of its window in fields of the signed type.
-        let mut field = |given: &Option<Spanned<String>>,
-                         default: &str,
-                         key: &str,
-                         kind: &str,
-                         fits: fn(&str) -> bool|
-         -> Result<u16, Error> {
-            let (name, span) = match given {
-                Some(name) => (name.get_ref().as_str(), name.span()),
-                None => (default, entry.count.span()),
-            };
-            let (offset, ty) = layout.field(name).map_err(|e| {
+        // The count rests on EIP-3009's meaning of these fields (valid strictly between `validAfter` and
+        // `validBefore`, each nonce used once): a type that names them otherwise may mean something else (an
+        // inclusive deadline, a salt used many times), so it cannot be counted.
+        let span = entry.count.span();
+        let mut field = |name: &str, kind: &str, fits: fn(&str) -> bool| -> Result<u16, Error> {
+            let fail = |why: String| {
                 self.error(
                     span.clone(),
-                    format!("{e}; a counted scope reads its {key} there: name the field with `{key} = \"...\"`"),
-                )
-            })?;
-            if !fits(&ty) {
-                return Err(self.error(
-                    span,
                     format!(
-                        "field `{name}` is a {ty}, but a counted message's {key} must be {kind}"
+                        "max_uses counts EIP-3009 messages, whose type has `bytes32 nonce`, `uint256 validAfter` and \
+                         `uint256 validBefore`: {why}"
                     ),
-                ));
+                )
+            };
+            let (offset, ty) = layout.field(name).map_err(|e| fail(e.to_string()))?;
+            if !fits(&ty) {
+                return Err(fail(format!("field `{name}` is a {ty}, not {kind}")));
             }
             Ok(offset)
         };
-        let unsigned = |ty: &str| ty.starts_with("uint");
         Ok(SigningUseLimit {
             count,
             period: self.period(&entry.per)?,
-            nonce: field(&entry.nonce, "nonce", "nonce", "a bytes32", |ty| ty == "bytes32")?,
-            valid_after: field(
-                &entry.valid_after,
-                "validAfter",
-                "valid_after",
-                "an unsigned integer",
-                unsigned,
-            )?,
-            valid_before: field(
-                &entry.valid_before,
-                "validBefore",
-                "valid_before",
-                "an unsigned integer",
-                unsigned,
-            )?,
+            nonce: field("nonce", "a bytes32", |ty| ty == "bytes32")?,
+            valid_after: field("validAfter", "an unsigned integer", |ty| ty.starts_with("uint"))?,
+            valid_before: field("validBefore", "an unsigned integer", |ty| ty.starts_with("uint"))?,
         })
     }
 

@@ -72,6 +72,21 @@ fn label(action: &Action) -> String {
 /// What the module's typed-data check would never accept: such a scope could sign nothing.
 fn check_scope(scope: &TypedDataScope) -> Result<(), String> {
     check_rules(&scope.rules)?;
+    if let Some(limit) = &scope.max_uses {
+        if limit.count == 0 {
+            return Err("max_uses counts at least 1 message per period".into());
+        }
+        check_period(&limit.period, "max_uses's period").map_err(|e| e.to_string())?;
+        // A message picks its period by its `validAfter`: overlapping windows would let it pick where it counts.
+        if let Period::Windows(windows) = &limit.period {
+            if windows.windows(2).any(|w| w[1].start < w[0].end) {
+                return Err(
+                    "max_uses's windows overlap or are out of order: list them in order, each starting no earlier than the previous one ends"
+                        .into(),
+                );
+            }
+        }
+    }
     if scope.rules.iter().any(|r| !r.path.is_empty()) {
         return Err("typed data's fields are flat words: its rules take a field, not a path".into());
     }

@@ -441,38 +441,29 @@ fn a_counted_signing_scope_reads_its_count_period_and_fields() {
         "{text}"
     );
 
-    // Fields named otherwise, and the errors that say what to write.
+    // A type without EIP-3009's fields cannot be counted; a zero count and overlapping windows are errors.
     let head = r#"
         [[signing.typed_data]]
         verifier = "USDC"
-        type = "Voucher(address to,uint256 value,uint64 notBefore,uint64 deadline,bytes32 salt,address owner)"
+        type = "Voucher(address to,uint256 value,uint64 notBefore,uint64 deadline,bytes32 salt)"
         "#;
-    let named = read(&format!(
-        "{head}max_uses = {{ count = 5, per = \"1 hour\", nonce = \"salt\", valid_after = \"notBefore\", valid_before = \"deadline\" }}\n"
-    ))
-    .unwrap();
-    let limit = named.signing.typed_data[0].max_uses.clone().unwrap();
-    assert_eq!((limit.count, limit.valid_after, limit.valid_before, limit.nonce), (5, 64, 96, 128));
-    let missing = read(&format!("{head}max_uses = {{ count = 5, per = \"1 hour\" }}\n"))
+    let voucher = read(&format!("{head}max_uses = {{ count = 5, per = \"1 hour\" }}\n"))
         .unwrap_err()
         .to_string();
-    assert!(missing.contains("`validAfter`") || missing.contains("nonce"), "{missing}");
-    assert!(missing.contains("name the field with"), "{missing}");
-    let wrong = read(&format!(
-        "{head}max_uses = {{ count = 5, per = \"1 hour\", nonce = \"owner\", valid_after = \"notBefore\", valid_before = \"deadline\" }}\n"
+    assert!(voucher.contains("max_uses counts EIP-3009 messages"), "{voucher}");
+    let eip3009 = r#"
+        [[signing.typed_data]]
+        verifier = "USDC"
+        type = "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
+        "#;
+    let zero = read(&format!("{eip3009}max_uses = {{ count = 0, per = \"1 hour\" }}\n"))
+        .unwrap_err()
+        .to_string();
+    let overlapping = read(&format!(
+        "{eip3009}max_uses = {{ count = 1, per = {{ windows = [[\"2027-01-02T00:00:00Z\", \"2027-01-03T00:00:00Z\"], [\"2027-01-01T00:00:00Z\", \"2027-01-10T00:00:00Z\"]] }} }}\n"
     ))
     .unwrap_err()
     .to_string();
-    assert!(
-        wrong.contains(
-            "field `owner` is a address, but a counted message's nonce must be a bytes32"
-        ),
-        "{wrong}"
-    );
-    let zero = read(&format!(
-        "{head}max_uses = {{ count = 0, per = \"1 hour\", nonce = \"salt\", valid_after = \"notBefore\", valid_before = \"deadline\" }}\n"
-    ))
-    .unwrap_err()
-    .to_string();
+    assert!(overlapping.contains("windows overlap or are out of order"), "{overlapping}");
     assert!(zero.contains("max_uses count 0 is out of range: write 1 to 65,535"), "{zero}");
 }

@@ -539,11 +539,16 @@ impl LeashMcp {
             .parse::<reqwest::Method>()
             .map_err(|_| bad(format!("`{method}` is not an HTTP method (GET, POST, ...)")))?;
         let mut payer = leash_x402::Payer::new(served.agent.clone());
-        if let Some(max) = &input.max {
-            let max = leash_core::parse_amount(max, &served.tokens).map_err(|e| {
-                bad(format!("max {max}: {e}; write the most to pay, e.g. \"0.10 USDC\""))
-            })?;
-            payer = payer.max(max.raw);
+        if let Some(text) = &input.max {
+            let amount = leash_core::parse_amount(text, &served.tokens)
+                .map_err(|e| bad(format!("max {text}: {e}")))?;
+            let token =
+                amount.unit.as_deref().and_then(|unit| served.tokens.get(unit)).ok_or_else(|| {
+                    bad(format!(
+                        "max {text}: write the most to pay in a token, with its symbol, e.g. \"0.10 USDC\""
+                    ))
+                })?;
+            payer = payer.max(token.address, amount.raw);
         }
         let mut request = payer.request(method, &input.url);
         if let Some(body) = &input.body {

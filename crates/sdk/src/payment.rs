@@ -27,6 +27,8 @@ sol! {
     interface IERC3009 {
         function authorizationState(address authorizer, bytes32 nonce) external view returns (bool);
         function DOMAIN_SEPARATOR() external view returns (bytes32);
+        function name() external view returns (string);
+        function version() external view returns (string);
     }
 }
 
@@ -153,9 +155,7 @@ impl SessionAgent {
             .collect();
         let chain = self.chain();
         let token = IERC3009::new(request.token, chain.provider.clone());
-        let domain_separator = token.DOMAIN_SEPARATOR().call().await.map_err(|e| {
-            Error::rpc(&chain.label, format!("DOMAIN_SEPARATOR of {}: {e}", request.token))
-        })?;
+        let domain_separator = own_domain(&token, chain).await?;
         let now = chain.now().await?;
         let valid_for = request.valid_for.as_secs().max(1);
         let mut refusal = None;
@@ -474,4 +474,45 @@ fn transfer_message(
         fields: fields.into(),
         slot: slot.map(|(_, s)| s),
     }
+}
+
+/// The token's EIP-712 domain separator, once it is checked to be the token's own: `keccak256` of its name, its
+/// version, the chain and its own address. A contract that reports another's separator (a payee's fake asset
+/// passing on USDC's, say) would have the key sign a message that other contract acts on: nothing is signed for it.
+async fn own_domain(
+    token: &IERC3009::IERC3009Instance<alloy::providers::DynProvider>,
+    chain: &crate::Chain,
+) -> Result<B256> {
+    let read = |what: &str, e: alloy::contract::Error| {
+        Error::rpc(&chain.label, format!("{what} of {}: {e}", token.address()))
+    };
+    let (separator, name, version) = tokio::join!(
+        async { token.DOMAIN_SEPARATOR().call().await },
+        async { token.name().call().await },
+        async { token.version().call().await },
+    );
+    let separator = separator.map_err(|e| read("DOMAIN_SEPARATOR", e))?;
+    let (name, version) = (name.map_err(|e| read("name", e))?, version.map_err(|e| read("version", e))?);
+    let own = keccak256(
+        (
+            keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+            keccak256(name.as_bytes()),
+            keccak256(version.as_bytes()),
+            U256::from(chain.chain_id),
+            *token.address(),
+        )
+            .abi_encode(),
+    );
+    if own != separator {
+        return Err(Error::SigningRefused {
+            rule: "ForeignDomain".into(),
+            message: format!(
+                "{} reports an EIP-712 domain that is not its own (name {name:?}, version {version:?}, chain {}): \
+                 nothing is signed for it",
+                token.address(),
+                chain.chain_id
+            ),
+        });
+    }
+    Ok(separator)
 }

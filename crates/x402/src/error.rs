@@ -40,13 +40,19 @@ pub enum Error {
     /// The SDK failed (the chain could not be read).
     #[error("{0}")]
     Sdk(leash_sdk::Error),
-    /// The resource refused the signed payment (the facilitator found it invalid, or it did not settle).
-    #[error("{url} refused the payment: {reason}")]
+    /// The resource did not serve the signed payment (the facilitator found it invalid, it did not settle, or no
+    /// receipt came back). The authorisation was handed over: until it expires, whoever holds it may still settle
+    /// it, so check the token's `authorizationState` for its nonce before paying again.
+    #[error("{url} did not serve the payment: {reason}. The signed authorisation (nonce {nonce}) may still be settled until {valid_before}: check it before paying again")]
     PaymentRefused {
         /// The URL paid.
         url: String,
         /// The resource's reason.
         reason: String,
+        /// The authorisation's nonce.
+        nonce: alloy::primitives::B256,
+        /// When it expires (unix seconds).
+        valid_before: u64,
     },
     /// The request's body is a stream, which cannot be sent again with a payment.
     #[error("the request's body cannot be sent twice; give it as bytes to pay for it")]

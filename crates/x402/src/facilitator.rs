@@ -139,7 +139,12 @@ impl LocalFacilitator {
         let url =
             rpc_url.parse().map_err(|e| Error::Malformed(format!("RPC URL {rpc_url}: {e}")))?;
         let provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(key)).connect_http(url).erased();
+            // Settlements may be sent side by side: nonces are counted here, not asked of the node each time.
+            ProviderBuilder::new()
+                .with_cached_nonce_management()
+                .wallet(EthereumWallet::from(key))
+                .connect_http(url)
+                .erased();
         let chain_id = provider.get_chain_id().await.map_err(|e| Error::http(rpc_url, e))?;
         Ok(Self { provider, from, chain_id })
     }

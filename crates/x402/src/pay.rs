@@ -14,7 +14,7 @@ use crate::{
     },
     Error,
 };
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 use leash_sdk::{SessionAgent, TransferAuthorization, TransferRequest};
 use reqwest::{header::HeaderMap, StatusCode};
 use std::{sync::Arc, time::Duration};
@@ -28,7 +28,7 @@ pub const MAX_VALIDITY: u64 = 3_600;
 pub struct Payer {
     http: reqwest::Client,
     agent: Arc<SessionAgent>,
-    max: Option<U256>,
+    max: Option<(Address, U256)>,
 }
 
 /// A response, and the payment made for it if there was one.
@@ -56,18 +56,24 @@ pub struct Payment {
 }
 
 impl Payer {
-    /// A payer for `agent`'s account, paying any amount its session allows.
+    /// A payer for `agent`'s account, paying any amount its session allows. Its HTTP client follows no
+    /// redirect: a paying request's header would go wherever the server points.
     pub fn new(agent: Arc<SessionAgent>) -> Self {
-        Self { http: reqwest::Client::new(), agent, max: None }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self { http, agent, max: None }
     }
 
-    /// Refuses, before signing, any offer above `max` raw token units per request.
-    pub fn max(mut self, max: U256) -> Self {
-        self.max = Some(max);
+    /// Pays only in `token`, at most `amount` raw units per request: any other offer is refused before signing.
+    pub fn max(mut self, token: Address, amount: U256) -> Self {
+        self.max = Some((token, amount));
         self
     }
 
-    /// Uses `http` for the requests (timeouts, proxies).
+    /// Uses `http` for the requests (timeouts, proxies); give it no redirect policy that would carry a payment
+    /// header to another host.
     pub fn http(mut self, http: reqwest::Client) -> Self {
         self.http = http;
         self
@@ -166,6 +172,8 @@ impl Payer {
                 reason: refused
                     .and_then(|r| r.error)
                     .unwrap_or_else(|| "the resource asked for payment again".into()),
+                nonce: authorization.nonce,
+                valid_before: authorization.valid_before,
             });
         }
         let paid = Payment {
@@ -205,9 +213,19 @@ impl Payer {
                 why.push("an offer with an unreadable asset, payee or amount".into());
                 continue;
             };
-            if let Some(max) = self.max.filter(|max| value > *max) {
-                refusal = Some(Error::OverMax { asked: value, max, token });
-                continue;
+            match self.max {
+                Some((only, _)) if only != token => {
+                    why.push(format!(
+                        "{} in {token}, not the token of the maximum ({only})",
+                        offer.amount
+                    ));
+                    continue;
+                }
+                Some((_, max)) if value > max => {
+                    refusal = Some(Error::OverMax { asked: value, max, token });
+                    continue;
+                }
+                _ => {}
             }
             let request = TransferRequest {
                 token,
@@ -234,7 +252,7 @@ async fn required_of(response: reqwest::Response, url: &str) -> Result<PaymentRe
     if let Some(header) = response.headers().get(PAYMENT_REQUIRED) {
         return decode_header(PAYMENT_REQUIRED, header.as_bytes()).map_err(Error::Malformed);
     }
-    let body = response.bytes().await.map_err(|e| Error::http(url, e))?;
+    let body = body(response, url).await?;
     serde_json::from_slice(&body).map_err(|e| {
         Error::Malformed(format!(
             "{url} answered 402 without a {PAYMENT_REQUIRED} header or x402 requirements in its body: {e}"
@@ -250,14 +268,35 @@ async fn read(
     let status = response.status();
     let headers = response.headers().clone();
     if let Some(payment) = payment.as_mut() {
+        // Without a receipt the payment may still have been settled: say so, with what can be checked.
+        let unreceipted = |why: String| Error::PaymentRefused {
+            url: url.to_string(),
+            reason: why,
+            nonce: payment.authorization.nonce,
+            valid_before: payment.authorization.valid_before,
+        };
         let header = headers.get(PAYMENT_RESPONSE).ok_or_else(|| {
-            Error::Malformed(format!(
-                "{url} served the paid request ({status}) without a {PAYMENT_RESPONSE} receipt"
-            ))
+            unreceipted(format!("it answered {status} without a {PAYMENT_RESPONSE} receipt"))
         })?;
         payment.receipt =
-            decode_header(PAYMENT_RESPONSE, header.as_bytes()).map_err(Error::Malformed)?;
+            decode_header(PAYMENT_RESPONSE, header.as_bytes()).map_err(unreceipted)?;
     }
-    let body = response.bytes().await.map_err(|e| Error::http(url, e))?;
+    let body = body(response, url).await?;
     Ok(Paid { status, headers, body, payment })
+}
+
+/// Largest response body read, so a server cannot fill the agent's memory.
+pub const MAX_BODY: usize = 16 << 20;
+
+async fn body(mut response: reqwest::Response, url: &str) -> Result<axum::body::Bytes, Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| Error::http(url, e))? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(Error::Malformed(format!(
+                "{url} answered with a body over {MAX_BODY} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.into())
 }

@@ -9,8 +9,9 @@
 //!
 //! A request without a payment gets `402` with the offer in the `PAYMENT-REQUIRED` header (and the body). A
 //! paying request is verified by the facilitator, served, and settled before the response leaves: the buyer
-//! gets the resource only with the `PAYMENT-RESPONSE` receipt, and a handler that fails is not charged (as the
-//! reference implementation does). A payment whose `accepted` is not this offer is refused.
+//! gets the resource only with the `PAYMENT-RESPONSE` receipt, and a handler that fails (status 400 or more) is
+//! not charged, as the reference implementation does. A payment whose `accepted` is not this offer is refused,
+//! and so is one already being served (the same header sent twice at once runs the handler once).
 
 use crate::{
     facilitator::Facilitator,
@@ -19,7 +20,7 @@ use crate::{
         ResourceInfo, EXACT, PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, X402_VERSION,
     },
 };
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256};
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
@@ -28,7 +29,10 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use std::sync::Arc;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
+};
 
 /// Largest response body the middleware holds back until the payment settles.
 pub const MAX_BODY: usize = 16 << 20;
@@ -72,17 +76,38 @@ impl Price {
     }
 }
 
-/// The middleware's state: the price and who settles.
+/// The middleware's state: the price, who settles, and the payments being served.
 #[derive(Debug)]
 pub struct Paywall {
     price: Price,
     facilitator: Arc<dyn Facilitator>,
+    /// (payer, nonce) of the payments between verification and settlement: one payment serves one request, even
+    /// when it is sent many times at once.
+    in_flight: Mutex<HashSet<(Address, B256)>>,
+}
+
+/// A payment being served; forgotten when dropped, whatever became of it (once settled, its nonce is spent).
+struct InFlight<'a> {
+    paywall: &'a Paywall,
+    key: (Address, B256),
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.paywall.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.key);
+    }
 }
 
 impl Paywall {
     /// Charges `price` per request, verified and settled by `facilitator`.
     pub fn new(price: Price, facilitator: Arc<dyn Facilitator>) -> Self {
-        Self { price, facilitator }
+        Self { price, facilitator, in_flight: Mutex::default() }
+    }
+
+    fn hold(&self, payment: &PaymentPayload) -> Option<InFlight<'_>> {
+        let key = (payment.payload.authorization.from, payment.payload.authorization.nonce);
+        let fresh = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).insert(key);
+        fresh.then_some(InFlight { paywall: self, key })
     }
 
     fn required(&self, url: &str, error: Option<String>) -> PaymentRequired {
@@ -126,6 +151,9 @@ pub async fn charge(State(paywall): State<Arc<Paywall>>, request: Request, next:
     if payment.x402_version != X402_VERSION || accepted.as_ref().ok() != Some(&requirements) {
         return paywall.payment_required(&url, "the payment is not for this resource's offer");
     }
+    let Some(_held) = paywall.hold(&payment) else {
+        return paywall.payment_required(&url, "this payment is already being served");
+    };
     match paywall.facilitator.verify(&payment, &requirements).await {
         Ok(verdict) if verdict.is_valid => {}
         Ok(verdict) => {
@@ -137,7 +165,8 @@ pub async fn charge(State(paywall): State<Arc<Paywall>>, request: Request, next:
         Err(e) => return facilitator_unavailable(e),
     }
     let response = next.run(request).await;
-    if !response.status().is_success() {
+    // As the reference implementation: an answer under 400 (a redirect too) is what was paid for; an error is free.
+    if response.status().as_u16() >= 400 {
         return response;
     }
     // Held back until the payment settles: the resource leaves only with its receipt.

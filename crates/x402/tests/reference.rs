@@ -85,9 +85,14 @@ async fn payments_the_rules_forbid_are_refused_before_signing() {
     assert_eq!(error.rule(), Some("SigningRuleFailed"), "{error}");
     // Over the caller's own maximum.
     let fair = resource(&stack, &facilitator, ANSWERS, CENT).await;
-    let capped = Payer::new(agent.clone()).max(U256::from(CENT - 1));
+    let usdc = stack.deployment().usdc;
+    let capped = Payer::new(agent.clone()).max(usdc, U256::from(CENT - 1));
     let error = get_answer(&capped, &fair.url).await.unwrap_err();
     assert_eq!(error.rule(), Some("MaxPerRequest"), "{error}");
+    // A maximum in another token pays nothing in this one.
+    let elsewhere = Payer::new(agent.clone()).max(stack.deployment().dai, U256::from(1_000_000u64));
+    let error = get_answer(&elsewhere, &fair.url).await.unwrap_err();
+    assert!(matches!(error, Error::NoOffer { .. }), "{error}");
     assert_eq!(usdc_of(&stack, account).await, before, "nothing paid");
 
     // One payment a day: the first lands, the second is refused before signing and says when the next day
@@ -314,4 +319,80 @@ async fn the_reference_client_pays_a_leash_served_endpoint_into_a_leash_account(
     let unpaid = reqwest::get(format!("{url}/answer")).await.unwrap();
     assert_eq!(unpaid.status(), 402);
     assert!(unpaid.headers().contains_key("payment-required"));
+}
+
+#[tokio::test]
+async fn one_payment_sent_twice_at_once_is_served_once() {
+    let stack = stack().await;
+    let (agent, _) = granted(&stack, example(&stack, "x402-payments.toml", &[])).await;
+    let facilitator = facilitator(&stack).await;
+    let usdc = stack.deployment().usdc;
+    let price = Price {
+        chain_id: stack.chain.chain_id,
+        asset: usdc,
+        amount: U256::from(CENT),
+        pay_to: ANSWERS,
+        token_name: "USD Coin (devnet)".into(),
+        token_version: "2".into(),
+        max_timeout_seconds: 300,
+        description: None,
+    };
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    let paywall =
+        Arc::new(Paywall::new(price.clone(), Arc::new(RemoteFacilitator::new(&facilitator.url))));
+    let app = Router::new()
+        .route(
+            "/answer",
+            get(move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Json(serde_json::json!({ "answer": 42 }))
+                }
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(paywall, leash_x402::charge));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/answer", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let signed = agent
+        .authorize_transfer(&leash_sdk::TransferRequest {
+            token: usdc,
+            to: ANSWERS,
+            value: U256::from(CENT),
+            valid_for: std::time::Duration::from_secs(300),
+        })
+        .await
+        .unwrap();
+    let payload = PaymentPayload {
+        x402_version: X402_VERSION,
+        resource: None,
+        accepted: serde_json::to_value(price.requirements()).unwrap(),
+        payload: ExactPayload {
+            signature: signed.signature.clone(),
+            authorization: Authorization {
+                from: signed.from,
+                to: signed.to,
+                value: signed.value.to_string(),
+                valid_after: signed.valid_after.to_string(),
+                valid_before: signed.valid_before.to_string(),
+                nonce: signed.nonce,
+            },
+        },
+        extensions: None,
+    };
+    let header = leash_x402::wire::encode_header(&payload);
+    let before = usdc_of(&stack, ANSWERS).await;
+    let http = reqwest::Client::new();
+    let send = || http.get(&url).header("payment-signature", &header).send();
+    let (first, second) = tokio::join!(send(), send());
+    let mut statuses = vec![first.unwrap().status().as_u16(), second.unwrap().status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 402], "one request served, the other refused");
+    // Sent again later, the nonce is spent.
+    assert_eq!(send().await.unwrap().status().as_u16(), 402);
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1, "the handler ran once");
+    assert_eq!(usdc_of(&stack, ANSWERS).await - before, U256::from(CENT), "paid once");
 }
