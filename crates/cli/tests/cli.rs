@@ -5,12 +5,12 @@
 mod common;
 
 use alloy::{
-    primitives::{Address, U256},
+    primitives::{address, Address, U256},
     providers::Provider,
 };
 use common::*;
 use leash_devnet::Devnet;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::{
     net::{Ipv4Addr, SocketAddr},
     path::Path,
@@ -1300,4 +1300,78 @@ async fn devnet_and_demo_json_match_the_committed_schema() {
     let value = demo.json();
     matches_schema("demo", &value);
     assert!(value["scenarios"].as_array().is_some_and(|s| !s.is_empty()), "{value}");
+}
+
+/// A leash-served x402 endpoint selling `/answer` at 0.01 USDC to `pay_to`, settling from a devnet key.
+async fn x402_seller(devnet: &leash_devnet::Devnet, pay_to: Address) -> String {
+    let facilitator = leash_x402::LocalFacilitator::connect(
+        devnet.rpc_url().as_str(),
+        devnet.dev_keys()[2].clone(),
+    )
+    .await
+    .unwrap();
+    let price = leash_x402::Price {
+        chain_id: devnet.chain_id(),
+        asset: devnet.deployment().unwrap().usdc,
+        amount: U256::from(10_000u64),
+        pay_to,
+        token_name: "USD Coin (devnet)".into(),
+        token_version: "2".into(),
+        max_timeout_seconds: 300,
+        description: None,
+    };
+    let paywall =
+        std::sync::Arc::new(leash_x402::Paywall::new(price, std::sync::Arc::new(facilitator)));
+    let app = axum::Router::new()
+        .route("/answer", axum::routing::get(|| async { axum::Json(json!({ "answer": 42 })) }))
+        .layer(axum::middleware::from_fn_with_state(paywall, leash_x402::charge));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/answer", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leash_pay_pays_an_x402_endpoint_from_the_session_within_its_rules() {
+    let Stack { devnet, cli, bundler: _bundler } = stack().await;
+    cli.owner_and_account().await;
+    let policy = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/x402-payments.toml"),
+    )
+    .unwrap();
+    let policy = cli.write("x402.toml", &policy);
+    let policy = policy.to_str().unwrap();
+    cli.run(&["session", "create", "buyer", "--policy", policy, "--account", "main"]).await.ok();
+    cli.run(&["session", "grant", "buyer"]).await.ok();
+    let answers = address!("416e737765727300000000000000000000000001");
+    let url = x402_seller(&devnet, answers).await;
+
+    let paid = cli
+        .run(&["--json", "pay", &url, "--session", "buyer", "--max", "0.01 USDC"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(paid["status"], 200, "{paid}");
+    assert_eq!(paid["body"]["answer"], 42, "{paid}");
+    assert_eq!(paid["payment"]["amount"], "10000", "{paid}");
+    assert_eq!(paid["payment"]["amount_text"], "0.01 USDC", "{paid}");
+    assert_eq!(paid["payment"]["settled"], true, "{paid}");
+    assert_eq!(paid["payment"]["slot"], 0, "{paid}");
+    assert_eq!(usdc_balance(&devnet, answers).await, U256::from(10_000u64));
+
+    // People read the body on standard output and the payment on standard error.
+    let text = cli.run(&["pay", &url, "--session", "buyer"]).await.ok();
+    assert_eq!(text.stdout.trim(), r#"{"answer":42}"#);
+    assert!(text.stderr.contains("paid 0.01 USDC to 0x416e"), "{}", text.stderr);
+
+    // Over the caller's maximum: refused before signing (exit 3, the rule named); a maximum without a token is bad
+    // input (exit 2).
+    let capped =
+        cli.run(&["--json", "pay", &url, "--session", "buyer", "--max", "0.005 USDC"]).await;
+    assert_eq!(capped.code, 3, "{}", capped.text());
+    assert_eq!(capped.json()["error"]["rule"], "MaxPerRequest");
+    let bare = cli.run(&["pay", &url, "--session", "buyer", "--max", "5"]).await;
+    assert_eq!(bare.code, 2, "{}", bare.text());
+    assert!(bare.stderr.contains("write the most to pay in a token"), "{}", bare.stderr);
+    assert_eq!(usdc_balance(&devnet, answers).await, U256::from(20_000u64), "two payments");
 }

@@ -492,7 +492,8 @@ async fn own_domain(
         async { token.version().call().await },
     );
     let separator = separator.map_err(|e| read("DOMAIN_SEPARATOR", e))?;
-    let (name, version) = (name.map_err(|e| read("name", e))?, version.map_err(|e| read("version", e))?);
+    let (name, version) =
+        (name.map_err(|e| read("name", e))?, version.map_err(|e| read("version", e))?);
     let own = keccak256(
         (
             keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),

@@ -32,7 +32,7 @@ async fn serve(stack: &LocalStack, pay_to: Address) -> String {
     let price = Price {
         chain_id: stack.chain.chain_id,
         asset: stack.deployment().usdc,
-        amount: U256::from(1_000),
+        amount: U256::from(10_000),
         pay_to,
         token_name: "USD Coin (devnet)".into(),
         token_version: "2".into(),
@@ -66,25 +66,14 @@ async fn main() {
     let payments = env("LEASH_PAYMENTS", 100);
     let tasks = env("LEASH_PAYMENT_TASKS", 8);
     let stack = LocalStack::start().await.expect("the local stack starts");
-    let seller = Address::repeat_byte(0x5e);
+    // The example's seller, paid by the example's session with room for every payment of the run.
+    let seller = alloy::primitives::address!("416e737765727300000000000000000000000001");
     let url = serve(&stack, seller).await;
-    let policy = PolicyFile::parse(
-        &format!(
-            r#"
-version = 1
-[session]
-valid_until = "2030-01-01T00:00:00Z"
-[[signing.typed_data]]
-verifier = "USDC"
-type = "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
-rules = [{{ field = "to", eq = "{seller}" }}, {{ field = "value", lte = "0.001 USDC" }}]
-max_uses = {{ count = 10000, per = "1 day" }}
-"#
-        ),
-        "bench.toml",
-        &stack.context(),
-    )
-    .expect("the policy reads");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/policies/x402-payments.toml");
+    let text = std::fs::read_to_string(path).expect("the example policy is there");
+    let policy =
+        PolicyFile::parse(&text.replace("count = 100", "count = 10000"), path, &stack.context())
+            .expect("the policy reads");
     let agent = stack.agent(policy).expect("the agent builds");
     stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.expect("granted");
     let payer = Payer::new(Arc::new(agent));
