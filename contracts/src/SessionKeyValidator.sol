@@ -867,13 +867,13 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
         }
     }
 
-    /// @dev A counted scope's message: its slot is below `maxUses`, the period is the one that contains its
-    /// `validAfter`, its `validBefore` is at most one second past that period's usable window, and its nonce is
-    /// `keccak256(abi.encode(sessionId, scopeIndex, period, slot))`. The verifier executes it only strictly
-    /// between `validAfter` and `validBefore`, so inside that period, and only once per nonce, so at most
-    /// `maxUses` messages of the scope take effect per period, however many the key signs.
-    /// @dev Reverts (`OutsidePeriodWindow`) when `validAfter` is in no usable window: a verifier's ERC-1271 call
-    /// then fails, which it takes as an invalid signature.
+    /// @dev A counted scope's message: its slot is below `maxUses`, the period is the one that contains the first
+    /// second it may take effect (`validAfter + 1`), its `validBefore` is at most one second past that period's
+    /// usable window, and its nonce is `keccak256(abi.encode(sessionId, scopeIndex, period, slot))`. The verifier
+    /// executes it only strictly between `validAfter` and `validBefore`, so inside that period, and only once per
+    /// nonce, so at most `maxUses` messages of the scope take effect per period, however many the key signs.
+    /// @dev Reverts (`OutsidePeriodWindow`) when `validAfter + 1` is in no usable window: a verifier's ERC-1271
+    /// call then fails, which it takes as an invalid signature.
     function _countedUseAllowed(bytes32 sessionId, bytes calldata scope, bytes calldata typed, bytes calldata fields)
         private
         pure
@@ -888,8 +888,8 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
             return false;
         }
         uint256 validAfter = uint256(bytes32(fields[afterAt:afterAt + 32]));
-        if (validAfter > type(uint48).max) return false;
-        (uint32 period,, uint48 last) = PeriodLib.resolve(scope[60:], uint48(validAfter));
+        if (validAfter >= type(uint48).max) return false;
+        (uint32 period,, uint48 last) = PeriodLib.resolve(scope[60:], uint48(validAfter + 1));
         if (uint256(bytes32(fields[beforeAt:beforeAt + 32])) > uint256(last) + 1) return false;
         return bytes32(fields[nonceAt:nonceAt + 32]) == useNonce(sessionId, uint8(typed[0]), period, uint16(slot));
     }

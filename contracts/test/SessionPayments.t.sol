@@ -58,9 +58,9 @@ contract SessionPaymentsTest is LeashTest {
         uint8 scope;
     }
 
-    /// @dev An authorisation in `slot` of the day that contains `validAfter`, valid to the day's end.
+    /// @dev An authorisation in `slot` of the day that contains `validAfter + 1`, valid to the day's end.
     function inSlot(bytes32 id, uint256 validAfter, uint16 slot) internal pure returns (Authorization memory a) {
-        uint32 day = uint32((validAfter - START) / 1 days + 1);
+        uint32 day = uint32((validAfter + 1 - START) / 1 days + 1);
         a = Authorization({
             to: address(0),
             value: CAP,
@@ -158,6 +158,8 @@ contract SessionPaymentsTest is LeashTest {
         a = pay(id, START, 0);
         a.validAfter = uint256(type(uint48).max) + START;
         assertFalse(settle(s, a), "validAfter past uint48");
+        a.validAfter = type(uint48).max;
+        assertFalse(settle(s, a), "validAfter at the last uint48");
     }
 
     function test_RevertWhen_CountedPaymentBreaksTheScopesRules() public {
@@ -213,7 +215,8 @@ contract SessionPaymentsTest is LeashTest {
         afterOffset = uint32(bound(afterOffset, 0, 10 days));
         length = uint32(bound(length, 2, 3 days));
         uint256 validAfter = START + afterOffset;
-        uint32 day = uint32(afterOffset / 1 days + 1);
+        // The day of the first second it may take effect.
+        uint32 day = uint32((afterOffset + 1) / 1 days + 1);
         slot = uint16(bound(slot, 0, 2 * PER_DAY));
         // Half the runs name the right day, so both verdicts are exercised.
         uint32 claimed = nonceDay % 2 == 0 ? day : uint32(bound(nonceDay, 1, 12));
@@ -297,5 +300,19 @@ contract SessionPaymentsTest is LeashTest {
         (scopes[0].period.windows[2], scopes[0].period.windows[3]) = (START + 200, START + 1000);
         vm.prank(address(account));
         validator.grantSession(SessionEncoder.encode(s));
+    }
+
+    /// @dev A payment made in the period's first second: valid after the second before, so it settles at once,
+    /// and counted in the period it settles in.
+    function test_Payments_APaymentSettlesInItsPeriodsFirstSecond() public {
+        (Session memory s, bytes32 id) = grantPayments(paymentScope());
+        vm.warp(START + 1 days);
+        Authorization memory a = pay(id, START + 1 days - 1, 0);
+        assertEq(a.validBefore, START + 2 days, "the second day's slot");
+        assertTrue(settle(s, a), "settles in the day's first second");
+        // The day before's slots are not the day's: a window from the second before yesterday's end is yesterday's.
+        Authorization memory yesterday = pay(id, START + 1 days - 2, 1);
+        assertEq(yesterday.validBefore, START + 1 days, "yesterday's slot");
+        assertFalse(settle(s, yesterday), "valid only before today");
     }
 }

@@ -83,7 +83,7 @@ pub enum SigningRefusal {
         /// Messages allowed per period.
         count: u16,
     },
-    /// A counted message's `validAfter` is in no usable window of the scope's period.
+    /// A counted message's first second (`validAfter + 1`) is in no usable window of the scope's period.
     OutsidePeriod {
         /// The scope tried.
         scope: usize,
@@ -163,8 +163,8 @@ impl fmt::Display for SigningRefusal {
             ),
             Self::OutsidePeriod { scope, valid_after } => write!(
                 f,
-                "scope {scope}: the message's validAfter ({valid_after}) is in no usable window of the scope's \
-                 period"
+                "scope {scope}: the second after the message's validAfter ({valid_after}) is in no usable window \
+                 of the scope's period"
             ),
             Self::ValidPastPeriod { scope, valid_before, latest } => write!(
                 f,
@@ -269,8 +269,9 @@ fn check_scope(
     }
 }
 
-/// The module's `_countedUseAllowed`: the slot is below the count, `validAfter` is in a usable window of the
-/// period, `validBefore` at most one second past it, and the nonce is the slot's.
+/// The module's `_countedUseAllowed`: the slot is below the count, `validAfter + 1` (the first second the message
+/// may take effect) is in a usable window of the period, `validBefore` at most one second past it, and the nonce
+/// is the slot's.
 fn check_counted(
     session_id: B256,
     index: usize,
@@ -291,10 +292,11 @@ fn check_counted(
     let (valid_after, _) = word(limit.valid_after).ok_or(malformed.clone())?;
     let (valid_before, _) = word(limit.valid_before).ok_or(malformed.clone())?;
     let (_, nonce) = word(limit.nonce).ok_or(malformed)?;
+    // The period of the first second the message may take effect (the verifier needs time > validAfter).
     let period = u64::try_from(valid_after)
         .ok()
-        .filter(|after| *after < 1 << 48)
-        .and_then(|after| limit.period.resolve(after).ok())
+        .filter(|after| *after < (1 << 48) - 1)
+        .and_then(|after| limit.period.resolve(after + 1).ok())
         .ok_or(SigningRefusal::OutsidePeriod { scope: index, valid_after })?;
     if valid_before > U256::from(period.last + 1) {
         return Err(SigningRefusal::ValidPastPeriod {

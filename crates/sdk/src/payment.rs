@@ -107,9 +107,23 @@ pub struct PaymentsLeft {
 #[derive(Debug, Default)]
 pub(crate) struct SignedSlots {
     taken: Mutex<HashMap<B256, u64>>,
+    /// Per (scope, period): every slot below is used on chain or signed here, so a search starts there rather than
+    /// at 0 (a slot below that was signed but expired unused is not offered again: the count only loses it).
+    next: Mutex<HashMap<(usize, u32), u16>>,
 }
 
 impl SignedSlots {
+    fn start(&self, scope: usize, period: u32) -> u16 {
+        self.next.lock().map(|n| n.get(&(scope, period)).copied().unwrap_or(0)).unwrap_or(0)
+    }
+
+    fn advance(&self, scope: usize, period: u32, past: u16) {
+        if let Ok(mut next) = self.next.lock() {
+            let cursor = next.entry((scope, period)).or_insert(0);
+            *cursor = (*cursor).max(past);
+        }
+    }
+
     fn is_taken(&self, nonce: B256, now: u64) -> bool {
         self.taken.lock().map(|t| t.get(&nonce).is_some_and(|until| *until > now)).unwrap_or(true)
     }
@@ -179,7 +193,8 @@ impl SessionAgent {
                             continue;
                         }
                     };
-                    let after = now.saturating_sub(CLOCK_SKEW).max(period.start);
+                    // Valid from the period's first second on: the token needs time > validAfter.
+                    let after = now.saturating_sub(CLOCK_SKEW).max(period.start.saturating_sub(1));
                     let before = (now + valid_for).min(period.last + 1);
                     // The scope's rules on payee and amount first: they say more than a full period does.
                     if let Err(e) =
@@ -264,7 +279,7 @@ impl SessionAgent {
                 })?;
                 (
                     (
-                        now.saturating_sub(CLOCK_SKEW).max(period.start),
+                        now.saturating_sub(CLOCK_SKEW).max(period.start.saturating_sub(1)),
                         (now + request.valid_for.as_secs()).min(period.last + 1),
                     ),
                     use_nonce(self.session_id(), scope_index, period.index, slot),
@@ -421,7 +436,7 @@ impl SessionAgent {
         let scope_index = u8::try_from(scope)
             .map_err(|_| Error::Setup(format!("signing scope {scope} has no packed index")))?;
         let nonce = |slot: u16| use_nonce(id, scope_index, period.index, slot);
-        let mut first = 0u16;
+        let mut first = self.signed_slots().start(scope, period.index);
         while first < limit.count {
             let last = first.saturating_add(SLOT_BATCH).min(limit.count);
             let open: Vec<u16> =
@@ -436,6 +451,8 @@ impl SessionAgent {
                     Error::rpc(&self.chain().label, format!("authorizationState: {e}"))
                 })?;
                 if !used && self.signed_slots().take(nonce(*slot), until, now) {
+                    // Every slot from the search's start to this one is used or signed.
+                    self.signed_slots().advance(scope, period.index, *slot + 1);
                     return Ok(Ok((*slot, nonce(*slot))));
                 }
             }

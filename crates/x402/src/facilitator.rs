@@ -145,6 +145,9 @@ impl LocalFacilitator {
                 .wallet(EthereumWallet::from(key))
                 .connect_http(url)
                 .erased();
+        // A seller waits for each settlement before it answers: poll for the receipt every 50 ms rather than
+        // alloy's 250 ms for a local node, which would dominate a payment on a chain that mines at once.
+        provider.client().set_poll_interval(std::time::Duration::from_millis(50));
         let chain_id = provider.get_chain_id().await.map_err(|e| Error::http(rpc_url, e))?;
         Ok(Self { provider, from, chain_id })
     }
