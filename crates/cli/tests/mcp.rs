@@ -428,3 +428,47 @@ async fn the_http_server_requires_its_bearer_token() {
     client.cancel().await.expect("the client closes");
     child.kill().await.expect("the server stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_pays_for_a_resource_with_the_session_through_the_mcp_tool() {
+    let Stack { devnet, cli, bundler: _bundler } = stack().await;
+    cli.owner_and_account().await;
+    let policy = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/policies/x402-payments.toml"),
+    )
+    .unwrap();
+    let policy = cli.write("x402.toml", &policy);
+    let policy = policy.to_str().unwrap();
+    cli.run(&["session", "create", "buyer", "--policy", policy, "--account", "main"]).await.ok();
+    cli.run(&["session", "grant", "buyer"]).await.ok();
+    let answers = alloy::primitives::address!("416e737765727300000000000000000000000001");
+    let url = x402_seller(&devnet, answers).await;
+    let mut server = cli.command(&["mcp", "--session", "buyer"]);
+    server.env("LEASH_LOG", "off");
+    let client: Client =
+        ().serve(TokioChildProcess::new(server).expect("leash mcp starts"))
+            .await
+            .expect("MCP initialises");
+    let tools = client.list_all_tools().await.expect("tools/list");
+
+    let paid = call(&client, "pay_for_resource", json!({ "url": url, "max": "0.01 USDC" })).await;
+    conforms(&tools, "pay_for_resource", &paid);
+    let paid = structured(&paid);
+    assert_eq!(paid["status"], 200, "{paid}");
+    assert_eq!(paid["body"]["answer"], 42, "{paid}");
+    assert_eq!(paid["paid"]["amountText"], "0.01 USDC", "{paid}");
+    assert_eq!(paid["paymentsLeft"][0]["left"], 99, "{paid}");
+    assert_eq!(paid["paymentsLeft"][0]["perPeriod"], 100, "{paid}");
+    assert_eq!(paid["paymentsLeft"][0]["perPayment"], "10000", "{paid}");
+    assert_eq!(usdc_balance(&devnet, answers).await, U256::from(10_000u64));
+
+    // Over the agent's own maximum: refused before signing, with the rule.
+    let refused =
+        call(&client, "pay_for_resource", json!({ "url": url, "max": "0.005 USDC" })).await;
+    assert_eq!(refused.is_error, Some(true), "{refused:?}");
+    conforms_as_error(&tools, "pay_for_resource", &refused);
+    assert_eq!(structured(&refused)["error"]["rule"], "MaxPerRequest");
+    assert_eq!(usdc_balance(&devnet, answers).await, U256::from(10_000u64), "nothing more paid");
+    client.cancel().await.unwrap();
+}

@@ -199,3 +199,35 @@ pub(crate) fn schema_errors(command: &str, value: &Value) -> Vec<String> {
     let validator = jsonschema::validator_for(&rooted).expect("a valid JSON Schema");
     validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path())).collect()
 }
+
+/// A leash-served x402 endpoint selling `/answer` at 0.01 USDC to `pay_to`, settling from a devnet key.
+pub(crate) async fn x402_seller(devnet: &leash_devnet::Devnet, pay_to: Address) -> String {
+    let facilitator = leash_x402::LocalFacilitator::connect(
+        devnet.rpc_url().as_str(),
+        devnet.dev_keys()[2].clone(),
+    )
+    .await
+    .unwrap();
+    let price = leash_x402::Price {
+        chain_id: devnet.chain_id(),
+        asset: devnet.deployment().unwrap().usdc,
+        amount: U256::from(10_000u64),
+        pay_to,
+        token_name: "USD Coin (devnet)".into(),
+        token_version: "2".into(),
+        max_timeout_seconds: 300,
+        description: None,
+    };
+    let paywall =
+        std::sync::Arc::new(leash_x402::Paywall::new(price, std::sync::Arc::new(facilitator)));
+    let app = axum::Router::new()
+        .route(
+            "/answer",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({ "answer": 42 })) }),
+        )
+        .layer(axum::middleware::from_fn_with_state(paywall, leash_x402::charge));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/answer", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
