@@ -31,6 +31,15 @@ async fn prepared(cli: &Cli) {
     }
 }
 
+/// `leash ARGS` as an MCP server over standard input and output, with rmcp's client connected.
+async fn stdio(cli: &Cli, args: &[&str]) -> Client {
+    let mut server = cli.command(args);
+    server.env("LEASH_LOG", "off");
+    ().serve(TokioChildProcess::new(server).expect("leash mcp starts"))
+        .await
+        .expect("MCP initialises")
+}
+
 async fn call(client: &Client, tool: &'static str, arguments: Value) -> CallToolResult {
     let arguments = arguments.as_object().expect("an object").clone();
     client
@@ -68,12 +77,7 @@ fn pay(amount: &str) -> Value {
 async fn an_agent_acts_through_the_stdio_server() {
     let Stack { devnet, cli, bundler: _bundler } = stack().await;
     prepared(&cli).await;
-    let mut server = cli.command(&["mcp", "--session", "shop", "--session", "backup"]);
-    server.env("LEASH_LOG", "off");
-    let client: Client =
-        ().serve(TokioChildProcess::new(server).expect("leash mcp starts"))
-            .await
-            .expect("MCP initialises");
+    let client = stdio(&cli, &["mcp", "--session", "shop", "--session", "backup"]).await;
 
     // Every tool, each with an input schema.
     let tools = client.list_all_tools().await.expect("tools/list");
@@ -444,12 +448,7 @@ async fn an_agent_pays_for_a_resource_with_the_session_through_the_mcp_tool() {
     cli.run(&["session", "grant", "buyer"]).await.ok();
     let answers = alloy::primitives::address!("416e737765727300000000000000000000000001");
     let url = x402_seller(&devnet, answers).await;
-    let mut server = cli.command(&["mcp", "--session", "buyer"]);
-    server.env("LEASH_LOG", "off");
-    let client: Client =
-        ().serve(TokioChildProcess::new(server).expect("leash mcp starts"))
-            .await
-            .expect("MCP initialises");
+    let client = stdio(&cli, &["mcp", "--session", "buyer"]).await;
     let tools = client.list_all_tools().await.expect("tools/list");
 
     let paid = call(&client, "pay_for_resource", json!({ "url": url, "max": "0.01 USDC" })).await;
