@@ -77,6 +77,25 @@ fn check_scope(scope: &TypedDataScope) -> Result<(), String> {
             return Err("max_uses counts at least 1 message per period".into());
         }
         check_period(&limit.period, "max_uses's period").map_err(|e| e.to_string())?;
+        // The count rests on EIP-3009's meaning of the three fields (valid strictly between the times, each nonce
+        // used once): where the type is known, they must be those fields.
+        if let Some(encode_type) = &scope.encode_type {
+            let layout = TypedDataLayout::parse(encode_type).map_err(|e| e.to_string())?;
+            let layout = layout.with_nested(&scope.nested);
+            let is = |offset: u16, name: &str, uint: bool| {
+                layout.field_at(offset).is_some_and(|(field, ty)| {
+                    field == name && if uint { ty.starts_with("uint") } else { ty == "bytes32" }
+                })
+            };
+            if !is(limit.nonce, "nonce", false)
+                || !is(limit.valid_after, "validAfter", true)
+                || !is(limit.valid_before, "validBefore", true)
+            {
+                return Err("max_uses counts EIP-3009 messages: its nonce, validAfter and validBefore must be the \
+                            type's `bytes32 nonce`, `uint256 validAfter` and `uint256 validBefore`"
+                    .into());
+            }
+        }
         // A message picks its period by its `validAfter`: overlapping windows would let it pick where it counts.
         if let Period::Windows(windows) = &limit.period {
             if windows.windows(2).any(|w| w[1].start < w[0].end) {

@@ -40,6 +40,10 @@ pub const TRANSFER_WITH_AUTHORIZATION: &str = "TransferWithAuthorization(address
 /// behind still accepts it (never before the period's start for a counted scope).
 pub const CLOCK_SKEW: u64 = 60;
 
+/// Fewest seconds a payment authorisation is signed for: facilitators refuse one that expires within seconds
+/// (the reference implementation within 6).
+pub const MIN_VALIDITY: u64 = 30;
+
 /// Slots read from the token at once while looking for a free one.
 const SLOT_BATCH: u16 = 8;
 
@@ -139,9 +143,15 @@ impl SignedSlots {
         true
     }
 
-    fn release(&self, nonce: B256) {
+    /// Gives back `slot` of (scope, period), signed for nothing: the next search starts there again.
+    fn release(&self, nonce: B256, scope: usize, period: u32, slot: u16) {
         if let Ok(mut taken) = self.taken.lock() {
             taken.remove(&nonce);
+        }
+        if let Ok(mut next) = self.next.lock() {
+            if let Some(cursor) = next.get_mut(&(scope, period)) {
+                *cursor = (*cursor).min(slot);
+            }
         }
     }
 }
@@ -196,6 +206,22 @@ impl SessionAgent {
                     // Valid from the period's first second on: the token needs time > validAfter.
                     let after = now.saturating_sub(CLOCK_SKEW).max(period.start.saturating_sub(1));
                     let before = (now + valid_for).min(period.last + 1);
+                    // Too close to the period's end to settle: a signature now would only spend a slot.
+                    if before < now + MIN_VALIDITY {
+                        let next = limit.period.next_open(now).map_or_else(
+                            || "it never renews".to_string(),
+                            |t| format!("the next period opens at {t}"),
+                        );
+                        refusal = Some(Error::SigningRefused {
+                            rule: "PeriodEnding".into(),
+                            message: format!(
+                                "signing scope {index}: the period ends in {} s, too soon for a payment to settle; \
+                                 {next}",
+                                before.saturating_sub(now)
+                            ),
+                        });
+                        continue;
+                    }
                     // The scope's rules on payee and amount first: they say more than a full period does.
                     if let Err(e) =
                         self.check_rules(request, domain_separator, (after, before), index, period)
@@ -231,8 +257,8 @@ impl SessionAgent {
                 }
                 Err(e) => {
                     // The slot was taken for this signature: give it back.
-                    if slot.is_some() {
-                        self.signed_slots().release(nonce);
+                    if let (Some((index, _)), Some((period, slot))) = (candidate, slot) {
+                        self.signed_slots().release(nonce, index, period, slot);
                     }
                     refusal = Some(e);
                 }

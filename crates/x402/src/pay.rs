@@ -59,10 +59,12 @@ impl Payer {
     /// A payer for `agent`'s account, paying any amount its session allows. Its HTTP client follows no
     /// redirect: a paying request's header would go wherever the server points.
     pub fn new(agent: Arc<SessionAgent>) -> Self {
+        // Fails only where `reqwest::Client::new` would panic too (no TLS backend): never fall back to a client
+        // that follows redirects.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_default();
+            .expect("an HTTP client builds");
         Self { http, agent, max: None }
     }
 
@@ -164,7 +166,13 @@ impl Payer {
             .parse()
             .map_err(|_| Error::Malformed("the payment header is not ASCII".into()))?;
         retry.headers_mut().insert(PAYMENT_SIGNATURE, header);
-        let second = self.http.execute(retry).await.map_err(|e| Error::http(&url, e))?;
+        // From here the authorisation is out: whatever fails, it may have been settled.
+        let second = self.http.execute(retry).await.map_err(|e| Error::PaymentRefused {
+            url: url.clone(),
+            reason: format!("the request failed after the payment was sent: {e}"),
+            nonce: authorization.nonce,
+            valid_before: authorization.valid_before,
+        })?;
         if second.status() == StatusCode::PAYMENT_REQUIRED {
             let refused = required_of(second, &url).await.ok();
             return Err(Error::PaymentRefused {
@@ -280,6 +288,11 @@ async fn read(
         })?;
         payment.receipt =
             decode_header(PAYMENT_RESPONSE, header.as_bytes()).map_err(unreceipted)?;
+        // Paid: a body that cannot be read is a paid resource not received, not a network error to retry.
+        let body = body(response, url)
+            .await
+            .map_err(|e| unreceipted(format!("the paid resource could not be read: {e}")))?;
+        return Ok(Paid { status, headers, body, payment: Some(payment.clone()) });
     }
     let body = body(response, url).await?;
     Ok(Paid { status, headers, body, payment })

@@ -30,8 +30,9 @@ use axum::{
     Json,
 };
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     sync::{Arc, Mutex, PoisonError},
+    time::{SystemTime, UNIX_EPOCH},
 };
 
 /// Largest response body the middleware holds back until the payment settles.
@@ -81,20 +82,41 @@ impl Price {
 pub struct Paywall {
     price: Price,
     facilitator: Arc<dyn Facilitator>,
-    /// (payer, nonce) of the payments between verification and settlement: one payment serves one request, even
-    /// when it is sent many times at once.
-    in_flight: Mutex<HashSet<(Address, B256)>>,
+    /// (payer, nonce) of the verified payments being served, and of those settled, until they expire: one payment
+    /// serves one request, even sent many times at once, and even to a facilitator that would settle it again.
+    /// Only a verified payment takes a place here, so nobody can hold a payer's nonce with a forged one.
+    in_flight: Mutex<HashMap<(Address, B256), Served>>,
 }
 
-/// A payment being served; forgotten when dropped, whatever became of it (once settled, its nonce is spent).
+/// Where a payment stands in [`Paywall`]'s register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Served {
+    /// Verified, being served.
+    Serving,
+    /// Settled; remembered until it expires (unix seconds).
+    Settled(u64),
+}
+
+/// A payment being served: forgotten when dropped unless it settled, whatever became of the request.
 struct InFlight<'a> {
     paywall: &'a Paywall,
     key: (Address, B256),
 }
 
+impl InFlight<'_> {
+    /// Keeps the payment in the register until `valid_before`: it may not be served again.
+    fn settled(&self, valid_before: u64) {
+        let mut register = self.paywall.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        register.insert(self.key, Served::Settled(valid_before));
+    }
+}
+
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.paywall.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.key);
+        let mut register = self.paywall.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        if register.get(&self.key) == Some(&Served::Serving) {
+            register.remove(&self.key);
+        }
     }
 }
 
@@ -104,10 +126,17 @@ impl Paywall {
         Self { price, facilitator, in_flight: Mutex::default() }
     }
 
+    /// Registers a verified payment as being served, unless it is served or settled already.
     fn hold(&self, payment: &PaymentPayload) -> Option<InFlight<'_>> {
         let key = (payment.payload.authorization.from, payment.payload.authorization.nonce);
-        let fresh = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).insert(key);
-        fresh.then_some(InFlight { paywall: self, key })
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut register = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        register.retain(|_, served| !matches!(served, Served::Settled(until) if *until < now));
+        if register.contains_key(&key) {
+            return None;
+        }
+        register.insert(key, Served::Serving);
+        Some(InFlight { paywall: self, key })
     }
 
     fn required(&self, url: &str, error: Option<String>) -> PaymentRequired {
@@ -151,9 +180,6 @@ pub async fn charge(State(paywall): State<Arc<Paywall>>, request: Request, next:
     if payment.x402_version != X402_VERSION || accepted.as_ref().ok() != Some(&requirements) {
         return paywall.payment_required(&url, "the payment is not for this resource's offer");
     }
-    let Some(_held) = paywall.hold(&payment) else {
-        return paywall.payment_required(&url, "this payment is already being served");
-    };
     match paywall.facilitator.verify(&payment, &requirements).await {
         Ok(verdict) if verdict.is_valid => {}
         Ok(verdict) => {
@@ -164,6 +190,9 @@ pub async fn charge(State(paywall): State<Arc<Paywall>>, request: Request, next:
         }
         Err(e) => return facilitator_unavailable(e),
     }
+    let Some(held) = paywall.hold(&payment) else {
+        return paywall.payment_required(&url, "this payment is already served or being served");
+    };
     let response = next.run(request).await;
     // As the reference implementation: an answer under 400 (a redirect too) is what was paid for; an error is free.
     if response.status().as_u16() >= 400 {
@@ -179,7 +208,10 @@ pub async fn charge(State(paywall): State<Arc<Paywall>>, request: Request, next:
         }
     };
     let receipt = match paywall.facilitator.settle(&payment, &requirements).await {
-        Ok(receipt) if receipt.success => receipt,
+        Ok(receipt) if receipt.success => {
+            held.settled(payment.payload.authorization.valid_before.parse().unwrap_or(u64::MAX));
+            receipt
+        }
         Ok(receipt) => {
             return paywall.payment_required(
                 &url,

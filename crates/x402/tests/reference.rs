@@ -396,3 +396,27 @@ async fn one_payment_sent_twice_at_once_is_served_once() {
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1, "the handler ran once");
     assert_eq!(usdc_of(&stack, ANSWERS).await - before, U256::from(CENT), "paid once");
 }
+
+#[tokio::test]
+async fn a_payment_too_close_to_the_end_of_its_period_is_refused_before_signing() {
+    let stack = stack().await;
+    let (agent, _) = granted(&stack, example(&stack, "x402-payments.toml", &[])).await;
+    // Ten seconds before the day ends: an authorisation would expire before a facilitator could settle it.
+    let now = stack.chain.now().await.unwrap();
+    let midnight = (now / 86_400 + 1) * 86_400;
+    stack.set_clock(midnight - 10).await.unwrap();
+    let request = leash_sdk::TransferRequest {
+        token: stack.deployment().usdc,
+        to: ANSWERS,
+        value: U256::from(CENT),
+        valid_for: std::time::Duration::from_secs(300),
+    };
+    let error = agent.authorize_transfer(&request).await.unwrap_err();
+    assert_eq!(error.rule(), Some("PeriodEnding"), "{error}");
+    assert!(error.to_string().contains(&format!("the next period opens at {midnight}")), "{error}");
+    // In the next period it is signed, in its first slot.
+    stack.set_clock(midnight).await.unwrap();
+    let signed = agent.authorize_transfer(&request).await.unwrap();
+    assert_eq!(signed.slot.map(|(_, slot)| slot), Some(0));
+    assert_eq!(signed.valid_after, midnight - 1, "valid from the period's first second");
+}
