@@ -450,11 +450,13 @@ pub(crate) async fn run(
             let hash = submitted.user_op_hash;
             // Recorded now, so that an operation whose wait fails (a bundler gone, a time-out) can be followed.
             record_submitted(home, &name, network.chain_id, stored.grant.account, hash).await;
-            eprintln!("sent UserOperation {hash}; waiting for its receipt (Ctrl-C stops the wait, not the operation)");
             // Ctrl-C while waiting: the operation is with the bundler and may still land, so say how to follow it.
+            // The listener is in place before the line that invites Ctrl-C: one pressed right after it is heard.
+            let interrupt = ctrl_c_listener();
+            eprintln!("sent UserOperation {hash}; waiting for its receipt (Ctrl-C stops the wait, not the operation)");
             let waited = tokio::select! {
                 waited = while_waiting("waiting for the receipt", agent.wait_outcome(hash)) => waited,
-                Ok(()) = tokio::signal::ctrl_c() => interrupted(out, hash),
+                Some(()) = interrupt => interrupted(out, hash),
             };
             let reject = |e| with_rejection(e, &stored.session, &tokens);
             let included = waited.map_err(reject)?;
@@ -823,5 +825,24 @@ fn state_name(state: SessionState) -> &'static str {
         SessionState::None => "not granted",
         SessionState::Enabled => "granted",
         SessionState::Revoked => "revoked",
+    }
+}
+
+/// Resolves at the next Ctrl-C (SIGINT) after this call: the signal is listened for from here, not from the first
+/// poll, so one sent before the caller waits is not lost.
+fn ctrl_c_listener() -> impl std::future::Future<Output = Option<()>> {
+    #[cfg(unix)]
+    {
+        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+        async move {
+            match signal {
+                Some(mut signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async { tokio::signal::ctrl_c().await.ok() }
     }
 }
