@@ -106,6 +106,29 @@ pub struct PaymentsLeft {
     pub next_period: Option<u64>,
 }
 
+impl TransferAuthorization {
+    fn of(
+        from: Address,
+        request: &TransferRequest,
+        window: (u64, u64),
+        nonce: B256,
+        signature: Bytes,
+        slot: Option<(u32, u16)>,
+    ) -> Self {
+        Self {
+            token: request.token,
+            from,
+            to: request.to,
+            value: request.value,
+            valid_after: window.0,
+            valid_before: window.1,
+            nonce,
+            signature,
+            slot,
+        }
+    }
+}
+
 /// The slots this agent has signed: a slot stays taken until its authorisation expires, used or not, since a
 /// signed authorisation may still be submitted until then.
 #[derive(Debug, Default)]
@@ -243,17 +266,14 @@ impl SessionAgent {
             let typed = transfer_message(account, request, domain_separator, window, nonce, slot);
             match self.sign_typed_data(&typed).await {
                 Ok(signed) => {
-                    return Ok(TransferAuthorization {
-                        token: request.token,
-                        from: account,
-                        to: request.to,
-                        value: request.value,
-                        valid_after: window.0,
-                        valid_before: window.1,
+                    return Ok(TransferAuthorization::of(
+                        account,
+                        request,
+                        window,
                         nonce,
-                        signature: signed.signature,
+                        signed.signature,
                         slot,
-                    })
+                    ))
                 }
                 Err(e) => {
                     // The slot was taken for this signature: give it back.
@@ -336,17 +356,7 @@ impl SessionAgent {
             scope,
             &typed,
         )?;
-        Ok(TransferAuthorization {
-            token: request.token,
-            from: account,
-            to: request.to,
-            value: request.value,
-            valid_after: window.0,
-            valid_before: window.1,
-            nonce,
-            signature,
-            slot,
-        })
+        Ok(TransferAuthorization::of(account, request, window, nonce, signature, slot))
     }
 
     /// What each counted scope for `token` transfers has left in the current period: slots the token has not

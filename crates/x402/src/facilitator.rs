@@ -12,6 +12,7 @@ use crate::{
     },
     Error,
 };
+use alloy::contract::SolCallBuilder;
 use alloy::{
     network::EthereumWallet,
     primitives::{Address, B256, U256},
@@ -229,20 +230,8 @@ impl Facilitator for LocalFacilitator {
                 (Err(reason), _) | (_, Err(reason)) => return Ok(invalid(reason)),
             };
         // The token itself decides: signature (ERC-1271 for an account, so the session's rules), nonce, balance.
-        let token = IERC3009Transfer::new(token, self.provider.clone());
-        let simulated = token
-            .transferWithAuthorization(
-                call.from,
-                call.to,
-                call.value,
-                call.validAfter,
-                call.validBefore,
-                call.nonce,
-                call.signature,
-            )
-            .from(self.from)
-            .call()
-            .await;
+        let simulated =
+            SolCallBuilder::new_sol(&self.provider, &token, &call).from(self.from).call().await;
         Ok(match simulated {
             Ok(_) => VerifyResponse { is_valid: true, invalid_reason: None, payer },
             Err(e) => invalid(format!("transaction_simulation_failed: {}", revert_reason(&e))),
@@ -273,19 +262,7 @@ impl Facilitator for LocalFacilitator {
         else {
             return Ok(failed("invalid_payment_requirements".into()));
         };
-        let token = IERC3009Transfer::new(token, self.provider.clone());
-        let sent = token
-            .transferWithAuthorization(
-                call.from,
-                call.to,
-                call.value,
-                call.validAfter,
-                call.validBefore,
-                call.nonce,
-                call.signature,
-            )
-            .send()
-            .await;
+        let sent = SolCallBuilder::new_sol(&self.provider, &token, &call).send().await;
         let pending = match sent {
             Ok(pending) => pending,
             Err(e) => return Ok(failed(format!("unexpected_settle_error: {e}"))),

@@ -8,7 +8,7 @@
 
 use crate::{
     wire::{
-        decode_header, encode_header, Authorization, ExactPayload, PaymentPayload, PaymentRequired,
+        decode_header, encode_header, ExactPayload, PaymentPayload, PaymentRequired,
         PaymentRequirements, SettleResponse, EXACT, PAYMENT_REQUIRED, PAYMENT_RESPONSE,
         PAYMENT_SIGNATURE, X402_VERSION,
     },
@@ -42,6 +42,13 @@ pub struct Paid {
     pub body: axum::body::Bytes,
     /// The payment, when the resource asked for one.
     pub payment: Option<Payment>,
+}
+
+/// What a first request got: the resource, or a payment asked for (and the request to send again).
+#[derive(Debug)]
+enum Asked {
+    Served(Paid),
+    Payment(reqwest::Request, PaymentRequired),
 }
 
 /// A payment made for a resource.
@@ -94,15 +101,23 @@ impl Payer {
     /// Sends `request`, paying once if the resource asks for it. A request whose body cannot be sent twice (a
     /// stream) is refused.
     pub async fn send(&self, request: reqwest::Request) -> Result<Paid, Error> {
+        let (retry, required) = match self.ask(request).await? {
+            Asked::Served(paid) => return Ok(paid),
+            Asked::Payment(retry, required) => (retry, required),
+        };
+        let (offer, authorization) = self.authorize(&required).await?;
+        self.pay(retry, &required, offer, authorization).await
+    }
+
+    /// Sends `request` once: the answer, or the payment it asks for and the request to send again with it.
+    async fn ask(&self, request: reqwest::Request) -> Result<Asked, Error> {
         let retry = request.try_clone().ok_or(Error::BodyNotRepeatable)?;
         let url = request.url().to_string();
         let first = self.http.execute(request).await.map_err(|e| Error::http(&url, e))?;
         if first.status() != StatusCode::PAYMENT_REQUIRED {
-            return read(first, None, &url).await;
+            return Ok(Asked::Served(read(first, None, &url).await?));
         }
-        let required = required_of(first, &url).await?;
-        let (offer, authorization) = self.authorize(&required).await?;
-        self.pay(retry, &required, offer, authorization).await
+        Ok(Asked::Payment(retry, required_of(first, &url).await?))
     }
 
     /// Sends `request`, and pays the offer it asks for with `authorization`, made elsewhere (by
@@ -113,13 +128,10 @@ impl Payer {
         request: reqwest::Request,
         authorization: &TransferAuthorization,
     ) -> Result<Paid, Error> {
-        let retry = request.try_clone().ok_or(Error::BodyNotRepeatable)?;
-        let url = request.url().to_string();
-        let first = self.http.execute(request).await.map_err(|e| Error::http(&url, e))?;
-        if first.status() != StatusCode::PAYMENT_REQUIRED {
-            return read(first, None, &url).await;
-        }
-        let required = required_of(first, &url).await?;
+        let (retry, required) = match self.ask(request).await? {
+            Asked::Served(paid) => return Ok(paid),
+            Asked::Payment(retry, required) => (retry, required),
+        };
         let offer = required
             .accepts
             .iter()
@@ -148,17 +160,7 @@ impl Payer {
             x402_version: X402_VERSION,
             resource: required.resource.clone(),
             accepted: offer.0,
-            payload: ExactPayload {
-                signature: authorization.signature.clone(),
-                authorization: Authorization {
-                    from: authorization.from,
-                    to: authorization.to,
-                    value: authorization.value.to_string(),
-                    valid_after: authorization.valid_after.to_string(),
-                    valid_before: authorization.valid_before.to_string(),
-                    nonce: authorization.nonce,
-                },
-            },
+            payload: ExactPayload::from(&authorization),
             extensions: None,
         };
         let mut retry = retry;

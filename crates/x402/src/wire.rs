@@ -117,6 +117,23 @@ pub struct Authorization {
     pub nonce: B256,
 }
 
+impl From<&leash_sdk::TransferAuthorization> for ExactPayload {
+    /// A signed authorisation as the `exact` scheme carries it.
+    fn from(a: &leash_sdk::TransferAuthorization) -> Self {
+        Self {
+            signature: a.signature.clone(),
+            authorization: Authorization {
+                from: a.from,
+                to: a.to,
+                value: a.value.to_string(),
+                valid_after: a.valid_after.to_string(),
+                valid_before: a.valid_before.to_string(),
+                nonce: a.nonce,
+            },
+        }
+    }
+}
+
 /// The `exact` scheme's payload: the authorisation and the payer's signature (65 bytes from a key, or any
 /// length from a smart account, checked by ERC-1271).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

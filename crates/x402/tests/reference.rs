@@ -16,7 +16,7 @@ use leash_x402::{
         Authorization, ExactPayload, FacilitatorRequest, PaymentPayload, PaymentRequirements,
         SettleResponse, VerifyResponse, X402_VERSION,
     },
-    Error, Payer, Paywall, Price, RemoteFacilitator,
+    Error, Payer, Paywall, RemoteFacilitator,
 };
 use std::sync::Arc;
 
@@ -181,16 +181,7 @@ async fn forbidden_payments_signed_anyway_are_refused_by_the_token_and_the_modul
     let facilitator = facilitator(&stack).await;
     let usdc = stack.deployment().usdc;
     let account = stack.account.address;
-    let price = Price {
-        chain_id: stack.chain.chain_id,
-        asset: usdc,
-        amount: U256::from(CENT),
-        pay_to: ANSWERS,
-        token_name: "USD Coin (devnet)".into(),
-        token_version: "2".into(),
-        max_timeout_seconds: 300,
-        description: None,
-    };
+    let price = common::price(&stack, ANSWERS, CENT);
     // The day's one payment, properly made: it takes slot 0.
     let good = agent
         .authorize_transfer(&leash_sdk::TransferRequest {
@@ -263,15 +254,7 @@ async fn forbidden_payments_signed_anyway_are_refused_by_the_token_and_the_modul
         .await
         .unwrap();
     stack.owner.revoke(&stack.chain, &stack.submitter, agent2.session_id()).await.unwrap();
-    let payload = ExactPayload {
-        signature: pending.signature,
-        authorization: Authorization {
-            nonce: pending.nonce,
-            valid_after: pending.valid_after.to_string(),
-            valid_before: pending.valid_before.to_string(),
-            ..base
-        },
-    };
+    let payload = ExactPayload::from(&pending);
     let (verdict, settled) = verify_and_settle(&facilitator.url, &requirements, payload).await;
     assert!(!verdict.is_valid && !settled.success, "revoked before settlement");
     assert_eq!(before - usdc_of(&stack, account).await, U256::from(CENT));
@@ -282,16 +265,7 @@ async fn the_reference_client_pays_a_leash_served_endpoint_into_a_leash_account(
     let stack = stack().await;
     let facilitator = facilitator(&stack).await;
     let seller = stack.account.address;
-    let price = Price {
-        chain_id: stack.chain.chain_id,
-        asset: stack.deployment().usdc,
-        amount: U256::from(CENT),
-        pay_to: seller,
-        token_name: "USD Coin (devnet)".into(),
-        token_version: "2".into(),
-        max_timeout_seconds: 300,
-        description: Some("an answer".into()),
-    };
+    let price = common::price(&stack, seller, CENT);
     let paywall = Arc::new(Paywall::new(price, Arc::new(RemoteFacilitator::new(&facilitator.url))));
     let app = Router::new()
         .route("/answer", get(|| async { Json(serde_json::json!({ "answer": 42 })) }))
@@ -327,16 +301,7 @@ async fn one_payment_sent_twice_at_once_is_served_once() {
     let (agent, _) = granted(&stack, example(&stack, "x402-payments.toml", &[])).await;
     let facilitator = facilitator(&stack).await;
     let usdc = stack.deployment().usdc;
-    let price = Price {
-        chain_id: stack.chain.chain_id,
-        asset: usdc,
-        amount: U256::from(CENT),
-        pay_to: ANSWERS,
-        token_name: "USD Coin (devnet)".into(),
-        token_version: "2".into(),
-        max_timeout_seconds: 300,
-        description: None,
-    };
+    let price = common::price(&stack, ANSWERS, CENT);
     let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = served.clone();
     let paywall =
@@ -370,17 +335,7 @@ async fn one_payment_sent_twice_at_once_is_served_once() {
         x402_version: X402_VERSION,
         resource: None,
         accepted: serde_json::to_value(price.requirements()).unwrap(),
-        payload: ExactPayload {
-            signature: signed.signature.clone(),
-            authorization: Authorization {
-                from: signed.from,
-                to: signed.to,
-                value: signed.value.to_string(),
-                valid_after: signed.valid_after.to_string(),
-                valid_before: signed.valid_before.to_string(),
-                nonce: signed.nonce,
-            },
-        },
+        payload: ExactPayload::from(&signed),
         extensions: None,
     };
     let header = leash_x402::wire::encode_header(&payload);

@@ -135,3 +135,17 @@ pub async fn granted(
 pub async fn usdc_of(stack: &LocalStack, who: Address) -> U256 {
     stack.balance_of(stack.deployment().usdc, who).await.unwrap()
 }
+
+/// The devnet USDC's price of `amount` raw units, paid to `pay_to`.
+pub fn price(stack: &LocalStack, pay_to: Address, amount: u64) -> leash_x402::Price {
+    leash_x402::Price {
+        chain_id: stack.chain.chain_id,
+        asset: stack.deployment().usdc,
+        amount: U256::from(amount),
+        pay_to,
+        token_name: "USD Coin (devnet)".into(),
+        token_version: "2".into(),
+        max_timeout_seconds: 300,
+        description: None,
+    }
+}
