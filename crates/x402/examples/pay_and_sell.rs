@@ -27,16 +27,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stack.devnet.dev_keys()[2].clone(),
     )
     .await?;
-    let price = Price {
-        chain_id: stack.chain.chain_id,
-        asset: stack.deployment().usdc,
-        amount: U256::from(10_000),
-        pay_to: seller,
-        token_name: "USD Coin (devnet)".into(),
-        token_version: "2".into(),
-        max_timeout_seconds: 300,
-        description: Some("an answer".into()),
-    };
+    // The token's EIP-712 name and version come from the chain.
+    let price = Price::of_token(
+        stack.devnet.provider(),
+        stack.deployment().usdc,
+        U256::from(10_000),
+        seller,
+    )
+    .await?;
     let paywall = Arc::new(Paywall::new(price, Arc::new(facilitator)));
     let app = axum::Router::new()
         .route("/answer", axum::routing::get(|| async { "42" }))

@@ -60,6 +60,36 @@ pub struct Price {
 }
 
 impl Price {
+    /// The price of `amount` raw units of `asset`, paid to `pay_to`, with the chain and the token's EIP-712 name
+    /// and version read from the chain (buyers sign under that domain), valid for up to 300 s.
+    pub async fn of_token(
+        provider: &alloy::providers::DynProvider,
+        asset: Address,
+        amount: U256,
+        pay_to: Address,
+    ) -> Result<Self, crate::Error> {
+        use alloy::providers::Provider;
+        let token = leash_sdk::payment::IERC3009::new(asset, provider.clone());
+        let read = |what: &str, e: &dyn std::fmt::Display| {
+            crate::Error::Malformed(format!(
+                "{asset} does not say its {what} (is it an EIP-3009 token?): {e}"
+            ))
+        };
+        let chain_id = provider.get_chain_id().await.map_err(|e| read("chain", &e))?;
+        let token_name = token.name().call().await.map_err(|e| read("name", &e))?;
+        let token_version = token.version().call().await.map_err(|e| read("version", &e))?;
+        Ok(Self {
+            chain_id,
+            asset,
+            amount,
+            pay_to,
+            token_name,
+            token_version,
+            max_timeout_seconds: 300,
+            description: None,
+        })
+    }
+
     /// The offer as x402 requirements.
     pub fn requirements(&self) -> PaymentRequirements {
         PaymentRequirements {

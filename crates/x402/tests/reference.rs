@@ -348,6 +348,25 @@ async fn one_payment_sent_twice_at_once_is_served_once() {
     assert_eq!(statuses, [200, 402], "one request served, the other refused");
     // Sent again later, the nonce is spent.
     assert_eq!(send().await.unwrap().status().as_u16(), 402);
+    // Hostile headers: each gets 402 with what was wrong, and the handler does not run.
+    let reason = |answer: reqwest::Response| {
+        let header = answer.headers().get("payment-required").expect("the offer again").clone();
+        let required: leash_x402::wire::PaymentRequired =
+            leash_x402::wire::decode_header("payment-required", header.as_bytes()).unwrap();
+        required.error.unwrap_or_default()
+    };
+    let garbled =
+        http.get(&url).header("payment-signature", "!!not base64!!").send().await.unwrap();
+    assert_eq!(garbled.status().as_u16(), 402);
+    assert!(reason(garbled).contains("not base64"));
+    let not_x402 = leash_x402::wire::encode_header(&serde_json::json!({ "hello": 1 }));
+    let wrong = http.get(&url).header("payment-signature", &not_x402).send().await.unwrap();
+    assert!(reason(wrong).contains("not an x402 message"));
+    let mut cheaper = payload.clone();
+    cheaper.accepted["amount"] = serde_json::json!("1");
+    let cheaper = leash_x402::wire::encode_header(&cheaper);
+    let offer = http.get(&url).header("payment-signature", &cheaper).send().await.unwrap();
+    assert!(reason(offer).contains("not for this resource's offer"));
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1, "the handler ran once");
     assert_eq!(usdc_of(&stack, ANSWERS).await - before, U256::from(CENT), "paid once");
 }

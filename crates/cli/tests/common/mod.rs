@@ -208,16 +208,15 @@ pub(crate) async fn x402_seller(devnet: &leash_devnet::Devnet, pay_to: Address) 
     )
     .await
     .unwrap();
-    let price = leash_x402::Price {
-        chain_id: devnet.chain_id(),
-        asset: devnet.deployment().unwrap().usdc,
-        amount: U256::from(10_000u64),
-        pay_to,
-        token_name: "USD Coin (devnet)".into(),
-        token_version: "2".into(),
-        max_timeout_seconds: 300,
-        description: None,
-    };
+    // The token's EIP-712 name and version as the chain says them.
+    let usdc = devnet.deployment().unwrap().usdc;
+    let price = leash_x402::Price::of_token(devnet.provider(), usdc, U256::from(10_000u64), pay_to)
+        .await
+        .unwrap();
+    assert_eq!(
+        (price.token_name.as_str(), price.token_version.as_str()),
+        ("USD Coin (devnet)", "2")
+    );
     let paywall =
         std::sync::Arc::new(leash_x402::Paywall::new(price, std::sync::Arc::new(facilitator)));
     let app = axum::Router::new()
