@@ -88,6 +88,21 @@ pub struct Submitted {
     pub granted: bool,
 }
 
+/// An operation signed and not yet sent ([`SessionAgent::sign_operation`]); it holds its nonce until
+/// [`SessionAgent::send_signed`] sends it or it is dropped.
+#[derive(Debug)]
+pub struct SignedOperation {
+    /// The operation, signed.
+    pub op: UserOperation,
+    /// Its hash, as the EntryPoint computes it.
+    pub user_op_hash: B256,
+    /// The nonce lane it goes on.
+    pub lane: u32,
+    /// Whether it carries the session's lazy grant.
+    pub granted: bool,
+    lease: NonceLease,
+}
+
 /// The session's state on chain, in the model's terms.
 #[derive(Clone, Debug)]
 pub struct SessionStatus {
@@ -338,6 +353,15 @@ impl SessionAgent {
     /// [`send`](Self::send) without waiting: explains, signs and hands the operation to the bundler, and returns
     /// its hash once accepted ([`wait`](Self::wait) follows it).
     pub async fn submit(&self, calls: &[Call], lane: Lane) -> Result<Submitted> {
+        let signed = self.sign_operation(calls, lane).await?;
+        self.send_signed(signed).await
+    }
+
+    /// The first half of [`submit`](Self::submit): explains `calls`, estimates and signs the operation, and
+    /// returns it unsent with its hash, so that a service can record it before it leaves (after a crash, the
+    /// record says which operation may be in flight: [`send_signed`](Self::send_signed) sends the same bytes,
+    /// and the EntryPoint's nonce lets them land at most once). A batch the pre-flight rejects is never signed.
+    pub async fn sign_operation(&self, calls: &[Call], lane: Lane) -> Result<SignedOperation> {
         let Draft { state, now, grants, lease, mut op } = self.draft(calls, lane).await?;
 
         // ERC-7677: stub data first (so the estimate accounts for the paymaster), final data after it.
@@ -391,19 +415,29 @@ impl SessionAgent {
 
         let allowed = self.evaluator_verdict(calls, &op, &state, now, grants)?;
         op.signature = self.sign(&op, now, &allowed, &state, grants, KeySignature::Real).await?;
-        let hash = match self.submitter.send(&self.view.chain, &op).await {
-            Ok(hash) => hash,
+        let user_op_hash = op.hash(self.view.chain.entry_point, self.view.chain.chain_id)?;
+        Ok(SignedOperation { op, user_op_hash, lane: lane.id(), granted: grants, lease })
+    }
+
+    /// The second half of [`submit`](Self::submit): hands a signed operation to the bundler (or the EntryPoint).
+    /// A refusal is explained by the session's rules when the module's revert names one.
+    pub async fn send_signed(&self, signed: SignedOperation) -> Result<Submitted> {
+        let SignedOperation { op, user_op_hash, lane, granted, lease } = signed;
+        match self.submitter.send(&self.view.chain, &op).await {
+            Ok(hash) => {
+                lease.commit();
+                debug_assert_eq!(hash, user_op_hash, "the bundler hashes as the EntryPoint does");
+                Ok(Submitted { user_op_hash: hash, lane, granted })
+            }
             Err(Error::Bundler(e)) => {
                 lease.resync();
-                return Err(bundler_error(e, &self.view.session, &self.view.tokens));
+                Err(bundler_error(e, &self.view.session, &self.view.tokens))
             }
             Err(e) => {
                 lease.resync();
-                return Err(self.view.explain_chain_error(e));
+                Err(self.view.explain_chain_error(e))
             }
-        };
-        lease.commit();
-        Ok(Submitted { user_op_hash: hash, lane: lane.id(), granted: grants })
+        }
     }
 
     /// Signs and sends `calls` without the pre-flight, so that the chain itself judges them. For tests that hold

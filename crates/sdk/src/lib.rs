@@ -90,13 +90,13 @@ pub use leash_userop as userop;
 pub use account::SmartAccount;
 pub use agent::{
     Explanation, SentOperation, SessionAgent, SessionAgentBuilder, SessionStatus, SignedMessage,
-    Submitted,
+    SignedOperation, Submitted,
 };
 pub use chain::Chain;
 pub use error::{Error, Result};
 pub use failure::{Failure, FailureKind};
 pub use grant::GrantDocument;
-pub use owner::{Owner, SignedGrant};
+pub use owner::{prepare_owner_operation, revoke_call, Owner, SignedGrant};
 pub use payment::{PaymentsLeft, TransferAuthorization, TransferRequest};
 pub use submit::{OpOutcome, Submitter};
 pub use view::{describe_allowance, SessionView, Standing};

@@ -73,28 +73,7 @@ impl Owner {
         submitter: &Submitter,
         calls: &[Call],
     ) -> Result<OpOutcome> {
-        let sender = self.account.address;
-        let deployed = self.account.is_deployed(&chain.provider).await?;
-        let key = NonceKey::owner(Lane::from(0));
-        let nonce = EntryPoint::new(chain.entry_point, &chain.provider)
-            .getNonce(sender, key.raw())
-            .call()
-            .await
-            .map_err(|e| Error::rpc(&chain.label, format!("getNonce: {e}")))?;
-        let (max_fee, priority) = chain.fees().await?;
-        let gas = GasLimits::default_for(calls.len(), !deployed, false);
-        let mut builder = UserOperation::builder(sender)
-            .nonce(nonce)
-            .call_data(encode_execute(calls))
-            .verification_gas_limit(gas.verification)
-            .call_gas_limit(gas.call)
-            .pre_verification_gas(gas.pre_verification)
-            .fees(max_fee, priority);
-        if !deployed {
-            builder = builder.factory(self.account.factory, self.account.factory_data());
-        }
-        let mut op = builder.build()?;
-        let hash = op.hash(chain.entry_point, chain.chain_id)?;
+        let (mut op, hash) = prepare_owner_operation(chain, &self.account, calls).await?;
         // The account checks its owner's ECDSA signature over the raw UserOperation hash.
         let signature = self.signer.sign_hash(&hash).await.map_err(Error::OwnerSigning)?;
         op.signature = signature.as_bytes().to_vec().into();
@@ -120,14 +99,12 @@ impl Owner {
         submitter: &Submitter,
         session_id: B256,
     ) -> Result<OpOutcome> {
-        let call = SessionKeyValidator::revokeSessionCall { sessionId: session_id };
-        self.execute(chain, submitter, &[module_call(chain, call.abi_encode())]).await
+        self.execute(chain, submitter, &[revoke_call(chain, Some(session_id))]).await
     }
 
     /// Revokes every session of the account at once (and every grant signed but not yet used).
     pub async fn revoke_all(&self, chain: &Chain, submitter: &Submitter) -> Result<OpOutcome> {
-        let call = SessionKeyValidator::revokeAllSessionsCall {};
-        self.execute(chain, submitter, &[module_call(chain, call.abi_encode())]).await
+        self.execute(chain, submitter, &[revoke_call(chain, None)]).await
     }
 
     /// Approves `session` on every target with one signature over the Merkle root of the per-chain grant
@@ -140,6 +117,51 @@ impl Owner {
         let signature =
             self.signer.sign_hash(&grant.digest()).await.map_err(Error::OwnerSigning)?;
         Ok(SignedGrant { grant, owner_signature: signature.as_bytes().to_vec().into() })
+    }
+}
+
+/// The owner's operation running `calls` from `account` (deploying it first if needed), unsigned, and the hash
+/// the owner signs: the account checks its owner's ECDSA signature over this raw hash. For an owner whose key is
+/// elsewhere (a wallet, a hardware key, another machine): sign the hash there and put the 65-byte signature in
+/// `signature`.
+pub async fn prepare_owner_operation(
+    chain: &Chain,
+    account: &SmartAccount,
+    calls: &[Call],
+) -> Result<(UserOperation, B256)> {
+    let sender = account.address;
+    let deployed = account.is_deployed(&chain.provider).await?;
+    let key = NonceKey::owner(Lane::from(0));
+    let nonce = EntryPoint::new(chain.entry_point, &chain.provider)
+        .getNonce(sender, key.raw())
+        .call()
+        .await
+        .map_err(|e| Error::rpc(&chain.label, format!("getNonce: {e}")))?;
+    let (max_fee, priority) = chain.fees().await?;
+    let gas = GasLimits::default_for(calls.len(), !deployed, false);
+    let mut builder = UserOperation::builder(sender)
+        .nonce(nonce)
+        .call_data(encode_execute(calls))
+        .verification_gas_limit(gas.verification)
+        .call_gas_limit(gas.call)
+        .pre_verification_gas(gas.pre_verification)
+        .fees(max_fee, priority);
+    if !deployed {
+        builder = builder.factory(account.factory, account.factory_data());
+    }
+    let op = builder.build()?;
+    let hash = op.hash(chain.entry_point, chain.chain_id)?;
+    Ok((op, hash))
+}
+
+/// The owner's call to the session module that revokes `session_id`, or every session when `None`.
+pub fn revoke_call(chain: &Chain, session_id: Option<B256>) -> Call {
+    match session_id {
+        Some(id) => module_call(
+            chain,
+            SessionKeyValidator::revokeSessionCall { sessionId: id }.abi_encode(),
+        ),
+        None => module_call(chain, SessionKeyValidator::revokeAllSessionsCall {}.abi_encode()),
     }
 }
 

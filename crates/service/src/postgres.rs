@@ -1,0 +1,257 @@
+//! A PostgreSQL server of its own, for the tests and for `leash serve --devnet`: a new cluster in a temporary
+//! directory, listening on a free loopback port only, with a random password, stopped (and its directory
+//! removed) when dropped.
+//!
+//! It runs the PostgreSQL installed on the machine (Debian's `postgresql` package: `pg_config --bindir`, else
+//! `/usr/lib/postgresql/*/bin`, else `$LEASH_PG_BIN`). `initdb` refuses to run as root, so under root the server
+//! runs as the `postgres` user the package creates. On Linux the server is also stopped if the process (thread)
+//! that started it dies, so a killed test leaves no server behind.
+
+use rand::RngCore;
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+/// Why the server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    /// The PostgreSQL programs are not installed.
+    #[error(
+        "PostgreSQL is not installed: no initdb in `pg_config --bindir`, /usr/lib/postgresql/*/bin or $LEASH_PG_BIN \
+         (on Debian or Ubuntu: `apt-get install postgresql`)"
+    )]
+    NotInstalled,
+    /// Running as root, and there is no `postgres` user to run the server as.
+    #[error("running as root, and there is no `postgres` user to run PostgreSQL as (initdb refuses root)")]
+    NoUser,
+    /// A step failed.
+    #[error("{step} failed: {reason}")]
+    Step {
+        /// What was being done.
+        step: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn step(step: &'static str) -> impl FnOnce(std::io::Error) -> PostgresError {
+    move |e| PostgresError::Step { step, reason: e.to_string() }
+}
+
+/// A running server; dropped, it stops and its files go.
+#[derive(Debug)]
+pub struct LocalPostgres {
+    child: Option<Child>,
+    port: u16,
+    password: String,
+    dir: tempfile::TempDir,
+}
+
+impl LocalPostgres {
+    /// Creates a cluster and starts its server.
+    pub async fn start() -> Result<Self, PostgresError> {
+        let bin = bin_dir().ok_or(PostgresError::NotInstalled)?;
+        let user = server_user()?;
+        let dir = tempfile::Builder::new()
+            .prefix("leash-pg-")
+            .tempdir()
+            .map_err(step("create a directory"))?;
+        let mut secret = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let password = alloy::hex::encode(secret);
+        let data = dir.path().join("data");
+        let pwfile = dir.path().join("pw");
+        std::fs::write(&pwfile, &password).map_err(step("write the password file"))?;
+        if let Some((uid, gid)) = user {
+            // The server's user must reach its directory and read the password file.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))
+                .map_err(step("open the directory"))?;
+            std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid))
+                .map_err(step("hand over the password"))?;
+            std::fs::create_dir(&data).map_err(step("create the data directory"))?;
+            std::os::unix::fs::chown(&data, Some(uid), Some(gid))
+                .map_err(step("hand over the data directory"))?;
+        }
+        let output = as_user(Command::new(bin.join("initdb")), user)
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                "leash",
+                "--auth=scram-sha-256",
+                "--no-sync",
+                "--encoding=UTF8",
+                "--no-locale",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(step("run initdb"))?;
+        let _ = std::fs::remove_file(&pwfile);
+        if !output.status.success() {
+            return Err(PostgresError::Step {
+                step: "initdb",
+                reason: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            });
+        }
+        let port = free_port().map_err(step("find a free port"))?;
+        let log =
+            std::fs::File::create(dir.path().join("server.log")).map_err(step("create the log"))?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(dir.path().join("server.log"), Some(uid), Some(gid))
+                .map_err(step("hand over the log"))?;
+        }
+        let child = as_user(Command::new(bin.join("postgres")), user)
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-p",
+                &port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+            ])
+            // A test server: no durability across power loss, room for three replicas' pools.
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            .args(["-c", "max_connections=200"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(step("start postgres"))?;
+        let server = Self { child: Some(child), port, password, dir };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    /// The URL of database `name` (created by [`create_database`](Self::create_database); `postgres` exists).
+    pub fn url(&self, name: &str) -> String {
+        format!("postgres://leash:{}@127.0.0.1:{}/{name}", self.password, self.port)
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Creates an empty database and returns its URL.
+    pub async fn create_database(&self, name: &str) -> Result<String, PostgresError> {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&self.url("postgres"))
+            .await
+            .map_err(|e| PostgresError::Step { step: "connect", reason: e.to_string() })?;
+        sqlx::query(&format!("CREATE DATABASE \"{}\"", name.replace('"', "")))
+            .execute(&mut admin)
+            .await
+            .map_err(|e| PostgresError::Step { step: "create database", reason: e.to_string() })?;
+        Ok(self.url(name))
+    }
+
+    /// The server's log so far (for a test's failure message).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    async fn wait_ready(&self) -> Result<(), PostgresError> {
+        use sqlx::Connection;
+        // The server accepts connections once recovery and start-up are done; it says so by accepting one.
+        let mut last = String::new();
+        for _ in 0..300 {
+            match sqlx::PgConnection::connect(&self.url("postgres")).await {
+                Ok(connection) => {
+                    let _ = connection.close().await;
+                    return Ok(());
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(PostgresError::Step {
+            step: "wait for the server",
+            reason: format!("{last}\n{}", self.log()),
+        })
+    }
+}
+
+impl Drop for LocalPostgres {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGINT: PostgreSQL's fast shutdown (ends sessions, no checkpoint wait).
+            #[cfg(unix)]
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+            }
+            for _ in 0..100 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Where the server programs are.
+fn bin_dir() -> Option<PathBuf> {
+    let has_initdb = |dir: &Path| dir.join("initdb").is_file();
+    if let Some(dir) = std::env::var_os("LEASH_PG_BIN").map(PathBuf::from) {
+        return has_initdb(&dir).then_some(dir);
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success() && has_initdb(&dir) {
+            return Some(dir);
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|d| has_initdb(d))
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+/// Under root, the `postgres` user's ids; otherwise none (the server runs as the caller).
+fn server_user() -> Result<Option<(u32, u32)>, PostgresError> {
+    // SAFETY: getuid has no preconditions; getpwnam returns a pointer into static storage, read at once.
+    unsafe {
+        if libc::getuid() != 0 {
+            return Ok(None);
+        }
+        let entry = libc::getpwnam(c"postgres".as_ptr());
+        if entry.is_null() {
+            return Err(PostgresError::NoUser);
+        }
+        Ok(Some(((*entry).pw_uid, (*entry).pw_gid)))
+    }
+}
+
+fn as_user(mut command: Command, user: Option<(u32, u32)>) -> Command {
+    use std::os::unix::process::CommandExt;
+    if let Some((uid, gid)) = user {
+        command.uid(uid).gid(gid);
+        command.env("HOME", "/tmp");
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe; the closure allocates nothing. It runs after the user change, which
+    // would otherwise clear the setting.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT);
+            Ok(())
+        });
+    }
+    command
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

@@ -1,0 +1,403 @@
+//! Sending for an agent, and settling what a crash left in doubt.
+//!
+//! A send takes a free nonce lane of the account from the database (a lease with an expiry, taken with
+//! `FOR UPDATE SKIP LOCKED`, so replicas never wait on each other's rows), signs the operation, records it
+//! signed (with its bytes) before it leaves, sends it, waits for its receipt, and gives the lane back. A lane is
+//! never leased while an operation on it is in doubt, so two operations never race for one nonce, and the
+//! database refuses a second operation with the same `(account, nonce)`.
+//!
+//! If the replica dies between recording and settling, its lease expires and any replica's settler
+//! ([`settle_once`]) claims the lane and settles each operation in doubt: included (a receipt, or the nonce is
+//! used), known to the bundler (wait for it), or neither: it sends the same signed bytes again. The EntryPoint's
+//! nonce lets those bytes land at most once, so nothing is executed twice.
+
+use crate::{
+    db::{NewAudit, OperationRow, SessionRow, Tenant},
+    error::ApiError,
+    Service,
+};
+use alloy::primitives::{Address, B256};
+use axum::http::StatusCode;
+use leash_contracts::bindings::EntryPoint;
+use leash_core::Call;
+use leash_sdk::{
+    lanes::{Lane, NonceKey},
+    signer::EcdsaSigner,
+    userop::UserOperation,
+    Error, Failure, GrantDocument, SessionAgent,
+};
+use serde_json::json;
+use std::{sync::Arc, time::Duration};
+
+/// The agent of a session: its key opened from its sealed row, its grant verified.
+pub(crate) fn agent(
+    service: &Service,
+    tenant: &Tenant,
+    row: &SessionRow,
+) -> Result<SessionAgent, ApiError> {
+    let inner = &service.inner;
+    let sealed = row.sealed_key.as_deref().ok_or_else(revoked)?;
+    let grant = granted_document(row)?;
+    let session = grant.verify().map_err(|e| ApiError::internal(format!("stored grant: {e}")))?;
+    let data_key = inner.kek.unwrap(&tenant.name, &tenant.data_key)?;
+    let secret = data_key.open_session_key(tenant.id, row.id, sealed)?;
+    let signer = EcdsaSigner::from_bytes(&B256::from_slice(&secret))
+        .map_err(|e| ApiError::internal(format!("sealed session key: {e}")))?;
+    let network = &inner.network;
+    let mut builder = SessionAgent::builder(
+        network.chain.clone(),
+        row.account.address,
+        session,
+        Arc::new(signer),
+    )
+    .submitter(inner.submitter.clone())
+    .tokens(network.tokens.clone())
+    .deploy(smart_account(&row.account));
+    if let Some(proof) = grant.proof_for(network.chain.chain_id) {
+        builder = builder.lazy_grant(proof);
+    }
+    builder.build().map_err(|e| ApiError::internal(format!("agent: {e}")))
+}
+
+/// The account as the SDK sees it.
+pub(crate) fn smart_account(row: &crate::db::AccountRow) -> leash_sdk::SmartAccount {
+    leash_sdk::SmartAccount {
+        address: row.address,
+        factory: row.factory,
+        owner: row.owner,
+        salt: row.salt,
+        validators: row.validators.clone(),
+    }
+}
+
+fn revoked() -> ApiError {
+    ApiError::new(StatusCode::GONE, "revoked", "the session was revoked: it signs nothing any more")
+}
+
+/// The grant the owner signed; a pending session has none yet.
+pub(crate) fn granted_document(row: &SessionRow) -> Result<GrantDocument, ApiError> {
+    match (&row.state[..], &row.grant) {
+        ("revoked", _) => Err(revoked()),
+        (_, Some(grant)) => serde_json::from_value(grant.clone())
+            .map_err(|e| ApiError::internal(format!("stored grant: {e}"))),
+        _ => Err(ApiError::conflict(
+            "the session is not granted yet: the owner signs its grant digest and the tenant posts the signature \
+             to /v1/sessions/{name}/grant",
+        )),
+    }
+}
+
+/// An operation as the API shows it.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    /// The UserOperation hash.
+    #[schema(value_type = String)]
+    pub hash: B256,
+    /// `signed` (recorded; in doubt until settled), `sent`, `landed`, `reverted` or `failed`.
+    pub state: String,
+    /// The account.
+    #[schema(value_type = String)]
+    pub account: Address,
+    /// The nonce lane.
+    pub lane: i64,
+    /// The nonce, in decimal.
+    pub nonce: String,
+    /// The caller's idempotency key.
+    pub request_id: Option<String>,
+    /// The transaction that included it.
+    #[schema(value_type = Option<String>)]
+    pub transaction_hash: Option<B256>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl From<OperationRow> for Operation {
+    fn from(row: OperationRow) -> Self {
+        Self {
+            hash: row.hash,
+            state: row.state,
+            account: row.account,
+            lane: row.lane,
+            nonce: row.nonce,
+            request_id: row.request_id,
+            transaction_hash: row.transaction_hash,
+            error: row.error,
+        }
+    }
+}
+
+/// Explains, signs, records, sends and settles `calls` for the session `row` (see the module docs). With a
+/// `request_id` the caller used before, answers the operation made then.
+pub(crate) async fn send(
+    service: &Service,
+    tenant: &Tenant,
+    row: &SessionRow,
+    calls: &[Call],
+    request_id: Option<&str>,
+    actor: &str,
+) -> Result<Operation, ApiError> {
+    let db = service.db();
+    if let Some(id) = request_id {
+        if let Some(existing) = db.operation_for_request(row.id, id).await? {
+            return Ok(existing.into());
+        }
+    }
+    let agent = agent(service, tenant, row)?;
+    let account = row.account.address;
+    let lane = lease_lane(service, account).await?;
+    let result = send_on_lane(service, tenant, row, &agent, calls, request_id, actor, lane).await;
+    // The lane goes back whatever happened: an operation left in doubt keeps it from being leased again until the
+    // settler has settled it.
+    if let Err(e) = db.release_lane(account, lane, &service.config().replica).await {
+        tracing::warn!(error = %e, "a lane lease was not given back; it expires");
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_on_lane(
+    service: &Service,
+    tenant: &Tenant,
+    row: &SessionRow,
+    agent: &SessionAgent,
+    calls: &[Call],
+    request_id: Option<&str>,
+    actor: &str,
+    lane: i64,
+) -> Result<Operation, ApiError> {
+    let db = service.db();
+    let network = service.network();
+    let audit = |result: String, subject: String, detail| {
+        let actor = actor.to_owned();
+        async move {
+            db.audit(NewAudit {
+                tenant_id: Some(tenant.id),
+                actor: &actor,
+                action: "operation.send",
+                subject: &subject,
+                result: &result,
+                detail,
+            })
+            .await
+        }
+    };
+    let signed = match agent.sign_operation(calls, Lane::new(lane as u32)).await {
+        Ok(signed) => signed,
+        Err(e) => {
+            let failure = Failure::with_rejection(e, agent.session(), &network.tokens);
+            let result = match &failure.rule {
+                Some(rule) => format!("refused: {rule}"),
+                None => format!("failed: {}", failure.kind.name()),
+            };
+            audit(result, row.name.clone(), json!({ "session": row.name })).await?;
+            return Err(failure.into());
+        }
+    };
+    let hash = signed.user_op_hash;
+    let record = OperationRow {
+        hash,
+        tenant_id: tenant.id,
+        session_id: Some(row.id),
+        account: row.account.address,
+        lane,
+        nonce: signed.op.nonce.to_string(),
+        request_id: request_id.map(str::to_owned),
+        state: "signed".into(),
+        user_op: serde_json::to_value(&signed.op).expect("operations serialise"),
+        transaction_hash: None,
+        error: None,
+    };
+    if let Err(e) = db.record_signed(&record, &service.config().replica).await {
+        // The same request id raced in through another replica: answer what that one made.
+        if let (true, Some(id)) = (e.is_conflict(), request_id) {
+            if let Some(existing) = db.operation_for_request(row.id, id).await? {
+                return Ok(existing.into());
+            }
+        }
+        return Err(e.into());
+    }
+    let detail = json!({ "session": row.name, "lane": lane, "nonce": record.nonce, "requestId": request_id });
+    match agent.send_signed(signed).await {
+        Ok(_) => db.settle_operation(hash, "sent", None, None, None).await?,
+        Err(e) if bundler_refused(&e) => {
+            let failure = Failure::with_rejection(e, agent.session(), &network.tokens);
+            let result = match &failure.rule {
+                Some(rule) => format!("refused: {rule}"),
+                None => "failed: refused by the bundler".to_owned(),
+            };
+            let audit = NewAudit {
+                tenant_id: Some(tenant.id),
+                actor,
+                action: "operation.send",
+                subject: &hash.to_string(),
+                result: &result,
+                detail,
+            };
+            db.settle_operation(hash, "failed", None, Some(&failure.message), Some(audit)).await?;
+            return Err(failure.into());
+        }
+        Err(e) => {
+            // Unreachable bundler, dropped connection: the operation may or may not have arrived. It stays
+            // recorded as signed and the settler decides.
+            tracing::warn!(%hash, error = %e, "operation in doubt after sending");
+            return Ok(record.into());
+        }
+    }
+    let state = match service.inner.submitter.wait(hash, service.config().inclusion_wait).await {
+        Ok(outcome) => {
+            let state = if outcome.success { "landed" } else { "reverted" };
+            let audit = NewAudit {
+                tenant_id: Some(tenant.id),
+                actor,
+                action: "operation.send",
+                subject: &hash.to_string(),
+                result: state,
+                detail,
+            };
+            db.settle_operation(hash, state, Some(outcome.transaction_hash), None, Some(audit))
+                .await?;
+            return db
+                .operation(hash)
+                .await?
+                .map(Into::into)
+                .ok_or_else(|| ApiError::not_found(hash));
+        }
+        Err(_) => "sent",
+    };
+    // Not included in time: sent, and settled later by whichever replica finds it.
+    Ok(Operation { state: state.into(), ..record.into() })
+}
+
+/// Whether the bundler answered the send with a refusal (nothing is in flight), as opposed to no answer.
+fn bundler_refused(error: &Error) -> bool {
+    match error {
+        Error::Rejected { .. } | Error::PreFlight { .. } => true,
+        Error::Bundler(e) => matches!(e, leash_sdk::bundler::BundlerError::Rejected { .. }),
+        _ => false,
+    }
+}
+
+/// Takes a free lane of `account`, retrying while all are busy up to the configured wait.
+async fn lease_lane(service: &Service, account: Address) -> Result<i64, ApiError> {
+    let config = service.config();
+    let deadline = tokio::time::Instant::now() + config.lane_wait;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(lane) = service.db().lease_lane(account, &config.replica, config.lease).await? {
+            return Ok(lane);
+        }
+        if tokio::time::Instant::now() + pause > deadline {
+            let mut busy = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!(
+                    "every nonce lane of account {account} is busy with an operation in flight; retry, or give \
+                     the account more lanes"
+                ),
+            );
+            busy.retry_after = Some(Duration::from_secs(1));
+            return Err(busy);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// Settles operations in doubt, every `interval`, until the task is dropped.
+pub(crate) async fn settle_forever(service: Service) {
+    let interval = (service.config().lease / 4).max(Duration::from_millis(500));
+    loop {
+        match settle_once(&service).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(settled = n, "settled operations in doubt"),
+            Err(e) => tracing::warn!(error = %e.message, "settling operations in doubt failed"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Claims the lanes of operations in doubt whose lease expired, settles their operations and gives the lanes
+/// back; returns how many were settled.
+pub async fn settle_once(service: &Service) -> Result<usize, ApiError> {
+    let config = service.config();
+    let claimed = service.db().claim_in_doubt(&config.replica, config.lease, 16).await?;
+    let mut settled = 0;
+    let mut lanes = Vec::new();
+    for op in claimed {
+        if !lanes.contains(&(op.account, op.lane)) {
+            lanes.push((op.account, op.lane));
+        }
+        match settle_one(service, &op).await {
+            Ok(true) => settled += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(hash = %op.hash, error = %e.message, "could not settle yet"),
+        }
+    }
+    for (account, lane) in lanes {
+        service.db().release_lane(account, lane, &config.replica).await?;
+    }
+    Ok(settled)
+}
+
+/// Settles one operation in doubt; false when it is still in flight (the next round looks again).
+async fn settle_one(service: &Service, op: &OperationRow) -> Result<bool, ApiError> {
+    let network = service.network();
+    let bundler = &network.bundler;
+    let db = service.db();
+    let settled = |state: &'static str, transaction: Option<B256>, error: Option<String>| async move {
+        let actor = format!("replica:{}", service.config().replica);
+        let audit = NewAudit {
+            tenant_id: Some(op.tenant_id),
+            actor: &actor,
+            action: "operation.settle",
+            subject: &op.hash.to_string(),
+            result: state,
+            detail: json!({ "lane": op.lane, "nonce": op.nonce, "requestId": op.request_id, "error": error }),
+        };
+        db.settle_operation(op.hash, state, transaction, error.as_deref(), Some(audit)).await?;
+        Ok::<bool, ApiError>(true)
+    };
+    let network_error =
+        |e: leash_sdk::bundler::BundlerError| ApiError::from(Failure::from(Error::Bundler(e)));
+
+    if let Some(receipt) =
+        bundler.get_user_operation_receipt(op.hash).await.map_err(network_error)?
+    {
+        let state = if receipt.success { "landed" } else { "reverted" };
+        return settled(state, Some(receipt.receipt.transaction_hash), None).await;
+    }
+    let user_op: UserOperation = serde_json::from_value(op.user_op.clone())
+        .map_err(|e| ApiError::internal(format!("stored operation {}: {e}", op.hash)))?;
+    let key = NonceKey::from_nonce(user_op.nonce);
+    let current = EntryPoint::new(network.chain.entry_point, &network.chain.provider)
+        .getNonce(op.account, key.raw())
+        .call()
+        .await
+        .map_err(|e| ApiError::from(Failure::network(format!("getNonce: {e}"))))?;
+    if current > user_op.nonce {
+        // Its nonce is used, and no other operation was ever signed with it (the database refuses a second one):
+        // it was included. The receipt may lag behind the bundler's index; the hash finds it.
+        return settled("landed", None, None).await;
+    }
+    if bundler.get_user_operation_by_hash(op.hash).await.map_err(network_error)?.is_some() {
+        return Ok(false);
+    }
+    match service.inner.submitter.send(&network.chain, &user_op).await {
+        Ok(_) => {
+            db.settle_operation(op.hash, "sent", None, None, None).await?;
+            match service.inner.submitter.wait(op.hash, service.config().inclusion_wait).await {
+                Ok(outcome) => {
+                    let state = if outcome.success { "landed" } else { "reverted" };
+                    settled(state, Some(outcome.transaction_hash), None).await
+                }
+                Err(_) => Ok(false),
+            }
+        }
+        Err(e) if bundler_refused(&e) => {
+            settled("failed", None, Some(format!("sent again after a crash and refused: {e}")))
+                .await
+        }
+        Err(e) => Err(ApiError::from(Failure::from(e))),
+    }
+}
