@@ -401,3 +401,37 @@ async fn settle_one(service: &Service, op: &OperationRow) -> Result<bool, ApiErr
         Err(e) => Err(ApiError::from(Failure::from(e))),
     }
 }
+
+/// What a replica leaves behind when it dies after recording an operation: signed and recorded, on a lane it
+/// still holds, and sent or not (`sent`). For fault tests; returns the operation's hash.
+#[doc(hidden)]
+pub async fn crash_after_recording(
+    service: &Service,
+    tenant: &Tenant,
+    row: &SessionRow,
+    calls: &[Call],
+    sent: bool,
+) -> Result<B256, ApiError> {
+    let agent = agent(service, tenant, row)?;
+    let lane = lease_lane(service, row.account.address).await?;
+    let signed = agent.sign_operation(calls, Lane::new(lane as u32)).await.map_err(Failure::from)?;
+    let hash = signed.user_op_hash;
+    let record = OperationRow {
+        hash,
+        tenant_id: tenant.id,
+        session_id: Some(row.id),
+        account: row.account.address,
+        lane,
+        nonce: signed.op.nonce.to_string(),
+        request_id: None,
+        state: "signed".into(),
+        user_op: serde_json::to_value(&signed.op).expect("operations serialise"),
+        transaction_hash: None,
+        error: None,
+    };
+    service.db().record_signed(&record, &service.config().replica).await?;
+    if sent {
+        agent.send_signed(signed).await.map_err(Failure::from)?;
+    }
+    Ok(hash)
+}
