@@ -414,7 +414,8 @@ pub async fn crash_after_recording(
 ) -> Result<B256, ApiError> {
     let agent = agent(service, tenant, row)?;
     let lane = lease_lane(service, row.account.address).await?;
-    let signed = agent.sign_operation(calls, Lane::new(lane as u32)).await.map_err(Failure::from)?;
+    let signed =
+        agent.sign_operation(calls, Lane::new(lane as u32)).await.map_err(Failure::from)?;
     let hash = signed.user_op_hash;
     let record = OperationRow {
         hash,

@@ -74,7 +74,9 @@ impl Stack {
         let bundler = leash_bundler::LocalBundler::start(config).await.expect("the bundler starts");
         let postgres = LocalPostgres::start().await.expect("PostgreSQL starts");
         let d = devnet.deployment().unwrap().clone();
-        let chain = Chain::connect(devnet.provider().clone(), d.session_key_validator, "devnet").await.unwrap();
+        let chain = Chain::connect(devnet.provider().clone(), d.session_key_validator, "devnet")
+            .await
+            .unwrap();
         let mut tokens = TokenTable::default();
         for (symbol, token) in &d.tokens {
             tokens.insert(symbol.clone(), token.address, token.decimals);
@@ -135,7 +137,13 @@ impl Client {
         Client { base: base.to_owned(), http: reqwest::Client::new() }
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
@@ -150,7 +158,13 @@ impl Client {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    pub async fn ok(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
+    pub async fn ok(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Value {
         let (status, value) = self.call(method, path, token, body).await;
         assert!(status.is_success(), "{method} {path}: {status} {value}");
         value
@@ -171,22 +185,43 @@ pub fn owner_key(n: u8) -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&B256::repeat_byte(n)).unwrap()
 }
 
-pub async fn tenant(stack: &Stack, client: &Client, name: &str, owner: &PrivateKeySigner, salt: u64) -> Tenant {
-    let created = client.ok("POST", "/v1/tenants", Some(ADMIN), Some(json!({ "name": name }))).await;
+pub async fn tenant(
+    stack: &Stack,
+    client: &Client,
+    name: &str,
+    owner: &PrivateKeySigner,
+    salt: u64,
+) -> Tenant {
+    tenant_named(stack, client, name, owner, salt, "main", "payouts").await
+}
+
+/// [`tenant`] with the account and the session named.
+pub async fn tenant_named(
+    stack: &Stack,
+    client: &Client,
+    name: &str,
+    owner: &PrivateKeySigner,
+    salt: u64,
+    account_name: &str,
+    session_name: &str,
+) -> Tenant {
+    let created =
+        client.ok("POST", "/v1/tenants", Some(ADMIN), Some(json!({ "name": name }))).await;
     let token = created["token"].as_str().unwrap().to_owned();
     let account = client
         .ok(
             "POST",
             "/v1/accounts",
             Some(&token),
-            Some(json!({ "name": "main", "owner": owner.address(), "salt": B256::from(U256::from(salt)) })),
+            Some(json!({ "name": account_name, "owner": owner.address(), "salt": B256::from(U256::from(salt)) })),
         )
         .await;
     let address: Address = account["address"].as_str().unwrap().parse().unwrap();
     stack.devnet.fund(address, U256::from(10 * ETH)).await.unwrap();
     stack.devnet.mint_usdc(address, U256::from(1_000_000_000_000u64)).await.unwrap();
-    let (session, agent) = session(client, &token, "payouts", "main", PAYOUTS, owner).await;
-    Tenant { token, agent, account: address, session, account_name: "main".into() }
+    let (session, agent) =
+        session(client, &token, session_name, account_name, PAYOUTS, owner).await;
+    Tenant { token, agent, account: address, session, account_name: account_name.into() }
 }
 
 /// Creates a session and has the owner grant it; returns (name, agent token).
@@ -199,7 +234,12 @@ pub async fn session(
     owner: &PrivateKeySigner,
 ) -> (String, String) {
     let created = client
-        .ok("POST", "/v1/sessions", Some(token), Some(json!({ "name": name, "account": account, "policy": policy })))
+        .ok(
+            "POST",
+            "/v1/sessions",
+            Some(token),
+            Some(json!({ "name": name, "account": account, "policy": policy })),
+        )
         .await;
     let digest: B256 = created["grantDigest"].as_str().unwrap().parse().unwrap();
     let signature = owner.sign_hash_sync(&digest).unwrap();
