@@ -343,7 +343,7 @@ async fn malformed_oversized_and_wrongly_typed_requests_get_a_clear_error_and_wr
             a.token.clone()
         }
     };
-    for (method, path) in ENDPOINTS.iter().filter(|(m, _)| *m == "POST") {
+    for (_, path) in ENDPOINTS.iter().filter(|(m, _)| *m == "POST") {
         let target = fill(path, "main", "payouts", "");
         let token = token_for(path);
         let post = |body: reqwest::Body, json: bool| {
@@ -444,4 +444,273 @@ async fn malformed_oversized_and_wrongly_typed_requests_get_a_clear_error_and_wr
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert_eq!(rows(&db).await, before, "refused requests wrote nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_tokens_are_never_in_a_row_or_a_response_in_clear_and_a_moved_key_does_not_open() {
+    use leash_service::KeyEncryptionKey;
+    let stack = Stack::start().await;
+    let url = stack.database().await;
+    let replica = stack.replica(&url, test_config()).await;
+    let client = Client::new(&replica.url);
+    let owner = owner_key(0x42);
+    let a = tenant(&stack, &client, "acme", &owner, 1).await;
+    let (_, other_agent) = session(&client, &a.token, "other", "main", PAYOUTS, &owner).await;
+    let sent = client
+        .ok(
+            "POST",
+            "/v1/sessions/payouts/send",
+            Some(&a.agent),
+            Some(pay(Address::repeat_byte(9), 1)),
+        )
+        .await;
+    let mut responses = vec![sent.to_string()];
+    for path in ["/v1/sessions/payouts", "/v1/sessions", "/v1/accounts", "/v1/audit"] {
+        responses.push(client.ok("GET", path, Some(&a.token), None).await.to_string());
+    }
+    responses.push(client.ok("GET", "/v1/audit", Some(ADMIN), None).await.to_string());
+
+    // Open the session key the way the service does, to know what must never appear.
+    let db = replica.service.db();
+    let tenant = db.tenant_by_token(&token::hash(&a.token)).await.unwrap().unwrap();
+    let row = db.session(tenant.id, "payouts").await.unwrap().unwrap();
+    let data_key = stack.kek().unwrap("acme", &tenant.data_key).unwrap();
+    let secret =
+        data_key.open_session_key(tenant.id, row.id, row.sealed_key.as_ref().unwrap()).unwrap();
+    let secret_hex = alloy::hex::encode(secret.as_slice());
+    assert_eq!(secret.len(), 32);
+
+    let mut dump = String::new();
+    for table in ["tenants", "accounts", "sessions", "operations", "lanes", "audit"] {
+        let text: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT string_agg(row_to_json(t)::text, E'\\n') FROM {table} t"
+        ))
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        dump.push_str(&text.unwrap_or_default());
+    }
+    for (what, secret) in [
+        ("the session key", secret_hex.as_str()),
+        ("the key-encryption key", stack.kek_hex.as_str()),
+        ("the tenant's token", a.token.as_str()),
+        ("the agent's token", a.agent.as_str()),
+        ("the admin token", ADMIN),
+    ] {
+        assert!(
+            !dump.to_lowercase().contains(&secret.to_lowercase()),
+            "{what} is in a row in clear"
+        );
+        for response in &responses {
+            assert!(
+                !response.to_lowercase().contains(&secret.to_lowercase()),
+                "{what} is in a response"
+            );
+        }
+    }
+    // The token's hash is what the row holds.
+    assert!(dump.contains(&alloy::hex::encode(token::hash(&a.agent))));
+
+    // A sealed key copied into another session's row does not open there: the send fails, nothing is signed.
+    let operations_before: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM operations").fetch_one(db.pool()).await.unwrap();
+    sqlx::query("UPDATE sessions SET sealed_key = (SELECT sealed_key FROM sessions WHERE name = 'payouts') WHERE name = 'other'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let (status, answer) = client
+        .call(
+            "POST",
+            "/v1/sessions/other/send",
+            Some(&other_agent),
+            Some(pay(Address::repeat_byte(9), 1)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert!(!answer.to_string().contains(&secret_hex));
+    let operations_after: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM operations").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(operations_after, operations_before);
+    // Under another key-encryption key, no tenant's data key opens.
+    let other = leash_service::LocalKek::from_hex("other", &"17".repeat(32)).unwrap();
+    assert!(other.unwrap("acme", &tenant.data_key).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_left_in_doubt_by_a_crash_are_settled_once_and_their_lane_waits_until_then() {
+    let stack = Stack::start().await;
+    let url = stack.database().await;
+    let config = Config {
+        lanes_per_account: 1,
+        lane_wait: std::time::Duration::from_millis(300),
+        ..test_config()
+    };
+    let replica = stack.replica(&url, config).await;
+    let client = Client::new(&replica.url);
+    let owner = owner_key(0x42);
+    let a = tenant(&stack, &client, "acme", &owner, 1).await;
+    let payee = Address::repeat_byte(0x66);
+    // Deploy and grant with a first payment.
+    client.ok("POST", "/v1/sessions/payouts/send", Some(&a.agent), Some(pay(payee, 1))).await;
+
+    let service = &replica.service;
+    let db = service.db();
+    let tenant = db.tenant_by_token(&token::hash(&a.token)).await.unwrap().unwrap();
+    let row = db.session(tenant.id, "payouts").await.unwrap().unwrap();
+    let payment = |usdc: u64| {
+        let names = leash_core::Names {
+            tokens: &stack.network.tokens,
+            addresses: &stack.network.addresses,
+            account: a.account,
+        };
+        let entry: leash_core::CallEntry =
+            serde_json::from_value(pay(payee, usdc)["calls"][0].clone()).unwrap();
+        vec![entry.resolve(&names).unwrap()]
+    };
+
+    // A replica recorded an operation and died before sending it.
+    let unsent =
+        leash_service::send::crash_after_recording(service, &tenant, &row, &payment(2), false)
+            .await
+            .unwrap();
+    // Its lane is held by the dead replica, and stays closed while the operation is in doubt even once the lease
+    // runs out: another send waits, then answers busy.
+    let (status, busy) =
+        client.call("POST", "/v1/sessions/payouts/send", Some(&a.agent), Some(pay(payee, 3))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{busy}");
+    assert_eq!(busy["error"]["code"], "busy");
+    expire_leases(db.pool()).await;
+    assert_eq!(
+        client
+            .call("POST", "/v1/sessions/payouts/send", Some(&a.agent), Some(pay(payee, 3)))
+            .await
+            .0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    // Any replica's settler finds it and sends the same signed bytes: it lands once.
+    assert_eq!(leash_service::send::settle_once(service).await.unwrap(), 1);
+    let settled = client.ok("GET", &format!("/v1/operations/{unsent}"), Some(&a.token), None).await;
+    assert_eq!(settled["state"], "landed", "{settled}");
+    assert_eq!(stack.usdc_balance(payee).await, U256::from(3_000_000u64));
+
+    // A replica sent an operation and died before recording that it did: settled from the chain, not sent again.
+    let sent =
+        leash_service::send::crash_after_recording(service, &tenant, &row, &payment(4), true)
+            .await
+            .unwrap();
+    expire_leases(db.pool()).await;
+    let mut rounds = 0;
+    loop {
+        // The settler leaves an operation the bundler still holds for a later round; each round is one look.
+        rounds += 1;
+        leash_service::send::settle_once(service).await.unwrap();
+        let state = client.ok("GET", &format!("/v1/operations/{sent}"), Some(&a.token), None).await;
+        if state["state"] == "landed" {
+            break;
+        }
+        assert!(rounds < 50, "the operation was never settled: {state}");
+        expire_leases(db.pool()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(stack.usdc_balance(payee).await, U256::from(7_000_000u64));
+    // Nothing is left in doubt, the lane is free, and the next send takes the next nonce.
+    assert_eq!(leash_service::send::settle_once(service).await.unwrap(), 0);
+    let next =
+        client.ok("POST", "/v1/sessions/payouts/send", Some(&a.agent), Some(pay(payee, 5))).await;
+    assert_eq!(next["state"], "landed", "{next}");
+    assert_eq!(stack.usdc_balance(payee).await, U256::from(12_000_000u64));
+    let nonces: Vec<String> =
+        sqlx::query_scalar("SELECT nonce::TEXT FROM operations ORDER BY nonce")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    let sequences: Vec<u64> = nonces
+        .iter()
+        .map(|n| (n.parse::<U256>().unwrap() & U256::from(u64::MAX)).to::<u64>())
+        .collect();
+    assert_eq!(sequences, [0, 1, 2, 3], "one operation per nonce, in order");
+    let settles: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit WHERE action = 'operation.settle' AND result = 'landed'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(settles, 2, "each settled operation has its audit entry");
+}
+
+/// What time does to leases: every lease runs out.
+async fn expire_leases(db: &sqlx::PgPool) {
+    sqlx::query("UPDATE lanes SET until = now() - interval '1 second' WHERE holder IS NOT NULL")
+        .execute(db)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_migrate_an_empty_database_once() {
+    let postgres =
+        leash_service::postgres::LocalPostgres::start().await.expect("PostgreSQL starts");
+    let url = postgres.create_database("fresh").await.unwrap();
+    let connects = (0..3).map(|_| {
+        let url = url.clone();
+        async move { leash_service::Db::connect(&url, 2).await }
+    });
+    for db in futures_join(connects).await {
+        db.expect("every replica connects");
+    }
+    let db = leash_service::Db::connect(&url, 2).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied as usize, leash_service::db::MIGRATOR.iter().count());
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('tenants', 'accounts', 'sessions', 'operations', 'lanes', 'audit')",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(tables, 6);
+}
+
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_over_its_rate_is_told_when_to_retry_and_others_are_not_slowed() {
+    let stack = Stack::start().await;
+    let url = stack.database().await;
+    let replica = stack.replica(&url, Config { rate: (1, 3), ..test_config() }).await;
+    let client = Client::new(&replica.url);
+    let created =
+        client.ok("POST", "/v1/tenants", Some(ADMIN), Some(json!({ "name": "busy" }))).await;
+    let busy = created["token"].as_str().unwrap().to_owned();
+    let created =
+        client.ok("POST", "/v1/tenants", Some(ADMIN), Some(json!({ "name": "calm" }))).await;
+    let calm = created["token"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        client.ok("GET", "/v1/accounts", Some(&busy), None).await;
+    }
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/accounts", replica.url))
+        .bearer_auth(&busy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "rate-limited");
+    client.ok("GET", "/v1/accounts", Some(&calm), None).await;
 }
