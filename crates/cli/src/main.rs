@@ -35,6 +35,7 @@ mod password;
 mod pay;
 mod policy;
 mod progress;
+mod serve;
 mod session;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -90,6 +91,10 @@ enum Command {
     /// Serves the Model Context Protocol so AI agents act through session keys by tool calls (stdio, or
     /// streamable HTTP with a bearer token).
     Mcp(mcp::Args),
+    /// Serves many tenants' agents over HTTP from a PostgreSQL database: tenants, accounts, sessions created
+    /// from policy documents, grants and revocations signed by owners elsewhere, sends on leased nonce lanes, an
+    /// audit log. `leash serve --devnet` runs it all locally.
+    Serve(serve::Args),
     /// Prints the JSON Schema of the policy file format.
     Schema,
     /// Runs the local stack (anvil with EntryPoint v0.7 and the leash contracts, and a local ERC-4337 bundler)
@@ -209,6 +214,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Mcp(args) => {
             let home = home()?;
             mcp::run(args, &home, &networks(&home)?).await
+        }
+        Command::Serve(args) => {
+            let home = home()?;
+            serve::run(args, networks(&home)?).await
         }
         Command::Schema => {
             // The schema is JSON either way.

@@ -1,0 +1,186 @@
+//! `leash serve`: the multi-tenant service (`leash-service`) on a network and a PostgreSQL database, or with
+//! `--devnet` on a local chain, bundler and PostgreSQL of its own.
+
+use crate::{
+    failure::{Failure, Result},
+    network::Networks,
+};
+use leash_service::{postgres::LocalPostgres, Config, Db, KeyEncryptionKey, LocalKek, Network, Service};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use zeroize::Zeroizing;
+
+/// Options of `leash serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The PostgreSQL database (`postgres://user:password@host/db`); replicas share it.
+    #[arg(long, env = "LEASH_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Start a local chain, bundler and (without --database-url) PostgreSQL, and serve on them.
+    #[arg(long)]
+    devnet: bool,
+    /// Where the API listens.
+    #[arg(long, default_value = "127.0.0.1:8780")]
+    listen: SocketAddr,
+    /// A file holding the key-encryption key (64 hex digits, mode 0600) that wraps tenants' data keys; else
+    /// $LEASH_KEK. With --devnet and neither, a new one for this run.
+    #[arg(long, value_name = "FILE")]
+    kek_file: Option<PathBuf>,
+    /// A file holding the admin token (`leash_admin_` and at least 32 random characters); else
+    /// $LEASH_ADMIN_TOKEN. With --devnet and neither, a new one, printed once.
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// This replica's name in lane leases (unique among running replicas; default: host and process).
+    #[arg(long)]
+    replica: Option<String>,
+    /// Nonce lanes per new account: how many of its operations may be in flight at once.
+    #[arg(long, default_value_t = 8)]
+    lanes: u32,
+    /// Requests per second per tenant (with its agents), and the burst above it.
+    #[arg(long, default_value_t = 200)]
+    rate: u32,
+    /// The burst a tenant may make above its rate.
+    #[arg(long, default_value_t = 400)]
+    burst: u32,
+    /// Database connections of this replica.
+    #[arg(long, default_value_t = 20)]
+    connections: u32,
+}
+
+/// Starts what `--devnet` asks for, connects, and serves until Ctrl-C.
+pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
+    // Held until the end: dropping them stops the local chain, bundler and database.
+    let mut _local: (Option<leash_devnet::Devnet>, Option<leash_bundler::LocalBundler>, Option<LocalPostgres>) =
+        (None, None, None);
+    let network = if args.devnet {
+        let devnet = leash_devnet::Devnet::builder()
+            .port(0)
+            .start()
+            .await
+            .map_err(|e| Failure::network(format!("the devnet did not start: {e}")))?;
+        let bundler = leash_devnet::start_bundler(&devnet, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(|e| Failure::network(format!("the bundler did not start: {e}")))?;
+        let network = devnet_network(&devnet, bundler.url().as_str()).await?;
+        eprintln!("devnet    {} (chain {})", devnet.rpc_url(), devnet.chain_id());
+        eprintln!("bundler   {}", bundler.url());
+        _local.0 = Some(devnet);
+        _local.1 = Some(bundler);
+        network
+    } else {
+        let chosen = networks.selected();
+        let bundler_url = chosen.bundler_url.clone().ok_or_else(|| {
+            Failure::bad_input(format!("network `{}` has no bundler_url; the service sends through one", chosen.name))
+        })?;
+        let chain = chosen.connect().await?;
+        Network {
+            name: chosen.name.clone(),
+            chain,
+            bundler: leash_sdk::bundler::BundlerClient::new(&bundler_url)
+                .map_err(|e| Failure::bad_input(format!("network `{}`: {e}", chosen.name)))?,
+            factory: chosen.factory,
+            tokens: chosen.tokens.clone(),
+            addresses: chosen.addresses.clone(),
+        }
+    };
+    let database_url = match (&args.database_url, args.devnet) {
+        (Some(url), _) => Zeroizing::new(url.clone()),
+        (None, true) => {
+            let postgres = LocalPostgres::start().await.map_err(|e| Failure::failed(e.to_string()))?;
+            let url = postgres.create_database("leash").await.map_err(|e| Failure::failed(e.to_string()))?;
+            eprintln!("database  PostgreSQL on 127.0.0.1:{} (for this run)", postgres.port());
+            _local.2 = Some(postgres);
+            Zeroizing::new(url)
+        }
+        (None, false) => {
+            return Err(Failure::bad_input("no database: give --database-url or $LEASH_DATABASE_URL")
+                .with_hint("or try it all locally with `leash serve --devnet`"))
+        }
+    };
+    let kek = kek(&args)?;
+    let admin = admin_token(&args)?;
+    let db = Db::connect(&database_url, args.connections).await.map_err(|e| {
+        Failure::network(format!("{}", leash_sdk::bundler::scrub_urls(&e.to_string())))
+            .with_hint("check --database-url: PostgreSQL must be reachable and the user allowed to create tables")
+    })?;
+    let config = Config {
+        replica: args.replica.clone().unwrap_or_else(|| Config::default().replica),
+        lanes_per_account: args.lanes.max(1),
+        rate: (args.rate, args.burst),
+        ..Config::default()
+    };
+    let service = Service::new(db, network, kek, &admin.0, config);
+    service
+        .run(args.listen, |address| {
+            eprintln!("leash serve listening on http://{address} (OpenAPI at /openapi.json)");
+            if admin.1 {
+                eprintln!("admin token (shown once): {}", admin.0.as_str());
+            }
+        })
+        .await
+        .map_err(|e| Failure::failed(format!("cannot serve on {}: {e}", args.listen)))
+}
+
+/// The network of a devnet this process started.
+async fn devnet_network(devnet: &leash_devnet::Devnet, bundler_url: &str) -> Result<Network> {
+    let d = devnet.deployment().expect("the devnet deploys the stack");
+    let chain = leash_sdk::Chain::connect(devnet.provider().clone(), d.session_key_validator, "devnet")
+        .await
+        .map_err(|e| Failure::network(e.to_string()))?;
+    let mut tokens = leash_core::TokenTable::default();
+    for (symbol, token) in &d.tokens {
+        tokens.insert(symbol.clone(), token.address, token.decimals);
+    }
+    Ok(Network {
+        name: "devnet".into(),
+        chain,
+        bundler: leash_sdk::bundler::BundlerClient::new(bundler_url).map_err(|e| Failure::failed(e.to_string()))?,
+        factory: d.factory_staker,
+        tokens,
+        addresses: d.named_contracts().into_iter().map(|(n, a)| (n.to_owned(), a)).collect(),
+    })
+}
+
+fn kek(args: &Args) -> Result<Arc<dyn KeyEncryptionKey>> {
+    let bad = |e: leash_service::seal::SealError| Failure::bad_input(e.to_string());
+    if let Some(path) = &args.kek_file {
+        return Ok(Arc::new(LocalKek::from_file(path).map_err(bad)?));
+    }
+    if let Ok(text) = std::env::var("LEASH_KEK") {
+        let text = Zeroizing::new(text);
+        return Ok(Arc::new(LocalKek::from_hex("env:LEASH_KEK", &text).map_err(bad)?));
+    }
+    if args.devnet {
+        let (kek, _) = LocalKek::generate("devnet");
+        return Ok(Arc::new(kek));
+    }
+    Err(Failure::bad_input("no key-encryption key: give --kek-file or $LEASH_KEK (64 hex digits)")
+        .with_hint("make one with `openssl rand -hex 32 > kek && chmod 600 kek`; keep it apart from the database"))
+}
+
+/// The admin token, and whether it was generated for this run.
+fn admin_token(args: &Args) -> Result<(Zeroizing<String>, bool)> {
+    let text = match &args.admin_token_file {
+        Some(path) => Some(Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| Failure::bad_input(format!("cannot read the admin token file {}: {e}", path.display())))?
+                .trim()
+                .to_owned(),
+        )),
+        None => std::env::var("LEASH_ADMIN_TOKEN").ok().map(Zeroizing::new),
+    };
+    match text {
+        Some(token) if token.starts_with("leash_admin_") && token.len() >= "leash_admin_".len() + 32 => {
+            Ok((token, false))
+        }
+        Some(_) => Err(Failure::bad_input(
+            "the admin token must be `leash_admin_` followed by at least 32 random characters",
+        )
+        .with_hint("make one with `echo leash_admin_$(openssl rand -hex 32)`")),
+        None if args.devnet => {
+            let (token, _) = leash_service::token::generate(leash_service::token::Kind::Admin);
+            Ok((token, true))
+        }
+        None => Err(Failure::bad_input("no admin token: give --admin-token-file or $LEASH_ADMIN_TOKEN")
+            .with_hint("make one with `echo leash_admin_$(openssl rand -hex 32)`")),
+    }
+}
