@@ -41,6 +41,10 @@ pub(crate) struct Args {
     /// The burst a tenant may make above its rate.
     #[arg(long, default_value_t = 400)]
     burst: u32,
+    /// How long a lane lease lasts, in seconds: an operation whose replica died is settled by another this long
+    /// after. Longer than the bundler takes to include an operation.
+    #[arg(long, default_value_t = 60)]
+    lease_seconds: u64,
     /// Database connections of this replica.
     #[arg(long, default_value_t = 20)]
     connections: u32,
@@ -106,6 +110,8 @@ pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
         replica: args.replica.clone().unwrap_or_else(|| Config::default().replica),
         lanes_per_account: args.lanes.max(1),
         rate: (args.rate, args.burst),
+        lease: std::time::Duration::from_secs(args.lease_seconds.max(2)),
+        inclusion_wait: std::time::Duration::from_secs((args.lease_seconds / 2).clamp(1, 30)),
         ..Config::default()
     };
     let service = Service::new(db, network, kek, &admin.0, config);

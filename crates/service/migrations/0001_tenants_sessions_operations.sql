@@ -64,10 +64,11 @@ CREATE TABLE operations (
     replica         TEXT NOT NULL,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
-    UNIQUE (session_id, request_id),
-    -- One nonce is signed once: a second operation for the same (account, nonce) is refused by the database.
-    UNIQUE (account, nonce)
+    UNIQUE (session_id, request_id)
 );
+-- One nonce is used once: a second live operation for the same (account, nonce) is refused by the database. An
+-- operation the bundler refused never used its nonce, so the next one on its lane takes it again.
+CREATE UNIQUE INDEX operations_one_per_nonce ON operations (account, nonce) WHERE state <> 'failed';
 CREATE INDEX operations_unsettled ON operations (state) WHERE state IN ('signed', 'sent');
 
 -- Nonce-lane leases: a replica holds (account, lane) until `until`; an expired lease is free for the taking.

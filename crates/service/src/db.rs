@@ -440,11 +440,12 @@ impl Db {
         Ok(names)
     }
 
-    /// Takes a free lane of `account` for `holder` for `ttl`: one whose lease expired and with no operation in
-    /// doubt on it. Rows another replica is taking are skipped, not waited for.
+    /// Takes a free lane of `account` (lane `only`, if given) for `holder` for `ttl`: one whose lease expired and
+    /// with no operation in doubt on it. Rows another replica is taking are skipped, not waited for.
     pub async fn lease_lane(
         &self,
         account: Address,
+        only: Option<i64>,
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<i64>> {
@@ -452,7 +453,7 @@ impl Db {
             "UPDATE lanes SET holder = $2, until = now() + make_interval(secs => $3)
              WHERE (account, lane) = (
                  SELECT l.account, l.lane FROM lanes l
-                 WHERE l.account = $1 AND l.until < now()
+                 WHERE l.account = $1 AND l.until < now() AND ($4::BIGINT IS NULL OR l.lane = $4)
                    AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.account = l.account AND o.lane = l.lane
                                    AND o.state IN ('signed', 'sent'))
                  ORDER BY l.until, l.lane LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -461,6 +462,7 @@ impl Db {
         .bind(account.as_slice())
         .bind(holder)
         .bind(ttl.as_secs_f64())
+        .bind(only)
         .fetch_optional(&self.pool)
         .await
         .map_err(failed("lease lane"))

@@ -145,7 +145,7 @@ pub(crate) async fn send(
     }
     let agent = agent(service, tenant, row)?;
     let account = row.account.address;
-    let lane = lease_lane(service, account).await?;
+    let lane = lease_lane(service, &row.account).await?;
     let result = send_on_lane(service, tenant, row, &agent, calls, request_id, actor, lane).await;
     // The lane goes back whatever happened: an operation left in doubt keeps it from being leased again until the
     // settler has settled it.
@@ -278,13 +278,19 @@ fn bundler_refused(error: &Error) -> bool {
     }
 }
 
-/// Takes a free lane of `account`, retrying while all are busy up to the configured wait.
-async fn lease_lane(service: &Service, account: Address) -> Result<i64, ApiError> {
+/// Takes a free lane of `account`, retrying while all are busy up to the configured wait. An account without
+/// code yet is deployed by its first operation, so until it has code its operations take turns on lane 0: two
+/// operations each carrying the deployment would have the second refused (AA10).
+async fn lease_lane(service: &Service, row: &crate::db::AccountRow) -> Result<i64, ApiError> {
     let config = service.config();
+    let account = row.address;
+    let deployed =
+        smart_account(row).is_deployed(&service.network().chain.provider).await.map_err(Failure::from)?;
+    let only = (!deployed).then_some(0);
     let deadline = tokio::time::Instant::now() + config.lane_wait;
     let mut pause = Duration::from_millis(10);
     loop {
-        if let Some(lane) = service.db().lease_lane(account, &config.replica, config.lease).await? {
+        if let Some(lane) = service.db().lease_lane(account, only, &config.replica, config.lease).await? {
             return Ok(lane);
         }
         if tokio::time::Instant::now() + pause > deadline {
@@ -413,7 +419,7 @@ pub async fn crash_after_recording(
     sent: bool,
 ) -> Result<B256, ApiError> {
     let agent = agent(service, tenant, row)?;
-    let lane = lease_lane(service, row.account.address).await?;
+    let lane = lease_lane(service, &row.account).await?;
     let signed =
         agent.sign_operation(calls, Lane::new(lane as u32)).await.map_err(Failure::from)?;
     let hash = signed.user_op_hash;
