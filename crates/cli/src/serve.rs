@@ -5,7 +5,9 @@ use crate::{
     failure::{Failure, Result},
     network::Networks,
 };
-use leash_service::{postgres::LocalPostgres, Config, Db, KeyEncryptionKey, LocalKek, Network, Service};
+use leash_service::{
+    postgres::LocalPostgres, Config, Db, KeyEncryptionKey, LocalKek, Network, Service,
+};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use zeroize::Zeroizing;
 
@@ -32,8 +34,9 @@ pub(crate) struct Args {
     /// This replica's name in lane leases (unique among running replicas; default: host and process).
     #[arg(long)]
     replica: Option<String>,
-    /// Nonce lanes per new account: how many of its operations may be in flight at once.
-    #[arg(long, default_value_t = 8)]
+    /// Nonce lanes per new account: how many of its operations may be in flight at once (a bundler holds 4 of
+    /// an unstaked account's, ERC-7562 UREP-010).
+    #[arg(long, default_value_t = 4)]
     lanes: u32,
     /// Requests per second per tenant (with its agents), and the burst above it.
     #[arg(long, default_value_t = 200)]
@@ -53,8 +56,11 @@ pub(crate) struct Args {
 /// Starts what `--devnet` asks for, connects, and serves until Ctrl-C.
 pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
     // Held until the end: dropping them stops the local chain, bundler and database.
-    let mut _local: (Option<leash_devnet::Devnet>, Option<leash_bundler::LocalBundler>, Option<LocalPostgres>) =
-        (None, None, None);
+    let mut _local: (
+        Option<leash_devnet::Devnet>,
+        Option<leash_bundler::LocalBundler>,
+        Option<LocalPostgres>,
+    ) = (None, None, None);
     let network = if args.devnet {
         let devnet = leash_devnet::Devnet::builder()
             .port(0)
@@ -73,7 +79,10 @@ pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
     } else {
         let chosen = networks.selected();
         let bundler_url = chosen.bundler_url.clone().ok_or_else(|| {
-            Failure::bad_input(format!("network `{}` has no bundler_url; the service sends through one", chosen.name))
+            Failure::bad_input(format!(
+                "network `{}` has no bundler_url; the service sends through one",
+                chosen.name
+            ))
         })?;
         let chain = chosen.connect().await?;
         Network {
@@ -89,15 +98,21 @@ pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
     let database_url = match (&args.database_url, args.devnet) {
         (Some(url), _) => Zeroizing::new(url.clone()),
         (None, true) => {
-            let postgres = LocalPostgres::start().await.map_err(|e| Failure::failed(e.to_string()))?;
-            let url = postgres.create_database("leash").await.map_err(|e| Failure::failed(e.to_string()))?;
+            let postgres =
+                LocalPostgres::start().await.map_err(|e| Failure::failed(e.to_string()))?;
+            let url = postgres
+                .create_database("leash")
+                .await
+                .map_err(|e| Failure::failed(e.to_string()))?;
             eprintln!("database  PostgreSQL on 127.0.0.1:{} (for this run)", postgres.port());
             _local.2 = Some(postgres);
             Zeroizing::new(url)
         }
         (None, false) => {
-            return Err(Failure::bad_input("no database: give --database-url or $LEASH_DATABASE_URL")
-                .with_hint("or try it all locally with `leash serve --devnet`"))
+            return Err(Failure::bad_input(
+                "no database: give --database-url or $LEASH_DATABASE_URL",
+            )
+            .with_hint("or try it all locally with `leash serve --devnet`"))
         }
     };
     let kek = kek(&args)?;
@@ -129,9 +144,10 @@ pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
 /// The network of a devnet this process started.
 async fn devnet_network(devnet: &leash_devnet::Devnet, bundler_url: &str) -> Result<Network> {
     let d = devnet.deployment().expect("the devnet deploys the stack");
-    let chain = leash_sdk::Chain::connect(devnet.provider().clone(), d.session_key_validator, "devnet")
-        .await
-        .map_err(|e| Failure::network(e.to_string()))?;
+    let chain =
+        leash_sdk::Chain::connect(devnet.provider().clone(), d.session_key_validator, "devnet")
+            .await
+            .map_err(|e| Failure::network(e.to_string()))?;
     let mut tokens = leash_core::TokenTable::default();
     for (symbol, token) in &d.tokens {
         tokens.insert(symbol.clone(), token.address, token.decimals);
@@ -139,7 +155,8 @@ async fn devnet_network(devnet: &leash_devnet::Devnet, bundler_url: &str) -> Res
     Ok(Network {
         name: "devnet".into(),
         chain,
-        bundler: leash_sdk::bundler::BundlerClient::new(bundler_url).map_err(|e| Failure::failed(e.to_string()))?,
+        bundler: leash_sdk::bundler::BundlerClient::new(bundler_url)
+            .map_err(|e| Failure::failed(e.to_string()))?,
         factory: d.factory_staker,
         tokens,
         addresses: d.named_contracts().into_iter().map(|(n, a)| (n.to_owned(), a)).collect(),
@@ -168,14 +185,21 @@ fn admin_token(args: &Args) -> Result<(Zeroizing<String>, bool)> {
     let text = match &args.admin_token_file {
         Some(path) => Some(Zeroizing::new(
             std::fs::read_to_string(path)
-                .map_err(|e| Failure::bad_input(format!("cannot read the admin token file {}: {e}", path.display())))?
+                .map_err(|e| {
+                    Failure::bad_input(format!(
+                        "cannot read the admin token file {}: {e}",
+                        path.display()
+                    ))
+                })?
                 .trim()
                 .to_owned(),
         )),
         None => std::env::var("LEASH_ADMIN_TOKEN").ok().map(Zeroizing::new),
     };
     match text {
-        Some(token) if token.starts_with("leash_admin_") && token.len() >= "leash_admin_".len() + 32 => {
+        Some(token)
+            if token.starts_with("leash_admin_") && token.len() >= "leash_admin_".len() + 32 =>
+        {
             Ok((token, false))
         }
         Some(_) => Err(Failure::bad_input(
@@ -186,7 +210,9 @@ fn admin_token(args: &Args) -> Result<(Zeroizing<String>, bool)> {
             let (token, _) = leash_service::token::generate(leash_service::token::Kind::Admin);
             Ok((token, true))
         }
-        None => Err(Failure::bad_input("no admin token: give --admin-token-file or $LEASH_ADMIN_TOKEN")
-            .with_hint("make one with `echo leash_admin_$(openssl rand -hex 32)`")),
+        None => {
+            Err(Failure::bad_input("no admin token: give --admin-token-file or $LEASH_ADMIN_TOKEN")
+                .with_hint("make one with `echo leash_admin_$(openssl rand -hex 32)`"))
+        }
     }
 }

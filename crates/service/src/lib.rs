@@ -55,7 +55,8 @@ pub struct Network {
 pub struct Config {
     /// This replica's name: it holds lane leases under it (unique per running replica).
     pub replica: String,
-    /// The nonce lanes each new account gets: how many of its operations can be in flight at once.
+    /// The nonce lanes each new account gets: how many of its operations can be in flight at once. ERC-7562
+    /// lets a bundler hold 4 operations of an unstaked account (UREP-010), so more lanes help staked accounts only.
     pub lanes_per_account: u32,
     /// How long a lane lease lasts without renewal; an operation whose replica died is settled after it.
     pub lease: Duration,
@@ -73,7 +74,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             replica: format!("replica-{}", std::process::id()),
-            lanes_per_account: 8,
+            lanes_per_account: 4,
             lease: Duration::from_secs(60),
             lane_wait: Duration::from_secs(20),
             inclusion_wait: Duration::from_secs(30),

@@ -220,6 +220,25 @@ async fn send_on_lane(
     let detail = json!({ "session": row.name, "lane": lane, "nonce": record.nonce, "requestId": request_id });
     match agent.send_signed(signed).await {
         Ok(_) => db.settle_operation(hash, "sent", None, None, None).await?,
+        Err(e) if throttled(&e) => {
+            // The bundler holds as many of the account's operations as ERC-7562 lets an unstaked account have
+            // (UREP-010): nothing was taken, so the operation is dropped and the caller told to come back.
+            db.settle_operation(
+                hash,
+                "failed",
+                None,
+                Some("throttled by the bundler; not sent"),
+                None,
+            )
+            .await?;
+            let mut busy = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!("the bundler holds as many operations of account {} as it accepts at once; retry", row.account.address),
+            );
+            busy.retry_after = Some(Duration::from_secs(1));
+            return Err(busy);
+        }
         Err(e) if bundler_refused(&e) => {
             let failure = Failure::with_rejection(e, agent.session(), &network.tokens);
             let result = match &failure.rule {
@@ -269,6 +288,13 @@ async fn send_on_lane(
     Ok(Operation { state: state.into(), ..record.into() })
 }
 
+/// Whether the bundler refused the operation for now only: too many of the account's operations wait already.
+fn throttled(error: &Error) -> bool {
+    use leash_sdk::bundler::{BundlerError, RejectionKind};
+    matches!(error, Error::Bundler(BundlerError::Rejected { rejection, .. })
+        if rejection.kind == RejectionKind::ThrottledOrBanned)
+}
+
 /// Whether the bundler answered the send with a refusal (nothing is in flight), as opposed to no answer.
 fn bundler_refused(error: &Error) -> bool {
     match error {
@@ -284,13 +310,17 @@ fn bundler_refused(error: &Error) -> bool {
 async fn lease_lane(service: &Service, row: &crate::db::AccountRow) -> Result<i64, ApiError> {
     let config = service.config();
     let account = row.address;
-    let deployed =
-        smart_account(row).is_deployed(&service.network().chain.provider).await.map_err(Failure::from)?;
+    let deployed = smart_account(row)
+        .is_deployed(&service.network().chain.provider)
+        .await
+        .map_err(Failure::from)?;
     let only = (!deployed).then_some(0);
     let deadline = tokio::time::Instant::now() + config.lane_wait;
     let mut pause = Duration::from_millis(10);
     loop {
-        if let Some(lane) = service.db().lease_lane(account, only, &config.replica, config.lease).await? {
+        if let Some(lane) =
+            service.db().lease_lane(account, only, &config.replica, config.lease).await?
+        {
             return Ok(lane);
         }
         if tokio::time::Instant::now() + pause > deadline {
