@@ -5,7 +5,7 @@ FORGE := $(CURDIR)/tools/forge
 export FOUNDRY_SOLC := $(CURDIR)/tools/solc
 export FOUNDRY_OFFLINE := true
 
-.PHONY: all toolchain build artifacts check-artifacts demo devnet test test-contracts test-rust differential gas gas-check fmt lint clean bench
+.PHONY: all toolchain postgres build artifacts check-artifacts demo devnet test test-contracts test-rust test-load differential gas gas-check fmt lint clean bench
 
 all: test
 
@@ -17,6 +17,10 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 toolchain: node_modules/.installed
+
+## PostgreSQL from the distribution's packages (the service's tests start servers of their own with it).
+postgres:
+	@bash tools/postgres.sh
 
 build: toolchain
 	cd contracts && $(FORGE) build
@@ -47,12 +51,17 @@ test: test-rust test-contracts
 test-contracts: toolchain
 	cd contracts && $(FORGE) test
 
-test-rust: check-artifacts
+test-rust: check-artifacts postgres
 	cargo test --workspace -- --skip preflight_agrees_with_the_chain
 	# The differential test prints how many cases it ran and the verdicts by rule. It is picked by name from the
 	# same `--workspace` build (every other test binary runs 0 tests): `-p leash-sdk` or `--test differential`
 	# would resolve dependency features differently and compile about a hundred crates again.
 	cargo test --workspace -- preflight_agrees_with_the_chain --nocapture
+
+## The service's load and fault test: 3 replicas of `leash serve` on one PostgreSQL, 200 agents of 20 tenants,
+## 2,000 operations through the local bundler, one replica killed mid-run (about 4 minutes).
+test-load: check-artifacts postgres
+	cargo test --workspace -- --ignored three_replicas_two_thousand_operations --nocapture
 
 ## The pre-flight against the chain on 100,000 random cases (`make test` runs 2,000); LEASH_DIFF_SEED picks the seed.
 differential: check-artifacts
@@ -76,12 +85,15 @@ gas-check: toolchain
 
 ## Criterion benchmarks (release): pre-flight, session encoding and policy file; signed UserOperations; then
 ## 200 session operations through the local bundler from 8 nonce lanes against one lane; then x402 payments of one
-## agent to a leash-served endpoint (402 to paid resource, and payments per second).
+## agent to a leash-served endpoint (402 to paid resource, and payments per second); then `leash serve`:
+## operations per second through one replica and three, explain and send latency, and one replica's memory with
+## 10,000 sessions of 1,000 tenants.
 bench: toolchain
 	cargo bench -p leash-core --bench policy
 	cargo bench -p leash-sdk --bench userop
 	cargo bench -p leash-demo --bench lanes
 	cargo bench -p leash-x402 --bench payments
+	cargo bench -p leash-cli --bench serve
 
 fmt: toolchain
 	cd contracts && $(FORGE) fmt
