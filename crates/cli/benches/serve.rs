@@ -18,7 +18,8 @@ const EXPLAINS: usize = 1_000;
 const IN_FLIGHT: usize = 16;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(run());
 }
 
@@ -40,7 +41,8 @@ async fn run() {
         explain.p(99.0),
         explain.per_second()
     );
-    for (label, replicas) in [("one replica", vec![first.clone()]), ("three replicas", all.clone())] {
+    for (label, replicas) in [("one replica", vec![first.clone()]), ("three replicas", all.clone())]
+    {
         let result = sends(&client, &agents, &replicas, SENDS, label).await;
         println!(
             "send (to inclusion) through {label}: {SENDS} operations, {:.1} operations/s, p50 {:.0} ms, p99 {:.0} ms, {} retried",
@@ -86,13 +88,23 @@ impl Timings {
 
 /// `count` payments spread over the agents and `replicas`, `IN_FLIGHT` at a time; each timed to its answer
 /// (included, since a send waits for its receipt). A busy answer is retried and counted.
-async fn sends(client: &Client, agents: &[Agent], replicas: &[String], count: usize, tag: &str) -> Timings {
+async fn sends(
+    client: &Client,
+    agents: &[Agent],
+    replicas: &[String],
+    count: usize,
+    tag: &str,
+) -> Timings {
     let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..count {
-        let (client, agent, base, permits) =
-            (client.clone(), agents[i % agents.len()].clone(), replicas[i % replicas.len()].clone(), permits.clone());
+        let (client, agent, base, permits) = (
+            client.clone(),
+            agents[i % agents.len()].clone(),
+            replicas[i % replicas.len()].clone(),
+            permits.clone(),
+        );
         let request_id = format!("{tag}-{i}");
         tasks.push(tokio::spawn(async move {
             let _permit = permits.acquire().await.unwrap();
@@ -100,8 +112,10 @@ async fn sends(client: &Client, agents: &[Agent], replicas: &[String], count: us
             let mut retries = 0;
             let started = Instant::now();
             loop {
-                let (status, answer) =
-                    client.call(&base, "POST", &path, &agent.token, Some(payment(&agent, &request_id))).await.unwrap();
+                let (status, answer) = client
+                    .call(&base, "POST", &path, &agent.token, Some(payment(&agent, &request_id)))
+                    .await
+                    .unwrap();
                 match status {
                     200 => {
                         assert_eq!(answer["state"], "landed", "{answer}");
@@ -131,7 +145,8 @@ async fn explains(client: &Client, agents: &[Agent], base: &str) -> Timings {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..EXPLAINS {
-        let (client, agent, base, permits) = (client.clone(), agents[i % agents.len()].clone(), base.to_owned(), permits.clone());
+        let (client, agent, base, permits) =
+            (client.clone(), agents[i % agents.len()].clone(), base.to_owned(), permits.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = permits.acquire().await.unwrap();
             let started = Instant::now();
@@ -159,10 +174,26 @@ async fn hold_sessions(client: &Client, base: &str, tenants: usize, sessions_eac
         let (client, base, permits) = (client.clone(), base.to_owned(), permits.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = permits.acquire().await.unwrap();
-            let created = client.ok(&base, "POST", "/v1/tenants", ADMIN, Some(json!({ "name": format!("held-{t}") }))).await;
+            let created = client
+                .ok(
+                    &base,
+                    "POST",
+                    "/v1/tenants",
+                    ADMIN,
+                    Some(json!({ "name": format!("held-{t}") })),
+                )
+                .await;
             let token = created["token"].as_str().unwrap().to_owned();
             let owner = owner(10_000 + t);
-            client.ok(&base, "POST", "/v1/accounts", &token, Some(json!({ "name": "main", "owner": owner.address() }))).await;
+            client
+                .ok(
+                    &base,
+                    "POST",
+                    "/v1/accounts",
+                    &token,
+                    Some(json!({ "name": "main", "owner": owner.address() })),
+                )
+                .await;
             for s in 0..sessions_each {
                 let body = json!({ "name": format!("s{s}"), "account": "main", "policy": POLICY });
                 client.ok(&base, "POST", "/v1/sessions", &token, Some(body)).await;

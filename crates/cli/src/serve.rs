@@ -31,7 +31,8 @@ pub(crate) struct Args {
     /// $LEASH_ADMIN_TOKEN. With --devnet and neither, a new one, printed once.
     #[arg(long, value_name = "FILE")]
     admin_token_file: Option<PathBuf>,
-    /// This replica's name in lane leases (unique among running replicas; default: host and process).
+    /// This replica's name in lane leases (unique among running replicas; default: host, process and a random
+    /// suffix).
     #[arg(long)]
     replica: Option<String>,
     /// Nonce lanes per new account: how many of its operations may be in flight at once (a bundler holds 4 of
@@ -44,8 +45,8 @@ pub(crate) struct Args {
     /// The burst a tenant may make above its rate.
     #[arg(long, default_value_t = 400)]
     burst: u32,
-    /// How long a lane lease lasts, in seconds: an operation whose replica died is settled by another this long
-    /// after. Longer than the bundler takes to include an operation.
+    /// How long a lane lease lasts, in seconds (at least 6): an operation whose replica died is settled by another
+    /// this long after. A send waits for inclusion a third of it.
     #[arg(long, default_value_t = 60)]
     lease_seconds: u64,
     /// Database connections of this replica.
@@ -125,8 +126,8 @@ pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
         replica: args.replica.clone().unwrap_or_else(|| Config::default().replica),
         lanes_per_account: args.lanes.max(1),
         rate: (args.rate, args.burst),
-        lease: std::time::Duration::from_secs(args.lease_seconds.max(2)),
-        inclusion_wait: std::time::Duration::from_secs((args.lease_seconds / 2).clamp(1, 30)),
+        lease: std::time::Duration::from_secs(args.lease_seconds.max(6)),
+        inclusion_wait: std::time::Duration::from_secs((args.lease_seconds / 3).clamp(2, 30)),
         ..Config::default()
     };
     let service = Service::new(db, network, kek, &admin.0, config);
@@ -183,7 +184,26 @@ fn kek(args: &Args) -> Result<Arc<dyn KeyEncryptionKey>> {
 /// The admin token, and whether it was generated for this run.
 fn admin_token(args: &Args) -> Result<(Zeroizing<String>, bool)> {
     let text = match &args.admin_token_file {
-        Some(path) => Some(Zeroizing::new(
+        Some(path) => Some(Zeroizing::new({
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path)
+                    .map_err(|e| {
+                        Failure::bad_input(format!(
+                            "cannot read the admin token file {}: {e}",
+                            path.display()
+                        ))
+                    })?
+                    .permissions()
+                    .mode();
+                if mode & 0o077 != 0 {
+                    return Err(Failure::bad_input(format!(
+                        "the admin token file {} is readable by others: `chmod 600` it",
+                        path.display()
+                    )));
+                }
+            }
             std::fs::read_to_string(path)
                 .map_err(|e| {
                     Failure::bad_input(format!(
@@ -192,8 +212,8 @@ fn admin_token(args: &Args) -> Result<(Zeroizing<String>, bool)> {
                     ))
                 })?
                 .trim()
-                .to_owned(),
-        )),
+                .to_owned()
+        })),
         None => std::env::var("LEASH_ADMIN_TOKEN").ok().map(Zeroizing::new),
     };
     match text {

@@ -22,9 +22,9 @@ CREATE TABLE accounts (
     salt        BYTEA NOT NULL,
     validators  JSONB NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
-    UNIQUE (tenant_id, name),
-    -- One account belongs to one tenant: two tenants never share a nonce space or a session list.
-    UNIQUE (address)
+    -- Registering an address proves nothing (a session still needs its owner's signature), so two tenants may
+    -- name the same account; its nonce lanes are the account's, shared (see `lanes`).
+    UNIQUE (tenant_id, name)
 );
 
 CREATE TABLE sessions (
@@ -53,8 +53,10 @@ CREATE TABLE operations (
     account         BYTEA NOT NULL,
     lane            BIGINT NOT NULL,
     nonce           NUMERIC(78, 0) NOT NULL,
-    -- The caller's idempotency key: a retried request returns the operation it already made.
+    -- The caller's idempotency key: a retried request returns the operation it already made; the hash of the
+    -- calls it made, so that the key reused for other calls is refused.
     request_id      TEXT,
+    calls_hash      BYTEA NOT NULL,
     -- signed (recorded, maybe sent), sent (accepted by the bundler), landed, reverted, failed.
     state           TEXT NOT NULL CHECK (state IN ('signed', 'sent', 'landed', 'reverted', 'failed')),
     -- The signed UserOperation, so that an operation in doubt after a crash is settled with the same bytes.
@@ -63,9 +65,10 @@ CREATE TABLE operations (
     error           TEXT,
     replica         TEXT NOT NULL,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
-    updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
-    UNIQUE (session_id, request_id)
+    updated_at      TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+-- One live operation per request id: a request whose operation failed (never sent) may be made again.
+CREATE UNIQUE INDEX operations_one_per_request ON operations (session_id, request_id) WHERE state <> 'failed';
 -- One nonce is used once: a second live operation for the same (account, nonce) is refused by the database. An
 -- operation the bundler refused never used its nonce, so the next one on its lane takes it again.
 CREATE UNIQUE INDEX operations_one_per_nonce ON operations (account, nonce) WHERE state <> 'failed';
@@ -101,3 +104,5 @@ END
 $$;
 CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION audit_is_append_only();
+CREATE TRIGGER audit_not_truncated BEFORE TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_is_append_only();

@@ -103,6 +103,8 @@ pub struct OperationRow {
     pub nonce: String,
     /// The caller's idempotency key.
     pub request_id: Option<String>,
+    /// The hash of the calls (the account's `execute` calldata).
+    pub calls_hash: B256,
     /// signed, sent, landed, reverted or failed.
     pub state: String,
     /// The signed UserOperation.
@@ -480,12 +482,17 @@ impl Db {
         Ok(())
     }
 
-    /// Records a signed operation before it is sent; `Err` with [`DbError::is_conflict`] when the request id
-    /// was used already.
-    pub async fn record_signed(&self, op: &OperationRow, replica: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO operations (hash, tenant_id, session_id, account, lane, nonce, request_id, state, user_op, replica)
-             VALUES ($1, $2, $3, $4, $5, $6::NUMERIC, $7, 'signed', $8, $9)",
+    /// Records a signed operation before it is sent, if its session is still granted (a revocation committed
+    /// before this refuses it: false); `Err` with [`DbError::is_conflict`] when the request id or the nonce is
+    /// taken by a live operation already.
+    pub async fn record_signed(&self, op: &OperationRow, replica: &str) -> Result<bool> {
+        // The session's row is share-locked for the insert, so a revocation (which updates it) is ordered before
+        // or after: never an operation recorded after its session's revocation committed.
+        let recorded = sqlx::query(
+            "INSERT INTO operations
+                 (hash, tenant_id, session_id, account, lane, nonce, request_id, calls_hash, state, user_op, replica)
+             SELECT $1, $2, s.id, $4, $5, $6::NUMERIC, $7, $8, 'signed', $9, $10
+             FROM sessions s WHERE s.id = $3 AND s.state = 'granted' AND s.sealed_key IS NOT NULL FOR SHARE",
         )
         .bind(op.hash.as_slice())
         .bind(op.tenant_id)
@@ -494,15 +501,42 @@ impl Db {
         .bind(op.lane)
         .bind(&op.nonce)
         .bind(&op.request_id)
+        .bind(op.calls_hash.as_slice())
         .bind(&op.user_op)
         .bind(replica)
         .execute(&self.pool)
         .await
-        .map_err(failed("record operation"))?;
-        Ok(())
+        .map_err(failed("record operation"))?
+        .rows_affected();
+        Ok(recorded == 1)
     }
 
-    /// Moves an operation to `state` (with its transaction or error), and appends `audit` with it.
+    /// Extends `holder`'s lease of a lane; false if it lost the lane (the lease ran out and another took it).
+    pub async fn renew_lane(
+        &self,
+        account: Address,
+        lane: i64,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool> {
+        let renewed = sqlx::query(
+            "UPDATE lanes SET until = now() + make_interval(secs => $4)
+             WHERE account = $1 AND lane = $2 AND holder = $3",
+        )
+        .bind(account.as_slice())
+        .bind(lane)
+        .bind(holder)
+        .bind(ttl.as_secs_f64())
+        .execute(&self.pool)
+        .await
+        .map_err(failed("renew lane"))?
+        .rows_affected();
+        Ok(renewed == 1)
+    }
+
+    /// Moves an operation that is still in doubt (`signed` or `sent`) to `state` (with its transaction or error),
+    /// and appends `audit` with it; false (and nothing written) when it was settled already, by this replica or
+    /// another.
     pub async fn settle_operation(
         &self,
         hash: B256,
@@ -510,11 +544,11 @@ impl Db {
         transaction: Option<B256>,
         error: Option<&str>,
         audit: Option<NewAudit<'_>>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await.map_err(failed("begin"))?;
-        sqlx::query(
+        let changed = sqlx::query(
             "UPDATE operations SET state = $2, transaction_hash = COALESCE($3, transaction_hash),
-                 error = $4, updated_at = now() WHERE hash = $1",
+                 error = $4, updated_at = now() WHERE hash = $1 AND state IN ('signed', 'sent')",
         )
         .bind(hash.as_slice())
         .bind(state)
@@ -522,17 +556,19 @@ impl Db {
         .bind(error)
         .execute(&mut *tx)
         .await
-        .map_err(failed("update operation"))?;
-        if let Some(audit) = audit {
+        .map_err(failed("update operation"))?
+        .rows_affected()
+            == 1;
+        if let (true, Some(audit)) = (changed, audit) {
             append(&mut tx, audit).await?;
         }
         tx.commit().await.map_err(failed("commit"))?;
-        Ok(())
+        Ok(changed)
     }
 
     const OPERATION: &'static str =
         "SELECT hash, tenant_id, session_id, account, lane, nonce::TEXT, request_id,
-        state, user_op, transaction_hash, error FROM operations";
+        state, user_op, transaction_hash, error, calls_hash FROM operations";
 
     /// The operation `hash`.
     pub async fn operation(&self, hash: B256) -> Result<Option<OperationRow>> {
@@ -550,13 +586,16 @@ impl Db {
         session: i64,
         request_id: &str,
     ) -> Result<Option<OperationRow>> {
-        let row =
-            sqlx::query(&format!("{} WHERE session_id = $1 AND request_id = $2", Self::OPERATION))
-                .bind(session)
-                .bind(request_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(failed("read operation"))?;
+        // A failed operation never used its nonce: the request may be made again.
+        let row = sqlx::query(&format!(
+            "{} WHERE session_id = $1 AND request_id = $2 AND state <> 'failed'",
+            Self::OPERATION
+        ))
+        .bind(session)
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(failed("read operation"))?;
         Ok(row.map(|r| operation_row(&r)))
     }
 
@@ -713,5 +752,6 @@ fn operation_row(r: &sqlx::postgres::PgRow) -> OperationRow {
         user_op: r.get(8),
         transaction_hash: r.get::<Option<Vec<u8>>, _>(9).map(b256),
         error: r.get(10),
+        calls_hash: b256(r.get(11)),
     }
 }

@@ -73,7 +73,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            replica: format!("replica-{}", std::process::id()),
+            replica: default_replica_name(),
             lanes_per_account: 4,
             lease: Duration::from_secs(60),
             lane_wait: Duration::from_secs(20),
@@ -82,6 +82,18 @@ impl Default for Config {
             max_body: 64 * 1024,
         }
     }
+}
+
+/// The host's name, the process id and a random suffix: unique among replicas even where every process is pid 1
+/// (containers).
+fn default_replica_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let suffix: u32 = rand::random();
+    format!("{host}-{}-{suffix:08x}", std::process::id())
 }
 
 /// One replica of the service.
@@ -111,6 +123,9 @@ impl Service {
         config: Config,
     ) -> Self {
         let submitter = Arc::new(Submitter::Bundler(network.bundler.clone()));
+        // A send holds its lane's lease while it waits for inclusion: the wait must end well before the lease.
+        let mut config = config;
+        config.inclusion_wait = config.inclusion_wait.min(config.lease / 3);
         let limits = limits::RateLimits::new(config.rate.0, config.rate.1);
         Self {
             inner: Arc::new(Inner {

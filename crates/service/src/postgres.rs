@@ -41,12 +41,18 @@ fn step(step: &'static str) -> impl FnOnce(std::io::Error) -> PostgresError {
 }
 
 /// A running server; dropped, it stops and its files go.
-#[derive(Debug)]
 pub struct LocalPostgres {
     child: Option<Child>,
     port: u16,
     password: String,
     dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for LocalPostgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the password.
+        f.debug_struct("LocalPostgres").field("port", &self.port).finish_non_exhaustive()
+    }
 }
 
 impl LocalPostgres {
@@ -63,7 +69,17 @@ impl LocalPostgres {
         let password = alloy::hex::encode(secret);
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
-        std::fs::write(&pwfile, &password).map_err(step("write the password file"))?;
+        {
+            use std::{io::Write, os::unix::fs::OpenOptionsExt};
+            // Readable by its owner only, from its creation: the directory is traversable by the server's user.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&pwfile)
+                .map_err(step("write the password file"))?;
+            file.write_all(password.as_bytes()).map_err(step("write the password file"))?;
+        }
         if let Some((uid, gid)) = user {
             // The server's user must reach its directory and read the password file.
             use std::os::unix::fs::PermissionsExt;

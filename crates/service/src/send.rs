@@ -127,6 +127,11 @@ impl From<OperationRow> for Operation {
     }
 }
 
+/// The hash of what `calls` ask the account to run: a request id reused for other calls is refused.
+fn calls_hash(calls: &[Call]) -> B256 {
+    alloy::primitives::keccak256(leash_core::encode_execute(calls))
+}
+
 /// Explains, signs, records, sends and settles `calls` for the session `row` (see the module docs). With a
 /// `request_id` the caller used before, answers the operation made then.
 pub(crate) async fn send(
@@ -138,21 +143,39 @@ pub(crate) async fn send(
     actor: &str,
 ) -> Result<Operation, ApiError> {
     let db = service.db();
+    let hash_of_calls = calls_hash(calls);
     if let Some(id) = request_id {
         if let Some(existing) = db.operation_for_request(row.id, id).await? {
-            return Ok(existing.into());
+            return answer_again(existing, hash_of_calls);
         }
     }
-    let agent = agent(service, tenant, row)?;
     let account = row.account.address;
     let lane = lease_lane(service, &row.account).await?;
-    let result = send_on_lane(service, tenant, row, &agent, calls, request_id, actor, lane).await;
+    let result = async {
+        // The session as it stands now that the lane is held: a revocation while this request waited for a lane
+        // is seen here, before the key is opened.
+        let row = db.session_by_id(row.id).await?.ok_or_else(revoked)?;
+        let agent = agent(service, tenant, &row)?;
+        send_on_lane(service, tenant, &row, &agent, calls, hash_of_calls, request_id, actor, lane)
+            .await
+    }
+    .await;
     // The lane goes back whatever happened: an operation left in doubt keeps it from being leased again until the
     // settler has settled it.
     if let Err(e) = db.release_lane(account, lane, &service.config().replica).await {
         tracing::warn!(error = %e, "a lane lease was not given back; it expires");
     }
     result
+}
+
+/// The operation made for a request id before, if the calls are the same.
+fn answer_again(existing: OperationRow, hash_of_calls: B256) -> Result<Operation, ApiError> {
+    if existing.calls_hash != hash_of_calls {
+        return Err(ApiError::conflict(
+            "this requestId was used for other calls; use a new requestId for a new operation",
+        ));
+    }
+    Ok(existing.into())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -162,12 +185,14 @@ async fn send_on_lane(
     row: &SessionRow,
     agent: &SessionAgent,
     calls: &[Call],
+    hash_of_calls: B256,
     request_id: Option<&str>,
     actor: &str,
     lane: i64,
 ) -> Result<Operation, ApiError> {
     let db = service.db();
     let network = service.network();
+    let config = service.config();
     let audit = |result: String, subject: String, detail| {
         let actor = actor.to_owned();
         async move {
@@ -203,23 +228,36 @@ async fn send_on_lane(
         lane,
         nonce: signed.op.nonce.to_string(),
         request_id: request_id.map(str::to_owned),
+        calls_hash: hash_of_calls,
         state: "signed".into(),
         user_op: serde_json::to_value(&signed.op).expect("operations serialise"),
         transaction_hash: None,
         error: None,
     };
-    if let Err(e) = db.record_signed(&record, &service.config().replica).await {
-        // The same request id raced in through another replica: answer what that one made.
-        if let (true, Some(id)) = (e.is_conflict(), request_id) {
-            if let Some(existing) = db.operation_for_request(row.id, id).await? {
-                return Ok(existing.into());
+    match db.record_signed(&record, &config.replica).await {
+        Ok(true) => {}
+        Ok(false) => return Err(revoked()),
+        Err(e) => {
+            // The same request id raced in through another replica: answer what that one made.
+            if let (true, Some(id)) = (e.is_conflict(), request_id) {
+                if let Some(existing) = db.operation_for_request(row.id, id).await? {
+                    return answer_again(existing, hash_of_calls);
+                }
             }
+            return Err(e.into());
         }
-        return Err(e.into());
+    }
+    // Still this replica's lane? If the lease ran out while signing, another replica may be settling this very
+    // operation: it is left to that one, never sent from two places.
+    if !db.renew_lane(row.account.address, lane, &config.replica, config.lease).await? {
+        tracing::warn!(%hash, "the lane's lease ran out before sending; the settler sends it");
+        return Ok(record.into());
     }
     let detail = json!({ "session": row.name, "lane": lane, "nonce": record.nonce, "requestId": request_id });
     match agent.send_signed(signed).await {
-        Ok(_) => db.settle_operation(hash, "sent", None, None, None).await?,
+        Ok(_) => {
+            db.settle_operation(hash, "sent", None, None, None).await?;
+        }
         Err(e) if throttled(&e) => {
             // The bundler holds as many of the account's operations as ERC-7562 lets an unstaked account have
             // (UREP-010): nothing was taken, so the operation is dropped and the caller told to come back.
@@ -234,12 +272,15 @@ async fn send_on_lane(
             let mut busy = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
-                format!("the bundler holds as many operations of account {} as it accepts at once; retry", row.account.address),
+                format!(
+                    "the bundler holds as many operations of account {} as it accepts at once; retry",
+                    row.account.address
+                ),
             );
             busy.retry_after = Some(Duration::from_secs(1));
             return Err(busy);
         }
-        Err(e) if bundler_refused(&e) => {
+        Err(e) if definitely_refused(&e) => {
             let failure = Failure::with_rejection(e, agent.session(), &network.tokens);
             let result = match &failure.rule {
                 Some(rule) => format!("refused: {rule}"),
@@ -257,13 +298,13 @@ async fn send_on_lane(
             return Err(failure.into());
         }
         Err(e) => {
-            // Unreachable bundler, dropped connection: the operation may or may not have arrived. It stays
-            // recorded as signed and the settler decides.
+            // No answer, a dropped connection, an internal error: the operation may or may not have arrived. It
+            // stays recorded as signed and the settler decides.
             tracing::warn!(%hash, error = %e, "operation in doubt after sending");
             return Ok(record.into());
         }
     }
-    let state = match service.inner.submitter.wait(hash, service.config().inclusion_wait).await {
+    match service.inner.submitter.wait(hash, config.inclusion_wait).await {
         Ok(outcome) => {
             let state = if outcome.success { "landed" } else { "reverted" };
             let audit = NewAudit {
@@ -276,16 +317,11 @@ async fn send_on_lane(
             };
             db.settle_operation(hash, state, Some(outcome.transaction_hash), None, Some(audit))
                 .await?;
-            return db
-                .operation(hash)
-                .await?
-                .map(Into::into)
-                .ok_or_else(|| ApiError::not_found(hash));
+            db.operation(hash).await?.map(Into::into).ok_or_else(|| ApiError::not_found(hash))
         }
-        Err(_) => "sent",
-    };
-    // Not included in time: sent, and settled later by whichever replica finds it.
-    Ok(Operation { state: state.into(), ..record.into() })
+        // Not included in time: sent, and settled later by whichever replica finds it.
+        Err(_) => Ok(Operation { state: "sent".into(), ..record.into() }),
+    }
 }
 
 /// Whether the bundler refused the operation for now only: too many of the account's operations wait already.
@@ -295,11 +331,26 @@ fn throttled(error: &Error) -> bool {
         if rejection.kind == RejectionKind::ThrottledOrBanned)
 }
 
-/// Whether the bundler answered the send with a refusal (nothing is in flight), as opposed to no answer.
-fn bundler_refused(error: &Error) -> bool {
+/// Whether the bundler refused the operation for good after judging it (its validation failed, a rule of
+/// ERC-7562 or of the session): nothing is in flight. An internal error, an unknown code or no answer at all
+/// leave the operation in doubt instead.
+fn definitely_refused(error: &Error) -> bool {
+    use leash_sdk::bundler::{BundlerError, RejectionKind as K};
     match error {
         Error::Rejected { .. } | Error::PreFlight { .. } => true,
-        Error::Bundler(e) => matches!(e, leash_sdk::bundler::BundlerError::Rejected { .. }),
+        Error::Bundler(BundlerError::Rejected { rejection, .. }) => matches!(
+            rejection.kind,
+            K::InvalidParams
+                | K::SimulationRejected
+                | K::PaymasterRejected
+                | K::OpcodeViolation
+                | K::OutOfTimeRange
+                | K::StakeTooLow
+                | K::UnsupportedAggregator
+                | K::InvalidSignature
+                | K::PaymasterBalance
+                | K::ExecutionReverted
+        ),
         _ => false,
     }
 }
@@ -391,8 +442,10 @@ async fn settle_one(service: &Service, op: &OperationRow) -> Result<bool, ApiErr
             result: state,
             detail: json!({ "lane": op.lane, "nonce": op.nonce, "requestId": op.request_id, "error": error }),
         };
-        db.settle_operation(op.hash, state, transaction, error.as_deref(), Some(audit)).await?;
-        Ok::<bool, ApiError>(true)
+        // False when another replica settled it first: one settlement, one audit entry.
+        Ok::<bool, ApiError>(
+            db.settle_operation(op.hash, state, transaction, error.as_deref(), Some(audit)).await?,
+        )
     };
     let network_error =
         |e: leash_sdk::bundler::BundlerError| ApiError::from(Failure::from(Error::Bundler(e)));
@@ -419,18 +472,23 @@ async fn settle_one(service: &Service, op: &OperationRow) -> Result<bool, ApiErr
     if bundler.get_user_operation_by_hash(op.hash).await.map_err(network_error)?.is_some() {
         return Ok(false);
     }
+    // Never included and unknown to the bundler. If its session was revoked meanwhile, it is not sent now.
+    let session = match op.session_id {
+        Some(id) => db.session_by_id(id).await?,
+        None => None,
+    };
+    if session.is_none_or(|s| s.state != "granted") {
+        return settled("failed", None, Some("its session was revoked before it was sent".into()))
+            .await;
+    }
+    // Sent again, the same bytes: the EntryPoint's nonce lets them land at most once. A later round finds the
+    // receipt; the lane stays closed until then.
     match service.inner.submitter.send(&network.chain, &user_op).await {
         Ok(_) => {
             db.settle_operation(op.hash, "sent", None, None, None).await?;
-            match service.inner.submitter.wait(op.hash, service.config().inclusion_wait).await {
-                Ok(outcome) => {
-                    let state = if outcome.success { "landed" } else { "reverted" };
-                    settled(state, Some(outcome.transaction_hash), None).await
-                }
-                Err(_) => Ok(false),
-            }
+            Ok(false)
         }
-        Err(e) if bundler_refused(&e) => {
+        Err(e) if definitely_refused(&e) || throttled(&e) => {
             settled("failed", None, Some(format!("sent again after a crash and refused: {e}")))
                 .await
         }
@@ -461,12 +519,15 @@ pub async fn crash_after_recording(
         lane,
         nonce: signed.op.nonce.to_string(),
         request_id: None,
+        calls_hash: calls_hash(calls),
         state: "signed".into(),
         user_op: serde_json::to_value(&signed.op).expect("operations serialise"),
         transaction_hash: None,
         error: None,
     };
-    service.db().record_signed(&record, &service.config().replica).await?;
+    if !service.db().record_signed(&record, &service.config().replica).await? {
+        return Err(revoked());
+    }
     if sent {
         agent.send_signed(signed).await.map_err(Failure::from)?;
     }

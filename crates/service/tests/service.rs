@@ -37,12 +37,22 @@ async fn an_agent_sends_within_its_policy_is_refused_outside_it_and_revocation_s
     assert_eq!(sent["state"], "landed", "{sent}");
     assert_eq!(stack.usdc_balance(payee).await, U256::from(60_000_000u64));
 
-    // The same request id again answers the same operation; nothing is paid twice.
+    // The same request id again answers the same operation; nothing is paid twice. Reused for other calls, it
+    // is refused.
     let again = client
         .ok("POST", "/v1/sessions/payouts/send", agent, Some(with_request(pay(payee, 60), "pay-1")))
         .await;
     assert_eq!(again["hash"], sent["hash"]);
     assert_eq!(stack.usdc_balance(payee).await, U256::from(60_000_000u64));
+    let (status, reused) = client
+        .call(
+            "POST",
+            "/v1/sessions/payouts/send",
+            agent,
+            Some(with_request(pay(payee, 5), "pay-1")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{reused}");
 
     // 60 more would pass the 100 USDC cap: refused with the rule, nothing signed.
     let (status, refused) =
@@ -68,9 +78,22 @@ async fn an_agent_sends_within_its_policy_is_refused_outside_it_and_revocation_s
     assert_eq!(status, StatusCode::GONE, "{gone}");
     assert_eq!(gone["error"]["code"], "revoked");
 
-    // The owner signs the prepared revocation elsewhere; the service relays it.
+    // The owner signs the prepared revocation elsewhere; the service relays it, and only the owner's signature.
     let mut operation = revoked["ownerOperation"]["userOperation"].clone();
     let hash: B256 = revoked["ownerOperation"]["userOpHash"].as_str().unwrap().parse().unwrap();
+    let stranger = owner_key(0x13);
+    operation["signature"] =
+        json!(alloy::hex::encode_prefixed(stranger.sign_hash_sync(&hash).unwrap().as_bytes()));
+    let (status, refused) = client
+        .call(
+            "POST",
+            "/v1/accounts/main/owner-operations",
+            Some(&tenant.token),
+            Some(json!({ "userOperation": operation })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("owner's"), "{refused}");
     operation["signature"] =
         json!(alloy::hex::encode_prefixed(owner.sign_hash_sync(&hash).unwrap().as_bytes()));
     let landed = client
@@ -589,9 +612,7 @@ async fn operations_left_in_doubt_by_a_crash_are_settled_once_and_their_lane_wai
     );
 
     // Any replica's settler finds it and sends the same signed bytes: it lands once.
-    assert_eq!(leash_service::send::settle_once(service).await.unwrap(), 1);
-    let settled = client.ok("GET", &format!("/v1/operations/{unsent}"), Some(&a.token), None).await;
-    assert_eq!(settled["state"], "landed", "{settled}");
+    settle_until_landed(service, &client, &a.token, unsent).await;
     assert_eq!(stack.usdc_balance(payee).await, U256::from(3_000_000u64));
 
     // A replica sent an operation and died before recording that it did: settled from the chain, not sent again.
@@ -600,19 +621,7 @@ async fn operations_left_in_doubt_by_a_crash_are_settled_once_and_their_lane_wai
             .await
             .unwrap();
     expire_leases(db.pool()).await;
-    let mut rounds = 0;
-    loop {
-        // The settler leaves an operation the bundler still holds for a later round; each round is one look.
-        rounds += 1;
-        leash_service::send::settle_once(service).await.unwrap();
-        let state = client.ok("GET", &format!("/v1/operations/{sent}"), Some(&a.token), None).await;
-        if state["state"] == "landed" {
-            break;
-        }
-        assert!(rounds < 50, "the operation was never settled: {state}");
-        expire_leases(db.pool()).await;
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    settle_until_landed(service, &client, &a.token, sent).await;
     assert_eq!(stack.usdc_balance(payee).await, U256::from(7_000_000u64));
     // Nothing is left in doubt, the lane is free, and the next send takes the next nonce.
     assert_eq!(leash_service::send::settle_once(service).await.unwrap(), 0);
@@ -637,6 +646,27 @@ async fn operations_left_in_doubt_by_a_crash_are_settled_once_and_their_lane_wai
     .await
     .unwrap();
     assert_eq!(settles, 2, "each settled operation has its audit entry");
+}
+
+/// Runs the settler round after round (each round one look at each operation in doubt, leases running out in
+/// between) until the operation `hash` has landed.
+async fn settle_until_landed(
+    service: &leash_service::Service,
+    client: &Client,
+    token: &str,
+    hash: B256,
+) {
+    for _ in 0..100 {
+        leash_service::send::settle_once(service).await.unwrap();
+        let state = client.ok("GET", &format!("/v1/operations/{hash}"), Some(token), None).await;
+        if state["state"] == "landed" {
+            return;
+        }
+        assert!(state["state"] == "signed" || state["state"] == "sent", "{state}");
+        expire_leases(service.db().pool()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("operation {hash} was never settled");
 }
 
 /// What time does to leases: every lease runs out.
@@ -713,4 +743,159 @@ async fn a_tenant_over_its_rate_is_told_when_to_retry_and_others_are_not_slowed(
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["error"]["code"], "rate-limited");
     client.ok("GET", "/v1/accounts", Some(&calm), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_acts_through_the_mcp_tools_on_its_own_session_only() {
+    use rmcp::{
+        model::CallToolRequestParams,
+        transport::{
+            streamable_http_client::StreamableHttpClientTransportConfig,
+            StreamableHttpClientTransport,
+        },
+        ServiceExt,
+    };
+    let stack = Stack::start().await;
+    let url = stack.database().await;
+    let replica = stack.replica(&url, test_config()).await;
+    let client = Client::new(&replica.url);
+    let a = tenant_named(&stack, &client, "acme", &owner_key(0x42), 1, "a-main", "a-pay").await;
+    let b = tenant_named(&stack, &client, "globex", &owner_key(0x43), 2, "b-main", "b-pay").await;
+    let b_sent = client
+        .ok(
+            "POST",
+            "/v1/sessions/b-pay/send",
+            Some(&b.agent),
+            Some(pay(Address::repeat_byte(8), 1)),
+        )
+        .await;
+    let payee = Address::repeat_byte(0x31);
+
+    // Only an agent's token opens the tools.
+    let mcp = format!("{}/v1/mcp", replica.url);
+    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "probe", "version": "1" } } });
+    for (token, expected) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(a.token.as_str()), StatusCode::FORBIDDEN),
+        (Some(ADMIN), StatusCode::FORBIDDEN),
+    ] {
+        let mut request = reqwest::Client::new()
+            .post(&mcp)
+            .header("accept", "application/json, text/event-stream")
+            .json(&initialize);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        assert_eq!(request.send().await.unwrap().status(), expected);
+    }
+
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(mcp.clone()).auth_header(a.agent.clone());
+    let tools =
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .expect("MCP initialises");
+    let names: Vec<String> =
+        tools.list_all_tools().await.unwrap().iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let call = |tool: &'static str, arguments: Value| {
+        let tools = &tools;
+        async move {
+            let arguments = arguments.as_object().unwrap().clone();
+            let result = tools
+                .call_tool(CallToolRequestParams::new(tool).with_arguments(arguments))
+                .await
+                .unwrap();
+            (result.is_error == Some(true), result.structured_content.unwrap())
+        }
+    };
+    let (_, session) = call("get_session", json!({})).await;
+    assert_eq!(session["name"], "a-pay");
+    assert_eq!(session["state"], "granted");
+    let (failed, sent) = call("send_calls", with_request(pay(payee, 30), "mcp-1")).await;
+    assert!(!failed, "{sent}");
+    assert_eq!(sent["state"], "landed", "{sent}");
+    assert_eq!(stack.usdc_balance(payee).await, U256::from(30_000_000u64));
+    let (_, verdict) = call("explain_calls", pay(payee, 80)).await;
+    assert_eq!(verdict["allowed"], false);
+    assert_eq!(verdict["rule"], "AmountLimitExceeded");
+    let (failed, refused) = call("send_calls", pay(payee, 80)).await;
+    assert!(failed);
+    assert_eq!(refused["error"]["rule"], "AmountLimitExceeded", "{refused}");
+    let (failed, own) = call("get_operation", json!({ "hash": sent["hash"] })).await;
+    assert!(!failed && own["state"] == "landed", "{own}");
+    // Another tenant's operation is not found through these tools.
+    let (failed, foreign) = call("get_operation", json!({ "hash": b_sent["hash"] })).await;
+    assert!(failed);
+    assert_eq!(foreign["error"]["code"], "not-found", "{foreign}");
+    // Sends through the tools are audited as the agent's.
+    let log = client.ok("GET", "/v1/audit", Some(&a.token), None).await;
+    let by_agent =
+        log["entries"].as_array().unwrap().iter().filter(|e| e["actor"] == "agent:a-pay").count();
+    assert_eq!(by_agent, 2, "{log}");
+    tools.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_stops_sends_waiting_for_a_lane_and_operations_never_sent() {
+    let stack = Stack::start().await;
+    let url = stack.database().await;
+    let config = Config {
+        lanes_per_account: 1,
+        lane_wait: std::time::Duration::from_secs(60),
+        ..test_config()
+    };
+    let replica = stack.replica(&url, config).await;
+    let client = Client::new(&replica.url);
+    let a = tenant(&stack, &client, "acme", &owner_key(0x42), 1).await;
+    let payee = Address::repeat_byte(0x67);
+    client.ok("POST", "/v1/sessions/payouts/send", Some(&a.agent), Some(pay(payee, 1))).await;
+    let service = &replica.service;
+    let db = service.db();
+    let tenant = db.tenant_by_token(&token::hash(&a.token)).await.unwrap().unwrap();
+    let row = db.session(tenant.id, "payouts").await.unwrap().unwrap();
+    let names = leash_core::Names {
+        tokens: &stack.network.tokens,
+        addresses: &stack.network.addresses,
+        account: a.account,
+    };
+    let entry: leash_core::CallEntry =
+        serde_json::from_value(pay(payee, 2)["calls"][0].clone()).unwrap();
+    let calls = vec![entry.resolve(&names).unwrap()];
+
+    // An operation recorded and never sent holds the only lane; a send waits behind it.
+    let stranded =
+        leash_service::send::crash_after_recording(service, &tenant, &row, &calls, false)
+            .await
+            .unwrap();
+    let waiting = {
+        let client = client.clone();
+        let agent = a.agent.clone();
+        tokio::spawn(async move {
+            client
+                .call("POST", "/v1/sessions/payouts/send", Some(&agent), Some(pay(payee, 3)))
+                .await
+        })
+    };
+    // The tenant revokes meanwhile.
+    client.ok("POST", "/v1/sessions/payouts/revoke", Some(&a.token), None).await;
+    // The stranded operation is not sent after the revocation: the settler fails it. Then the waiting send gets the
+    // lane, sees the revocation, and signs nothing.
+    expire_leases(db.pool()).await;
+    assert_eq!(leash_service::send::settle_once(service).await.unwrap(), 1);
+    let (status, answer) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::GONE, "{answer}");
+    let stranded =
+        client.ok("GET", &format!("/v1/operations/{stranded}"), Some(&a.token), None).await;
+    assert_eq!(stranded["state"], "failed", "{stranded}");
+    assert!(stranded["error"].as_str().unwrap().contains("revoked"), "{stranded}");
+    assert_eq!(
+        stack.usdc_balance(payee).await,
+        U256::from(1_000_000u64),
+        "nothing paid after the revocation"
+    );
+    let operations: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM operations").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(operations, 2, "the waiting send recorded nothing");
 }

@@ -183,12 +183,13 @@ pub(crate) async fn create(
         result: "ok",
         detail: json!({ "address": row.address, "owner": row.owner }),
     };
-    match service.db().create_account(tenant.id, &row, service.config().lanes_per_account, audit).await? {
+    match service
+        .db()
+        .create_account(tenant.id, &row, service.config().lanes_per_account, audit)
+        .await?
+    {
         Some(_) => Ok((StatusCode::CREATED, Json(Account::from(&row)))),
-        None => Err(ApiError::conflict(format!(
-            "an account named `{}` exists already, or account {} is registered (by this or another tenant)",
-            new.name, row.address
-        ))),
+        None => Err(ApiError::conflict(format!("an account named `{}` exists already", new.name))),
     }
 }
 
@@ -255,12 +256,27 @@ pub(crate) async fn owner_operation(
             op.sender, account.address
         )));
     }
-    if op.signature.len() != 65 {
+    let chain = &service.network().chain;
+    // Only the owner's own operations are relayed: the owner's nonce key (no validator named) and the owner's
+    // signature over the operation's hash. Anything else would be refused by the account; it is refused here
+    // before it costs the bundler a simulation.
+    if leash_sdk::lanes::NonceKey::from_nonce(op.nonce).validator().is_some() {
         return Err(ApiError::bad_input(
-            "`userOperation.signature` must be the owner's 65-byte signature of `userOpHash`",
+            "the operation's nonce is not the owner's (its key names a validator)",
         ));
     }
-    let chain = &service.network().chain;
+    let hash = op
+        .hash(chain.entry_point, chain.chain_id)
+        .map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let signer = alloy::primitives::Signature::try_from(op.signature.as_ref())
+        .ok()
+        .and_then(|s| s.recover_address_from_prehash(&hash).ok());
+    if signer != Some(account.owner) {
+        return Err(ApiError::bad_input(format!(
+            "`userOperation.signature` must be the owner's ({}) 65-byte signature of the operation's hash {hash}",
+            account.owner
+        )));
+    }
     let submitter = &service.inner.submitter;
     let sent = async {
         let hash = submitter.send(chain, &op).await?;

@@ -8,6 +8,7 @@
 mod accounts;
 mod auth;
 mod body;
+mod mcp;
 mod operations;
 mod sessions;
 mod tenants;
@@ -68,6 +69,12 @@ pub fn router(service: Service) -> Router {
         .route("/v1/sessions/{name}/revoke", post(sessions::revoke))
         .route("/v1/operations/{hash}", get(operations::show))
         .route("/v1/audit", get(operations::audit))
+        .nest_service(
+            "/v1/mcp",
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(service.clone(), mcp::authenticate))
+                .service(mcp::service(service.clone())),
+        )
         .fallback(|| async { ApiError::not_found("this path") })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(service)

@@ -56,6 +56,10 @@ pub(crate) struct CreatedSession {
     state: String,
     #[schema(value_type = String)]
     grant_digest: B256,
+    /// The same as EIP-712 typed data (`eth_signTypedData_v4`), for the owner's wallet: it shows what is signed
+    /// (the root of the session's grants) and signs `grantDigest`.
+    #[schema(value_type = Object)]
+    grant_typed_data: Value,
     /// The agent's bearer token, shown this once: it reaches this session only.
     agent_token: String,
     /// The envelope in words.
@@ -244,11 +248,27 @@ pub(crate) async fn create(
             key: key.address(),
             state: "pending".into(),
             grant_digest,
+            grant_typed_data: grant_typed_data(document.root),
             agent_token: agent_token.to_string(),
             envelope: session.policy.describe_named(&network.tokens, &names),
             warnings: session.policy.warnings(),
         }),
     ))
+}
+
+/// The grant's root as EIP-712 typed data: domain `{name: "leash", version: "1"}` (no chain, no contract: one
+/// signature for every chain of the grant), `SessionGrantRoot(bytes32 root)`. Its signing hash is
+/// [`grant_root_digest`].
+pub(crate) fn grant_typed_data(root: B256) -> Value {
+    json!({
+        "types": {
+            "EIP712Domain": [{ "name": "name", "type": "string" }, { "name": "version", "type": "string" }],
+            "SessionGrantRoot": [{ "name": "root", "type": "bytes32" }],
+        },
+        "primaryType": "SessionGrantRoot",
+        "domain": { "name": "leash", "version": "1" },
+        "message": { "root": root },
+    })
 }
 
 /// The tenant's sessions (tenant).
@@ -282,13 +302,7 @@ pub(crate) async fn show(
     Path(name): Path<String>,
 ) -> Result<Json<SessionInfo>, ApiError> {
     let (_, row) = find(&service, caller, &name).await?;
-    let standing = if row.state == "granted" {
-        let view = view(&service, &row)?;
-        let standing = view.standing().await.map_err(Failure::from)?;
-        Some(standing.report(view.session(), &service.network().tokens))
-    } else {
-        None
-    };
+    let standing = standing(&service, &row).await?;
     Ok(Json(SessionInfo {
         name: row.name,
         account: row.account.name,
@@ -296,6 +310,19 @@ pub(crate) async fn show(
         state: row.state,
         standing,
     }))
+}
+
+/// Where a granted session stands on chain and what each action has left; none while pending or revoked here.
+pub(crate) async fn standing(
+    service: &Service,
+    row: &SessionRow,
+) -> Result<Option<StandingReport>, ApiError> {
+    if row.state != "granted" {
+        return Ok(None);
+    }
+    let view = view(service, row)?;
+    let standing = view.standing().await.map_err(Failure::from)?;
+    Ok(Some(standing.report(view.session(), &service.network().tokens)))
 }
 
 /// Takes the owner's signature of the session's grant digest: the session's first operation grants it on chain
@@ -308,6 +335,9 @@ pub(crate) async fn grant(
     Path(name): Path<String>,
     Body(body): Body<GrantSignature>,
 ) -> Result<Json<SessionInfo>, ApiError> {
+    if !matches!(caller, Caller::Tenant(_)) {
+        return Err(ApiError::forbidden("this takes the tenant's token"));
+    }
     let (tenant, row) = find(&service, caller, &name).await?;
     if row.state != "pending" {
         return Err(ApiError::conflict(format!("session `{name}` is {}, not pending", row.state)));
@@ -382,10 +412,19 @@ pub(crate) async fn explain(
     Body(body): Body<Calls>,
 ) -> Result<Json<Verdict>, ApiError> {
     let (_, row) = find(&service, caller, &name).await?;
-    let calls = resolve(&service, &row, &body.calls)?;
-    let view = view(&service, &row)?;
+    Ok(Json(verdict(&service, &row, &body.calls).await?))
+}
+
+/// The pre-flight's verdict on `calls` for the session `row`.
+pub(crate) async fn verdict(
+    service: &Service,
+    row: &SessionRow,
+    calls: &[CallEntry],
+) -> Result<Verdict, ApiError> {
+    let calls = resolve(service, row, calls)?;
+    let view = view(service, row)?;
     let explanation = view.explain(&calls).await.map_err(Failure::from)?;
-    Ok(Json(match explanation.verdict {
+    Ok(match explanation.verdict {
         Ok(_) => {
             Verdict { allowed: true, rule: None, message: explanation.message, rejection: None }
         }
@@ -395,7 +434,7 @@ pub(crate) async fn explain(
             message: explanation.message,
             rejection: Some(rejection.to_json(view.session(), &service.network().tokens)),
         },
-    }))
+    })
 }
 
 /// Sends `calls` as one operation and waits for it (the session's agent only). Answers `landed` or `reverted`
@@ -414,16 +453,27 @@ pub(crate) async fn send(
     }
     let actor = caller.actor();
     let (tenant, row) = find(&service, caller, &name).await?;
-    if let Some(id) = &body.request_id {
+    let request_id = body.request_id.as_deref();
+    Ok(Json(send_calls(&service, &tenant, &row, &body.calls, request_id, &actor).await?))
+}
+
+/// Checks and sends `calls` for the session `row` (see [`send::send`]).
+pub(crate) async fn send_calls(
+    service: &Service,
+    tenant: &Tenant,
+    row: &SessionRow,
+    calls: &[CallEntry],
+    request_id: Option<&str>,
+    actor: &str,
+) -> Result<Operation, ApiError> {
+    if let Some(id) = request_id {
         if id.is_empty() || id.len() > 128 {
             return Err(ApiError::bad_input("`requestId` must be 1 to 128 characters"));
         }
     }
-    send::granted_document(&row)?;
-    let calls = resolve(&service, &row, &body.calls)?;
-    let operation =
-        send::send(&service, &tenant, &row, &calls, body.request_id.as_deref(), &actor).await?;
-    Ok(Json(operation))
+    send::granted_document(row)?;
+    let calls = resolve(service, row, calls)?;
+    send::send(service, tenant, row, &calls, request_id, actor).await
 }
 
 /// Revokes the session here at once (it signs nothing more; its key is destroyed) and prepares the owner's
@@ -456,4 +506,17 @@ pub(crate) async fn revoke(
     )
     .await?;
     Ok(Json(accounts::Revoked::new(revoked, owner_operation)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_typed_data_a_wallet_signs_hashes_to_the_grant_digest() {
+        let root = B256::repeat_byte(0xab);
+        let typed: alloy::dyn_abi::TypedData =
+            serde_json::from_value(grant_typed_data(root)).unwrap();
+        assert_eq!(typed.eip712_signing_hash().unwrap(), grant_root_digest(root));
+    }
 }
