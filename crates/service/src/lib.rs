@@ -23,6 +23,7 @@ mod limits;
 pub mod postgres;
 pub mod seal;
 pub mod send;
+mod store;
 pub mod token;
 
 use alloy::primitives::Address;
@@ -32,6 +33,7 @@ use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 pub use db::Db;
 pub use seal::{KeyEncryptionKey, LocalKek};
+pub use store::PgStore;
 
 /// The chain the service acts on: its node, its bundler and leash's contracts there.
 #[derive(Clone, Debug)]

@@ -899,3 +899,42 @@ async fn a_revocation_stops_sends_waiting_for_a_lane_and_operations_never_sent()
         sqlx::query_scalar("SELECT count(*) FROM operations").fetch_one(db.pool()).await.unwrap();
     assert_eq!(operations, 2, "the waiting send recorded nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_store_passes_the_conformance_suite_and_keeps_tenants_apart() {
+    use leash_store::Store;
+    let postgres =
+        leash_service::postgres::LocalPostgres::start().await.expect("PostgreSQL starts");
+    let url = postgres.create_database("store").await.unwrap();
+    let db = leash_service::Db::connect(&url, 4).await.unwrap();
+    let audit = |subject: &'static str| leash_service::db::NewAudit {
+        tenant_id: None,
+        actor: "admin",
+        action: "tenant.create",
+        subject,
+        result: "ok",
+        detail: json!({}),
+    };
+    let acme = db
+        .create_tenant("acme", &[1; 32], b"wrapped", "test", audit("acme"))
+        .await
+        .unwrap()
+        .unwrap();
+    let globex = db
+        .create_tenant("globex", &[2; 32], b"wrapped", "test", audit("globex"))
+        .await
+        .unwrap()
+        .unwrap();
+    let store = leash_service::PgStore::new(db.pool().clone(), acme);
+    leash_store::conformance::run(&store).await;
+
+    // Another tenant's namespace sees none of it, and the same names are its own.
+    let other = leash_service::PgStore::new(db.pool().clone(), globex);
+    store.put_account(&leash_store::conformance::account("treasury"), false).await.unwrap();
+    assert!(other.account_names().await.unwrap().is_empty());
+    assert!(other.audit_log().await.unwrap().is_empty());
+    assert!(other.operations().await.unwrap().is_empty());
+    other.put_account(&leash_store::conformance::account("treasury"), false).await.unwrap();
+    // The store's audit log is append-only too.
+    assert!(sqlx::query("DELETE FROM store_audit").execute(db.pool()).await.is_err());
+}

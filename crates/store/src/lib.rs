@@ -32,6 +32,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod file;
 mod journal;
