@@ -162,8 +162,9 @@ pub(crate) fn write_out(text: std::fmt::Arguments<'_>) {
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    // A service's operator needs its warnings (an operation in doubt, a failed request) without asking.
+    init_logging(if matches!(cli.command, Command::Serve(_)) { "warn" } else { "off" });
     // Over stdio, standard output is the protocol's channel: `leash mcp` reports a failed start on standard
     // error only.
     let out = Out { json: cli.json && !matches!(cli.command, Command::Mcp(_)) };
@@ -306,11 +307,11 @@ fn network_command(
     Ok(())
 }
 
-/// Logs go to standard error, filtered by `$LEASH_LOG` (e.g. `LEASH_LOG=debug`); off unless asked for.
-/// URLs stay out of them: the transport that would log them is silenced.
-fn init_logging() {
+/// Logs go to standard error, filtered by `$LEASH_LOG` (e.g. `LEASH_LOG=debug`); `default` unless asked for
+/// (off, but warnings for `leash serve`). URLs stay out of them: the transport that would log them is silenced.
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEASH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
         // The HTTP transport's spans carry the full RPC URL, where providers put API keys.
         .add_directive("alloy_transport_http=off".parse().expect("a valid directive"));
     tracing_subscriber::fmt()

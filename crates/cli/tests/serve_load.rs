@@ -235,6 +235,39 @@ async fn three_replicas_two_thousand_operations_one_replica_killed_every_operati
     );
     assert!(left_in_doubt > 0);
 
+    // No secret reached a replica's log: not the key-encryption key, the admin token, an agent's token, nor a
+    // session key (opened here the way the service opens them, to know what to look for).
+    let kek = leash_service::LocalKek::from_hex("test", KEK).unwrap();
+    let sealed: Vec<(String, Vec<u8>, i64, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT t.name, t.data_key, t.id, s.id, s.sealed_key FROM sessions s JOIN tenants t ON t.id = s.tenant_id",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let mut secrets: Vec<String> = vec![KEK.to_owned(), ADMIN.to_owned()];
+    secrets.extend(agents.iter().map(|a| a.token.clone()));
+    for (tenant, data_key, tenant_id, session_id, sealed) in sealed {
+        use leash_service::KeyEncryptionKey;
+        let data_key = kek.unwrap(&tenant, &data_key).unwrap();
+        let key = data_key.open_session_key(tenant_id, session_id, &sealed).unwrap();
+        secrets.push(alloy::hex::encode(key.as_slice()));
+    }
+    assert_eq!(secrets.len(), 2 + 200 + 200);
+    let mut log_lines = 0;
+    for replica in &cluster.replicas {
+        for line in replica.log.lock().unwrap().iter() {
+            log_lines += 1;
+            let line = line.to_lowercase();
+            for secret in &secrets {
+                assert!(
+                    !line.contains(&secret.to_lowercase()),
+                    "a secret in replica {}'s log: {line}",
+                    replica.name
+                );
+            }
+        }
+    }
+
     eprintln!(
         "2,000 operations by 200 agents of 20 tenants through 3 replicas (r{VICTIM} killed after {killed_at}): \
          {landed} landed, {} failed ({attempts_failed} attempts refused and made again), \
@@ -245,5 +278,7 @@ async fn three_replicas_two_thousand_operations_one_replica_killed_every_operati
         2_000.0 / load_time.as_secs_f64(),
         started.elapsed().as_secs_f64(),
     );
-    eprintln!("audit entries by action: {counts:?}");
+    eprintln!(
+        "audit entries by action: {counts:?}; {log_lines} log lines of the replicas hold no secret"
+    );
 }

@@ -49,3 +49,5 @@ CREATE TABLE store_audit (
 );
 CREATE TRIGGER store_audit_append_only BEFORE UPDATE OR DELETE ON store_audit
     FOR EACH ROW EXECUTE FUNCTION audit_is_append_only();
+CREATE TRIGGER store_audit_not_truncated BEFORE TRUNCATE ON store_audit
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_is_append_only();

@@ -521,7 +521,7 @@ impl Db {
     ) -> Result<bool> {
         let renewed = sqlx::query(
             "UPDATE lanes SET until = now() + make_interval(secs => $4)
-             WHERE account = $1 AND lane = $2 AND holder = $3",
+             WHERE account = $1 AND lane = $2 AND holder = $3 AND until > now()",
         )
         .bind(account.as_slice())
         .bind(lane)

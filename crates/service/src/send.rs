@@ -150,19 +150,23 @@ pub(crate) async fn send(
         }
     }
     let account = row.account.address;
-    let lane = lease_lane(service, &row.account).await?;
+    // Each send holds its lane under a name of its own: this replica's settler, or another send of this replica,
+    // never passes for it.
+    let holder = lease_holder(service);
+    let lane = lease_lane(service, &row.account, &holder).await?;
     let result = async {
         // The session as it stands now that the lane is held: a revocation while this request waited for a lane
         // is seen here, before the key is opened.
         let row = db.session_by_id(row.id).await?.ok_or_else(revoked)?;
         let agent = agent(service, tenant, &row)?;
-        send_on_lane(service, tenant, &row, &agent, calls, hash_of_calls, request_id, actor, lane)
+        let at = (lane, holder.as_str());
+        send_on_lane(service, tenant, &row, &agent, calls, hash_of_calls, request_id, actor, at)
             .await
     }
     .await;
     // The lane goes back whatever happened: an operation left in doubt keeps it from being leased again until the
     // settler has settled it.
-    if let Err(e) = db.release_lane(account, lane, &service.config().replica).await {
+    if let Err(e) = db.release_lane(account, lane, &holder).await {
         tracing::warn!(error = %e, "a lane lease was not given back; it expires");
     }
     result
@@ -188,7 +192,7 @@ async fn send_on_lane(
     hash_of_calls: B256,
     request_id: Option<&str>,
     actor: &str,
-    lane: i64,
+    (lane, holder): (i64, &str),
 ) -> Result<Operation, ApiError> {
     let db = service.db();
     let network = service.network();
@@ -249,7 +253,7 @@ async fn send_on_lane(
     }
     // Still this replica's lane? If the lease ran out while signing, another replica may be settling this very
     // operation: it is left to that one, never sent from two places.
-    if !db.renew_lane(row.account.address, lane, &config.replica, config.lease).await? {
+    if !db.renew_lane(row.account.address, lane, holder, config.lease).await? {
         tracing::warn!(%hash, "the lane's lease ran out before sending; the settler sends it");
         return Ok(record.into());
     }
@@ -358,7 +362,11 @@ fn definitely_refused(error: &Error) -> bool {
 /// Takes a free lane of `account`, retrying while all are busy up to the configured wait. An account without
 /// code yet is deployed by its first operation, so until it has code its operations take turns on lane 0: two
 /// operations each carrying the deployment would have the second refused (AA10).
-async fn lease_lane(service: &Service, row: &crate::db::AccountRow) -> Result<i64, ApiError> {
+async fn lease_lane(
+    service: &Service,
+    row: &crate::db::AccountRow,
+    holder: &str,
+) -> Result<i64, ApiError> {
     let config = service.config();
     let account = row.address;
     let deployed = smart_account(row)
@@ -369,9 +377,7 @@ async fn lease_lane(service: &Service, row: &crate::db::AccountRow) -> Result<i6
     let deadline = tokio::time::Instant::now() + config.lane_wait;
     let mut pause = Duration::from_millis(10);
     loop {
-        if let Some(lane) =
-            service.db().lease_lane(account, only, &config.replica, config.lease).await?
-        {
+        if let Some(lane) = service.db().lease_lane(account, only, holder, config.lease).await? {
             return Ok(lane);
         }
         if tokio::time::Instant::now() + pause > deadline {
@@ -391,6 +397,11 @@ async fn lease_lane(service: &Service, row: &crate::db::AccountRow) -> Result<i6
     }
 }
 
+/// A lease holder's name: the replica's, and a random part for this one holding.
+fn lease_holder(service: &Service) -> String {
+    format!("{}/{:016x}", service.config().replica, rand::random::<u64>())
+}
+
 /// Settles operations in doubt, every `interval`, until the task is dropped.
 pub(crate) async fn settle_forever(service: Service) {
     let interval = (service.config().lease / 4).max(Duration::from_millis(500));
@@ -408,12 +419,18 @@ pub(crate) async fn settle_forever(service: Service) {
 /// back; returns how many were settled.
 pub async fn settle_once(service: &Service) -> Result<usize, ApiError> {
     let config = service.config();
-    let claimed = service.db().claim_in_doubt(&config.replica, config.lease, 16).await?;
+    let holder = lease_holder(service);
+    let claimed = service.db().claim_in_doubt(&holder, config.lease, 16).await?;
     let mut settled = 0;
     let mut lanes = Vec::new();
     for op in claimed {
         if !lanes.contains(&(op.account, op.lane)) {
             lanes.push((op.account, op.lane));
+        }
+        // Each operation may take several round trips: the lease is renewed before each, and a lane lost to
+        // another settler is left to it.
+        if !service.db().renew_lane(op.account, op.lane, &holder, config.lease).await? {
+            continue;
         }
         match settle_one(service, &op).await {
             Ok(true) => settled += 1,
@@ -422,7 +439,7 @@ pub async fn settle_once(service: &Service) -> Result<usize, ApiError> {
         }
     }
     for (account, lane) in lanes {
-        service.db().release_lane(account, lane, &config.replica).await?;
+        service.db().release_lane(account, lane, &holder).await?;
     }
     Ok(settled)
 }
@@ -458,42 +475,99 @@ async fn settle_one(service: &Service, op: &OperationRow) -> Result<bool, ApiErr
     }
     let user_op: UserOperation = serde_json::from_value(op.user_op.clone())
         .map_err(|e| ApiError::internal(format!("stored operation {}: {e}", op.hash)))?;
-    let key = NonceKey::from_nonce(user_op.nonce);
-    let current = EntryPoint::new(network.chain.entry_point, &network.chain.provider)
-        .getNonce(op.account, key.raw())
-        .call()
-        .await
-        .map_err(|e| ApiError::from(Failure::network(format!("getNonce: {e}"))))?;
-    if current > user_op.nonce {
-        // Its nonce is used, and no other operation was ever signed with it (the database refuses a second one):
-        // it was included. The receipt may lag behind the bundler's index; the hash finds it.
-        return settled("landed", None, None).await;
+    if nonce_used(service, op, &user_op).await? {
+        // Its nonce is used: by this operation (its event says how it went), or by another one (then this one
+        // can never land, and only then is it failed).
+        return match event_of(service, op).await? {
+            Some((success, transaction)) => {
+                settled(if success { "landed" } else { "reverted" }, Some(transaction), None).await
+            }
+            None => {
+                settled("failed", None, Some("its nonce was used by another operation".into()))
+                    .await
+            }
+        };
     }
     if bundler.get_user_operation_by_hash(op.hash).await.map_err(network_error)?.is_some() {
         return Ok(false);
     }
-    // Never included and unknown to the bundler. If its session was revoked meanwhile, it is not sent now.
+    // Unknown to the bundler (never sent, dropped, or a bundler that does not list pending operations) and its
+    // nonce unused. An operation that may have left is never marked failed on a guess: that would free its
+    // nonce and its request id, and a retry could then run the calls twice. Only the chain refusing it for good
+    // (the session revoked on chain) fails it.
     let session = match op.session_id {
         Some(id) => db.session_by_id(id).await?,
         None => None,
     };
-    if session.is_none_or(|s| s.state != "granted") {
-        return settled("failed", None, Some("its session was revoked before it was sent".into()))
+    let granted_here = session.as_ref().is_some_and(|s| s.state == "granted");
+    if !granted_here {
+        let on_chain = match &session {
+            Some(s) => network
+                .chain
+                .session_status(op.account, s.session_id)
+                .await
+                .map_err(Failure::from)?,
+            None => leash_core::SessionState::Revoked,
+        };
+        if on_chain == leash_core::SessionState::Revoked {
+            return settled(
+                "failed",
+                None,
+                Some("its session was revoked before it landed".into()),
+            )
             .await;
+        }
+        // Revoked here only: not sent again; it waits for the owner's on-chain revocation.
+        return Ok(false);
     }
     // Sent again, the same bytes: the EntryPoint's nonce lets them land at most once. A later round finds the
-    // receipt; the lane stays closed until then.
+    // receipt; the lane stays closed until then. A refusal (already known, nonce taken) changes nothing here.
     match service.inner.submitter.send(&network.chain, &user_op).await {
         Ok(_) => {
             db.settle_operation(op.hash, "sent", None, None, None).await?;
-            Ok(false)
         }
-        Err(e) if definitely_refused(&e) || throttled(&e) => {
-            settled("failed", None, Some(format!("sent again after a crash and refused: {e}")))
-                .await
+        Err(e) => {
+            tracing::warn!(hash = %op.hash, error = %e, "an operation in doubt was not taken again")
         }
-        Err(e) => Err(ApiError::from(Failure::from(e))),
     }
+    Ok(false)
+}
+
+/// Whether the operation's nonce is used on chain.
+async fn nonce_used(
+    service: &Service,
+    op: &OperationRow,
+    user_op: &UserOperation,
+) -> Result<bool, ApiError> {
+    let chain = &service.network().chain;
+    let key = NonceKey::from_nonce(user_op.nonce);
+    let current = EntryPoint::new(chain.entry_point, &chain.provider)
+        .getNonce(op.account, key.raw())
+        .call()
+        .await
+        .map_err(|e| ApiError::from(Failure::network(format!("getNonce: {e}"))))?;
+    Ok(current > user_op.nonce)
+}
+
+/// The EntryPoint's `UserOperationEvent` for the operation, in the last 100,000 blocks: whether its calls
+/// succeeded, and its transaction.
+async fn event_of(service: &Service, op: &OperationRow) -> Result<Option<(bool, B256)>, ApiError> {
+    use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
+    let chain = &service.network().chain;
+    let latest =
+        chain.provider.get_block_number().await.map_err(|e| Failure::network(e.to_string()))?;
+    let filter = Filter::new()
+        .address(chain.entry_point)
+        .event_signature(EntryPoint::UserOperationEvent::SIGNATURE_HASH)
+        .topic1(op.hash)
+        .from_block(latest.saturating_sub(100_000))
+        .to_block(latest);
+    let logs =
+        chain.provider.get_logs(&filter).await.map_err(|e| Failure::network(e.to_string()))?;
+    Ok(logs.first().and_then(|log| {
+        let event = EntryPoint::UserOperationEvent::decode_log_data(log.data()).ok()?;
+        Some((event.success, log.transaction_hash?))
+    }))
 }
 
 /// What a replica leaves behind when it dies after recording an operation: signed and recorded, on a lane it
@@ -507,7 +581,7 @@ pub async fn crash_after_recording(
     sent: bool,
 ) -> Result<B256, ApiError> {
     let agent = agent(service, tenant, row)?;
-    let lane = lease_lane(service, &row.account).await?;
+    let lane = lease_lane(service, &row.account, &lease_holder(service)).await?;
     let signed =
         agent.sign_operation(calls, Lane::new(lane as u32)).await.map_err(Failure::from)?;
     let hash = signed.user_op_hash;

@@ -879,11 +879,24 @@ async fn a_revocation_stops_sends_waiting_for_a_lane_and_operations_never_sent()
         })
     };
     // The tenant revokes meanwhile.
-    client.ok("POST", "/v1/sessions/payouts/revoke", Some(&a.token), None).await;
-    // The stranded operation is not sent after the revocation: the settler fails it. Then the waiting send gets the
-    // lane, sees the revocation, and signs nothing.
+    let revoked = client.ok("POST", "/v1/sessions/payouts/revoke", Some(&a.token), None).await;
+    // The stranded operation may have left before its replica died (nothing here says it did not), so it is
+    // neither sent again nor failed on a guess: it stays in doubt, and its lane closed.
+    expire_leases(db.pool()).await;
+    assert_eq!(leash_service::send::settle_once(service).await.unwrap(), 0);
+    let state = client.ok("GET", &format!("/v1/operations/{stranded}"), Some(&a.token), None).await;
+    assert_eq!(state["state"], "signed", "{state}");
+    // The owner's on-chain revocation lands: now the operation can never be valid, and is failed.
+    let mut operation = revoked["ownerOperation"]["userOperation"].clone();
+    let hash: B256 = revoked["ownerOperation"]["userOpHash"].as_str().unwrap().parse().unwrap();
+    let owner = owner_key(0x42);
+    operation["signature"] =
+        json!(alloy::hex::encode_prefixed(owner.sign_hash_sync(&hash).unwrap().as_bytes()));
+    let body = json!({ "userOperation": operation });
+    client.ok("POST", "/v1/accounts/main/owner-operations", Some(&a.token), Some(body)).await;
     expire_leases(db.pool()).await;
     assert_eq!(leash_service::send::settle_once(service).await.unwrap(), 1);
+    // The waiting send gets the lane, sees the revocation, and signs nothing.
     let (status, answer) = waiting.await.unwrap();
     assert_eq!(status, StatusCode::GONE, "{answer}");
     let stranded =

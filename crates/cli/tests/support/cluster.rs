@@ -86,7 +86,7 @@ impl Cluster {
             .env("LEASH_ADMIN_TOKEN", ADMIN)
             .env("LEASH_RPC_URL", self.devnet.rpc_url().as_str())
             .env("LEASH_BUNDLER_URL", self.bundler.url().as_str())
-            .env("RUST_LOG", "warn")
+            .env("LEASH_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
