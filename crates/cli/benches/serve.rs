@@ -3,6 +3,9 @@
 //! of 1,000 tenants. Replicas are release builds of `leash serve` as separate processes on one PostgreSQL, the
 //! devnet and its local bundler, all on this machine.
 
+// A benchmark's report is its standard output.
+#![allow(clippy::disallowed_macros)]
+
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
 
@@ -31,7 +34,7 @@ async fn run() {
     let all: Vec<String> = cluster.replicas.iter().map(|r| r.url.clone()).collect();
 
     // Warm up: every account deployed and every session granted by its first operation.
-    let warm = sends(&client, &agents, &[first.clone()], agents.len(), "warm").await;
+    let warm = sends(&client, &agents, std::slice::from_ref(&first), agents.len(), "warm").await;
     assert_eq!(warm.failures, 0);
 
     let explain = explains(&client, &agents, &first).await;

@@ -119,7 +119,7 @@ pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
     let kek = kek(&args)?;
     let admin = admin_token(&args)?;
     let db = Db::connect(&database_url, args.connections).await.map_err(|e| {
-        Failure::network(format!("{}", leash_sdk::bundler::scrub_urls(&e.to_string())))
+        Failure::network(leash_sdk::bundler::scrub_urls(&e.to_string()))
             .with_hint("check --database-url: PostgreSQL must be reachable and the user allowed to create tables")
     })?;
     let config = Config {

@@ -177,7 +177,7 @@ async fn three_replicas_two_thousand_operations_one_replica_killed_every_operati
     let landed = by_state.get("landed").copied().unwrap_or(0);
 
     // Exactly once on chain: each tenant's payee received 0.01 USDC per landed operation of that tenant.
-    let mut landed_by_tenant = vec![0u64; TENANTS];
+    let mut landed_by_tenant = [0u64; TENANTS];
     for (request_id, state, ..) in &rows {
         if state == "landed" {
             let tenant: usize = request_id[1..request_id.find('-').unwrap()].parse().unwrap();
@@ -238,7 +238,8 @@ async fn three_replicas_two_thousand_operations_one_replica_killed_every_operati
     // No secret reached a replica's log: not the key-encryption key, the admin token, an agent's token, nor a
     // session key (opened here the way the service opens them, to know what to look for).
     let kek = leash_service::LocalKek::from_hex("test", KEK).unwrap();
-    let sealed: Vec<(String, Vec<u8>, i64, i64, Vec<u8>)> = sqlx::query_as(
+    type Sealed = (String, Vec<u8>, i64, i64, Vec<u8>);
+    let sealed: Vec<Sealed> = sqlx::query_as(
         "SELECT t.name, t.data_key, t.id, s.id, s.sealed_key FROM sessions s JOIN tenants t ON t.id = s.tenant_id",
     )
     .fetch_all(&db)
