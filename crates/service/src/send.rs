@@ -132,6 +132,31 @@ fn calls_hash(calls: &[Call]) -> B256 {
     alloy::primitives::keccak256(leash_core::encode_execute(calls))
 }
 
+/// The record of an operation signed for the session `row` on `lane`, before it is sent.
+fn signed_row(
+    tenant: &Tenant,
+    row: &SessionRow,
+    lane: i64,
+    signed: &leash_sdk::SignedOperation,
+    request_id: Option<&str>,
+    calls_hash: B256,
+) -> OperationRow {
+    OperationRow {
+        hash: signed.user_op_hash,
+        tenant_id: tenant.id,
+        session_id: Some(row.id),
+        account: row.account.address,
+        lane,
+        nonce: signed.op.nonce.to_string(),
+        request_id: request_id.map(str::to_owned),
+        calls_hash,
+        state: "signed".into(),
+        user_op: serde_json::to_value(&signed.op).expect("operations serialise"),
+        transaction_hash: None,
+        error: None,
+    }
+}
+
 /// Explains, signs, records, sends and settles `calls` for the session `row` (see the module docs). With a
 /// `request_id` the caller used before, answers the operation made then.
 pub(crate) async fn send(
@@ -224,20 +249,7 @@ async fn send_on_lane(
         }
     };
     let hash = signed.user_op_hash;
-    let record = OperationRow {
-        hash,
-        tenant_id: tenant.id,
-        session_id: Some(row.id),
-        account: row.account.address,
-        lane,
-        nonce: signed.op.nonce.to_string(),
-        request_id: request_id.map(str::to_owned),
-        calls_hash: hash_of_calls,
-        state: "signed".into(),
-        user_op: serde_json::to_value(&signed.op).expect("operations serialise"),
-        transaction_hash: None,
-        error: None,
-    };
+    let record = signed_row(tenant, row, lane, &signed, request_id, hash_of_calls);
     match db.record_signed(&record, &config.replica).await {
         Ok(true) => {}
         Ok(false) => return Err(revoked()),
@@ -585,20 +597,7 @@ pub async fn crash_after_recording(
     let signed =
         agent.sign_operation(calls, Lane::new(lane as u32)).await.map_err(Failure::from)?;
     let hash = signed.user_op_hash;
-    let record = OperationRow {
-        hash,
-        tenant_id: tenant.id,
-        session_id: Some(row.id),
-        account: row.account.address,
-        lane,
-        nonce: signed.op.nonce.to_string(),
-        request_id: None,
-        calls_hash: calls_hash(calls),
-        state: "signed".into(),
-        user_op: serde_json::to_value(&signed.op).expect("operations serialise"),
-        transaction_hash: None,
-        error: None,
-    };
+    let record = signed_row(tenant, row, lane, &signed, None, calls_hash(calls));
     if !service.db().record_signed(&record, &service.config().replica).await? {
         return Err(revoked());
     }

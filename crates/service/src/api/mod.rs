@@ -80,17 +80,12 @@ pub fn router(service: Service) -> Router {
         .with_state(service)
 }
 
-/// Names of accounts and sessions: up to 64 letters, digits, `.`, `_` or `-`, not starting with a dot.
+/// Names of tenants, accounts and sessions are the store's plain names ([`leash_store::check_name`]): up to 64
+/// letters, digits, `.`, `_` or `-`, not starting with a dot.
 fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
-    let plain = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if plain {
-        Ok(())
-    } else {
-        Err(ApiError::bad_input(format!(
+    leash_store::check_name(leash_store::Record::Account, name).map_err(|_| {
+        ApiError::bad_input(format!(
             "the {what} name must be 1 to 64 letters, digits, `.`, `_` or `-`, not starting with a dot"
-        )))
-    }
+        ))
+    })
 }
