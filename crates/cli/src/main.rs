@@ -218,7 +218,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve(args) => {
             let home = home()?;
-            serve::run(args, networks(&home)?).await
+            serve::run(args, networks(&home)?, home.root()).await
         }
         Command::Schema => {
             // The schema is JSON either way.

@@ -14,7 +14,9 @@ use zeroize::Zeroizing;
 /// Options of `leash serve`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The PostgreSQL database (`postgres://user:password@host/db`); replicas share it.
+    /// The PostgreSQL database (`postgres://user:password@host/db`); replicas share it. Without it (and without
+    /// --devnet), a PostgreSQL cluster of the data directory's own, kept between runs, with its key-encryption key
+    /// and admin token beside it in DATA_DIR/serve.
     #[arg(long, env = "LEASH_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Start a local chain, bundler and (without --database-url) PostgreSQL, and serve on them.
@@ -55,7 +57,7 @@ pub(crate) struct Args {
 }
 
 /// Starts what `--devnet` asks for, connects, and serves until Ctrl-C.
-pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
+pub(crate) async fn run(args: Args, networks: Networks, home: &std::path::Path) -> Result<()> {
     // Held until the end: dropping them stops the local chain, bundler and database.
     let mut _local: (
         Option<leash_devnet::Devnet>,
@@ -110,14 +112,28 @@ pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
             Zeroizing::new(url)
         }
         (None, false) => {
-            return Err(Failure::bad_input(
-                "no database: give --database-url or $LEASH_DATABASE_URL",
-            )
-            .with_hint("or try it all locally with `leash serve --devnet`"))
+            // The embedded default: a PostgreSQL cluster of this data directory's own, kept between runs.
+            let dir = LocalPostgres::default_dir(&home.join("serve"));
+            let postgres = LocalPostgres::open(&dir).await.map_err(|e| {
+                Failure::failed(e.to_string())
+                    .with_hint("or give --database-url to use a PostgreSQL server")
+            })?;
+            let url = postgres
+                .ensure_database("leash")
+                .await
+                .map_err(|e| Failure::failed(e.to_string()))?;
+            eprintln!(
+                "database  PostgreSQL in {} on 127.0.0.1:{} (kept between runs)",
+                dir.display(),
+                postgres.port()
+            );
+            _local.2 = Some(postgres);
+            Zeroizing::new(url)
         }
     };
-    let kek = kek(&args)?;
-    let admin = admin_token(&args)?;
+    let kept = (args.database_url.is_none() && !args.devnet).then(|| home.join("serve"));
+    let kek = kek(&args, kept.as_deref())?;
+    let admin = admin_token(&args, kept.as_deref())?;
     let db = Db::connect(&database_url, args.connections).await.map_err(|e| {
         Failure::network(leash_sdk::bundler::scrub_urls(&e.to_string()))
             .with_hint("check --database-url: PostgreSQL must be reachable and the user allowed to create tables")
@@ -136,10 +152,31 @@ pub(crate) async fn run(args: Args, networks: Networks) -> Result<()> {
             eprintln!("leash serve listening on http://{address} (OpenAPI at /openapi.json)");
             if admin.1 {
                 eprintln!("admin token (shown once): {}", admin.0.as_str());
+            } else if let Some(dir) = &kept {
+                eprintln!("admin token in {}", dir.join("admin-token").display());
             }
         })
         .await
         .map_err(|e| Failure::failed(format!("cannot serve on {}: {e}", args.listen)))
+}
+
+/// Writes `text` to a new file only its owner reads (its directory created for the owner only).
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let failed =
+        |e: std::io::Error| Failure::failed(format!("cannot write {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        let mut builder = std::fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(builder.recursive(true), 0o700);
+        builder.create(dir).map_err(failed)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(failed)?;
+    file.write_all(text.as_bytes()).map_err(failed)
 }
 
 /// The network of a devnet this process started.
@@ -164,7 +201,7 @@ async fn devnet_network(devnet: &leash_devnet::Devnet, bundler_url: &str) -> Res
     })
 }
 
-fn kek(args: &Args) -> Result<Arc<dyn KeyEncryptionKey>> {
+fn kek(args: &Args, kept: Option<&std::path::Path>) -> Result<Arc<dyn KeyEncryptionKey>> {
     let bad = |e: leash_service::seal::SealError| Failure::bad_input(e.to_string());
     if let Some(path) = &args.kek_file {
         return Ok(Arc::new(LocalKek::from_file(path).map_err(bad)?));
@@ -177,62 +214,71 @@ fn kek(args: &Args) -> Result<Arc<dyn KeyEncryptionKey>> {
         let (kek, _) = LocalKek::generate("devnet");
         return Ok(Arc::new(kek));
     }
+    if let Some(dir) = kept {
+        // The embedded default keeps its key beside its database's password, readable by its user only.
+        let path = dir.join("kek");
+        if !path.exists() {
+            let (_, hex) = LocalKek::generate("file");
+            write_private(&path, &hex)?;
+        }
+        return Ok(Arc::new(LocalKek::from_file(&path).map_err(bad)?));
+    }
     Err(Failure::bad_input("no key-encryption key: give --kek-file or $LEASH_KEK (64 hex digits)")
         .with_hint("make one with `openssl rand -hex 32 > kek && chmod 600 kek`; keep it apart from the database"))
 }
 
-/// The admin token, and whether it was generated for this run.
-fn admin_token(args: &Args) -> Result<(Zeroizing<String>, bool)> {
-    let text = match &args.admin_token_file {
-        Some(path) => Some(Zeroizing::new({
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(path)
-                    .map_err(|e| {
-                        Failure::bad_input(format!(
-                            "cannot read the admin token file {}: {e}",
-                            path.display()
-                        ))
-                    })?
-                    .permissions()
-                    .mode();
-                if mode & 0o077 != 0 {
-                    return Err(Failure::bad_input(format!(
-                        "the admin token file {} is readable by others: `chmod 600` it",
-                        path.display()
-                    )));
-                }
+/// The admin token, and whether it is new (to be shown once): from --admin-token-file, else $LEASH_ADMIN_TOKEN,
+/// else the embedded default's file (made the first time), else a new one for a --devnet run.
+fn admin_token(args: &Args, kept: Option<&std::path::Path>) -> Result<(Zeroizing<String>, bool)> {
+    let from_env = std::env::var("LEASH_ADMIN_TOKEN").ok().map(Zeroizing::new);
+    let (token, new) = match (&args.admin_token_file, from_env, kept) {
+        (Some(path), _, _) => (read_private(path)?, false),
+        (None, Some(token), _) => (token, false),
+        (None, None, Some(dir)) => {
+            let path = dir.join("admin-token");
+            let new = !path.exists();
+            if new {
+                let (token, _) = leash_service::token::generate(leash_service::token::Kind::Admin);
+                write_private(&path, &token)?;
             }
-            std::fs::read_to_string(path)
-                .map_err(|e| {
-                    Failure::bad_input(format!(
-                        "cannot read the admin token file {}: {e}",
-                        path.display()
-                    ))
-                })?
-                .trim()
-                .to_owned()
-        })),
-        None => std::env::var("LEASH_ADMIN_TOKEN").ok().map(Zeroizing::new),
-    };
-    match text {
-        Some(token)
-            if token.starts_with("leash_admin_") && token.len() >= "leash_admin_".len() + 32 =>
-        {
-            Ok((token, false))
+            (read_private(&path)?, new)
         }
-        Some(_) => Err(Failure::bad_input(
+        (None, None, None) if args.devnet => {
+            let (token, _) = leash_service::token::generate(leash_service::token::Kind::Admin);
+            (token, true)
+        }
+        (None, None, None) => {
+            return Err(Failure::bad_input(
+                "no admin token: give --admin-token-file or $LEASH_ADMIN_TOKEN",
+            )
+            .with_hint("make one with `echo leash_admin_$(openssl rand -hex 32)`"))
+        }
+    };
+    if !token.starts_with("leash_admin_") || token.len() < "leash_admin_".len() + 32 {
+        return Err(Failure::bad_input(
             "the admin token must be `leash_admin_` followed by at least 32 random characters",
         )
-        .with_hint("make one with `echo leash_admin_$(openssl rand -hex 32)`")),
-        None if args.devnet => {
-            let (token, _) = leash_service::token::generate(leash_service::token::Kind::Admin);
-            Ok((token, true))
-        }
-        None => {
-            Err(Failure::bad_input("no admin token: give --admin-token-file or $LEASH_ADMIN_TOKEN")
-                .with_hint("make one with `echo leash_admin_$(openssl rand -hex 32)`"))
+        .with_hint("make one with `echo leash_admin_$(openssl rand -hex 32)`"));
+    }
+    Ok((token, new))
+}
+
+/// A token file's first line; the file must be readable by its owner only.
+fn read_private(path: &std::path::Path) -> Result<Zeroizing<String>> {
+    let unreadable = |e: std::io::Error| {
+        Failure::bad_input(format!("cannot read the admin token file {}: {e}", path.display()))
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_err(unreadable)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(Failure::bad_input(format!(
+                "the admin token file {} is readable by others: `chmod 600` it",
+                path.display()
+            )));
         }
     }
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(unreadable)?);
+    Ok(Zeroizing::new(text.lines().next().unwrap_or_default().trim().to_owned()))
 }

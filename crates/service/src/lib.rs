@@ -113,6 +113,8 @@ struct Inner {
     submitter: Arc<Submitter>,
     config: Config,
     limits: limits::RateLimits,
+    /// Sends of this replica under way per account, bounded: the rest are turned away at once.
+    sends: limits::SendsPerAccount,
 }
 
 impl Service {
@@ -129,6 +131,8 @@ impl Service {
         let mut config = config;
         config.inclusion_wait = config.inclusion_wait.min(config.lease / 3);
         let limits = limits::RateLimits::new(config.rate.0, config.rate.1);
+        // Each lane serves one send at a time; a few more may wait their turn, no more.
+        let sends = limits::SendsPerAccount::new(config.lanes_per_account.max(1) as usize * 4);
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -138,6 +142,7 @@ impl Service {
                 submitter,
                 config,
                 limits,
+                sends,
             }),
         }
     }

@@ -46,9 +46,55 @@ impl RateLimits {
     }
 }
 
+/// How many sends of one replica may be under way for one account: those holding its lanes and those waiting
+/// for one. Past that a send is turned away at once (503) instead of polling the database for a lane, so one
+/// tenant's burst cannot tie up the replica's connections.
+#[derive(Debug)]
+pub(crate) struct SendsPerAccount {
+    most: usize,
+    accounts: Mutex<HashMap<alloy::primitives::Address, std::sync::Arc<tokio::sync::Semaphore>>>,
+}
+
+impl SendsPerAccount {
+    pub(crate) fn new(most: usize) -> Self {
+        Self { most, accounts: Mutex::new(HashMap::new()) }
+    }
+
+    /// A place among the account's sends, held until dropped; `None` when all are taken.
+    pub(crate) fn enter(
+        &self,
+        account: alloy::primitives::Address,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let semaphore = {
+            let mut accounts =
+                self.accounts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            accounts
+                .entry(account)
+                .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(self.most)))
+                .clone()
+        };
+        semaphore.try_acquire_owned().ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_takes_so_many_sends_at_once_and_others_are_untouched() {
+        let sends = SendsPerAccount::new(2);
+        let (one, two) = (
+            alloy::primitives::Address::repeat_byte(1),
+            alloy::primitives::Address::repeat_byte(2),
+        );
+        let first = sends.enter(one).unwrap();
+        let _second = sends.enter(one).unwrap();
+        assert!(sends.enter(one).is_none());
+        assert!(sends.enter(two).is_some());
+        drop(first);
+        assert!(sends.enter(one).is_some(), "a place is given back when its send ends");
+    }
 
     #[test]
     fn a_tenant_gets_its_burst_then_its_rate_and_others_are_untouched() {

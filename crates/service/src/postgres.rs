@@ -14,6 +14,9 @@ use std::{
     time::Duration,
 };
 
+/// Where clusters kept between runs live when the server runs as the `postgres` user (under root).
+const SHARED_DIR: &str = "/var/lib/leash";
+
 /// Why the server could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresError {
@@ -45,7 +48,9 @@ pub struct LocalPostgres {
     child: Option<Child>,
     port: u16,
     password: String,
-    dir: tempfile::TempDir,
+    root: PathBuf,
+    /// Removes a throwaway cluster's directory when dropped.
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for LocalPostgres {
@@ -56,72 +61,90 @@ impl std::fmt::Debug for LocalPostgres {
 }
 
 impl LocalPostgres {
-    /// Creates a cluster and starts its server.
+    /// Creates a cluster in a temporary directory and starts its server (for tests and `--devnet`: gone when
+    /// dropped, and run without durability: no fsync).
     pub async fn start() -> Result<Self, PostgresError> {
-        let bin = bin_dir().ok_or(PostgresError::NotInstalled)?;
-        let user = server_user()?;
-        let dir = tempfile::Builder::new()
+        let temp = tempfile::Builder::new()
             .prefix("leash-pg-")
             .tempdir()
             .map_err(step("create a directory"))?;
-        let mut secret = [0u8; 24];
-        rand::rngs::OsRng.fill_bytes(&mut secret);
-        let password = alloy::hex::encode(secret);
-        let data = dir.path().join("data");
-        let pwfile = dir.path().join("pw");
+        let root = temp.path().to_path_buf();
+        Self::launch(root, Some(temp), false).await
+    }
+
+    /// Starts the cluster kept in `root`, creating it there the first time (`leash serve` without a database
+    /// URL): durable, and stopped, not removed, when dropped. Its password is kept in `root/password` (0600).
+    pub async fn open(root: &Path) -> Result<Self, PostgresError> {
+        if let (Ok(Some(_)), Some(parent)) = (server_user(), root.parent()) {
+            if parent == Path::new(SHARED_DIR) {
+                // Under root the clusters live here; the server's user passes through it to its own only.
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::create_dir_all(parent).map_err(step("create the directory"))?;
+                std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o711))
+                    .map_err(step("open the directory"))?;
+            }
+        }
+        Self::launch(root.to_path_buf(), None, true).await
+    }
+
+    /// Where [`open`](Self::open) keeps the cluster of the data directory `home`: in it, or, under root (the
+    /// server runs as `postgres`, which cannot enter root's home), in `/var/lib/leash`, named after it.
+    pub fn default_dir(home: &Path) -> PathBuf {
+        match server_user() {
+            Ok(Some(_)) => {
+                let digest = alloy::primitives::keccak256(home.to_string_lossy().as_bytes());
+                PathBuf::from(format!(
+                    "/var/lib/leash/postgres-{}",
+                    alloy::hex::encode(&digest[..6])
+                ))
+            }
+            _ => home.join("postgres"),
+        }
+    }
+
+    async fn launch(
+        root: PathBuf,
+        temp: Option<tempfile::TempDir>,
+        durable: bool,
+    ) -> Result<Self, PostgresError> {
+        let bin = bin_dir().ok_or(PostgresError::NotInstalled)?;
+        let user = server_user()?;
         {
-            use std::{io::Write, os::unix::fs::OpenOptionsExt};
-            // Readable by its owner only, from its creation: the directory is traversable by the server's user.
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&pwfile)
-                .map_err(step("write the password file"))?;
-            file.write_all(password.as_bytes()).map_err(step("write the password file"))?;
+            let mut builder = std::fs::DirBuilder::new();
+            std::os::unix::fs::DirBuilderExt::mode(builder.recursive(true), 0o700);
+            builder.create(&root).map_err(step("create the directory"))?;
         }
-        if let Some((uid, gid)) = user {
-            // The server's user must reach its directory and read the password file.
+        if user.is_some() {
+            // The server's user must pass through the directory to its data (it reads nothing else here).
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))
+            std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711))
                 .map_err(step("open the directory"))?;
-            std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid))
-                .map_err(step("hand over the password"))?;
-            std::fs::create_dir(&data).map_err(step("create the data directory"))?;
-            std::os::unix::fs::chown(&data, Some(uid), Some(gid))
-                .map_err(step("hand over the data directory"))?;
         }
-        let output = as_user(Command::new(bin.join("initdb")), user)
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                "leash",
-                "--auth=scram-sha-256",
-                "--no-sync",
-                "--encoding=UTF8",
-                "--no-locale",
-            ])
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(step("run initdb"))?;
-        let _ = std::fs::remove_file(&pwfile);
-        if !output.status.success() {
-            return Err(PostgresError::Step {
-                step: "initdb",
-                reason: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            });
-        }
+        let data = root.join("data");
+        let password = match std::fs::read_to_string(root.join("password")) {
+            Ok(password) if data.join("PG_VERSION").exists() => password.trim().to_owned(),
+            _ => {
+                let mut secret = [0u8; 24];
+                rand::rngs::OsRng.fill_bytes(&mut secret);
+                let password = alloy::hex::encode(secret);
+                private_file(&root.join("password"), &password)?;
+                initdb(&bin, user, &root, &data, &password, durable)?;
+                password
+            }
+        };
         let port = free_port().map_err(step("find a free port"))?;
-        let log =
-            std::fs::File::create(dir.path().join("server.log")).map_err(step("create the log"))?;
+        let log_path = root.join("server.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(step("open the log"))?;
         if let Some((uid, gid)) = user {
-            std::os::unix::fs::chown(dir.path().join("server.log"), Some(uid), Some(gid))
+            std::os::unix::fs::chown(&log_path, Some(uid), Some(gid))
                 .map_err(step("hand over the log"))?;
         }
-        let child = as_user(Command::new(bin.join("postgres")), user)
+        let mut command = as_user(Command::new(bin.join("postgres")), user);
+        command
             .arg("-D")
             .arg(&data)
             .args([
@@ -132,17 +155,48 @@ impl LocalPostgres {
                 "-c",
                 "unix_socket_directories=",
             ])
-            // A test server: no durability across power loss, room for three replicas' pools.
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
-            .args(["-c", "max_connections=200"])
+            .args(["-c", "max_connections=200"]);
+        if !durable {
+            // A throwaway server: no durability across power loss.
+            command.args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .map_err(step("start postgres"))?;
-        let server = Self { child: Some(child), port, password, dir };
+        let server = Self { child: Some(child), port, password, root, _temp: temp };
         server.wait_ready().await?;
         Ok(server)
+    }
+
+    /// Creates database `name` if it does not exist yet, and returns its URL.
+    pub async fn ensure_database(&self, name: &str) -> Result<String, PostgresError> {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&self.url("postgres"))
+            .await
+            .map_err(|e| PostgresError::Step { step: "connect", reason: e.to_string() })?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(name)
+                .fetch_one(&mut admin)
+                .await
+                .map_err(|e| PostgresError::Step {
+                    step: "list databases",
+                    reason: e.to_string(),
+                })?;
+        if exists {
+            return Ok(self.url(name));
+        }
+        self.create_database(name).await
     }
 
     /// The URL of database `name` (created by [`create_database`](Self::create_database); `postgres` exists).
@@ -170,7 +224,7 @@ impl LocalPostgres {
 
     /// The server's log so far (for a test's failure message).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        std::fs::read_to_string(self.root.join("server.log")).unwrap_or_default()
     }
 
     async fn wait_ready(&self) -> Result<(), PostgresError> {
@@ -212,6 +266,67 @@ impl Drop for LocalPostgres {
             let _ = child.wait();
         }
     }
+}
+
+/// Writes `text` to a new file readable by its owner only, from its creation.
+fn private_file(path: &Path, text: &str) -> Result<(), PostgresError> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(step("write a private file"))?;
+    file.write_all(text.as_bytes()).map_err(step("write a private file"))
+}
+
+/// Creates the cluster in `data`, its superuser `leash` with `password`.
+fn initdb(
+    bin: &Path,
+    user: Option<(u32, u32)>,
+    root: &Path,
+    data: &Path,
+    password: &str,
+    durable: bool,
+) -> Result<(), PostgresError> {
+    let _ = std::fs::remove_dir_all(data);
+    let pwfile = root.join("initdb-password");
+    private_file(&pwfile, password)?;
+    if let Some((uid, gid)) = user {
+        // initdb, run as the server's user, reads the password from a file only it can read.
+        std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid))
+            .map_err(step("hand over the password"))?;
+        std::fs::create_dir(data).map_err(step("create the data directory"))?;
+        std::os::unix::fs::chown(data, Some(uid), Some(gid))
+            .map_err(step("hand over the data directory"))?;
+    }
+    let mut command = as_user(Command::new(bin.join("initdb")), user);
+    command.arg("-D").arg(data).args([
+        "-U",
+        "leash",
+        "--auth=scram-sha-256",
+        "--encoding=UTF8",
+        "--no-locale",
+    ]);
+    if !durable {
+        command.arg("--no-sync");
+    }
+    let output = command
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(step("run initdb"));
+    let _ = std::fs::remove_file(&pwfile);
+    let output = output?;
+    if !output.status.success() {
+        return Err(PostgresError::Step {
+            step: "initdb",
+            reason: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Where the server programs are.

@@ -175,6 +175,15 @@ pub(crate) async fn send(
         }
     }
     let account = row.account.address;
+    let _place = service.inner.sends.enter(account).ok_or_else(|| {
+        let mut busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!("too many sends for account {account} are under way on this replica; retry"),
+        );
+        busy.retry_after = Some(Duration::from_secs(1));
+        busy
+    })?;
     // Each send holds its lane under a name of its own: this replica's settler, or another send of this replica,
     // never passes for it.
     let holder = lease_holder(service);
