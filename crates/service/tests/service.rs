@@ -18,10 +18,7 @@ fn test_config() -> Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_sends_within_its_policy_is_refused_outside_it_and_revocation_stops_it() {
-    let stack = Stack::start().await;
-    let url = stack.database().await;
-    let replica = stack.replica(&url, test_config()).await;
-    let client = Client::new(&replica.url);
+    let (stack, replica, client) = served(test_config()).await;
     let owner = owner_key(0x42);
     let tenant = tenant(&stack, &client, "acme", &owner, 1).await;
     let agent = Some(tenant.agent.as_str());
@@ -222,10 +219,7 @@ async fn rows(db: &sqlx::PgPool) -> Vec<(String, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_reaches_another_tenants_or_another_agents_records_on_any_endpoint() {
-    let stack = Stack::start().await;
-    let url = stack.database().await;
-    let replica = stack.replica(&url, test_config()).await;
-    let client = Client::new(&replica.url);
+    let (stack, replica, client) = served(test_config()).await;
     let a = tenant_named(&stack, &client, "acme", &owner_key(0x42), 1, "a-main", "a-pay").await;
     let b = tenant_named(&stack, &client, "globex", &owner_key(0x43), 2, "b-main", "b-pay").await;
     let (_, a_other_agent) =
@@ -347,10 +341,7 @@ async fn no_token_reaches_another_tenants_or_another_agents_records_on_any_endpo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_oversized_and_wrongly_typed_requests_get_a_clear_error_and_write_nothing() {
-    let stack = Stack::start().await;
-    let url = stack.database().await;
-    let replica = stack.replica(&url, test_config()).await;
-    let client = Client::new(&replica.url);
+    let (stack, replica, client) = served(test_config()).await;
     let a = tenant(&stack, &client, "acme", &owner_key(0x42), 1).await;
     let pending = json!({ "name": "pending", "account": "main", "policy": PAYOUTS });
     client.ok("POST", "/v1/sessions", Some(&a.token), Some(pending)).await;
@@ -472,10 +463,7 @@ async fn malformed_oversized_and_wrongly_typed_requests_get_a_clear_error_and_wr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_and_tokens_are_never_in_a_row_or_a_response_in_clear_and_a_moved_key_does_not_open() {
     use leash_service::KeyEncryptionKey;
-    let stack = Stack::start().await;
-    let url = stack.database().await;
-    let replica = stack.replica(&url, test_config()).await;
-    let client = Client::new(&replica.url);
+    let (stack, replica, client) = served(test_config()).await;
     let owner = owner_key(0x42);
     let a = tenant(&stack, &client, "acme", &owner, 1).await;
     let (_, other_agent) = session(&client, &a.token, "other", "main", PAYOUTS, &owner).await;
@@ -561,15 +549,12 @@ async fn keys_and_tokens_are_never_in_a_row_or_a_response_in_clear_and_a_moved_k
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_left_in_doubt_by_a_crash_are_settled_once_and_their_lane_waits_until_then() {
-    let stack = Stack::start().await;
-    let url = stack.database().await;
     let config = Config {
         lanes_per_account: 1,
         lane_wait: std::time::Duration::from_millis(300),
         ..test_config()
     };
-    let replica = stack.replica(&url, config).await;
-    let client = Client::new(&replica.url);
+    let (stack, replica, client) = served(config).await;
     let owner = owner_key(0x42);
     let a = tenant(&stack, &client, "acme", &owner, 1).await;
     let payee = Address::repeat_byte(0x66);
@@ -580,16 +565,7 @@ async fn operations_left_in_doubt_by_a_crash_are_settled_once_and_their_lane_wai
     let db = service.db();
     let tenant = db.tenant_by_token(&token::hash(&a.token)).await.unwrap().unwrap();
     let row = db.session(tenant.id, "payouts").await.unwrap().unwrap();
-    let payment = |usdc: u64| {
-        let names = leash_core::Names {
-            tokens: &stack.network.tokens,
-            addresses: &stack.network.addresses,
-            account: a.account,
-        };
-        let entry: leash_core::CallEntry =
-            serde_json::from_value(pay(payee, usdc)["calls"][0].clone()).unwrap();
-        vec![entry.resolve(&names).unwrap()]
-    };
+    let payment = |usdc: u64| calls_of(&stack, a.account, &pay(payee, usdc));
 
     // A replica recorded an operation and died before sending it.
     let unsent =
@@ -719,10 +695,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_over_its_rate_is_told_when_to_retry_and_others_are_not_slowed() {
-    let stack = Stack::start().await;
-    let url = stack.database().await;
-    let replica = stack.replica(&url, Config { rate: (1, 3), ..test_config() }).await;
-    let client = Client::new(&replica.url);
+    let (_stack, replica, client) = served(Config { rate: (1, 3), ..test_config() }).await;
     let created =
         client.ok("POST", "/v1/tenants", Some(ADMIN), Some(json!({ "name": "busy" }))).await;
     let busy = created["token"].as_str().unwrap().to_owned();
@@ -755,10 +728,7 @@ async fn an_agent_acts_through_the_mcp_tools_on_its_own_session_only() {
         },
         ServiceExt,
     };
-    let stack = Stack::start().await;
-    let url = stack.database().await;
-    let replica = stack.replica(&url, test_config()).await;
-    let client = Client::new(&replica.url);
+    let (stack, replica, client) = served(test_config()).await;
     let a = tenant_named(&stack, &client, "acme", &owner_key(0x42), 1, "a-main", "a-pay").await;
     let b = tenant_named(&stack, &client, "globex", &owner_key(0x43), 2, "b-main", "b-pay").await;
     let b_sent = client
@@ -839,15 +809,12 @@ async fn an_agent_acts_through_the_mcp_tools_on_its_own_session_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_stops_sends_waiting_for_a_lane_and_operations_never_sent() {
-    let stack = Stack::start().await;
-    let url = stack.database().await;
     let config = Config {
         lanes_per_account: 1,
         lane_wait: std::time::Duration::from_secs(60),
         ..test_config()
     };
-    let replica = stack.replica(&url, config).await;
-    let client = Client::new(&replica.url);
+    let (stack, replica, client) = served(config).await;
     let a = tenant(&stack, &client, "acme", &owner_key(0x42), 1).await;
     let payee = Address::repeat_byte(0x67);
     client.ok("POST", "/v1/sessions/payouts/send", Some(&a.agent), Some(pay(payee, 1))).await;
@@ -855,14 +822,7 @@ async fn a_revocation_stops_sends_waiting_for_a_lane_and_operations_never_sent()
     let db = service.db();
     let tenant = db.tenant_by_token(&token::hash(&a.token)).await.unwrap().unwrap();
     let row = db.session(tenant.id, "payouts").await.unwrap().unwrap();
-    let names = leash_core::Names {
-        tokens: &stack.network.tokens,
-        addresses: &stack.network.addresses,
-        account: a.account,
-    };
-    let entry: leash_core::CallEntry =
-        serde_json::from_value(pay(payee, 2)["calls"][0].clone()).unwrap();
-    let calls = vec![entry.resolve(&names).unwrap()];
+    let calls = calls_of(&stack, a.account, &pay(payee, 2));
 
     // An operation recorded and never sent holds the only lane; a send waits behind it.
     let stranded =

@@ -125,6 +125,33 @@ impl Stack {
     }
 }
 
+/// A stack with one replica of the service on a new database, and a client of it.
+pub async fn served(config: Config) -> (Stack, Replica, Client) {
+    let stack = Stack::start().await;
+    let url = stack.database().await;
+    let replica = stack.replica(&url, config).await;
+    let client = Client::new(&replica.url);
+    (stack, replica, client)
+}
+
+/// The calls of a request body (`{"calls": [...]}`), resolved as the service resolves them for `account`.
+pub fn calls_of(stack: &Stack, account: Address, body: &Value) -> Vec<leash_core::Call> {
+    let names = leash_core::Names {
+        tokens: &stack.network.tokens,
+        addresses: &stack.network.addresses,
+        account,
+    };
+    body["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            let entry: leash_core::CallEntry = serde_json::from_value(entry.clone()).unwrap();
+            entry.resolve(&names).unwrap()
+        })
+        .collect()
+}
+
 /// A client of one replica.
 #[derive(Clone)]
 pub struct Client {
