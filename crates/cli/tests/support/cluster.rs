@@ -76,7 +76,17 @@ impl Cluster {
     }
 
     async fn spawn(&self, name: &str, lease_seconds: u64) -> Replica {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_leash"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_leash"));
+        // A replica dies with the test's runtime even when a failing test never drops the cluster.
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe and the closure allocates nothing.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command
             .args(["serve", "--network", "devnet", "--listen", "127.0.0.1:0", "--replica", name])
             .args(["--rate", "100000", "--burst", "100000", "--lanes", "4", "--connections", "12"])
             .args(["--lease-seconds", &lease_seconds.to_string()])
