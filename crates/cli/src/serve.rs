@@ -64,6 +64,11 @@ pub(crate) async fn run(args: Args, networks: Networks, home: &std::path::Path) 
         Option<leash_bundler::LocalBundler>,
         Option<LocalPostgres>,
     ) = (None, None, None);
+    // What is read from files and the environment is checked first: a wrong key or token is named before
+    // anything starts or is reached.
+    let kept = (args.database_url.is_none() && !args.devnet).then(|| home.join("serve"));
+    let kek = kek(&args, kept.as_deref())?;
+    let admin = admin_token(&args, kept.as_deref())?;
     let network = if args.devnet {
         let devnet = leash_devnet::Devnet::builder()
             .port(0)
@@ -131,9 +136,6 @@ pub(crate) async fn run(args: Args, networks: Networks, home: &std::path::Path) 
             Zeroizing::new(url)
         }
     };
-    let kept = (args.database_url.is_none() && !args.devnet).then(|| home.join("serve"));
-    let kek = kek(&args, kept.as_deref())?;
-    let admin = admin_token(&args, kept.as_deref())?;
     let db = Db::connect(&database_url, args.connections).await.map_err(|e| {
         Failure::network(leash_sdk::bundler::scrub_urls(&e.to_string()))
             .with_hint("check --database-url: PostgreSQL must be reachable and the user allowed to create tables")

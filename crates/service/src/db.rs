@@ -10,14 +10,21 @@ use std::time::Duration;
 
 /// A database failure, with the operation it interrupted. Carries no row data (rows may hold ciphertext).
 #[derive(Debug, thiserror::Error)]
-#[error("the database failed ({action}): {source}")]
+#[error("the database{} failed ({action}): {source}", place.as_ref().map(|p| format!(" at {p}")).unwrap_or_default())]
 pub struct DbError {
     action: &'static str,
+    place: Option<String>,
     #[source]
     source: sqlx::Error,
 }
 
 impl DbError {
+    /// The same failure, naming where (a host and port).
+    fn at(mut self, place: &str) -> Self {
+        self.place = Some(place.to_owned());
+        self
+    }
+
     /// Whether a unique constraint refused the write.
     pub fn is_conflict(&self) -> bool {
         matches!(&self.source, sqlx::Error::Database(e) if e.is_unique_violation())
@@ -25,7 +32,7 @@ impl DbError {
 }
 
 fn failed(action: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
-    move |source| DbError { action, source }
+    move |source| DbError { action, place: None, source }
 }
 
 type Result<T> = std::result::Result<T, DbError>;
@@ -171,13 +178,24 @@ fn b256(bytes: Vec<u8>) -> B256 {
 impl Db {
     /// Connects to `url` (at most `connections` at once) and brings the schema up to date.
     pub async fn connect(url: &str, connections: u32) -> Result<Self> {
+        use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection};
+        let options: PgConnectOptions = url.parse().map_err(failed("read the database URL"))?;
+        // One connection first: a refused or unauthorised one says why, where the pool would only time out.
+        // The error names the host and port, never the URL (it may carry a password).
+        let place = format!("{}:{}", options.get_host(), options.get_port());
+        let probe = options.connect().await.map_err(|e| failed("connect")(e).at(&place))?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(failed("connect"))?;
-        MIGRATOR.run(&pool).await.map_err(|e| DbError { action: "migrate", source: e.into() })?;
+        MIGRATOR.run(&pool).await.map_err(|e| DbError {
+            action: "migrate",
+            place: None,
+            source: e.into(),
+        })?;
         Ok(Self { pool })
     }
 

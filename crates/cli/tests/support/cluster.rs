@@ -76,18 +76,9 @@ impl Cluster {
     }
 
     async fn spawn(&self, name: &str, lease_seconds: u64) -> Replica {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_leash"));
-        // A replica dies with the test's runtime even when a failing test never drops the cluster.
-        #[cfg(target_os = "linux")]
-        // SAFETY: prctl is async-signal-safe and the closure allocates nothing.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = command
-            .args(["serve", "--network", "devnet", "--listen", "127.0.0.1:0", "--replica", name])
+        let mut command = leash_serve();
+        command
+            .args(["--network", "devnet", "--listen", "127.0.0.1:0", "--replica", name])
             .args(["--rate", "100000", "--burst", "100000", "--lanes", "4", "--connections", "12"])
             .args(["--lease-seconds", &lease_seconds.to_string()])
             .env("LEASH_HOME", self.home.path())
@@ -96,26 +87,9 @@ impl Cluster {
             .env("LEASH_ADMIN_TOKEN", ADMIN)
             .env("LEASH_RPC_URL", self.devnet.rpc_url().as_str())
             .env("LEASH_BUNDLER_URL", self.bundler.url().as_str())
-            .env("LEASH_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("leash serve starts");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let url = loop {
-            let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
-                .await
-                .expect("leash serve says where it listens")
-                .unwrap()
-                .unwrap_or_else(|| panic!("leash serve {name} exited: {:?}", log.lock().unwrap()));
-            log.lock().unwrap().push(line.clone());
-            if let Some(rest) = line.strip_prefix("leash serve listening on ") {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
+            .env("LEASH_LOG", "info");
+        let (child, url, said, mut lines) = listening(command).await;
+        let log = Arc::new(std::sync::Mutex::new(said));
         let sink = log.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
@@ -150,6 +124,48 @@ impl Cluster {
             .connect(&self.database_url)
             .await
             .unwrap()
+    }
+}
+
+/// `leash serve`, its standard error piped, killed when dropped, and (on Linux) when the test's runtime ends.
+pub fn leash_serve() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_leash"));
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe and the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    command
+        .arg("serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Starts `command` and reads its standard error until it says where it listens: the process, its URL, what
+/// it said so far, and the rest of its standard error.
+pub async fn listening(
+    mut command: Command,
+) -> (Child, String, Vec<String>, tokio::io::Lines<BufReader<tokio::process::ChildStderr>>) {
+    let mut child = command.spawn().expect("leash serve starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+            .await
+            .expect("leash serve says where it listens")
+            .unwrap()
+            .unwrap_or_else(|| panic!("leash serve exited: {said:?}"));
+        said.push(line.clone());
+        if let Some(rest) = line.strip_prefix("leash serve listening on ") {
+            let url = rest.split_whitespace().next().unwrap().to_owned();
+            return (child, url, said, lines);
+        }
     }
 }
 
