@@ -83,7 +83,7 @@ const MAX_BODY: usize = 1 << 20;
 
 /// Answers a POST whose body is not JSON with the JSON-RPC parse error (-32700), as JSON-RPC 2.0 requires, rather
 /// than a bare HTTP error; a body past 1 MiB is refused (413).
-async fn require_json(request: Request, next: Next) -> Response {
+pub async fn require_json(request: Request, next: Next) -> Response {
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
     }

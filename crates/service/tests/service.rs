@@ -760,6 +760,25 @@ async fn an_agent_acts_through_the_mcp_tools_on_its_own_session_only() {
         assert_eq!(request.send().await.unwrap().status(), expected);
     }
 
+    // A body that is not JSON-RPC, or past the limit, is refused with a status, before any tool runs.
+    for (body, expected) in [
+        ("{not json".to_owned(), StatusCode::BAD_REQUEST),
+        (
+            format!("{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"{}\"}}", "x".repeat(100 * 1024)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ] {
+        let response = reqwest::Client::new()
+            .post(&mcp)
+            .bearer_auth(&a.agent)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected);
+    }
     let config =
         StreamableHttpClientTransportConfig::with_uri(mcp.clone()).auth_header(a.agent.clone());
     let tools =

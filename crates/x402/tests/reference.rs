@@ -31,6 +31,20 @@ fn policy_text(count: u32) -> String {
     std::fs::read_to_string(path).unwrap().replace("count = 100", &format!("count = {count}"))
 }
 
+/// The agent's authorisation of one cent of `usdc` to ANSWERS, valid for five minutes.
+async fn a_cent(
+    agent: &leash_sdk::SessionAgent,
+    usdc: alloy::primitives::Address,
+) -> leash_sdk::TransferAuthorization {
+    let request = leash_sdk::TransferRequest {
+        token: usdc,
+        to: ANSWERS,
+        value: U256::from(CENT),
+        valid_for: std::time::Duration::from_secs(300),
+    };
+    agent.authorize_transfer(&request).await.unwrap()
+}
+
 async fn get_answer(payer: &Payer, url: &str) -> Result<leash_x402::Paid, Error> {
     let request = payer.request(reqwest::Method::GET, &format!("{url}/answer")).build().unwrap();
     payer.send(request).await
@@ -183,15 +197,7 @@ async fn forbidden_payments_signed_anyway_are_refused_by_the_token_and_the_modul
     let account = stack.account.address;
     let price = common::price(&stack, ANSWERS, CENT);
     // The day's one payment, properly made: it takes slot 0.
-    let good = agent
-        .authorize_transfer(&leash_sdk::TransferRequest {
-            token: usdc,
-            to: ANSWERS,
-            value: U256::from(CENT),
-            valid_for: std::time::Duration::from_secs(300),
-        })
-        .await
-        .unwrap();
+    let good = a_cent(&agent, usdc).await;
     let base = Authorization {
         from: account,
         to: ANSWERS,
@@ -244,15 +250,7 @@ async fn forbidden_payments_signed_anyway_are_refused_by_the_token_and_the_modul
     let (agent2, _) =
         granted(&stack, PolicyFile::parse(&policy_text(3), "p.toml", &stack.context()).unwrap())
             .await;
-    let pending = agent2
-        .authorize_transfer(&leash_sdk::TransferRequest {
-            token: usdc,
-            to: ANSWERS,
-            value: U256::from(CENT),
-            valid_for: std::time::Duration::from_secs(300),
-        })
-        .await
-        .unwrap();
+    let pending = a_cent(&agent2, usdc).await;
     stack.owner.revoke(&stack.chain, &stack.submitter, agent2.session_id()).await.unwrap();
     let payload = ExactPayload::from(&pending);
     let (verdict, settled) = verify_and_settle(&facilitator.url, &requirements, payload).await;
@@ -322,15 +320,7 @@ async fn one_payment_sent_twice_at_once_is_served_once() {
     let url = format!("http://{}/answer", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let signed = agent
-        .authorize_transfer(&leash_sdk::TransferRequest {
-            token: usdc,
-            to: ANSWERS,
-            value: U256::from(CENT),
-            valid_for: std::time::Duration::from_secs(300),
-        })
-        .await
-        .unwrap();
+    let signed = a_cent(&agent, usdc).await;
     let payload = PaymentPayload {
         x402_version: X402_VERSION,
         resource: None,

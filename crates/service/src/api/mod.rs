@@ -73,6 +73,8 @@ pub fn router(service: Service) -> Router {
             "/v1/mcp",
             tower::ServiceBuilder::new()
                 .layer(axum::middleware::from_fn_with_state(service.clone(), mcp::authenticate))
+                // A body that is not JSON gets JSON-RPC's parse error, as from `leash mcp`.
+                .layer(axum::middleware::from_fn(leash_mcp::http::require_json))
                 .service(mcp::service(service.clone())),
         )
         .fallback(|| async { ApiError::not_found("this path") })
