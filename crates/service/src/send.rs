@@ -110,6 +110,43 @@ pub struct Operation {
     pub transaction_hash: Option<B256>,
     /// Why it failed.
     pub error: Option<String>,
+    /// The receipt of an included operation, as the bundler reports it (absent until included, or when the
+    /// bundler no longer has it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+}
+
+/// What an included operation cost.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    /// Whether its calls succeeded.
+    pub success: bool,
+    /// The gas it was charged for.
+    pub gas_used: String,
+    /// What it paid, in wei.
+    pub gas_cost_wei: String,
+    /// The block it is in.
+    pub block_number: u64,
+}
+
+impl Operation {
+    /// The operation with its receipt, read from the bundler once it is included.
+    pub(crate) async fn with_receipt(mut self, service: &Service) -> Self {
+        if matches!(self.state.as_str(), "landed" | "reverted") {
+            if let Ok(Some(receipt)) =
+                service.network().bundler.get_user_operation_receipt(self.hash).await
+            {
+                self.receipt = Some(Receipt {
+                    success: receipt.success,
+                    gas_used: receipt.actual_gas_used.to_string(),
+                    gas_cost_wei: receipt.actual_gas_cost.to_string(),
+                    block_number: receipt.receipt.block_number,
+                });
+            }
+        }
+        self
+    }
 }
 
 impl From<OperationRow> for Operation {
@@ -123,6 +160,7 @@ impl From<OperationRow> for Operation {
             request_id: row.request_id,
             transaction_hash: row.transaction_hash,
             error: row.error,
+            receipt: None,
         }
     }
 }

@@ -34,6 +34,20 @@ async fn an_agent_sends_within_its_policy_is_refused_outside_it_and_revocation_s
     assert_eq!(sent["state"], "landed", "{sent}");
     assert_eq!(stack.usdc_balance(payee).await, U256::from(60_000_000u64));
 
+    // Looked up by hash, it has its receipt: what it used and paid.
+    let looked_up = client
+        .ok("GET", &format!("/v1/operations/{}", sent["hash"].as_str().unwrap()), agent, None)
+        .await;
+    assert_eq!(looked_up["state"], "landed");
+    assert_eq!(looked_up["receipt"]["success"], true, "{looked_up}");
+    assert!(
+        looked_up["receipt"]["gasUsed"].as_str().unwrap().parse::<u64>().unwrap() > 21_000,
+        "{looked_up}"
+    );
+    assert!(
+        looked_up["receipt"]["gasCostWei"].as_str().unwrap().parse::<u128>().unwrap() > 0,
+        "{looked_up}"
+    );
     // The same request id again answers the same operation; nothing is paid twice. Reused for other calls, it
     // is refused.
     let again = client

@@ -231,7 +231,7 @@ impl AgentTools {
             if op.session_id != Some(agent.session.id) {
                 return Err(missing());
             }
-            Ok(crate::send::Operation::from(op))
+            Ok(crate::send::Operation::from(op).with_receipt(&self.service).await)
         }
         .await;
         answer(result)

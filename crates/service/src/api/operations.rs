@@ -9,7 +9,8 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-/// An operation this service sent (its tenant, or the agent whose session sent it).
+/// An operation this service sent, with its receipt once included (its tenant, or the agent whose session sent
+/// it).
 #[utoipa::path(get, path = "/v1/operations/{hash}", responses((status = 200, body = Operation)))]
 pub(crate) async fn show(
     State(service): State<Service>,
@@ -29,7 +30,7 @@ pub(crate) async fn show(
     if !visible {
         return Err(missing());
     }
-    Ok(Json(op.into()))
+    Ok(Json(crate::send::Operation::from(op).with_receipt(&service).await))
 }
 
 /// Which part of the audit log to read.
