@@ -144,7 +144,10 @@ function assemble(spec) {
   return JSON.stringify({ abi, deployedBytecode: "0x" + literals[0][1] }, null, 2) + "\n";
 }
 
-function extract(spec) {
+// The contracts of a release, deployed to every chain at fixed addresses.
+const deployable = ["LeashAccount", "LeashAccountFactory", "LeashFactoryStaker", "SessionKeyValidator"];
+
+function extract(name, spec) {
   if (spec.runtimeFromSource) return assemble(spec);
   const file = spec.forge ? path.join(out, spec.forge) : path.join(root, "node_modules", spec.npm);
   if (!fs.existsSync(file)) {
@@ -165,13 +168,20 @@ function extract(spec) {
   };
   // Where the creation code holds library placeholders (`__$<hash>$__`), by file and library, in bytes.
   if (Object.keys(artifact.linkReferences ?? {}).length > 0) extracted.linkReferences = artifact.linkReferences;
+  // The contracts of a release: where their runtime code holds immutables (set by the constructor, so they
+  // differ from chain to chain), in bytes, so that `leash network check` compares everything else.
+  if (deployable.includes(name)) {
+    extracted.immutableReferences = Object.values(artifact.deployedBytecode.immutableReferences ?? {})
+      .flat()
+      .map(({ start, length }) => ({ start, length }))
+      .sort((a, b) => a.start - b.start);
+  }
   return JSON.stringify(extracted, null, 2) + "\n";
 }
 
 // EIP-170: runtime code past this many bytes cannot be deployed on a real chain (a local anvil may be run
 // without the limit, so the devnet would not notice), so the leash contracts are held to it here.
 const EIP170_LIMIT = 24576;
-const deployable = ["LeashAccount", "LeashAccountFactory", "LeashFactoryStaker", "SessionKeyValidator"];
 
 const check = process.argv.includes("--check");
 const stale = [];
@@ -179,7 +189,7 @@ const oversized = [];
 if (!check) fs.mkdirSync(dest, { recursive: true });
 for (const [name, spec] of Object.entries(contracts)) {
   const file = path.join(dest, `${name}.json`);
-  const fresh = extract(spec);
+  const fresh = extract(name, spec);
   const runtime = (JSON.parse(fresh).deployedBytecode.length - 2) / 2;
   if (deployable.includes(name) && runtime > EIP170_LIMIT) oversized.push(`${name} (${runtime} bytes)`);
   if (check) {

@@ -6,6 +6,7 @@ import {AccountERC7579} from "@openzeppelin/contracts/account/extensions/draft-A
 import {IEntryPoint, PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {SignerECDSA} from "@openzeppelin/contracts/utils/cryptography/signers/SignerECDSA.sol";
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
+import {UUPSUpgradeable} from "@openzeppelin/contracts/proxy/utils/UUPSUpgradeable.sol";
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {ERC721Holder} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Holder.sol";
 import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Holder.sol";
@@ -29,12 +30,17 @@ import {ILeashAccount} from "./interfaces/ILeashAccount.sol";
 ///
 /// Accounts are deployed as ERC-1967 proxies by {LeashAccountFactory}; the implementation is never used directly.
 /// They accept ERC-721 and ERC-1155 tokens sent with the safe transfer functions (game items, NFTs).
+///
+/// The owner can be changed ({setOwner}) and the account upgraded (UUPS, {upgradeToAndCall}), both only by the
+/// account itself acting for its owner: an operation the owner signed, never one a module validated, so no
+/// session can take the account over through them.
 contract LeashAccount is
     ILeashAccount,
     AccountERC7579,
     SignerECDSA,
     ERC7739,
     Initializable,
+    UUPSUpgradeable,
     ERC721Holder,
     ERC1155Holder
 {
@@ -73,6 +79,13 @@ contract LeashAccount is
     /// @notice The zero address was given as owner, or the module lists do not match.
     error InvalidOwner();
 
+    /// @notice The account's owner changed: `newOwner` signs for it from now on, `previousOwner` no longer does.
+    event OwnerChanged(address indexed previousOwner, address indexed newOwner);
+
+    /// @notice An owner-only change (a new owner, an upgrade) was asked in a bundle that also carries an
+    /// operation of this account a module validated. Send it on its own.
+    error OwnerChangeAlongsideModuleOperation();
+
     /// @notice A module cannot be installed in a bundle that also carries an operation a module validated: that
     /// operation's calls were judged before the install (ERC-4337 validates every operation of a bundle before
     /// executing any), so they could reach the new module as the account. Send the install on its own.
@@ -90,6 +103,38 @@ contract LeashAccount is
     /// @notice The account's ECDSA owner.
     function owner() external view returns (address) {
         return signer();
+    }
+
+    /// @notice Hands the account to `newOwner`: from now on only its signature validates owner operations,
+    /// ERC-1271 messages and session grants. Sessions already active stay active (revoke them in the same
+    /// batch when the old key leaked); a grant the old owner signed that was never used can no longer start.
+    /// @param newOwner The new ECDSA owner; not the zero address.
+    function setOwner(address newOwner) external {
+        _checkOwnerOperation();
+        require(newOwner != address(0), InvalidOwner());
+        emit OwnerChanged(signer(), newOwner);
+        _setSigner(newOwner);
+    }
+
+    /// @dev UUPS: only an owner operation upgrades the account (OpenZeppelin checks the new implementation is
+    /// UUPS and that the call comes through the proxy). The storage stays, so the owner, the installed modules
+    /// and the sessions they keep carry over.
+    function _authorizeUpgrade(address) internal view override {
+        _checkOwnerOperation();
+    }
+
+    /// @dev The account calling itself (an `execute` the owner signed; sessions may never target the account)
+    /// or the EntryPoint directly (an operation the owner validated), and no operation of this account in the
+    /// bundle validated by a module: a session's operation reaches the account's own functions only through
+    /// the EntryPoint, and this refuses it even if a module let such a call through.
+    function _checkOwnerOperation() private view {
+        _checkEntryPointOrSelf();
+        bytes32 slot = MODULE_OPERATION_PENDING;
+        uint256 pending;
+        assembly ("memory-safe") {
+            pending := tload(slot)
+        }
+        require(pending == 0, OwnerChangeAlongsideModuleOperation());
     }
 
     /// @notice ERC-1271: a signature that starts with an installed validator's address is that validator's

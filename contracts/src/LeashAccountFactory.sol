@@ -13,8 +13,11 @@ contract LeashAccountFactory {
     /// @notice The account implementation every proxy points to.
     LeashAccount public immutable implementation;
 
-    constructor() {
-        implementation = new LeashAccount();
+    /// @param implementation_ The {LeashAccount} implementation, deployed on its own (at a fixed address
+    /// through the CREATE2 deployer, like this factory), so that accounts can be upgraded away from it and EOAs
+    /// can delegate to it.
+    constructor(LeashAccount implementation_) {
+        implementation = implementation_;
     }
 
     /// @notice Deploys the account for `owner` and `salt`, or returns it if it already exists.

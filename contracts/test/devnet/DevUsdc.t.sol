@@ -22,8 +22,8 @@ contract DevUsdcTest is TestBase {
         usdc = new DevUsdc();
         payer = vm.addr(PAYER_KEY);
         usdc.mint(payer, 1000e6);
-        account =
-            new LeashAccountFactory().createAccount(vm.addr(OWNER_KEY), bytes32(0), new address[](0), new bytes[](0));
+        account = new LeashAccountFactory(new LeashAccount())
+            .createAccount(vm.addr(OWNER_KEY), bytes32(0), new address[](0), new bytes[](0));
         usdc.mint(address(account), 1000e6);
     }
 

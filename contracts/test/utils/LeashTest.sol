@@ -66,7 +66,7 @@ abstract contract LeashTest is TestBase {
     function setUp() public virtual {
         vm.warp(START);
         deployEntryPoint();
-        factory = new LeashAccountFactory();
+        factory = new LeashAccountFactory(new LeashAccount());
         validator = new SessionKeyValidator();
         usdc = new DevToken("USD Coin", "USDC", 6);
         target = new Target();

@@ -24,6 +24,7 @@ macro_rules! println {
 mod account;
 mod calls;
 mod demo;
+mod deploy;
 mod devnet;
 mod failure;
 mod home;
@@ -82,9 +83,14 @@ enum Command {
     /// Operations sent: show one by its hash (pending, included with its receipt, or unknown).
     #[command(subcommand)]
     Operation(operation::Command),
-    /// The configured networks.
+    /// The networks: the built-in ones (devnet, Ethereum, Base, Optimism, Arbitrum and their Sepolias) and
+    /// networks.toml's; `check` says what of leash is deployed on one.
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Deploys leash's contracts where they are missing on the chosen network, at the addresses they have on
+    /// every chain (the CREATE2 deployment proxy); a second run sends nothing. `--stake` also deploys and stakes
+    /// a factory front, for first operations that create an account and grant a session in one.
+    Deploy(deploy::Args),
     /// Fetches an x402 resource, paying once if it asks (402), from a session's account with its key, within its
     /// signing rules: `leash pay https://api.example/answer --session bot --max "0.10 USDC"`.
     Pay(pay::Args),
@@ -119,6 +125,10 @@ enum NetworkCommand {
         /// The network's name.
         name: Option<String>,
     },
+    /// Says what of leash is deployed on a network (EntryPoint v0.7, the account implementation, the module,
+    /// the factory; with --front-owner, that owner's factory front and its stake), each compared with the
+    /// release's code. Exits 1 when something is missing.
+    Check(deploy::CheckArgs),
 }
 
 /// Where results go: a person reads lines, a program reads one JSON value.
@@ -206,7 +216,12 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Network(command) => {
             let home = home()?;
-            network_command(command, &home, &networks(&home)?, &out)
+            network_command(command, &home, &networks(&home)?, &out).await
+        }
+        Command::Deploy(args) => {
+            let home = home()?;
+            let networks = networks(&home)?;
+            deploy::run(args, &home, &networks.selected(), &out).await
         }
         Command::Pay(args) => {
             let home = home()?;
@@ -239,7 +254,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn network_command(
+async fn network_command(
     command: NetworkCommand,
     home: &Home,
     networks: &Networks,
@@ -272,6 +287,13 @@ fn network_command(
                 }
                 println!("(networks.toml: {})", home.networks_file().display());
             });
+        }
+        NetworkCommand::Check(args) => {
+            let network = match &args.name {
+                Some(name) => networks.get(name)?,
+                None => networks.selected(),
+            };
+            deploy::check(args, &network, out).await?;
         }
         NetworkCommand::Show { name } => {
             let network = match name {

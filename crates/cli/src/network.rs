@@ -14,6 +14,18 @@
 //! addresses = { router = "0x…" }
 //! ```
 //!
+//! Ethereum, Base, Optimism, Arbitrum and their Sepolia test networks are built in by name (`ethereum`, `base`,
+//! `optimism`, `arbitrum`, `sepolia`, `base-sepolia`, `optimism-sepolia`, `arbitrum-sepolia`: chain id, the
+//! canonical USDC, the explorer, the release's module and factory); an entry of the same name in the file
+//! overrides any of it and adds the URLs, which only the user can give:
+//!
+//! ```toml
+//! [networks.base]
+//! rpc_url = "https://base-mainnet.example/v2/KEY"
+//! bundler_url = "https://api.pimlico.io/v2/8453/rpc?apikey=KEY"
+//! factory = "0x…"   # your staked factory front (`leash deploy --front-owner`), else the bare factory
+//! ```
+//!
 //! `--network` or `$LEASH_NETWORK` picks one; without either, the file's `default`, else `devnet`: the local
 //! stack `leash devnet` runs (chain 31337, RPC on port 8545, bundler on port 4337), whose addresses every
 //! fresh devnet shares. `$LEASH_RPC_URL`, `$LEASH_BUNDLER_URL` and `$LEASH_PAYMASTER_URL` override the chosen
@@ -24,9 +36,15 @@ use alloy::{
     primitives::Address,
     providers::{DynProvider, Provider, ProviderBuilder},
 };
+use leash_contracts::release;
 use leash_core::{PolicyContext, TokenTable};
 use leash_devnet::Deployment;
-use leash_sdk::{bundler::BundlerClient, paymaster::PaymasterClient, Chain, Submitter};
+use leash_sdk::{
+    bundler::BundlerClient,
+    paymaster::PaymasterClient,
+    presets::{Preset, PRESETS},
+    Chain, Submitter,
+};
 use serde::{Deserialize, Serialize};
 use std::{
     collections::BTreeMap,
@@ -47,12 +65,16 @@ struct ConfigFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NetworkEntry {
-    chain_id: u64,
-    rpc_url: String,
+    /// Required unless the name is a preset's.
+    chain_id: Option<u64>,
+    rpc_url: Option<String>,
     bundler_url: Option<String>,
     paymaster_url: Option<String>,
-    module: Address,
-    factory: Address,
+    /// The release's module unless set.
+    module: Option<Address>,
+    /// The release's factory unless set.
+    factory: Option<Address>,
+    explorer: Option<String>,
     #[serde(default)]
     tokens: BTreeMap<String, TokenEntry>,
     #[serde(default)]
@@ -72,6 +94,7 @@ struct TokenEntry {
 pub(crate) struct Network {
     pub(crate) name: String,
     pub(crate) chain_id: u64,
+    /// Empty when not given (a preset without an entry): [`Network::provider`] says what to set.
     #[serde(skip)]
     pub(crate) rpc_url: String,
     #[serde(skip)]
@@ -82,6 +105,8 @@ pub(crate) struct Network {
     pub(crate) factory: Address,
     pub(crate) tokens: TokenTable,
     pub(crate) addresses: BTreeMap<String, Address>,
+    /// The block explorer's base URL.
+    pub(crate) explorer: Option<String>,
 }
 
 /// Every configured network and which one is chosen.
@@ -115,23 +140,43 @@ impl Networks {
             }
         };
         let mut all = BTreeMap::from([(DEVNET.to_owned(), devnet())]);
+        for preset in &PRESETS {
+            all.insert(preset.name.to_owned(), from_preset(preset));
+        }
         for (name, entry) in config.networks {
-            let mut tokens = TokenTable::default();
-            for (symbol, token) in entry.tokens {
-                tokens.insert(symbol, token.address, token.decimals);
-            }
-            let network = Network {
-                name: name.clone(),
-                chain_id: entry.chain_id,
-                rpc_url: entry.rpc_url,
-                bundler_url: entry.bundler_url,
-                paymaster_url: entry.paymaster_url,
-                module: entry.module,
-                factory: entry.factory,
-                tokens,
-                addresses: entry.addresses,
+            let base = match all.remove(&name) {
+                Some(known) if name != DEVNET => known,
+                Some(_) => {
+                    return Err(Failure::bad_input(format!(
+                        "{}: `devnet` is built in and cannot be redefined",
+                        file.display()
+                    ))
+                    .with_hint("give the network another name"))
+                }
+                None => {
+                    let (Some(chain_id), Some(_)) = (entry.chain_id, &entry.rpc_url) else {
+                        return Err(Failure::bad_input(format!(
+                            "{}: network `{name}` needs chain_id and rpc_url (it is not one of the built-in \
+                             networks: {})",
+                            file.display(),
+                            PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                        )));
+                    };
+                    Network {
+                        name: name.clone(),
+                        chain_id,
+                        rpc_url: String::new(),
+                        bundler_url: None,
+                        paymaster_url: None,
+                        module: release::SESSION_KEY_VALIDATOR,
+                        factory: release::ACCOUNT_FACTORY,
+                        tokens: TokenTable::default(),
+                        addresses: BTreeMap::new(),
+                        explorer: None,
+                    }
+                }
             };
-            all.insert(name, network);
+            all.insert(name, entry.over(base));
         }
         let selected = flag.map(str::to_owned).or(config.default).unwrap_or_else(|| DEVNET.into());
         if !all.contains_key(&selected) {
@@ -195,6 +240,44 @@ impl Networks {
     }
 }
 
+impl NetworkEntry {
+    /// `base` with what this entry sets.
+    fn over(self, mut base: Network) -> Network {
+        base.chain_id = self.chain_id.unwrap_or(base.chain_id);
+        base.rpc_url = self.rpc_url.unwrap_or(base.rpc_url);
+        base.bundler_url = self.bundler_url.or(base.bundler_url);
+        base.paymaster_url = self.paymaster_url.or(base.paymaster_url);
+        base.module = self.module.unwrap_or(base.module);
+        base.factory = self.factory.unwrap_or(base.factory);
+        base.explorer = self.explorer.or(base.explorer);
+        for (symbol, token) in self.tokens {
+            base.tokens.insert(symbol, token.address, token.decimals);
+        }
+        base.addresses.extend(self.addresses);
+        base
+    }
+}
+
+/// A built-in public network: the release's module and bare factory, the canonical USDC; no URLs.
+fn from_preset(preset: &Preset) -> Network {
+    let mut tokens = TokenTable::default();
+    if let Some(usdc) = preset.usdc {
+        tokens.insert("USDC", usdc, 6);
+    }
+    Network {
+        name: preset.name.into(),
+        chain_id: preset.chain_id,
+        rpc_url: String::new(),
+        bundler_url: None,
+        paymaster_url: None,
+        module: release::SESSION_KEY_VALIDATOR,
+        factory: release::ACCOUNT_FACTORY,
+        tokens,
+        addresses: BTreeMap::new(),
+        explorer: Some(preset.explorer.into()),
+    }
+}
+
 fn unknown(name: &str, all: &BTreeMap<String, Network>, file: &Path) -> Failure {
     Failure::bad_input(format!(
         "unknown network `{name}`; known: {}",
@@ -220,12 +303,16 @@ fn devnet() -> Network {
         factory: d.factory_staker,
         tokens,
         addresses: d.named_contracts().into_iter().map(|(n, a)| (n.to_string(), a)).collect(),
+        explorer: None,
     }
 }
 
 impl Network {
     /// The RPC URL as output shows it (API keys in paths or queries elided).
     pub(crate) fn shown_rpc_url(&self) -> String {
+        if self.rpc_url.is_empty() {
+            return "none (set rpc_url)".into();
+        }
         leash_sdk::bundler::scrub_urls(&self.rpc_url)
     }
 
@@ -244,10 +331,21 @@ impl Network {
 
     /// A provider for the RPC URL; nothing is sent yet.
     pub(crate) fn provider(&self) -> Result<DynProvider> {
-        let url = self.rpc_url.parse().map_err(|e| {
+        Ok(ProviderBuilder::new().connect_http(self.rpc()?).erased())
+    }
+
+    /// The RPC URL, parsed; a network without one says where to set it.
+    pub(crate) fn rpc(&self) -> Result<alloy::transports::http::reqwest::Url> {
+        if self.rpc_url.is_empty() {
+            return Err(Failure::bad_input(format!("network `{}` has no rpc_url", self.name))
+                .with_hint(format!(
+                    "set rpc_url under [networks.{}] in networks.toml, or $LEASH_RPC_URL",
+                    self.name
+                )));
+        }
+        self.rpc_url.parse().map_err(|e| {
             Failure::bad_input(format!("network `{}`: rpc_url is not a URL: {e}", self.name))
-        })?;
-        Ok(ProviderBuilder::new().connect_http(url).erased())
+        })
     }
 
     /// Connects and checks that the node serves the configured chain.

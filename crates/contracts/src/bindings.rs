@@ -132,6 +132,15 @@ bind! {
         function getSenderAddress(bytes memory initCode) external;
         function balanceOf(address account) external view returns (uint256);
         function depositTo(address account) external payable;
+
+        struct DepositInfo {
+            uint256 deposit;
+            bool staked;
+            uint112 stake;
+            uint32 unstakeDelaySec;
+            uint48 withdrawTime;
+        }
+        function getDepositInfo(address account) external view returns (DepositInfo memory info);
     }
 }
 

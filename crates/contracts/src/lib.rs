@@ -24,6 +24,7 @@ use alloy::primitives::{address, Address, B256};
 
 pub mod bindings;
 mod encoding;
+pub mod release;
 
 pub use encoding::{
     ActionFlags, PeriodKind, RuleOp, SessionFlags, SignatureMode, SignerKind, StepKind,

@@ -2,6 +2,8 @@
 
 use std::{ffi::OsString, path::PathBuf, time::Duration};
 
+use alloy::primitives::Address;
+
 use crate::{devnet::Devnet, error::Result};
 
 /// anvil's default chain id, and the devnet's.
@@ -44,6 +46,8 @@ pub struct DevnetBuilder {
     pub(crate) args: Vec<OsString>,
     pub(crate) bare: bool,
     pub(crate) startup_timeout: Duration,
+    /// Who deploys the stack, from which nonce; `None`: the fixed devnet deployer from its current nonce.
+    pub(crate) deployer: Option<(Address, u64)>,
 }
 
 impl Default for DevnetBuilder {
@@ -59,6 +63,7 @@ impl Default for DevnetBuilder {
             // transactions take much longer on a machine busy compiling and running other devnets, and a slow
             // start is not a failure: the limit is there for a chain that never answers.
             startup_timeout: Duration::from_secs(120),
+            deployer: None,
         }
     }
 }
@@ -126,6 +131,15 @@ impl DevnetBuilder {
     /// Starts anvil alone: no EntryPoint, no contracts; [`Devnet::deployment`] is `None`.
     pub fn bare(mut self) -> Self {
         self.bare = true;
+        self
+    }
+
+    /// Deploys the stack from `address` (impersonated), starting at `nonce`, instead of the fixed devnet
+    /// deployer. The release's contracts (module, factory, account implementation) land at their addresses
+    /// whoever deploys them; the devnet's own contracts (tokens, protocols) and the factory front (owned by the
+    /// deployer) move with the deployer and its nonce, and [`crate::Deployment::fresh`] no longer finds them.
+    pub fn deployer(mut self, address: Address, nonce: u64) -> Self {
+        self.deployer = Some((address, nonce));
         self
     }
 

@@ -28,6 +28,7 @@ use leash_contracts::{
         DevCollection, DevPaymaster, DevToken, DevUsdc, DexRouter, EntryPoint, GameItems,
         LeashAccountFactory, LeashFactoryStaker, SessionKeyValidator, YieldVault,
     },
+    release::{self, ReleaseContract},
     CREATE2_DEPLOYER, ENTRYPOINT_V07, ENTRYPOINT_V07_SALT,
 };
 use serde::{Deserialize, Serialize};
@@ -145,16 +146,17 @@ impl Deployment {
     /// use this to find the contracts of a running `leash devnet` without asking it.
     pub fn fresh(chain_id: u64) -> Self {
         // Nonce 0 deploys the EntryPoint through the CREATE2 proxy; the creations start at nonce 1.
-        Self::layout(chain_id, 1)
+        Self::layout(chain_id, deployer(), 1)
     }
 
     /// The addresses when the deployer's first creation has nonce `first_create`. New contracts are created
     /// after the ones before them, so that the addresses tools have kept stay where they were.
-    fn layout(chain_id: u64, first_create: u64) -> Self {
-        let from = deployer();
+    fn layout(chain_id: u64, from: Address, first_create: u64) -> Self {
         let at = |i: u64| from.create(first_create + i);
-        let (validator, factory, usdc, weth, game_items, router, vault, paymaster, staker, dai) =
-            (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9));
+        // Nonces 0, 1 and 8 deploy the release's contracts through the CREATE2 proxy (their addresses are the
+        // release's); the other contracts keep the addresses of the deployer's nonces.
+        let (usdc, weth, game_items, router, vault, paymaster, dai) =
+            (at(2), at(3), at(4), at(5), at(6), at(7), at(9));
         let token = |address, name: &str, decimals| Token { address, name: name.into(), decimals };
         let tokens = BTreeMap::from([
             ("USDC".to_string(), token(usdc, "USD Coin (devnet)", 6)),
@@ -168,12 +170,10 @@ impl Deployment {
             chain_id,
             deployer: from,
             entry_point: ENTRYPOINT_V07,
-            session_key_validator: validator,
-            account_factory: factory,
-            factory_staker: staker,
-            // A contract's nonce starts at 1 (EIP-161): the factory's constructor creates the implementation
-            // there.
-            account_implementation: factory.create(1),
+            session_key_validator: release::SESSION_KEY_VALIDATOR,
+            account_factory: release::ACCOUNT_FACTORY,
+            factory_staker: release::factory_front(from).address,
+            account_implementation: release::ACCOUNT_IMPLEMENTATION,
             usdc,
             weth,
             dai,
@@ -247,30 +247,49 @@ pub(crate) struct Step {
     /// The address a creation must produce; `None` for calls.
     creates: Option<Address>,
     tx: TransactionRequest,
+    /// A release contract created through the CREATE2 proxy: its address must then hold its code.
+    release: Option<ReleaseContract>,
 }
 
 impl Step {
     /// Creates `contract` from `code` (creation code and constructor arguments), which must land at `address`.
     pub(crate) fn create(contract: &'static str, address: Address, code: Vec<u8>) -> Self {
         let tx = TransactionRequest::default().with_deploy_code(code).with_gas_limit(CREATE_GAS);
-        Self { contract, creates: Some(address), tx }
+        Self { contract, creates: Some(address), tx, release: None }
+    }
+
+    /// Creates a contract of the release through the CREATE2 proxy, as `leash deploy` does on any chain; the
+    /// code found at its address afterwards is checked against the release's.
+    pub(crate) fn release(contract: &ReleaseContract) -> Self {
+        let tx = TransactionRequest::default()
+            .with_to(CREATE2_DEPLOYER)
+            .with_input(contract.deployment_input())
+            .with_gas_limit(CREATE_GAS);
+        Self { contract: contract.name, creates: None, tx, release: Some(contract.clone()) }
     }
 
     /// Calls `to` with `input` and at most `gas`.
     pub(crate) fn call(contract: &'static str, to: Address, input: Vec<u8>, gas: u64) -> Self {
         let tx = TransactionRequest::default().with_to(to).with_input(input).with_gas_limit(gas);
-        Self { contract, creates: None, tx }
+        Self { contract, creates: None, tx, release: None }
     }
 }
 
-/// Deploys the stack from [`deployer`] and returns where everything is. Leaves the deployer impersonated and
-/// funded with [`DEPLOYER_BALANCE`], for the helpers.
+/// Deploys the stack from [`deployer`] (or `from`: an address and the nonce to start at) and returns where
+/// everything is. Leaves the deployer impersonated and funded with [`DEPLOYER_BALANCE`], for the helpers.
 pub(crate) async fn deploy(
     provider: &DynProvider,
     chain_id: u64,
     timeout: Duration,
+    from: Option<(Address, u64)>,
 ) -> Result<Deployment> {
-    let from = deployer();
+    let (from, start_nonce) = from.map_or((deployer(), None), |(a, n)| (a, Some(n)));
+    if let Some(nonce) = start_nonce {
+        provider
+            .raw_request::<_, ()>("anvil_setNonce".into(), (from, U256::from(nonce)))
+            .await
+            .map_err(DevnetError::rpc("anvil_setNonce"))?;
+    }
     let ((), (), nonce, fees, entry_point_code, create2_code, permit2_code) = tokio::try_join!(
         async {
             provider
@@ -341,6 +360,7 @@ pub(crate) async fn deploy(
         steps.push(Step {
             contract: "EntryPoint",
             creates: None,
+            release: None,
             tx: TransactionRequest::default()
                 .with_to(CREATE2_DEPLOYER)
                 .with_input(input)
@@ -350,10 +370,8 @@ pub(crate) async fn deploy(
 
     // Creations take the deployer's nonces in order, so every address is known before anything is sent.
     let first_create = nonce + steps.len() as u64;
-    let layout = Deployment::layout(chain_id, first_create);
+    let layout = Deployment::layout(chain_id, from, first_create);
     let Deployment {
-        session_key_validator: validator,
-        account_factory: factory,
         usdc,
         weth,
         dai,
@@ -379,10 +397,11 @@ pub(crate) async fn deploy(
         symbol_: "yUSDC".into(),
     };
     let paymaster_args = DevPaymaster::constructorCall { entryPoint_: ENTRYPOINT_V07 };
-    let staker_args = LeashFactoryStaker::constructorCall { initialOwner: from, factory_: factory };
-    let creations: [(&'static str, Address, Vec<u8>); 10] = [
-        ("SessionKeyValidator", validator, SessionKeyValidator::BYTECODE.to_vec()),
-        ("LeashAccountFactory", factory, LeashAccountFactory::BYTECODE.to_vec()),
+    let [implementation, module, factory] = release::contracts();
+    let front = release::factory_front(from);
+    steps.push(Step::release(&module));
+    steps.push(Step::release(&factory));
+    let creations: [(&'static str, Address, Vec<u8>); 6] = [
         ("DevUsdc USDC", usdc, DevUsdc::BYTECODE.to_vec()),
         ("DevToken WETH", weth, token("Wrapped Ether (devnet)", "WETH", 18)),
         ("GameItems", game_items, GameItems::BYTECODE.to_vec()),
@@ -393,16 +412,12 @@ pub(crate) async fn deploy(
             paymaster,
             [&DevPaymaster::BYTECODE[..], &paymaster_args.abi_encode()].concat(),
         ),
-        (
-            "LeashFactoryStaker",
-            staker,
-            [&LeashFactoryStaker::BYTECODE[..], &staker_args.abi_encode()].concat(),
-        ),
-        ("DevToken DAI", dai, token("Dai Stablecoin (devnet)", "DAI", 18)),
     ];
     for (contract, address, code) in creations {
         steps.push(Step::create(contract, address, code));
     }
+    steps.push(Step::release(&implementation));
+    steps.push(Step::create("DevToken DAI", dai, token("Dai Stablecoin (devnet)", "DAI", 18)));
     steps.extend(uniswap.creations(from, weth));
     // Seaport and Aave come after Uniswap, so everything created before keeps its address.
     let seaport_args =
@@ -453,6 +468,7 @@ pub(crate) async fn deploy(
     steps.push(Step {
         contract: "EntryPoint (paymaster deposit)",
         creates: None,
+        release: None,
         tx: TransactionRequest::default()
             .with_to(ENTRYPOINT_V07)
             .with_input(EntryPoint::depositToCall { account: paymaster }.abi_encode())
@@ -460,11 +476,13 @@ pub(crate) async fn deploy(
             .with_gas_limit(CALL_GAS),
     });
 
-    // The factory's front stakes, as a factory must on a public mempool for a first operation that also writes
+    // The factory's front (owned by the deployer) stakes, as a factory must on a public mempool for a first operation that also writes
     // the new account's records elsewhere (a session granted on first use).
+    steps.push(Step::release(&front));
     steps.push(Step {
         contract: "LeashFactoryStaker (stake)",
         creates: None,
+        release: None,
         tx: TransactionRequest::default()
             .with_to(staker)
             .with_input(
@@ -537,6 +555,20 @@ async fn check(provider: &DynProvider, step: &Step, hash: TxHash, deadline: Inst
             receipt.gas_used,
             step.tx.gas.unwrap_or_default()
         )));
+    }
+    if let Some(contract) = &step.release {
+        let code = provider
+            .get_code_at(contract.address)
+            .await
+            .map_err(DevnetError::rpc("eth_getCode"))?;
+        if !contract.is_runtime_code(&code) {
+            return Err(fail(format!(
+                "the code at {} is not the release's {} ({} bytes)",
+                contract.address,
+                contract.name,
+                code.len()
+            )));
+        }
     }
     if let Some(expected) = step.creates {
         if receipt.contract_address != Some(expected) {

@@ -122,7 +122,7 @@ impl Devnet {
             None
         } else {
             let left = deadline.saturating_duration_since(Instant::now());
-            Some(deploy::deploy(&deployer_provider, chain_id, left).await?)
+            Some(deploy::deploy(&deployer_provider, chain_id, left, config.deployer).await?)
         };
 
         match config.mining {
@@ -287,7 +287,8 @@ impl Devnet {
     /// [`Mining::Manual`]); a revert is an error.
     async fn send_from_deployer(&self, action: &'static str, tx: TransactionRequest) -> Result<()> {
         let _one_at_a_time = self.deployer_lock.lock().await;
-        let tx = tx.with_from(deploy::deployer());
+        let from = self.deployment.as_ref().map_or_else(deploy::deployer, |d| d.deployer);
+        let tx = tx.with_from(from);
         let pending = self
             .deployer_provider
             .send_transaction(tx)

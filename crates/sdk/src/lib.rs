@@ -81,6 +81,8 @@ pub mod lanes;
 pub mod owner;
 pub mod paymaster;
 pub mod payment;
+pub mod presets;
+pub mod release;
 pub mod report;
 pub mod signer;
 pub mod submit;

@@ -6,15 +6,20 @@ mod common;
 
 use alloy::{
     primitives::{address, aliases::U96, keccak256, Address, Bytes, B256, U256},
+    providers::Provider,
     sol_types::SolValue,
 };
 use common::{transfer, usdc, Stack};
-use leash_contracts::bindings::{EntryPoint, LeashAccount, SessionKeyValidator};
+use leash_contracts::{
+    bindings::{EntryPoint, LeashAccount, SessionKeyValidator},
+    release,
+};
 use leash_core::{
     calls_hash, grant_digest, grant_root_digest, message_digest, use_digest, Action, ArgRule,
-    Condition, GrantTarget, Period, PublicKey, Session, SessionPolicy, SessionState, Timestamp,
-    TypedDataRequest, TypedDataScope,
+    CallScope, Condition, GrantTarget, Period, PublicKey, Session, SessionPolicy, SessionState,
+    Target, Timestamp, TypedDataRequest, TypedDataScope,
 };
+use leash_devnet::Devnet;
 use leash_sdk::{
     lanes::Lane,
     signer::{P256Signer, SessionSigner, WebAuthnSigner},
@@ -276,7 +281,37 @@ async fn lazy_grant_installs_the_session_with_its_first_operation() {
 #[tokio::test]
 async fn one_owner_signature_grants_on_two_chains_and_never_crosses_them() {
     let devnet_a = common::devnet(31_337).await;
-    let devnet_b = common::devnet(31_338).await;
+    // Chain B's stack is deployed by another address from another nonce: the release's contracts land where
+    // they did on chain A all the same (the CREATE2 deployment proxy, the release's salt and init code).
+    let devnet_b = Devnet::builder()
+        .chain_id(31_338)
+        .arg("--timestamp")
+        .arg(common::GENESIS.to_string())
+        .deployer(address!("00000000000000000000000000000000000b0b0b"), 41)
+        .start()
+        .await
+        .expect("devnet starts");
+    let (da, db) = (devnet_a.deployment().unwrap().clone(), devnet_b.deployment().unwrap().clone());
+    assert_ne!(da.deployer, db.deployer);
+    assert_ne!(da.usdc, db.usdc, "the devnet's own contracts follow the deployer's nonces");
+    for (name, on_a, on_b, published) in [
+        (
+            "module",
+            da.session_key_validator,
+            db.session_key_validator,
+            release::SESSION_KEY_VALIDATOR,
+        ),
+        ("factory", da.account_factory, db.account_factory, release::ACCOUNT_FACTORY),
+        (
+            "implementation",
+            da.account_implementation,
+            db.account_implementation,
+            release::ACCOUNT_IMPLEMENTATION,
+        ),
+    ] {
+        assert_eq!(on_a, on_b, "the {name} has one address on both chains");
+        assert_eq!(on_a, published, "the {name} is at the release's address");
+    }
     let a = Stack::start_with(devnet_a, B256::ZERO).await;
     let b = Stack::start_with(devnet_b, B256::ZERO).await;
     assert_eq!(
@@ -284,7 +319,19 @@ async fn one_owner_signature_grants_on_two_chains_and_never_crosses_them() {
         "same owner and salt give the same account on both chains"
     );
 
-    let policy = pay_merchant_policy(&a, 100);
+    // A native payment to the merchant: its target is the same address on both chains (the devnets' tokens are
+    // not, their deployers differ).
+    let policy = SessionPolicy::builder()
+        .name("tip the merchant")
+        .valid_until(Timestamp::parse("2030-01-01T00:00:00Z").unwrap())
+        .action(
+            Action::new(Target::Contract(MERCHANT), CallScope::NativeTransfer)
+                .with_max_value_per_call(10u128.pow(16)),
+        )
+        .build()
+        .unwrap();
+    let tip =
+        leash_core::Call { target: MERCHANT, value: U256::from(10u64.pow(15)), data: Bytes::new() };
     let signer: Arc<dyn SessionSigner> = Arc::new(leash_sdk::signer::EcdsaSigner::random());
     let session =
         Session { key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() }, policy };
@@ -310,10 +357,8 @@ async fn one_owner_signature_grants_on_two_chains_and_never_crosses_them() {
     .lazy_grant(approval.proof_for(b.chain.chain_id).unwrap())
     .build()
     .unwrap();
-    let error = crossed
-        .send_unchecked(&[transfer(a.usdc(), MERCHANT, usdc(1))], Lane::from(0))
-        .await
-        .unwrap_err();
+    let error =
+        crossed.send_unchecked(std::slice::from_ref(&tip), Lane::from(0)).await.unwrap_err();
     assert_eq!(rule_of(&error), "InvalidGrantSignature");
 
     for stack in [&a, &b] {
@@ -327,10 +372,11 @@ async fn one_owner_signature_grants_on_two_chains_and_never_crosses_them() {
         .lazy_grant(approval.proof_for(stack.chain.chain_id).unwrap())
         .build()
         .unwrap();
-        let sent =
-            agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(25))], Lane::from(0)).await.unwrap();
+        let before = stack.chain.provider.get_balance(MERCHANT).await.unwrap();
+        let sent = agent.send(std::slice::from_ref(&tip), Lane::from(0)).await.unwrap();
         assert!(sent.granted && sent.outcome.success);
-        assert_eq!(stack.usdc_balance(MERCHANT).await, usdc(25));
+        let after = stack.chain.provider.get_balance(MERCHANT).await.unwrap();
+        assert_eq!(after - before, tip.value);
     }
 }
 
