@@ -92,20 +92,21 @@ pub(crate) async fn run(args: Args, home: &Home, network: &Network, out: &Out) -
 pub(crate) async fn check(args: CheckArgs, network: &Network, out: &Out) -> Result<()> {
     network.connect().await?;
     let status = release::check(&network.provider()?, args.front_owner).await?;
-    out.show(json!({ "network": network.name, "status": status }), || {
-        print_status(network, &status)
+    let complete = status.complete();
+    out.show(json!({ "network": network.name, "status": status, "complete": complete }), || {
+        print_status(network, &status);
+        if !complete {
+            println!(
+                "not complete: deploy what is missing with `leash deploy --network {} --from KEY`",
+                network.name
+            );
+        }
     });
-    if status.complete() {
-        return Ok(());
+    if complete {
+        Ok(())
+    } else {
+        Err(crate::failure::already_shown(Kind::Failed))
     }
-    Err(Failure::new(
-        Kind::Failed,
-        format!("the release is not complete on `{}` (chain {})", network.name, status.chain_id),
-    )
-    .with_hint(format!(
-        "deploy what is missing with `leash deploy --network {} --from KEY`",
-        network.name
-    )))
 }
 
 fn print_status(network: &Network, status: &ReleaseStatus) {

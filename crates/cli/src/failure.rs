@@ -6,6 +6,17 @@ use std::process::ExitCode;
 
 pub(crate) type Result<T, E = Failure> = std::result::Result<T, E>;
 
+/// A failure whose output the command has already shown (a check that found something missing prints what it
+/// found, as JSON or for people): it only sets the exit code.
+pub(crate) fn already_shown(kind: Kind) -> Failure {
+    Failure::new(kind, String::new())
+}
+
+/// Whether `failure` is one of [`already_shown`]'s.
+pub(crate) fn is_already_shown(failure: &Failure) -> bool {
+    failure.message.is_empty()
+}
+
 /// How a failure ends the process.
 pub(crate) trait Exit {
     /// The process's exit code: 1 failed, 2 bad input, 3 policy, 4 network.

@@ -182,6 +182,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
+            if failure::is_already_shown(&failure) {
+                return failure.exit_code();
+            }
             if out.json {
                 println!("{}", serde_json::to_string_pretty(&failure.to_json()).expect("JSON"));
             } else {
@@ -310,6 +313,9 @@ async fn network_command(
                 );
                 if let Some(url) = network.shown_paymaster_url() {
                     println!("  paymaster  {url}");
+                }
+                if let Some(explorer) = &network.explorer {
+                    println!("  explorer   {explorer}");
                 }
                 println!("  module     {}", network.module);
                 println!("  factory    {}", network.factory);

@@ -692,8 +692,34 @@ tokens = {{ CASH = {{ address = "{}", decimals = 6 }} }}
         .json();
     let names: Vec<&str> =
         listed.as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["devnet", "local"]);
-    assert_eq!(listed[1]["selected"], true);
+    // The devnet and the public networks are built in, beside the file's.
+    assert_eq!(
+        names,
+        [
+            "arbitrum",
+            "arbitrum-sepolia",
+            "base",
+            "base-sepolia",
+            "devnet",
+            "ethereum",
+            "local",
+            "optimism",
+            "optimism-sepolia",
+            "sepolia"
+        ]
+    );
+    let selected: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["selected"] == true)
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(selected, ["local"]);
+    let base = listed.as_array().unwrap().iter().find(|n| n["name"] == "base").unwrap();
+    assert_eq!(base["chainId"], 8453);
+    assert_eq!(base["explorer"], "https://basescan.org");
+    assert_eq!(base["tokens"]["USDC"]["address"], "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913");
     // The configured network works without any override, with its own token table.
     let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", "")];
     cli.run_with(&["keystore", "create", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)])
@@ -1222,14 +1248,19 @@ async fn every_commands_json_matches_the_committed_schema() {
     assert_eq!(unknown.code, 2);
     json("error", Run { code: 0, ..unknown });
 
-    // Every command the schema defines was run (`session-send-interrupted` has its own test).
+    // Every command the schema defines was run (`session-send-interrupted`, `deploy` and `network-check` have
+    // their own tests).
     let schema: Value =
         serde_json::from_str(include_str!("../../../docs/schemas/cli.json")).unwrap();
     let defined: std::collections::BTreeSet<String> = schema["$defs"]
         .as_object()
         .unwrap()
         .keys()
-        .filter(|name| name.contains('-') && *name != "session-send-interrupted")
+        .filter(|name| {
+            name.contains('-')
+                && !["session-send-interrupted", "network-check", "release-status"]
+                    .contains(&name.as_str())
+        })
         .cloned()
         .chain(["error".to_owned()])
         .collect();

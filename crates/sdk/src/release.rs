@@ -52,7 +52,8 @@ pub struct ContractStatus {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stake {
-    /// Wei staked.
+    /// Wei staked (a decimal string in JSON).
+    #[serde(serialize_with = "decimal")]
     pub amount: U256,
     /// Seconds the stake stays locked once unlocked.
     pub unstake_delay: u32,
@@ -235,6 +236,13 @@ pub async fn deploy(
         }
     }
     Ok(sent)
+}
+
+fn decimal<S: serde::Serializer>(
+    value: &U256,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&value.to_string())
 }
 
 fn presence(contract: &ReleaseContract, code: &Bytes) -> Presence {
