@@ -13,7 +13,14 @@ import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155
 import {ERC7739} from "@openzeppelin/contracts/utils/cryptography/signers/draft-ERC7739.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {AbstractSigner} from "@openzeppelin/contracts/utils/cryptography/signers/AbstractSigner.sol";
-import {IERC7579Validator, MODULE_TYPE_VALIDATOR} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
+import {
+    IERC7579Module,
+    IERC7579Validator,
+    MODULE_TYPE_VALIDATOR,
+    MODULE_TYPE_EXECUTOR,
+    MODULE_TYPE_FALLBACK
+} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
+import {ERC7579Utils} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {ILeashAccount} from "./interfaces/ILeashAccount.sol";
 
 /// @title LeashAccount
@@ -34,6 +41,11 @@ import {ILeashAccount} from "./interfaces/ILeashAccount.sol";
 /// The owner can be changed ({setOwner}) and the account upgraded (UUPS, {upgradeToAndCall}), both only by the
 /// account itself acting for its owner: an operation the owner signed, never one a module validated, so no
 /// session can take the account over through them.
+///
+/// An EOA can also be the account (EIP-7702): it delegates to this implementation and its own key is the owner,
+/// always; nothing in its storage can name another. {initializeEoa}, which only the EOA itself can call, installs
+/// its modules under a fresh storage epoch, so modules that an earlier delegation left in the EOA's storage
+/// (this one's or another contract's) count for nothing.
 contract LeashAccount is
     ILeashAccount,
     AccountERC7579,
@@ -50,10 +62,27 @@ contract LeashAccount is
     /// @notice The ERC-1271 "valid signature" magic value.
     bytes4 internal constant ERC1271_MAGIC = IERC1271.isValidSignature.selector;
 
-    /// @dev Live installations per module address, over every module type. Kept by the account so that
-    /// "is this address one of my modules" is one storage read of the account's own storage (ERC-7562 allows
-    /// it during validation), whatever the module's type.
-    mapping(address module => uint256) private _installations;
+    /// @dev The account's modules, kept here rather than in OpenZeppelin's sets (whose sequential slots an EOA's
+    /// earlier delegation may have filled with anything): per storage epoch, always 0 for a proxy, fresh at each
+    /// {initializeEoa} for a delegated EOA, so nothing installed before it counts.
+    /// @custom:storage-location erc7201:leash.account.modules
+    struct Modules {
+        uint256 epoch;
+        mapping(uint256 epoch => Registry) registries;
+    }
+
+    /// @dev One epoch's modules. `installations` counts live installations per address over every type, so that
+    /// "is this address one of my modules" is one read of the account's own storage (ERC-7562 allows it during
+    /// validation), whatever the module's type.
+    struct Registry {
+        mapping(address module => bool) validators;
+        mapping(address module => bool) executors;
+        mapping(bytes4 selector => address) fallbacks;
+        mapping(address module => uint256) installations;
+    }
+
+    /// @dev keccak256(abi.encode(uint256(keccak256("leash.account.modules")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant MODULES_SLOT = 0x22caba8b7ac599c376a1c63176e75901465f90f9e72337d8ba82bafff1241900;
 
     /// @dev The implementation keeps no owner: it is locked at construction.
     constructor() SignerECDSA(address(0)) EIP712("LeashAccount", "1") {
@@ -68,6 +97,9 @@ contract LeashAccount is
         external
         initializer
     {
+        // On a delegated EOA anyone could call this first and install their own module: such an account is set
+        // up by {initializeEoa}, which only the EOA calls.
+        require(!_isDelegatedEoa(), UseInitializeEoa());
         require(accountOwner != address(0), InvalidOwner());
         require(validators.length == validatorData.length, InvalidOwner());
         _setSigner(accountOwner);
@@ -76,8 +108,45 @@ contract LeashAccount is
         }
     }
 
+    /// @notice Sets up an EOA that delegates to this implementation (EIP-7702): starts a fresh storage epoch, so
+    /// that no module an earlier delegation left in the EOA's storage counts, and installs `validators`. Only the
+    /// EOA itself may call it: its own transaction (the type-4 transaction that delegates, calling itself), or an
+    /// operation its key signed. Calling it again uninstalls every module at once (a new epoch).
+    /// @param validators Validator modules to install (may be empty). Each is uninstalled first, so that it
+    /// forgets what it kept for this address under an earlier delegation (leash's revokes every session).
+    /// @param validatorData Their `onInstall` data, in the same order.
+    function initializeEoa(address[] calldata validators, bytes[] calldata validatorData) external {
+        require(_isDelegatedEoa(), NotADelegatedEoa());
+        require(msg.sender == address(this), AccountUnauthorized(msg.sender));
+        require(validators.length == validatorData.length, InvalidOwner());
+        Modules storage modules = _modules();
+        // Unpredictable before this block: an earlier delegation cannot have prepared entries for it.
+        uint256 epoch = uint256(keccak256(abi.encode(modules.epoch, blockhash(block.number - 1), address(this))));
+        modules.epoch = epoch;
+        for (uint256 i = 0; i < validators.length; ++i) {
+            // The module forgets what it kept for this address under an earlier delegation (leash's module
+            // revokes every session); a module that keeps nothing may refuse.
+            try IERC7579Module(validators[i]).onUninstall("") {} catch {}
+            _installModule(MODULE_TYPE_VALIDATOR, validators[i], validatorData[i]);
+        }
+        emit EoaInitialized(epoch);
+    }
+
     /// @notice The zero address was given as owner, or the module lists do not match.
     error InvalidOwner();
+
+    /// @notice {initialize} was called on a delegated EOA; it is set up with {initializeEoa}.
+    error UseInitializeEoa();
+
+    /// @notice {initializeEoa} was called on an account that is not a delegated EOA.
+    error NotADelegatedEoa();
+
+    /// @notice A delegated EOA's owner is the EOA's own key, which cannot be changed, and its code is its
+    /// delegation, changed by a new authorisation, not by an upgrade.
+    error DelegatedEoa();
+
+    /// @notice A delegated EOA started a fresh storage epoch: every earlier module installation is forgotten.
+    event EoaInitialized(uint256 epoch);
 
     /// @notice The account's owner changed: `newOwner` signs for it from now on, `previousOwner` no longer does.
     event OwnerChanged(address indexed previousOwner, address indexed newOwner);
@@ -100,9 +169,32 @@ contract LeashAccount is
         return ENTRYPOINT_V07;
     }
 
-    /// @notice The account's ECDSA owner.
+    /// @notice The account's ECDSA owner: the EOA itself when it is a delegated EOA.
     function owner() external view returns (address) {
         return signer();
+    }
+
+    /// @notice The ECDSA key that signs for the account: a delegated EOA's own address whatever its storage
+    /// holds, else the owner set at creation or by {setOwner}.
+    function signer() public view override returns (address) {
+        return _isDelegatedEoa() ? address(this) : super.signer();
+    }
+
+    /// @notice ERC-7579: whether `module` is installed as a module of that type (on a delegated EOA: since
+    /// its latest {initializeEoa}).
+    function isModuleInstalled(uint256 moduleTypeId, address module, bytes calldata additionalContext)
+        public
+        view
+        override
+        returns (bool)
+    {
+        Registry storage registry = _registry();
+        if (moduleTypeId == MODULE_TYPE_VALIDATOR) return registry.validators[module];
+        if (moduleTypeId == MODULE_TYPE_EXECUTOR) return registry.executors[module];
+        if (moduleTypeId == MODULE_TYPE_FALLBACK) {
+            return additionalContext.length > 3 && registry.fallbacks[bytes4(additionalContext[0:4])] == module;
+        }
+        return false;
     }
 
     /// @notice Hands the account to `newOwner`: from now on only its signature validates owner operations,
@@ -111,6 +203,7 @@ contract LeashAccount is
     /// @param newOwner The new ECDSA owner; not the zero address.
     function setOwner(address newOwner) external {
         _checkOwnerOperation();
+        require(!_isDelegatedEoa(), DelegatedEoa());
         require(newOwner != address(0), InvalidOwner());
         emit OwnerChanged(signer(), newOwner);
         _setSigner(newOwner);
@@ -121,6 +214,30 @@ contract LeashAccount is
     /// and the sessions they keep carry over.
     function _authorizeUpgrade(address) internal view override {
         _checkOwnerOperation();
+        require(!_isDelegatedEoa(), DelegatedEoa());
+    }
+
+    /// @dev Whether this code runs for an EOA that delegates to it (EIP-7702): its code is then the 23-byte
+    /// delegation designator. A proxy's code is longer, and empty while the factory creates it.
+    function _isDelegatedEoa() private view returns (bool) {
+        return address(this).code.length == 23;
+    }
+
+    function _modules() private pure returns (Modules storage modules) {
+        assembly ("memory-safe") {
+            modules.slot := MODULES_SLOT
+        }
+    }
+
+    /// @dev The modules of the current storage epoch: 0 for a proxy (read without touching the epoch), the
+    /// latest {initializeEoa}'s for a delegated EOA.
+    function _registry() private view returns (Registry storage) {
+        Modules storage modules = _modules();
+        return modules.registries[_isDelegatedEoa() ? modules.epoch : 0];
+    }
+
+    function _fallbackHandler(bytes4 selector) internal view override returns (address) {
+        return _registry().fallbacks[selector];
     }
 
     /// @dev The account calling itself (an `execute` the owner signed; sessions may never target the account)
@@ -166,7 +283,7 @@ contract LeashAccount is
 
     /// @inheritdoc ILeashAccount
     function isModule(address module) external view returns (bool) {
-        return _installations[module] != 0;
+        return _registry().installations[module] != 0;
     }
 
     /// @inheritdoc ILeashAccount
@@ -189,6 +306,7 @@ contract LeashAccount is
         return super._validateUserOp(userOp, userOpHash, signature);
     }
 
+    /// @dev OpenZeppelin's checks and events, over this account's own registry (see {Modules}).
     function _installModule(uint256 moduleTypeId, address module, bytes memory initData) internal override {
         bytes32 slot = MODULE_OPERATION_PENDING;
         uint256 pending;
@@ -196,13 +314,51 @@ contract LeashAccount is
             pending := tload(slot)
         }
         require(pending == 0, InstallAlongsideModuleOperation(module));
-        ++_installations[module];
-        super._installModule(moduleTypeId, module, initData);
+        require(supportsModule(moduleTypeId), ERC7579Utils.ERC7579UnsupportedModuleType(moduleTypeId));
+        require(
+            IERC7579Module(module).isModuleType(moduleTypeId),
+            ERC7579Utils.ERC7579MismatchedModuleTypeId(moduleTypeId, module)
+        );
+        Registry storage registry = _registry();
+        bool added;
+        if (moduleTypeId == MODULE_TYPE_VALIDATOR) {
+            added = !registry.validators[module];
+            registry.validators[module] = true;
+        } else if (moduleTypeId == MODULE_TYPE_EXECUTOR) {
+            added = !registry.executors[module];
+            registry.executors[module] = true;
+        } else {
+            bytes4 selector;
+            (selector, initData) = _decodeFallbackData(initData);
+            added = registry.fallbacks[selector] == address(0);
+            registry.fallbacks[selector] = module;
+        }
+        require(added, ERC7579Utils.ERC7579AlreadyInstalledModule(moduleTypeId, module));
+        ++registry.installations[module];
+        IERC7579Module(module).onInstall(initData);
+        emit ModuleInstalled(moduleTypeId, module);
     }
 
     function _uninstallModule(uint256 moduleTypeId, address module, bytes memory deInitData) internal override {
-        --_installations[module];
-        super._uninstallModule(moduleTypeId, module, deInitData);
+        require(supportsModule(moduleTypeId), ERC7579Utils.ERC7579UnsupportedModuleType(moduleTypeId));
+        Registry storage registry = _registry();
+        bool removed;
+        if (moduleTypeId == MODULE_TYPE_VALIDATOR) {
+            removed = registry.validators[module];
+            delete registry.validators[module];
+        } else if (moduleTypeId == MODULE_TYPE_EXECUTOR) {
+            removed = registry.executors[module];
+            delete registry.executors[module];
+        } else {
+            bytes4 selector;
+            (selector, deInitData) = _decodeFallbackData(deInitData);
+            removed = module != address(0) && registry.fallbacks[selector] == module;
+            delete registry.fallbacks[selector];
+        }
+        require(removed, ERC7579Utils.ERC7579UninstalledModule(moduleTypeId, module));
+        --registry.installations[module];
+        IERC7579Module(module).onUninstall(deInitData);
+        emit ModuleUninstalled(moduleTypeId, module);
     }
 
     /// @dev The owner's ECDSA signature; `AccountERC7579` alone would refuse every non-module signature.

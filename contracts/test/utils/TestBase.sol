@@ -26,6 +26,7 @@ interface Vm {
     function chainId(uint256 newChainId) external;
     function deal(address account, uint256 balance) external;
     function etch(address target, bytes calldata code) external;
+    function store(address target, bytes32 slot, bytes32 value) external;
     function prank(address sender) external;
     function addr(uint256 privateKey) external pure returns (address);
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);

@@ -28,10 +28,10 @@ pub const SALT: B256 = b256!("6c656173680000000000000000000000000000000000000000
 pub const SESSION_KEY_VALIDATOR: Address = address!("b84f81cb46c21f6ca813f5544dfe5c3ca9ce7ac1");
 
 /// The account implementation ([`LeashAccount`]) every account proxy of this release points to.
-pub const ACCOUNT_IMPLEMENTATION: Address = address!("b748674c0ce826324a319809661e7d9fd30a628f");
+pub const ACCOUNT_IMPLEMENTATION: Address = address!("b94e96bd62e5faec7cba63cf534900df12877071");
 
 /// The account factory ([`LeashAccountFactory`]) of this release: ownerless, storage-free.
-pub const ACCOUNT_FACTORY: Address = address!("e16765a58b83326d2fe51b2936c54b722e24ff83");
+pub const ACCOUNT_FACTORY: Address = address!("b02c0fdb81184bc78d89ff54f6209289f7cd7592");
 
 /// One contract of the release: what to send the deployment proxy and where it lands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,9 +150,12 @@ mod tests {
     #[test]
     fn the_release_addresses_are_the_published_constants() {
         let [implementation, module, factory] = contracts();
-        assert_eq!(implementation.address, ACCOUNT_IMPLEMENTATION, "LeashAccount");
-        assert_eq!(module.address, SESSION_KEY_VALIDATOR, "SessionKeyValidator");
-        assert_eq!(factory.address, ACCOUNT_FACTORY, "LeashAccountFactory");
+        assert_eq!(
+            [implementation.address, module.address, factory.address],
+            [ACCOUNT_IMPLEMENTATION, SESSION_KEY_VALIDATOR, ACCOUNT_FACTORY],
+            "[LeashAccount, SessionKeyValidator, LeashAccountFactory]: update the constants and \
+             docs/deployment.md"
+        );
     }
 
     #[test]
