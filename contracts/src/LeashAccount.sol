@@ -45,7 +45,9 @@ import {ILeashAccount} from "./interfaces/ILeashAccount.sol";
 /// An EOA can also be the account (EIP-7702): it delegates to this implementation and its own key is the owner,
 /// always; nothing in its storage can name another. {initializeEoa}, which only the EOA itself can call, installs
 /// its modules under a fresh storage epoch, so modules that an earlier delegation left in the EOA's storage
-/// (this one's or another contract's) count for nothing.
+/// (this one's or another contract's) count for nothing. One limit: the epoch is unpredictable only from
+/// before its block, so a delegation able to write the EOA's storage in the same block, before the switch, could
+/// prepare entries for it; leaving such a delegation, initialise again in a later block (the SDK does).
 contract LeashAccount is
     ILeashAccount,
     AccountERC7579,
@@ -112,8 +114,7 @@ contract LeashAccount is
     /// that no module an earlier delegation left in the EOA's storage counts, and installs `validators`. Only the
     /// EOA itself may call it: its own transaction (the type-4 transaction that delegates, calling itself), or an
     /// operation its key signed. Calling it again uninstalls every module at once (a new epoch).
-    /// @param validators Validator modules to install (may be empty). Each is uninstalled first, so that it
-    /// forgets what it kept for this address under an earlier delegation (leash's revokes every session).
+    /// @param validators Validator modules to install (may be empty).
     /// @param validatorData Their `onInstall` data, in the same order.
     function initializeEoa(address[] calldata validators, bytes[] calldata validatorData) external {
         require(_isDelegatedEoa(), NotADelegatedEoa());
@@ -124,9 +125,8 @@ contract LeashAccount is
         uint256 epoch = uint256(keccak256(abi.encode(modules.epoch, blockhash(block.number - 1), address(this))));
         modules.epoch = epoch;
         for (uint256 i = 0; i < validators.length; ++i) {
-            // The module forgets what it kept for this address under an earlier delegation (leash's module
-            // revokes every session); a module that keeps nothing may refuse.
-            try IERC7579Module(validators[i]).onUninstall("") {} catch {}
+            // leash's module revokes, at this install, every session it kept for this address under an earlier
+            // delegation or epoch (its `onInstall`).
             _installModule(MODULE_TYPE_VALIDATOR, validators[i], validatorData[i]);
         }
         emit EoaInitialized(epoch);

@@ -151,13 +151,17 @@ contract SessionKeyValidator is IERC7579Validator, EIP712 {
     /// accounts register a module before calling its `onInstall`). Otherwise a session could call `onInstall`
     /// on a module instance the account has not installed yet, then plant grants in it. An account still being
     /// constructed (no code yet: the factory's proxy initialises it) cannot be asked, and no session can act
-    /// from it.
+    /// from it. An install over a record never uninstalled (an EOA that delegated elsewhere and back, or that
+    /// started a new storage epoch without this module, EIP-7702) revokes every session and grant it kept: they
+    /// must not come back with it. A first install revokes nothing, so grants signed for a counterfactual
+    /// account stay valid.
     function onInstall(bytes calldata) external override {
         require(
             msg.sender.code.length == 0
                 || IERC7579ModuleConfig(msg.sender).isModuleInstalled(MODULE_TYPE_VALIDATOR, address(this), ""),
             NotInstalled(msg.sender)
         );
+        if (_accounts[msg.sender].installed) _revokeAll(msg.sender);
         _accounts[msg.sender].installed = true;
     }
 

@@ -4,7 +4,7 @@ pragma solidity ^0.8.26;
 import {PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {Account as OZAccount} from "@openzeppelin/contracts/account/Account.sol";
 import {IERC7579ModuleConfig} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
-import {UUPSUpgradeable} from "@openzeppelin/contracts/proxy/utils/UUPSUpgradeable.sol";
+import {ERC1967Utils} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Utils.sol";
 import {LeashAccount} from "../src/LeashAccount.sol";
 import {SessionKeyValidator} from "../src/SessionKeyValidator.sol";
 import {Action, Session, SessionUse} from "../src/SessionTypes.sol";
@@ -149,14 +149,33 @@ contract Eip7702Test is LeashTest {
         );
     }
 
-    /// @dev The EOA's key cannot be rotated away and its code is its delegation: both are refused.
+    /// @dev A session of the module survives a new epoch that left the module out, but not the module's
+    /// reinstallation: its install over a record never uninstalled revokes what it kept.
+    /// forge-config: default.isolate = true
+    /// (isolated: each call is its own transaction, as on chain, so the account's transient flag clears)
+    function test_SessionsDoNotComeBackWhenTheModuleIsInstalledAgain() public {
+        SessionUse memory use = grantedTransfers(100e6);
+        vm.prank(owner);
+        account.initializeEoa(new address[](0), new bytes[](0));
+        assertFalse(account.isModuleInstalled(1, address(validator), ""), "a new epoch without the module");
+        bytes memory call = abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(validator), ""));
+        send(ownerOp(singleCall(owner, 0, call)));
+        expectRejected(
+            sessionOp(transferCall(merchant, 1e6), use),
+            abi.encodeWithSelector(SessionKeyValidator.SessionVoidedByRevokeAll.selector, sessionIdOf(use.session))
+        );
+    }
+
+    /// @dev The EOA's key cannot be rotated away and its code is its delegation: both are refused, the upgrade
+    /// even when an earlier delegation left an ERC-1967 implementation slot that makes the EOA look like a proxy.
     function test_RevertWhen_TheEoaSetsAnOwnerOrUpgrades() public {
         vm.prank(owner);
         vm.expectRevert(LeashAccount.DelegatedEoa.selector);
         account.setOwner(merchant);
         LeashAccount next = new LeashAccount();
+        vm.store(owner, ERC1967Utils.IMPLEMENTATION_SLOT, bytes32(uint256(uint160(address(factory.implementation())))));
         vm.prank(owner);
-        vm.expectRevert();
+        vm.expectRevert(LeashAccount.DelegatedEoa.selector);
         account.upgradeToAndCall(address(next), "");
         assertEq(account.owner(), owner, "the EOA still owns itself");
     }

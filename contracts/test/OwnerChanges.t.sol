@@ -10,6 +10,7 @@ import {CallPolicyLib} from "../src/libraries/CallPolicyLib.sol";
 import {SessionKeyValidator} from "../src/SessionKeyValidator.sol";
 import {Action, Grant, Session, SessionUse} from "../src/SessionTypes.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
+import {Vm} from "./utils/TestBase.sol";
 
 /// @notice Owner rotation and upgrades: the owner's alone, through an operation it signed; never a session's,
 /// whatever its policy; an upgrade keeps the account's storage, so its owner, modules and sessions.
@@ -51,8 +52,27 @@ contract OwnerChangesTest is LeashTest {
     }
 
     function test_RevertWhen_OwnerIsRotatedToZero() public {
+        vm.recordLogs();
         send(ownerOp(setOwnerCall(address(0))));
+        assertEq(
+            keccak256(revertReason()),
+            keccak256(abi.encodeWithSelector(LeashAccount.InvalidOwner.selector)),
+            "refused as no owner"
+        );
         assertEq(account.owner(), owner, "the owner stayed");
+    }
+
+    /// @dev The revert reason of the last operation whose execution reverted (the EntryPoint's event).
+    function revertReason() internal returns (bytes memory reason) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bytes32 topic = keccak256("UserOperationRevertReason(bytes32,address,uint256,bytes)");
+        for (uint256 i = logs.length; i > 0; --i) {
+            if (logs[i - 1].topics[0] == topic) {
+                (, reason) = abi.decode(logs[i - 1].data, (uint256, bytes));
+                return reason;
+            }
+        }
+        revert("no operation reverted");
     }
 
     function test_RevertWhen_StrangerSetsOwner() public {
@@ -147,7 +167,13 @@ contract OwnerChangesTest is LeashTest {
     function test_RevertWhen_UpgradeTargetIsNotAnImplementation() public {
         bytes32 before = vm.load(address(account), ERC1967Utils.IMPLEMENTATION_SLOT);
         bytes memory call = abi.encodeCall(UUPSUpgradeable.upgradeToAndCall, (address(usdc), ""));
+        vm.recordLogs();
         send(ownerOp(singleCall(address(account), 0, call)));
+        assertEq(
+            keccak256(revertReason()),
+            keccak256(abi.encodeWithSelector(ERC1967Utils.ERC1967InvalidImplementation.selector, address(usdc))),
+            "refused as not an implementation"
+        );
         assertEq(vm.load(address(account), ERC1967Utils.IMPLEMENTATION_SLOT), before, "the implementation stayed");
     }
 

@@ -15,7 +15,10 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
 };
-use leash_contracts::bindings::{DevToken, EntryPoint, LeashAccount};
+use leash_contracts::{
+    bindings::{DevToken, EntryPoint, LeashAccount},
+    release,
+};
 use leash_core::format_units;
 use leash_sdk::{
     keystore::Keystore,
@@ -42,6 +45,11 @@ pub(crate) enum Command {
         /// Replace an existing record of that name.
         #[arg(long)]
         force: bool,
+        /// The owner's EOA becomes the account itself and keeps its address (EIP-7702): `leash account deploy`
+        /// then sends one transaction from the EOA (which pays its gas) delegating it to the leash account
+        /// implementation and installing the session module. The EOA's key can still do anything directly.
+        #[arg(long, conflicts_with = "salt")]
+        eip7702: bool,
     },
     /// Shows an account's record: address, owner, factory, salt (no network needed).
     Info {
@@ -142,7 +150,7 @@ pub(crate) async fn run(
                 }
             });
         }
-        Command::Create { name, owner, salt, force } => {
+        Command::Create { name, owner, salt, force, eip7702 } => {
             check_name(Record::Account, &name)?;
             if !force && !matches!(home.account(&name).await, Err(StoreError::NotFound { .. })) {
                 return Err(Failure::bad_input(format!(
@@ -158,15 +166,23 @@ pub(crate) async fn run(
                 )));
             };
             let network = networks.selected();
-            let chain = network.connect().await?;
-            let account = SmartAccount::counterfactual(
-                &chain.provider,
-                network.factory,
-                owner_address,
-                parse_salt(&salt)?,
-                vec![network.module],
-            )
-            .await?;
+            let account = if eip7702 {
+                SmartAccount::eip7702(
+                    owner_address,
+                    release::ACCOUNT_IMPLEMENTATION,
+                    vec![network.module],
+                )
+            } else {
+                let chain = network.connect().await?;
+                SmartAccount::counterfactual(
+                    &chain.provider,
+                    network.factory,
+                    owner_address,
+                    parse_salt(&salt)?,
+                    vec![network.module],
+                )
+                .await?
+            };
             let record = AccountRecord {
                 name: name.clone(),
                 address: account.address,
@@ -175,14 +191,22 @@ pub(crate) async fn run(
                 factory: account.factory,
                 salt: account.salt,
                 validators: account.validators.clone(),
+                eip7702,
             };
             home.put_account(&record, force).await?;
             out.show(json!(record), || {
                 println!("account `{name}`: {}", record.address);
                 println!("  owner     {} (key `{owner}`)", record.owner);
-                println!(
-                    "  not deployed yet: fund the address, then `leash account deploy {name}`"
-                );
+                if record.eip7702 {
+                    println!(
+                        "  the owner's own EOA (EIP-7702): fund it, then `leash account deploy {name}` \
+                         delegates it"
+                    );
+                } else {
+                    println!(
+                        "  not deployed yet: fund the address, then `leash account deploy {name}`"
+                    );
+                }
             });
         }
         Command::Info { name } => {
@@ -255,6 +279,23 @@ pub(crate) async fn run(
                 return Ok(());
             }
             let owner = open_owner(home, &record, &password).await?;
+            if record.eip7702 {
+                let delegation =
+                    crate::progress::while_waiting("delegating", owner.delegate(&chain))
+                        .await?
+                        .expect("not delegated yet");
+                out.show(
+                    json!({ "account": record.address, "deployed": true, "delegation": delegation }),
+                    || {
+                        println!(
+                            "the EOA {} is account `{name}` on {}: it delegates to {}",
+                            record.address, network.name, record.factory
+                        );
+                        println!("  transaction  {delegation}");
+                    },
+                );
+                return Ok(());
+            }
             let submitter = network.submitter()?;
             let outcome =
                 crate::progress::while_waiting("deploying", owner.execute(&chain, &submitter, &[]))
@@ -291,8 +332,12 @@ fn parse_salt(salt: &str) -> Result<B256> {
 fn print_record(record: &AccountRecord) {
     println!("account `{}`: {}", record.name, record.address);
     println!("  owner     {} (key `{}`)", record.owner, record.owner_key);
-    println!("  factory   {}", record.factory);
-    println!("  salt      {}", record.salt);
+    if record.eip7702 {
+        println!("  EOA account (EIP-7702): delegates to {}", record.factory);
+    } else {
+        println!("  factory   {}", record.factory);
+        println!("  salt      {}", record.salt);
+    }
     for validator in &record.validators {
         println!("  validator {validator}");
     }

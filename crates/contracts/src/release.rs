@@ -25,13 +25,22 @@ use alloy::{
 pub const SALT: B256 = b256!("6c65617368000000000000000000000000000000000000000000000000000000");
 
 /// The session-key module ([`SessionKeyValidator`]) of this release.
-pub const SESSION_KEY_VALIDATOR: Address = address!("b84f81cb46c21f6ca813f5544dfe5c3ca9ce7ac1");
+pub const SESSION_KEY_VALIDATOR: Address = address!("dfc1322ee9f279782fe563ae7b1ff8836707367b");
 
 /// The account implementation ([`LeashAccount`]) every account proxy of this release points to.
-pub const ACCOUNT_IMPLEMENTATION: Address = address!("b94e96bd62e5faec7cba63cf534900df12877071");
+pub const ACCOUNT_IMPLEMENTATION: Address = address!("2b0b150162a8d6942776ff68a08e0d774d8aeb66");
 
 /// The account factory ([`LeashAccountFactory`]) of this release: ownerless, storage-free.
-pub const ACCOUNT_FACTORY: Address = address!("b02c0fdb81184bc78d89ff54f6209289f7cd7592");
+pub const ACCOUNT_FACTORY: Address = address!("9d44a2cb4d5ce825198684683d79a8da2845b1eb");
+
+/// The deterministic deployment proxy's runtime code, the same on every chain that has it: `salt ‖ initCode` in
+/// the call data, CREATE2 with that salt, the new address (20 bytes) out.
+pub const CREATE2_DEPLOYER_CODE: [u8; 69] = alloy::hex!("7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3");
+
+/// keccak256 of EntryPoint v0.7's runtime code at its canonical address, the same on every chain (its one
+/// immutable, the sender creator it deploys, is at the same address everywhere too).
+pub const ENTRYPOINT_V07_CODE_HASH: B256 =
+    b256!("8db5ff695839d655407cc8490bb7a5d82337a86a6b39c3f0258aa6c3b582fc58");
 
 /// One contract of the release: what to send the deployment proxy and where it lands.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -53,12 +53,6 @@ pub const DEX_WETH_RESERVES: u64 = 10_000;
 /// EIP-170: the largest runtime code mainnet accepts.
 pub const EIP170_CODE_SIZE_LIMIT: usize = 0x6000;
 
-/// The runtime code of the deterministic deployment proxy at [`CREATE2_DEPLOYER`]: `salt ‖ initCode` in the
-/// call data, CREATE2 with that salt, the new address (20 bytes) out. anvil 1.x has it in its genesis state;
-/// this is installed with `anvil_setCode` only where it is missing (an older anvil, a fork of a chain
-/// without it).
-const CREATE2_DEPLOYER_CODE: &str = "0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3";
-
 /// Gas limit of each contract creation: enough for any contract within EIP-170, under the EIP-7825 cap
 /// (2^24) and half a default 30M block, so two creations fit one block.
 const CREATE_GAS: u64 = 15_000_000;
@@ -339,7 +333,9 @@ pub(crate) async fn deploy(
     let mut steps = Vec::new();
     if entry_point_code.is_empty() {
         if create2_code.is_empty() {
-            let code: Bytes = CREATE2_DEPLOYER_CODE.parse().expect("constant hex");
+            // anvil 1.x has it in its genesis state; it is installed only where it is missing (an older anvil,
+            // a fork of a chain without it).
+            let code = Bytes::from(release::CREATE2_DEPLOYER_CODE);
             provider
                 .raw_request::<_, ()>("anvil_setCode".into(), (CREATE2_DEPLOYER, code))
                 .await

@@ -79,6 +79,16 @@ async fn every_contract_has_code_at_its_address() {
         assert!(!code.is_empty(), "{name} has no code at {address}");
     }
 
+    // The deployment proxy and the EntryPoint hold the code they have on every chain (what `leash network
+    // check` compares).
+    let proxy = devnet.provider().get_code_at(leash_contracts::CREATE2_DEPLOYER).await.unwrap();
+    assert_eq!(proxy.as_ref(), &leash_contracts::release::CREATE2_DEPLOYER_CODE[..]);
+    let entry_point = devnet.provider().get_code_at(ENTRYPOINT_V07).await.unwrap();
+    assert_eq!(
+        alloy::primitives::keccak256(&entry_point),
+        leash_contracts::release::ENTRYPOINT_V07_CODE_HASH
+    );
+
     let factory = LeashAccountFactory::new(d.account_factory, devnet.provider());
     assert_eq!(
         factory.implementation().call().await.expect("implementation()"),

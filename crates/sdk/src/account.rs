@@ -1,5 +1,6 @@
 //! The smart account: its address before deployment, the factory call that deploys it, and its owner's
-//! operations.
+//! operations. Or an EOA as the account (EIP-7702): it delegates to the account implementation and keeps its
+//! address.
 
 use crate::{Error, Result};
 use alloy::{
@@ -24,6 +25,10 @@ pub struct SmartAccount {
     pub salt: B256,
     /// Validator modules installed at deployment (the session-key module, typically).
     pub validators: Vec<Address>,
+    /// An EOA as the account (EIP-7702): `address` is the owner's own, `factory` the account implementation it
+    /// delegates to, and it is "deployed" once its code is the delegation to it ([`SmartAccount::delegation`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub eip7702: bool,
 }
 
 impl SmartAccount {
@@ -44,7 +49,25 @@ impl SmartAccount {
             .map_err(|e| {
                 Error::rpc("the chain", format!("factory.getAddress at {factory}: {e}"))
             })?;
-        Ok(Self { address, factory, owner, salt, validators })
+        Ok(Self { address, factory, owner, salt, validators, eip7702: false })
+    }
+
+    /// The EOA `owner` as its own account (EIP-7702), delegating to `implementation` with `validators`
+    /// installed by its delegation transaction ([`crate::Owner::delegate`]).
+    pub fn eip7702(owner: Address, implementation: Address, validators: Vec<Address>) -> Self {
+        Self {
+            address: owner,
+            factory: implementation,
+            owner,
+            salt: B256::ZERO,
+            validators,
+            eip7702: true,
+        }
+    }
+
+    /// An EOA account's code once it delegates to its implementation: `0xef0100 ‖ implementation` (EIP-7702).
+    pub fn delegation(&self) -> Bytes {
+        [&[0xef, 0x01, 0x00][..], self.factory.as_slice()].concat().into()
     }
 
     /// The factory call that deploys the account (`factoryData` of its first operation).
@@ -59,12 +82,27 @@ impl SmartAccount {
         .into()
     }
 
-    /// Whether the account has code yet.
+    /// Whether the account has code yet: for an EOA account, whether it delegates to its implementation.
     pub async fn is_deployed(&self, provider: &DynProvider) -> Result<bool> {
         let code = provider
             .get_code_at(self.address)
             .await
             .map_err(|e| Error::rpc("the chain", format!("eth_getCode {}: {e}", self.address)))?;
-        Ok(!code.is_empty())
+        Ok(if self.eip7702 { code == self.delegation() } else { !code.is_empty() })
+    }
+
+    /// What an operation of the account needs to deploy it: the factory and its call, or nothing when it is
+    /// deployed. An EOA account cannot be deployed by an operation (EntryPoint v0.7 carries no authorisation):
+    /// it must delegate first, by its own transaction.
+    pub(crate) fn deployment(&self, deployed: bool) -> Result<Option<(Address, Bytes)>> {
+        match (deployed, self.eip7702) {
+            (true, _) => Ok(None),
+            (false, false) => Ok(Some((self.factory, self.factory_data()))),
+            (false, true) => Err(Error::Setup(format!(
+                "the EOA {} does not delegate to the leash account implementation {} yet: delegate it first \
+                 (`leash account deploy`, or Owner::delegate), from the EOA itself",
+                self.address, self.factory
+            ))),
+        }
     }
 }

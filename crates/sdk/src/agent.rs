@@ -491,7 +491,9 @@ impl SessionAgent {
             .pre_verification_gas(gas.pre_verification)
             .fees(max_fee, priority);
         if let (true, Some(account)) = (deploys, &self.view.deploy) {
-            builder = builder.factory(account.factory, account.factory_data());
+            if let Some((factory, data)) = account.deployment(false)? {
+                builder = builder.factory(factory, data);
+            }
         }
         Ok(Draft { state, now, grants, lease, op: builder.build()? })
     }

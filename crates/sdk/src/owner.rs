@@ -11,11 +11,15 @@ use crate::{
     Error, Result,
 };
 use alloy::{
+    eips::eip7702::{Authorization, SignedAuthorization},
+    network::{EthereumWallet, TransactionBuilder, TransactionBuilder7702},
     primitives::{Bytes, B256, U256},
+    providers::{Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
     signers::{local::PrivateKeySigner, Signer},
     sol_types::SolCall,
 };
-use leash_contracts::bindings::{EntryPoint, SessionKeyValidator};
+use leash_contracts::bindings::{EntryPoint, LeashAccount, SessionKeyValidator};
 use leash_core::{encode_execute, Call, GrantProof, GrantTarget, MultichainGrant, Session};
 use std::time::Duration;
 
@@ -79,6 +83,121 @@ impl Owner {
         op.signature = signature.as_bytes().to_vec().into();
         let hash = submitter.send(chain, &op).await?;
         submitter.wait(hash, Duration::from_secs(60)).await?.succeeded()
+    }
+
+    /// Makes the owner's EOA its own account (EIP-7702), for an account made with [`SmartAccount::eip7702`]:
+    /// one type-4 transaction from the EOA to itself, paid by the EOA, carrying its authorisation to delegate to
+    /// the account implementation and calling `initializeEoa` with the account's validators. Delegating and
+    /// initialising in one transaction leaves no moment in which anyone else could act on the delegated EOA.
+    ///
+    /// When the EOA left a delegation to another contract, it initialises once more in a later block: the new
+    /// storage epoch is unpredictable only from before its block, so that other contract, still in charge of
+    /// the EOA's storage earlier in the same block, could have prepared modules for it; it is not any more.
+    /// An EOA that delegates already but whose validators are not installed (its initialisation failed) is
+    /// initialised. Returns the last transaction sent; `None` when the EOA was a leash account already.
+    pub async fn delegate(&self, chain: &Chain) -> Result<Option<B256>> {
+        let account = &self.account;
+        if !account.eip7702 {
+            return Err(Error::Setup(format!(
+                "{} is not an EOA account (EIP-7702)",
+                account.address
+            )));
+        }
+        let code = chain
+            .provider
+            .get_code_at(account.address)
+            .await
+            .map_err(|e| Error::rpc(&chain.label, format!("eth_getCode: {e}")))?;
+        if code == account.delegation() {
+            if self.initialized(chain).await? {
+                return Ok(None);
+            }
+            return self.initialize_eoa(chain, None).await.map(Some);
+        }
+        let nonce = chain
+            .provider
+            .get_transaction_count(account.address)
+            .await
+            .map_err(|e| Error::rpc(&chain.label, format!("eth_getTransactionCount: {e}")))?;
+        // The transaction's own nonce is used first, so the authorisation (by the same account) takes the next.
+        let authorization = Authorization {
+            chain_id: U256::from(chain.chain_id),
+            address: account.factory,
+            nonce: nonce + 1,
+        };
+        let signature = self
+            .signer
+            .sign_hash(&authorization.signature_hash())
+            .await
+            .map_err(Error::OwnerSigning)?;
+        let mut hash =
+            self.initialize_eoa(chain, Some(authorization.into_signed(signature))).await?;
+        if !code.is_empty() {
+            hash = self.initialize_eoa(chain, None).await?;
+        }
+        if !self.initialized(chain).await? {
+            return Err(Error::Setup(format!(
+                "after {hash}, {} does not have its validators installed",
+                account.address
+            )));
+        }
+        Ok(Some(hash))
+    }
+
+    /// Whether every validator of the account is installed on it.
+    async fn initialized(&self, chain: &Chain) -> Result<bool> {
+        let contract = LeashAccount::new(self.account.address, &chain.provider);
+        for validator in &self.account.validators {
+            let installed = contract
+                .isModuleInstalled(U256::from(1), *validator, Bytes::new())
+                .call()
+                .await
+                .map_err(|e| Error::rpc(&chain.label, format!("isModuleInstalled: {e}")))?;
+            if !installed {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Sends `initializeEoa` from the EOA to itself (with `authorization`: the type-4 transaction that
+    /// delegates) and waits for its successful receipt.
+    async fn initialize_eoa(
+        &self,
+        chain: &Chain,
+        authorization: Option<SignedAuthorization>,
+    ) -> Result<B256> {
+        let account = &self.account;
+        let call = LeashAccount::initializeEoaCall {
+            validators: account.validators.clone(),
+            validatorData: vec![Bytes::new(); account.validators.len()],
+        };
+        let mut tx = TransactionRequest::default()
+            .with_from(account.address)
+            .with_to(account.address)
+            .with_input(call.abi_encode());
+        if let Some(authorization) = authorization {
+            tx = tx.with_authorization_list(vec![authorization]);
+        }
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(self.signer.clone()))
+            .connect_provider(chain.provider.clone());
+        let pending = provider
+            .send_transaction(tx)
+            .await
+            .map_err(|e| Error::rpc(&chain.label, format!("sending initializeEoa: {e}")))?;
+        let receipt = pending
+            .with_timeout(Some(Duration::from_secs(120)))
+            .get_receipt()
+            .await
+            .map_err(|e| Error::rpc(&chain.label, format!("waiting for initializeEoa: {e}")))?;
+        if !receipt.status() {
+            return Err(Error::Setup(format!(
+                "initializeEoa reverted in {}; run the delegation again",
+                receipt.transaction_hash
+            )));
+        }
+        Ok(receipt.transaction_hash)
     }
 
     /// Grants `session` on `chain` by an owner operation (`grantSession`).
@@ -146,8 +265,8 @@ pub async fn prepare_owner_operation(
         .call_gas_limit(gas.call)
         .pre_verification_gas(gas.pre_verification)
         .fees(max_fee, priority);
-    if !deployed {
-        builder = builder.factory(account.factory, account.factory_data());
+    if let Some((factory, data)) = account.deployment(deployed)? {
+        builder = builder.factory(factory, data);
     }
     let op = builder.build()?;
     let hash = op.hash(chain.entry_point, chain.chain_id)?;

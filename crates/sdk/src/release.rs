@@ -9,7 +9,7 @@
 use crate::{Error, Result};
 use alloy::{
     network::TransactionBuilder,
-    primitives::{Address, Bytes, TxHash, U256},
+    primitives::{keccak256, Address, Bytes, TxHash, U256},
     providers::{DynProvider, Provider},
     rpc::types::TransactionRequest,
     sol_types::SolCall,
@@ -114,11 +114,25 @@ pub async fn check(provider: &DynProvider, front: Option<Address>) -> Result<Rel
             .await
             .map_err(|e| Error::read(url, format!("eth_getCode at {address}"), e))
     };
-    for (name, address) in
-        [("CREATE2 deployment proxy", CREATE2_DEPLOYER), ("EntryPoint v0.7", ENTRYPOINT_V07)]
+    // These two are the same on every chain: compared whole (the deployment proxy) or by hash (the EntryPoint).
+    let proxy = code(CREATE2_DEPLOYER).await?;
+    let entry_point = code(ENTRYPOINT_V07).await?;
+    let expected = [
+        proxy.as_ref() == release::CREATE2_DEPLOYER_CODE,
+        keccak256(&entry_point) == release::ENTRYPOINT_V07_CODE_HASH,
+    ];
+    for ((name, address, found), expected) in [
+        ("CREATE2 deployment proxy", CREATE2_DEPLOYER, &proxy),
+        ("EntryPoint v0.7", ENTRYPOINT_V07, &entry_point),
+    ]
+    .into_iter()
+    .zip(expected)
     {
-        let found = code(address).await?;
-        let presence = if found.is_empty() { Presence::Missing } else { Presence::Deployed };
+        let presence = match (found.is_empty(), expected) {
+            (true, _) => Presence::Missing,
+            (false, true) => Presence::Deployed,
+            (false, false) => Presence::Different,
+        };
         contracts.push(ContractStatus { name: name.into(), address, presence });
     }
     let mut asked: Vec<ReleaseContract> = release::contracts().into();

@@ -499,7 +499,21 @@ async fn preflight_agrees_with_the_chain() {
         std::env::var("LEASH_DIFF_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
     let seed: u64 =
         std::env::var("LEASH_DIFF_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x1ea5);
-    let stack = Stack::start().await;
+    agree(Stack::start().await, cases, seed).await;
+}
+
+/// The same on an EOA account (EIP-7702): the module judges it by the same rules. A tenth of the cases
+/// (`LEASH_DIFF_CASES`), from another seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_agrees_with_the_chain_on_an_eoa_account() {
+    let cases: usize =
+        std::env::var("LEASH_DIFF_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000) / 10;
+    let seed: u64 =
+        std::env::var("LEASH_DIFF_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x7702);
+    agree(Stack::start_eip7702().await, cases, seed).await;
+}
+
+async fn agree(stack: Stack, cases: usize, seed: u64) {
     let provider = stack.devnet.provider().clone();
     let d = stack.deployment();
     let account = stack.account.address;
@@ -572,7 +586,8 @@ async fn preflight_agrees_with_the_chain() {
     let modules = stack.chain.modules_among(account, &world.forbidden).await.unwrap();
     assert_eq!(modules, [*second_module.address()].into(), "the account names its other module");
 
-    eprintln!("differential: seed {seed}, {cases} cases");
+    let kind = if stack.account.eip7702 { "an EOA account (EIP-7702)" } else { "a smart account" };
+    eprintln!("differential: seed {seed}, {cases} cases, on {kind}");
     let mut rng = StdRng::seed_from_u64(seed);
     let key = EcdsaSigner::random();
     let mut rules: BTreeMap<&'static str, usize> = BTreeMap::new();

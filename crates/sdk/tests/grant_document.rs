@@ -26,6 +26,7 @@ fn owner() -> (Owner, SmartAccount) {
         owner: key.address(),
         salt: B256::ZERO,
         validators: vec![Address::repeat_byte(0x3d)],
+        eip7702: false,
     };
     (Owner::new(key, account.clone()).unwrap(), account)
 }

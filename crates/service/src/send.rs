@@ -67,6 +67,7 @@ pub(crate) fn smart_account(row: &crate::db::AccountRow) -> leash_sdk::SmartAcco
         owner: row.owner,
         salt: row.salt,
         validators: row.validators.clone(),
+        eip7702: false,
     }
 }
 

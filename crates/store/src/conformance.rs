@@ -36,6 +36,7 @@ pub async fn grant() -> GrantDocument {
         owner: owner_key.address(),
         salt: B256::ZERO,
         validators: vec![Address::repeat_byte(0x3d)],
+        eip7702: false,
     };
     let owner = Owner::new(owner_key, account.clone()).expect("the owner");
     let policy = SessionPolicy::builder()
@@ -69,6 +70,7 @@ pub fn account(name: &str) -> AccountRecord {
         factory: Address::repeat_byte(3),
         salt: B256::repeat_byte(4),
         validators: vec![Address::repeat_byte(5)],
+        eip7702: false,
     }
 }
 
@@ -156,6 +158,11 @@ pub async fn accounts_round_trip(store: &dyn Store) {
     assert!(matches!(store.put_account(&moved, false).await, Err(StoreError::Exists { .. })));
     store.put_account(&moved, true).await.expect("replaced");
     assert_eq!(store.account("bots").await.expect("read"), moved);
+    // An EOA account (EIP-7702) keeps what it is.
+    let eoa = AccountRecord { eip7702: true, ..account("eoa") };
+    store.put_account(&eoa, false).await.expect("stored");
+    assert_eq!(store.account("eoa").await.expect("read"), eoa);
+    store.remove_account("eoa").await.expect("removed");
     store.remove_account("bots").await.expect("removed");
     store.remove_account("treasury").await.expect("removed");
     assert!(store.account_names().await.expect("lists").is_empty());

@@ -36,6 +36,10 @@ pub struct AccountRecord {
     pub salt: B256,
     /// The validators installed at deployment.
     pub validators: Vec<Address>,
+    /// The owner's EOA as its own account (EIP-7702): `address` is the owner's, `factory` the implementation it
+    /// delegates to.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub eip7702: bool,
 }
 
 impl AccountRecord {
@@ -47,6 +51,7 @@ impl AccountRecord {
             owner: self.owner,
             salt: self.salt,
             validators: self.validators.clone(),
+            eip7702: self.eip7702,
         }
     }
 }

@@ -78,10 +78,42 @@ impl Stack {
         Stack { devnet, chain, owner, account, submitter, bundler: None }
     }
 
+    /// A devnet whose account is an EOA (EIP-7702), funded with 10 ETH and 10,000 USDC, that has delegated to
+    /// the account implementation by its own type-4 transaction.
+    pub async fn start_eip7702() -> Stack {
+        let devnet = devnet(31_337).await;
+        let deployment = devnet.deployment().expect("deployed").clone();
+        let provider: DynProvider = devnet.provider().clone();
+        let chain = Chain::connect(
+            provider.clone(),
+            deployment.session_key_validator,
+            devnet.rpc_url().to_string(),
+        )
+        .await
+        .unwrap();
+        let owner_key = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x43)).unwrap();
+        let account = SmartAccount::eip7702(
+            owner_key.address(),
+            deployment.account_implementation,
+            vec![deployment.session_key_validator],
+        );
+        devnet.fund(account.address, U256::from(10 * ETH)).await.unwrap();
+        devnet.mint_usdc(account.address, U256::from(10_000_000_000u64)).await.unwrap();
+        let submitter = Arc::new(Submitter::direct(provider, devnet.dev_accounts()[0]));
+        let owner = Owner::new(owner_key, account.clone()).unwrap();
+        owner.delegate(&chain).await.expect("the EOA delegates").expect("a transaction");
+        Stack { devnet, chain, owner, account, submitter, bundler: None }
+    }
+
     /// Like [`Stack::start`], but every operation after the account's deployment goes through the local bundler,
     /// which enforces the ERC-7562 validation rules.
     pub async fn start_bundled() -> Stack {
-        let mut stack = Self::start().await;
+        Self::start().await.bundled().await
+    }
+
+    /// From now on, operations go through the local bundler.
+    pub async fn bundled(self) -> Stack {
+        let mut stack = self;
         let key = stack.devnet.dev_keys().last().unwrap().clone();
         let config = leash_bundler::BundlerConfig::new(stack.devnet.rpc_url().clone(), key);
         let bundler = leash_bundler::LocalBundler::start(config).await.expect("the bundler starts");

@@ -1,0 +1,162 @@
+//! An EOA as the account (EIP-7702): it delegates to the account implementation by its own type-4 transaction,
+//! and its sessions then work on its own address as on a smart account's, through the local bundler (ERC-7562).
+
+mod common;
+
+use alloy::{
+    primitives::{address, aliases::U96, Address},
+    providers::Provider,
+};
+use common::{transfer, usdc, Stack};
+use leash_core::{Action, Condition, Period, SessionPolicy, Timestamp};
+use leash_sdk::{lanes::Lane, Error};
+
+const MERCHANT: Address = address!("000000000000000000000000000000000000beef");
+
+fn pay_merchant(stack: &Stack, cap: u64) -> SessionPolicy {
+    SessionPolicy::builder()
+        .name("pay the merchant")
+        .valid_until(Timestamp::parse("2030-01-01T00:00:00Z").unwrap())
+        .action(
+            Action::call(stack.usdc(), "transfer(address to, uint256 amount)")
+                .unwrap()
+                .with_arg_rule("to", Condition::Eq(MERCHANT.into_word().into()))
+                .unwrap()
+                .with_amount_cap("amount", U96::from(cap * 1_000_000))
+                .unwrap()
+                .with_period(Period::monthly()),
+        )
+        .build()
+        .unwrap()
+}
+
+fn rule_of(error: &Error) -> &str {
+    error.rule().unwrap_or_else(|| panic!("a policy rejection, got {error:?}"))
+}
+
+#[tokio::test]
+async fn an_eoa_delegates_and_its_sessions_land_are_refused_and_revoked_as_on_a_smart_account() {
+    let stack = Stack::start_eip7702().await.bundled().await;
+    let eoa = stack.account.address;
+    assert_eq!(eoa, stack.account.owner, "the account is the owner's own address");
+    let code = stack.devnet.provider().get_code_at(eoa).await.unwrap();
+    assert_eq!(code, stack.account.delegation(), "the EOA delegates to the implementation");
+    assert!(
+        stack.owner.delegate(&stack.chain).await.unwrap().is_none(),
+        "delegating again does nothing"
+    );
+
+    let agent = stack.agent(pay_merchant(&stack, 100));
+    stack.owner.grant(&stack.chain, &stack.submitter, agent.session()).await.unwrap();
+
+    let sent =
+        agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(60))], Lane::from(0)).await.unwrap();
+    assert!(sent.outcome.success);
+    assert_eq!(stack.usdc_balance(MERCHANT).await, usdc(60), "paid from the EOA");
+
+    // Over the cap: refused before signing, and by the module when sent anyway (the bundler's simulation).
+    let over = [transfer(stack.usdc(), MERCHANT, usdc(50))];
+    assert_eq!(
+        rule_of(&agent.send(&over, Lane::from(0)).await.unwrap_err()),
+        "AmountLimitExceeded"
+    );
+    let refused = agent.send_unchecked(&over, Lane::from(0)).await.unwrap_err();
+    assert!(matches!(refused, Error::Rejected { .. }), "{refused:?}");
+    assert_eq!(rule_of(&refused), "AmountLimitExceeded");
+
+    let session_id = agent.session().id().unwrap();
+    stack.owner.revoke(&stack.chain, &stack.submitter, session_id).await.unwrap();
+    let revoked = agent
+        .send_unchecked(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0))
+        .await
+        .unwrap_err();
+    assert_eq!(rule_of(&revoked), "SessionIsRevoked");
+    assert_eq!(stack.usdc_balance(MERCHANT).await, usdc(60));
+}
+
+#[tokio::test]
+async fn an_eoa_that_has_not_delegated_is_told_to_delegate_first() {
+    let stack = Stack::start().await;
+    let key = alloy::signers::local::PrivateKeySigner::random();
+    let account = leash_sdk::SmartAccount::eip7702(
+        key.address(),
+        stack.deployment().account_implementation,
+        vec![stack.chain.module],
+    );
+    let owner = leash_sdk::Owner::new(key, account).unwrap();
+    let error = owner.execute(&stack.chain, &stack.submitter, &[]).await.unwrap_err();
+    assert!(
+        error.to_string().contains("does not delegate to the leash account implementation"),
+        "{error}"
+    );
+}
+
+/// The EOA's authorisation, sent by someone else (a relayer) without initialising: `delegate` initialises it.
+/// Then it delegates to another contract and back: `delegate` initialises twice (the second time in a later
+/// block), and the sessions of before do not come back.
+#[tokio::test]
+async fn a_relayed_or_foreign_delegation_is_initialised_and_earlier_sessions_stay_dead() {
+    let stack = Stack::start().await;
+    let key = alloy::signers::local::PrivateKeySigner::random();
+    let d = stack.deployment().clone();
+    let account = leash_sdk::SmartAccount::eip7702(
+        key.address(),
+        d.account_implementation,
+        vec![stack.chain.module],
+    );
+    stack.devnet.fund(key.address(), alloy::primitives::U256::from(10u128.pow(19))).await.unwrap();
+    stack.devnet.mint_usdc(key.address(), usdc(1_000)).await.unwrap();
+
+    relay_delegation(&stack, &key, d.account_implementation).await;
+    let owner = leash_sdk::Owner::new(key.clone(), account.clone()).unwrap();
+    let initialised = owner.delegate(&stack.chain).await.unwrap();
+    assert!(initialised.is_some(), "the relayed delegation was initialised");
+
+    let mut agent_stack = stack;
+    agent_stack.account = account.clone();
+    agent_stack.owner = owner.clone();
+    let agent = agent_stack.agent(pay_merchant(&agent_stack, 100));
+    owner.grant(&agent_stack.chain, &agent_stack.submitter, agent.session()).await.unwrap();
+    agent.send(&[transfer(agent_stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap();
+
+    // Elsewhere (any contract: USDC here) and back.
+    relay_delegation(&agent_stack, &key, d.usdc).await;
+    assert!(!account.is_deployed(agent_stack.devnet.provider()).await.unwrap());
+    let block = agent_stack.devnet.provider().get_block_number().await.unwrap();
+    owner.delegate(&agent_stack.chain).await.unwrap().expect("delegated again");
+    assert!(
+        agent_stack.devnet.provider().get_block_number().await.unwrap() >= block + 2,
+        "two transactions: the delegation, then initializeEoa in a later block"
+    );
+    let dead = agent
+        .send_unchecked(&[transfer(agent_stack.usdc(), MERCHANT, usdc(1))], Lane::from(0))
+        .await
+        .unwrap_err();
+    assert_eq!(rule_of(&dead), "SessionVoidedByRevokeAll");
+}
+
+/// A type-4 transaction from a dev account carrying `key`'s authorisation to delegate to `to`, calling nothing.
+async fn relay_delegation(
+    stack: &Stack,
+    key: &alloy::signers::local::PrivateKeySigner,
+    to: Address,
+) {
+    use alloy::{
+        eips::eip7702::Authorization,
+        network::{TransactionBuilder, TransactionBuilder7702},
+        primitives::U256,
+        rpc::types::TransactionRequest,
+        signers::SignerSync,
+    };
+    let provider = stack.devnet.provider();
+    let nonce = provider.get_transaction_count(key.address()).await.unwrap();
+    let authorization =
+        Authorization { chain_id: U256::from(stack.chain.chain_id), address: to, nonce };
+    let signature = key.sign_hash_sync(&authorization.signature_hash()).unwrap();
+    let tx = TransactionRequest::default()
+        .with_from(stack.devnet.dev_accounts()[1])
+        .with_to(stack.devnet.dev_accounts()[1])
+        .with_authorization_list(vec![authorization.into_signed(signature)]);
+    let receipt = provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+}
