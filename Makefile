@@ -5,7 +5,7 @@ FORGE := $(CURDIR)/tools/forge
 export FOUNDRY_SOLC := $(CURDIR)/tools/solc
 export FOUNDRY_OFFLINE := true
 
-.PHONY: all toolchain postgres build artifacts check-artifacts demo devnet test test-contracts test-rust test-load differential gas gas-check fmt lint clean bench
+.PHONY: all toolchain postgres build artifacts check-artifacts demo devnet test test-contracts test-rust test-load test-alto differential gas gas-check fmt lint clean bench
 
 all: test
 
@@ -62,6 +62,11 @@ test-rust: check-artifacts postgres
 ## 2,000 operations through the local bundler, one replica killed mid-run (about 4 minutes).
 test-load: check-artifacts postgres
 	cargo test --workspace -- --ignored three_replicas_two_thousand_operations --nocapture
+
+## leash through a bundler it did not write: Pimlico's alto 0.0.18 from npm, its ERC-7562 safe mode on, bound to
+## the loopback (tools/alto.sh installs it into target/alto).
+test-alto: check-artifacts
+	LEASH_ALTO=$$(tools/alto.sh) cargo test --workspace -- --ignored _through_alto --nocapture
 
 ## The pre-flight against the chain on 100,000 random cases (`make test` runs 2,000); LEASH_DIFF_SEED picks the seed.
 differential: check-artifacts

@@ -403,28 +403,46 @@ fn describe_revert(data: &[u8]) -> String {
     }
 }
 
-/// Gas a bundler spends on an operation outside the EntryPoint's metering: the operation's share of the
-/// bundle's calldata (16 per non-zero byte, 4 per zero byte of its ABI encoding), a fixed per-operation
-/// overhead, and the transaction's base cost (21,000) as if the operation were bundled alone.
+/// `preVerificationGas` as public bundlers ask it (the reference bundler's overheads, as alto applies them): the
+/// calldata of the operation's ABI encoding at its costliest (nonce, gas limits and fees at their widest, the
+/// signature and paymaster data as non-zero bytes, so that signing or repricing cannot make it fall short: 16
+/// gas per non-zero byte, 4 per zero byte), 21,000 for the bundle's transaction, 18,300 per operation and 4 per
+/// 32-byte word of the encoding. alto sizes the signature and paymaster data by their hex text, `0x` included
+/// (twice their bytes, plus two): so does this, since an operation leash's bundler accepts must be one those
+/// bundlers accept. Estimates give this, and operations below it are refused.
 pub fn pre_verification_gas(op: &UserOperation) -> Result<u64, RpcError> {
-    Ok(calldata_gas(op)? + PER_OP_OVERHEAD + 21_000)
+    use alloy::sol_types::SolValue;
+    let widest = U256::from(u128::MAX);
+    let mut costliest = op.clone();
+    costliest.nonce = U256::MAX;
+    costliest.call_gas_limit = widest;
+    costliest.verification_gas_limit = widest;
+    costliest.pre_verification_gas = U256::MAX;
+    costliest.max_fee_per_gas = widest;
+    costliest.max_priority_fee_per_gas = widest;
+    if let Some(paymaster) = costliest.paymaster.as_mut() {
+        paymaster.verification_gas_limit = widest;
+        paymaster.post_op_gas_limit = widest;
+    }
+    let mut packed = pack(&costliest)?;
+    let as_hex_text = |bytes: &Bytes| Bytes::from(vec![0xff; 2 * bytes.len() + 2]);
+    packed.signature = as_hex_text(&packed.signature);
+    packed.paymasterAndData = as_hex_text(&packed.paymasterAndData);
+    // The fields one after the other, as alto encodes them (no leading offset to a tuple).
+    let encoded = packed.abi_encode_params();
+    let calldata: u64 = encoded.iter().map(|b| if *b == 0 { 4 } else { 16 }).sum();
+    // 4 per word, counted as alto counts them: (length + 31) / 32 words unrounded, the total rounded.
+    let words_gas = (encoded.len() as u64 + 31 + 4) / 8;
+    Ok(calldata + 21_000 + PER_OP_OVERHEAD + words_gas)
 }
 
-/// The least `preVerificationGas` accepted: the calldata and per-operation overhead (the 21,000 base is
-/// shared by a bundle).
+/// The least `preVerificationGas` accepted: [`pre_verification_gas`], the public rule.
 pub fn min_pre_verification_gas(op: &UserOperation) -> Result<u64, RpcError> {
-    Ok(calldata_gas(op)? + PER_OP_OVERHEAD)
+    pre_verification_gas(op)
 }
 
 /// Per-operation overhead of `handleOps` outside the operation's metered gas.
 const PER_OP_OVERHEAD: u64 = 18_300;
-
-fn calldata_gas(op: &UserOperation) -> Result<u64, RpcError> {
-    use alloy::sol_types::SolValue;
-    let packed = pack(op)?;
-    let encoded = packed.abi_encode();
-    Ok(encoded.iter().map(|b| if *b == 0 { 4 } else { 16 }).sum())
-}
 
 #[cfg(test)]
 mod tests {

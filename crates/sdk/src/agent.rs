@@ -395,7 +395,7 @@ impl SessionAgent {
             let probe = self.evaluator_verdict(calls, &op, &state, now, grants)?;
             op.signature = self.sign(&op, now, &probe, &state, grants, KeySignature::Stub).await?;
             match bundler.estimate_user_operation_gas(&op).await {
-                Ok(estimate) => estimate.apply_to(&mut op),
+                Ok(estimate) => crate::gas::apply_estimate(&estimate, &mut op),
                 Err(e) => {
                     lease.resync();
                     return Err(bundler_error(e, &self.view.session, &self.view.tokens));
@@ -449,6 +449,19 @@ impl SessionAgent {
         let chosen = self.view.evaluator().choose_actions(calls, &operation, &state);
         let allowed =
             Allowed { valid_after: 0, valid_until: 0, call_actions: chosen, after: state.clone() };
+        // Never sent unestimated to a bundler: its gas rules (preVerificationGas above all) are its own. A
+        // refusal by the module comes back from the estimate's simulation.
+        if let Submitter::Bundler(bundler) = self.submitter.as_ref() {
+            op.signature =
+                self.sign(&op, now, &allowed, &state, grants, KeySignature::Stub).await?;
+            match bundler.estimate_user_operation_gas(&op).await {
+                Ok(estimate) => crate::gas::apply_estimate(&estimate, &mut op),
+                Err(e) => {
+                    lease.resync();
+                    return Err(bundler_error(e, &self.view.session, &self.view.tokens));
+                }
+            }
+        }
         op.signature = self.sign(&op, now, &allowed, &state, grants, KeySignature::Real).await?;
         match self.submitter.send(&self.view.chain, &op).await {
             Ok(hash) => {
@@ -482,7 +495,7 @@ impl SessionAgent {
             .await
             .map_err(|e| Error::rpc(&self.view.chain.label, e))?;
         let gas = GasLimits::default_for(calls.len(), deploys, grants);
-        let (max_fee, priority) = self.view.chain.fees().await?;
+        let (max_fee, priority) = self.submitter.fees(&self.view.chain).await?;
         let mut builder = UserOperation::builder(self.view.account)
             .nonce(lease.nonce())
             .call_data(encode_execute(calls))

@@ -100,7 +100,10 @@ pub enum RejectionKind {
     MethodNotFound,
     /// `-32603`: the endpoint failed internally.
     Internal,
-    /// Any other code.
+    /// The fees are below what the bundler asks (some bundlers answer this without a code): ask its price
+    /// method (`pimlico_getUserOperationGasPrice`) or raise them.
+    Underpriced,
+    /// Any other code, or none.
     Other,
 }
 
@@ -141,6 +144,7 @@ impl RejectionKind {
             Self::ExecutionReverted => "execution reverted",
             Self::MethodNotFound => "method not supported",
             Self::Internal => "internal error of the endpoint",
+            Self::Underpriced => "fees below the bundler's price",
             Self::Other => "error",
         }
     }
@@ -164,7 +168,25 @@ impl RpcRejection {
         let data = data
             .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
             .filter(|value| !value.is_null());
-        Self { kind: RejectionKind::from_code(code), code, message, data }
+        let kind = match RejectionKind::from_code(code) {
+            RejectionKind::Other if is_underpriced(&message) => RejectionKind::Underpriced,
+            RejectionKind::Other if code == 0 && find_aa_code(&message).is_some() => {
+                RejectionKind::SimulationRejected
+            }
+            kind => kind,
+        };
+        Self { kind, code, message, data }
+    }
+
+    /// An error object without a `code` (JSON-RPC requires one; some bundlers leave it out, sometimes with an
+    /// HTTP error status): still the bundler's refusal, not a network failure. Its code reads as 0.
+    fn from_body(body: &str) -> Option<Self> {
+        let response: serde_json::Value = serde_json::from_str(body).ok()?;
+        let error = response.get("error")?;
+        let message = error.get("message")?.as_str()?.to_owned();
+        let code = error.get("code").and_then(serde_json::Value::as_i64).unwrap_or(0);
+        let data = error.get("data").map(serde_json::Value::to_string);
+        Some(Self::new(code, message, data.as_deref()))
     }
 
     /// The EntryPoint's `AAxx` code (`"AA23"`, `"AA25"`, ...) in the message or in `data.reason`.
@@ -176,18 +198,42 @@ impl RpcRejection {
     }
 
     /// Revert bytes the bundler attached: `data` itself when it is a hex string, else its `revertData`,
-    /// `revert_data` or `data` member.
+    /// `revert_data` or `data` member; without `data`, the hex after the `AAxx` reason in the message, where
+    /// some bundlers put it ("UserOperation reverted with reason: AA23 reverted - 0x…").
     pub fn revert_data(&self) -> Option<Bytes> {
-        let data = self.data.as_ref()?;
-        let text = match data {
-            serde_json::Value::String(text) => text.as_str(),
-            serde_json::Value::Object(members) => ["revertData", "revert_data", "data"]
-                .iter()
-                .find_map(|name| members.get(*name).and_then(|value| value.as_str()))?,
-            _ => return None,
-        };
-        text.parse().ok()
+        let from_data = self.data.as_ref().and_then(|data| {
+            let text = match data {
+                serde_json::Value::String(text) => text.as_str(),
+                serde_json::Value::Object(members) => ["revertData", "revert_data", "data"]
+                    .iter()
+                    .find_map(|name| members.get(*name).and_then(|value| value.as_str()))?,
+                _ => return None,
+            };
+            text.parse().ok()
+        });
+        from_data.or_else(|| {
+            let code = find_aa_code(&self.message)?;
+            let after = &self.message[self.message.find(code)? + code.len()..];
+            revert_in_text(after)
+        })
     }
+}
+
+/// The first `0x…` word of at least four bytes in `text`, as bytes.
+fn revert_in_text(text: &str) -> Option<Bytes> {
+    text.split(|c: char| !c.is_ascii_alphanumeric()).find_map(|word| {
+        let hex = word.strip_prefix("0x")?;
+        (hex.len() >= 8 && hex.len() % 2 == 0).then(|| word.parse().ok()).flatten()
+    })
+}
+
+/// Whether a message says the fees are too low for the bundler (alto: "maxFeePerGas must be at least …").
+fn is_underpriced(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    (lower.contains("maxfeepergas") || lower.contains("maxpriorityfeepergas"))
+        && (lower.contains("must be at least")
+            || lower.contains("too low")
+            || lower.contains("underpriced"))
 }
 
 impl fmt::Display for RpcRejection {
@@ -391,15 +437,23 @@ impl Endpoint {
                     payload.data.as_ref().map(|raw| raw.get()),
                 )),
                 RpcError::NullResp => CallError::Decode("a null result".into()),
-                RpcError::DeserError { err, text } => {
-                    CallError::Decode(format!("{err} in {}", truncate(&scrub_urls(&text), 300)))
-                }
+                RpcError::DeserError { err, text } => match RpcRejection::from_body(&text) {
+                    Some(rejection) => CallError::Rejected(rejection),
+                    None => {
+                        CallError::Decode(format!("{err} in {}", truncate(&scrub_urls(&text), 300)))
+                    }
+                },
                 RpcError::SerError(err) => CallError::Encode(err.to_string()),
                 RpcError::Transport(kind) => match kind {
-                    TransportErrorKind::HttpError(http) => CallError::Http {
-                        status: http.status,
-                        body: truncate(&scrub_urls(&http.body), 300),
-                    },
+                    TransportErrorKind::HttpError(http) => {
+                        match RpcRejection::from_body(&http.body) {
+                            Some(rejection) => CallError::Rejected(rejection),
+                            None => CallError::Http {
+                                status: http.status,
+                                body: truncate(&scrub_urls(&http.body), 300),
+                            },
+                        }
+                    }
                     TransportErrorKind::HttpErrorWithRetryAfter { error, .. } => CallError::Http {
                         status: error.status,
                         body: truncate(&scrub_urls(&error.body), 300),
@@ -515,6 +569,21 @@ pub struct WaitProgress {
 pub struct BundlerClient {
     endpoint: Endpoint,
     entry_point: Address,
+    /// Set once the bundler refused `pimlico_getUserOperationGasPrice`: it is not asked again.
+    no_price_method: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// `pimlico_getUserOperationGasPrice`'s answer: three tiers of fees.
+#[derive(Debug, serde::Deserialize)]
+struct GasPriceTiers {
+    standard: GasPrice,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GasPrice {
+    max_fee_per_gas: alloy::primitives::U256,
+    max_priority_fee_per_gas: alloy::primitives::U256,
 }
 
 /// Builds a [`BundlerClient`]: URL, EntryPoint and request time-out.
@@ -543,7 +612,11 @@ impl BundlerClientBuilder {
     pub fn build(self) -> Result<BundlerClient, BundlerError> {
         let endpoint =
             Endpoint::http(&self.url, self.request_timeout).map_err(BundlerError::InvalidUrl)?;
-        Ok(BundlerClient { endpoint, entry_point: self.entry_point })
+        Ok(BundlerClient {
+            endpoint,
+            entry_point: self.entry_point,
+            no_price_method: Default::default(),
+        })
     }
 }
 
@@ -569,7 +642,11 @@ impl BundlerClient {
     /// A client over any alloy RPC client (another transport, extra layers, an in-process bundler);
     /// `label` names it in errors.
     pub fn from_rpc_client(client: RpcClient, label: &str) -> Self {
-        Self { endpoint: Endpoint::from_client(client, label), entry_point: ENTRYPOINT_V07 }
+        Self {
+            endpoint: Endpoint::from_client(client, label),
+            entry_point: ENTRYPOINT_V07,
+            no_price_method: Default::default(),
+        }
     }
 
     /// The same client for another EntryPoint.
@@ -628,6 +705,25 @@ impl BundlerClient {
         hash: B256,
     ) -> Result<Option<UserOperationReceipt>, BundlerError> {
         self.call("eth_getUserOperationReceipt", (hash,)).await
+    }
+
+    /// The bundler's own price for operations, when it has a price method (`pimlico_getUserOperationGasPrice`,
+    /// its `standard` tier): `(maxFeePerGas, maxPriorityFeePerGas)`. `None` when it has none; asked once.
+    pub async fn gas_price(&self) -> Result<Option<(u128, u128)>, BundlerError> {
+        if self.no_price_method.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
+        match self.call::<_, GasPriceTiers>("pimlico_getUserOperationGasPrice", ()).await {
+            Ok(tiers) => Ok(Some((
+                tiers.standard.max_fee_per_gas.to(),
+                tiers.standard.max_priority_fee_per_gas.to(),
+            ))),
+            Err(BundlerError::Rejected { .. }) => {
+                self.no_price_method.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// `eth_supportedEntryPoints`.

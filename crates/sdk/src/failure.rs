@@ -180,7 +180,9 @@ fn bundler_failure(error: &BundlerError) -> Failure {
             let message = error.to_string();
             let hint = if message.contains("AA21") {
                 Some("the account cannot pay for gas: send it ETH (`leash account fund` on the devnet) or deposit for it in the EntryPoint")
-            } else if message.contains("STO-022") {
+            } else if message.contains("STO-022")
+                || (message.contains("unstaked factory") && message.contains("accessed"))
+            {
                 Some("a bundler refuses to deploy an account and grant a session in one operation unless the factory is staked: deploy the account first with `leash account deploy`")
             } else {
                 None

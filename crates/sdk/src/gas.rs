@@ -29,3 +29,15 @@ impl GasLimits {
         Self { verification, call: 100_000 + 300_000 * calls as u128, pre_verification: 60_000 }
     }
 }
+
+/// A bundler's estimate, applied to `op` with headroom on its verification gas: an account that pays its
+/// prefund with little gas left is reported out of gas by some nodes' tracers (anvil 1.7.1's, fixed upstream
+/// since), which a bundler's ERC-7562 safe mode then refuses ("account internally reverts on oog"). The EntryPoint
+/// refunds what is not used; a session's gas budget is charged its limits, so the headroom is a quarter.
+pub(crate) fn apply_estimate(
+    estimate: &leash_userop::rpc::GasEstimate,
+    op: &mut leash_userop::UserOperation,
+) {
+    estimate.apply_to(op);
+    op.verification_gas_limit += op.verification_gas_limit / alloy::primitives::U256::from(4);
+}

@@ -77,7 +77,18 @@ impl Owner {
         submitter: &Submitter,
         calls: &[Call],
     ) -> Result<OpOutcome> {
-        let (mut op, hash) = prepare_owner_operation(chain, &self.account, calls).await?;
+        let (mut op, mut hash) = prepare_owner_operation(chain, &self.account, calls).await?;
+        // Through a bundler: its price and its estimate (with a signature of the real one's shape, which the
+        // estimate does not check), so that its gas rules are met.
+        if let Submitter::Bundler(bundler) = submitter {
+            let (max_fee, priority) = submitter.fees(chain).await?;
+            op.max_fee_per_gas = U256::from(max_fee);
+            op.max_priority_fee_per_gas = U256::from(priority);
+            op.signature = Bytes::from(vec![0xff; 65]);
+            let estimate = bundler.estimate_user_operation_gas(&op).await?;
+            crate::gas::apply_estimate(&estimate, &mut op);
+            hash = op.hash(chain.entry_point, chain.chain_id)?;
+        }
         // The account checks its owner's ECDSA signature over the raw UserOperation hash.
         let signature = self.signer.sign_hash(&hash).await.map_err(Error::OwnerSigning)?;
         op.signature = signature.as_bytes().to_vec().into();

@@ -105,6 +105,21 @@ impl Submitter {
         }
     }
 
+    /// The fees an operation offers: the node's, raised to the bundler's own price when it has a price method
+    /// (a bundler with a floor of its own refuses anything under it).
+    pub async fn fees(&self, chain: &Chain) -> Result<(u128, u128)> {
+        let (max_fee, priority) = chain.fees().await?;
+        match self {
+            Submitter::Bundler(bundler) => match bundler.gas_price().await? {
+                Some((bundler_max, bundler_priority)) => {
+                    Ok((max_fee.max(bundler_max), priority.max(bundler_priority)))
+                }
+                None => Ok((max_fee, priority)),
+            },
+            Submitter::Direct { .. } => Ok((max_fee, priority)),
+        }
+    }
+
     /// Sends `op` and returns its hash. Direct submission first simulates `handleOps` so that a rejection comes
     /// back with the EntryPoint's code and the module's rule, then sends it and waits for inclusion.
     pub async fn send(&self, chain: &Chain, op: &UserOperation) -> Result<B256> {
