@@ -266,7 +266,9 @@ pub(crate) async fn run(
             let record = home.account(&name).await?;
             let network = networks.selected();
             let chain = network.connect().await?;
-            if record.smart_account().is_deployed(&chain.provider).await? {
+            // An EOA account that delegates already may still need its initialisation (a delegation someone
+            // else relayed, or one whose initialisation failed): `delegate` says whether it did anything.
+            if !record.eip7702 && record.smart_account().is_deployed(&chain.provider).await? {
                 out.show(
                     json!({ "account": record.address, "deployed": true, "alreadyDeployed": true }),
                     || {
@@ -280,10 +282,20 @@ pub(crate) async fn run(
             }
             let owner = open_owner(home, &record, &password).await?;
             if record.eip7702 {
-                let delegation =
-                    crate::progress::while_waiting("delegating", owner.delegate(&chain))
-                        .await?
-                        .expect("not delegated yet");
+                let delegated =
+                    crate::progress::while_waiting("delegating", owner.delegate(&chain)).await?;
+                let Some(delegation) = delegated else {
+                    out.show(
+                        json!({ "account": record.address, "deployed": true, "alreadyDeployed": true }),
+                        || {
+                            println!(
+                                "account `{name}` ({}) is deployed already on {}",
+                                record.address, network.name
+                            )
+                        },
+                    );
+                    return Ok(());
+                };
                 out.show(
                     json!({ "account": record.address, "deployed": true, "delegation": delegation }),
                     || {

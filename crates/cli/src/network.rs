@@ -145,7 +145,18 @@ impl Networks {
         }
         for (name, entry) in config.networks {
             let base = match all.remove(&name) {
-                Some(known) if name != DEVNET => known,
+                Some(known) if name != DEVNET => {
+                    if entry.chain_id.is_some_and(|id| id != known.chain_id) {
+                        return Err(Failure::bad_input(format!(
+                            "{}: `{name}` is chain {}, not {}",
+                            file.display(),
+                            known.chain_id,
+                            entry.chain_id.unwrap_or_default()
+                        ))
+                        .with_hint("give a network on another chain a name of its own"));
+                    }
+                    known
+                }
                 Some(_) => {
                     return Err(Failure::bad_input(format!(
                         "{}: `devnet` is built in and cannot be redefined",
@@ -213,7 +224,9 @@ impl Networks {
         let mut names: Vec<&String> = self
             .all
             .iter()
-            .filter(|(_, n)| n.chain_id == chain_id && n.module == module)
+            .filter(|(name, n)| {
+                n.chain_id == chain_id && n.module == module && self.usable(name, n)
+            })
             .map(|(name, _)| name)
             .collect();
         names.sort_by_key(|name| **name != self.selected);
@@ -226,8 +239,12 @@ impl Networks {
         if selected.chain_id == chain_id {
             return Ok(selected);
         }
-        let matching: Vec<&String> =
-            self.all.iter().filter(|(_, n)| n.chain_id == chain_id).map(|(name, _)| name).collect();
+        let matching: Vec<&String> = self
+            .all
+            .iter()
+            .filter(|(name, n)| n.chain_id == chain_id && self.usable(name, n))
+            .map(|(name, _)| name)
+            .collect();
         match matching.as_slice() {
             [name] => self.get(name),
             [] => Err(Failure::bad_input(format!("no configured network has chain id {chain_id}"))
@@ -275,6 +292,14 @@ fn from_preset(preset: &Preset) -> Network {
         tokens,
         addresses: BTreeMap::new(),
         explorer: Some(preset.explorer.into()),
+    }
+}
+
+impl Networks {
+    /// Whether a network can be reached: it has an RPC URL, or it is the chosen one (which `$LEASH_RPC_URL` may
+    /// give one). A built-in network nobody configured is not a candidate when looking networks up by chain.
+    fn usable(&self, name: &str, network: &Network) -> bool {
+        !network.rpc_url.is_empty() || name == self.selected
     }
 }
 

@@ -180,8 +180,10 @@ impl RpcRejection {
 
     /// An error object without a `code` (JSON-RPC requires one; some bundlers leave it out, sometimes with an
     /// HTTP error status): still the bundler's refusal, not a network failure. Its code reads as 0.
+    /// Only a JSON-RPC envelope (`jsonrpc` and `error`) counts: a gateway's error page is not the bundler's word.
     fn from_body(body: &str) -> Option<Self> {
         let response: serde_json::Value = serde_json::from_str(body).ok()?;
+        response.get("jsonrpc")?;
         let error = response.get("error")?;
         let message = error.get("message")?.as_str()?.to_owned();
         let code = error.get("code").and_then(serde_json::Value::as_i64).unwrap_or(0);
@@ -211,20 +213,21 @@ impl RpcRejection {
             };
             text.parse().ok()
         });
-        from_data.or_else(|| {
-            let code = find_aa_code(&self.message)?;
-            let after = &self.message[self.message.find(code)? + code.len()..];
-            revert_in_text(after)
-        })
+        from_data.or_else(|| revert_in_text(&self.message))
     }
 }
 
-/// The first `0x…` word of at least four bytes in `text`, as bytes.
-fn revert_in_text(text: &str) -> Option<Bytes> {
-    text.split(|c: char| !c.is_ascii_alphanumeric()).find_map(|word| {
-        let hex = word.strip_prefix("0x")?;
-        (hex.len() >= 8 && hex.len() % 2 == 0).then(|| word.parse().ok()).flatten()
-    })
+/// The account's revert bytes where alto writes them in its message: right after `AA23 reverted` (the account's
+/// validation reverted), as `AA23 reverted - 0x…` or `AA23 reverted 0x…`. Only AA23: a paymaster's or factory's
+/// revert is not the session's; only the word right after it, at least four bytes.
+fn revert_in_text(message: &str) -> Option<Bytes> {
+    let code = find_aa_code(message).filter(|code| *code == "AA23")?;
+    let at = code.as_ptr() as usize - message.as_ptr() as usize + code.len();
+    let rest = message[at..].strip_prefix(" reverted")?;
+    let rest = rest.trim_start().strip_prefix('-').unwrap_or(rest).trim_start();
+    let word = rest.split(|c: char| !c.is_ascii_alphanumeric()).next()?;
+    let hex = word.strip_prefix("0x")?;
+    (hex.len() >= 8 && hex.len() % 2 == 0).then(|| word.parse().ok()).flatten()
 }
 
 /// Whether a message says the fees are too low for the bundler (alto: "maxFeePerGas must be at least …").
@@ -446,7 +449,9 @@ impl Endpoint {
                 RpcError::SerError(err) => CallError::Encode(err.to_string()),
                 RpcError::Transport(kind) => match kind {
                     TransportErrorKind::HttpError(http) => {
-                        match RpcRejection::from_body(&http.body) {
+                        // A time-out, a rate limit or a gateway's failure is transient whatever its body says.
+                        let transient = matches!(http.status, 408 | 429 | 502..=504);
+                        match RpcRejection::from_body(&http.body).filter(|_| !transient) {
                             Some(rejection) => CallError::Rejected(rejection),
                             None => CallError::Http {
                                 status: http.status,
@@ -708,20 +713,27 @@ impl BundlerClient {
     }
 
     /// The bundler's own price for operations, when it has a price method (`pimlico_getUserOperationGasPrice`,
-    /// its `standard` tier): `(maxFeePerGas, maxPriorityFeePerGas)`. `None` when it has none; asked once.
+    /// its `standard` tier): `(maxFeePerGas, maxPriorityFeePerGas)`. `None` when it has none (not asked again
+    /// once it said so) or could not answer this time. The bundler is trusted with the price as with the
+    /// operation: a hostile one could ask any price.
     pub async fn gas_price(&self) -> Result<Option<(u128, u128)>, BundlerError> {
         if self.no_price_method.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(None);
         }
         match self.call::<_, GasPriceTiers>("pimlico_getUserOperationGasPrice", ()).await {
             Ok(tiers) => Ok(Some((
-                tiers.standard.max_fee_per_gas.to(),
-                tiers.standard.max_priority_fee_per_gas.to(),
+                tiers.standard.max_fee_per_gas.saturating_to(),
+                tiers.standard.max_priority_fee_per_gas.saturating_to(),
             ))),
-            Err(BundlerError::Rejected { .. }) => {
+            Err(BundlerError::Rejected { rejection, .. })
+                if rejection.kind == RejectionKind::MethodNotFound =>
+            {
                 self.no_price_method.store(true, std::sync::atomic::Ordering::Relaxed);
                 Ok(None)
             }
+            // It has the method but failed to answer (rate limit, an internal error, an answer of another
+            // shape): the node's price this time, the bundler asked again next time.
+            Err(BundlerError::Rejected { .. } | BundlerError::Decode { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -826,6 +838,65 @@ mod tests {
         assert_eq!(find_aa_code("AA2"), None);
         assert_eq!(find_aa_code("XAA23 AA1x"), None);
         assert_eq!(find_aa_code("(AA94)"), Some("AA94"));
+    }
+
+    /// What alto 0.0.18 sends (its text, as `make test-alto` sees it against the devnet): the module's revert in the
+    /// message, an error object without a code, a price refusal.
+    #[test]
+    fn bundler_answers_without_data_or_code_are_still_read() {
+        let refused = RpcRejection::new(
+            -32500,
+            "UserOperation reverted with reason: AA23 reverted - 0xdeadbeef00000001".into(),
+            None,
+        );
+        assert_eq!(refused.revert_data().unwrap().as_ref(), [0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1]);
+        let estimated = RpcRejection::new(
+            -32500,
+            "reverted during simulation with reason: AA23 reverted 0x12345678".into(),
+            None,
+        );
+        assert_eq!(estimated.revert_data().unwrap().as_ref(), [0x12, 0x34, 0x56, 0x78]);
+        let no_hex = RpcRejection::new(-32500, "AA23 reverted 0x12".into(), None);
+        assert_eq!(no_hex.revert_data(), None, "no word of four bytes or more");
+        let paymaster = RpcRejection::new(-32500, "AA33 reverted 0xdeadbeef".into(), None);
+        assert_eq!(paymaster.revert_data(), None, "a paymaster's revert is not the session's");
+        let later_word = RpcRejection::new(
+            -32500,
+            "AA23 reverted (sender 0x1111111111111111111111111111111111111111)".into(),
+            None,
+        );
+        assert_eq!(later_word.revert_data(), None, "only the word right after it");
+        let data_first =
+            RpcRejection::new(-32500, "AA23 reverted 0x11111111".into(), Some(r#""0x22222222""#));
+        assert_eq!(
+            data_first.revert_data().unwrap().as_ref(),
+            [0x22; 4],
+            "`data` wins over the text"
+        );
+
+        let codeless =
+            RpcRejection::from_body(r#"{"jsonrpc":"2.0","id":1,"error":{"message":"verificationGasLimit must be at least 10000"}}"#)
+                .unwrap();
+        assert_eq!((codeless.code, codeless.kind), (0, RejectionKind::Other));
+        let underpriced = RpcRejection::from_body(
+            r#"{"jsonrpc":"2.0","error":{"message":"maxFeePerGas must be at least 2000186016 (current maxFeePerGas: 1000093008) - use pimlico_getUserOperationGasPrice to get the current gas price"}}"#,
+        )
+        .unwrap();
+        assert_eq!(underpriced.kind, RejectionKind::Underpriced);
+        let simulation = RpcRejection::from_body(
+            r#"{"jsonrpc":"2.0","error":{"message":"AA23 reverted 0xdeadbeef"}}"#,
+        )
+        .unwrap();
+        assert_eq!(simulation.kind, RejectionKind::SimulationRejected);
+        assert!(
+            RpcRejection::from_body("<html>bad gateway</html>").is_none(),
+            "not JSON-RPC: an HTTP failure"
+        );
+        assert!(RpcRejection::from_body(r#"{"result":"0x1"}"#).is_none());
+        assert!(
+            RpcRejection::from_body(r#"{"error":{"message":"rate limited"}}"#).is_none(),
+            "no JSON-RPC envelope: a gateway's answer"
+        );
     }
 
     #[test]

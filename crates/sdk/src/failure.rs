@@ -178,7 +178,12 @@ fn bundler_failure(error: &BundlerError) -> Failure {
             // The bundler refused for a reason other than the session's policy (those come back as
             // `Error::Rejected` with their rule): unfunded account, gas prices, an op already pending.
             let message = error.to_string();
-            let hint = if message.contains("AA21") {
+            let underpriced = error
+                .rejection()
+                .is_some_and(|r| r.kind == crate::bundler::RejectionKind::Underpriced);
+            let hint = if underpriced {
+                Some("the bundler's price is above what the operation offers (it moves with the base fee): send it again; leash offers the bundler's own price when it has a price method")
+            } else if message.contains("AA21") {
                 Some("the account cannot pay for gas: send it ETH (`leash account fund` on the devnet) or deposit for it in the EntryPoint")
             } else if message.contains("STO-022")
                 || (message.contains("unstaked factory") && message.contains("accessed"))

@@ -98,7 +98,9 @@ pub use chain::Chain;
 pub use error::{Error, Result};
 pub use failure::{Failure, FailureKind};
 pub use grant::GrantDocument;
-pub use owner::{prepare_owner_operation, revoke_call, Owner, SignedGrant};
+pub use owner::{
+    prepare_owner_operation, prepare_owner_operation_for, revoke_call, Owner, SignedGrant,
+};
 pub use payment::{PaymentsLeft, TransferAuthorization, TransferRequest};
 pub use submit::{OpOutcome, Submitter};
 pub use view::{describe_allowance, SessionView, Standing};

@@ -77,18 +77,8 @@ impl Owner {
         submitter: &Submitter,
         calls: &[Call],
     ) -> Result<OpOutcome> {
-        let (mut op, mut hash) = prepare_owner_operation(chain, &self.account, calls).await?;
-        // Through a bundler: its price and its estimate (with a signature of the real one's shape, which the
-        // estimate does not check), so that its gas rules are met.
-        if let Submitter::Bundler(bundler) = submitter {
-            let (max_fee, priority) = submitter.fees(chain).await?;
-            op.max_fee_per_gas = U256::from(max_fee);
-            op.max_priority_fee_per_gas = U256::from(priority);
-            op.signature = Bytes::from(vec![0xff; 65]);
-            let estimate = bundler.estimate_user_operation_gas(&op).await?;
-            crate::gas::apply_estimate(&estimate, &mut op);
-            hash = op.hash(chain.entry_point, chain.chain_id)?;
-        }
+        let (mut op, hash) =
+            prepare_owner_operation_for(chain, submitter, &self.account, calls).await?;
         // The account checks its owner's ECDSA signature over the raw UserOperation hash.
         let signature = self.signer.sign_hash(&hash).await.map_err(Error::OwnerSigning)?;
         op.signature = signature.as_bytes().to_vec().into();
@@ -125,12 +115,14 @@ impl Owner {
             }
             return self.initialize_eoa(chain, None).await.map(Some);
         }
+        // The transaction takes the EOA's next nonce (pending ones counted), and the authorisation, by the same
+        // account, the one after: both are set here, so that no other transaction can slip between them.
         let nonce = chain
             .provider
             .get_transaction_count(account.address)
+            .pending()
             .await
             .map_err(|e| Error::rpc(&chain.label, format!("eth_getTransactionCount: {e}")))?;
-        // The transaction's own nonce is used first, so the authorisation (by the same account) takes the next.
         let authorization = Authorization {
             chain_id: U256::from(chain.chain_id),
             address: account.factory,
@@ -141,8 +133,8 @@ impl Owner {
             .sign_hash(&authorization.signature_hash())
             .await
             .map_err(Error::OwnerSigning)?;
-        let mut hash =
-            self.initialize_eoa(chain, Some(authorization.into_signed(signature))).await?;
+        let authorized = (authorization.into_signed(signature), nonce);
+        let mut hash = self.initialize_eoa(chain, Some(authorized)).await?;
         if !code.is_empty() {
             hash = self.initialize_eoa(chain, None).await?;
         }
@@ -176,7 +168,7 @@ impl Owner {
     async fn initialize_eoa(
         &self,
         chain: &Chain,
-        authorization: Option<SignedAuthorization>,
+        authorization: Option<(SignedAuthorization, u64)>,
     ) -> Result<B256> {
         let account = &self.account;
         let call = LeashAccount::initializeEoaCall {
@@ -187,8 +179,9 @@ impl Owner {
             .with_from(account.address)
             .with_to(account.address)
             .with_input(call.abi_encode());
-        if let Some(authorization) = authorization {
-            tx = tx.with_authorization_list(vec![authorization]);
+        let delegates = authorization.is_some();
+        if let Some((authorization, nonce)) = authorization {
+            tx = tx.with_nonce(nonce).with_authorization_list(vec![authorization]);
         }
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(self.signer.clone()))
@@ -202,6 +195,13 @@ impl Owner {
             .get_receipt()
             .await
             .map_err(|e| Error::rpc(&chain.label, format!("waiting for initializeEoa: {e}")))?;
+        if delegates && !account.is_deployed(&chain.provider).await? {
+            return Err(Error::Setup(format!(
+                "{} does not delegate to {} after {}: the authorisation was not applied (its nonce was taken); \
+                 run the delegation again",
+                account.address, account.factory, receipt.transaction_hash
+            )));
+        }
         if !receipt.status() {
             return Err(Error::Setup(format!(
                 "initializeEoa reverted in {}; run the delegation again",
@@ -280,6 +280,30 @@ pub async fn prepare_owner_operation(
         builder = builder.factory(factory, data);
     }
     let op = builder.build()?;
+    let hash = op.hash(chain.entry_point, chain.chain_id)?;
+    Ok((op, hash))
+}
+
+/// [`prepare_owner_operation`] for sending through `submitter`: through a bundler, with its price and its
+/// estimate (taken with a signature of the real one's shape, which the estimate does not check), so that the
+/// bundler's gas rules are met.
+pub async fn prepare_owner_operation_for(
+    chain: &Chain,
+    submitter: &Submitter,
+    account: &SmartAccount,
+    calls: &[Call],
+) -> Result<(UserOperation, B256)> {
+    let (mut op, hash) = prepare_owner_operation(chain, account, calls).await?;
+    let Submitter::Bundler(bundler) = submitter else {
+        return Ok((op, hash));
+    };
+    let (max_fee, priority) = submitter.fees(chain).await?;
+    op.max_fee_per_gas = U256::from(max_fee);
+    op.max_priority_fee_per_gas = U256::from(priority);
+    op.signature = Bytes::from(vec![0xff; 65]);
+    let estimate = bundler.estimate_user_operation_gas(&op).await?;
+    crate::gas::apply_estimate(&estimate, &mut op);
+    op.signature = Bytes::new();
     let hash = op.hash(chain.entry_point, chain.chain_id)?;
     Ok((op, hash))
 }

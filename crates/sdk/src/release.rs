@@ -74,9 +74,10 @@ pub struct ReleaseStatus {
 }
 
 impl ReleaseStatus {
-    /// Whether everything asked about is there with the release's code.
+    /// Whether everything asked about is there with the release's code, and the front (when asked about) staked.
     pub fn complete(&self) -> bool {
         self.contracts.iter().all(|c| c.presence == Presence::Deployed)
+            && self.stake.as_ref().is_none_or(|stake| stake.staked)
     }
 }
 
@@ -195,6 +196,15 @@ pub async fn deploy(
         let input = [ENTRYPOINT_V07_SALT.as_slice(), &entry_point_creation_code()].concat();
         let tx = TransactionRequest::default().with_to(CREATE2_DEPLOYER).with_input(input);
         let hash = send(provider, from, tx, "EntryPoint v0.7").await?;
+        let code = provider
+            .get_code_at(ENTRYPOINT_V07)
+            .await
+            .map_err(|e| Error::read("the node", format!("eth_getCode at {ENTRYPOINT_V07}"), e))?;
+        if keccak256(&code) != release::ENTRYPOINT_V07_CODE_HASH {
+            return Err(Error::Setup(format!(
+                "EntryPoint v0.7 was sent ({hash}) but {ENTRYPOINT_V07} does not hold its code"
+            )));
+        }
         sent.push(DeployStep {
             name: "EntryPoint v0.7".into(),
             address: ENTRYPOINT_V07,
@@ -293,6 +303,7 @@ async fn send(
         .await
         .map_err(|e| Error::rpc("the node", format!("sending {what}: {e}")))?;
     let receipt = pending
+        .with_timeout(Some(std::time::Duration::from_secs(180)))
         .get_receipt()
         .await
         .map_err(|e| Error::rpc("the node", format!("waiting for {what}: {e}")))?;

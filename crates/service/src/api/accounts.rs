@@ -14,7 +14,7 @@ use axum::{
     Json,
 };
 use leash_sdk::{
-    prepare_owner_operation, revoke_call, userop::UserOperation, Failure, SmartAccount,
+    prepare_owner_operation_for, revoke_call, userop::UserOperation, Failure, SmartAccount,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -85,10 +85,14 @@ impl OwnerOperation {
         revoke: Option<B256>,
     ) -> Result<Self, ApiError> {
         let chain = &service.network().chain;
-        let (user_operation, user_op_hash) =
-            prepare_owner_operation(chain, account, &[revoke_call(chain, revoke)])
-                .await
-                .map_err(Failure::from)?;
+        let (user_operation, user_op_hash) = prepare_owner_operation_for(
+            chain,
+            &service.inner.submitter,
+            account,
+            &[revoke_call(chain, revoke)],
+        )
+        .await
+        .map_err(Failure::from)?;
         Ok(Self { user_operation, user_op_hash })
     }
 }
