@@ -153,3 +153,51 @@ async fn only_the_fronts_owner_stakes_it_and_a_preset_without_rpc_url_says_what_
     assert!(refused.stderr.contains("only the front's owner"), "{}", refused.stderr);
     assert_eq!(chain.provider().get_transaction_count(key.address()).await.unwrap(), nonce);
 }
+
+/// Code that is not the release's at one of its addresses is named, and `deploy` sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_code_at_a_release_address_stops_deploy() {
+    let chain = Devnet::builder().chain_id(84532).bare().start().await.expect("anvil starts");
+    let key = chain.dev_keys()[5].clone();
+    chain
+        .provider()
+        .raw_request::<_, ()>(
+            "anvil_setCode".into(),
+            (
+                release::SESSION_KEY_VALIDATOR,
+                alloy::primitives::Bytes::from(vec![0x60, 0x00, 0x60, 0x00, 0xf3]),
+            ),
+        )
+        .await
+        .unwrap();
+    let cli = Cli::new(String::new(), String::new());
+    let key_file = cli.write("deployer.key", &format!("{}\n", alloy::hex::encode(key.to_bytes())));
+    cli.run(&["keystore", "import", "deployer", "--private-key-file", key_file.to_str().unwrap()])
+        .await
+        .ok();
+    cli.write(
+        "networks.toml",
+        &format!("[networks.base-sepolia]\nrpc_url = \"{}\"\n", chain.rpc_url()),
+    );
+    let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", ""), ("LEASH_NETWORK", "base-sepolia")];
+
+    let check = cli.run_with(&["--json", "network", "check"], &env).await;
+    assert_eq!(check.code, 1, "{}", check.text());
+    let module = addresses_of(&check.json()["status"])
+        .into_iter()
+        .find(|(name, _, _)| name == "SessionKeyValidator")
+        .unwrap();
+    assert_eq!(module.2, "different");
+    let human = cli.run_with(&["network", "check"], &env).await;
+    assert!(human.stdout.contains("OTHER CODE"), "{}", human.stdout);
+
+    let nonce = chain.provider().get_transaction_count(key.address()).await.unwrap();
+    let refused = cli.run_with(&["deploy", "--from", "deployer"], &env).await;
+    assert_ne!(refused.code, 0, "{}", refused.text());
+    assert!(refused.stderr.contains("not this release's"), "{}", refused.stderr);
+    assert_eq!(
+        chain.provider().get_transaction_count(key.address()).await.unwrap(),
+        nonce,
+        "nothing sent"
+    );
+}

@@ -22,6 +22,7 @@
 //!     factory: Address::repeat_byte(3),
 //!     salt: B256::ZERO,
 //!     validators: vec![],
+//!     eip7702: false,
 //! };
 //! store.put_account(&record, false).await?;
 //! assert_eq!(store.account("treasury").await?, record);
