@@ -268,7 +268,7 @@ pub(crate) async fn run(
             let chain = network.connect().await?;
             // An EOA account that delegates already may still need its initialisation (a delegation someone
             // else relayed, or one whose initialisation failed): `delegate` says whether it did anything.
-            if !record.eip7702 && record.smart_account().is_deployed(&chain.provider).await? {
+            let already_deployed = || {
                 out.show(
                     json!({ "account": record.address, "deployed": true, "alreadyDeployed": true }),
                     || {
@@ -278,23 +278,17 @@ pub(crate) async fn run(
                         )
                     },
                 );
-                return Ok(());
+                Ok(())
+            };
+            if !record.eip7702 && record.smart_account().is_deployed(&chain.provider).await? {
+                return already_deployed();
             }
             let owner = open_owner(home, &record, &password).await?;
             if record.eip7702 {
                 let delegated =
                     crate::progress::while_waiting("delegating", owner.delegate(&chain)).await?;
                 let Some(delegation) = delegated else {
-                    out.show(
-                        json!({ "account": record.address, "deployed": true, "alreadyDeployed": true }),
-                        || {
-                            println!(
-                                "account `{name}` ({}) is deployed already on {}",
-                                record.address, network.name
-                            )
-                        },
-                    );
-                    return Ok(());
+                    return already_deployed();
                 };
                 out.show(
                     json!({ "account": record.address, "deployed": true, "delegation": delegation }),

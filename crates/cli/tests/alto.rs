@@ -230,6 +230,7 @@ async fn the_sdk_through_alto() {
     // leash's own bundler asks at least what alto requires (alto's estimate is its requirement plus 10%).
     let leash_rule = leash_bundler::simulate::pre_verification_gas(&signed.op).unwrap();
     let alto_estimate: u64 = signed.op.pre_verification_gas.to();
+    eprintln!("preVerificationGas of a session operation: leash asks {leash_rule}, alto estimates {alto_estimate}");
     assert!(
         leash_rule * 11 >= alto_estimate * 10,
         "leash asks {leash_rule}, alto estimated {alto_estimate}"

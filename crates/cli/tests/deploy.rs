@@ -27,6 +27,24 @@ fn addresses_of(status: &Value) -> Vec<(String, Address, String)> {
         .collect()
 }
 
+/// A data directory with `key` imported as `deployer`.
+async fn with_deployer(key: &alloy::signers::local::PrivateKeySigner) -> Cli {
+    let cli = Cli::new(String::new(), String::new());
+    let key_file = cli.write("deployer.key", &format!("{}\n", alloy::hex::encode(key.to_bytes())));
+    cli.run(&["keystore", "import", "deployer", "--private-key-file", key_file.to_str().unwrap()])
+        .await
+        .ok();
+    cli
+}
+
+/// Base Sepolia's preset, its RPC URL pointed at `chain`.
+fn as_base_sepolia(cli: &Cli, chain: &Devnet) {
+    cli.write(
+        "networks.toml",
+        &format!("[networks.base-sepolia]\nrpc_url = \"{}\"\n", chain.rpc_url()),
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_puts_the_release_at_its_addresses_once_and_check_says_so() {
     let chain = Devnet::builder().chain_id(84532).bare().start().await.expect("anvil starts");
@@ -39,15 +57,8 @@ async fn deploy_puts_the_release_at_its_addresses_once_and_check_says_so() {
         .await
         .unwrap();
 
-    let cli = Cli::new(String::new(), String::new());
-    let key_file = cli.write("deployer.key", &format!("{}\n", alloy::hex::encode(key.to_bytes())));
-    cli.run(&["keystore", "import", "deployer", "--private-key-file", key_file.to_str().unwrap()])
-        .await
-        .ok();
-    cli.write(
-        "networks.toml",
-        &format!("[networks.base-sepolia]\nrpc_url = \"{}\"\n", chain.rpc_url()),
-    );
+    let cli = with_deployer(&key).await;
+    as_base_sepolia(&cli, &chain);
     let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", ""), ("LEASH_NETWORK", "base-sepolia")];
 
     // Nothing there yet: the check names what is missing and fails.
@@ -125,11 +136,7 @@ async fn deploy_puts_the_release_at_its_addresses_once_and_check_says_so() {
 async fn only_the_fronts_owner_stakes_it_and_a_preset_without_rpc_url_says_what_to_set() {
     let chain = Devnet::builder().chain_id(84532).bare().start().await.expect("anvil starts");
     let key = chain.dev_keys()[4].clone();
-    let cli = Cli::new(String::new(), String::new());
-    let key_file = cli.write("deployer.key", &format!("{}\n", alloy::hex::encode(key.to_bytes())));
-    cli.run(&["keystore", "import", "deployer", "--private-key-file", key_file.to_str().unwrap()])
-        .await
-        .ok();
+    let cli = with_deployer(&key).await;
     let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", ""), ("LEASH_NETWORK", "base-sepolia")];
 
     let unset = cli.run_with(&["network", "check"], &env).await;
@@ -137,10 +144,7 @@ async fn only_the_fronts_owner_stakes_it_and_a_preset_without_rpc_url_says_what_
     assert!(unset.stderr.contains("network `base-sepolia` has no rpc_url"), "{}", unset.stderr);
     assert!(unset.stderr.contains("[networks.base-sepolia]"), "{}", unset.stderr);
 
-    cli.write(
-        "networks.toml",
-        &format!("[networks.base-sepolia]\nrpc_url = \"{}\"\n", chain.rpc_url()),
-    );
+    as_base_sepolia(&cli, &chain);
     let nonce = chain.provider().get_transaction_count(key.address()).await.unwrap();
     let other = Address::repeat_byte(0x77).to_string();
     let refused = cli
@@ -170,15 +174,8 @@ async fn other_code_at_a_release_address_stops_deploy() {
         )
         .await
         .unwrap();
-    let cli = Cli::new(String::new(), String::new());
-    let key_file = cli.write("deployer.key", &format!("{}\n", alloy::hex::encode(key.to_bytes())));
-    cli.run(&["keystore", "import", "deployer", "--private-key-file", key_file.to_str().unwrap()])
-        .await
-        .ok();
-    cli.write(
-        "networks.toml",
-        &format!("[networks.base-sepolia]\nrpc_url = \"{}\"\n", chain.rpc_url()),
-    );
+    let cli = with_deployer(&key).await;
+    as_base_sepolia(&cli, &chain);
     let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", ""), ("LEASH_NETWORK", "base-sepolia")];
 
     let check = cli.run_with(&["--json", "network", "check"], &env).await;

@@ -21,20 +21,6 @@ use leash_devnet::{
     FACTORY_STAKE_ETH, WETH_PRICE_IN_USDC,
 };
 
-alloy::sol! {
-    #[sol(rpc)]
-    interface EntryPointStakes {
-        struct DepositInfo {
-            uint256 deposit;
-            bool staked;
-            uint112 stake;
-            uint32 unstakeDelaySec;
-            uint48 withdrawTime;
-        }
-        function getDepositInfo(address account) external view returns (DepositInfo memory info);
-    }
-}
-
 fn units(whole: u64, decimals: u8) -> U256 {
     U256::from(whole) * U256::from(10).pow(U256::from(decimals))
 }
@@ -105,7 +91,7 @@ async fn the_factory_staker_fronts_the_factory_with_a_days_stake_owned_by_the_de
     let staker = LeashFactoryStaker::new(d.factory_staker, devnet.provider());
     assert_eq!(staker.factory().call().await.unwrap(), d.account_factory);
     assert_eq!(staker.owner().call().await.unwrap(), d.deployer);
-    let info = EntryPointStakes::new(ENTRYPOINT_V07, devnet.provider())
+    let info = EntryPoint::new(ENTRYPOINT_V07, devnet.provider())
         .getDepositInfo(d.factory_staker)
         .call()
         .await

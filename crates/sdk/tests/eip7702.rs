@@ -3,32 +3,9 @@
 
 mod common;
 
-use alloy::{
-    primitives::{address, aliases::U96, Address},
-    providers::Provider,
-};
-use common::{transfer, usdc, Stack};
-use leash_core::{Action, Condition, Period, SessionPolicy, Timestamp};
+use alloy::{primitives::Address, providers::Provider};
+use common::{pay_merchant_policy as pay_merchant, transfer, usdc, Stack, MERCHANT};
 use leash_sdk::{lanes::Lane, Error};
-
-const MERCHANT: Address = address!("000000000000000000000000000000000000beef");
-
-fn pay_merchant(stack: &Stack, cap: u64) -> SessionPolicy {
-    SessionPolicy::builder()
-        .name("pay the merchant")
-        .valid_until(Timestamp::parse("2030-01-01T00:00:00Z").unwrap())
-        .action(
-            Action::call(stack.usdc(), "transfer(address to, uint256 amount)")
-                .unwrap()
-                .with_arg_rule("to", Condition::Eq(MERCHANT.into_word().into()))
-                .unwrap()
-                .with_amount_cap("amount", U96::from(cap * 1_000_000))
-                .unwrap()
-                .with_period(Period::monthly()),
-        )
-        .build()
-        .unwrap()
-}
 
 fn rule_of(error: &Error) -> &str {
     error.rule().unwrap_or_else(|| panic!("a policy rejection, got {error:?}"))

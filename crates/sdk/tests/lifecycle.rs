@@ -5,11 +5,11 @@
 mod common;
 
 use alloy::{
-    primitives::{address, aliases::U96, keccak256, Address, Bytes, B256, U256},
+    primitives::{address, keccak256, Address, Bytes, B256, U256},
     providers::Provider,
     sol_types::SolValue,
 };
-use common::{transfer, usdc, Stack};
+use common::{pay_merchant_policy, transfer, usdc, Stack, MERCHANT};
 use leash_contracts::{
     bindings::{EntryPoint, LeashAccount, SessionKeyValidator},
     release,
@@ -27,25 +27,6 @@ use leash_sdk::{
     Error,
 };
 use std::sync::Arc;
-
-const MERCHANT: Address = address!("4d65726368616e74000000000000000000000001");
-
-fn pay_merchant_policy(stack: &Stack, cap: u64) -> SessionPolicy {
-    SessionPolicy::builder()
-        .name("pay the merchant")
-        .valid_until(Timestamp::parse("2030-01-01T00:00:00Z").unwrap())
-        .action(
-            Action::call(stack.usdc(), "transfer(address to, uint256 amount)")
-                .unwrap()
-                .with_arg_rule("to", Condition::Eq(MERCHANT.into_word().into()))
-                .unwrap()
-                .with_amount_cap("amount", U96::from(cap * 1_000_000))
-                .unwrap()
-                .with_period(Period::monthly()),
-        )
-        .build()
-        .unwrap()
-}
 
 fn rule_of(error: &Error) -> String {
     error.rule().unwrap_or_else(|| panic!("expected a policy rejection, got {error}")).to_string()

@@ -42,6 +42,20 @@ pub async fn devnet(chain_id: u64) -> Devnet {
         .expect("devnet starts")
 }
 
+/// The devnet's addresses, its provider and the chain with its module.
+async fn connect(devnet: &Devnet) -> (Deployment, DynProvider, Chain) {
+    let deployment = devnet.deployment().expect("deployed").clone();
+    let provider: DynProvider = devnet.provider().clone();
+    let chain = Chain::connect(
+        provider.clone(),
+        deployment.session_key_validator,
+        devnet.rpc_url().to_string(),
+    )
+    .await
+    .unwrap();
+    (deployment, provider, chain)
+}
+
 impl Stack {
     /// A devnet with an owner whose account is deployed, funded with 10 ETH and 10,000 USDC. Its clock starts at
     /// [`GENESIS`] whatever the date, so the tests' dates (the example policies run in 2026-2027) never expire.
@@ -50,15 +64,7 @@ impl Stack {
     }
 
     pub async fn start_with(devnet: Devnet, salt: B256) -> Stack {
-        let deployment = devnet.deployment().expect("deployed").clone();
-        let provider: DynProvider = devnet.provider().clone();
-        let chain = Chain::connect(
-            provider.clone(),
-            deployment.session_key_validator,
-            devnet.rpc_url().to_string(),
-        )
-        .await
-        .unwrap();
+        let (deployment, provider, chain) = connect(&devnet).await;
         let owner_key = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x42)).unwrap();
         let account = SmartAccount::counterfactual(
             &provider,
@@ -82,15 +88,7 @@ impl Stack {
     /// the account implementation by its own type-4 transaction.
     pub async fn start_eip7702() -> Stack {
         let devnet = devnet(31_337).await;
-        let deployment = devnet.deployment().expect("deployed").clone();
-        let provider: DynProvider = devnet.provider().clone();
-        let chain = Chain::connect(
-            provider.clone(),
-            deployment.session_key_validator,
-            devnet.rpc_url().to_string(),
-        )
-        .await
-        .unwrap();
+        let (deployment, provider, chain) = connect(&devnet).await;
         let owner_key = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x43)).unwrap();
         let account = SmartAccount::eip7702(
             owner_key.address(),
@@ -184,6 +182,29 @@ impl Stack {
             .await
             .unwrap()
     }
+}
+
+/// The merchant the tests' sessions pay.
+pub const MERCHANT: Address =
+    alloy::primitives::address!("4d65726368616e74000000000000000000000001");
+
+/// Transfers of the stack's USDC to [`MERCHANT`] only, at most `cap` USDC a calendar month, until 2030.
+pub fn pay_merchant_policy(stack: &Stack, cap: u64) -> SessionPolicy {
+    use leash_core::{Action, Condition, Period, Timestamp};
+    SessionPolicy::builder()
+        .name("pay the merchant")
+        .valid_until(Timestamp::parse("2030-01-01T00:00:00Z").unwrap())
+        .action(
+            Action::call(stack.usdc(), "transfer(address to, uint256 amount)")
+                .unwrap()
+                .with_arg_rule("to", Condition::Eq(MERCHANT.into_word().into()))
+                .unwrap()
+                .with_amount_cap("amount", alloy::primitives::aliases::U96::from(cap * 1_000_000))
+                .unwrap()
+                .with_period(Period::monthly()),
+        )
+        .build()
+        .unwrap()
 }
 
 pub fn usdc(amount: u64) -> U256 {
