@@ -108,18 +108,7 @@ async fn the_cli_through_alto() {
         .ok();
     cli.run(&["account", "create", "main", "--owner", "owner"]).await.ok();
     cli.run(&["account", "fund", "main", "--eth", "1 ETH", "--token", "1000 USDC"]).await.ok();
-    let policy = cli.write("pay.toml", POLICY);
-    cli.run(&[
-        "session",
-        "create",
-        "shop",
-        "--policy",
-        policy.to_str().unwrap(),
-        "--account",
-        "main",
-    ])
-    .await
-    .ok();
+    let policy = cli.pay_session("shop", "main").await;
     let sent = cli
         .run_with(
             &["--json", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "50 USDC"],

@@ -1041,18 +1041,7 @@ async fn accounts_listed_policies_checked_operations_shown_sessions_removed() {
 async fn ctrl_c_while_waiting_names_the_operation_and_how_to_follow_it() {
     let Stack { devnet, cli, bundler: _bundler } = stack().await;
     cli.owner_and_account().await;
-    let policy = cli.write("pay.toml", POLICY);
-    cli.run(&[
-        "session",
-        "create",
-        "shop",
-        "--policy",
-        policy.to_str().unwrap(),
-        "--account",
-        "main",
-    ])
-    .await
-    .ok();
+    cli.pay_session("shop", "main").await;
     // A second bundler on the same chain that holds what it accepts for an hour: the send waits until
     // interrupted.
     let key = devnet.dev_keys()[devnet.dev_keys().len() - 2].clone();

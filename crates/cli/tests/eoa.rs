@@ -47,18 +47,7 @@ async fn an_eoa_account_runs_a_session_through_the_binary() {
     assert_eq!(status["deployed"], true);
     assert_eq!(status["modules"][0]["name"], "SessionKeyValidator (session keys)");
 
-    let policy = cli.write("pay.toml", POLICY);
-    cli.run(&[
-        "session",
-        "create",
-        "shop",
-        "--policy",
-        policy.to_str().unwrap(),
-        "--account",
-        "eoa",
-    ])
-    .await
-    .ok();
+    cli.pay_session("shop", "eoa").await;
     let sent = cli
         .run(&["--json", "session", "send", "shop", "USDC", PAY, MERCHANT_TEXT, "50 USDC"])
         .await
