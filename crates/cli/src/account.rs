@@ -267,7 +267,7 @@ pub(crate) async fn run(
             let network = networks.selected();
             let chain = network.connect().await?;
             // An EOA account that delegates already may still need its initialisation (a delegation someone
-            // else relayed, or one whose initialisation failed): `delegate` says whether it did anything.
+            // else relayed, or one whose initialisation failed): not ready, so `delegate` finishes it.
             let already_deployed = || {
                 out.show(
                     json!({ "account": record.address, "deployed": true, "alreadyDeployed": true }),
@@ -280,7 +280,7 @@ pub(crate) async fn run(
                 );
                 Ok(())
             };
-            if !record.eip7702 && record.smart_account().is_deployed(&chain.provider).await? {
+            if record.smart_account().is_ready(&chain.provider).await? {
                 return already_deployed();
             }
             let owner = open_owner(home, &record, &password).await?;

@@ -57,7 +57,10 @@ pub(crate) async fn run(args: Args, home: &Home, network: &Network, out: &Out) -
         .as_deref()
         .map(|amount| {
             let parsed = leash_core::parse_amount(amount, &network.tokens)?;
-            if !parsed.unit.as_deref().is_some_and(|u| u == "ETH" || u == "wei" || u == "gwei") {
+            let native = |unit: &str| {
+                ["eth", "ether", "wei", "gwei"].contains(&unit.to_ascii_lowercase().as_str())
+            };
+            if !parsed.unit.as_deref().is_some_and(native) {
                 return Err(Failure::bad_input(format!(
                     "--stake takes a native amount like \"0.1 ETH\", not `{amount}`"
                 )));

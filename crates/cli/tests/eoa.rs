@@ -41,7 +41,12 @@ async fn an_eoa_account_runs_a_session_through_the_binary() {
     assert!(deployed["delegation"].is_string(), "{deployed}");
     let code = devnet.provider().get_code_at(owner).await.unwrap();
     assert_eq!(&code[..3], &[0xef, 0x01, 0x00], "the EOA delegates");
-    let again = cli.run(&["--json", "account", "deploy", "eoa"]).await.ok().json();
+    // Done already: said without asking for the owner's password.
+    let again = cli
+        .run_with(&["--json", "account", "deploy", "eoa"], &[("LEASH_OWNER_PASSWORD", "")])
+        .await
+        .ok()
+        .json();
     assert_eq!(again["alreadyDeployed"], true);
     let status = cli.run(&["--json", "account", "status", "eoa"]).await.ok().json();
     assert_eq!(status["deployed"], true);

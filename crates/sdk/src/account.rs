@@ -91,6 +91,29 @@ impl SmartAccount {
         Ok(if self.eip7702 { code == self.delegation() } else { !code.is_empty() })
     }
 
+    /// Whether the account is deployed and, for an EOA account, has every validator installed (its
+    /// initialisation ran): what [`crate::Owner::delegate`] would leave alone. Needs no key.
+    pub async fn is_ready(&self, provider: &DynProvider) -> Result<bool> {
+        if !self.is_deployed(provider).await? {
+            return Ok(false);
+        }
+        if !self.eip7702 {
+            return Ok(true);
+        }
+        let account = leash_contracts::bindings::LeashAccount::new(self.address, provider);
+        for validator in &self.validators {
+            let installed = account
+                .isModuleInstalled(alloy::primitives::U256::from(1), *validator, Bytes::new())
+                .call()
+                .await
+                .map_err(|e| Error::rpc("the chain", format!("isModuleInstalled: {e}")))?;
+            if !installed {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// What an operation of the account needs to deploy it: the factory and its call, or nothing when it is
     /// deployed. An EOA account cannot be deployed by an operation (EntryPoint v0.7 carries no authorisation):
     /// it must delegate first, by its own transaction.

@@ -222,9 +222,14 @@ impl RpcRejection {
 /// revert is not the session's; only the word right after it, at least four bytes.
 fn revert_in_text(message: &str) -> Option<Bytes> {
     let code = find_aa_code(message).filter(|code| *code == "AA23")?;
-    let at = code.as_ptr() as usize - message.as_ptr() as usize + code.len();
-    let rest = message[at..].strip_prefix(" reverted")?;
-    let rest = rest.trim_start().strip_prefix('-').unwrap_or(rest).trim_start();
+    let start = code.as_ptr() as usize - message.as_ptr() as usize;
+    // The reason opens the message, or follows alto's "…with reason: ": not text quoted from elsewhere.
+    let before = message[..start].trim_end();
+    if !(before.is_empty() || before.ends_with("with reason:")) {
+        return None;
+    }
+    let rest = message[start + code.len()..].strip_prefix(" reverted")?.trim_start();
+    let rest = rest.strip_prefix(['-', ':']).unwrap_or(rest).trim_start();
     let word = rest.split(|c: char| !c.is_ascii_alphanumeric()).next()?;
     let hex = word.strip_prefix("0x")?;
     (hex.len() >= 8 && hex.len() % 2 == 0).then(|| word.parse().ok()).flatten()
@@ -731,10 +736,14 @@ impl BundlerClient {
                 self.no_price_method.store(true, std::sync::atomic::Ordering::Relaxed);
                 Ok(None)
             }
-            // It has the method but failed to answer (rate limit, an internal error, an answer of another
-            // shape): the node's price this time, the bundler asked again next time.
-            Err(BundlerError::Rejected { .. } | BundlerError::Decode { .. }) => Ok(None),
-            Err(e) => Err(e),
+            Err(BundlerError::Http { status: 404 | 405 | 501, .. }) => {
+                self.no_price_method.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(None)
+            }
+            // The price is the bundler's advice, not a condition of sending: whatever else failed (a rate limit,
+            // an internal error, an answer of another shape), the node's price this time, the bundler asked again
+            // next time. A bundler that is down fails the send itself.
+            Err(_) => Ok(None),
         }
     }
 
@@ -860,6 +869,14 @@ mod tests {
         assert_eq!(no_hex.revert_data(), None, "no word of four bytes or more");
         let paymaster = RpcRejection::new(-32500, "AA33 reverted 0xdeadbeef".into(), None);
         assert_eq!(paymaster.revert_data(), None, "a paymaster's revert is not the session's");
+        let quoted = RpcRejection::new(
+            -32521,
+            "execution reverted: merchant says AA23 reverted 0xdeadbeef".into(),
+            None,
+        );
+        assert_eq!(quoted.revert_data(), None, "a reason quoted from elsewhere in the message");
+        let colon = RpcRejection::new(-32500, "AA23 reverted: 0xdeadbeef".into(), None);
+        assert_eq!(colon.revert_data().unwrap().as_ref(), [0xde, 0xad, 0xbe, 0xef]);
         let later_word = RpcRejection::new(
             -32500,
             "AA23 reverted (sender 0x1111111111111111111111111111111111111111)".into(),

@@ -110,7 +110,7 @@ impl Owner {
             .await
             .map_err(|e| Error::rpc(&chain.label, format!("eth_getCode: {e}")))?;
         if code == account.delegation() {
-            if self.initialized(chain).await? {
+            if account.is_ready(&chain.provider).await? {
                 return Ok(None);
             }
             return self.initialize_eoa(chain, None).await.map(Some);
@@ -138,29 +138,13 @@ impl Owner {
         if !code.is_empty() {
             hash = self.initialize_eoa(chain, None).await?;
         }
-        if !self.initialized(chain).await? {
+        if !account.is_ready(&chain.provider).await? {
             return Err(Error::Setup(format!(
                 "after {hash}, {} does not have its validators installed",
                 account.address
             )));
         }
         Ok(Some(hash))
-    }
-
-    /// Whether every validator of the account is installed on it.
-    async fn initialized(&self, chain: &Chain) -> Result<bool> {
-        let contract = LeashAccount::new(self.account.address, &chain.provider);
-        for validator in &self.account.validators {
-            let installed = contract
-                .isModuleInstalled(U256::from(1), *validator, Bytes::new())
-                .call()
-                .await
-                .map_err(|e| Error::rpc(&chain.label, format!("isModuleInstalled: {e}")))?;
-            if !installed {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 
     /// Sends `initializeEoa` from the EOA to itself (with `authorization`: the type-4 transaction that
@@ -195,7 +179,13 @@ impl Owner {
             .get_receipt()
             .await
             .map_err(|e| Error::rpc(&chain.label, format!("waiting for initializeEoa: {e}")))?;
-        if delegates && !account.is_deployed(&chain.provider).await? {
+        // Read at the receipt's block: a node that lags behind its own receipt must not read as a failure.
+        let code = match receipt.block_number {
+            Some(block) => chain.provider.get_code_at(account.address).block_id(block.into()).await,
+            None => chain.provider.get_code_at(account.address).await,
+        }
+        .map_err(|e| Error::rpc(&chain.label, format!("eth_getCode: {e}")))?;
+        if delegates && code != account.delegation() {
             return Err(Error::Setup(format!(
                 "{} does not delegate to {} after {}: the authorisation was not applied (its nonce was taken); \
                  run the delegation again",

@@ -77,7 +77,10 @@ impl ReleaseStatus {
     /// Whether everything asked about is there with the release's code, and the front (when asked about) staked.
     pub fn complete(&self) -> bool {
         self.contracts.iter().all(|c| c.presence == Presence::Deployed)
-            && self.stake.as_ref().is_none_or(|stake| stake.staked)
+            && self
+                .stake
+                .as_ref()
+                .is_none_or(|stake| stake.staked && stake.unstake_delay >= FRONT_UNSTAKE_DELAY)
     }
 }
 

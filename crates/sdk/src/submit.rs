@@ -225,7 +225,12 @@ fn rejected_error(rejected: ChainRejection) -> Error {
 /// Turns a bundler rejection's revert data into the module's rule where it carries one.
 pub(crate) fn rule_of_bundler_error(error: &crate::bundler::BundlerError) -> Option<Rejection> {
     let data = match error {
-        crate::bundler::BundlerError::Rejected { rejection, .. } => rejection.revert_data()?,
+        // An execution-phase revert is the called contract's, never the session's rule.
+        crate::bundler::BundlerError::Rejected { rejection, .. }
+            if rejection.kind != crate::bundler::RejectionKind::ExecutionReverted =>
+        {
+            rejection.revert_data()?
+        }
         _ => return None,
     };
     decode_entry_point_revert(&data)

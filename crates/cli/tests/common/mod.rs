@@ -135,7 +135,6 @@ impl Cli {
         path
     }
 
-    /// Owner key `owner`, account `main` funded with 1 ETH and 1,000 USDC.
     /// Creates session `name` on `account` under [`POLICY`] (payments to the merchant); returns the policy file.
     pub(crate) async fn pay_session(&self, name: &str, account: &str) -> PathBuf {
         let policy = self.write("pay.toml", POLICY);
@@ -144,6 +143,7 @@ impl Cli {
         policy
     }
 
+    /// Owner key `owner`, account `main` funded with 1 ETH and 1,000 USDC.
     pub(crate) async fn owner_and_account(&self) -> Value {
         self.run_with(&["keystore", "create", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)])
             .await
