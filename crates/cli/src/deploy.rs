@@ -65,6 +65,11 @@ pub(crate) async fn run(args: Args, home: &Home, network: &Network, out: &Out) -
                     "--stake takes a native amount like \"0.1 ETH\", not `{amount}`"
                 )));
             }
+            if parsed.raw.is_zero() {
+                return Err(Failure::bad_input(
+                    "--stake must be more than zero (the EntryPoint refuses an empty stake)",
+                ));
+            }
             Ok(parsed.raw)
         })
         .transpose()?;

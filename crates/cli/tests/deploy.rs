@@ -27,6 +27,10 @@ fn addresses_of(status: &Value) -> Vec<(String, Address, String)> {
         .collect()
 }
 
+/// The environment of a run on Base Sepolia's preset (its URL from networks.toml, none from the environment).
+const ON_BASE_SEPOLIA: [(&str, &str); 3] =
+    [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", ""), ("LEASH_NETWORK", "base-sepolia")];
+
 /// A data directory with `key` imported as `deployer`.
 async fn with_deployer(key: &alloy::signers::local::PrivateKeySigner) -> Cli {
     let cli = Cli::new(String::new(), String::new());
@@ -59,7 +63,7 @@ async fn deploy_puts_the_release_at_its_addresses_once_and_check_says_so() {
 
     let cli = with_deployer(&key).await;
     as_base_sepolia(&cli, &chain);
-    let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", ""), ("LEASH_NETWORK", "base-sepolia")];
+    let env = ON_BASE_SEPOLIA;
 
     // Nothing there yet: the check names what is missing and fails.
     let before = cli.run_with(&["--json", "network", "check"], &env).await;
@@ -133,11 +137,11 @@ async fn deploy_puts_the_release_at_its_addresses_once_and_check_says_so() {
 
 /// Staking is the front's owner's alone: another sender is told so before anything is sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_fronts_owner_stakes_it_and_a_preset_without_rpc_url_says_what_to_set() {
+async fn only_the_fronts_owner_stakes_it_bad_stakes_and_a_preset_without_rpc_url_are_refused() {
     let chain = Devnet::builder().chain_id(84532).bare().start().await.expect("anvil starts");
     let key = chain.dev_keys()[4].clone();
     let cli = with_deployer(&key).await;
-    let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", ""), ("LEASH_NETWORK", "base-sepolia")];
+    let env = ON_BASE_SEPOLIA;
 
     let unset = cli.run_with(&["network", "check"], &env).await;
     assert_eq!(unset.code, 2, "{}", unset.text());
@@ -155,6 +159,12 @@ async fn only_the_fronts_owner_stakes_it_and_a_preset_without_rpc_url_says_what_
         .await;
     assert_ne!(refused.code, 0, "{}", refused.text());
     assert!(refused.stderr.contains("only the front's owner"), "{}", refused.stderr);
+    // A stake of nothing, or not in ether, is bad input, answered before anything is opened or sent.
+    for stake in ["0 ETH", "1 USDC"] {
+        let bad = cli.run_with(&["deploy", "--from", "deployer", "--stake", stake], &env).await;
+        assert_eq!(bad.code, 2, "{stake}: {}", bad.text());
+        assert!(bad.stderr.contains("--stake"), "{stake}: {}", bad.stderr);
+    }
     assert_eq!(chain.provider().get_transaction_count(key.address()).await.unwrap(), nonce);
 }
 
@@ -176,7 +186,7 @@ async fn other_code_at_a_release_address_stops_deploy() {
         .unwrap();
     let cli = with_deployer(&key).await;
     as_base_sepolia(&cli, &chain);
-    let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", ""), ("LEASH_NETWORK", "base-sepolia")];
+    let env = ON_BASE_SEPOLIA;
 
     let check = cli.run_with(&["--json", "network", "check"], &env).await;
     assert_eq!(check.code, 1, "{}", check.text());
