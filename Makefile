@@ -54,7 +54,7 @@ test-contracts: toolchain
 test-rust: check-artifacts postgres
 	cargo test --workspace -- --skip preflight_agrees_with_the_chain
 	# The differential test prints how many cases it ran and the verdicts by rule. It is picked by name from the
-	# same `--workspace` build (every other test binary runs 0 tests): `-p leash-sdk` or `--test differential`
+	# same `--workspace` build (every other test binary runs 0 tests): `-p leash-sdk` or `--test integration`
 	# would resolve dependency features differently and compile about a hundred crates again.
 	cargo test --workspace -- preflight_agrees_with_the_chain --nocapture
 
@@ -70,7 +70,7 @@ test-alto: check-artifacts
 
 ## The pre-flight against the chain on 100,000 random cases (`make test` runs 2,000); LEASH_DIFF_SEED picks the seed.
 differential: check-artifacts
-	LEASH_DIFF_CASES=$${LEASH_DIFF_CASES:-100000} cargo test --release -p leash-sdk --test differential -- --nocapture
+	LEASH_DIFF_CASES=$${LEASH_DIFF_CASES:-100000} cargo test --release -p leash-sdk --test integration differential:: -- --nocapture
 
 ## Gas of one UserOperation per handleOps on the real EntryPoint; the last line is a JSON object.
 ## Also rewrites the committed figures (contracts/snapshots/GasBenchmark.json, contracts/.gas-snapshot).

@@ -11,7 +11,7 @@
 //! - an error without a `code` is read as alto's refusal, not as a network failure;
 //! - leash's own bundler asks at least the preVerificationGas alto requires.
 
-mod common;
+use crate::common;
 
 use alloy::{
     primitives::{aliases::U96, Address, B256, U256},

@@ -2,7 +2,7 @@
 //! (anvil with EntryPoint v0.7 and the leash contracts, and the local bundler), one session on two networks, the
 //! bad-input table, and the promise that no output or log shows a key or a password.
 
-mod common;
+use crate::common;
 
 use alloy::{
     primitives::{address, Address, U256},

@@ -1,7 +1,7 @@
 //! `leash deploy` and `leash network check` against a chain that has none of leash: a built-in network (Base
 //! Sepolia's preset, its RPC URL pointed at a bare anvil), deployed from a key whose nonce is far from zero.
 
-mod common;
+use crate::common;
 
 use alloy::{
     primitives::{Address, U256},

@@ -2,7 +2,7 @@
 //! own type-4 transaction), then a session on its address: a payment lands, one out of policy is refused with
 //! its rule (exit code 3), revoke ends it.
 
-mod common;
+use crate::common;
 
 use alloy::{primitives::Address, providers::Provider};
 use common::*;

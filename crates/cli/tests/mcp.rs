@@ -3,7 +3,7 @@
 //! with its rule and what is left, malformed arguments answered while the server keeps serving, and HTTP
 //! without the bearer token refused.
 
-mod common;
+use crate::common;
 
 use alloy::primitives::U256;
 use common::*;

@@ -1,8 +1,7 @@
 //! `leash serve` without a database URL: a PostgreSQL cluster of the data directory's own, with its key-encryption
 //! key and admin token beside it, kept between runs.
 
-#[path = "support/cluster.rs"]
-mod cluster;
+use crate::cluster;
 
 use cluster::GENESIS;
 use leash_devnet::Devnet;

@@ -2,8 +2,7 @@
 //! 20 tenants, 2,000 operations through the local bundler, one replica killed mid-run. Afterwards every
 //! operation landed exactly once or is reported failed, no nonce was used twice, and every audit entry is there.
 
-#[path = "support/cluster.rs"]
-mod cluster;
+use crate::cluster;
 
 use alloy::primitives::U256;
 use cluster::*;

@@ -245,7 +245,7 @@ fn a_vault_deposit_takes_the_underlying_token_units() {
 }
 
 /// The schema committed for editors and validators must be the one the types generate
-/// (`LEASH_UPDATE_SCHEMA=1 cargo test -p leash-core --test policy_files` rewrites it).
+/// (`LEASH_UPDATE_SCHEMA=1 cargo test -p leash-core --test integration policy_files` rewrites it).
 #[test]
 fn committed_schema_is_current() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policy.schema.json");
@@ -256,7 +256,7 @@ fn committed_schema_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "docs/policy.schema.json is out of date: run `LEASH_UPDATE_SCHEMA=1 cargo test -p leash-core --test policy_files`"
+        "docs/policy.schema.json is out of date: run `LEASH_UPDATE_SCHEMA=1 cargo test -p leash-core --test integration policy_files`"
     );
 }
 

@@ -87,7 +87,7 @@ async fn child_holds_a_devnet() {
 fn anvil_dies_with_the_process_that_started_it() {
     let test_binary = std::env::current_exe().expect("the test binary's path");
     let mut child = Command::new(test_binary)
-        .args(["--exact", "child_holds_a_devnet", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "lifetime::child_holds_a_devnet", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -8,7 +8,7 @@
 //! `LEASH_DIFF_CASES` sets the number of batches (default 2,000; `make differential` runs 100,000) and
 //! `LEASH_DIFF_SEED` the seed, printed so any disagreement can be replayed.
 
-mod common;
+use crate::common;
 
 use alloy::{
     dyn_abi::{DynSolValue, JsonAbiExt},

@@ -1,7 +1,7 @@
 //! An EOA as the account (EIP-7702): it delegates to the account implementation by its own type-4 transaction,
 //! and its sessions then work on its own address as on a smart account's, through the local bundler (ERC-7562).
 
-mod common;
+use crate::common;
 
 use alloy::{primitives::Address, providers::Provider};
 use common::{pay_merchant_policy as pay_merchant, transfer, usdc, Stack, MERCHANT};

@@ -4,7 +4,7 @@
 //! refused before signing with the module's rule, and by the bundler's simulation with the same rule when the
 //! pre-flight is bypassed.
 
-mod common;
+use crate::common;
 
 use alloy::{
     primitives::{address, Address, Bytes, U256},

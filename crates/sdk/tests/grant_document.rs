@@ -1,6 +1,6 @@
 //! The grant document: what an agent needs besides its key, saved and loaded with every field checked.
 
-mod common;
+use crate::common;
 
 use alloy::{
     primitives::{address, aliases::U96, Address, B256},

@@ -2,7 +2,7 @@
 //! grant, multichain grant, use, status, batching, lanes, revoke one and all. Allowed calls land; disallowed
 //! ones are refused before signing with the rule named, and the chain agrees when the pre-flight is bypassed.
 
-mod common;
+use crate::common;
 
 use alloy::{
     primitives::{address, keccak256, Address, Bytes, B256, U256},

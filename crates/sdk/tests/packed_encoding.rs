@@ -3,7 +3,7 @@
 //! every signer kind, every period kind, windows, signing scopes with nested structs, and 1 to 100 actions. The
 //! module hashes the same bytes to the same session id.
 
-mod common;
+use crate::common;
 
 use alloy::primitives::{aliases::U96, keccak256, Address, Bytes, FixedBytes, B256, U256};
 use leash_contracts::{bindings::SessionEncoderHarness, SignerKind};

@@ -3,7 +3,7 @@
 //! tokens it should; each refusal is named by the rule before signing, and by the module (through the
 //! bundler's simulation) when the call is signed and sent anyway.
 
-mod common;
+use crate::common;
 
 use alloy::{
     network::TransactionBuilder,

@@ -2,7 +2,7 @@
 //! whatever the number of the session's actions, and the session key signs each sent operation once (the gas
 //! estimate carries a stub signature of the right shape).
 
-mod common;
+use crate::common;
 
 use alloy::{
     primitives::{Address, Bytes, B256},

@@ -1,7 +1,7 @@
 //! Sponsored sessions: an ERC-7677 paymaster service names the paymaster, the session's "must use paymaster"
 //! rule checks it, and the paymaster (not the account) pays on chain.
 
-mod common;
+use crate::common;
 
 use alloy::{
     primitives::{aliases::U96, Address},
