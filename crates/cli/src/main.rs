@@ -308,8 +308,9 @@ async fn network_command(
                 println!("network `{}` (chain {})", network.name, network.chain_id);
                 println!("  rpc        {}", network.shown_rpc_url());
                 println!(
-                    "  bundler    {}",
-                    network.shown_bundler_url().unwrap_or_else(|| "none".into())
+                    "  bundler    {} (price at most {} times the node's)",
+                    network.shown_bundler_url().unwrap_or_else(|| "none".into()),
+                    network.bundler_price_limit
                 );
                 if let Some(url) = network.shown_paymaster_url() {
                     println!("  paymaster  {url}");

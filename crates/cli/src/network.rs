@@ -24,6 +24,7 @@
 //! rpc_url = "https://base-mainnet.example/v2/KEY"
 //! bundler_url = "https://api.pimlico.io/v2/8453/rpc?apikey=KEY"
 //! factory = "0x…"   # your staked factory front (`leash deploy --front-owner`), else the bare factory
+//! bundler_price_limit = 4   # the most times the node's gas price the bundler's own price may be (default 4)
 //! ```
 //!
 //! `--network` or `$LEASH_NETWORK` picks one; without either, the file's `default`, else `devnet`: the local
@@ -40,7 +41,7 @@ use leash_contracts::release;
 use leash_core::{PolicyContext, TokenTable};
 use leash_devnet::Deployment;
 use leash_sdk::{
-    bundler::BundlerClient,
+    bundler::{BundlerClient, DEFAULT_PRICE_LIMIT},
     paymaster::PaymasterClient,
     presets::{Preset, PRESETS},
     Chain, Submitter,
@@ -75,6 +76,8 @@ struct NetworkEntry {
     /// The release's factory unless set.
     factory: Option<Address>,
     explorer: Option<String>,
+    /// The most times the node's gas price a bundler's own price may be.
+    bundler_price_limit: Option<u32>,
     #[serde(default)]
     tokens: BTreeMap<String, TokenEntry>,
     #[serde(default)]
@@ -107,6 +110,8 @@ pub(crate) struct Network {
     pub(crate) addresses: BTreeMap<String, Address>,
     /// The block explorer's base URL.
     pub(crate) explorer: Option<String>,
+    /// The most times the node's gas price the bundler's own price may be.
+    pub(crate) bundler_price_limit: u32,
 }
 
 /// Every configured network and which one is chosen.
@@ -144,6 +149,12 @@ impl Networks {
             all.insert(preset.name.to_owned(), from_preset(preset));
         }
         for (name, entry) in config.networks {
+            if entry.bundler_price_limit == Some(0) {
+                return Err(Failure::bad_input(format!(
+                    "{}: bundler_price_limit of `{name}` is 0; it counts times the node's gas price, at least 1",
+                    file.display()
+                )));
+            }
             let base = match all.remove(&name) {
                 Some(known) if name != DEVNET => {
                     if entry.chain_id.is_some_and(|id| id != known.chain_id) {
@@ -184,6 +195,7 @@ impl Networks {
                         tokens: TokenTable::default(),
                         addresses: BTreeMap::new(),
                         explorer: None,
+                        bundler_price_limit: DEFAULT_PRICE_LIMIT,
                     }
                 }
             };
@@ -267,6 +279,7 @@ impl NetworkEntry {
         base.module = self.module.unwrap_or(base.module);
         base.factory = self.factory.unwrap_or(base.factory);
         base.explorer = self.explorer.or(base.explorer);
+        base.bundler_price_limit = self.bundler_price_limit.unwrap_or(base.bundler_price_limit);
         for (symbol, token) in self.tokens {
             base.tokens.insert(symbol, token.address, token.decimals);
         }
@@ -292,6 +305,7 @@ fn from_preset(preset: &Preset) -> Network {
         tokens,
         addresses: BTreeMap::new(),
         explorer: Some(preset.explorer.into()),
+        bundler_price_limit: DEFAULT_PRICE_LIMIT,
     }
 }
 
@@ -329,6 +343,7 @@ fn devnet() -> Network {
         tokens,
         addresses: d.named_contracts().into_iter().map(|(n, a)| (n.to_string(), a)).collect(),
         explorer: None,
+        bundler_price_limit: DEFAULT_PRICE_LIMIT,
     }
 }
 
@@ -412,7 +427,10 @@ impl Network {
             Failure::bad_input(format!("network `{}` has no bundler_url", self.name))
                 .with_hint("set bundler_url in networks.toml or $LEASH_BUNDLER_URL")
         })?;
-        let client = BundlerClient::new(url).map_err(|e| Failure::bad_input(e.to_string()))?;
+        let client = BundlerClient::builder(url)
+            .price_limit(self.bundler_price_limit)
+            .build()
+            .map_err(|e| Failure::bad_input(e.to_string()))?;
         Ok(Submitter::Bundler(client))
     }
 

@@ -132,9 +132,7 @@ async fn the_cli_through_alto() {
     // Through the bare factory, a first operation that also grants writes the module's storage from an
     // unstaked factory's deployment: alto refuses it, and the hint says what to do.
     let d = devnet.deployment().unwrap();
-    cli.write(
-        "networks.toml",
-        &format!(
+    let bare_network = format!(
             "[networks.bare]\nchain_id = {}\nrpc_url = \"{}\"\nbundler_url = \"{}\"\nfactory = \"{}\"\nmodule = \"{}\"\n\
              tokens = {{ USDC = {{ address = \"{}\", decimals = 6 }} }}\n",
             devnet.chain_id(),
@@ -143,8 +141,8 @@ async fn the_cli_through_alto() {
             d.account_factory,
             d.session_key_validator,
             d.usdc
-        ),
-    );
+        );
+    cli.write("networks.toml", &bare_network);
     let bare = [("LEASH_NETWORK", "bare"), ("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", "")];
     cli.run_with(&["account", "create", "fresh", "--owner", "owner", "--salt", "bare"], &bare)
         .await
@@ -163,6 +161,19 @@ async fn the_cli_through_alto() {
         .await;
     assert_eq!(refused.code, 1, "a bundler's refusal, not the network's: {}", refused.text());
     assert!(refused.stderr.contains("unless the factory is staked"), "{}", refused.stderr);
+
+    // alto's price is twice the node's: over a limit of one time the node's, nothing is offered to it.
+    cli.write("networks.toml", &format!("{bare_network}bundler_price_limit = 1\n"));
+    let overpriced = cli
+        .run_with(&["session", "send", "lazy", "USDC", PAY, MERCHANT_TEXT, "1 USDC"], &bare)
+        .await;
+    assert_eq!(overpriced.code, 1, "{}", overpriced.text());
+    assert!(
+        overpriced.stderr.contains("more than 1 times the node's price"),
+        "{}",
+        overpriced.stderr
+    );
+    assert!(overpriced.stderr.contains("bundler_price_limit"), "{}", overpriced.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,6 +242,16 @@ async fn the_sdk_through_alto() {
     let refused = agent.send_unchecked(&[transfer(d.usdc, 50)], Lane::from(0)).await.unwrap_err();
     assert!(matches!(refused, Error::Rejected { .. }), "{refused:?}");
     assert_eq!(refused.rule(), Some("AmountLimitExceeded"), "{refused}");
+
+    // A client whose limit is the node's price refuses alto's (twice the node's) before signing anything.
+    let strict =
+        Submitter::Bundler(BundlerClient::builder(&alto.url).price_limit(1).build().unwrap());
+    match strict.fees(&chain).await.unwrap_err() {
+        Error::Bundler(BundlerError::Overpriced { asked, node, limit: 1, .. }) => {
+            assert!(asked > node, "alto asks {asked}, the node {node}")
+        }
+        other => panic!("read as {other:?}"),
+    }
 
     // An error object without a code is alto refusing, not the network failing.
     let mut nonsense = UserOperation::builder(Address::repeat_byte(1)).build().unwrap();

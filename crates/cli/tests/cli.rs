@@ -677,6 +677,7 @@ rpc_url = "{}"
 bundler_url = "{}"
 module = "{}"
 factory = "{}"
+bundler_price_limit = 6
 tokens = {{ CASH = {{ address = "{}", decimals = 6 }} }}
 "#,
             cli.rpc_url, cli.bundler_url, d.session_key_validator, d.account_factory, d.usdc
@@ -720,6 +721,7 @@ tokens = {{ CASH = {{ address = "{}", decimals = 6 }} }}
     assert_eq!(base["chainId"], 8453);
     assert_eq!(base["explorer"], "https://basescan.org");
     assert_eq!(base["tokens"]["USDC"]["address"], "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913");
+    assert_eq!(base["bundlerPriceLimit"], leash_sdk::bundler::DEFAULT_PRICE_LIMIT);
     // The configured network works without any override, with its own token table.
     let env = [("LEASH_RPC_URL", ""), ("LEASH_BUNDLER_URL", "")];
     cli.run_with(&["keystore", "create", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)])
@@ -741,6 +743,7 @@ tokens = {{ CASH = {{ address = "{}", decimals = 6 }} }}
         .ok()
         .json();
     assert_eq!(shown["rpcUrl"], "https://rpc.example/…");
+    assert_eq!(shown["bundlerPriceLimit"], 6);
     // The built-in devnet is still there by name; a malformed file is an error with its line.
     let devnet_shown =
         cli.run(&["--json", "--network", "devnet", "network", "show"]).await.ok().json();
@@ -752,6 +755,11 @@ tokens = {{ CASH = {{ address = "{}", decimals = 6 }} }}
     let bad = cli.run(&["network", "list"]).await;
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("networks.toml:3"), "{}", bad.stderr);
+    // A price limit counts times the node's price: none at all would refuse every bundler.
+    cli.write("networks.toml", "[networks.base]\nbundler_price_limit = 0\n");
+    let bad = cli.run(&["network", "list"]).await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("bundler_price_limit of `base` is 0"), "{}", bad.stderr);
 }
 
 #[tokio::test]

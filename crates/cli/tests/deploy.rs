@@ -166,6 +166,23 @@ async fn only_the_fronts_owner_stakes_it_bad_stakes_and_a_preset_without_rpc_url
         assert!(bad.stderr.contains("--stake"), "{stake}: {}", bad.stderr);
     }
     assert_eq!(chain.provider().get_transaction_count(key.address()).await.unwrap(), nonce);
+
+    // A transaction of the deployer's still waiting (an earlier run's, say): nothing is sent on top of it.
+    chain.provider().raw_request::<_, ()>("evm_setAutomine".into(), (false,)).await.unwrap();
+    let waiting = alloy::rpc::types::TransactionRequest::default()
+        .from(key.address())
+        .to(key.address())
+        .value(U256::from(1));
+    let _ = chain.provider().send_transaction(waiting).await.unwrap();
+    let refused = cli.run_with(&["deploy", "--from", "deployer"], &env).await;
+    assert_ne!(refused.code, 0, "{}", refused.text());
+    assert!(
+        refused.stderr.contains("1 transaction(s) waiting to be included"),
+        "{}",
+        refused.stderr
+    );
+    let pending = chain.provider().get_transaction_count(key.address()).pending().await.unwrap();
+    assert_eq!(pending, nonce + 1, "only the waiting transaction");
 }
 
 /// Code that is not the release's at one of its addresses is named, and `deploy` sends nothing.

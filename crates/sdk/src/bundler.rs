@@ -309,6 +309,22 @@ pub enum BundlerError {
         /// What did not decode.
         reason: String,
     },
+    /// The bundler's own price is more than its client's limit times the node's: leash does not offer it (the
+    /// price is paid from the account's ether and counts against a session's gas budget).
+    #[error(
+        "the bundler at {url} asks {asked} wei per gas, more than {limit} times the node's price of {node} wei: \
+         leash does not offer it"
+    )]
+    Overpriced {
+        /// The bundler (scheme, host and port only).
+        url: String,
+        /// The bundler's `maxFeePerGas`.
+        asked: u128,
+        /// The node's `maxFeePerGas`.
+        node: u128,
+        /// The client's limit, in times the node's price.
+        limit: u32,
+    },
     /// The request could not be encoded.
     #[error("could not encode the {method} request: {reason}")]
     Encode {
@@ -581,7 +597,14 @@ pub struct BundlerClient {
     entry_point: Address,
     /// Set once the bundler refused `pimlico_getUserOperationGasPrice`: it is not asked again.
     no_price_method: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The most times the node's price the bundler's price may be.
+    price_limit: u32,
 }
+
+/// The most times the node's `maxFeePerGas` a bundler's own price may be before leash refuses to offer it:
+/// bundlers add a margin for the base fee's rise until inclusion (alto's hosted default is about twice the
+/// node's); many times more is a bundler overcharging, paid from the account's ether.
+pub const DEFAULT_PRICE_LIMIT: u32 = 4;
 
 /// `pimlico_getUserOperationGasPrice`'s answer: three tiers of fees.
 #[derive(Debug, serde::Deserialize)]
@@ -603,6 +626,7 @@ pub struct BundlerClientBuilder {
     url: String,
     entry_point: Address,
     request_timeout: Duration,
+    price_limit: u32,
 }
 
 impl BundlerClientBuilder {
@@ -618,6 +642,13 @@ impl BundlerClientBuilder {
         self
     }
 
+    /// The most times the node's `maxFeePerGas` the bundler's own price may be (default
+    /// [`DEFAULT_PRICE_LIMIT`]; at least 1): above it, operations are not sent ([`BundlerError::Overpriced`]).
+    pub const fn price_limit(mut self, times: u32) -> Self {
+        self.price_limit = if times == 0 { 1 } else { times };
+        self
+    }
+
     /// The client. Fails only on a malformed URL; nothing is sent yet.
     pub fn build(self) -> Result<BundlerClient, BundlerError> {
         let endpoint =
@@ -626,6 +657,7 @@ impl BundlerClientBuilder {
             endpoint,
             entry_point: self.entry_point,
             no_price_method: Default::default(),
+            price_limit: self.price_limit,
         })
     }
 }
@@ -646,6 +678,7 @@ impl BundlerClient {
             url: url.to_owned(),
             entry_point: ENTRYPOINT_V07,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            price_limit: DEFAULT_PRICE_LIMIT,
         }
     }
 
@@ -656,6 +689,7 @@ impl BundlerClient {
             endpoint: Endpoint::from_client(client, label),
             entry_point: ENTRYPOINT_V07,
             no_price_method: Default::default(),
+            price_limit: DEFAULT_PRICE_LIMIT,
         }
     }
 
@@ -664,6 +698,11 @@ impl BundlerClient {
     pub fn with_entry_point(mut self, entry_point: Address) -> Self {
         self.entry_point = entry_point;
         self
+    }
+
+    /// The most times the node's price this bundler's price may be.
+    pub const fn price_limit(&self) -> u32 {
+        self.price_limit
     }
 
     /// The EntryPoint the operations are sent to.
@@ -719,8 +758,8 @@ impl BundlerClient {
 
     /// The bundler's own price for operations, when it has a price method (`pimlico_getUserOperationGasPrice`,
     /// its `standard` tier): `(maxFeePerGas, maxPriorityFeePerGas)`. `None` when it has none (not asked again
-    /// once it said so) or could not answer this time. The bundler is trusted with the price as with the
-    /// operation: a hostile one could ask any price.
+    /// once it said so) or could not answer this time. [`Submitter::fees`](crate::Submitter::fees) refuses a
+    /// price above the client's [`price_limit`](Self::price_limit).
     pub async fn gas_price(&self) -> Result<Option<(u128, u128)>, BundlerError> {
         if self.no_price_method.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(None);

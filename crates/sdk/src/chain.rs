@@ -276,6 +276,11 @@ impl Chain {
         Ok((fees.max_fee_per_gas, fees.max_priority_fee_per_gas))
     }
 
+    /// `eth_gasPrice`: the base fee plus the node's suggested tip.
+    pub async fn gas_price(&self) -> Result<u128> {
+        self.provider.get_gas_price().await.map_err(|e| Error::rpc(&self.label, e))
+    }
+
     /// `sessionState(account, id)` without the counters.
     pub async fn session_status(&self, account: Address, id: B256) -> Result<SessionState> {
         let state = SessionKeyValidator::new(self.module, &self.provider)

@@ -199,6 +199,9 @@ fn bundler_failure(error: &BundlerError) -> Failure {
             }
         }
         BundlerError::InvalidUrl(_) => Failure::bad_input(error.to_string()),
+        BundlerError::Overpriced { .. } => Failure::failed(error.to_string()).with_hint(
+            "use another bundler, or, if its price is right (a fee spike the node does not show yet), raise bundler_price_limit for this network in networks.toml",
+        ),
         BundlerError::Gone { hash, .. } => Failure::network(error.to_string()).with_hint(format!(
             "once the bundler is back, `leash operation show {hash}` says whether it landed"
         )),

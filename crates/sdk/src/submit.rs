@@ -106,13 +106,30 @@ impl Submitter {
     }
 
     /// The fees an operation offers: the node's, raised to the bundler's own price when it has a price method
-    /// (a bundler with a floor of its own refuses anything under it).
+    /// (a bundler with a floor of its own refuses anything under it), but never past the client's price limit
+    /// times the node's price ([`BundlerError::Overpriced`](crate::bundler::BundlerError::Overpriced)).
+    ///
+    /// The node's price the limit counts from is the higher of its EIP-1559 estimate and its `eth_gasPrice`:
+    /// bundlers derive their price from the latter (base fee plus the node's suggested tip), while the estimate
+    /// follows the tips actually paid in recent blocks, which on a quiet chain are next to nothing.
     pub async fn fees(&self, chain: &Chain) -> Result<(u128, u128)> {
         let (max_fee, priority) = chain.fees().await?;
         match self {
             Submitter::Bundler(bundler) => match bundler.gas_price().await? {
                 Some((bundler_max, bundler_priority)) => {
-                    Ok((max_fee.max(bundler_max), priority.max(bundler_priority)))
+                    let limit = bundler.price_limit();
+                    let node = max_fee.max(chain.gas_price().await?);
+                    if bundler_max > node.saturating_mul(limit.into()) {
+                        return Err(crate::bundler::BundlerError::Overpriced {
+                            url: bundler.url().to_owned(),
+                            asked: bundler_max,
+                            node,
+                            limit,
+                        }
+                        .into());
+                    }
+                    let max_fee = max_fee.max(bundler_max);
+                    Ok((max_fee, priority.max(bundler_priority).min(max_fee)))
                 }
                 None => Ok((max_fee, priority)),
             },
