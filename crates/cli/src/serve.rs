@@ -96,7 +96,9 @@ pub(crate) async fn run(args: Args, networks: Networks, home: &std::path::Path) 
         Network {
             name: chosen.name.clone(),
             chain,
-            bundler: leash_sdk::bundler::BundlerClient::new(&bundler_url)
+            bundler: leash_sdk::bundler::BundlerClient::builder(&bundler_url)
+                .price_limit(chosen.bundler_price_limit)
+                .build()
                 .map_err(|e| Failure::bad_input(format!("network `{}`: {e}", chosen.name)))?,
             factory: chosen.factory,
             tokens: chosen.tokens.clone(),
