@@ -11,9 +11,9 @@ use crate::{
     Error, Result,
 };
 use alloy::{
-    eips::eip7702::{Authorization, SignedAuthorization},
+    eips::eip7702::Authorization,
     network::{EthereumWallet, TransactionBuilder, TransactionBuilder7702},
-    primitives::{Bytes, B256, U256},
+    primitives::{Address, Bytes, B256, U256},
     providers::{Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
     signers::{local::PrivateKeySigner, Signer},
@@ -91,9 +91,11 @@ impl Owner {
     /// the account implementation and calling `initializeEoa` with the account's validators. Delegating and
     /// initialising in one transaction leaves no moment in which anyone else could act on the delegated EOA.
     ///
-    /// When the EOA left a delegation to another contract, it initialises once more in a later block: the new
-    /// storage epoch is unpredictable only from before its block, so that other contract, still in charge of
-    /// the EOA's storage earlier in the same block, could have prepared modules for it; it is not any more.
+    /// When the EOA delegates to another contract, that delegation is cleared first (an authorisation to the
+    /// zero address, in a transaction of its own), and the new delegation and its initialisation follow in a
+    /// later block. The other contract may write the EOA's storage for as long as it is delegated to; the new
+    /// storage epoch comes from the hash of the block before the initialisation, which is not known until the
+    /// other contract can no longer run, so nothing it wrote can be read as the account's modules.
     /// An EOA that delegates already but whose validators are not installed (its initialisation failed) is
     /// initialised. Returns the last transaction sent; `None` when the EOA was a leash account already.
     pub async fn delegate(&self, chain: &Chain) -> Result<Option<B256>> {
@@ -113,31 +115,33 @@ impl Owner {
             if account.is_ready(&chain.provider).await? {
                 return Ok(None);
             }
-            return self.initialize_eoa(chain, None).await.map(Some);
+            return self.initialize_eoa(chain).await.map(Some);
         }
-        // The transaction takes the EOA's next nonce (pending ones counted), and the authorisation, by the same
-        // account, the one after: both are set here, so that no other transaction can slip between them.
-        let nonce = chain
+        // An authorisation to an address without the implementation would delegate to nothing now and to
+        // whatever is deployed there later.
+        let implementation = chain
             .provider
-            .get_transaction_count(account.address)
-            .pending()
+            .get_code_at(account.factory)
             .await
-            .map_err(|e| Error::rpc(&chain.label, format!("eth_getTransactionCount: {e}")))?;
-        let authorization = Authorization {
-            chain_id: U256::from(chain.chain_id),
-            address: account.factory,
-            nonce: nonce + 1,
-        };
-        let signature = self
-            .signer
-            .sign_hash(&authorization.signature_hash())
-            .await
-            .map_err(Error::OwnerSigning)?;
-        let authorized = (authorization.into_signed(signature), nonce);
-        let mut hash = self.initialize_eoa(chain, Some(authorized)).await?;
-        if !code.is_empty() {
-            hash = self.initialize_eoa(chain, None).await?;
+            .map_err(|e| Error::rpc(&chain.label, format!("eth_getCode: {e}")))?;
+        let release = &leash_contracts::release::contracts()[0];
+        if implementation.is_empty()
+            || (account.factory == release.address && !release.is_runtime_code(&implementation))
+        {
+            return Err(Error::Setup(format!(
+                "chain {} has no leash account implementation at {}: nothing was signed (deploy the release \
+                 there first: `leash deploy`)",
+                chain.chain_id, account.factory
+            )));
         }
+        if !code.is_empty() {
+            self.send_delegation(chain, Address::ZERO, None).await?;
+        }
+        let call = LeashAccount::initializeEoaCall {
+            validators: account.validators.clone(),
+            validatorData: vec![Bytes::new(); account.validators.len()],
+        };
+        let hash = self.send_delegation(chain, account.factory, Some(call)).await?;
         if !account.is_ready(&chain.provider).await? {
             return Err(Error::Setup(format!(
                 "after {hash}, {} does not have its validators installed",
@@ -147,49 +151,44 @@ impl Owner {
         Ok(Some(hash))
     }
 
-    /// Sends `initializeEoa` from the EOA to itself (with `authorization`: the type-4 transaction that
-    /// delegates) and waits for its successful receipt.
-    async fn initialize_eoa(
+    /// One type-4 transaction from the EOA to itself that delegates it to `to` (the zero address clears its
+    /// delegation) and then calls `initialize` on it; waits for its successful receipt and checks the
+    /// delegation took. The transaction takes the EOA's next nonce (pending ones counted), and the
+    /// authorisation, by the same account, the one after: both are set here, so that no other transaction can
+    /// slip between them.
+    async fn send_delegation(
         &self,
         chain: &Chain,
-        authorization: Option<(SignedAuthorization, u64)>,
+        to: Address,
+        initialize: Option<LeashAccount::initializeEoaCall>,
     ) -> Result<B256> {
         let account = &self.account;
-        let call = LeashAccount::initializeEoaCall {
-            validators: account.validators.clone(),
-            validatorData: vec![Bytes::new(); account.validators.len()],
-        };
-        let mut tx = TransactionRequest::default()
+        let nonce = chain
+            .provider
+            .get_transaction_count(account.address)
+            .pending()
+            .await
+            .map_err(|e| Error::rpc(&chain.label, format!("eth_getTransactionCount: {e}")))?;
+        let authorization =
+            Authorization { chain_id: U256::from(chain.chain_id), address: to, nonce: nonce + 1 };
+        let signature = self
+            .signer
+            .sign_hash(&authorization.signature_hash())
+            .await
+            .map_err(Error::OwnerSigning)?;
+        let tx = TransactionRequest::default()
             .with_from(account.address)
             .with_to(account.address)
-            .with_input(call.abi_encode());
-        let delegates = authorization.is_some();
-        if let Some((authorization, nonce)) = authorization {
-            tx = tx.with_nonce(nonce).with_authorization_list(vec![authorization]);
-        }
-        let provider = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(self.signer.clone()))
-            .connect_provider(chain.provider.clone());
-        let pending = provider
-            .send_transaction(tx)
-            .await
-            .map_err(|e| Error::rpc(&chain.label, format!("sending initializeEoa: {e}")))?;
-        let receipt = pending
-            .with_timeout(Some(Duration::from_secs(120)))
-            .get_receipt()
-            .await
-            .map_err(|e| Error::rpc(&chain.label, format!("waiting for initializeEoa: {e}")))?;
-        // Read at the receipt's block: a node that lags behind its own receipt must not read as a failure.
-        let code = match receipt.block_number {
-            Some(block) => chain.provider.get_code_at(account.address).block_id(block.into()).await,
-            None => chain.provider.get_code_at(account.address).await,
-        }
-        .map_err(|e| Error::rpc(&chain.label, format!("eth_getCode: {e}")))?;
-        if delegates && code != account.delegation() {
+            .with_nonce(nonce)
+            .with_authorization_list(vec![authorization.into_signed(signature)])
+            .with_input(initialize.map(|call| call.abi_encode()).unwrap_or_default());
+        let (receipt, code) = self.send_from_eoa(chain, tx, "the delegation").await?;
+        let expected = if to.is_zero() { Bytes::new() } else { account.delegation() };
+        if code != expected {
             return Err(Error::Setup(format!(
-                "{} does not delegate to {} after {}: the authorisation was not applied (its nonce was taken); \
-                 run the delegation again",
-                account.address, account.factory, receipt.transaction_hash
+                "{} does not delegate to {to} after {}: the authorisation was not applied (its nonce was \
+                 taken); run the delegation again",
+                account.address, receipt.transaction_hash
             )));
         }
         if !receipt.status() {
@@ -199,6 +198,57 @@ impl Owner {
             )));
         }
         Ok(receipt.transaction_hash)
+    }
+
+    /// Sends `initializeEoa` from the EOA, which delegates already, to itself and waits for its successful
+    /// receipt.
+    async fn initialize_eoa(&self, chain: &Chain) -> Result<B256> {
+        let account = &self.account;
+        let call = LeashAccount::initializeEoaCall {
+            validators: account.validators.clone(),
+            validatorData: vec![Bytes::new(); account.validators.len()],
+        };
+        let tx = TransactionRequest::default()
+            .with_from(account.address)
+            .with_to(account.address)
+            .with_input(call.abi_encode());
+        let (receipt, _) = self.send_from_eoa(chain, tx, "initializeEoa").await?;
+        if !receipt.status() {
+            return Err(Error::Setup(format!(
+                "initializeEoa reverted in {}; run the delegation again",
+                receipt.transaction_hash
+            )));
+        }
+        Ok(receipt.transaction_hash)
+    }
+
+    /// Sends `tx` signed by the EOA and waits for its receipt; returns it with the EOA's code at its block (read
+    /// there: a node that lags behind its own receipt must not read as a failure).
+    async fn send_from_eoa(
+        &self,
+        chain: &Chain,
+        tx: TransactionRequest,
+        what: &str,
+    ) -> Result<(alloy::rpc::types::TransactionReceipt, Bytes)> {
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(self.signer.clone()))
+            .connect_provider(chain.provider.clone());
+        let pending = provider
+            .send_transaction(tx)
+            .await
+            .map_err(|e| Error::rpc(&chain.label, format!("sending {what}: {e}")))?;
+        let receipt = pending
+            .with_timeout(Some(Duration::from_secs(120)))
+            .get_receipt()
+            .await
+            .map_err(|e| Error::rpc(&chain.label, format!("waiting for {what}: {e}")))?;
+        let address = self.account.address;
+        let code = match receipt.block_number {
+            Some(block) => chain.provider.get_code_at(address).block_id(block.into()).await,
+            None => chain.provider.get_code_at(address).await,
+        }
+        .map_err(|e| Error::rpc(&chain.label, format!("eth_getCode: {e}")))?;
+        Ok((receipt, code))
     }
 
     /// Grants `session` on `chain` by an owner operation (`grantSession`).

@@ -66,11 +66,25 @@ async fn an_eoa_that_has_not_delegated_is_told_to_delegate_first() {
         error.to_string().contains("does not delegate to the leash account implementation"),
         "{error}"
     );
+
+    // An implementation address without the implementation's code: nothing is signed or sent.
+    let key = alloy::signers::local::PrivateKeySigner::random();
+    stack.devnet.fund(key.address(), alloy::primitives::U256::from(10u128.pow(18))).await.unwrap();
+    let nowhere = leash_sdk::SmartAccount::eip7702(
+        key.address(),
+        Address::repeat_byte(0x99),
+        vec![stack.chain.module],
+    );
+    let owner = leash_sdk::Owner::new(key.clone(), nowhere).unwrap();
+    let error = owner.delegate(&stack.chain).await.unwrap_err();
+    assert!(error.to_string().contains("no leash account implementation"), "{error}");
+    let provider = stack.devnet.provider();
+    assert_eq!(provider.get_transaction_count(key.address()).await.unwrap(), 0, "nothing sent");
 }
 
 /// The EOA's authorisation, sent by someone else (a relayer) without initialising: `delegate` initialises it.
-/// Then it delegates to another contract and back: `delegate` initialises twice (the second time in a later
-/// block), and the sessions of before do not come back.
+/// Then it delegates to another contract and back: `delegate` clears the other delegation first, then delegates
+/// and initialises in a later block, and the sessions of before do not come back.
 #[tokio::test]
 async fn a_relayed_or_foreign_delegation_is_initialised_and_earlier_sessions_stay_dead() {
     let stack = Stack::start().await;
@@ -99,11 +113,20 @@ async fn a_relayed_or_foreign_delegation_is_initialised_and_earlier_sessions_sta
     // Elsewhere (any contract: USDC here) and back.
     relay_delegation(&agent_stack, &key, d.usdc).await;
     assert!(!account.is_deployed(agent_stack.devnet.provider()).await.unwrap());
-    let block = agent_stack.devnet.provider().get_block_number().await.unwrap();
+    let provider = agent_stack.devnet.provider();
+    let (block, nonce) = (
+        provider.get_block_number().await.unwrap(),
+        provider.get_transaction_count(key.address()).await.unwrap(),
+    );
     owner.delegate(&agent_stack.chain).await.unwrap().expect("delegated again");
     assert!(
-        agent_stack.devnet.provider().get_block_number().await.unwrap() >= block + 2,
-        "two transactions: the delegation, then initializeEoa in a later block"
+        provider.get_block_number().await.unwrap() >= block + 2,
+        "two blocks: the old delegation cleared, then the new one with initializeEoa"
+    );
+    assert_eq!(
+        provider.get_transaction_count(key.address()).await.unwrap(),
+        nonce + 4,
+        "two transactions from the EOA, each with its own authorisation"
     );
     let dead = agent
         .send_unchecked(&[transfer(agent_stack.usdc(), MERCHANT, usdc(1))], Lane::from(0))
