@@ -56,21 +56,11 @@ pub(crate) async fn run(args: Args, home: &Home, network: &Network, out: &Out) -
         .stake
         .as_deref()
         .map(|amount| {
-            let parsed = leash_core::parse_amount(amount, &network.tokens)?;
-            let native = |unit: &str| {
-                ["eth", "ether", "wei", "gwei"].contains(&unit.to_ascii_lowercase().as_str())
-            };
-            if !parsed.unit.as_deref().is_some_and(native) {
-                return Err(Failure::bad_input(format!(
-                    "--stake takes a native amount like \"0.1 ETH\", not `{amount}`"
-                )));
-            }
-            if parsed.raw.is_zero() {
-                return Err(Failure::bad_input(
-                    "--stake must be more than zero (the EntryPoint refuses an empty stake)",
-                ));
-            }
-            Ok(parsed.raw)
+            crate::network::native_amount(amount).map_err(|e| {
+                Failure::bad_input(format!(
+                    "--stake: {e} (the EntryPoint takes a stake in ether, never an empty one)"
+                ))
+            })
         })
         .transpose()?;
     let rpc = network.rpc()?;

@@ -266,6 +266,7 @@ async fn network_command(
     let describe = |network: &network::Network| {
         let mut value = json!(network);
         value["rpcUrl"] = json!(network.shown_rpc_url());
+        value["maxOperationCostWei"] = json!(network.max_operation_cost.to_string());
         value["bundlerUrl"] = json!(network.shown_bundler_url());
         value["paymasterUrl"] = json!(network.shown_paymaster_url());
         value["selected"] = json!(network.name == networks.selected);
@@ -308,9 +309,11 @@ async fn network_command(
                 println!("network `{}` (chain {})", network.name, network.chain_id);
                 println!("  rpc        {}", network.shown_rpc_url());
                 println!(
-                    "  bundler    {} (price at most {} times the node's)",
+                    "  bundler    {} (price at most {} times the node's, an operation at most {} ETH)",
                     network.shown_bundler_url().unwrap_or_else(|| "none".into()),
-                    network.bundler_price_limit
+                    network.bundler_price_limit,
+                    alloy::primitives::utils::format_units(network.max_operation_cost, 18)
+                        .unwrap_or_default()
                 );
                 if let Some(url) = network.shown_paymaster_url() {
                     println!("  paymaster  {url}");

@@ -25,6 +25,7 @@
 //! bundler_url = "https://api.pimlico.io/v2/8453/rpc?apikey=KEY"
 //! factory = "0x…"   # your staked factory front (`leash deploy --front-owner`), else the bare factory
 //! bundler_price_limit = 4   # the most times the node's gas price the bundler's own price may be (default 4)
+//! max_operation_cost = "0.1 ETH"   # the most one operation may cost with the bundler's gas estimate
 //! ```
 //!
 //! `--network` or `$LEASH_NETWORK` picks one; without either, the file's `default`, else `devnet`: the local
@@ -34,14 +35,14 @@
 
 use crate::failure::{Failure, Kind, Result};
 use alloy::{
-    primitives::Address,
+    primitives::{Address, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
 };
 use leash_contracts::release;
 use leash_core::{PolicyContext, TokenTable};
 use leash_devnet::Deployment;
 use leash_sdk::{
-    bundler::{BundlerClient, DEFAULT_PRICE_LIMIT},
+    bundler::{BundlerClient, DEFAULT_COST_LIMIT, DEFAULT_PRICE_LIMIT},
     paymaster::PaymasterClient,
     presets::{Preset, PRESETS},
     Chain, Submitter,
@@ -78,6 +79,8 @@ struct NetworkEntry {
     explorer: Option<String>,
     /// The most times the node's gas price a bundler's own price may be.
     bundler_price_limit: Option<u32>,
+    /// The most one operation may cost with the bundler's gas estimate ("0.1 ETH").
+    max_operation_cost: Option<String>,
     #[serde(default)]
     tokens: BTreeMap<String, TokenEntry>,
     #[serde(default)]
@@ -112,6 +115,9 @@ pub(crate) struct Network {
     pub(crate) explorer: Option<String>,
     /// The most times the node's gas price the bundler's own price may be.
     pub(crate) bundler_price_limit: u32,
+    /// The most one operation may cost with the bundler's gas estimate, in wei.
+    #[serde(skip)]
+    pub(crate) max_operation_cost: U256,
 }
 
 /// Every configured network and which one is chosen.
@@ -149,6 +155,15 @@ impl Networks {
             all.insert(preset.name.to_owned(), from_preset(preset));
         }
         for (name, entry) in config.networks {
+            let max_operation_cost =
+                entry.max_operation_cost.as_deref().map(native_amount).transpose().map_err(
+                    |e| {
+                        Failure::bad_input(format!(
+                            "{}: max_operation_cost of `{name}`: {e}",
+                            file.display()
+                        ))
+                    },
+                )?;
             if entry.bundler_price_limit == Some(0) {
                 return Err(Failure::bad_input(format!(
                     "{}: bundler_price_limit of `{name}` is 0; it counts times the node's gas price, at least 1",
@@ -196,10 +211,13 @@ impl Networks {
                         addresses: BTreeMap::new(),
                         explorer: None,
                         bundler_price_limit: DEFAULT_PRICE_LIMIT,
+                        max_operation_cost: DEFAULT_COST_LIMIT,
                     }
                 }
             };
-            all.insert(name, entry.over(base));
+            let mut network = entry.over(base);
+            network.max_operation_cost = max_operation_cost.unwrap_or(network.max_operation_cost);
+            all.insert(name, network);
         }
         let selected = flag.map(str::to_owned).or(config.default).unwrap_or_else(|| DEVNET.into());
         if !all.contains_key(&selected) {
@@ -280,6 +298,7 @@ impl NetworkEntry {
         base.factory = self.factory.unwrap_or(base.factory);
         base.explorer = self.explorer.or(base.explorer);
         base.bundler_price_limit = self.bundler_price_limit.unwrap_or(base.bundler_price_limit);
+        // max_operation_cost is parsed, with its errors, by the caller.
         for (symbol, token) in self.tokens {
             base.tokens.insert(symbol, token.address, token.decimals);
         }
@@ -306,6 +325,7 @@ fn from_preset(preset: &Preset) -> Network {
         addresses: BTreeMap::new(),
         explorer: Some(preset.explorer.into()),
         bundler_price_limit: DEFAULT_PRICE_LIMIT,
+        max_operation_cost: DEFAULT_COST_LIMIT,
     }
 }
 
@@ -323,6 +343,21 @@ fn unknown(name: &str, all: &BTreeMap<String, Network>, file: &Path) -> Failure 
         all.keys().cloned().collect::<Vec<_>>().join(", ")
     ))
     .with_hint(format!("networks are configured in {}", file.display()))
+}
+
+/// A native amount ("0.1 ETH", "20 gwei"), more than zero, in wei; the error says what to write instead.
+pub(crate) fn native_amount(text: &str) -> std::result::Result<U256, String> {
+    let parsed =
+        leash_core::parse_amount(text, &TokenTable::default()).map_err(|e| e.to_string())?;
+    let native =
+        |unit: &str| ["eth", "ether", "wei", "gwei"].contains(&unit.to_ascii_lowercase().as_str());
+    if !parsed.unit.as_deref().is_some_and(native) {
+        return Err(format!("`{text}` is not a native amount like \"0.1 ETH\""));
+    }
+    if parsed.raw.is_zero() {
+        return Err(format!("`{text}` is nothing; give more than zero"));
+    }
+    Ok(parsed.raw)
 }
 
 /// The local stack `leash devnet` runs with its default ports.
@@ -344,6 +379,7 @@ fn devnet() -> Network {
         addresses: d.named_contracts().into_iter().map(|(n, a)| (n.to_string(), a)).collect(),
         explorer: None,
         bundler_price_limit: DEFAULT_PRICE_LIMIT,
+        max_operation_cost: DEFAULT_COST_LIMIT,
     }
 }
 
@@ -429,6 +465,7 @@ impl Network {
         })?;
         let client = BundlerClient::builder(url)
             .price_limit(self.bundler_price_limit)
+            .cost_limit(self.max_operation_cost)
             .build()
             .map_err(|e| Failure::bad_input(e.to_string()))?;
         Ok(Submitter::Bundler(client))

@@ -98,6 +98,7 @@ pub(crate) async fn run(args: Args, networks: Networks, home: &std::path::Path) 
             chain,
             bundler: leash_sdk::bundler::BundlerClient::builder(&bundler_url)
                 .price_limit(chosen.bundler_price_limit)
+                .cost_limit(chosen.max_operation_cost)
                 .build()
                 .map_err(|e| Failure::bad_input(format!("network `{}`: {e}", chosen.name)))?,
             factory: chosen.factory,

@@ -169,7 +169,7 @@ async fn the_cli_through_alto() {
         .await;
     assert_eq!(overpriced.code, 1, "{}", overpriced.text());
     assert!(
-        overpriced.stderr.contains("more than 1 times the node's price"),
+        overpriced.stderr.contains("more than 1 times the node's price of"),
         "{}",
         overpriced.stderr
     );

@@ -678,6 +678,7 @@ bundler_url = "{}"
 module = "{}"
 factory = "{}"
 bundler_price_limit = 6
+max_operation_cost = "0.5 ETH"
 tokens = {{ CASH = {{ address = "{}", decimals = 6 }} }}
 "#,
             cli.rpc_url, cli.bundler_url, d.session_key_validator, d.account_factory, d.usdc
@@ -744,6 +745,7 @@ tokens = {{ CASH = {{ address = "{}", decimals = 6 }} }}
         .json();
     assert_eq!(shown["rpcUrl"], "https://rpc.example/…");
     assert_eq!(shown["bundlerPriceLimit"], 6);
+    assert_eq!(shown["maxOperationCostWei"], "500000000000000000");
     // The built-in devnet is still there by name; a malformed file is an error with its line.
     let devnet_shown =
         cli.run(&["--json", "--network", "devnet", "network", "show"]).await.ok().json();
@@ -760,6 +762,12 @@ tokens = {{ CASH = {{ address = "{}", decimals = 6 }} }}
     let bad = cli.run(&["network", "list"]).await;
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("bundler_price_limit of `base` is 0"), "{}", bad.stderr);
+    for cost in ["5 USDC", "0 ETH", "lots"] {
+        cli.write("networks.toml", &format!("[networks.base]\nmax_operation_cost = \"{cost}\"\n"));
+        let bad = cli.run(&["network", "list"]).await;
+        assert_eq!(bad.code, 2, "{cost}");
+        assert!(bad.stderr.contains("max_operation_cost of `base`"), "{cost}: {}", bad.stderr);
+    }
 }
 
 #[tokio::test]

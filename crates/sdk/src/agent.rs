@@ -394,8 +394,12 @@ impl SessionAgent {
         if let Submitter::Bundler(bundler) = self.submitter.as_ref() {
             let probe = self.evaluator_verdict(calls, &op, &state, now, grants)?;
             op.signature = self.sign(&op, now, &probe, &state, grants, KeySignature::Stub).await?;
-            match bundler.estimate_user_operation_gas(&op).await {
-                Ok(estimate) => crate::gas::apply_estimate(&estimate, &mut op),
+            match bundler
+                .estimate_user_operation_gas(&op)
+                .await
+                .and_then(|estimate| crate::gas::apply_estimate(bundler, &estimate, &mut op))
+            {
+                Ok(()) => {}
                 Err(e) => {
                     lease.resync();
                     return Err(bundler_error(e, &self.view.session, &self.view.tokens));
@@ -454,8 +458,12 @@ impl SessionAgent {
         if let Submitter::Bundler(bundler) = self.submitter.as_ref() {
             op.signature =
                 self.sign(&op, now, &allowed, &state, grants, KeySignature::Stub).await?;
-            match bundler.estimate_user_operation_gas(&op).await {
-                Ok(estimate) => crate::gas::apply_estimate(&estimate, &mut op),
+            match bundler
+                .estimate_user_operation_gas(&op)
+                .await
+                .and_then(|estimate| crate::gas::apply_estimate(bundler, &estimate, &mut op))
+            {
+                Ok(()) => {}
                 Err(e) => {
                     lease.resync();
                     return Err(bundler_error(e, &self.view.session, &self.view.tokens));

@@ -44,7 +44,7 @@
 
 use crate::userop::UserOperation;
 use alloy::{
-    primitives::{Address, Bytes, B256, U64},
+    primitives::{Address, Bytes, B256, U256, U64},
     rpc::client::RpcClient,
     transports::{
         http::reqwest::{self, Url},
@@ -163,8 +163,13 @@ pub struct RpcRejection {
     pub data: Option<serde_json::Value>,
 }
 
+/// The most of a bundler's error message that is kept: it is shown, logged and stored (the service keeps it as
+/// the operation's error), and its text is the bundler's own, so it is also cleared of URLs' credentials.
+const MAX_MESSAGE_CHARS: usize = 2_000;
+
 impl RpcRejection {
     fn new(code: i64, message: String, data: Option<&str>) -> Self {
+        let message = truncate(&scrub_urls(&message), MAX_MESSAGE_CHARS);
         let data = data
             .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
             .filter(|value| !value.is_null());
@@ -312,18 +317,34 @@ pub enum BundlerError {
     /// The bundler's own price is more than its client's limit times the node's: leash does not offer it (the
     /// price is paid from the account's ether and counts against a session's gas budget).
     #[error(
-        "the bundler at {url} asks {asked} wei per gas, more than {limit} times the node's price of {node} wei: \
-         leash does not offer it"
+        "the bundler at {url} asks a {what} of {asked} wei, more than {limit} times the node's price of {node} \
+         wei: leash does not offer it"
     )]
     Overpriced {
         /// The bundler (scheme, host and port only).
         url: String,
-        /// The bundler's `maxFeePerGas`.
+        /// Which fee: `maxFeePerGas` or `maxPriorityFeePerGas`.
+        what: &'static str,
+        /// The bundler's.
         asked: u128,
-        /// The node's `maxFeePerGas`.
+        /// The node's.
         node: u128,
         /// The client's limit, in times the node's price.
         limit: u32,
+    },
+    /// With the bundler's gas estimate, the operation could cost more than its client's limit: leash does not
+    /// sign it (`preVerificationGas` is paid in full whatever is used, so an inflated estimate is a charge).
+    #[error(
+        "with the gas estimate of the bundler at {url}, the operation could cost {cost} wei, more than the limit \
+         of {limit} wei: leash does not sign it"
+    )]
+    TooCostly {
+        /// The bundler (scheme, host and port only).
+        url: String,
+        /// Every gas limit of the operation times its `maxFeePerGas`.
+        cost: U256,
+        /// The client's limit.
+        limit: U256,
     },
     /// The request could not be encoded.
     #[error("could not encode the {method} request: {reason}")]
@@ -599,12 +620,20 @@ pub struct BundlerClient {
     no_price_method: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The most times the node's price the bundler's price may be.
     price_limit: u32,
+    /// The most one operation may cost with the bundler's estimate, in wei.
+    cost_limit: U256,
 }
 
 /// The most times the node's `maxFeePerGas` a bundler's own price may be before leash refuses to offer it:
 /// bundlers add a margin for the base fee's rise until inclusion (alto's hosted default is about twice the
 /// node's); many times more is a bundler overcharging, paid from the account's ether.
 pub const DEFAULT_PRICE_LIMIT: u32 = 4;
+
+/// The most one operation may cost, in wei (0.1 ether), with a bundler's gas estimate (every gas limit times
+/// `maxFeePerGas`): `preVerificationGas` is charged in full whatever is used and paid to the bundler, so an
+/// estimate inflated by a hostile bundler would otherwise be a charge on the account. A session's operations
+/// are also bounded by its gas budget; the owner's have no other bound.
+pub const DEFAULT_COST_LIMIT: U256 = U256::from_limbs([100_000_000_000_000_000, 0, 0, 0]);
 
 /// `pimlico_getUserOperationGasPrice`'s answer: three tiers of fees.
 #[derive(Debug, serde::Deserialize)]
@@ -627,6 +656,7 @@ pub struct BundlerClientBuilder {
     entry_point: Address,
     request_timeout: Duration,
     price_limit: u32,
+    cost_limit: U256,
 }
 
 impl BundlerClientBuilder {
@@ -649,6 +679,13 @@ impl BundlerClientBuilder {
         self
     }
 
+    /// The most one operation may cost with the bundler's estimate, in wei (default [`DEFAULT_COST_LIMIT`]):
+    /// above it, the operation is not signed ([`BundlerError::TooCostly`]).
+    pub const fn cost_limit(mut self, wei: U256) -> Self {
+        self.cost_limit = wei;
+        self
+    }
+
     /// The client. Fails only on a malformed URL; nothing is sent yet.
     pub fn build(self) -> Result<BundlerClient, BundlerError> {
         let endpoint =
@@ -658,6 +695,7 @@ impl BundlerClientBuilder {
             entry_point: self.entry_point,
             no_price_method: Default::default(),
             price_limit: self.price_limit,
+            cost_limit: self.cost_limit,
         })
     }
 }
@@ -679,6 +717,7 @@ impl BundlerClient {
             entry_point: ENTRYPOINT_V07,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             price_limit: DEFAULT_PRICE_LIMIT,
+            cost_limit: DEFAULT_COST_LIMIT,
         }
     }
 
@@ -690,6 +729,7 @@ impl BundlerClient {
             entry_point: ENTRYPOINT_V07,
             no_price_method: Default::default(),
             price_limit: DEFAULT_PRICE_LIMIT,
+            cost_limit: DEFAULT_COST_LIMIT,
         }
     }
 
@@ -703,6 +743,11 @@ impl BundlerClient {
     /// The most times the node's price this bundler's price may be.
     pub const fn price_limit(&self) -> u32 {
         self.price_limit
+    }
+
+    /// The most one operation may cost with this bundler's estimate, in wei.
+    pub const fn cost_limit(&self) -> U256 {
+        self.cost_limit
     }
 
     /// The EntryPoint the operations are sent to.
@@ -878,6 +923,20 @@ impl BundlerClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A bundler's message is its own text: a URL with a key in it is cut to its host, and a message of any
+    /// length to what can be shown and stored.
+    #[test]
+    fn a_bundlers_message_is_cleared_of_keys_and_cut_to_length() {
+        let keyed = RpcRejection::from_body(
+            r#"{"jsonrpc":"2.0","error":{"code":-32000,"message":"see https://rpc.example/v2/secret-key for more"}}"#,
+        )
+        .unwrap();
+        assert!(!keyed.message.contains("secret-key"), "{}", keyed.message);
+        assert!(keyed.message.contains("https://rpc.example/"), "{}", keyed.message);
+        let long = RpcRejection::new(-32000, "x".repeat(100_000), None);
+        assert_eq!(long.message.chars().count(), MAX_MESSAGE_CHARS + 1, "cut, with an ellipsis");
+    }
 
     #[test]
     fn finds_aa_codes_as_words() {

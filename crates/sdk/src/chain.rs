@@ -281,6 +281,11 @@ impl Chain {
         self.provider.get_gas_price().await.map_err(|e| Error::rpc(&self.label, e))
     }
 
+    /// `eth_maxPriorityFeePerGas`: the node's suggested tip.
+    pub async fn max_priority_fee(&self) -> Result<u128> {
+        self.provider.get_max_priority_fee_per_gas().await.map_err(|e| Error::rpc(&self.label, e))
+    }
+
     /// `sessionState(account, id)` without the counters.
     pub async fn session_status(&self, account: Address, id: B256) -> Result<SessionState> {
         let state = SessionKeyValidator::new(self.module, &self.provider)

@@ -199,6 +199,9 @@ fn bundler_failure(error: &BundlerError) -> Failure {
             }
         }
         BundlerError::InvalidUrl(_) => Failure::bad_input(error.to_string()),
+        BundlerError::TooCostly { .. } => Failure::failed(error.to_string()).with_hint(
+            "a bundler's gas estimate that makes one operation cost this much is suspect: use another bundler, or, if the cost is right, raise max_operation_cost for this network in networks.toml",
+        ),
         BundlerError::Overpriced { .. } => Failure::failed(error.to_string()).with_hint(
             "use another bundler, or, if its price is right (a fee spike the node does not show yet), raise bundler_price_limit for this network in networks.toml",
         ),

@@ -34,10 +34,37 @@ impl GasLimits {
 /// prefund with little gas left is reported out of gas by some nodes' tracers (anvil 1.7.1's, fixed upstream
 /// since), which a bundler's ERC-7562 safe mode then refuses ("account internally reverts on oog"). The EntryPoint
 /// refunds what is not used; a session's gas budget is charged its limits, so the headroom is a quarter.
+///
+/// Refuses the estimate when the operation could then cost more than the bundler client's limit (every gas
+/// limit, the paymaster's included, times `maxFeePerGas`).
 pub(crate) fn apply_estimate(
+    bundler: &crate::bundler::BundlerClient,
     estimate: &leash_userop::rpc::GasEstimate,
     op: &mut leash_userop::UserOperation,
-) {
+) -> Result<(), crate::bundler::BundlerError> {
     estimate.apply_to(op);
     op.verification_gas_limit += op.verification_gas_limit / alloy::primitives::U256::from(4);
+    let cost = max_cost(op);
+    if cost > bundler.cost_limit() {
+        return Err(crate::bundler::BundlerError::TooCostly {
+            url: bundler.url().to_owned(),
+            cost,
+            limit: bundler.cost_limit(),
+        });
+    }
+    Ok(())
+}
+
+/// The most `op` can charge: every gas limit times `maxFeePerGas`.
+fn max_cost(op: &leash_userop::UserOperation) -> alloy::primitives::U256 {
+    let paymaster = op
+        .paymaster
+        .as_ref()
+        .map(|p| p.verification_gas_limit.saturating_add(p.post_op_gas_limit))
+        .unwrap_or_default();
+    op.pre_verification_gas
+        .saturating_add(op.verification_gas_limit)
+        .saturating_add(op.call_gas_limit)
+        .saturating_add(paymaster)
+        .saturating_mul(op.max_fee_per_gas)
 }

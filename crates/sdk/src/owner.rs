@@ -342,7 +342,7 @@ pub async fn prepare_owner_operation_for(
     op.max_priority_fee_per_gas = U256::from(priority);
     op.signature = Bytes::from(vec![0xff; 65]);
     let estimate = bundler.estimate_user_operation_gas(&op).await?;
-    crate::gas::apply_estimate(&estimate, &mut op);
+    crate::gas::apply_estimate(bundler, &estimate, &mut op)?;
     op.signature = Bytes::new();
     let hash = op.hash(chain.entry_point, chain.chain_id)?;
     Ok((op, hash))

@@ -109,24 +109,33 @@ impl Submitter {
     /// (a bundler with a floor of its own refuses anything under it), but never past the client's price limit
     /// times the node's price ([`BundlerError::Overpriced`](crate::bundler::BundlerError::Overpriced)).
     ///
-    /// The node's price the limit counts from is the higher of its EIP-1559 estimate and its `eth_gasPrice`:
-    /// bundlers derive their price from the latter (base fee plus the node's suggested tip), while the estimate
-    /// follows the tips actually paid in recent blocks, which on a quiet chain are next to nothing.
+    /// The node's price the limit counts from is the higher of its EIP-1559 estimate and its `eth_gasPrice`
+    /// (for the tip: `eth_maxPriorityFeePerGas`): bundlers derive their price from the latter (base fee plus
+    /// the node's suggested tip), while the estimate follows the tips actually paid in recent blocks, which on
+    /// a quiet chain are next to nothing. The tip is limited on its own: a tip as high as the whole price would
+    /// make every operation pay that whole price, whatever the base fee.
     pub async fn fees(&self, chain: &Chain) -> Result<(u128, u128)> {
         let (max_fee, priority) = chain.fees().await?;
         match self {
             Submitter::Bundler(bundler) => match bundler.gas_price().await? {
                 Some((bundler_max, bundler_priority)) => {
                     let limit = bundler.price_limit();
-                    let node = max_fee.max(chain.gas_price().await?);
-                    if bundler_max > node.saturating_mul(limit.into()) {
-                        return Err(crate::bundler::BundlerError::Overpriced {
-                            url: bundler.url().to_owned(),
-                            asked: bundler_max,
-                            node,
-                            limit,
+                    let node_max = max_fee.max(chain.gas_price().await?);
+                    let node_tip = priority.max(chain.max_priority_fee().await?);
+                    for (what, asked, node) in [
+                        ("maxFeePerGas", bundler_max, node_max),
+                        ("maxPriorityFeePerGas", bundler_priority, node_tip),
+                    ] {
+                        if asked > node.saturating_mul(limit.into()) {
+                            return Err(crate::bundler::BundlerError::Overpriced {
+                                url: bundler.url().to_owned(),
+                                what,
+                                asked,
+                                node,
+                                limit,
+                            }
+                            .into());
                         }
-                        .into());
                     }
                     let max_fee = max_fee.max(bundler_max);
                     Ok((max_fee, priority.max(bundler_priority).min(max_fee)))

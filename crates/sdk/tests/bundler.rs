@@ -710,3 +710,83 @@ async fn paymaster_errors() {
         .unwrap_err();
     assert!(matches!(err, PaymasterError::Decode { .. }), "{err}");
 }
+
+// -------------------------------------------------------------------------------------------------------------
+// A hostile estimate
+// -------------------------------------------------------------------------------------------------------------
+
+/// A bundler that prices operations honestly but estimates a `preVerificationGas` that would charge the account
+/// everything it holds (it is paid in full, to the bundler): the owner's operation is not signed, and neither is
+/// a session's, and nothing is sent. With no limit the same estimate is taken as given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_estimate_that_would_charge_more_than_the_limit_is_not_signed() {
+    use crate::common::{pay_merchant_policy, transfer, usdc, Stack, MERCHANT};
+    use leash_core::{PublicKey, Session};
+    use leash_sdk::{
+        lanes::Lane,
+        signer::{EcdsaSigner, SessionSigner},
+        Error, SessionAgent, Submitter,
+    };
+
+    let stack = Stack::start().await;
+    let inflated = 10u64.pow(15);
+    let server = Server::start(move |method, _| match method {
+        "eth_estimateUserOperationGas" => Reply::Rpc(json!({ "result": {
+            "preVerificationGas": format!("{inflated:#x}"),
+            "verificationGasLimit": "0x30000",
+            "callGasLimit": "0x30000",
+        }})),
+        _ => rpc("bundler/error.method_not_found.json"),
+    });
+    let hostile = Submitter::Bundler(bundler(&server));
+    let too_costly = |error: Error| match error {
+        Error::Bundler(BundlerError::TooCostly { cost, limit, .. }) => {
+            assert!(cost > limit, "{cost} over {limit}");
+            assert_eq!(limit, leash_sdk::bundler::DEFAULT_COST_LIMIT);
+        }
+        other => panic!("read as {other:?}"),
+    };
+    let revoke_all = leash_sdk::revoke_call(&stack.chain, None);
+    too_costly(
+        stack
+            .owner
+            .execute(&stack.chain, &hostile, std::slice::from_ref(&revoke_all))
+            .await
+            .unwrap_err(),
+    );
+
+    let signer: Arc<dyn SessionSigner> = Arc::new(EcdsaSigner::random());
+    let session = Session {
+        key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() },
+        policy: pay_merchant_policy(&stack, 100),
+    };
+    stack.owner.grant(&stack.chain, &stack.submitter, &session).await.unwrap();
+    let agent = SessionAgent::builder(stack.chain.clone(), stack.account.address, session, signer)
+        .submitter(Arc::new(hostile))
+        .tokens(stack.tokens())
+        .build()
+        .unwrap();
+    too_costly(
+        agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap_err(),
+    );
+    let sent: Vec<Value> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] != "eth_estimateUserOperationGas")
+        .filter(|r| r["method"] != "pimlico_getUserOperationGasPrice")
+        .collect();
+    assert!(sent.is_empty(), "nothing but estimates and prices asked: {sent:?}");
+
+    // A limit above the cost: the estimate is applied as given.
+    let generous =
+        BundlerClient::builder(&server.url_with_secret()).cost_limit(U256::MAX).build().unwrap();
+    let (op, _) = leash_sdk::prepare_owner_operation_for(
+        &stack.chain,
+        &Submitter::Bundler(generous),
+        &stack.account,
+        &[revoke_all],
+    )
+    .await
+    .unwrap();
+    assert_eq!(op.pre_verification_gas, U256::from(inflated));
+}
