@@ -76,6 +76,11 @@ pub(crate) enum Command {
     Deploy {
         /// The account's name.
         name: String,
+        /// For an EOA account that delegates already: start a new storage epoch, so that every module and
+        /// session of before stops counting. Needed when the EOA came back to leash's implementation by another
+        /// route than `account deploy` (it then keeps its old sessions).
+        #[arg(long)]
+        reinitialize: bool,
         #[command(flatten)]
         password: OwnerPassword,
     },
@@ -262,8 +267,13 @@ pub(crate) async fn run(
                 );
             });
         }
-        Command::Deploy { name, password } => {
+        Command::Deploy { name, password, reinitialize } => {
             let record = home.account(&name).await?;
+            if reinitialize && !record.eip7702 {
+                return Err(Failure::bad_input(format!(
+                    "account `{name}` is a smart account: --reinitialize is for EOA accounts (--eip7702)"
+                )));
+            }
             let network = networks.selected();
             let chain = network.connect().await?;
             // An EOA account that delegates already may still need its initialisation (a delegation someone
@@ -280,10 +290,26 @@ pub(crate) async fn run(
                 );
                 Ok(())
             };
-            if record.smart_account().is_ready(&chain.provider).await? {
+            if !reinitialize && record.smart_account().is_ready(&chain.provider).await? {
                 return already_deployed();
             }
             let owner = open_owner(home, &record, &password).await?;
+            if reinitialize {
+                let transaction =
+                    crate::progress::while_waiting("reinitializing", owner.reinitialize(&chain))
+                        .await?;
+                out.show(
+                    json!({ "account": record.address, "deployed": true, "reinitialized": transaction }),
+                    || {
+                        println!(
+                            "the EOA {} starts afresh on {}: modules and sessions of before no longer count",
+                            record.address, network.name
+                        );
+                        println!("  transaction  {transaction}");
+                    },
+                );
+                return Ok(());
+            }
             if record.eip7702 {
                 let delegated =
                     crate::progress::while_waiting("delegating", owner.delegate(&chain)).await?;

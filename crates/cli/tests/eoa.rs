@@ -1,6 +1,6 @@
 //! An EOA as the account (EIP-7702) through the binary: `account create --eip7702`, `account deploy` (the EOA's
 //! own type-4 transaction), then a session on its address: a payment lands, one out of policy is refused with
-//! its rule (exit code 3), revoke ends it.
+//! its rule (exit code 3), revoke ends it; `account deploy --reinitialize` voids every session of before.
 
 use crate::common;
 
@@ -72,4 +72,22 @@ async fn an_eoa_account_runs_a_session_through_the_binary() {
     assert_eq!(revoked.code, 3, "{}", revoked.text());
     assert_eq!(revoked.json()["error"]["rule"], "SessionIsRevoked");
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, alloy::primitives::U256::from(50_000_000u64));
+
+    // A new storage epoch (for an EOA that came back by another route): the sessions of before stop.
+    cli.pay_session("later", "eoa").await;
+    let pay = ["--json", "session", "send", "later", "USDC", PAY, MERCHANT_TEXT, "1 USDC"];
+    assert_eq!(cli.run(&pay).await.ok().json()["operation"]["success"], true);
+    let fresh =
+        cli.run(&["--json", "account", "deploy", "eoa", "--reinitialize"]).await.ok().json();
+    matches_schema("account-deploy", &fresh);
+    assert!(fresh["reinitialized"].is_string(), "{fresh}");
+    let voided = cli.run(&pay).await;
+    assert_eq!(voided.code, 3, "{}", voided.text());
+    assert_eq!(voided.json()["error"]["rule"], "SessionVoidedByRevokeAll");
+    let status = cli.run(&["--json", "account", "status", "eoa"]).await.ok().json();
+    assert_eq!(status["modules"][0]["name"], "SessionKeyValidator (session keys)");
+    cli.run(&["account", "create", "smart", "--owner", "owner"]).await.ok();
+    let not_eoa = cli.run(&["account", "deploy", "smart", "--reinitialize"]).await;
+    assert_eq!(not_eoa.code, 2, "{}", not_eoa.text());
+    assert!(not_eoa.stderr.contains("--reinitialize is for EOA accounts"), "{}", not_eoa.stderr);
 }

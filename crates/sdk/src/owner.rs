@@ -151,6 +151,34 @@ impl Owner {
         Ok(Some(hash))
     }
 
+    /// Starts a new storage epoch on an EOA account that delegates to the implementation already: every module
+    /// and session of before stops counting, and the account's validators are installed afresh. For an EOA that
+    /// came back to the implementation by another route than [`delegate`](Self::delegate) (another wallet's
+    /// tool, an authorisation someone relayed), which keeps the epoch it had, and with it what was granted
+    /// under it and what another delegation wrote there. Returns the transaction.
+    pub async fn reinitialize(&self, chain: &Chain) -> Result<B256> {
+        let account = &self.account;
+        let code = chain
+            .provider
+            .get_code_at(account.address)
+            .await
+            .map_err(|e| Error::rpc(&chain.label, format!("eth_getCode: {e}")))?;
+        if !account.eip7702 || code != account.delegation() {
+            return Err(Error::Setup(format!(
+                "{} is not an EOA that delegates to the leash account implementation {}: delegate it instead",
+                account.address, account.factory
+            )));
+        }
+        let hash = self.initialize_eoa(chain).await?;
+        if !account.is_ready(&chain.provider).await? {
+            return Err(Error::Setup(format!(
+                "after {hash}, {} does not have its validators installed",
+                account.address
+            )));
+        }
+        Ok(hash)
+    }
+
     /// One type-4 transaction from the EOA to itself that delegates it to `to` (the zero address clears its
     /// delegation) and then calls `initialize` on it; waits for its successful receipt and checks the
     /// delegation took. The transaction takes the EOA's next nonce (pending ones counted), and the
