@@ -92,6 +92,10 @@ pub(crate) enum Command {
         /// The account, with --all.
         #[arg(long)]
         account: Option<String>,
+        /// Send the revocation from the owner's own address, which pays its gas (the account refunds it), not
+        /// through the bundler: for when the bundler is down, refuses, or asks too much.
+        #[arg(long)]
+        direct: bool,
         #[command(flatten)]
         owner: OwnerPassword,
     },
@@ -404,8 +408,9 @@ pub(crate) async fn run(
             Ok(())
         }
         Command::Status { name } => status(home, networks, out, &name).await,
-        Command::Revoke { name, all, account, owner } => {
-            revoke(home, networks, out, name, all.then_some(account).flatten(), &owner).await
+        Command::Revoke { name, all, account, direct, owner } => {
+            let all_of = all.then_some(account).flatten();
+            revoke(home, networks, out, name, all_of, direct, &owner).await
         }
         Command::Explain { name, calls } => {
             let stored = Stored::load(home, &name).await?;
@@ -769,14 +774,22 @@ async fn revoke(
     out: &Out,
     name: Option<String>,
     all_of: Option<String>,
+    direct: bool,
     owner: &OwnerPassword,
 ) -> Result<()> {
+    let submitter = |owner: &leash_sdk::Owner, chain: &leash_sdk::Chain, network: &Network| {
+        if direct {
+            Ok(owner.direct_submitter(chain))
+        } else {
+            network.submitter()
+        }
+    };
     let network = networks.selected();
     if let Some(account) = all_of {
         let record = home.account(&account).await?;
         let chain = network.connect().await?;
         let owner = crate::account::open_owner(home, &record, owner).await?;
-        let submitter = network.submitter()?;
+        let submitter = submitter(&owner, &chain, &network)?;
         let outcome =
             while_waiting("revoking every session", owner.revoke_all(&chain, &submitter)).await?;
         remember(home, None, network.chain_id, record.address, &outcome).await;
@@ -807,7 +820,7 @@ async fn revoke(
     }
     let owner =
         crate::account::open_owner(home, &stored.account_record(home).await?, owner).await?;
-    let submitter = network.submitter()?;
+    let submitter = submitter(&owner, &chain, &network)?;
     let outcome =
         while_waiting("revoking", owner.revoke(&chain, &submitter, stored.grant.session_id))
             .await?;

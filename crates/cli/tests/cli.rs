@@ -241,6 +241,47 @@ async fn revoke_all_voids_every_session_and_grant_of_the_account() {
     assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(1_000_000u64));
 }
 
+/// A revocation waits on no bundler: with `--direct` the owner's own address sends `handleOps` (and pays its
+/// gas) while the bundler is unreachable; without it, the same revocation fails as a network failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_revoked_without_a_bundler() {
+    let Stack { devnet, cli, bundler: _bundler } = stack().await;
+    cli.owner_and_account().await;
+    let policy = cli.write("pay.toml", POLICY);
+    let policy = policy.to_str().unwrap();
+    for name in ["one", "two"] {
+        cli.run(&["session", "create", name, "--policy", policy, "--account", "main"]).await.ok();
+        cli.run(&["session", "send", name, "USDC", PAY, MERCHANT_TEXT, "1 USDC"]).await.ok();
+    }
+    let owner: Address = cli.run(&["--json", "keystore", "info", "owner"]).await.ok().json()
+        ["address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    devnet.fund(owner, U256::from(10u128.pow(18))).await.unwrap();
+
+    let no_bundler = [("LEASH_BUNDLER_URL", "http://127.0.0.1:9")];
+    let through_bundler = cli.run_with(&["session", "revoke", "one"], &no_bundler).await;
+    assert_eq!(through_bundler.code, 4, "{}", through_bundler.text());
+    let revoked = cli
+        .run_with(&["--json", "session", "revoke", "one", "--direct"], &no_bundler)
+        .await
+        .ok()
+        .json();
+    assert_eq!(revoked["operation"]["success"], true, "{revoked}");
+    let all = ["--json", "session", "revoke", "--all", "--account", "main", "--direct"];
+    assert_eq!(cli.run_with(&all, &no_bundler).await.ok().json()["revokedAll"], true);
+    for (name, rule) in [("one", "SessionIsRevoked"), ("two", "SessionVoidedByRevokeAll")] {
+        let refused = cli
+            .run(&["--json", "session", "send", name, "USDC", PAY, MERCHANT_TEXT, "1 USDC"])
+            .await;
+        assert_eq!(refused.code, 3, "{name}: {}", refused.text());
+        assert_eq!(refused.json()["error"]["rule"], rule, "{name}");
+    }
+    assert_eq!(usdc_balance(&devnet, MERCHANT).await, U256::from(2_000_000u64));
+}
+
 /// Bad input: a clear message, exit code 2 (4 for the network), and no file half-written or left behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_message_the_right_exit_code_and_no_partial_file() {

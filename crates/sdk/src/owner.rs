@@ -69,6 +69,17 @@ impl Owner {
         &self.account
     }
 
+    /// A submitter that sends the owner's operations without a bundler: `handleOps` from the owner's own
+    /// address, which pays its gas (the account refunds it, as it would a bundler). A revocation then waits on
+    /// no bundler: one that is down, refuses, or asks too much cannot keep a session alive.
+    pub fn direct_submitter(&self, chain: &Chain) -> Submitter {
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(self.signer.clone()))
+            .connect_provider(chain.provider.clone())
+            .erased();
+        Submitter::direct(provider, self.signer.address())
+    }
+
     /// Runs `calls` from the account as the owner (deploying the account first if needed) and waits for the
     /// outcome.
     pub async fn execute(
