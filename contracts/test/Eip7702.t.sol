@@ -9,6 +9,7 @@ import {LeashAccount} from "../src/LeashAccount.sol";
 import {SessionKeyValidator} from "../src/SessionKeyValidator.sol";
 import {Action, Session, SessionUse} from "../src/SessionTypes.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
+import {deployAccountImplementation, deployValidator} from "./utils/Release.sol";
 
 /// @dev What an earlier delegation may have left: anything in any slot. This one writes an address of its choice
 /// into the first sequential slots (where an owner or a module set would live) and can be called by anyone.
@@ -120,7 +121,7 @@ contract Eip7702Test is LeashTest {
     /// @dev Modules of an earlier delegation (here a second validator the EOA installed before starting over)
     /// count for nothing once the EOA initialises again.
     function test_ModulesOfAnEarlierEpochDoNotCount() public {
-        SessionKeyValidator earlier = new SessionKeyValidator();
+        SessionKeyValidator earlier = deployValidator();
         bytes memory call = abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(earlier), ""));
         send(ownerOp(singleCall(owner, 0, call)));
         assertTrue(account.isModuleInstalled(1, address(earlier), ""), "installed in the first epoch");
@@ -172,7 +173,7 @@ contract Eip7702Test is LeashTest {
         vm.prank(owner);
         vm.expectRevert(LeashAccount.DelegatedEoa.selector);
         account.setOwner(merchant);
-        LeashAccount next = new LeashAccount();
+        LeashAccount next = deployAccountImplementation();
         vm.store(owner, ERC1967Utils.IMPLEMENTATION_SLOT, bytes32(uint256(uint160(address(factory.implementation())))));
         vm.prank(owner);
         vm.expectRevert(LeashAccount.DelegatedEoa.selector);

@@ -6,6 +6,7 @@ import {IEntryPointStake, PackedUserOperation} from "@openzeppelin/contracts/int
 import {LeashAccount} from "../src/LeashAccount.sol";
 import {LeashFactoryStaker} from "../src/LeashFactoryStaker.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
+import {deployStaker} from "./utils/Release.sol";
 
 /// The EntryPoint v0.7 stake record.
 struct DepositInfo {
@@ -26,7 +27,7 @@ contract FactoryStakerTest is LeashTest {
 
     function setUp() public override {
         super.setUp();
-        staker = new LeashFactoryStaker(stakeOwner, factory);
+        staker = deployStaker(stakeOwner, factory);
         vm.deal(stakeOwner, 10 ether);
     }
 

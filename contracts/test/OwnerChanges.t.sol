@@ -11,6 +11,7 @@ import {SessionKeyValidator} from "../src/SessionKeyValidator.sol";
 import {Action, Grant, Session, SessionUse} from "../src/SessionTypes.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
 import {Vm} from "./utils/TestBase.sol";
+import {deployAccountImplementation} from "./utils/Release.sol";
 
 /// @notice Owner rotation and upgrades: the owner's alone, through an operation it signed; never a session's,
 /// whatever its policy; an upgrade keeps the account's storage, so its owner, modules and sessions.
@@ -128,7 +129,7 @@ contract OwnerChangesTest is LeashTest {
 
     function test_UpgradeKeepsOwnerModulesAndSessions() public {
         SessionUse memory use = grantedWide();
-        LeashAccount next = new LeashAccount();
+        LeashAccount next = deployAccountImplementation();
         bytes memory call = abi.encodeCall(UUPSUpgradeable.upgradeToAndCall, (address(next), ""));
         send(ownerOp(singleCall(address(account), 0, call)));
 
@@ -142,7 +143,7 @@ contract OwnerChangesTest is LeashTest {
 
     function test_RevertWhen_SessionUpgradesTheAccount() public {
         SessionUse memory use = grantedWide();
-        LeashAccount next = new LeashAccount();
+        LeashAccount next = deployAccountImplementation();
         bytes memory callData = abi.encodeCall(UUPSUpgradeable.upgradeToAndCall, (address(next), ""));
         expectRejected(
             sessionOp(callData, use),
@@ -157,7 +158,7 @@ contract OwnerChangesTest is LeashTest {
     }
 
     function test_RevertWhen_StrangerUpgradesTheAccount() public {
-        LeashAccount next = new LeashAccount();
+        LeashAccount next = deployAccountImplementation();
         vm.prank(merchant);
         vm.expectRevert(abi.encodeWithSelector(OZAccount.AccountUnauthorized.selector, merchant));
         account.upgradeToAndCall(address(next), "");

@@ -9,6 +9,7 @@ import {CallPolicyLib} from "../src/libraries/CallPolicyLib.sol";
 import {Action, Grant, Session, SessionRecord, SessionTypes, SessionUse} from "../src/SessionTypes.sol";
 import {SessionEncoder} from "../src/SessionEncoder.sol";
 import {LeashTest} from "./utils/LeashTest.sol";
+import {deployValidator} from "./utils/Release.sol";
 
 /// @notice What a session key can be made to attempt against its own account, through `handleOps`: every call
 /// the account would really make to itself, its modules or the EntryPoint is refused whatever the policy says
@@ -21,7 +22,7 @@ contract SessionSecurityTest is LeashTest {
 
     function setUp() public override {
         super.setUp();
-        secondValidator = new SessionKeyValidator();
+        secondValidator = deployValidator();
         install(address(secondValidator));
         ENTRYPOINT.depositTo{value: 1 ether}(address(account));
     }
@@ -155,7 +156,7 @@ contract SessionSecurityTest is LeashTest {
     /// @dev Pre-planting: a session writes a sudo grant into a module instance that is not installed yet (an
     /// ordinary call, since it is not yet a module); installing it later brings nothing to life.
     function test_RevertWhen_SessionPrePlantsGrantsInAModuleNotYetInstalled() public {
-        SessionKeyValidator nextRelease = new SessionKeyValidator();
+        SessionKeyValidator nextRelease = deployValidator();
         SessionUse memory use = grantedWide();
         Session memory sudo = sudoSession();
         bytes memory plant = abi.encodeCall(SessionKeyValidator.grantSession, (SessionEncoder.encode(sudo)));
@@ -183,7 +184,7 @@ contract SessionSecurityTest is LeashTest {
     /// calls M: validated before the install, the call would reach M as one of the account's modules. The
     /// account refuses to install a module in a bundle that carries a module-validated operation.
     function test_RevertWhen_InstallAndSessionCallShareABundle() public {
-        SessionKeyValidator nextRelease = new SessionKeyValidator();
+        SessionKeyValidator nextRelease = deployValidator();
         SessionUse memory use = grantedWide();
         Session memory sudo = sudoSession();
         bytes memory plant = abi.encodeCall(SessionKeyValidator.grantSession, (SessionEncoder.encode(sudo)));

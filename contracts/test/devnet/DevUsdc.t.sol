@@ -5,6 +5,7 @@ import {DevUsdc} from "../../src/devnet/DevUsdc.sol";
 import {LeashAccount} from "../../src/LeashAccount.sol";
 import {LeashAccountFactory} from "../../src/LeashAccountFactory.sol";
 import {TestBase} from "../utils/TestBase.sol";
+import {deployAccountImplementation, deployFactory} from "../utils/Release.sol";
 
 /// @notice The devnet USDC's EIP-3009 authorizations, signed by an EOA and by a smart account's owner (ERC-1271).
 contract DevUsdcTest is TestBase {
@@ -22,7 +23,7 @@ contract DevUsdcTest is TestBase {
         usdc = new DevUsdc();
         payer = vm.addr(PAYER_KEY);
         usdc.mint(payer, 1000e6);
-        account = new LeashAccountFactory(new LeashAccount())
+        account = deployFactory(deployAccountImplementation())
             .createAccount(vm.addr(OWNER_KEY), bytes32(0), new address[](0), new bytes[](0));
         usdc.mint(address(account), 1000e6);
     }

@@ -20,6 +20,7 @@ import {
 import {SessionEncoder} from "../../src/SessionEncoder.sol";
 import {TestBase, Vm} from "../utils/TestBase.sol";
 import {IEntryPointErrors, IEntryPointV07, LeashTest} from "../utils/LeashTest.sol";
+import {deployValidator} from "../utils/Release.sol";
 
 // =============================================================================================================
 // Shared handler machinery
@@ -843,7 +844,7 @@ contract EscalationHandler is SessionHandler {
     constructor() {
         rogue = new RogueModule();
         relay = new Relay();
-        secondValidator = new SessionKeyValidator();
+        secondValidator = deployValidator();
         bytes memory install = abi.encodeCall(IERC7579ModuleConfig.installModule, (1, address(secondValidator), ""));
         send(ownerOp(singleCall(address(account), 0, install)));
         vm.deal(address(this), 1 ether);

@@ -21,6 +21,7 @@ import {SessionEncoder} from "../../src/SessionEncoder.sol";
 import {DevToken} from "../../src/devnet/DevToken.sol";
 import {Base64} from "@openzeppelin/contracts/utils/Base64.sol";
 import {Target} from "../mocks/Target.sol";
+import {deployAccountImplementation, deployFactory, deployValidator} from "./Release.sol";
 
 /// @notice The parts of EntryPoint v0.7 the tests use.
 interface IEntryPointV07 {
@@ -66,8 +67,8 @@ abstract contract LeashTest is TestBase {
     function setUp() public virtual {
         vm.warp(START);
         deployEntryPoint();
-        factory = new LeashAccountFactory(new LeashAccount());
-        validator = new SessionKeyValidator();
+        factory = deployFactory(deployAccountImplementation());
+        validator = deployValidator();
         usdc = new DevToken("USD Coin", "USDC", 6);
         target = new Target();
         owner = vm.addr(ownerKey);

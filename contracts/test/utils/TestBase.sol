@@ -26,6 +26,10 @@ interface Vm {
     function chainId(uint256 newChainId) external;
     function deal(address account, uint256 balance) external;
     function etch(address target, bytes calldata code) external;
+    function deployCode(string calldata artifactPath) external returns (address deployed);
+    function deployCode(string calldata artifactPath, bytes calldata constructorArgs)
+        external
+        returns (address deployed);
     function store(address target, bytes32 slot, bytes32 value) external;
     function prank(address sender) external;
     function addr(uint256 privateKey) external pure returns (address);
