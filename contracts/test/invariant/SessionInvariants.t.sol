@@ -416,7 +416,7 @@ contract SpendingLimitsInvariantTest is TestBase {
     address internal account;
 
     function setUp() public {
-        handler = new SpendingHandler();
+        handler = SpendingHandler(vm.deployCode("SessionInvariants.t.sol:SpendingHandler"));
         validator = SessionKeyValidator(handler.validatorAddress());
         account = handler.accountAddress();
         targetContract(address(handler));
@@ -704,7 +704,7 @@ contract RevocationInvariantTest is TestBase {
     address internal account;
 
     function setUp() public {
-        handler = new RevocationHandler();
+        handler = RevocationHandler(vm.deployCode("SessionInvariants.t.sol:RevocationHandler"));
         validator = SessionKeyValidator(handler.validatorAddress());
         account = handler.accountAddress();
         targetContract(address(handler));
@@ -1034,7 +1034,7 @@ contract PrivilegeEscalationInvariantTest is TestBase {
     address internal owner;
 
     function setUp() public {
-        handler = new EscalationHandler();
+        handler = EscalationHandler(vm.deployCode("SessionInvariants.t.sol:EscalationHandler"));
         validator = SessionKeyValidator(handler.validatorAddress());
         account = LeashAccount(payable(handler.accountAddress()));
         owner = handler.ownerAddress();
@@ -1283,7 +1283,7 @@ contract CrossDomainGrantInvariantTest is TestBase {
     SessionKeyValidator internal validator;
 
     function setUp() public {
-        handler = new CrossDomainHandler();
+        handler = CrossDomainHandler(vm.deployCode("SessionInvariants.t.sol:CrossDomainHandler"));
         validator = SessionKeyValidator(handler.validatorAddress());
         targetContract(address(handler));
         bytes4[] memory selectors = new bytes4[](4);

@@ -69,8 +69,9 @@ abstract contract LeashTest is TestBase {
         deployEntryPoint();
         factory = deployFactory(deployAccountImplementation());
         validator = deployValidator();
-        usdc = new DevToken("USD Coin", "USDC", 6);
-        target = new Target();
+        // From artifacts, as the release's contracts (Release.sol): every test contract would carry them.
+        usdc = DevToken(vm.deployCode("DevToken.sol:DevToken", abi.encode("USD Coin", "USDC", 6)));
+        target = Target(payable(vm.deployCode("Target.sol:Target")));
         owner = vm.addr(ownerKey);
         sessionSigner = vm.addr(sessionKey);
         account = createAccount(owner, bytes32(0));
