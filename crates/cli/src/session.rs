@@ -778,10 +778,25 @@ async fn revoke(
     owner: &OwnerPassword,
 ) -> Result<()> {
     let submitter = |owner: &leash_sdk::Owner, chain: &leash_sdk::Chain, network: &Network| {
-        if direct {
-            Ok(owner.direct_submitter(chain))
-        } else {
-            network.submitter()
+        let chain = chain.clone();
+        let (owner, network) = (owner.clone(), network.clone());
+        async move {
+            if !direct {
+                return network.submitter();
+            }
+            let address = owner.account().owner;
+            let balance =
+                alloy::providers::Provider::get_balance(&chain.provider, address).await.map_err(
+                    |e| Failure::network(format!("the balance of the owner {address}: {e}")),
+                )?;
+            if balance.is_zero() {
+                return Err(Failure::bad_input(format!(
+                    "the owner's address {address} has no ether on `{}` to pay for the revocation's gas",
+                    network.name
+                ))
+                .with_hint("send it a little, or revoke through the bundler (without --direct)"));
+            }
+            Ok(owner.direct_submitter(&chain))
         }
     };
     let network = networks.selected();
@@ -789,7 +804,7 @@ async fn revoke(
         let record = home.account(&account).await?;
         let chain = network.connect().await?;
         let owner = crate::account::open_owner(home, &record, owner).await?;
-        let submitter = submitter(&owner, &chain, &network)?;
+        let submitter = submitter(&owner, &chain, &network).await?;
         let outcome =
             while_waiting("revoking every session", owner.revoke_all(&chain, &submitter)).await?;
         remember(home, None, network.chain_id, record.address, &outcome).await;
@@ -820,7 +835,7 @@ async fn revoke(
     }
     let owner =
         crate::account::open_owner(home, &stored.account_record(home).await?, owner).await?;
-    let submitter = submitter(&owner, &chain, &network)?;
+    let submitter = submitter(&owner, &chain, &network).await?;
     let outcome =
         while_waiting("revoking", owner.revoke(&chain, &submitter, stored.grant.session_id))
             .await?;

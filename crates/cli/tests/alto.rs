@@ -235,7 +235,9 @@ async fn the_sdk_through_alto() {
         leash_rule * 11 >= alto_estimate * 10,
         "leash asks {leash_rule}, alto estimated {alto_estimate}"
     );
-    agent.send_signed(signed).await.unwrap();
+    let submitted = agent.send_signed(signed).await.unwrap();
+    // Included before the next one is simulated (alto simulates against the chain's nonce).
+    assert!(agent.wait(submitted.user_op_hash).await.unwrap().success);
 
     // Over the cap and sent without the pre-flight: alto's simulation refuses it, and the module's rule is read
     // from the revert bytes in its message.

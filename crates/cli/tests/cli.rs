@@ -259,9 +259,13 @@ async fn a_session_is_revoked_without_a_bundler() {
         .unwrap()
         .parse()
         .unwrap();
+    let no_bundler = [("LEASH_BUNDLER_URL", "http://127.0.0.1:9")];
+    // The owner's address pays for a direct revocation: without ether it is told so before anything is sent.
+    let unfunded = cli.run_with(&["session", "revoke", "one", "--direct"], &no_bundler).await;
+    assert_eq!(unfunded.code, 2, "{}", unfunded.text());
+    assert!(unfunded.stderr.contains("has no ether"), "{}", unfunded.stderr);
     devnet.fund(owner, U256::from(10u128.pow(18))).await.unwrap();
 
-    let no_bundler = [("LEASH_BUNDLER_URL", "http://127.0.0.1:9")];
     let through_bundler = cli.run_with(&["session", "revoke", "one"], &no_bundler).await;
     assert_eq!(through_bundler.code, 4, "{}", through_bundler.text());
     let revoked = cli

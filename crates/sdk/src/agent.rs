@@ -415,6 +415,13 @@ impl SessionAgent {
                     return Err(e.into());
                 }
             }
+            // The paymaster's final answer may set its own gas limits: held to the same cost limit.
+            if let Submitter::Bundler(bundler) = self.submitter.as_ref() {
+                if let Err(e) = crate::gas::check_cost(bundler, &op) {
+                    lease.resync();
+                    return Err(e.into());
+                }
+            }
         }
 
         let allowed = self.evaluator_verdict(calls, &op, &state, now, grants)?;

@@ -335,8 +335,8 @@ pub enum BundlerError {
     /// With the bundler's gas estimate, the operation could cost more than its client's limit: leash does not
     /// sign it (`preVerificationGas` is paid in full whatever is used, so an inflated estimate is a charge).
     #[error(
-        "with the gas estimate of the bundler at {url}, the operation could cost {cost} wei, more than the limit \
-         of {limit} wei: leash does not sign it"
+        "with the gas limits the bundler at {url} (or its paymaster) gave, the operation could cost {cost} wei, \
+         more than the limit of {limit} wei: leash does not sign it"
     )]
     TooCostly {
         /// The bundler (scheme, host and port only).
@@ -552,8 +552,9 @@ fn redact_url(url: &Url) -> String {
     shown
 }
 
-/// `text` with every http(s) URL in it reduced to scheme, host and port, so that API keys in paths and
-/// queries (`https://rpc.example/v2/<key>`) never reach an error message or a log.
+/// `text` with every http(s) and ws(s) URL in it, whatever the case of its scheme, reduced to scheme, host and
+/// port, so that API keys in paths and queries (`https://rpc.example/v2/<key>`) never reach an error message or
+/// a log.
 ///
 /// ```
 /// assert_eq!(
@@ -564,7 +565,12 @@ fn redact_url(url: &Url) -> String {
 pub fn scrub_urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find("http://").into_iter().chain(rest.find("https://")).min() {
+    // ASCII lowercasing keeps every byte where it was: positions found in it are positions in `rest`.
+    let start_of_url = |rest: &str| {
+        let lower = rest.to_ascii_lowercase();
+        ["http://", "https://", "ws://", "wss://"].iter().filter_map(|s| lower.find(s)).min()
+    };
+    while let Some(start) = start_of_url(rest) {
         out.push_str(&rest[..start]);
         let tail = &rest[start..];
         let end = tail
@@ -934,6 +940,11 @@ mod tests {
         .unwrap();
         assert!(!keyed.message.contains("secret-key"), "{}", keyed.message);
         assert!(keyed.message.contains("https://rpc.example/"), "{}", keyed.message);
+        for url in ["HTTPS://rpc.example/v2/secret-key", "wss://ws.example/v2/secret-key"] {
+            let scrubbed = scrub_urls(&format!("failed at {url} today"));
+            assert!(!scrubbed.contains("secret-key"), "{scrubbed}");
+            assert!(scrubbed.ends_with("/… today"), "{scrubbed}");
+        }
         let long = RpcRejection::new(-32000, "x".repeat(100_000), None);
         assert_eq!(long.message.chars().count(), MAX_MESSAGE_CHARS + 1, "cut, with an ellipsis");
     }

@@ -44,6 +44,15 @@ pub(crate) fn apply_estimate(
 ) -> Result<(), crate::bundler::BundlerError> {
     estimate.apply_to(op);
     op.verification_gas_limit += op.verification_gas_limit / alloy::primitives::U256::from(4);
+    check_cost(bundler, op)
+}
+
+/// Refuses `op` when it could cost more than the bundler client's limit (every gas limit, the paymaster's
+/// included, times `maxFeePerGas`).
+pub(crate) fn check_cost(
+    bundler: &crate::bundler::BundlerClient,
+    op: &leash_userop::UserOperation,
+) -> Result<(), crate::bundler::BundlerError> {
     let cost = max_cost(op);
     if cost > bundler.cost_limit() {
         return Err(crate::bundler::BundlerError::TooCostly {

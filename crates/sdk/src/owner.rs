@@ -122,11 +122,8 @@ impl Owner {
             .get_code_at(account.address)
             .await
             .map_err(|e| Error::rpc(&chain.label, format!("eth_getCode: {e}")))?;
-        if code == account.delegation() {
-            if account.is_ready(&chain.provider).await? {
-                return Ok(None);
-            }
-            return self.initialize_eoa(chain).await.map(Some);
+        if code == account.delegation() && account.is_ready(&chain.provider).await? {
+            return Ok(None);
         }
         // An authorisation to an address without the implementation would delegate to nothing now and to
         // whatever is deployed there later.
@@ -145,14 +142,26 @@ impl Owner {
                 chain.chain_id, account.factory
             )));
         }
-        if !code.is_empty() {
-            self.send_delegation(chain, Address::ZERO, None).await?;
-        }
-        let call = LeashAccount::initializeEoaCall {
-            validators: account.validators.clone(),
-            validatorData: vec![Bytes::new(); account.validators.len()],
+        let hash = if code == account.delegation() {
+            self.initialize_eoa(chain).await?.0
+        } else {
+            let cleared = if code.is_empty() {
+                None
+            } else {
+                Some(self.send_delegation(chain, Address::ZERO, None).await?)
+            };
+            let call = LeashAccount::initializeEoaCall {
+                validators: account.validators.clone(),
+                validatorData: vec![Bytes::new(); account.validators.len()],
+            };
+            let (hash, block) = self.send_delegation(chain, account.factory, Some(call)).await?;
+            match cleared {
+                // A receipt seen before its block was final (a reorg, a pre-confirmation) can put both in one
+                // block, where the other contract ran before the new epoch was drawn: initialise once more.
+                Some((_, cleared_at)) if block <= cleared_at => self.initialize_eoa(chain).await?.0,
+                _ => hash,
+            }
         };
-        let hash = self.send_delegation(chain, account.factory, Some(call)).await?;
         if !account.is_ready(&chain.provider).await? {
             return Err(Error::Setup(format!(
                 "after {hash}, {} does not have its validators installed",
@@ -180,7 +189,7 @@ impl Owner {
                 account.address, account.factory
             )));
         }
-        let hash = self.initialize_eoa(chain).await?;
+        let (hash, _) = self.initialize_eoa(chain).await?;
         if !account.is_ready(&chain.provider).await? {
             return Err(Error::Setup(format!(
                 "after {hash}, {} does not have its validators installed",
@@ -200,7 +209,7 @@ impl Owner {
         chain: &Chain,
         to: Address,
         initialize: Option<LeashAccount::initializeEoaCall>,
-    ) -> Result<B256> {
+    ) -> Result<(B256, u64)> {
         let account = &self.account;
         let nonce = chain
             .provider
@@ -236,12 +245,12 @@ impl Owner {
                 receipt.transaction_hash
             )));
         }
-        Ok(receipt.transaction_hash)
+        Ok((receipt.transaction_hash, receipt.block_number.unwrap_or_default()))
     }
 
     /// Sends `initializeEoa` from the EOA, which delegates already, to itself and waits for its successful
     /// receipt.
-    async fn initialize_eoa(&self, chain: &Chain) -> Result<B256> {
+    async fn initialize_eoa(&self, chain: &Chain) -> Result<(B256, u64)> {
         let account = &self.account;
         let call = LeashAccount::initializeEoaCall {
             validators: account.validators.clone(),
@@ -258,7 +267,7 @@ impl Owner {
                 receipt.transaction_hash
             )));
         }
-        Ok(receipt.transaction_hash)
+        Ok((receipt.transaction_hash, receipt.block_number.unwrap_or_default()))
     }
 
     /// Sends `tx` signed by the EOA and waits for its receipt; returns it with the EOA's code at its block (read

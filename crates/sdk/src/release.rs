@@ -169,6 +169,22 @@ pub async fn deploy(
     from: Address,
     options: &DeployOptions,
 ) -> Result<Vec<DeployStep>> {
+    // First, a transaction of `from` still pending may be an earlier run's: what it deploys or stakes is not
+    // visible yet, so this run would send it again (a stake would be added twice).
+    let nonce = |pending: bool| async move {
+        let count = provider.get_transaction_count(from);
+        let count = if pending { count.pending() } else { count.latest() };
+        count.await.map_err(|e| Error::read("the node", format!("the nonce of {from}"), e))
+    };
+    let (included, pending) = (nonce(false).await?, nonce(true).await?);
+    if pending > included {
+        return Err(Error::Setup(format!(
+            "{from} has {} transaction(s) waiting to be included; nothing was sent: run this again once they \
+             are in a block (an earlier run's deployment or stake would otherwise be sent twice), or replace a \
+             stuck one from your wallet with a transaction of the same nonce",
+            pending - included
+        )));
+    }
     let status = check(provider, options.front_owner).await?;
     let find = |address: Address| {
         status.contracts.iter().find(|c| c.address == address).map(|c| c.presence)
@@ -193,22 +209,6 @@ pub async fn deploy(
             )));
         }
     }
-    // A transaction of `from` still pending may be an earlier run's: what it deploys or stakes is not visible
-    // yet, so this run would send it again (a stake would be added twice).
-    let nonce = |pending: bool| async move {
-        let count = provider.get_transaction_count(from);
-        let count = if pending { count.pending() } else { count.latest() };
-        count.await.map_err(|e| Error::read("the node", format!("the nonce of {from}"), e))
-    };
-    let (included, pending) = (nonce(false).await?, nonce(true).await?);
-    if pending > included {
-        return Err(Error::Setup(format!(
-            "{from} has {} transaction(s) waiting to be included; nothing was sent: run this again once they \
-             are in a block (an earlier run's deployment or stake would otherwise be sent twice)",
-            pending - included
-        )));
-    }
-
     let mut sent = Vec::new();
     if find(ENTRYPOINT_V07) == Some(Presence::Missing) {
         let input = [ENTRYPOINT_V07_SALT.as_slice(), &entry_point_creation_code()].concat();

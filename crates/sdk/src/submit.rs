@@ -113,7 +113,9 @@ impl Submitter {
     /// (for the tip: `eth_maxPriorityFeePerGas`): bundlers derive their price from the latter (base fee plus
     /// the node's suggested tip), while the estimate follows the tips actually paid in recent blocks, which on
     /// a quiet chain are next to nothing. The tip is limited on its own: a tip as high as the whole price would
-    /// make every operation pay that whole price, whatever the base fee.
+    /// make every operation pay that whole price, whatever the base fee. Its reference is at least a hundredth
+    /// of the node's price: chains without tips (Arbitrum's node suggests none) still leave bundlers the small
+    /// tip they ask there.
     pub async fn fees(&self, chain: &Chain) -> Result<(u128, u128)> {
         let (max_fee, priority) = chain.fees().await?;
         match self {
@@ -121,7 +123,8 @@ impl Submitter {
                 Some((bundler_max, bundler_priority)) => {
                     let limit = bundler.price_limit();
                     let node_max = max_fee.max(chain.gas_price().await?);
-                    let node_tip = priority.max(chain.max_priority_fee().await?);
+                    let node_tip =
+                        priority.max(chain.max_priority_fee().await?).max(node_max / 100);
                     for (what, asked, node) in [
                         ("maxFeePerGas", bundler_max, node_max),
                         ("maxPriorityFeePerGas", bundler_priority, node_tip),
