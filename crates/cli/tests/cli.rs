@@ -253,12 +253,7 @@ async fn a_session_is_revoked_without_a_bundler() {
         cli.run(&["session", "create", name, "--policy", policy, "--account", "main"]).await.ok();
         cli.run(&["session", "send", name, "USDC", PAY, MERCHANT_TEXT, "1 USDC"]).await.ok();
     }
-    let owner: Address = cli.run(&["--json", "keystore", "info", "owner"]).await.ok().json()
-        ["address"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let owner = cli.key_address("owner").await;
     let no_bundler = [("LEASH_BUNDLER_URL", "http://127.0.0.1:9")];
     // The owner's address pays for a direct revocation: without ether it is told so before anything is sent.
     let unfunded = cli.run_with(&["session", "revoke", "one", "--direct"], &no_bundler).await;

@@ -13,12 +13,7 @@ async fn an_eoa_account_runs_a_session_through_the_binary() {
     cli.run_with(&["keystore", "create", "owner"], &[("LEASH_PASSWORD", OWNER_PASSWORD)])
         .await
         .ok();
-    let owner: Address = cli.run(&["--json", "keystore", "info", "owner"]).await.ok().json()
-        ["address"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let owner = cli.key_address("owner").await;
     let created = cli
         .run(&["--json", "account", "create", "eoa", "--owner", "owner", "--eip7702"])
         .await

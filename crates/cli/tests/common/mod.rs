@@ -129,6 +129,12 @@ impl Cli {
         run
     }
 
+    /// The address of keystore `name`.
+    pub(crate) async fn key_address(&self, name: &str) -> alloy::primitives::Address {
+        let info = self.run(&["--json", "keystore", "info", name]).await.ok().json();
+        info["address"].as_str().expect("an address").parse().expect("a valid address")
+    }
+
     pub(crate) fn write(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.home().join(name);
         std::fs::write(&path, contents).expect("a test file is written");
