@@ -790,3 +790,58 @@ async fn an_estimate_that_would_charge_more_than_the_limit_is_not_signed() {
     .unwrap();
     assert_eq!(op.pre_verification_gas, U256::from(inflated));
 }
+
+/// The paymaster's final answer sets its own gas limits after the bundler's estimate was checked: limits that
+/// would let the operation cost more than the limit are refused as well, before the session key signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paymasters_final_limits_are_held_to_the_cost_limit() {
+    use crate::common::{pay_merchant_policy, transfer, usdc, Stack, MERCHANT};
+    use leash_core::{PublicKey, Session};
+    use leash_sdk::{
+        lanes::Lane,
+        signer::{EcdsaSigner, SessionSigner},
+        Error, SessionAgent, Submitter,
+    };
+
+    let stack = Stack::start().await;
+    let server = Server::start(|method, _| match method {
+        "eth_estimateUserOperationGas" => Reply::Rpc(json!({ "result": {
+            "preVerificationGas": "0x10000",
+            "verificationGasLimit": "0x30000",
+            "callGasLimit": "0x30000",
+        }})),
+        "pm_getPaymasterStubData" => rpc("paymaster/stub.json"),
+        "pm_getPaymasterData" => Reply::Rpc(json!({ "result": {
+            "paymaster": PAYMASTER,
+            "paymasterData": "0x01",
+            "paymasterVerificationGasLimit": "0x9000",
+            "paymasterPostOpGasLimit": format!("{:#x}", 10u64.pow(15)),
+        }})),
+        _ => rpc("bundler/error.method_not_found.json"),
+    });
+    let signer: Arc<dyn SessionSigner> = Arc::new(EcdsaSigner::random());
+    let session = Session {
+        key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() },
+        policy: pay_merchant_policy(&stack, 100),
+    };
+    stack.owner.grant(&stack.chain, &stack.submitter, &session).await.unwrap();
+    let paymaster = PaymasterClient::new(&server.url_with_secret(), stack.chain.chain_id).unwrap();
+    let agent = SessionAgent::builder(stack.chain.clone(), stack.account.address, session, signer)
+        .submitter(Arc::new(Submitter::Bundler(bundler(&server))))
+        .paymaster(paymaster, json!({}))
+        .tokens(stack.tokens())
+        .build()
+        .unwrap();
+    match agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await {
+        Err(Error::Bundler(BundlerError::TooCostly { cost, limit, .. })) => {
+            assert!(cost > limit, "{cost} over {limit}")
+        }
+        other => panic!("read as {other:?}"),
+    }
+    let methods: Vec<Value> = server.requests().into_iter().map(|r| r["method"].clone()).collect();
+    assert!(
+        methods.contains(&json!("pm_getPaymasterData")),
+        "the final answer was asked: {methods:?}"
+    );
+    assert!(!methods.contains(&json!("eth_sendUserOperation")), "nothing sent: {methods:?}");
+}
