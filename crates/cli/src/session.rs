@@ -777,34 +777,12 @@ async fn revoke(
     direct: bool,
     owner: &OwnerPassword,
 ) -> Result<()> {
-    let submitter = |owner: &leash_sdk::Owner, chain: &leash_sdk::Chain, network: &Network| {
-        let chain = chain.clone();
-        let (owner, network) = (owner.clone(), network.clone());
-        async move {
-            if !direct {
-                return network.submitter();
-            }
-            let address = owner.account().owner;
-            let balance =
-                alloy::providers::Provider::get_balance(&chain.provider, address).await.map_err(
-                    |e| Failure::network(format!("the balance of the owner {address}: {e}")),
-                )?;
-            if balance.is_zero() {
-                return Err(Failure::bad_input(format!(
-                    "the owner's address {address} has no ether on `{}` to pay for the revocation's gas",
-                    network.name
-                ))
-                .with_hint("send it a little, or revoke through the bundler (without --direct)"));
-            }
-            Ok(owner.direct_submitter(&chain))
-        }
-    };
     let network = networks.selected();
     if let Some(account) = all_of {
         let record = home.account(&account).await?;
         let chain = network.connect().await?;
         let owner = crate::account::open_owner(home, &record, owner).await?;
-        let submitter = submitter(&owner, &chain, &network).await?;
+        let submitter = revocation_submitter(direct, &owner, &chain, &network).await?;
         let outcome =
             while_waiting("revoking every session", owner.revoke_all(&chain, &submitter)).await?;
         remember(home, None, network.chain_id, record.address, &outcome).await;
@@ -835,7 +813,7 @@ async fn revoke(
     }
     let owner =
         crate::account::open_owner(home, &stored.account_record(home).await?, owner).await?;
-    let submitter = submitter(&owner, &chain, &network).await?;
+    let submitter = revocation_submitter(direct, &owner, &chain, &network).await?;
     let outcome =
         while_waiting("revoking", owner.revoke(&chain, &submitter, stored.grant.session_id))
             .await?;
@@ -846,6 +824,31 @@ async fn revoke(
         println!("  transaction  {}", outcome.transaction_hash);
     });
     Ok(())
+}
+
+/// Where a revocation goes: the network's bundler, or with `--direct` the EntryPoint, from the owner's own address,
+/// which must hold some ether to pay for it.
+async fn revocation_submitter(
+    direct: bool,
+    owner: &leash_sdk::Owner,
+    chain: &leash_sdk::Chain,
+    network: &Network,
+) -> Result<leash_sdk::Submitter> {
+    if !direct {
+        return network.submitter();
+    }
+    let address = owner.account().owner;
+    let balance = alloy::providers::Provider::get_balance(&chain.provider, address)
+        .await
+        .map_err(|e| Failure::network(format!("the balance of the owner {address}: {e}")))?;
+    if balance.is_zero() {
+        return Err(Failure::bad_input(format!(
+            "the owner's address {address} has no ether on `{}` to pay for the revocation's gas",
+            network.name
+        ))
+        .with_hint("send it a little, or revoke through the bundler (without --direct)"));
+    }
+    Ok(owner.direct_submitter(chain))
 }
 
 fn state_name(state: SessionState) -> &'static str {

@@ -31,6 +31,11 @@ async fn an_eoa_account_runs_a_session_through_the_binary() {
     assert_eq!(salted.code, 2, "an EOA has one address: {}", salted.text());
 
     cli.run(&["account", "fund", "eoa", "--eth", "1 ETH", "--token", "1000 USDC"]).await.ok();
+    // Nothing to start afresh before the EOA delegates: said, and nothing sent.
+    let early = cli.run(&["account", "deploy", "eoa", "--reinitialize"]).await;
+    assert_eq!(early.code, 2, "{}", early.text());
+    assert!(early.stderr.contains("delegate it first"), "{}", early.stderr);
+    assert_eq!(devnet.provider().get_transaction_count(owner).await.unwrap(), 0);
     let deployed = cli.run(&["--json", "account", "deploy", "eoa"]).await.ok().json();
     matches_schema("account-deploy", &deployed);
     assert!(deployed["delegation"].is_string(), "{deployed}");

@@ -185,7 +185,8 @@ impl Owner {
             .map_err(|e| Error::rpc(&chain.label, format!("eth_getCode: {e}")))?;
         if !account.eip7702 || code != account.delegation() {
             return Err(Error::Setup(format!(
-                "{} is not an EOA that delegates to the leash account implementation {}: delegate it instead",
+                "{} is not an EOA that delegates to the leash account implementation {}: delegate it first \
+                 (`Owner::delegate`, `leash account deploy` without --reinitialize)",
                 account.address, account.factory
             )));
         }

@@ -715,19 +715,39 @@ async fn paymaster_errors() {
 // A hostile estimate
 // -------------------------------------------------------------------------------------------------------------
 
+use crate::common::{pay_merchant_policy, transfer, usdc, Stack, MERCHANT};
+use leash_sdk::{lanes::Lane, Error, SessionAgent, Submitter};
+
+/// An agent of `stack`'s account, its session granted through the stack's own submitter, that sends through
+/// `submitter` (and `paymaster`, when given).
+async fn agent_through(
+    stack: &Stack,
+    submitter: Submitter,
+    paymaster: Option<PaymasterClient>,
+) -> SessionAgent {
+    use leash_core::{PublicKey, Session};
+    use leash_sdk::signer::{EcdsaSigner, SessionSigner};
+    let signer: Arc<dyn SessionSigner> = Arc::new(EcdsaSigner::random());
+    let session = Session {
+        key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() },
+        policy: pay_merchant_policy(stack, 100),
+    };
+    stack.owner.grant(&stack.chain, &stack.submitter, &session).await.unwrap();
+    let mut builder =
+        SessionAgent::builder(stack.chain.clone(), stack.account.address, session, signer)
+            .submitter(Arc::new(submitter))
+            .tokens(stack.tokens());
+    if let Some(paymaster) = paymaster {
+        builder = builder.paymaster(paymaster, json!({}));
+    }
+    builder.build().unwrap()
+}
+
 /// A bundler that prices operations honestly but estimates a `preVerificationGas` that would charge the account
 /// everything it holds (it is paid in full, to the bundler): the owner's operation is not signed, and neither is
 /// a session's, and nothing is sent. With no limit the same estimate is taken as given.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_estimate_that_would_charge_more_than_the_limit_is_not_signed() {
-    use crate::common::{pay_merchant_policy, transfer, usdc, Stack, MERCHANT};
-    use leash_core::{PublicKey, Session};
-    use leash_sdk::{
-        lanes::Lane,
-        signer::{EcdsaSigner, SessionSigner},
-        Error, SessionAgent, Submitter,
-    };
-
     let stack = Stack::start().await;
     let inflated = 10u64.pow(15);
     let server = Server::start(move |method, _| match method {
@@ -755,17 +775,7 @@ async fn an_estimate_that_would_charge_more_than_the_limit_is_not_signed() {
             .unwrap_err(),
     );
 
-    let signer: Arc<dyn SessionSigner> = Arc::new(EcdsaSigner::random());
-    let session = Session {
-        key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() },
-        policy: pay_merchant_policy(&stack, 100),
-    };
-    stack.owner.grant(&stack.chain, &stack.submitter, &session).await.unwrap();
-    let agent = SessionAgent::builder(stack.chain.clone(), stack.account.address, session, signer)
-        .submitter(Arc::new(hostile))
-        .tokens(stack.tokens())
-        .build()
-        .unwrap();
+    let agent = agent_through(&stack, hostile, None).await;
     too_costly(
         agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await.unwrap_err(),
     );
@@ -795,14 +805,6 @@ async fn an_estimate_that_would_charge_more_than_the_limit_is_not_signed() {
 /// would let the operation cost more than the limit are refused as well, before the session key signs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paymasters_final_limits_are_held_to_the_cost_limit() {
-    use crate::common::{pay_merchant_policy, transfer, usdc, Stack, MERCHANT};
-    use leash_core::{PublicKey, Session};
-    use leash_sdk::{
-        lanes::Lane,
-        signer::{EcdsaSigner, SessionSigner},
-        Error, SessionAgent, Submitter,
-    };
-
     let stack = Stack::start().await;
     let server = Server::start(|method, _| match method {
         "eth_estimateUserOperationGas" => Reply::Rpc(json!({ "result": {
@@ -819,19 +821,8 @@ async fn a_paymasters_final_limits_are_held_to_the_cost_limit() {
         }})),
         _ => rpc("bundler/error.method_not_found.json"),
     });
-    let signer: Arc<dyn SessionSigner> = Arc::new(EcdsaSigner::random());
-    let session = Session {
-        key: PublicKey { kind: signer.kind(), public: signer.signer_bytes() },
-        policy: pay_merchant_policy(&stack, 100),
-    };
-    stack.owner.grant(&stack.chain, &stack.submitter, &session).await.unwrap();
     let paymaster = PaymasterClient::new(&server.url_with_secret(), stack.chain.chain_id).unwrap();
-    let agent = SessionAgent::builder(stack.chain.clone(), stack.account.address, session, signer)
-        .submitter(Arc::new(Submitter::Bundler(bundler(&server))))
-        .paymaster(paymaster, json!({}))
-        .tokens(stack.tokens())
-        .build()
-        .unwrap();
+    let agent = agent_through(&stack, Submitter::Bundler(bundler(&server)), Some(paymaster)).await;
     match agent.send(&[transfer(stack.usdc(), MERCHANT, usdc(1))], Lane::from(0)).await {
         Err(Error::Bundler(BundlerError::TooCostly { cost, limit, .. })) => {
             assert!(cost > limit, "{cost} over {limit}")
